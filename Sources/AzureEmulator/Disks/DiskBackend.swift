@@ -1,0 +1,66 @@
+import Foundation
+
+/// What the ARM layer of the emulator needs from the disk layer. The real implementation
+/// keeps each disk, snapshot and image as a sparse file and attaches disks as loop devices;
+/// an in-memory one lets the HTTP layer be tested without root.
+///
+/// Ids are opaque keys chosen by the caller (the emulator uses the lower-cased ARM id).
+public protocol DiskBackend: Sendable {
+    /// Creates an empty sparse disk of `sizeGB` GiB.
+    func createEmpty(id: String, sizeGB: Int) async throws
+    /// Creates `id` as a copy of the blob `source` (a disk, snapshot or image blob), keeping
+    /// holes; grows it to `sizeGB` when that is larger than the source.
+    func copy(from source: String, to id: String, sizeGB: Int?) async throws
+    /// Creates `id` from a platform image of the catalog (built on first use and cached).
+    func createFromPlatformImage(_ image: PlatformImageKey, to id: String, sizeGB: Int?) async throws
+    /// Grows a blob; shrinking throws.
+    func resize(id: String, sizeGB: Int) async throws
+    /// The size of a blob in GiB (rounded up), or nil when it does not exist.
+    func sizeGB(id: String) async throws -> Int?
+    /// Removes a blob; missing is not an error.
+    func delete(id: String) async throws
+    /// Attaches the blob to the builder VM at `lun`: a loop device, its partitions, and
+    /// the `DEVROOT/disk/azure/scsi1/lun<N>` (+ `-part<K>`) links, partition links first.
+    func attach(id: String, lun: Int) async throws -> AttachedDevice
+    /// Detaches the blob at `lun`: links removed, partitions deleted, loop device freed.
+    /// Returns a violation text when the device was still mounted (EBUSY on O_EXCL open).
+    func detach(lun: Int) async throws -> DetachOutcome
+    /// Detaches everything (emulator reset and shutdown).
+    func detachAll() async
+}
+
+/// One platform image version of the catalog.
+public struct PlatformImageKey: Sendable, Hashable, Codable {
+    public var publisher: String
+    public var offer: String
+    public var sku: String
+    public var version: String
+    public var hyperVGeneration: String
+    public init(publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String) {
+        self.publisher = publisher
+        self.offer = offer
+        self.sku = sku
+        self.version = version
+        self.hyperVGeneration = hyperVGeneration
+    }
+}
+
+public struct AttachedDevice: Sendable, Hashable, Codable {
+    /// e.g. `/dev/loop7`.
+    public var loopDevice: String
+    /// e.g. `DEVROOT/disk/azure/scsi1/lun0`.
+    public var lunLink: String
+    /// The partition devices, e.g. `/dev/loop7p1`.
+    public var partitions: [String]
+    public init(loopDevice: String, lunLink: String, partitions: [String]) {
+        self.loopDevice = loopDevice
+        self.lunLink = lunLink
+        self.partitions = partitions
+    }
+}
+
+public struct DetachOutcome: Sendable, Hashable, Codable {
+    /// Set when the device was still mounted somewhere at detach time.
+    public var violation: String?
+    public init(violation: String? = nil) { self.violation = violation }
+}

@@ -1,0 +1,1 @@
+// Planner module. See docs/design.md.

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct GraphCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graph",
+        abstract: "TODO"
+    )
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "TODO"
+    )
+}

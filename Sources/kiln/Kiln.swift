@@ -1,0 +1,22 @@
+import ArgumentParser
+
+@main
+struct Kiln: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Build Azure managed images and gallery image versions with the chroot method, as desired state.",
+        version: KilnVersion.current,
+        subcommands: [
+            ValidateCommand.self,
+            PlanCommand.self,
+            ApplyCommand.self,
+            DriftCommand.self,
+            GraphCommand.self,
+            EmulatorCommand.self,
+        ]
+    )
+}
+
+enum KilnVersion {
+    static let current = "0.1.0"
+}
