@@ -101,7 +101,12 @@ public enum ManifestLoader {
         func make(_ mark: Mark, _ problem: String, _ context: YamlError.Context?) -> Diagnostic {
             var message = "YAML syntax error: \(problem)"
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
-            return Diagnostic(.error, at: ctx.location(line: mark.line, column: mark.column), message, fix: syntaxFix(problem))
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let line = mark.line - 1 < lines.count && mark.line >= 1 ? lines[mark.line - 1] : ""
+            let atTab = line.unicodeScalars.dropFirst(max(0, mark.column - 1)).first == "\t"
+                || line.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t")
+            let fix = atTab ? "indent with spaces; YAML does not allow tabs for indentation" : syntaxFix(problem)
+            return Diagnostic(.error, at: ctx.location(line: mark.line, column: mark.column), message, fix: fix)
         }
         switch error {
         case .scanner(let context, let problem, let mark, _): return make(mark, problem, context)
@@ -115,7 +120,7 @@ public enum ManifestLoader {
             return Diagnostic(.error, at: ctx.location(line: line, column: column), "the file cannot be read as YAML: \(problem)", fix: "save it as UTF-8 text")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return Diagnostic(.error, at: ctx.location(line: context.mark.line, column: context.mark.column),
-                              "duplicate keys: \(duplicates.joined(separator: ", "))", fix: "keep one of each")
+                              "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping", fix: "keep one of them")
         default:
             return Diagnostic(.error, at: ctx.location(line: 1, column: 1), "the YAML cannot be read: \(error)", fix: "check the file's syntax")
         }

@@ -54,20 +54,39 @@ public struct TemplateError: Error, Sendable, Hashable, CustomStringConvertible 
 }
 
 extension Template {
-    /// Parses `text`; `allowed` lists the `.Variables` this field may use.
+    /// Parses `text`; `allowed` lists the `.Variables` this field may use. Throws the first
+    /// error; `problems(in:allowed:)` lists them all.
     public init(parsing text: String, allowed: Set<String>) throws(TemplateError) {
+        let (parts, errors) = Self.scan(text, allowed: allowed)
+        if let first = errors.first { throw first }
+        self.source = text
+        self.parts = parts
+    }
+
+    /// Every syntax error in `text`, in order (empty when it parses).
+    public static func problems(in text: String, allowed: Set<String>) -> [TemplateError] {
+        scan(text, allowed: allowed).errors
+    }
+
+    private static func scan(_ text: String, allowed: Set<String>) -> (parts: [Part], errors: [TemplateError]) {
         var parts: [Part] = []
+        var errors: [TemplateError] = []
         let scalars = Array(text.unicodeScalars)
         var literal = String.UnicodeScalarView()
         var i = 0
         while i < scalars.count {
             if scalars[i] == "{", i + 1 < scalars.count, scalars[i + 1] == "{" {
                 guard let close = Self.findClose(scalars, from: i + 2) else {
-                    throw TemplateError(offset: i, message: "'{{' is never closed", fix: "add the matching '}}'")
+                    errors.append(TemplateError(offset: i, message: "'{{' is never closed", fix: "add the matching '}}'"))
+                    break
                 }
                 if !literal.isEmpty { parts.append(.text(String(literal))); literal = .init() }
                 let body = String(String.UnicodeScalarView(scalars[(i + 2)..<close]))
-                parts.append(.action(try Self.parseAction(body, offset: i, allowed: allowed)))
+                do throws(TemplateError) {
+                    parts.append(.action(try Self.parseAction(body, offset: i, allowed: allowed)))
+                } catch {
+                    errors.append(error)
+                }
                 i = close + 2
             } else {
                 literal.append(scalars[i])
@@ -75,8 +94,7 @@ extension Template {
             }
         }
         if !literal.isEmpty { parts.append(.text(String(literal))) }
-        self.source = text
-        self.parts = parts
+        return (parts, errors)
     }
 
     private static func findClose(_ s: [Unicode.Scalar], from start: Int) -> Int? {

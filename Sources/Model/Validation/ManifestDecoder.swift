@@ -192,7 +192,7 @@ struct ManifestDecoder {
                 let parsed = try PlatformImageURN(parsing: urn.value)
                 if out == nil { out = .platformImage(parsed) }
             } catch {
-                ctx.error(urn.node, "source.platformImage: \(error.description)")
+                ctx.error(urn.node, "\(r.child("platformImage")): \(error.message)", fix: error.fix)
             }
         }
         if let id = r.string("disk"), resourceID(id, path: r.child("disk"), type: "Microsoft.Compute/disks") != nil {
@@ -229,7 +229,7 @@ struct ManifestDecoder {
             }
             return id
         } catch {
-            ctx.error(text.node, "\(path): \(error.description)")
+            ctx.error(text.node, "\(path): \(error.message)", fix: error.fix)
             return nil
         }
     }
@@ -410,12 +410,12 @@ struct ManifestDecoder {
             var action: ProvisionStep.Action?
             if let lines = r.strings("shell", fix: "write the commands as a list, one `- command` per line") {
                 if lines.value.isEmpty { ctx.error(lines.node, "\(p).shell is empty", fix: "add at least one command") }
-                let ok = lines.value.allSatisfy { template($0, path: r.child("shell"), allowed: Self.shellVariables) != nil }
+                let ok = templates(lines.value, path: r.child("shell"), allowed: Self.shellVariables)
                 if ok, action == nil { action = .shell(lines.value.map(\.value)) }
             }
             if let script = r.string("script") {
                 let args = r.strings("args")?.value ?? []
-                let argsOK = args.allSatisfy { template($0, path: r.child("args"), allowed: Self.shellVariables) != nil }
+                let argsOK = templates(args, path: r.child("args"), allowed: Self.shellVariables)
                 if checkFile(script, path: r.child("script"), directoryAllowed: false), argsOK, action == nil {
                     action = .script(path: script.value, args: args.map(\.value))
                 }
@@ -724,12 +724,14 @@ struct ManifestDecoder {
     /// Parses a template and reports a syntax error at its exact place.
     @discardableResult
     func template(_ text: Located<String>, path: String, allowed: Set<String>) -> Template? {
-        do throws(TemplateError) {
-            return try Template(parsing: text.value, allowed: allowed)
-        } catch {
-            report(error, in: text, path: path)
-            return nil
-        }
+        let problems = Template.problems(in: text.value, allowed: allowed)
+        for p in problems { report(p, in: text, path: path) }
+        return problems.isEmpty ? try? Template(parsing: text.value, allowed: allowed) : nil
+    }
+
+    /// Checks every template of a list (not stopping at the first bad one).
+    func templates(_ texts: [Located<String>], path: String, allowed: Set<String>) -> Bool {
+        texts.map { template($0, path: path, allowed: allowed) != nil }.allSatisfy { $0 }
     }
 
     func report(_ error: TemplateError, in text: Located<String>, path: String) {
