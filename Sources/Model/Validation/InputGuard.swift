@@ -3,7 +3,7 @@
 /// bound on nesting (the YAML composer and tree walkers recurse once per level).
 enum InputGuard {
     /// Manifests are hand-written; anything larger is almost certainly not one.
-    static let maxBytes = 4 * 1024 * 1024
+    static let maxBytes = 1024 * 1024
     /// Deepest indentation (or compact `- - -` nesting) column accepted.
     static let maxBlockColumn = 512
     /// Deepest `[`/`{` nesting accepted.
