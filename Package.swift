@@ -105,7 +105,8 @@ let package = Package(
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "TestSupport"], swiftSettings: strict),
-        // PlannerTests and ReconcilerTests join when those modules get their code.
+        .testTarget(name: "PlannerTests", dependencies: ["Planner", "TestSupport"], swiftSettings: strict),
+        // ReconcilerTests joins when the reconciler gets its code.
         .testTarget(
             name: "AzureEmulatorTests",
             dependencies: [
