@@ -3,8 +3,9 @@ import Testing
 
 @testable import AzureEmulator
 
-/// A measurement, not an assertion: how fast a disk copy is (a 4 GiB sparse disk with
-/// 1 GiB written). Runs only when KILN_DISK_THROUGHPUT=1, as it writes a gigabyte:
+/// Measurements, not assertions: how fast a disk copy is (a 4 GiB sparse disk with 1 GiB
+/// written) and how long a default-size platform image takes to build. Runs only when
+/// KILN_DISK_THROUGHPUT=1, as it writes a gigabyte:
 /// `KILN_DISK_THROUGHPUT=1 swift test --filter DiskCopyThroughput`.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["KILN_DISK_THROUGHPUT"] == "1",
                 "set KILN_DISK_THROUGHPUT=1 to measure disk copy throughput"))
@@ -32,6 +33,17 @@ struct DiskCopyThroughput {
             print(String(format: "disk copy: 4 GiB sparse, 1 GiB data: %.2f s, %.0f MiB/s of data, copy allocates %.0f MiB",
                          seconds, 1024 / seconds, Double(allocated) / 1_048_576))
             #expect(allocated < (1 << 30) + (64 << 20))
+        }
+    }
+
+    @Test func buildOfDefaultSizePlatformImage() async throws {
+        try await DiskTestFixture.with(imageBytes: PlatformImageBuilder.defaultDiskBytes) { fixture in
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure {
+                _ = try await fixture.backend.imageBuilder.image(for: ubuntuV2)
+            }
+            let path = fixture.backend.imageBuilder.cachedPath(for: ubuntuV2)
+            print("platform image build (2 GiB, GPT): \(elapsed), allocates \(try SparseFile.allocatedBytes(of: path) >> 20) MiB")
         }
     }
 }

@@ -193,4 +193,18 @@ struct LoopAttachTests {
             await backend.detachAll()
         }
     }
+
+    @Test func detachAllFreesLoopDeviceLeftWithoutRecord() async throws {
+        try await DiskTestFixture.with { fixture in
+            let backend = fixture.backend
+            try await backend.createFromPlatformImage(ubuntuV1, to: "os", sizeGB: nil)
+            let file = backend.blobPath(id: "os")
+            // As if the emulator died between `losetup` and writing its record.
+            let loop = try await host("losetup", "-P", "-f", "--show", file).trimmingCharacters(in: .whitespacesAndNewlines)
+            try await host("partx", "-a", loop)
+            #expect(await backend.attachmentRecords().isEmpty)
+            await backend.detachAll()
+            #expect(try await loopDevices(on: file).isEmpty)
+        }
+    }
 }

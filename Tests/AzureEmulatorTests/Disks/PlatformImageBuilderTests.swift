@@ -101,4 +101,12 @@ import Glibc
             #expect(layout.gpt == (generation == "V2"))
         }
     }
+
+    @Test func defaultCatalogCoversBothGenerationsAndTwoVersions() {
+        let catalog = PlatformImageBuilder.defaultCatalog
+        #expect(Set(catalog.map(\.hyperVGeneration)) == ["V1", "V2"])
+        let versionsPerImage = Dictionary(grouping: catalog) { "\($0.publisher):\($0.offer):\($0.sku)" }
+        #expect(versionsPerImage.values.contains { $0.count >= 2 })
+        #expect(Set(catalog).count == catalog.count)
+    }
 }
