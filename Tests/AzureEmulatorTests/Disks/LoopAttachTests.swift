@@ -207,4 +207,25 @@ struct LoopAttachTests {
             #expect(try await loopDevices(on: file).isEmpty)
         }
     }
+
+    @Test func concurrentAttachesGetDistinctDevicesAndLinks() async throws {
+        try await DiskTestFixture.with { fixture in
+            let backend = fixture.backend
+            try await backend.createFromPlatformImage(ubuntuV2, to: "image-copy-0", sizeGB: nil)
+            for index in 1..<6 { try await backend.copy(from: "image-copy-0", to: "image-copy-\(index)", sizeGB: nil) }
+            let devices = try await withThrowingTaskGroup(of: AttachedDevice.self) { group in
+                for index in 0..<6 { group.addTask { try await backend.attach(id: "image-copy-\(index)", lun: index + 10) } }
+                return try await group.reduce(into: [AttachedDevice]()) { $0.append($1) }
+            }
+            #expect(Set(devices.map(\.loopDevice)).count == 6)
+            for index in 0..<6 {
+                let loop = resolved(fixture.linkDirectory + "/lun\(index + 10)")
+                #expect(LoopDeviceState.isBacked(loop, by: backend.blobPath(id: "image-copy-\(index)")))
+                #expect(resolved(fixture.linkDirectory + "/lun\(index + 10)-part1") == loop + "p1")
+            }
+            await backend.detachAll()
+            for index in 0..<6 { #expect(try await loopDevices(on: backend.blobPath(id: "image-copy-\(index)")).isEmpty) }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.linkDirectory).isEmpty)
+        }
+    }
 }
