@@ -44,7 +44,7 @@ public struct ProcessCommandRunner: CommandRunner {
         var environment = spec.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         environment.merge(spec.environment) { _, new in new }
 
-        try Task.checkCancellation()
+        if Task.isCancelled { throw CommandRunnerError.cancelled(command: spec.displayCommand, tail: []) }
         let process: SpawnedProcess
         do {
             process = try SpawnedProcess.launch(
@@ -136,16 +136,14 @@ final class SpawnedProcess: @unchecked Sendable {
     }
 
     fileprivate func finish(_ completion: Completion) {
-        let waiter: CheckedContinuation<Completion, Never>? = state.withLock { state in
+        let (waiter, final): (CheckedContinuation<Completion, Never>?, Completion) = state.withLock { state in
             var completion = completion
             completion.killReason = state.killReason
             state.completion = completion
             defer { state.waiter = nil }
-            return state.waiter
+            return (state.waiter, completion)
         }
-        if let waiter {
-            waiter.resume(returning: state.withLock { $0.completion! })
-        }
+        waiter?.resume(returning: final)
     }
 
     static func launch(

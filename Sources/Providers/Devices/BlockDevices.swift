@@ -29,6 +29,9 @@ public protocol BlockDeviceLocator: Sendable {
     /// Waits until partition `partition` of `device` exists, then returns its resolved path;
     /// `partition == nil` means the whole disk and returns `device.path`.
     func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws -> String
+    /// Whether the device (or a partition on it) is held: mounted in any mount namespace,
+    /// or claimed by device-mapper/LVM. A disk must not be detached while this is true.
+    func isInUse(_ devicePath: String) async throws -> Bool
 }
 
 /// Why a device could not be found; each case lists what was looked at and what to check.
@@ -37,6 +40,7 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
     case deviceTimedOut(lun: Int, timeout: Duration, looked: [String])
     case partitionTimedOut(partition: Int, device: String, timeout: Duration, looked: [String])
     case danglingLink(link: String, reason: String)
+    case cannotProbe(device: String, reason: String)
 
     public var description: String {
         switch self {
@@ -48,6 +52,8 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
             "partition \(partition) of \(device) did not appear within \(timeout); looked for \(looked.joined(separator: ", ")). Check the disk's partition table (mount_partition), or use the whole disk"
         case .danglingLink(let link, let reason):
             "device link \(link) cannot be resolved: \(reason)"
+        case .cannotProbe(let device, let reason):
+            "cannot tell whether \(device) is in use: \(reason)"
         }
     }
 }

@@ -16,6 +16,8 @@ public actor InMemoryBlockDevices: BlockDeviceLocator {
     }
 
     private var disks: [Int: Disk]
+    /// Device paths that `isInUse` reports as held.
+    public private(set) var inUse: Set<String> = []
     private var probes: [Int: Int] = [:]
 
     public init(disks: [Int: Disk] = [:]) {
@@ -24,6 +26,13 @@ public actor InMemoryBlockDevices: BlockDeviceLocator {
 
     /// Adds (or replaces) the disk at `lun`.
     public func attach(lun: Int, _ disk: Disk) { disks[lun] = disk }
+    /// Marks `devicePath` as held (mounted) or free.
+    public func setInUse(_ devicePath: String, _ held: Bool) {
+        if held { inUse.insert(devicePath) } else { inUse.remove(devicePath) }
+    }
+
+    public func isInUse(_ devicePath: String) async throws -> Bool { inUse.contains(devicePath) }
+
     /// Removes the disk at `lun`.
     public func detach(lun: Int) { disks[lun] = nil }
 

@@ -63,6 +63,20 @@ public struct SystemBlockDevices: BlockDeviceLocator {
         }
     }
 
+    /// Uses an exclusive open (`O_EXCL` on a block device), which fails with `EBUSY` while
+    /// the device or any partition on it is mounted, in any mount namespace, or held by
+    /// device-mapper; the mount table alone would miss mounts made in another namespace.
+    public func isInUse(_ devicePath: String) async throws -> Bool {
+        let fd = open(devicePath, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK)
+        if fd >= 0 {
+            close(fd)
+            return false
+        }
+        let code = errno
+        if code == EBUSY { return true }
+        throw BlockDeviceError.cannotProbe(device: devicePath, reason: errnoText(code))
+    }
+
     private func poll<T: Sendable>(timeout: Duration, onTimeout: BlockDeviceError, _ probe: () async throws -> T?) async throws -> T {
         var waited = Duration.zero
         while true {

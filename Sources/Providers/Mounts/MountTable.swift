@@ -74,6 +74,22 @@ public struct MountTable: Sendable, Equatable {
         entries.filter { $0.source == source }
     }
 
+    /// The mounts of `devicePath` or of a partition on it (`/dev/sdc1`, `/dev/loop7p1`),
+    /// as this mount namespace sees them.
+    public func entries(onDevice devicePath: String) -> [MountEntry] {
+        entries.filter { entry in
+            guard entry.source.hasPrefix(devicePath) else { return false }
+            var rest = entry.source.dropFirst(devicePath.count)
+            if rest.isEmpty { return true }
+            // sdc → sdc1; loop7/nvme0n2 (ending in a digit) → loop7p1, nvme0n2p1.
+            if devicePath.last?.isNumber == true {
+                guard rest.first == "p" else { return false }
+                rest = rest.dropFirst()
+            }
+            return !rest.isEmpty && rest.allSatisfy(\.isNumber)
+        }
+    }
+
     private static func parse(line: Substring, number: Int) throws(MountError) -> MountEntry {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count >= separator + 3,

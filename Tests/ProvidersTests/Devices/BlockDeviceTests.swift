@@ -100,6 +100,10 @@ struct BlockDeviceTests {
         #expect(try await devices.device(lun: 9) == nil)
     }
 
+    @Test func probingAMissingDeviceForUseIsAnError() async throws {
+        await #expect(throws: BlockDeviceError.self) { try await SystemBlockDevices().isInUse("/nonexistent/kiln-dev") }
+    }
+
     @Test func rejectsLUNsOutsideTheAzureRange() async throws {
         let devices = SystemBlockDevices(deviceRoot: "/nonexistent")
         await #expect(throws: BlockDeviceError.invalidLUN(64)) { try await devices.device(lun: 64) }
@@ -136,7 +140,47 @@ struct InMemoryBlockDevicesTests {
         await devices.attach(lun: 2, .init(path: "/dev/sde"))
         let device = try await devices.waitForDevice(lun: 2, timeout: .zero)
         await #expect(throws: BlockDeviceError.self) { try await devices.waitForPartition(1, of: device, timeout: .seconds(1)) }
+        #expect(try await !devices.isInUse("/dev/sde"))
+        await devices.setInUse("/dev/sde", true)
+        #expect(try await devices.isInUse("/dev/sde"))
         await devices.detach(lun: 2)
         #expect(try await devices.device(lun: 2) == nil)
+    }
+}
+
+@Suite("Waiting on a virtual clock")
+struct VirtualClockWaitTests {
+    @Test func aLongDeviceWaitTimesOutInVirtualTimeAtTheRightPollCount() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let clock = VirtualClock()
+        let devices = SystemBlockDevices(deviceRoot: scratch.path, pollInterval: .seconds(2), clock: clock)
+        await #expect(throws: BlockDeviceError.self) { try await devices.waitForDevice(lun: 0, timeout: .seconds(600)) }
+        #expect(clock.elapsed == .seconds(600))
+        #expect(clock.sleeps.count == 300)
+        #expect(Set(clock.sleeps) == [.seconds(2)])
+    }
+
+    @Test func theLockWaitUsesTheInjectedClock() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let clock = VirtualClock()
+        let path = "\(scratch.path)/lun.lock"
+        let held = try FileLock.tryAcquire(path: path, purpose: "holder")
+        await #expect(throws: FileLockError.self) {
+            _ = try await FileLock.acquire(path: path, purpose: "waiter", timeout: .seconds(30), pollInterval: .seconds(1), clock: clock)
+        }
+        #expect(clock.elapsed == .seconds(30))
+        held.release()
+    }
+
+    @Test func sleepingOnACancelledTaskThrows() async throws {
+        let clock = VirtualClock()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await clock.sleep(for: .seconds(1))
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(clock.elapsed == .zero)
     }
 }

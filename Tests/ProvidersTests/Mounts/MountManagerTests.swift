@@ -54,6 +54,8 @@ struct MountManagerTests {
             #expect(mounted.map(\.mountPoint) == [target, "\(target)/run", "\(target)/run/deep/er/data", "\(target)/proc"])
             #expect(table.entry(at: target)?.source == loop.device)
             #expect(FileManager.default.contents(atPath: "\(target)/run/deep/er/data/file.txt") == Data("from the host".utf8))
+            #expect(table.entries(onDevice: loop.device).map(\.mountPoint) == [target])
+            #expect(try await SystemBlockDevices().isInUse(loop.device), "a mounted device is in use")
 
             let unmounted = try await mounts.unmountAll(under: target)
             let order = unmounted.map(\.mountPoint)
@@ -62,6 +64,7 @@ struct MountManagerTests {
             #expect(order.last == target)
             #expect(order.firstIndex(of: "\(target)/run")! > order.firstIndex(of: "\(target)/run/deep/er/data")!)
             #expect(try await mounts.mountTable().entries(under: target).isEmpty)
+            #expect(try await !SystemBlockDevices().isInUse(loop.device), "free again once unmounted")
             // Nothing left: a second call is a no-op.
             #expect(try await mounts.unmountAll(under: target).isEmpty)
         } catch {
