@@ -94,6 +94,8 @@ public enum ChrootError: Error, Sendable, CustomStringConvertible {
     case cannotReplace(path: String, kind: String)
     /// A host command that moves files failed.
     case fileOperationFailed(operation: String, cause: String)
+    /// Resolving `path` inside the image met too many symlinks.
+    case symlinkLoop(path: String)
 
     public var description: String {
         switch self {
@@ -107,6 +109,8 @@ public enum ChrootError: Error, Sendable, CustomStringConvertible {
             "\(path) in the image is a \(kind); Kiln replaces only files and symlinks there. Remove it in a provisioner or drop it from copy_files"
         case .fileOperationFailed(let operation, let cause):
             "\(operation) failed: \(cause)"
+        case .symlinkLoop(let path):
+            "\(path) in the image cannot be resolved: too many levels of symbolic links"
         }
     }
 }
@@ -123,6 +127,36 @@ func validatePathInRoot(_ path: String) throws(ChrootError) -> String {
 func hostPath(root: String, inRoot path: String) -> String {
     let base = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
     return path == "/" ? base : base + path
+}
+
+/// The host path of `path` (absolute, inside the image at `root`), with the image's
+/// symlinks followed the way they resolve once chrooted: an absolute target starts again
+/// at `root` and `..` never climbs above it. Without this, an image symlink such as
+/// `/var/run -> /run` would make a host-side write land in the host's own `/run`.
+/// The last component is followed only when `followFinal` is set (an upload replaces a
+/// final symlink instead of writing through it).
+func resolveInRoot(root: String, path: String, followFinal: Bool) throws(ChrootError) -> String {
+    var resolved: [String] = []
+    var pending = path.split(separator: "/").map(String.init)
+    var hops = 0
+    while !pending.isEmpty {
+        let component = pending.removeFirst()
+        if component == "." { continue }
+        if component == ".." {
+            if !resolved.isEmpty { resolved.removeLast() }
+            continue
+        }
+        let candidate = hostPath(root: root, inRoot: "/" + (resolved + [component]).joined(separator: "/"))
+        if !pending.isEmpty || followFinal, case .symlink(let target) = FileKind(path: candidate, followLinks: false) {
+            hops += 1
+            if hops > 40 { throw .symlinkLoop(path: path) }
+            if target.hasPrefix("/") { resolved.removeAll() }
+            pending = target.split(separator: "/").map(String.init) + pending
+            continue
+        }
+        resolved.append(component)
+    }
+    return hostPath(root: root, inRoot: "/" + resolved.joined(separator: "/"))
 }
 
 /// True when `name` can be a shell environment variable name.

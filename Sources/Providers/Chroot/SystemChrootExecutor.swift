@@ -44,14 +44,14 @@ public struct SystemChrootExecutor: ChrootExecutor {
 
     public func upload(from source: String, to path: String, root: String, mode: UInt32?) async throws {
         let path = try validatePathInRoot(path)
-        let destination = hostPath(root: root, inRoot: path)
         switch FileKind(path: source, followLinks: true) {
         case .regular:
+            let destination = try resolveInRoot(root: root, path: path, followFinal: false)
             try await runScript(
                 [Self.installFileCommand(source: source, destination: destination, mode: mode)],
                 operation: "uploading \(source) to \(path) in \(root)")
         case .directory:
-            try await uploadDirectory(source: source, destination: destination, mode: mode, label: "\(path) in \(root)")
+            try await uploadDirectory(source: source, root: root, path: path, mode: mode)
         case .absent:
             throw ChrootError.invalidSource(path: source, reason: "it does not exist")
         case .symlink(_), .other(_):
@@ -61,7 +61,7 @@ public struct SystemChrootExecutor: ChrootExecutor {
 
     public func copyHostFile(_ source: String, to path: String, root: String) async throws {
         let path = try validatePathInRoot(path)
-        let destination = hostPath(root: root, inRoot: path)
+        let destination = try resolveInRoot(root: root, path: path, followFinal: false)
         let names = HostFileBackupNames(destination: destination)
         guard FileKind(path: source, followLinks: true) == .regular else {
             throw ChrootError.invalidSource(path: source, reason: "only regular files (or links to them) can be copied into the image")
@@ -94,7 +94,7 @@ public struct SystemChrootExecutor: ChrootExecutor {
     @discardableResult
     public func restoreHostFile(at path: String, root: String) async throws -> HostFileRestore {
         let path = try validatePathInRoot(path)
-        let destination = hostPath(root: root, inRoot: path)
+        let destination = try resolveInRoot(root: root, path: path, followFinal: false)
         let names = HostFileBackupNames(destination: destination)
         let operation = "restoring \(path) in \(root)"
         if FileKind(path: names.backup, followLinks: false) != .absent {
@@ -127,28 +127,34 @@ public struct SystemChrootExecutor: ChrootExecutor {
         return "{ " + steps.joined(separator: " && ") + "; } || { rm -f -- \(shellQuote(temp)); exit 1; }"
     }
 
-    private func uploadDirectory(source: String, destination: String, mode: UInt32?, label: String) async throws {
+    private func uploadDirectory(source: String, root: String, path: String, mode: UInt32?) async throws {
+        let destination = try resolveInRoot(root: root, path: path, followFinal: true)
         var commands = ["mkdir -p -- \(shellQuote(destination))"]
         guard let enumerator = FileManager.default.enumerator(atPath: source) else {
             throw ChrootError.invalidSource(path: source, reason: "cannot list the directory")
         }
         while let relative = enumerator.nextObject() as? String {
             let from = "\(source)/\(relative)"
-            let to = "\(destination)/\(relative)"
+            let inRoot = path == "/" ? "/\(relative)" : "\(path)/\(relative)"
             switch FileKind(path: from, followLinks: false) {
             case .directory:
+                // An existing directory in the image may be a symlink (`/bin -> usr/bin`):
+                // merge into where it leads inside the image.
+                let to = try resolveInRoot(root: root, path: inRoot, followFinal: true)
                 let dirMode = (try? FileManager.default.attributesOfItem(atPath: from)[.posixPermissions] as? Int) ?? 0o755
                 commands.append("mkdir -p -- \(shellQuote(to)) && chmod \(String(dirMode, radix: 8)) -- \(shellQuote(to))")
             case .regular:
+                let to = try resolveInRoot(root: root, path: inRoot, followFinal: false)
                 commands.append(Self.installFileCommand(source: from, destination: to, mode: mode))
             case .symlink(let target):
+                let to = try resolveInRoot(root: root, path: inRoot, followFinal: false)
                 let temp = "\((to as NSString).deletingLastPathComponent)/.kiln-upload-\(UInt32.random(in: 0...UInt32.max)).link"
                 commands.append("ln -s -- \(shellQuote(target)) \(shellQuote(temp)) && mv -f -T -- \(shellQuote(temp)) \(shellQuote(to))")
             case .absent, .other:
                 continue
             }
         }
-        try await runScript(commands, operation: "uploading directory \(source) to \(label)")
+        try await runScript(commands, operation: "uploading directory \(source) to \(path) in \(root)")
     }
 
     /// Runs `commands` in order, stopping at the first failure, as `/bin/sh -c <script>`

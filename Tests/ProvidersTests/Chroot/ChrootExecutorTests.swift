@@ -137,6 +137,44 @@ struct ChrootExecutorTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test func imageSymlinksResolveInsideTheRootNotOnTheHost() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let root = "\(scratch.path)/root"
+        try FileManager.default.createDirectory(atPath: "\(root)/run", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(root)/usr/bin", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(root)/var", withIntermediateDirectories: true)
+        // As in real images: an absolute link (dangerous if followed on the host) and a
+        // relative one (usr-merge).
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/var/run", withDestinationPath: "/run")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/bin", withDestinationPath: "usr/bin")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/loop-a", withDestinationPath: "loop-b")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/loop-b", withDestinationPath: "/loop-a")
+        let name = "kiln-test-\(UInt32.random(in: 0...UInt32.max))"
+        try scratch.write("src/file", "payload")
+        try scratch.write("tree/bin/tool", "#!/bin/sh\n", mode: 0o755)
+        let executor = SystemChrootExecutor(runner: ProcessCommandRunner())
+
+        try await executor.upload(from: "\(scratch.path)/src/file", to: "/var/run/\(name)", root: root, mode: nil)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/run/\(name)"))
+        #expect(!FileManager.default.fileExists(atPath: "/run/\(name)"), "must not write to the host's /run")
+        try await executor.copyHostFile("\(scratch.path)/src/file", to: "/var/run/\(name).copy", root: root)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/run/\(name).copy"))
+        #expect(!FileManager.default.fileExists(atPath: "/run/\(name).copy"))
+        #expect(try await executor.restoreHostFile(at: "/var/run/\(name).copy", root: root) == .removedCopy)
+
+        try await executor.upload(from: "\(scratch.path)/tree", to: "/", root: root, mode: nil)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/usr/bin/tool"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/bin") == "usr/bin", "the image's link stays")
+
+        await #expect {
+            try await executor.upload(from: "\(scratch.path)/src/file", to: "/loop-a/x", root: root, mode: nil)
+        } throws: { error in
+            if case ChrootError.symlinkLoop = error { return true }
+            return false
+        }
+    }
+
     @Test func uploadRefusesPathsThatLeaveTheRootAndMissingSources() async throws {
         let executor = SystemChrootExecutor(runner: InMemoryCommandRunner())
         await #expect(throws: ChrootError.self) { try await executor.upload(from: "/etc/hostname", to: "/../etc/x", root: "/r", mode: nil) }
