@@ -87,11 +87,8 @@ struct SpawnFailure: Error {
 }
 
 /// One spawned command: its pid (also its process group id) and the state shared between
-/// the reader thread and the async caller.
-///
-/// `@unchecked Sendable` is sound: the only mutable state is inside `state`, a `Mutex`;
-/// `pid` is immutable. The reader thread owns the pipe descriptors exclusively.
-final class SpawnedProcess: @unchecked Sendable {
+/// the reader thread and the async caller, kept in a `Mutex`.
+final class SpawnedProcess: Sendable {
     enum KillReason: Sendable { case timeout, cancelled }
 
     struct Completion: Sendable {

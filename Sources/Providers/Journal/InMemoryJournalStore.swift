@@ -62,22 +62,29 @@ public actor InMemoryJournalStore: JournalStore {
 /// The lock table of `InMemoryJournalStore`, shared with the handles it gives out so that
 /// releasing a handle needs no hop onto the actor.
 final class InMemoryJournalLocks: Sendable {
-    private let holders = Mutex<[String: FileLockHolder]>([:])
+    /// The holder of each held build's lock, with the token of the handle that holds it
+    /// (so a stale handle can never release a later holder's lock).
+    private let holders = Mutex<[String: (token: UInt64, holder: FileLockHolder)]>([:])
+    private let nextToken = Mutex<UInt64>(0)
 
     func tryLock(build: String, purpose: String, waited: Duration?) throws -> InMemoryJournalLock {
         let holder = FileLockHolder.current(purpose: purpose)
+        let token = nextToken.withLock { value in
+            value += 1
+            return value
+        }
         try holders.withLock { holders in
             if let current = holders[build] {
-                throw JournalError.locked(build: build, path: "memory:\(build).lock", holder: current, waited: waited)
+                throw JournalError.locked(build: build, path: "memory:\(build).lock", holder: current.holder, waited: waited)
             }
-            holders[build] = holder
+            holders[build] = (token, holder)
         }
-        return InMemoryJournalLock(build: build, holder: holder, table: self)
+        return InMemoryJournalLock(build: build, holder: holder, token: token, table: self)
     }
 
-    func release(build: String, holder: FileLockHolder) {
+    func release(build: String, token: UInt64) {
         holders.withLock { holders in
-            if holders[build] == holder { holders[build] = nil }
+            if holders[build]?.token == token { holders[build] = nil }
         }
     }
 }
@@ -86,15 +93,17 @@ final class InMemoryJournalLocks: Sendable {
 final class InMemoryJournalLock: JournalLockHandle {
     let build: String
     let holder: FileLockHolder
+    let token: UInt64
     let table: InMemoryJournalLocks
 
-    init(build: String, holder: FileLockHolder, table: InMemoryJournalLocks) {
+    init(build: String, holder: FileLockHolder, token: UInt64, table: InMemoryJournalLocks) {
         self.build = build
         self.holder = holder
+        self.token = token
         self.table = table
     }
 
-    func release() { table.release(build: build, holder: holder) }
+    func release() { table.release(build: build, token: token) }
 
     deinit { release() }
 }
