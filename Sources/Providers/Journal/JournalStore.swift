@@ -1,0 +1,74 @@
+import Foundation
+
+/// Persists one `BuildJournal` per build and guards each with an exclusive lock.
+///
+/// Contract: `append` and `replace` are durable when they return (a crash afterwards
+/// loses nothing) and atomic (a crash during them leaves the previous journal). Callers
+/// take `lock(build:…)` before writing; the store does not check that they did.
+public protocol JournalStore: Sendable {
+    /// The build's journal, or an empty one if none was written yet.
+    /// Throws `JournalError` for an unreadable file or an unknown format version.
+    func load(build: String) async throws -> BuildJournal
+    /// Appends `entry` to the build's journal and writes it durably.
+    func append(_ entry: JournalEntry, build: String) async throws
+    /// Replaces the build's journal with `journal`.
+    func replace(_ journal: BuildJournal) async throws
+    /// Takes the build's lock now, or throws `JournalError.locked` naming the holder.
+    func tryLock(build: String, purpose: String) async throws -> any JournalLockHandle
+    /// Takes the build's lock, waiting up to `timeout`, else throws `JournalError.locked`.
+    func lock(build: String, purpose: String, timeout: Duration) async throws -> any JournalLockHandle
+}
+
+/// A held journal lock. Released by `release()` or when the handle is deallocated.
+public protocol JournalLockHandle: Sendable {
+    /// Who holds it (this process).
+    var holder: FileLockHolder { get }
+    /// Releases the lock; idempotent.
+    func release()
+}
+
+extension FileLock: JournalLockHandle {}
+
+/// Why a journal operation failed; each case names the build and the file involved.
+public enum JournalError: Error, Sendable, CustomStringConvertible {
+    /// The build name cannot be used as a file name.
+    case invalidBuildName(String)
+    /// The journal exists but cannot be read or decoded.
+    case unreadable(build: String, path: String, reason: String)
+    /// The journal was written by a Kiln with another format version.
+    case unsupportedVersion(build: String, path: String, version: Int)
+    /// Writing the journal failed; the previous content is intact.
+    case writeFailed(build: String, path: String, reason: String)
+    /// Another process holds the build's lock.
+    case locked(build: String, path: String, holder: FileLockHolder?, waited: Duration?)
+    /// The lock could not be taken for another reason.
+    case lockFailed(build: String, path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidBuildName(let name):
+            "build name \"\(name)\" cannot name a journal file: use letters, digits, '.', '_' and '-' only"
+        case .unreadable(let build, let path, let reason):
+            "journal of build \(build) at \(path) cannot be read: \(reason); move it aside to start the build afresh (resources are still found by their tags)"
+        case .unsupportedVersion(let build, let path, let version):
+            "journal of build \(build) at \(path) has format version \(version), this kiln reads version \(BuildJournal.currentVersion); use the kiln that wrote it"
+        case .writeFailed(let build, let path, let reason):
+            "journal of build \(build) at \(path) could not be written: \(reason)"
+        case .locked(let build, let path, let holder, let waited):
+            "build \(build) is being applied by another kiln: lock \(path) is held by "
+                + (holder.map { "\($0)" } ?? "another process")
+                + (waited.map { " (waited \($0))" } ?? "")
+                + "; wait for it to finish, or stop that process (its lock is released when it exits)"
+        case .lockFailed(let build, let path, let reason):
+            "lock of build \(build) at \(path) could not be taken: \(reason)"
+        }
+    }
+}
+
+/// Checks that a build name is safe as a file name component.
+func validateJournalBuildName(_ build: String) throws(JournalError) {
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    guard !build.isEmpty, !build.hasPrefix("."), build.count <= 200, build.allSatisfy({ allowed.contains($0) }) else {
+        throw .invalidBuildName(build)
+    }
+}
