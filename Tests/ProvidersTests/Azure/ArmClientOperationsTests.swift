@@ -112,6 +112,20 @@ import Testing
         #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 1)
     }
 
+    struct StillMounted: Error {}
+
+    @Test func detachIsRefusedWhileTheDiskIsInUse() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 2]), [:]))
+        let checked = Mutex<[Int]>([])
+        await #expect(throws: StillMounted.self) {
+            try await AzureFixtures.client(t).detachDataDisk(AzureFixtures.id("disks/d2"), from: AzureFixtures.vm, timeout: .seconds(60),
+                                                             ensureNotInUse: { lun in checked.withLock { $0.append(lun) }; throw StillMounted() })
+        }
+        #expect(checked.withLock { $0 } == [2])
+        #expect(await t.requests(.post, containing: "").isEmpty)
+    }
+
     @Test func latestPlatformImageResolvesByNumericOrder() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "/skus/server/versions?", json: (200, #"[{"name":"1.0.9","location":"westus"},{"name":"1.0.10","location":"westus"},{"name":"1.0.2","location":"westus"}]"#, [:]))

@@ -68,9 +68,13 @@ extension ArmClient {
 
     /// Detaches a managed disk from a VM and waits for Azure to finish; a disk that is not
     /// attached is left alone. `force` asks for `ForceDetach` (last resort for a stuck detach).
-    /// The caller must have unmounted the disk's filesystems first.
+    ///
+    /// `ensureNotInUse` runs before the detach request is sent, once the disk is known to be
+    /// attached at `lun`; it throws to refuse the detach (the device layer checks that
+    /// nothing on the device is still mounted). Its error is passed through unchanged.
     public func detachDataDisk(
         _ disk: ResourceID, from vm: ResourceID, force: Bool = false, timeout: Duration,
+        ensureNotInUse: @escaping @Sendable (_ lun: Int) async throws -> Void = { _ in },
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws {
         try require(disk, is: "Microsoft.Compute/disks", for: "detach data disk")
@@ -79,7 +83,8 @@ extension ArmClient {
         while true {
             let machine = try await requireVirtualMachine(vm, for: "detach data disk \(disk.name)")
             let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
-            guard dataDisks.contains(where: { Self.sameID($0.managedDisk?.id, disk) }) else { return }
+            guard let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) }) else { return }
+            try await ensureNotInUse(attached.lun)
             let operationName = "detach data disk \(disk.name) from"
             let operation: LongRunningOperation
             if apiVersions.computeHasAttachDetachDataDisks {

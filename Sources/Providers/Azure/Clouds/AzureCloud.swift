@@ -59,9 +59,10 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// Every endpoint at the emulator: ARM, login and IMDS may be separate listeners
-    /// (as `endpoints.json` lists them) or one base URL for all three.
-    public static func emulator(arm: URL, login: URL? = nil, imds: URL? = nil) -> AzureCloud {
-        var audience = arm.absoluteString
+    /// (as `endpoints.json` lists them) or one base URL for all three. The token audience
+    /// defaults to the ARM URL itself, as the Azure SDKs do for a custom base URL.
+    public static func emulator(arm: URL, login: URL? = nil, imds: URL? = nil, audience: String? = nil) -> AzureCloud {
+        var audience = audience ?? arm.absoluteString
         if !audience.hasSuffix("/") { audience += "/" }
         return AzureCloud(name: "KilnEmulator", resourceManager: arm, authorityHost: login ?? arm, armAudience: audience, imds: imds ?? arm)
     }

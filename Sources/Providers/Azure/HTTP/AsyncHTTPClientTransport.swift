@@ -102,6 +102,9 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
                 return AzureTransportError(kind: .connectionLost, endpoint: endpoint, reason: "\(http)")
             }
         }
+        if let ssl = error as? NIOSSLError, case .handshakeFailed = ssl {
+            return AzureTransportError(kind: .tlsRejected, endpoint: endpoint, reason: "\(ssl)")
+        }
         // NIOConnectionError (every connect attempt failed) lives in NIOPosix, which this
         // module does not link; match it by name rather than add a dependency for one check.
         if error is NIOSSLError || String(describing: type(of: error)) == "NIOConnectionError" {

@@ -101,6 +101,9 @@ public struct AzureTransportError: Error, Sendable, CustomStringConvertible {
         case connectionLost
         /// No complete answer within the request's timeout; the server may have acted on it.
         case timedOut
+        /// The TLS handshake failed, typically an untrusted certificate: repeating will not
+        /// help, trusting the right CA will.
+        case tlsRejected
         /// The request could not be built (bad URL, unsupported scheme).
         case invalidRequest
     }
@@ -122,6 +125,7 @@ public struct AzureTransportError: Error, Sendable, CustomStringConvertible {
         case .connectFailed: "could not connect to \(endpoint): \(reason)"
         case .connectionLost: "the connection to \(endpoint) broke before an answer arrived: \(reason)"
         case .timedOut: "\(endpoint) did not answer in time: \(reason)"
+        case .tlsRejected: "the TLS handshake with \(endpoint) failed (\(reason)); if this is kiln emulator, trust its CA file (caFile in endpoints.json)"
         case .invalidRequest: "could not send a request to \(endpoint): \(reason)"
         }
     }

@@ -97,7 +97,7 @@ func sendWithRetries(
             let mayRepeat = switch error.kind {
             case .connectFailed: true
             case .connectionLost, .timedOut: safety == .idempotent
-            case .invalidRequest: false
+            case .invalidRequest, .tlsRejected: false
             }
             guard mayRepeat, attempt < policy.maxAttempts else { throw error }
             wait = policy.backoff(afterAttempt: attempt)
