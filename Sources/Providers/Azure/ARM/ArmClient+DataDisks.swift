@@ -1,0 +1,135 @@
+import Foundation
+import Model
+
+extension ArmClient {
+    /// The lowest LUN (from 0, which is valid) not in `used`, or nil when the VM already has
+    /// `maxDataDisks` data disks. LUNs run 0...63.
+    public static func lowestFreeLUN(used: Set<Int>, maxDataDisks: Int) -> Int? {
+        guard used.count < maxDataDisks else { return nil }
+        return (0..<64).first { !used.contains($0) }
+    }
+
+    /// Attaches a managed disk to a VM at the lowest free LUN and waits for Azure to finish.
+    /// Returns the LUN. If the disk is already attached to the VM, returns its LUN without
+    /// a call (so a re-run after a crash adopts the attachment).
+    ///
+    /// LUN choice and the attach run inside `lock` (host-wide, held by the caller's
+    /// implementation). `onStarted` receives the operation handle as soon as Azure accepted
+    /// the request, for the journal. Uses `POST attachDetachDataDisks` when the compute
+    /// api-version has it, else a PATCH of the data disks with `If-Match` on the VM's ETag,
+    /// re-reading the VM when the ETag went stale (412).
+    public func attachDataDisk(
+        _ disk: ResourceID, to vm: ResourceID, maxDataDisks: Int, caching: String = "None",
+        lock: any DataDiskLUNLock, timeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> Int {
+        try require(disk, is: "Microsoft.Compute/disks", for: "attach data disk")
+        try require(vm, is: "Microsoft.Compute/virtualMachines", for: "attach data disk")
+        let client = self
+        return try await lock.withLUNLock {
+            var staleETags = 0
+            while true {
+                let machine = try await client.requireVirtualMachine(vm, for: "attach data disk \(disk.name)")
+                let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
+                if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) && $0.toBeDetached != true }) {
+                    return existing.lun
+                }
+                guard let lun = Self.lowestFreeLUN(used: Set(dataDisks.map(\.lun)), maxDataDisks: maxDataDisks) else {
+                    throw ArmError(kind: .invalidRequest, operation: "attach data disk \(disk.name)", resource: vm.description,
+                                   code: "MaxDataDisksReached",
+                                   message: "the VM has \(dataDisks.count) data disks and its size allows \(maxDataDisks)",
+                                   hint: "detach a disk, or use a VM size that allows more data disks")
+                }
+                let operationName = "attach data disk \(disk.name) at LUN \(lun) to"
+                let operation: LongRunningOperation
+                if client.apiVersions.computeHasAttachDetachDataDisks {
+                    let body = ArmAttachDetachDataDisksRequest(
+                        dataDisksToAttach: [.init(diskId: disk.description, lun: lun, caching: caching, deleteOption: "Detach")],
+                        dataDisksToDetach: nil
+                    )
+                    operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                } else {
+                    let kept = dataDisks.filter { $0.toBeDetached != true }
+                    let patch = ArmVirtualMachineDataDisksPatch(dataDisks: kept + [ArmVirtualMachine.DataDisk(lun: lun, managedDiskID: disk.description, caching: caching)])
+                    do {
+                        operation = try await client.beginPatch(vm, body: patch, headers: Self.ifMatch(machine.etag), operation: operationName)
+                    } catch let error as ArmError where error.status == 412 && staleETags < 5 {
+                        // Someone else changed the VM between our read and write: read again.
+                        staleETags += 1
+                        continue
+                    }
+                }
+                try await onStarted(operation.handle)
+                _ = try await operation.wait(timeout: timeout)
+                return lun
+            }
+        }
+    }
+
+    /// Detaches a managed disk from a VM and waits for Azure to finish; a disk that is not
+    /// attached is left alone. `force` asks for `ForceDetach` (last resort for a stuck detach).
+    ///
+    /// `ensureNotInUse` runs before the detach request is sent, once the disk is known to be
+    /// attached at `lun`; it throws to refuse the detach (the device layer checks that
+    /// nothing on the device is still mounted). Its error is passed through unchanged.
+    public func detachDataDisk(
+        _ disk: ResourceID, from vm: ResourceID, force: Bool = false, timeout: Duration,
+        ensureNotInUse: @escaping @Sendable (_ lun: Int) async throws -> Void = { _ in },
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws {
+        try require(disk, is: "Microsoft.Compute/disks", for: "detach data disk")
+        try require(vm, is: "Microsoft.Compute/virtualMachines", for: "detach data disk")
+        var staleETags = 0
+        while true {
+            let machine = try await requireVirtualMachine(vm, for: "detach data disk \(disk.name)")
+            let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
+            guard let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) }) else { return }
+            try await ensureNotInUse(attached.lun)
+            let operationName = "detach data disk \(disk.name) from"
+            let operation: LongRunningOperation
+            if apiVersions.computeHasAttachDetachDataDisks {
+                let body = ArmAttachDetachDataDisksRequest(
+                    dataDisksToAttach: nil,
+                    dataDisksToDetach: [.init(diskId: disk.description, detachOption: force ? "ForceDetach" : nil)]
+                )
+                operation = try await beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+            } else {
+                var remaining = dataDisks
+                if force, let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, disk) }) {
+                    remaining[index].toBeDetached = true
+                    remaining[index].detachOption = "ForceDetach"
+                } else {
+                    remaining.removeAll { Self.sameID($0.managedDisk?.id, disk) }
+                }
+                do {
+                    operation = try await beginPatch(vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining), headers: Self.ifMatch(machine.etag), operation: operationName)
+                } catch let error as ArmError where error.status == 412 && staleETags < 5 {
+                    staleETags += 1
+                    continue
+                }
+            }
+            try await onStarted(operation.handle)
+            _ = try await operation.wait(timeout: timeout)
+            return
+        }
+    }
+
+    func requireVirtualMachine(_ vm: ResourceID, for operation: String) async throws -> ArmVirtualMachine {
+        guard let machine = try await get(vm, as: ArmVirtualMachine.self, operation: operation) else {
+            throw ArmError(kind: .http, operation: operation, resource: vm.description, status: 404, code: "ResourceNotFound",
+                           message: "the virtual machine does not exist", hint: "check the builder VM's id (IMDS names it on Azure)")
+        }
+        return machine
+    }
+
+    static func ifMatch(_ etag: String?) -> AzureHTTPHeaders {
+        guard let etag, !etag.isEmpty else { return [:] }
+        return ["If-Match": etag]
+    }
+
+    /// ARM ids compare case-insensitively (and sometimes lack the leading slash).
+    static func sameID(_ text: String?, _ id: ResourceID) -> Bool {
+        guard let text, let parsed = try? ResourceID(parsing: text) else { return false }
+        return parsed == id
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+/// `Microsoft.Compute/galleries`.
+public struct ArmGallery: Codable, Sendable, Hashable {
+    public var id: String?
+    public var name: String?
+    public var type: String?
+    public var location: String?
+    public var tags: [String: String]?
+    public var properties: Properties?
+
+    public init(location: String, tags: [String: String]? = nil, description: String? = nil) {
+        self.location = location
+        self.tags = tags
+        self.properties = Properties(description: description)
+    }
+
+    public struct Properties: Codable, Sendable, Hashable {
+        public var description: String?
+        public var identifier: Identifier?
+        public var provisioningState: String?
+        public init(description: String? = nil) { self.description = description }
+    }
+
+    public struct Identifier: Codable, Sendable, Hashable {
+        public var uniqueName: String?
+    }
+}
+
+/// `Microsoft.Compute/galleries/images`: an image definition.
+public struct ArmGalleryImage: Codable, Sendable, Hashable {
+    public var id: String?
+    public var name: String?
+    public var type: String?
+    public var location: String?
+    public var tags: [String: String]?
+    public var properties: Properties?
+
+    public init(location: String, tags: [String: String]? = nil, properties: Properties) {
+        self.location = location
+        self.tags = tags
+        self.properties = properties
+    }
+
+    /// `osType`, `osState` and `identifier` are required on PUT.
+    public struct Properties: Codable, Sendable, Hashable {
+        public var osType: String?
+        public var osState: String?
+        public var hyperVGeneration: String?
+        public var architecture: String?
+        public var identifier: Identifier?
+        public var features: [Feature]?
+        public var description: String?
+        public var endOfLifeDate: String?
+        public var provisioningState: String?
+
+        public init(osType: String, osState: String, identifier: Identifier, hyperVGeneration: String? = nil, architecture: String? = nil, features: [Feature]? = nil) {
+            self.osType = osType
+            self.osState = osState
+            self.identifier = identifier
+            self.hyperVGeneration = hyperVGeneration
+            self.architecture = architecture
+            self.features = features
+        }
+    }
+
+    /// `GalleryImageIdentifier`.
+    public struct Identifier: Codable, Sendable, Hashable {
+        public var publisher: String?
+        public var offer: String?
+        public var sku: String?
+        public init(publisher: String, offer: String, sku: String) {
+            self.publisher = publisher
+            self.offer = offer
+            self.sku = sku
+        }
+    }
+
+    /// `GalleryImageFeature`, e.g. `SecurityType` = `TrustedLaunchSupported`.
+    public struct Feature: Codable, Sendable, Hashable {
+        public var name: String?
+        public var value: String?
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+}
+
+/// `Microsoft.Compute/galleries/images/versions`.
+public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
+    public var id: String?
+    public var name: String?
+    public var type: String?
+    public var location: String?
+    public var tags: [String: String]?
+    public var properties: Properties?
+
+    public init(location: String, tags: [String: String]? = nil, properties: Properties) {
+        self.location = location
+        self.tags = tags
+        self.properties = properties
+    }
+
+    public struct Properties: Codable, Sendable, Hashable {
+        public var publishingProfile: PublishingProfile?
+        public var storageProfile: StorageProfile?
+        public var safetyProfile: SafetyProfile?
+        public var provisioningState: String?
+        /// Present only when read with `$expand=ReplicationStatus`.
+        public var replicationStatus: ReplicationStatus?
+
+        public init(publishingProfile: PublishingProfile?, storageProfile: StorageProfile, safetyProfile: SafetyProfile? = nil) {
+            self.publishingProfile = publishingProfile
+            self.storageProfile = storageProfile
+            self.safetyProfile = safetyProfile
+        }
+    }
+
+    public struct PublishingProfile: Codable, Sendable, Hashable {
+        public var targetRegions: [TargetRegion]?
+        public var replicaCount: Int?
+        public var excludeFromLatest: Bool?
+        public var publishedDate: String?
+        public var endOfLifeDate: String?
+        public var storageAccountType: String?
+        public var replicationMode: String?
+
+        public init(targetRegions: [TargetRegion]?, replicaCount: Int? = nil, excludeFromLatest: Bool? = nil, endOfLifeDate: String? = nil, storageAccountType: String? = nil) {
+            self.targetRegions = targetRegions
+            self.replicaCount = replicaCount
+            self.excludeFromLatest = excludeFromLatest
+            self.endOfLifeDate = endOfLifeDate
+            self.storageAccountType = storageAccountType
+        }
+    }
+
+    public struct TargetRegion: Codable, Sendable, Hashable {
+        public var name: String
+        public var regionalReplicaCount: Int?
+        public var storageAccountType: String?
+        public var excludeFromLatest: Bool?
+
+        public init(name: String, regionalReplicaCount: Int? = nil, storageAccountType: String? = nil, excludeFromLatest: Bool? = nil) {
+            self.name = name
+            self.regionalReplicaCount = regionalReplicaCount
+            self.storageAccountType = storageAccountType
+            self.excludeFromLatest = excludeFromLatest
+        }
+    }
+
+    public struct StorageProfile: Codable, Sendable, Hashable {
+        /// A managed image or another version as the whole source.
+        public var source: ArmSubResource?
+        public var osDiskImage: DiskImage?
+        public var dataDiskImages: [DiskImage]?
+
+        public init(source: ArmSubResource? = nil, osDiskImage: DiskImage? = nil, dataDiskImages: [DiskImage]? = nil) {
+            self.source = source
+            self.osDiskImage = osDiskImage
+            self.dataDiskImages = dataDiskImages
+        }
+    }
+
+    /// `GalleryDiskImage` (OS) / `GalleryDataDiskImage` (with `lun`).
+    public struct DiskImage: Codable, Sendable, Hashable {
+        public var lun: Int?
+        /// A snapshot or managed disk id.
+        public var source: ArmSubResource?
+        public var hostCaching: String?
+        /// Read-only.
+        public var sizeInGB: Int?
+
+        public init(lun: Int? = nil, source: ArmSubResource, hostCaching: String? = nil) {
+            self.lun = lun
+            self.source = source
+            self.hostCaching = hostCaching
+        }
+    }
+
+    public struct SafetyProfile: Codable, Sendable, Hashable {
+        public var allowDeletionOfReplicatedLocations: Bool?
+        public init(allowDeletionOfReplicatedLocations: Bool?) { self.allowDeletionOfReplicatedLocations = allowDeletionOfReplicatedLocations }
+    }
+
+    /// Replication per region: `aggregatedState` is `Unknown`, `InProgress`, `Completed` or `Failed`.
+    public struct ReplicationStatus: Codable, Sendable, Hashable {
+        public var aggregatedState: String?
+        public var summary: [RegionalStatus]?
+    }
+
+    /// One region: `state` is `Unknown`, `Replicating`, `Completed` or `Failed`; `progress` 0-100.
+    public struct RegionalStatus: Codable, Sendable, Hashable {
+        public var region: String?
+        public var state: String?
+        public var details: String?
+        public var progress: Int?
+    }
+}
+
+/// PATCH body for an image version (e.g. changing target regions or end of life).
+public struct ArmGalleryImageVersionUpdate: Codable, Sendable, Hashable {
+    public struct Properties: Codable, Sendable, Hashable {
+        public var publishingProfile: ArmGalleryImageVersion.PublishingProfile?
+        public init(publishingProfile: ArmGalleryImageVersion.PublishingProfile?) { self.publishingProfile = publishingProfile }
+    }
+    public var properties: Properties?
+    public var tags: [String: String]?
+    public init(properties: Properties? = nil, tags: [String: String]? = nil) {
+        self.properties = properties
+        self.tags = tags
+    }
+}
