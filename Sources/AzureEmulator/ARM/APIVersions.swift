@@ -40,11 +40,18 @@ enum APIVersionFamily: String, Sendable {
 }
 
 struct APIVersionPolicy: Sendable {
-    var extra: [String: [String]]
+    /// Built once: this check runs on every request.
+    let sets: [APIVersionFamily: Set<String>]
 
-    func accepted(_ family: APIVersionFamily) -> Set<String> {
-        Set(family.versions + (extra[family.rawValue] ?? []))
+    init(extra: [String: [String]]) {
+        var sets: [APIVersionFamily: Set<String>] = [:]
+        for f in [APIVersionFamily.disks, .compute, .galleries, .resources, .imds] {
+            sets[f] = Set(f.versions + (extra[f.rawValue] ?? []))
+        }
+        self.sets = sets
     }
+
+    func accepted(_ family: APIVersionFamily) -> Set<String> { sets[family] ?? [] }
 
     /// Throws ARM's error when the request has no api-version or one the family does not know.
     func check(_ request: EmulatorRequest, family: APIVersionFamily, typeName: String, location: String) throws(ARMError) {

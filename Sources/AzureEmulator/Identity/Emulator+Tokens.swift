@@ -7,6 +7,11 @@ extension Emulator {
         "management.core.chinacloudapi.cn", "management.usgovcloudapi.net", "management.core.usgovcloudapi.net",
     ]
 
+    static let standardARMAudiences: Set<String> = [
+        "https://management.azure.com/", "https://management.azure.com", "https://management.core.windows.net/",
+        "https://management.core.windows.net",
+    ]
+
     /// The authority host a client reaching us as `host` believes in.
     func loginBase(for request: EmulatorRequest) -> String {
         let h = request.host.split(separator: ":").first.map { String($0).lowercased() } ?? ""
@@ -20,6 +25,7 @@ extension Emulator {
 
     /// Whether `resource` names ARM (any cloud's audience, or this emulator's own URL).
     func isARMAudience(_ resource: String, request: EmulatorRequest) -> Bool {
+        if Self.standardARMAudiences.contains(resource) { return true }
         guard let url = URL(string: resource.trimmingCharacters(in: .whitespaces)), let host = url.host?.lowercased() else { return false }
         if Self.armAudienceHosts.contains(host) { return true }
         if ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) { return true }
@@ -48,23 +54,39 @@ extension Emulator {
             throw fail("AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format.",
                        "The authentication failed because of an invalid 'Authorization' header format.")
         }
-        guard let jwt = signer.verify(String(parts[1])) else {
-            throw fail("InvalidAuthenticationToken", "The access token is invalid.", "The access token is invalid.")
+        let token = String(parts[1])
+        let claims: JSON
+        if let cached = verifiedTokens[token] {
+            claims = cached
+        } else {
+            guard let jwt = signer.verify(token) else {
+                throw fail("InvalidAuthenticationToken", "The access token is invalid.", "The access token is invalid.")
+            }
+            if verifiedTokens.count > 1000 { verifiedTokens.removeAll() }
+            verifiedTokens[token] = jwt.claims
+            claims = jwt.claims
         }
         let now = Date().timeIntervalSince1970
-        if let exp = jwt.expiry, exp <= now {
+        if let exp = claims["exp"]?.doubleValue, exp <= now {
             let f = ISO8601DateFormatter()
             throw fail("ExpiredAuthenticationToken",
                        "The access token expiry UTC time '\(f.string(from: Date(timeIntervalSince1970: exp)))' is earlier than current UTC time '\(f.string(from: Date()))'.",
                        "The access token has expired.")
         }
-        let aud = jwt.claims["aud"]?.stringValue ?? ""
-        guard isARMAudience(aud, request: request) else {
+        let aud = claims["aud"]?.stringValue ?? ""
+        let audKey = aud + " " + request.host
+        let audOK: Bool
+        if let known = audienceDecisions[audKey] { audOK = known } else {
+            audOK = isARMAudience(aud, request: request)
+            if audienceDecisions.count > 1000 { audienceDecisions.removeAll() }
+            audienceDecisions[audKey] = audOK
+        }
+        guard audOK else {
             throw fail("InvalidAuthenticationTokenAudience",
                        "The access token has been obtained for wrong audience or resource '\(aud)'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.",
                        "The access token has been obtained for wrong audience or resource.")
         }
-        if let tid = jwt.claims["tid"]?.stringValue, tid.lowercased() != config.tenant.lowercased() {
+        if let tid = claims["tid"]?.stringValue, tid.lowercased() != config.tenant.lowercased() {
             throw fail("InvalidAuthenticationTokenTenant",
                        "The access token is from the wrong issuer 'https://sts.windows.net/\(tid)/'. It must match the tenant 'https://sts.windows.net/\(config.tenant)/' associated with this subscription.",
                        "The access token is from the wrong issuer.")

@@ -24,6 +24,10 @@ actor Emulator {
     /// Set by the server once it listens; used where no request is at hand.
     var listenBase = "http://127.0.0.1"
     var endpointsDocument: JSON?
+    /// Tokens whose signature was already checked → their claims (bounded).
+    var verifiedTokens: [String: JSON] = [:]
+    /// `aud + " " + host` → whether ARM accepts that audience (URL parsing is slow).
+    var audienceDecisions: [String: Bool] = [:]
 
     init(configuration: EmulatorConfiguration, stateDirectory: URL, backend: any DiskBackend, logger: Logger) throws {
         config = configuration
@@ -125,12 +129,13 @@ actor Emulator {
         return response
     }
 
+    /// `yyyyMMddTHHmmssZ` in UTC, without a DateFormatter (too slow to build per request).
     static func routingStamp(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.string(from: d)
+        var t = time_t(d.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tm.tm_year + 1900)\(two(tm.tm_mon + 1))\(two(tm.tm_mday))T\(two(tm.tm_hour))\(two(tm.tm_min))\(two(tm.tm_sec))Z"
     }
 
     func route(_ request: EmulatorRequest, failOperation: FaultRule?) async -> EmulatorResponse {
