@@ -33,8 +33,10 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var deviceRoot: String?
     /// Extra accepted api-versions per family (`disks`, `compute`, `galleries`, `resources`, `imds`).
     public var extraAPIVersions: [String: [String]] = [:]
-    /// Serve HTTPS (with a generated CA) in addition to plain HTTP.
+    /// Serve HTTPS (with a CA generated into the state directory) in addition to plain HTTP.
     public var tls: Bool = false
+    /// Serve an HTTP proxy port (CONNECT to Azure hosts, absolute-form IMDS); implies `tls`.
+    public var proxy: Bool = false
 
     public init() {}
 
@@ -61,13 +63,14 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         deviceRoot = try c.decodeIfPresent(String.self, forKey: .deviceRoot)
         extraAPIVersions = try c.decodeIfPresent([String: [String]].self, forKey: .extraAPIVersions) ?? d.extraAPIVersions
         tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? d.tls
+        proxy = try c.decodeIfPresent(Bool.self, forKey: .proxy) ?? d.proxy
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the emulator configuration")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
         case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
-        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls
+        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy
     }
 
     /// Reads a JSON configuration file; errors name the file and the offending key.

@@ -117,6 +117,13 @@ extension Emulator {
         persist()
     }
 
+    /// Logs a request the proxy refused (it never reached the HTTP layer).
+    func logRefusedProxyRequest(method: String, target: String) {
+        let seq = requestLog.nextSequence()
+        requestLog.append(RequestLogEntry(sequence: seq, time: Date(), method: method, host: "proxy", path: target,
+                                          apiVersion: nil, status: 403, durationMs: 0, viaProxy: true))
+    }
+
     func setEndpoints(_ doc: JSON, listenBase: String) {
         endpointsDocument = doc
         self.listenBase = listenBase

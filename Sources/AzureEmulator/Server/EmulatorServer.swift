@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Where a running emulator can be reached, and a credential that works against it. Written to
 /// `STATE/endpoints.json` and printed by `kiln emulator serve`.
@@ -27,6 +29,8 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var control: String
     public var stateDirectory: String
     public var credential: Credential
+    /// The plain-HTTP base URL (equal to `arm` unless TLS is on).
+    public var plain: String?
 
     /// A service principal the emulator accepts.
     public struct Credential: Sendable, Codable, Equatable {
@@ -62,7 +66,8 @@ public actor EmulatorServer {
     let backend: any DiskBackend
     let logger: Logger
     var emulator: Emulator?
-    var serverTask: Task<Void, Never>?
+    var serverTasks: [Task<Void, Never>] = []
+    var proxy: ProxyServer?
     var ticker: Task<Void, Never>?
     public private(set) var endpoints: EmulatorEndpoints?
 
@@ -88,39 +93,48 @@ public actor EmulatorServer {
         await emulator.restoreAttachments()
         await emulator.persist()
 
-        let responder = EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
-                                          fallbackHost: "\(configuration.host):\(configuration.port)")
-        let (stream, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
-        var appLogger = logger
-        appLogger.logLevel = .critical  // cancellation at stop() makes Hummingbird log benign shutdown errors
-        let app = Application(
-            responder: responder,
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "kiln-emulator"),
-            onServerRunning: { channel in continuation.yield(.success(channel.localAddress?.port ?? 0)) },
-            logger: appLogger)
-        serverTask = Task {
-            do { try await app.runService(gracefulShutdownSignals: []) } catch { continuation.yield(.failure(error)) }
-            continuation.finish()
-        }
-        var port = 0
-        for await result in stream {
-            switch result {
-            case .success(let p): port = p
-            case .failure(let e):
-                throw EmulatorStartError(message: "the emulator could not listen on \(configuration.host):\(configuration.port): \(e)")
+        let host = configuration.host
+        let plainPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
+                                                           fallbackHost: "\(host):\(configuration.port)"),
+                                         port: configuration.port, tls: nil)
+        let urlHost = host.contains(":") ? "[\(host)]" : host
+        let base = "http://\(urlHost):\(plainPort)"
+        var secureBase: String?, proxyURL: String?, caFile: String?
+        if configuration.tls || configuration.proxy {
+            let ca = try CertificateAuthority.loadOrCreate(in: stateDirectory)
+            let issued = try ca.issueServerCertificate()
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(issued.chainPEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(bytes: Array(issued.keyPEM.utf8), format: .pem)
+            let tlsConfig = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            caFile = ca.caFile.path
+            let tlsPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
+                                                             fallbackHost: "\(host)"),
+                                           port: 0, tls: tlsConfig)
+            secureBase = "https://\(urlHost):\(tlsPort)"
+            if configuration.proxy {
+                // Listeners only the proxy splices into, so the log can say "via proxy".
+                let innerTLS = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
+                                                                  fallbackHost: "management.azure.com", viaProxy: true),
+                                                port: 0, tls: tlsConfig)
+                let innerPlain = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
+                                                                    fallbackHost: "169.254.169.254", viaProxy: true),
+                                                  port: 0, tls: nil)
+                let proxy = try await ProxyServer.start(host: host, port: 0, tlsPort: innerTLS, plainPort: innerPlain) { method, target in
+                    Task { await emulator.logRefusedProxyRequest(method: method, target: target) }
+                }
+                self.proxy = proxy
+                proxyURL = "http://\(urlHost):\(proxy.port)"
             }
-            break
         }
-        guard port > 0 else { throw EmulatorStartError(message: "the emulator's HTTP server stopped before it listened on \(configuration.host):\(configuration.port)") }
 
-        let base = "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(port)"
         let client = configuration.clients.first
         let ep = EmulatorEndpoints(
-            arm: base, login: base, imds: base, proxy: nil, caFile: nil,
+            arm: secureBase ?? base, login: secureBase ?? base, imds: base, proxy: proxyURL, caFile: caFile,
             deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
             builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription, tenantId: configuration.tenant,
             location: configuration.location, control: base + "/_emulator", stateDirectory: stateDirectory.path,
-            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret))
+            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret),
+            plain: base)
         endpoints = ep
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -138,13 +152,42 @@ public actor EmulatorServer {
         return ep
     }
 
+    /// Starts one Hummingbird listener; returns its port once it listens.
+    func launch(_ responder: EmulatorResponder, port: Int, tls: TLSConfiguration?) async throws -> Int {
+        let (stream, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
+        var appLogger = logger
+        appLogger.logLevel = .critical  // cancellation at stop() makes Hummingbird log benign shutdown errors
+        let app = Application(
+            responder: responder,
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: port), serverName: "kiln-emulator"),
+            onServerRunning: { channel in continuation.yield(.success(channel.localAddress?.port ?? 0)) },
+            logger: appLogger)
+        serverTasks.append(Task {
+            do { try await app.runService(gracefulShutdownSignals: []) } catch { continuation.yield(.failure(error)) }
+            continuation.finish()
+        })
+        for await result in stream {
+            switch result {
+            case .success(let p) where p > 0: return p
+            case .success: break
+            case .failure(let e):
+                throw EmulatorStartError(message: "the emulator could not listen on \(configuration.host):\(port): \(e)")
+            }
+            break
+        }
+        throw EmulatorStartError(message: "the emulator's HTTP server stopped before it listened on \(configuration.host):\(port)")
+    }
+
     /// Stops listening, finishes nothing early, and frees every loop device.
     public func stop() async {
         ticker?.cancel()
         ticker = nil
-        serverTask?.cancel()
-        await serverTask?.value
-        serverTask = nil
+        await proxy?.stop()
+        proxy = nil
+        for t in serverTasks { t.cancel() }
+        for t in serverTasks { await t.value }
+        serverTasks = []
         await emulator?.shutdown()
         emulator = nil
         endpoints = nil
@@ -178,6 +221,14 @@ struct EmulatorResponder: HTTPResponder {
     let scheme: String
     let fallbackHost: String
     var viaProxy = false
+
+    init(emulator: Emulator, maxBody: Int, scheme: String, fallbackHost: String, viaProxy: Bool = false) {
+        self.emulator = emulator
+        self.maxBody = maxBody
+        self.scheme = scheme
+        self.fallbackHost = fallbackHost
+        self.viaProxy = viaProxy
+    }
 
     func respond(to request: Request, context: EmulatorContext) async throws -> Response {
         if let cl = request.headers[.contentLength].flatMap(Int.init), cl > maxBody {

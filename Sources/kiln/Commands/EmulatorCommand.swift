@@ -52,10 +52,18 @@ struct EmulatorServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("devices"), help: "How attached disks are realised: loop (real loop devices) or memory.")
     var devices: EmulatorDevices = .loop
 
+    @Flag(name: .customLong("tls"), help: "Also serve HTTPS with a CA generated into the state directory (ca.pem).")
+    var tls = false
+
+    @Flag(name: .customLong("proxy"), help: "Also serve an HTTP proxy port for tools that hard-code Azure's host names (implies --tls).")
+    var proxy = false
+
     func run() async throws {
         var configuration = EmulatorConfiguration()
         if let config { configuration = try EmulatorConfiguration.load(contentsOf: URL(fileURLWithPath: config)) }
         if let port { configuration.port = port }
+        if tls { configuration.tls = true }
+        if proxy { configuration.proxy = true }
         let stateDirectory = URL(fileURLWithPath: stateDir).standardizedFileURL
         let context = DiskBackendContext(
             stateDirectory: stateDirectory,
