@@ -123,7 +123,7 @@ struct ControlAndFaultTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         // One backend for both runs, standing in for disk files that outlive the process.
         let backend = InMemoryDiskBackend(deviceRoot: dir.appendingPathComponent("dev").path)
-        let first = try await Harness.start(stateDirectory: dir, backend: backend) { $0.latency.diskCreate = 1.5 }
+        let first = try await Harness.start(stateDirectory: dir, backend: backend)
         let statusURL: String
         let token: String
         do {
@@ -131,6 +131,8 @@ struct ControlAndFaultTests {
             let a = try await first.send("PATCH", first.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
                 ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(first.diskID("keep"))]]]]]])
             _ = try await first.waitForOperation(a)
+            // Slow disk creation from now on, so the next one is still running when we stop.
+            _ = try await first.send("PUT", "/_emulator/latency", json: ["diskCreate": 5], auth: false)
             let inflight = try await first.putDisk("inflight")
             statusURL = try #require(inflight.header("azure-asyncoperation"))
             token = first.token
@@ -140,8 +142,11 @@ struct ControlAndFaultTests {
         }
         await first.stop(removeState: false)
         #expect(await backend.attached.isEmpty)  // stop detaches everything
+        let saved = try JSON.decode(Data(contentsOf: dir.appendingPathComponent("state.json")))
+        let ops = saved["operations"]?.objectValue?.values.map { $0 } ?? []
+        #expect(ops.contains { $0["status"]?.stringValue == "InProgress" && $0["kind"]?.stringValue == "diskCreate" })
 
-        var second = try await Harness.start(stateDirectory: dir, backend: backend, getToken: false) { $0.latency.diskCreate = 1.5 }
+        var second = try await Harness.start(stateDirectory: dir, backend: backend, getToken: false)
         do {
             second.token = token  // tokens survive: the signing key is in the state
             let path = URL(string: statusURL)!

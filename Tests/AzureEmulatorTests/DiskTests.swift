@@ -33,21 +33,31 @@ struct DiskTests {
         }
     }
 
-    @Test func locationURLAnswers202WhileRunningThenTheResource() async throws {
-        try await withEmulator({ $0.latency.diskCreate = 0.6 }) { h in
+    @Test func locationURLAnswers202WhileRunning() async throws {
+        // A latency far longer than the test: every check below sees the operation running.
+        try await withEmulator({ $0.latency.diskCreate = 3600 }) { h in
             let r = try await h.putDisk("slow")
             let loc = try #require(r.header("location"))
             let first = try await h.send("GET", loc)
             #expect(first.status == 202)
             #expect(first.header("retry-after") == "1")
+            #expect(first.header("location") == loc)
             let status = try await h.send("GET", try #require(r.header("azure-asyncoperation")))
             #expect(status.json?["status"]?.stringValue == "InProgress")
+            #expect(status.header("retry-after") == "1")
             let during = try await h.send("GET", h.diskPath("slow"))
             #expect(during.json?.at("properties", "provisioningState")?.stringValue == "Updating")
+        }
+    }
+
+    @Test func locationURLAnswersTheResourceWhenDone() async throws {
+        try await withEmulator { h in
+            let r = try await h.putDisk("quick")
             _ = try await h.waitForOperation(r)
-            let final = try await h.send("GET", loc)
+            let final = try await h.send("GET", try #require(r.header("location")))
             #expect(final.status == 200)
             #expect(final.json?.at("properties", "provisioningState")?.stringValue == "Succeeded")
+            #expect(final.json?["name"]?.stringValue == "quick")
         }
     }
 
