@@ -1,9 +1,109 @@
 import ArgumentParser
+import AzureEmulator
+import Dispatch
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct EmulatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulator",
         abstract: "Run a local emulator of the Azure REST API subset Kiln uses.",
-        subcommands: []
+        subcommands: [EmulatorServeCommand.self]
     )
+}
+
+/// How attached disks are realised.
+enum EmulatorDevices: String, ExpressibleByArgument, CaseIterable {
+    /// Sparse files attached as real loop devices (needs root).
+    case loop
+    /// Nothing touches the system; attachments are recorded only.
+    case memory
+}
+
+/// The disk backends `serve` can use. The real loop-device backend is wired here.
+enum EmulatorBackends {
+    /// The loop-device backend, or nil while it is not built yet (serve then falls back to
+    /// memory with a warning). Wiring: `{ ctx in try LoopDiskBackend(...) }`.
+    static let loop: DiskBackendFactory? = nil
+
+    static let memory: DiskBackendFactory = { ctx in InMemoryDiskBackend(deviceRoot: ctx.deviceRoot.path) }
+}
+
+struct EmulatorServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve ARM, Entra ID and IMDS on loopback until SIGINT or SIGTERM.",
+        discussion: "Writes STATE/endpoints.json (ARM, login and IMDS URLs, device root, builder VM id, a client credential) and prints it. See docs/emulator.md."
+    )
+
+    @Option(name: .customLong("state-dir"), help: "Directory for the emulator's state, disks and endpoints.json.")
+    var stateDir: String = ".kiln-emulator"
+
+    @Option(name: .customLong("config"), help: "A JSON configuration file (see docs/emulator.md).")
+    var config: String?
+
+    @Option(name: .customLong("port"), help: "Port to listen on (0 picks a free one); overrides the configuration.")
+    var port: Int?
+
+    @Option(name: .customLong("devices"), help: "How attached disks are realised: loop (real loop devices) or memory.")
+    var devices: EmulatorDevices = .loop
+
+    @Flag(name: .customLong("tls"), help: "Also serve HTTPS with a CA generated into the state directory (ca.pem).")
+    var tls = false
+
+    @Flag(name: .customLong("proxy"), help: "Also serve an HTTP proxy port for tools that hard-code Azure's host names (implies --tls).")
+    var proxy = false
+
+    func run() async throws {
+        var configuration = EmulatorConfiguration()
+        if let config { configuration = try EmulatorConfiguration.load(contentsOf: URL(fileURLWithPath: config)) }
+        if let port { configuration.port = port }
+        if tls { configuration.tls = true }
+        if proxy { configuration.proxy = true }
+        let stateDirectory = URL(fileURLWithPath: stateDir).standardizedFileURL
+        let context = DiskBackendContext(
+            stateDirectory: stateDirectory,
+            deviceRoot: EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory),
+            platformImages: configuration.platformImages)
+        let factory: DiskBackendFactory
+        switch devices {
+        case .memory:
+            factory = EmulatorBackends.memory
+        case .loop:
+            if let loop = EmulatorBackends.loop {
+                factory = loop
+            } else {
+                FileHandle.standardError.write(Data("warning: the loop-device disk backend is not built into this kiln yet; using --devices memory (attachments create no devices)\n".utf8))
+                factory = EmulatorBackends.memory
+            }
+        }
+        let server = EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: try factory(context))
+        let endpoints = try await server.start()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(endpoints) + Data("\n".utf8))
+
+        await Self.waitForTermination()
+        FileHandle.standardError.write(Data("kiln emulator: stopping, detaching every disk\n".utf8))
+        await server.stop()
+    }
+
+    /// Suspends until SIGINT or SIGTERM.
+    static func waitForTermination() async {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        let sources = [SIGINT, SIGTERM].map { sig in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            return source
+        }
+        for await _ in stream { break }
+        sources.forEach { $0.cancel() }
+    }
 }

@@ -1,0 +1,78 @@
+import Foundation
+
+/// A disk backend that touches nothing on the system: it records blobs and their sizes and
+/// fakes attachment by handing out `AttachedDevice` values. For tests of the HTTP layer and
+/// for `kiln emulator serve --devices memory`.
+public actor InMemoryDiskBackend: DiskBackend {
+    /// Blob id → size in GiB.
+    public private(set) var blobs: [String: Int] = [:]
+    /// LUN → (blob id, device).
+    public private(set) var attached: [Int: (id: String, device: AttachedDevice)] = [:]
+    /// Platform images in the order they were first used.
+    public private(set) var platformImagesUsed: [PlatformImageKey] = []
+    /// LUNs whose next detach reports a "still mounted" violation (tests set this).
+    public var busyLUNs: Set<Int> = []
+    let deviceRoot: String
+    let platformImageSizeGB: Int
+    private var nextLoop = 900
+
+    public init(deviceRoot: String = "/nonexistent/dev", platformImageSizeGB: Int = 30) {
+        self.deviceRoot = deviceRoot
+        self.platformImageSizeGB = platformImageSizeGB
+    }
+
+    public func markBusy(lun: Int) { busyLUNs.insert(lun) }
+
+    public func createEmpty(id: String, sizeGB: Int) async throws {
+        guard sizeGB > 0 else { throw InMemoryDiskError(message: "size must be positive for \(id)") }
+        blobs[id] = sizeGB
+    }
+
+    public func copy(from source: String, to id: String, sizeGB: Int?) async throws {
+        guard let s = blobs[source] else { throw InMemoryDiskError(message: "source blob \(source) does not exist") }
+        if let sizeGB, sizeGB < s { throw InMemoryDiskError(message: "cannot copy \(source) (\(s) GiB) into a smaller \(sizeGB) GiB blob") }
+        blobs[id] = max(s, sizeGB ?? 0)
+    }
+
+    public func createFromPlatformImage(_ image: PlatformImageKey, to id: String, sizeGB: Int?) async throws {
+        if !platformImagesUsed.contains(image) { platformImagesUsed.append(image) }
+        blobs[id] = max(platformImageSizeGB, sizeGB ?? 0)
+    }
+
+    public func resize(id: String, sizeGB: Int) async throws {
+        guard let s = blobs[id] else { throw InMemoryDiskError(message: "blob \(id) does not exist") }
+        guard sizeGB >= s else { throw InMemoryDiskError(message: "cannot shrink \(id) from \(s) to \(sizeGB) GiB") }
+        blobs[id] = sizeGB
+    }
+
+    public func sizeGB(id: String) async throws -> Int? { blobs[id] }
+
+    public func delete(id: String) async throws { blobs[id] = nil }
+
+    public func attach(id: String, lun: Int) async throws -> AttachedDevice {
+        guard blobs[id] != nil else { throw InMemoryDiskError(message: "blob \(id) does not exist") }
+        if let other = attached[lun] { throw InMemoryDiskError(message: "LUN \(lun) is already taken by \(other.id)") }
+        nextLoop += 1
+        let dev = AttachedDevice(loopDevice: "/dev/loop\(nextLoop)", lunLink: "\(deviceRoot)/disk/azure/scsi1/lun\(lun)",
+                                 partitions: ["/dev/loop\(nextLoop)p1"])
+        attached[lun] = (id, dev)
+        return dev
+    }
+
+    public func detach(lun: Int) async throws -> DetachOutcome {
+        guard attached.removeValue(forKey: lun) != nil else { return DetachOutcome() }
+        if busyLUNs.remove(lun) != nil { return DetachOutcome(violation: "the device at LUN \(lun) was still mounted (EBUSY)") }
+        return DetachOutcome()
+    }
+
+    public func detachAll() async { attached.removeAll() }
+
+    /// The blob attached at `lun`, if any.
+    public func blob(atLUN lun: Int) -> String? { attached[lun]?.id }
+}
+
+/// A failure of the in-memory backend (a missing source, a shrink).
+public struct InMemoryDiskError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}

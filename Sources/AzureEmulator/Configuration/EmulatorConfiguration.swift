@@ -1,0 +1,280 @@
+import Foundation
+
+/// Everything `kiln emulator serve --config FILE` can set. Every field has a default, so an
+/// empty JSON object (or no file) is a working configuration. Unknown keys are rejected so
+/// that a typo does not silently fall back to a default.
+public struct EmulatorConfiguration: Sendable, Codable, Equatable {
+    public var subscription: String = "11111111-1111-1111-1111-111111111111"
+    public var subscriptionName: String = "Kiln Emulator"
+    public var tenant: String = "22222222-2222-2222-2222-222222222222"
+    /// An alternative tenant name accepted in token URLs, e.g. `kiln.onmicrosoft.com`.
+    public var tenantDomain: String = "kiln.onmicrosoft.com"
+    public var location: String = "westus"
+    /// Loopback address to listen on.
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port.
+    public var port: Int = 0
+    public var builderVM: BuilderVM = BuilderVM()
+    /// Resource groups that exist from the start (the builder VM's is always added).
+    public var resourceGroups: [String] = []
+    /// When true, a PUT into a missing resource group creates it instead of answering 404.
+    public var createResourceGroupsOnDemand: Bool = false
+    public var clients: [RegisteredClient] = [RegisteredClient()]
+    public var platformImages: [PlatformImage] = PlatformImage.defaultCatalog
+    public var latency: LatencyModel = LatencyModel()
+    public var faults: [FaultRule] = []
+    /// Lifetime of issued access tokens, seconds.
+    public var tokenLifetimeSeconds: Int = 3599
+    /// `Retry-After` sent on in-progress operation answers, seconds. Go's poller ignores 0.
+    public var retryAfterSeconds: Int = 1
+    /// Request bodies above this size get 413.
+    public var maxBodyBytes: Int = 4 * 1024 * 1024
+    /// Where the disk backend makes `disk/azure/scsi1/lun<N>` links; default `STATE/dev`.
+    public var deviceRoot: String?
+    /// Extra accepted api-versions per family (`disks`, `compute`, `galleries`, `resources`, `imds`).
+    public var extraAPIVersions: [String: [String]] = [:]
+    /// Serve HTTPS (with a CA generated into the state directory) in addition to plain HTTP.
+    public var tls: Bool = false
+    /// Serve an HTTP proxy port (CONNECT to Azure hosts, absolute-form IMDS); implies `tls`.
+    public var proxy: Bool = false
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EmulatorConfiguration()
+        subscription = try c.decodeIfPresent(String.self, forKey: .subscription) ?? d.subscription
+        subscriptionName = try c.decodeIfPresent(String.self, forKey: .subscriptionName) ?? d.subscriptionName
+        tenant = try c.decodeIfPresent(String.self, forKey: .tenant) ?? d.tenant
+        tenantDomain = try c.decodeIfPresent(String.self, forKey: .tenantDomain) ?? d.tenantDomain
+        location = try c.decodeIfPresent(String.self, forKey: .location) ?? d.location
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
+        builderVM = try c.decodeIfPresent(BuilderVM.self, forKey: .builderVM) ?? d.builderVM
+        resourceGroups = try c.decodeIfPresent([String].self, forKey: .resourceGroups) ?? d.resourceGroups
+        createResourceGroupsOnDemand = try c.decodeIfPresent(Bool.self, forKey: .createResourceGroupsOnDemand) ?? d.createResourceGroupsOnDemand
+        clients = try c.decodeIfPresent([RegisteredClient].self, forKey: .clients) ?? d.clients
+        platformImages = try c.decodeIfPresent([PlatformImage].self, forKey: .platformImages) ?? d.platformImages
+        latency = try c.decodeIfPresent(LatencyModel.self, forKey: .latency) ?? d.latency
+        faults = try c.decodeIfPresent([FaultRule].self, forKey: .faults) ?? d.faults
+        tokenLifetimeSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenLifetimeSeconds) ?? d.tokenLifetimeSeconds
+        retryAfterSeconds = try c.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? d.retryAfterSeconds
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        deviceRoot = try c.decodeIfPresent(String.self, forKey: .deviceRoot)
+        extraAPIVersions = try c.decodeIfPresent([String: [String]].self, forKey: .extraAPIVersions) ?? d.extraAPIVersions
+        tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? d.tls
+        proxy = try c.decodeIfPresent(Bool.self, forKey: .proxy) ?? d.proxy
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the emulator configuration")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
+        case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
+        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy
+    }
+
+    /// Reads a JSON configuration file; errors name the file and the offending key.
+    public static func load(contentsOf url: URL) throws -> EmulatorConfiguration {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError(message: "cannot read the emulator configuration \(url.path): \(error.localizedDescription)")
+        }
+        do {
+            return try JSONDecoder().decode(EmulatorConfiguration.self, from: data)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError(message: "\(url.path): \(error.message)")
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ConfigurationError(message: "\(url.path): missing key '\(key.stringValue)' at \(pathText(ctx.codingPath))")
+        } catch let DecodingError.typeMismatch(type, ctx) {
+            throw ConfigurationError(message: "\(url.path): wrong type at \(pathText(ctx.codingPath)), expected \(type)")
+        } catch {
+            throw ConfigurationError(message: "\(url.path) is not valid emulator configuration JSON: \(error)")
+        }
+    }
+
+    /// The builder VM's ARM id.
+    public var builderVMID: String {
+        "/subscriptions/\(subscription)/resourceGroups/\(builderVM.resourceGroup)/providers/Microsoft.Compute/virtualMachines/\(builderVM.name)"
+    }
+}
+
+private func pathText(_ path: [any CodingKey]) -> String {
+    path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+}
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+func rejectUnknownKeys(_ decoder: any Decoder, known: [String], in what: String) throws {
+    let c = try decoder.container(keyedBy: AnyKey.self)
+    for key in c.allKeys where !known.contains(key.stringValue) {
+        throw ConfigurationError(message: "unknown key '\(key.stringValue)' in \(what) at \(pathText(decoder.codingPath)); known keys: \(known.joined(separator: ", "))")
+    }
+}
+
+/// A configuration file that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// The VM the emulator pretends to run on: attachments to it become loop devices.
+public struct BuilderVM: Sendable, Codable, Equatable {
+    public var name: String = "kiln-builder"
+    public var resourceGroup: String = "kiln-rg"
+    public var size: String = "Standard_D2s_v3"
+    /// Availability zone, "" for none.
+    public var zone: String = ""
+    public var maxDataDisks: Int = 4
+    /// Managed identity of the VM (IMDS tokens).
+    public var identityClientID: String = "33333333-3333-3333-3333-333333333333"
+    public var identityObjectID: String = "44444444-4444-4444-4444-444444444444"
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = BuilderVM()
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? d.name
+        resourceGroup = try c.decodeIfPresent(String.self, forKey: .resourceGroup) ?? d.resourceGroup
+        size = try c.decodeIfPresent(String.self, forKey: .size) ?? d.size
+        zone = try c.decodeIfPresent(String.self, forKey: .zone) ?? d.zone
+        maxDataDisks = try c.decodeIfPresent(Int.self, forKey: .maxDataDisks) ?? d.maxDataDisks
+        identityClientID = try c.decodeIfPresent(String.self, forKey: .identityClientID) ?? d.identityClientID
+        identityObjectID = try c.decodeIfPresent(String.self, forKey: .identityObjectID) ?? d.identityObjectID
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "builderVM")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, resourceGroup, size, zone, maxDataDisks, identityClientID, identityObjectID
+    }
+}
+
+/// An app registration that may ask the token endpoint for tokens.
+public struct RegisteredClient: Sendable, Codable, Equatable {
+    public var clientID: String = "00000000-0000-0000-0000-00000000c1d0"
+    /// Accepted client secret, or nil when the app has none.
+    public var secret: String? = "kiln-emulator-secret"
+    /// PEM certificates (text, or a path to a file) whose keys may sign client assertions.
+    public var certificates: [String] = []
+    /// Federated identity credentials: the issuer and subject of accepted external tokens.
+    public var federated: [FederatedCredential] = []
+    public var objectID: String = "55555555-5555-5555-5555-555555555555"
+
+    public init() {}
+    public init(clientID: String, secret: String?, certificates: [String] = [], federated: [FederatedCredential] = []) {
+        self.clientID = clientID
+        self.secret = secret
+        self.certificates = certificates
+        self.federated = federated
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RegisteredClient()
+        clientID = try c.decodeIfPresent(String.self, forKey: .clientID) ?? d.clientID
+        secret = try c.decodeIfPresent(String.self, forKey: .secret)
+        certificates = try c.decodeIfPresent([String].self, forKey: .certificates) ?? []
+        federated = try c.decodeIfPresent([FederatedCredential].self, forKey: .federated) ?? []
+        objectID = try c.decodeIfPresent(String.self, forKey: .objectID) ?? d.objectID
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "a registered client")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case clientID, secret, certificates, federated, objectID }
+}
+
+/// A federated identity credential of an app registration.
+public struct FederatedCredential: Sendable, Codable, Equatable {
+    public var issuer: String
+    public var subject: String
+    public var audience: String = "api://AzureADTokenExchange"
+    public init(issuer: String, subject: String, audience: String = "api://AzureADTokenExchange") {
+        self.issuer = issuer
+        self.subject = subject
+        self.audience = audience
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        issuer = try c.decode(String.self, forKey: .issuer)
+        subject = try c.decode(String.self, forKey: .subject)
+        audience = try c.decodeIfPresent(String.self, forKey: .audience) ?? "api://AzureADTokenExchange"
+    }
+}
+
+/// One platform image version of the catalog.
+public struct PlatformImage: Sendable, Codable, Equatable {
+    public var publisher: String
+    public var offer: String
+    public var sku: String
+    public var version: String
+    public var hyperVGeneration: String
+    public var osType: String = "Linux"
+    public var sizeGB: Int = 30
+    public var architecture: String = "x64"
+
+    public init(publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String, sizeGB: Int = 30) {
+        self.publisher = publisher
+        self.offer = offer
+        self.sku = sku
+        self.version = version
+        self.hyperVGeneration = hyperVGeneration
+        self.sizeGB = sizeGB
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        publisher = try c.decode(String.self, forKey: .publisher)
+        offer = try c.decode(String.self, forKey: .offer)
+        sku = try c.decode(String.self, forKey: .sku)
+        version = try c.decode(String.self, forKey: .version)
+        hyperVGeneration = try c.decodeIfPresent(String.self, forKey: .hyperVGeneration) ?? "V2"
+        osType = try c.decodeIfPresent(String.self, forKey: .osType) ?? "Linux"
+        sizeGB = try c.decodeIfPresent(Int.self, forKey: .sizeGB) ?? 30
+        architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "x64"
+    }
+
+    public var key: PlatformImageKey {
+        PlatformImageKey(publisher: publisher, offer: offer, sku: sku, version: version, hyperVGeneration: hyperVGeneration)
+    }
+
+    /// Two versions of a Gen2 image and one Gen1 image.
+    public static let defaultCatalog: [PlatformImage] = [
+        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010", hyperVGeneration: "V2"),
+        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202502010", hyperVGeneration: "V2"),
+        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server-gen1", version: "24.04.202501010", hyperVGeneration: "V1"),
+    ]
+}
+
+/// Seconds each kind of operation takes before it completes. Zero by default.
+public struct LatencyModel: Sendable, Codable, Equatable {
+    public var diskCreate: Double = 0
+    public var diskUpdate: Double = 0
+    public var snapshot: Double = 0
+    public var image: Double = 0
+    public var gallery: Double = 0
+    /// Per target region of a gallery image version; regions replicate one after another.
+    public var versionPerRegion: Double = 0
+    public var attach: Double = 0
+    public var detach: Double = 0
+    public var delete: Double = 0
+    public var access: Double = 0
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func v(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? 0 }
+        diskCreate = try v(.diskCreate); diskUpdate = try v(.diskUpdate); snapshot = try v(.snapshot)
+        image = try v(.image); gallery = try v(.gallery); versionPerRegion = try v(.versionPerRegion)
+        attach = try v(.attach); detach = try v(.detach); delete = try v(.delete); access = try v(.access)
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the latency model")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, attach, detach, delete, access
+    }
+}

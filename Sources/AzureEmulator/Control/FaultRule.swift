@@ -1,0 +1,96 @@
+import Foundation
+
+/// A scripted fault: requests matching `method` and `path` are counted, and the ones numbered
+/// `skip + 1` … `skip + times` get the fault instead of their normal answer.
+///
+/// Kinds:
+/// * `throttle` — 429 with `Retry-After: retryAfter` (default 1) and code `TooManyRequests`;
+/// * `error` — `status` (default 500) with `code` (default `InternalServerError`);
+/// * `drop` — the connection is closed with no answer;
+/// * `failOperation` — the request is accepted but its long-running operation ends `Failed`
+///   with `code` (default `InternalExecutionError`) and `message`;
+/// * `tokenOutage` — token endpoints (Entra v1/v2 and IMDS identity) answer 503
+///   `temporarily_unavailable`; `path` defaults to all of them.
+public struct FaultRule: Sendable, Codable, Equatable {
+    public var kind: String
+    /// HTTP method, nil for any.
+    public var method: String?
+    /// A glob over the request path (no query), case-insensitive; `*` matches any run of
+    /// characters, slashes included. Nil matches every path.
+    public var path: String?
+    public var skip: Int = 0
+    /// How many matching requests get the fault; 0 means all of them.
+    public var times: Int = 1
+    public var status: Int?
+    public var retryAfter: Int?
+    public var code: String?
+    public var message: String?
+
+    public init(kind: String, method: String? = nil, path: String? = nil, skip: Int = 0, times: Int = 1,
+                status: Int? = nil, retryAfter: Int? = nil, code: String? = nil, message: String? = nil) {
+        self.kind = kind
+        self.method = method
+        self.path = path
+        self.skip = skip
+        self.times = times
+        self.status = status
+        self.retryAfter = retryAfter
+        self.code = code
+        self.message = message
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(String.self, forKey: .kind)
+        guard Self.kinds.contains(kind) else {
+            throw ConfigurationError(message: "unknown fault kind '\(kind)'; known kinds: \(Self.kinds.joined(separator: ", "))")
+        }
+        method = try c.decodeIfPresent(String.self, forKey: .method)
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        skip = try c.decodeIfPresent(Int.self, forKey: .skip) ?? 0
+        times = try c.decodeIfPresent(Int.self, forKey: .times) ?? 1
+        status = try c.decodeIfPresent(Int.self, forKey: .status)
+        retryAfter = try c.decodeIfPresent(Int.self, forKey: .retryAfter)
+        code = try c.decodeIfPresent(String.self, forKey: .code)
+        message = try c.decodeIfPresent(String.self, forKey: .message)
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "a fault rule")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, method, path, skip, times, status, retryAfter, code, message
+    }
+
+    public static let kinds = ["throttle", "error", "drop", "failOperation", "tokenOutage"]
+
+    func matches(method m: String, path p: String) -> Bool {
+        if let method, method != "*", method.uppercased() != m.uppercased() { return false }
+        if let path { return Glob.matches(pattern: path.lowercased(), text: p.lowercased()) }
+        if kind == "tokenOutage" { return Self.isTokenPath(p.lowercased()) }
+        return true
+    }
+
+    static func isTokenPath(_ lower: String) -> Bool {
+        lower.hasSuffix("/oauth2/token") || lower.hasSuffix("/oauth2/v2.0/token") || lower.hasPrefix("/metadata/identity/")
+    }
+}
+
+/// `*`-only glob matching.
+enum Glob {
+    static func matches(pattern: String, text: String) -> Bool {
+        let p = Array(pattern.utf8), t = Array(text.utf8)
+        var pi = 0, ti = 0, star = -1, mark = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi; mark = ti; pi += 1
+            } else if pi < p.count, p[pi] == t[ti] {
+                pi += 1; ti += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}

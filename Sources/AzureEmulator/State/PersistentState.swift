@@ -1,0 +1,154 @@
+import Foundation
+
+/// The kinds of ARM resource the emulator keeps.
+enum ResourceKind: String, Codable, Sendable, CaseIterable {
+    case disk, snapshot, image, gallery, galleryImage, galleryImageVersion, virtualMachine
+
+    var armType: String {
+        switch self {
+        case .disk: "Microsoft.Compute/disks"
+        case .snapshot: "Microsoft.Compute/snapshots"
+        case .image: "Microsoft.Compute/images"
+        case .gallery: "Microsoft.Compute/galleries"
+        case .galleryImage: "Microsoft.Compute/galleries/images"
+        case .galleryImageVersion: "Microsoft.Compute/galleries/images/versions"
+        case .virtualMachine: "Microsoft.Compute/virtualMachines"
+        }
+    }
+
+    /// The segment of the operation-status URL family ARM uses for this resource provider.
+    var operationFamily: String {
+        switch self {
+        case .disk, .snapshot: "DiskOperations"
+        case .image, .virtualMachine: "operations"
+        case .gallery, .galleryImage, .galleryImageVersion: "capsOperations"
+        }
+    }
+}
+
+/// One resource: its JSON document as clients see it plus what only the emulator knows.
+struct StoredResource: Codable, Sendable {
+    var kind: ResourceKind
+    var body: JSON
+    /// Backend blob keys owned by this resource (deleted with it).
+    var blobs: [String] = []
+    /// For gallery image versions: when replication started and how long each region takes.
+    var replication: ReplicationPlan?
+
+    var id: String { body["id"]?.stringValue ?? "" }
+    var name: String { body["name"]?.stringValue ?? "" }
+    var provisioningState: String? { body.at("properties", "provisioningState")?.stringValue }
+    mutating func setProvisioningState(_ s: String) { body.set(["properties", "provisioningState"], .string(s)) }
+}
+
+/// Gallery image version replication: region `i` completes at `start + (i+1) * perRegion`.
+struct ReplicationPlan: Codable, Sendable {
+    var start: Date
+    var perRegion: Double
+    var regions: [String]
+    var failed: Bool = false
+}
+
+/// A disk at a LUN, as an attach or detach operation carries it.
+struct DiskSlot: Codable, Sendable, Hashable {
+    var diskKey: String
+    var diskID: String
+    var lun: Int
+}
+
+/// What happens when an operation's time is up.
+enum Completion: Codable, Sendable {
+    /// The resource's provisioningState becomes Succeeded (or Failed).
+    case provision(resourceKey: String)
+    /// The resource and its blobs go away.
+    case delete(resourceKey: String)
+    /// Disks are detached from and attached to a VM; `previousDataDisks` is restored on failure.
+    case vmDisks(vmKey: String, attach: [DiskSlot], detach: [DiskSlot], previousDataDisks: JSON)
+    /// beginGetAccess (grant) or endGetAccess on a disk or snapshot.
+    case access(resourceKey: String, grant: Bool)
+}
+
+/// A long-running operation. Times are wall-clock so that an operation in flight when the
+/// emulator stops finishes on schedule after it starts again.
+struct OperationRecord: Codable, Sendable {
+    var id: String
+    var family: String
+    var location: String
+    var method: String
+    var resourceID: String
+    var kind: String
+    var startTime: Date
+    var duration: Double
+    var status: String = "InProgress"
+    var failure: FailureInfo?
+    var completion: Completion
+    /// What the `Location` URL returns once done, for POST actions.
+    var result: JSON?
+    var completing: Bool = false
+
+    var endTime: Date { startTime.addingTimeInterval(duration) }
+    var isDone: Bool { status != "InProgress" }
+}
+
+struct FailureInfo: Codable, Sendable {
+    var code: String
+    var message: String
+    var status: Int = 400
+}
+
+/// A data disk attached to the builder VM through the backend.
+struct AttachmentRecord: Codable, Sendable {
+    var lun: Int
+    var diskKey: String
+    var diskID: String
+    var device: AttachedDevice
+}
+
+/// Something a client did that real Azure would have punished or that corrupts data, e.g. a
+/// detach while the device was still mounted.
+struct Violation: Codable, Sendable {
+    var time: Date
+    var message: String
+}
+
+/// Everything the emulator persists in `STATE/state.json`.
+struct PersistentState: Codable, Sendable {
+    var formatVersion = 1
+    var resources: [String: StoredResource] = [:]
+    /// Lower-cased name → the group's JSON.
+    var resourceGroups: [String: JSON] = [:]
+    var operations: [String: OperationRecord] = [:]
+    var attachments: [AttachmentRecord] = []
+    var violations: [Violation] = []
+    /// Base64 HMAC key for the tokens the emulator signs; kept so tokens survive a restart.
+    var signingKey: String = ""
+    var latency: LatencyModel?
+    var faults: [FaultRule]?
+    var vmETags: [String: Int] = [:]
+}
+
+/// Reads and writes the state file atomically (write to a temporary file, then rename).
+struct StateStore: Sendable {
+    let directory: URL
+    var file: URL { directory.appendingPathComponent("state.json") }
+
+    func load() throws -> PersistentState? {
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        do {
+            let data = try Data(contentsOf: file)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .secondsSince1970
+            return try decoder.decode(PersistentState.self, from: data)
+        } catch {
+            throw ConfigurationError(message: "cannot read the emulator state \(file.path): \(error). Move it away to start from scratch.")
+        }
+    }
+
+    func save(_ state: PersistentState) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(state)
+        try data.write(to: file, options: .atomic)
+    }
+}
