@@ -26,7 +26,7 @@ extension LoopDiskBackend {
                 command: "losetup -P -f --show \(file)", status: 0, stderr: "unexpected output '\(loop)'")
         }
         // Recorded at once, so that a crash from here on leaves a record to detach by.
-        var record = AttachmentRecord(id: id, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
+        var record = LoopAttachmentRecord(id: id, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
         attachments[lun] = record
         do {
             try store.save(attachments)
@@ -122,7 +122,7 @@ extension LoopDiskBackend {
     }
 
     /// Partition links first, then the LUN link.
-    private func placeLinks(_ record: AttachmentRecord) throws {
+    private func placeLinks(_ record: LoopAttachmentRecord) throws {
         for (number, device) in record.partitions.sorted(by: { $0.key < $1.key }) {
             try links.place(link: links.partitionLink(record.lun, number), target: device)
         }
@@ -131,7 +131,7 @@ extension LoopDiskBackend {
 
     /// Removes the links of `record` and frees its loop device if it still backs the
     /// record's file. Returns the violation text when the device was in use.
-    private func release(_ record: AttachmentRecord) async throws -> String? {
+    private func release(_ record: LoopAttachmentRecord) async throws -> String? {
         var violation: String?
         let ours = LoopDeviceState.isBacked(record.loopDevice, by: record.file)
         if ours {
@@ -181,9 +181,9 @@ extension LoopDiskBackend {
     /// The records whose loop device still backs their file, with their links restored;
     /// the links of dropped records and stray links are removed. Reads sysfs only.
     static func reconciled(
-        _ records: [Int: AttachmentRecord], links: DeviceLinks, logger: Logger
-    ) -> [Int: AttachmentRecord] {
-        var kept: [Int: AttachmentRecord] = [:]
+        _ records: [Int: LoopAttachmentRecord], links: DeviceLinks, logger: Logger
+    ) -> [Int: LoopAttachmentRecord] {
+        var kept: [Int: LoopAttachmentRecord] = [:]
         for (lun, record) in records {
             guard LoopDeviceState.isBacked(record.loopDevice, by: record.file) else {
                 logger.info("dropping stale attachment record", metadata: [

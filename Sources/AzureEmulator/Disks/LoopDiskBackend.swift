@@ -33,7 +33,7 @@ public actor LoopDiskBackend: DiskBackend {
     nonisolated let store: AttachmentStore
     let logger: Logger
     /// The attachments, by LUN, mirrored to `store` after every change.
-    var attachments: [Int: AttachmentRecord]
+    var attachments: [Int: LoopAttachmentRecord]
     /// LUNs with an attach or detach in progress (the actor is re-entered at every await),
     /// with the blob id involved.
     var lunsInProgress: [Int: String] = [:]
@@ -84,7 +84,7 @@ public actor LoopDiskBackend: DiskBackend {
     }
 
     /// The current attachments (for the emulator's inventory).
-    public func attachmentRecords() -> [AttachmentRecord] {
+    public func attachmentRecords() -> [LoopAttachmentRecord] {
         attachments.values.sorted { $0.lun < $1.lun }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import CoreFoundation
 #endif
 
 /// Sparse-file primitives for disk blobs: a 30 GiB disk must cost only what was written,

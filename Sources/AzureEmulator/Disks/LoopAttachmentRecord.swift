@@ -6,7 +6,7 @@ import Glibc
 
 /// One disk attached to the builder VM, as recorded in `STATE/attachments.json` so that an
 /// emulator restarted after a crash can still detach it.
-public struct AttachmentRecord: Sendable, Hashable, Codable {
+public struct LoopAttachmentRecord: Sendable, Hashable, Codable {
     /// The blob id the caller gave to `attach`.
     public var id: String
     public var lun: Int
@@ -33,16 +33,16 @@ public struct AttachmentRecord: Sendable, Hashable, Codable {
 struct AttachmentStore: Sendable {
     let path: String
 
-    func load() throws -> [Int: AttachmentRecord] {
+    func load() throws -> [Int: LoopAttachmentRecord] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        let records = try decoder.decode([AttachmentRecord].self, from: data)
+        let records = try decoder.decode([LoopAttachmentRecord].self, from: data)
         return Dictionary(records.map { ($0.lun, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    func save(_ records: [Int: AttachmentRecord]) throws {
+    func save(_ records: [Int: LoopAttachmentRecord]) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
