@@ -32,7 +32,9 @@ public struct PlatformImageURN: Sendable, Hashable, Codable, CustomStringConvert
 public struct PlatformImageURNError: Error, Sendable, Equatable, CustomStringConvertible {
     public let input: String
     public let reason: String
-    public var description: String { "'\(input)' is not a platform image URN (\(reason)); expected publisher:offer:sku:version, e.g. Canonical:ubuntu-24_04-lts:server:latest" }
+    public var message: String { "'\(input)' is not a platform image URN (\(reason))" }
+    public var fix: String { "write publisher:offer:sku:version, e.g. Canonical:ubuntu-24_04-lts:server:latest" }
+    public var description: String { "\(message) — \(fix)" }
 }
 
 extension PlatformImageURN {

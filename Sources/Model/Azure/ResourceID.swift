@@ -60,9 +60,9 @@ extension ResourceID: Codable {
 public struct ResourceIDError: Error, Sendable, Equatable, CustomStringConvertible {
     public let input: String
     public let reason: String
-    public var description: String {
-        "'\(input)' is not an Azure resource id (\(reason)); expected /subscriptions/{sub}/resourceGroups/{rg}/providers/{Namespace}/{type}/{name}"
-    }
+    public var message: String { "'\(input)' is not an Azure resource id (\(reason))" }
+    public var fix: String { "write /subscriptions/{sub}/resourceGroups/{rg}/providers/{Namespace}/{type}/{name}" }
+    public var description: String { "\(message) — \(fix)" }
 }
 
 extension ResourceID {

@@ -1,17 +1,15 @@
-import Foundation
+import Model
 
-/// Quotes `value` for a POSIX shell so that the shell passes it through as one word,
-/// byte for byte: no expansion of `$`, backquotes, globs, `~` or whitespace splitting.
-///
-/// The value is wrapped in single quotes, inside which a POSIX shell interprets nothing;
-/// an embedded single quote is written as `'\''` (close the quote, an escaped quote,
-/// reopen). Every value Kiln puts into a shell command line goes through this function.
+/// Quotes `value` for a POSIX shell so that the shell passes it through as one word, byte
+/// for byte (no expansion of `$`, backquotes, globs, `~` or whitespace splitting). Every
+/// value Kiln puts into a shell command line goes through this; the quoting itself is
+/// `Model.ShellQuote`, shared with template rendering.
 public func shellQuote(_ value: String) -> String {
-    "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    ShellQuote.quote(value)
 }
 
-/// Quotes each argument with `shellQuote(_:)` and joins them with spaces, giving a command
-/// line that a POSIX shell splits back into exactly `arguments`.
+/// Quotes each argument and joins them with spaces, giving a command line that a POSIX
+/// shell splits back into exactly `arguments`.
 public func shellCommandLine(_ arguments: [String]) -> String {
-    arguments.map(shellQuote).joined(separator: " ")
+    ShellQuote.join(arguments)
 }

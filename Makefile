@@ -1,0 +1,36 @@
+# Kiln: `make demo` runs the main job, `make test` the whole suite. Both install what they
+# need first (Debian packages as root), so they work on a fresh machine.
+
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+KILN := .build/debug/kiln
+# Debian packages the tests and the emulator use (loop devices, partitions, filesystems,
+# the busybox userland of the emulator's platform images).
+PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools
+
+.PHONY: all build test demo deps clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Until the planner lands, the demo validates every example manifest and prints the
+# quick start fully defaulted, with its content digest.
+demo: build
+	$(KILN) validate manifests/*.yaml
+	$(KILN) validate --print manifests/quickstart.yaml
+
+clean:
+	rm -rf .build

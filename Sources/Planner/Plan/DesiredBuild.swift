@@ -1,0 +1,75 @@
+import Model
+
+/// A build as it should be on this builder VM: the manifest's build with its templates
+/// rendered, `latest` resolved, its digest, and the deterministic names of what it creates.
+/// Made by observation (which knows the VM); consumed by the pure planner.
+public struct DesiredBuild: Sendable, Hashable {
+    public var build: Build
+    public var digest: BuildDigest
+    /// Names this run's temporary resources; derived from the digest, so a re-run with the
+    /// same inputs finds them again even without a journal.
+    public var runID: String
+    public var subscription: String
+    public var location: String
+    /// Where temporary disks and snapshots live.
+    public var temporaryResourceGroup: String
+    /// The rendered managed image id, when the build publishes one.
+    public var imageID: String?
+    public var gallery: DesiredGalleryVersion?
+
+    public init(build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
+                imageID: String? = nil, gallery: DesiredGalleryVersion? = nil) {
+        self.build = build
+        self.digest = digest
+        self.runID = DesiredBuild.runID(for: digest)
+        self.subscription = subscription
+        self.location = location
+        self.temporaryResourceGroup = temporaryResourceGroup
+        self.imageID = imageID
+        self.gallery = gallery
+    }
+
+    public static func runID(for digest: BuildDigest) -> String { String(digest.short.prefix(10)) }
+
+    public var name: String { build.name }
+
+    /// The OS disk first, then data disks by LUN.
+    public var roles: [DiskRole] { [.os] + build.disk.dataDisks.map { .data(lun: $0.lun) }.sorted() }
+
+    public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }
+    public func snapshotName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)-snap" }
+
+    public func diskID(_ role: DiskRole) -> String {
+        "/subscriptions/\(subscription)/resourceGroups/\(temporaryResourceGroup)/providers/Microsoft.Compute/disks/\(diskName(role))"
+    }
+
+    public func snapshotID(_ role: DiskRole) -> String {
+        "/subscriptions/\(subscription)/resourceGroups/\(temporaryResourceGroup)/providers/Microsoft.Compute/snapshots/\(snapshotName(role))"
+    }
+
+    /// The tags Kiln puts on everything it creates for this build (plus the user's).
+    public var tags: [String: String] {
+        var t = build.tags
+        t["kiln:build"] = name
+        t["kiln:run"] = runID
+        t["kiln:digest"] = digest.value
+        return t
+    }
+}
+
+/// The gallery image version a build publishes, rendered.
+public struct DesiredGalleryVersion: Sendable, Hashable {
+    public var id: String
+    public var version: String
+    public var targetRegions: [TargetRegion]
+    public var excludeFromLatest: Bool
+    public var endOfLifeDate: String?
+
+    public init(id: String, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?) {
+        self.id = id
+        self.version = version
+        self.targetRegions = targetRegions
+        self.excludeFromLatest = excludeFromLatest
+        self.endOfLifeDate = endOfLifeDate
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import Model
+
+/// The pure diff from desired to observed state: no I/O, no clock, no randomness. Given the
+/// same inputs it returns the same plan, so tests assert on the DAG directly.
+public enum Planner {
+    /// Plans every build; builds are independent sub-DAGs that apply runs side by side.
+    public static func plan(_ desired: [DesiredBuild], observed: [String: ObservedBuild]) -> Plan {
+        var actions: [Action] = []
+        var conflicts: [PlanConflict] = []
+        for d in desired {
+            let b = BuildPlanner(desired: d, observed: observed[d.name] ?? ObservedBuild())
+            let (a, c) = b.plan()
+            actions += a
+            conflicts += c
+        }
+        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) },
+                    actions: actions, conflicts: conflicts)
+    }
+}
+
+/// Plans one build. The DAG's shape is fixed by the build (its disks, steps and outputs);
+/// each node's status follows from the evidence:
+///
+/// * local steps (pre-mount, copy-files, provision, pre-unmount, restore-files) are done when
+///   the journal says so for this run and the disk they worked on still exists, or when
+///   anything after them is observed;
+/// * conditions (attach, device, mount, post-mount, chroot-mounts) are done when they hold
+///   now, or when no local step after them is left to run — so a reboot re-mounts only if
+///   provisioning still has work;
+/// * resources (disks, snapshots) are done when they exist, or when nothing still needs them;
+/// * teardowns (unmount, detach) are done once the condition is gone after the work that
+///   needed it;
+/// * outputs are done when they exist with this build's digest.
+struct BuildPlanner {
+    let d: DesiredBuild
+    let o: ObservedBuild
+
+    init(desired: DesiredBuild, observed: ObservedBuild) {
+        d = desired
+        o = observed
+    }
+
+    struct Node {
+        var id: ActionID
+        var change: Change
+        var resource: String?
+        var deps: [ActionID]
+    }
+
+    private var b: String { d.name }
+    private var hasSnapshots: Bool { !d.build.outputs.skip && (d.imageID != nil || d.gallery != nil) }
+
+    /// The nodes in dependency order.
+    func graph() -> [Node] {
+        var nodes: [Node] = []
+        func add(_ kind: ActionKind, _ target: String?, _ change: Change, _ resource: String?, _ deps: [ActionID]) -> ActionID {
+            let id = ActionID(build: b, kind: kind, target: target)
+            nodes.append(Node(id: id, change: change, resource: resource, deps: deps))
+            return id
+        }
+        var resolve: [ActionID] = []
+        if let source = sourceDescription { resolve = [add(.resolveSource, nil, .wait, source, [])] }
+        let releases = o.leftovers.map { add(.releaseLeftover, $0.name, .delete, $0.id, []) }
+        var devices: [ActionID] = []
+        for role in d.roles {
+            let create = add(.createDisk, role.description, .create, d.diskID(role), resolve)
+            let attach = add(.attach, role.description, .run, d.diskName(role), [create] + releases)
+            devices.append(add(.device, role.description, .wait, o.devices[role], [attach]))
+        }
+        let mountPath = renderedMountPath
+        let preMount = add(.preMount, nil, .run, nil, devices)
+        let mount = add(.mount, nil, .run, mountPath, [preMount])
+        let postMount = add(.postMount, nil, .run, nil, [mount])
+        let chroot = add(.chrootMounts, nil, .run, mountPath, [postMount])
+        var last = add(.copyFiles, nil, .run, nil, [chroot])
+        for step in d.build.provision { last = add(.provision, step.name, .run, nil, [last]) }
+        let preUnmount = add(.preUnmount, nil, .run, nil, [last])
+        let restore = add(.restoreFiles, nil, .run, nil, [preUnmount])
+        let unmount = add(.unmount, nil, .run, mountPath, [restore])
+        var detaches: [DiskRole: ActionID] = [:], snapshots: [DiskRole: ActionID] = [:]
+        for role in d.roles {
+            detaches[role] = add(.detach, role.description, .run, d.diskName(role), [unmount])
+            if hasSnapshots {
+                snapshots[role] = add(.snapshot, role.description, .create, d.snapshotID(role), [detaches[role]!])
+            }
+        }
+        let allSnapshots = d.roles.compactMap { snapshots[$0] }
+        var outputs: [ActionID] = []
+        if !d.build.outputs.skip, let imageID = d.imageID {
+            outputs.append(add(.image, nil, imageNeedsReplace ? .replace : .create, imageID, allSnapshots))
+        }
+        if !d.build.outputs.skip, let g = d.gallery {
+            let version = add(.galleryVersion, nil, .create, g.id, allSnapshots)
+            outputs.append(version)
+            var regionDeps = [version]
+            if !galleryDrift.isEmpty { regionDeps.append(add(.updateGalleryVersion, nil, .update, g.id, [version])) }
+            for region in g.targetRegions {
+                outputs.append(add(.replicate, region.name, .wait, "\(g.id) in \(region.name)", regionDeps))
+            }
+        }
+        if !d.build.temporary.keep {
+            for role in d.roles {
+                if let snap = snapshots[role] { _ = add(.deleteSnapshot, role.description, .delete, d.snapshotID(role), outputs.isEmpty ? [snap] : outputs) }
+                _ = add(.deleteDisk, role.description, .delete, d.diskID(role), [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
+            }
+        }
+        return nodes
+    }
+
+    func plan() -> ([Action], [PlanConflict]) {
+        let nodes = graph()
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
+        var dependents: [ActionID: [ActionID]] = [:]
+        for n in nodes { for dep in n.deps { dependents[dep, default: []].append(n.id) } }
+
+        func descendants(_ id: ActionID) -> [ActionID] {
+            var seen: Set<ActionID> = [], stack = dependents[id] ?? [], out: [ActionID] = []
+            while let next = stack.popLast() {
+                guard seen.insert(next).inserted else { continue }
+                out.append(next)
+                stack += dependents[next] ?? []
+            }
+            return out
+        }
+
+        // Strong evidence: what is observed true now, or journaled for this run on a disk that still exists.
+        var strong: Set<ActionID> = []
+        for n in nodes where strongEvidence(n.id) { strong.insert(n.id) }
+        let reached: (ActionID) -> Bool = { id in descendants(id).contains { strong.contains($0) } }
+
+        var status: [ActionID: ActionStatus] = [:]
+        var reasons: [ActionID: String] = [:]
+        var operations: [ActionID: String] = [:]
+        let isDone: (ActionID) -> Bool = { status[$0] == .done }
+
+        // 1. Local steps and outputs: evidence or later progress.
+        for n in nodes {
+            let k = n.id.kind
+            if k.isLocalStep {
+                if strong.contains(n.id) || reached(n.id) {
+                    status[n.id] = .done
+                } else if journalDone(n.id) {
+                    status[n.id] = .stale
+                    reasons[n.id] = "done in the last run, but on a disk that no longer exists: runs again"
+                } else {
+                    status[n.id] = .todo
+                    reasons[n.id] = localReason(n.id)
+                }
+            } else if [.image, .galleryVersion, .replicate, .resolveSource].contains(k) {
+                if k == .resolveSource || strong.contains(n.id) {
+                    status[n.id] = .done
+                } else {
+                    status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
+                    reasons[n.id] = outputReason(n.id)
+                }
+            }
+        }
+        // 2. Snapshots: exist, or nothing still needs them.
+        for n in nodes where n.id.kind == .snapshot {
+            let consumers = (dependents[n.id] ?? []).filter { ![.deleteSnapshot, .deleteDisk].contains($0.kind) }
+            if strong.contains(n.id) || consumers.allSatisfy(isDone) {
+                status[n.id] = .done
+            } else {
+                status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
+                reasons[n.id] = "snapshot \(d.snapshotName(DiskRole(n.id.target ?? "") ?? .os)) missing"
+            }
+        }
+        // 3. Teardowns in dependency order: gone after the work that needed them.
+        for n in nodes where n.id.kind.nature == .teardown {
+            let prerequisiteDone = n.deps.allSatisfy(isDone)
+            if reached(n.id) || (teardownHolds(n.id) && prerequisiteDone) {
+                status[n.id] = .done
+            } else {
+                status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
+                reasons[n.id] = n.id.kind == .unmount ? "unmount after provisioning (verified, deepest first)" : "detach \(d.diskName(DiskRole(n.id.target ?? "") ?? .os)) after unmount"
+            }
+        }
+        // 4. Conditions and disks, last step first: needed while a local step after them is left.
+        let localSteps = nodes.filter { $0.id.kind.isLocalStep }.map(\.id)
+        for n in nodes.reversed() where n.id.kind.nature == .condition || n.id.kind == .createDisk {
+            let after = Set(descendants(n.id))
+            var needed = localSteps.contains { after.contains($0) && !isDone($0) }
+            if n.id.kind == .createDisk, let role = DiskRole(n.id.target ?? "") {
+                let snapshotID = ActionID(b, .snapshot, role)
+                if index[snapshotID] != nil { needed = needed || !isDone(snapshotID) }
+                else { needed = needed || !isDone(ActionID(b, .detach, role)) }
+            }
+            if strong.contains(n.id) || !needed {
+                status[n.id] = .done
+            } else {
+                status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
+                reasons[n.id] = conditionReason(n.id)
+            }
+        }
+        // 5. Cleanup and repairs.
+        for n in nodes where status[n.id] == nil {
+            switch n.id.kind {
+            case .deleteSnapshot, .deleteDisk:
+                // Something to delete now, or something this apply will create.
+                let r = role(n.id)
+                let present = n.id.kind == .deleteDisk ? o.disks[r] != nil : o.snapshots[r] != nil
+                let creator = ActionID(b, n.id.kind == .deleteDisk ? .createDisk : .snapshot, r)
+                let willExist = present || status[creator].map { $0 != .done } == true
+                status[n.id] = willExist ? .todo : .done
+                reasons[n.id] = present ? "temporary; no longer needed once the outputs are published" : "temporary; deleted once the outputs are published"
+            case .releaseLeftover:
+                status[n.id] = .todo
+                if let l = o.leftovers.first(where: { $0.name == n.id.target }) {
+                    var steps: [String] = []
+                    if let m = l.mountedAt { steps.append("unmount \(m)") }
+                    if l.attached { steps.append("detach") }
+                    steps.append("delete")
+                    reasons[n.id] = "left over from run \(l.runID) of this build: \(steps.joined(separator: ", then "))"
+                }
+            case .updateGalleryVersion:
+                status[n.id] = .todo
+                reasons[n.id] = "published version drifted: " + galleryDrift.joined(separator: "; ")
+            default:
+                status[n.id] = .todo
+            }
+        }
+
+        let conflicts = self.conflicts()
+        let actions = nodes.map { n -> Action in
+            var s = status[n.id] ?? .todo
+            if !conflicts.isEmpty && s != .done { s = .blocked }
+            return Action(id: n.id, change: n.change, status: s, resource: n.resource,
+                          reason: s == .done ? "" : (reasons[n.id] ?? ""), dependsOn: n.deps, operation: operations[n.id])
+        }
+        return (actions, conflicts)
+    }
+
+    // MARK: Evidence
+
+    private func role(_ id: ActionID) -> DiskRole { DiskRole(id.target ?? "") ?? .os }
+
+    private func journalDone(_ id: ActionID) -> Bool {
+        o.journal.runID == d.runID && o.journal.completed.contains(id)
+    }
+
+    /// An Azure operation an earlier run started and did not see finish.
+    private func inFlight(_ id: ActionID, _ operations: inout [ActionID: String]) -> Bool {
+        guard o.journal.runID == d.runID, let entry = o.journal.inFlight[id] else {
+            if id.kind == .replicate, let r = observedRegion(id.target ?? ""), r.state.lowercased() == "replicating" { return true }
+            return false
+        }
+        if let url = entry { operations[id] = url }
+        return !id.kind.isLocalStep
+    }
+
+    private func strongEvidence(_ id: ActionID) -> Bool {
+        switch id.kind {
+        case .createDisk: return o.disks[role(id)]?.resource.succeeded == true
+        case .attach: return o.disks[role(id)]?.builderLUN != nil
+        case .device: return o.devices[role(id)] != nil
+        case .mount: return o.rootMounted
+        case .postMount: return o.rootMounted && journalDone(id)
+        case .chrootMounts: return o.rootMounted && o.chrootMountsPresent
+        case .preMount, .copyFiles, .provision, .preUnmount, .restoreFiles:
+            return journalDone(id) && o.disks[.os] != nil
+        case .snapshot: return o.snapshots[role(id)]?.succeeded == true
+        case .image: return imageCurrent
+        case .galleryVersion: return galleryCurrent
+        case .replicate:
+            guard galleryCurrent, let r = observedRegion(id.target ?? "") else { return false }
+            return r.state.lowercased() == "completed"
+        default: return false
+        }
+    }
+
+    private func teardownHolds(_ id: ActionID) -> Bool {
+        switch id.kind {
+        case .unmount: return !o.rootMounted
+        case .detach: return o.disks[role(id)]?.builderLUN == nil
+        default: return false
+        }
+    }
+
+    private var imageCurrent: Bool {
+        guard let i = o.image else { return false }
+        return i.resource.succeeded && i.digest == d.digest.value
+    }
+
+    private var imageNeedsReplace: Bool {
+        guard let i = o.image, let digest = i.digest else { return false }
+        return digest != d.digest.value || !i.resource.succeeded
+    }
+
+    private var galleryCurrent: Bool {
+        guard let v = o.galleryVersion else { return false }
+        return v.resource.succeeded && v.digest == d.digest.value
+    }
+
+    private func observedRegion(_ name: String) -> ObservedGalleryVersion.Region? {
+        o.galleryVersion?.regions.first { normalized($0.name) == normalized(name) }
+    }
+
+    private func normalized(_ region: String) -> String { region.lowercased().replacingOccurrences(of: " ", with: "") }
+
+    /// In-place differences between the published version and the manifest (only when the
+    /// version has this build's digest: otherwise it is a conflict, not drift).
+    var galleryDrift: [String] {
+        guard let g = d.gallery, let v = o.galleryVersion, v.digest == d.digest.value, v.resource.succeeded else { return [] }
+        var out: [String] = []
+        let want = Dictionary(g.targetRegions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
+        let have = Dictionary(v.regions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
+        for name in want.keys.sorted() where have[name] == nil { out.append("region \(name) missing") }
+        for name in have.keys.sorted() where want[name] == nil { out.append("region \(name) not in the manifest") }
+        for name in want.keys.sorted() {
+            guard let w = want[name], let h = have[name] else { continue }
+            if w.replicas != h.replicas { out.append("\(name) replicas \(h.replicas) → \(w.replicas)") }
+            if w.storageAccountType.rawValue.lowercased() != h.storageAccountType.lowercased() {
+                out.append("\(name) storage \(h.storageAccountType) → \(w.storageAccountType.rawValue)")
+            }
+        }
+        if g.excludeFromLatest != v.excludeFromLatest { out.append("excludeFromLatest \(v.excludeFromLatest) → \(g.excludeFromLatest)") }
+        if (g.endOfLifeDate ?? "") != (v.endOfLifeDate ?? "") {
+            out.append("endOfLifeDate \(v.endOfLifeDate ?? "none") → \(g.endOfLifeDate ?? "none")")
+        }
+        return out
+    }
+
+    // MARK: Reasons
+
+    private var sourceDescription: String? {
+        switch d.build.source {
+        case .platformImage(let urn): urn.description
+        case .disk(let id), .galleryImageVersion(let id): id
+        case .scratch: nil
+        }
+    }
+
+    private var renderedMountPath: String {
+        guard let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"]) else { return d.build.mount.path }
+        return (try? t.render(TemplateValues(variables: ["BuildName": b]), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
+    }
+
+    private func localReason(_ id: ActionID) -> String {
+        if o.journal.runID == d.runID {
+            if let message = o.journal.failed[id] { return "failed in the last run (\(message)): runs again" }
+            if o.journal.inFlight[id] != nil { return "interrupted in the last run: runs again" }
+        }
+        switch id.kind {
+        case .preMount: return d.build.mount.preMountCommands.isEmpty ? "no pre-mount commands" : "\(d.build.mount.preMountCommands.count) pre-mount command(s) on the host"
+        case .copyFiles: return d.build.mount.copyFiles.isEmpty ? "no host files to copy" : "copy \(d.build.mount.copyFiles.joined(separator: ", ")) in, saving the image's own"
+        case .provision:
+            guard let step = d.build.provision.first(where: { $0.name == id.target }) else { return "provisioning step" }
+            switch step.action {
+            case .shell(let lines): return "\(lines.count) command(s) in the chroot"
+            case .script(let path, _): return "run \(path) in the chroot"
+            case .upload(let s, let dst, _): return "upload \(s) to \(dst)"
+            }
+        case .preUnmount: return d.build.mount.preUnmountCommands.isEmpty ? "no pre-unmount commands" : "\(d.build.mount.preUnmountCommands.count) pre-unmount command(s) on the host"
+        case .restoreFiles: return "restore the image's own copies of the copied files"
+        default: return ""
+        }
+    }
+
+    private func conditionReason(_ id: ActionID) -> String {
+        let rebootHint = o.journal.runID == d.runID && !o.journal.completed.isEmpty
+        switch id.kind {
+        case .createDisk:
+            return "disk \(d.diskName(role(id))) missing"
+        case .attach:
+            return "attach \(d.diskName(role(id))) to the builder VM"
+        case .device:
+            return "wait for the device of \(role(id))"
+        case .mount:
+            return rebootHint && !o.rootMounted ? "not mounted (the VM restarted?): mount again" : "mount the root filesystem"
+        case .postMount:
+            return d.build.mount.postMountCommands.isEmpty ? "no post-mount commands" : "\(d.build.mount.postMountCommands.count) post-mount command(s); they run after every mount, so keep them idempotent"
+        case .chrootMounts:
+            return "mount \(d.build.mount.chrootMounts.map(\.target).joined(separator: ", ")) inside the root"
+        default:
+            return ""
+        }
+    }
+
+    private func outputReason(_ id: ActionID) -> String {
+        switch id.kind {
+        case .image:
+            guard let image = o.image else { return "image \(lastSegment(d.imageID)) missing" }
+            return "image \(lastSegment(d.imageID)) " + digestChange(image.digest)
+        case .galleryVersion:
+            guard let g = d.gallery else { return "" }
+            return o.galleryVersion == nil ? "gallery version \(g.version) missing" : "gallery version \(g.version) not provisioned (\(o.galleryVersion!.resource.provisioningState))"
+        case .replicate:
+            guard let g = d.gallery else { return "" }
+            let region = id.target ?? ""
+            if let r = observedRegion(region), galleryCurrent {
+                if r.state.lowercased() == "replicating" { return "replicating to \(region)" + (r.progress.map { " (\($0)%)" } ?? "") }
+                return "replication to \(region) is \(r.state)"
+            }
+            return "gallery version \(g.version) missing in \(region)"
+        default:
+            return ""
+        }
+    }
+
+    private func digestChange(_ published: String?) -> String {
+        guard let published else { return "exists without Kiln's digest tag" }
+        guard published != d.digest.value else { return "not provisioned" }
+        let shortOld = String(published.dropFirst("sha256:".count).prefix(12))
+        if let previous = o.journal.published, previous.value == published {
+            let parts = d.digest.changedComponents(since: previous).map { c -> String in
+                if !c.files.isEmpty { return c.files.map { "\($0) edited" }.joined(separator: ", ") }
+                return "\(c.name) changed"
+            }
+            if !parts.isEmpty { return "digest changed: " + parts.joined(separator: ", ") }
+        }
+        return "digest changed (published \(shortOld), manifest \(d.digest.short))"
+    }
+
+    private func lastSegment(_ id: String?) -> String { id?.split(separator: "/").last.map(String.init) ?? "" }
+
+    // MARK: Conflicts
+
+    func conflicts() -> [PlanConflict] {
+        var out: [PlanConflict] = []
+        if let g = d.gallery, let v = o.galleryVersion, v.digest != d.digest.value {
+            let fix = "bump outputs.gallery.version (e.g. \(nextPatch(g.version))): published gallery versions are immutable"
+            if let digest = v.digest {
+                out.append(PlanConflict(build: b, resource: g.id,
+                    message: "gallery version \(g.version) exists with digest \(digest.dropFirst(7).prefix(12)), but the manifest now builds \(d.digest.short) (\(digestChange(digest).replacingOccurrences(of: "digest changed: ", with: "")))",
+                    fix: fix))
+            } else {
+                out.append(PlanConflict(build: b, resource: g.id, message: "gallery version \(g.version) exists and was not made by Kiln", fix: fix))
+            }
+        }
+        if let imageID = d.imageID, let i = o.image, i.digest == nil {
+            out.append(PlanConflict(build: b, resource: imageID, message: "image \(lastSegment(imageID)) exists and was not made by Kiln (no kiln:digest tag)",
+                                    fix: "Kiln never replaces what it did not create: delete it, or choose another outputs.image.id"))
+        }
+        for (role, disk) in o.disks.sorted(by: { $0.key < $1.key }) {
+            if let vm = disk.attachedElsewhere {
+                out.append(PlanConflict(build: b, resource: disk.resource.id, message: "disk \(d.diskName(role)) is attached to another VM (\(vm))",
+                                        fix: "detach it there, or delete it so Kiln creates a new one"))
+            }
+        }
+        return out
+    }
+
+    private func nextPatch(_ version: String) -> String {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 3 else { return version }
+        return "\(parts[0]).\(parts[1]).\(parts[2] + 1)"
+    }
+}

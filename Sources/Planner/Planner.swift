@@ -1,1 +1,0 @@
-// Planner module. See docs/design.md.
