@@ -12,9 +12,9 @@ struct MountManagerTests {
         try await mounts.unmount("/mnt/kiln/a b/dev")
         #expect(await runner.commands == [
             "sudo mkdir -p -- '/mnt/kiln/a b'",
-            "sudo mount -t 'ext4' -o 'noatime' -o 'x=$(y)' '/dev/sdc1' '/mnt/kiln/a b'",
+            "sudo mount -t ext4 -o noatime -o 'x=$(y)' /dev/sdc1 '/mnt/kiln/a b'",
             "sudo mkdir -p -- '/mnt/kiln/a b/dev'",
-            "sudo mount --bind '/dev' '/mnt/kiln/a b/dev'",
+            "sudo mount --bind /dev '/mnt/kiln/a b/dev'",
             "sudo umount '/mnt/kiln/a b/dev'",
         ])
     }
