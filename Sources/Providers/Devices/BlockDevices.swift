@@ -32,6 +32,8 @@ public protocol BlockDeviceLocator: Sendable {
     /// Whether the device (or a partition on it) is held: mounted in any mount namespace,
     /// or claimed by device-mapper/LVM. A disk must not be detached while this is true.
     func isInUse(_ devicePath: String) async throws -> Bool
+    /// Waits until no device is visible at `lun` (after a detach).
+    func waitForRemoval(lun: Int, timeout: Duration) async throws
 }
 
 /// Why a device could not be found; each case lists what was looked at and what to check.
@@ -41,6 +43,7 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
     case partitionTimedOut(partition: Int, device: String, timeout: Duration, looked: [String])
     case danglingLink(link: String, reason: String)
     case cannotProbe(device: String, reason: String)
+    case removalTimedOut(lun: Int, timeout: Duration, stillThere: String)
 
     public var description: String {
         switch self {
@@ -52,6 +55,8 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
             "partition \(partition) of \(device) did not appear within \(timeout); looked for \(looked.joined(separator: ", ")). Check the disk's partition table (mount_partition), or use the whole disk"
         case .danglingLink(let link, let reason):
             "device link \(link) cannot be resolved: \(reason)"
+        case .removalTimedOut(let lun, let timeout, let stillThere):
+            "the device of LUN \(lun) (\(stillThere)) was still present \(timeout) after the detach; check `udevadm settle` and whether the detach really finished"
         case .cannotProbe(let device, let reason):
             "cannot tell whether \(device) is in use: \(reason)"
         }

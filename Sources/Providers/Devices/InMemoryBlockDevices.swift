@@ -56,6 +56,18 @@ public actor InMemoryBlockDevices: BlockDeviceLocator {
         }
     }
 
+    public func waitForRemoval(lun: Int, timeout: Duration) async throws {
+        var waited = Duration.zero
+        while disks[lun] != nil {
+            if waited >= timeout {
+                throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: "memory:/lun\(lun)")
+            }
+            try Task.checkCancellation()
+            await Task.yield()
+            waited += .seconds(1)
+        }
+    }
+
     public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws -> String {
         guard let partition else { return device.path }
         if let path = disks[device.lun]?.partitions[partition] { return path }

@@ -9,17 +9,32 @@ import Darwin
 /// configurable device root (`/dev` on a VM; the emulator's own root in tests):
 ///
 /// * `ROOT/disk/azure/data/by-lun/<N>` (azure-vm-utils, SCSI and NVMe sizes), tried first;
-/// * `ROOT/disk/azure/scsi1/lun<N>` (WALinuxAgent rules, SCSI sizes).
+/// * `ROOT/disk/azure/scsi1/lun<N>` (WALinuxAgent rules, SCSI sizes);
+/// * on NVMe sizes whose image lacks azure-vm-utils, a scan of `SYSFS/block/nvme*n*` for
+///   the remote-disk controller (`device/model` = `MSFT NVMe Accelerator v1.0`) and the
+///   namespace id `N + 2` (namespace 1 is the OS disk), giving `ROOT/nvme…`.
 ///
 /// A partition is the link's `-part<K>` sibling, else the real device's name plus `p<K>`
 /// when the name ends in a digit (`nvme0n2p1`, `loop7p1`), else plus `<K>` (`sdc1`).
 public struct SystemBlockDevices: BlockDeviceLocator {
     public var deviceRoot: String
+    /// Where sysfs is, for the NVMe scan; nil disables the scan.
+    public var sysfsRoot: String?
     public var pollInterval: Duration
     public var clock: any Clock<Duration>
 
-    public init(deviceRoot: String = "/dev", pollInterval: Duration = .milliseconds(200), clock: any Clock<Duration> = ContinuousClock()) {
-        self.deviceRoot = deviceRoot.hasSuffix("/") && deviceRoot.count > 1 ? String(deviceRoot.dropLast()) : deviceRoot
+    /// The model string of the NVMe controller that serves Azure's remote (data) disks.
+    public static let remoteNVMeModel = "MSFT NVMe Accelerator v1.0"
+
+    /// `sysfsRoot` defaults to `/sys` when `deviceRoot` is `/dev`, and to no NVMe scan for
+    /// any other device root (an emulator's disks must not be confused with the VM's).
+    public init(
+        deviceRoot: String = "/dev", sysfsRoot: String? = nil, pollInterval: Duration = .milliseconds(200),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        let root = deviceRoot.hasSuffix("/") && deviceRoot.count > 1 ? String(deviceRoot.dropLast()) : deviceRoot
+        self.deviceRoot = root
+        self.sysfsRoot = sysfsRoot ?? (root == "/dev" ? "/sys" : nil)
         self.pollInterval = pollInterval
         self.clock = clock
     }
@@ -29,16 +44,51 @@ public struct SystemBlockDevices: BlockDeviceLocator {
         ["\(deviceRoot)/disk/azure/data/by-lun/\(lun)", "\(deviceRoot)/disk/azure/scsi1/lun\(lun)"]
     }
 
+    /// Everything `device(lun:)` looks at, for error messages.
+    func lookedAt(lun: Int) -> [String] {
+        candidateLinks(lun: lun)
+            + (sysfsRoot.map { ["\($0)/block/nvme*n* (model \(Self.remoteNVMeModel), nsid \(lun + 2))"] } ?? [])
+    }
+
     public func device(lun: Int) async throws -> AttachedBlockDevice? {
         guard (0...63).contains(lun) else { throw BlockDeviceError.invalidLUN(lun) }
         for link in candidateLinks(lun: lun) where pathExists(link) {
             return AttachedBlockDevice(lun: lun, link: link, path: try resolve(link))
         }
+        if let name = nvmeNamespace(lun: lun) {
+            let path = "\(deviceRoot)/\(name)"
+            if pathExists(path) { return AttachedBlockDevice(lun: lun, link: path, path: try resolve(path)) }
+        }
         return nil
     }
 
+    /// The block device name (`nvme0n3`) of the remote NVMe namespace for `lun`, if any.
+    func nvmeNamespace(lun: Int) -> String? {
+        guard let sysfsRoot, let names = try? FileManager.default.contentsOfDirectory(atPath: "\(sysfsRoot)/block") else { return nil }
+        func read(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return names.sorted().first { name in
+            // Namespaces only (nvme0n3), not partitions (nvme0n3p1).
+            guard name.hasPrefix("nvme"), name.dropFirst(4).contains("n"), !name.dropFirst(4).contains("p") else { return false }
+            return read("\(sysfsRoot)/block/\(name)/device/model") == Self.remoteNVMeModel
+                && read("\(sysfsRoot)/block/\(name)/nsid").flatMap { Int($0) } == lun + 2
+        }
+    }
+
+    /// Waits until no device is visible for `lun` any more (after a detach, once udev has
+    /// removed the links), or throws `BlockDeviceError.removalTimedOut`.
+    public func waitForRemoval(lun: Int, timeout: Duration) async throws {
+        var waited = Duration.zero
+        while let device = try await device(lun: lun) {
+            if waited >= timeout { throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: device.link) }
+            try await clock.sleep(for: pollInterval)
+            waited += pollInterval
+        }
+    }
+
     public func waitForDevice(lun: Int, timeout: Duration) async throws -> AttachedBlockDevice {
-        let looked = candidateLinks(lun: lun)
+        let looked = lookedAt(lun: lun)
         return try await poll(timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)) {
             try await device(lun: lun)
         }

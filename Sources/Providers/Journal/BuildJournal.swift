@@ -3,9 +3,10 @@ import Foundation
 /// The record of one build's apply runs: what Kiln meant to do, which Azure operations it
 /// started, and what finished. A re-run reads it to resume instead of redoing work.
 ///
-/// Format (JSON, mode 0600): `{"version": 1, "build": …, "entries": [ … ]}`. Entries are
-/// only appended; the current state of an action is its latest entry (`latest(for:)`).
-/// Action ids are opaque strings chosen by the Reconciler.
+/// Format (JSON, mode 0600): `{"version": 1, "build": …, "attributes": {…}, "entries": [ … ]}`.
+/// Entries are only appended; the current state of an action is its latest entry
+/// (`latest(for:)`). Action ids and attribute keys are opaque strings chosen by the
+/// Reconciler (e.g. the run id and content digest a resumed run must reuse).
 public struct BuildJournal: Codable, Sendable, Equatable {
     /// The only format version this Kiln reads and writes.
     public static let currentVersion = 1
@@ -13,12 +14,25 @@ public struct BuildJournal: Codable, Sendable, Equatable {
     public var version: Int
     /// The build's name (one journal per build).
     public var build: String
+    /// Facts about the build's run that must survive a restart (run id, digest, …).
+    public var attributes: [String: String]
     public var entries: [JournalEntry]
 
-    public init(build: String, entries: [JournalEntry] = []) {
+    public init(build: String, attributes: [String: String] = [:], entries: [JournalEntry] = []) {
         self.version = Self.currentVersion
         self.build = build
+        self.attributes = attributes
         self.entries = entries
+    }
+
+    private enum CodingKeys: String, CodingKey { case version, build, attributes, entries }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        build = try container.decode(String.self, forKey: .build)
+        attributes = try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:]
+        entries = try container.decodeIfPresent([JournalEntry].self, forKey: .entries) ?? []
     }
 
     /// The latest entry recorded for `actionID`, i.e. the action's current phase.

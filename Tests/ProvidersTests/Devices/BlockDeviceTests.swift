@@ -68,6 +68,51 @@ struct BlockDeviceTests {
         await loop.detach()
     }
 
+    @Test func findsRemoteNVMeNamespacesThroughSysfsWhenNoLinkExists() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let sys = "\(scratch.path)/sys"
+        let dev = "\(scratch.path)/dev"
+        func namespace(_ name: String, model: String, nsid: Int) throws {
+            try scratch.write("sys/block/\(name)/device/model", model + "\n")
+            try scratch.write("sys/block/\(name)/nsid", "\(nsid)\n")
+            try scratch.write("dev/\(name)", "")
+        }
+        try namespace("nvme0n1", model: SystemBlockDevices.remoteNVMeModel, nsid: 1)  // the OS disk
+        try namespace("nvme0n3", model: SystemBlockDevices.remoteNVMeModel, nsid: 3)  // LUN 1
+        try namespace("nvme1n1", model: "Microsoft NVMe Direct Disk v2", nsid: 3)     // a local disk
+        try scratch.write("sys/block/nvme0n3p1/device/model", SystemBlockDevices.remoteNVMeModel)
+        try scratch.write("dev/nvme0n3p1", "")
+        let devices = SystemBlockDevices(deviceRoot: dev, sysfsRoot: sys, pollInterval: .milliseconds(20))
+
+        let device = try #require(try await devices.device(lun: 1))
+        #expect(device.path == "\(dev)/nvme0n3")
+        #expect(try await devices.waitForPartition(1, of: device, timeout: .seconds(1)) == "\(dev)/nvme0n3p1")
+        #expect(try await devices.device(lun: 0) == nil)
+        await #expect {
+            try await devices.waitForDevice(lun: 0, timeout: .milliseconds(40))
+        } throws: { error in
+            "\(error)".contains("nsid 2")
+        }
+        // Without a sysfs root (any device root but /dev), no scan happens.
+        #expect(try await SystemBlockDevices(deviceRoot: dev).device(lun: 1) == nil)
+    }
+
+    @Test func waitsForTheLinkToGoAfterADetach() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        try scratch.write("sdx", "")
+        let root = "\(scratch.path)/dev"
+        try FileManager.default.createDirectory(atPath: "\(root)/disk/azure/scsi1", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/scsi1/lun4", withDestinationPath: "\(scratch.path)/sdx")
+        let devices = SystemBlockDevices(deviceRoot: root, pollInterval: .milliseconds(20))
+        await #expect(throws: BlockDeviceError.self) { try await devices.waitForRemoval(lun: 4, timeout: .milliseconds(60)) }
+        let waiter = Task { try await devices.waitForRemoval(lun: 4, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(100))
+        try FileManager.default.removeItem(atPath: "\(root)/disk/azure/scsi1/lun4")
+        try await waiter.value
+    }
+
     @Test func waitsForALinkThatAppearsLater() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -143,8 +188,10 @@ struct InMemoryBlockDevicesTests {
         #expect(try await !devices.isInUse("/dev/sde"))
         await devices.setInUse("/dev/sde", true)
         #expect(try await devices.isInUse("/dev/sde"))
+        await #expect(throws: BlockDeviceError.self) { try await devices.waitForRemoval(lun: 2, timeout: .seconds(3)) }
         await devices.detach(lun: 2)
         #expect(try await devices.device(lun: 2) == nil)
+        try await devices.waitForRemoval(lun: 2, timeout: .zero)
     }
 }
 

@@ -23,6 +23,20 @@ struct JournalStoreTests {
         #expect(loaded.entries == entries)
         #expect(loaded.latest(for: "create-disk(os)")?.phase == .done(result: ["diskID": "d"]))
         #expect(loaded.latestByAction["attach(os)"]?.phase == .failed(message: "409 Conflict"))
+
+        var withRun = loaded
+        withRun.attributes["runID"] = "r1a2"
+        try await store.replace(withRun)
+        #expect(try await store.load(build: "web") == withRun)
+    }
+
+    @Test func aMinimalVersion1FileLoads() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        try scratch.write("old.journal.json", #"{"version": 1, "build": "old", "entries": [{"actionID": "a", "phase": {"kind": "intent"}, "recordedAt": "2026-11-27T09:00:00Z"}]}"#)
+        let journal = try await FileJournalStore(stateDirectory: scratch.path).load(build: "old")
+        #expect(journal.attributes.isEmpty)
+        #expect(journal.entries.map(\.phase) == [.intent])
     }
 
     @Test func theFileIsVersionedJSONMode0600InA0700DirectoryWithNoTempFilesLeft() async throws {
