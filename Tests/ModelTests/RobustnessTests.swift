@@ -41,7 +41,7 @@ import Testing
 
     @Test func deepBlockNestingIsRefused() {
         var text = "builds:\n"
-        for depth in 0..<2000 { text += String(repeating: " ", count: depth) + "k\(depth):\n" }
+        for depth in 0..<1200 { text += String(repeating: " ", count: depth) + "k\(depth):\n" }
         let r = load(bytes: Array(text.utf8))
         #expect(r.errors.count == 1)
         #expect(r.errors[0].message.contains("nests deeper than Kiln accepts"))

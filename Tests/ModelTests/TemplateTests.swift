@@ -65,7 +65,9 @@ import Testing
 @Suite struct Quoting {
     @Test func safeWordsStayReadable() {
         #expect(ShellQuote.quote("/dev/sdc1") == "/dev/sdc1")
-        #expect(ShellQuote.quote("a=b,c:d@e%f+g") == "a=b,c:d@e%f+g")
+        #expect(ShellQuote.quote("b,c:d@e%f+g") == "b,c:d@e%f+g")
+        // `=` is quoted: a bare `A=b` first on a command line is an assignment, not a word.
+        #expect(ShellQuote.quote("A=b") == "'A=b'")
         #expect(ShellQuote.quote("") == "''")
         #expect(ShellQuote.quote("it's") == "'it'\\''s'")
     }

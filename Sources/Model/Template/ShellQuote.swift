@@ -3,7 +3,7 @@ public enum ShellQuote {
     /// Characters that never need quoting in a POSIX shell word.
     static func isSafe(_ c: Unicode.Scalar) -> Bool {
         switch c {
-        case "a"..."z", "A"..."Z", "0"..."9", "/", ".", "_", "-", ":", "=", "@", "%", "+", ",": true
+        case "a"..."z", "A"..."Z", "0"..."9", "/", ".", "_", "-", ":", "@", "%", "+", ",": true
         default: false
         }
     }
