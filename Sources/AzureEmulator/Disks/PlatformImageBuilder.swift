@@ -24,21 +24,9 @@ public actor PlatformImageBuilder {
     /// Bumped whenever the layout or contents change, so old cached files are not reused.
     static let layoutVersion = 1
 
-    /// A catalog that satisfies the emulator's needs (two versions of one image, and one
-    /// image per Hyper-V generation), named like Azure's real Ubuntu images. The emulator's
-    /// configuration may replace it; any key can be built.
-    public static let defaultCatalog: [PlatformImageKey] = [
-        PlatformImageKey(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server",
-                         version: "24.04.202501010", hyperVGeneration: "V2"),
-        PlatformImageKey(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server",
-                         version: "24.04.202502150", hyperVGeneration: "V2"),
-        PlatformImageKey(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server-gen1",
-                         version: "24.04.202502150", hyperVGeneration: "V1"),
-        PlatformImageKey(publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts",
-                         version: "22.04.202501010", hyperVGeneration: "V1"),
-        PlatformImageKey(publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2",
-                         version: "22.04.202501010", hyperVGeneration: "V2"),
-    ]
+    /// The emulator's default catalog (one list, kept in the configuration: two versions of
+    /// one image and one image per Hyper-V generation); any key can be built.
+    public static var defaultCatalog: [PlatformImageKey] { PlatformImage.defaultCatalog.map(\.key) }
 
     public nonisolated let cacheDirectory: String
     public nonisolated let diskBytes: Int64

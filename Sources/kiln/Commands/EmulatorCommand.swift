@@ -26,10 +26,14 @@ enum EmulatorDevices: String, ExpressibleByArgument, CaseIterable {
 
 /// The disk backends `serve` can use. The real loop-device backend is wired here.
 enum EmulatorBackends {
-    /// The loop-device backend, or nil while it is not built yet (serve then falls back to
-    /// memory with a warning). Wiring: `{ ctx in try LoopDiskBackend(...) }`.
-    static let loop: DiskBackendFactory? = nil
-
+    /// Sparse files under `STATE/disks`, attached as loop devices with links under the
+    /// device root; platform images are built once into `STATE/images`.
+    static let loop: DiskBackendFactory? = { ctx in
+        try LoopDiskBackend(
+            stateDirectory: ctx.stateDirectory.appendingPathComponent("disks").path,
+            deviceRoot: ctx.deviceRoot.path,
+            imageCacheDirectory: ctx.stateDirectory.appendingPathComponent("images").path)
+    }
     static let memory: DiskBackendFactory = { ctx in InMemoryDiskBackend(deviceRoot: ctx.deviceRoot.path) }
 }
 
