@@ -16,6 +16,10 @@ public struct DesiredBuild: Sendable, Hashable {
     /// The rendered managed image id, when the build publishes one.
     public var imageID: String?
     public var gallery: DesiredGalleryVersion?
+    /// The platform image version `latest` resolved to (or the pinned one).
+    public var resolvedSourceVersion: String?
+    /// The zone of the temporary disks (the builder VM's unless the manifest says).
+    public var zone: String?
 
     public init(build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
                 imageID: String? = nil, gallery: DesiredGalleryVersion? = nil) {

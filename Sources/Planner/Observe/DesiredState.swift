@@ -1,0 +1,64 @@
+import Foundation
+import Model
+
+/// Why a build cannot be turned into desired state on this VM.
+public struct DesiredStateError: Error, Sendable, CustomStringConvertible {
+    public var build: String
+    public var message: String
+    public var description: String { "build \(build): \(message)" }
+}
+
+/// Renders a manifest's builds for one builder VM: templates filled in, `latest` resolved,
+/// digests computed. Pure apart from reading the provisioning files for the digest.
+public enum DesiredState {
+    /// - Parameters:
+    ///   - resolvedVersions: the concrete version of each `latest` platform image, keyed by
+    ///     the URN's description (`publisher:offer:sku:latest`).
+    public static func builds(_ manifest: Manifest, vm: BuilderVM, resolvedVersions: [String: String] = [:],
+                              environment: [String: String] = [:]) throws -> [DesiredBuild] {
+        let base = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
+        let vmValues = vm.templateValues
+        return try manifest.builds.map { build in
+            let values = TemplateValues(variables: ["BuildName": build.name], vm: vmValues, environment: environment)
+            func render(_ text: String) throws -> String {
+                do {
+                    return try Template(parsing: text, allowed: ["BuildName"]).render(values, mode: .plain)
+                } catch {
+                    throw DesiredStateError(build: build.name, message: "cannot render '\(text)': \(error)")
+                }
+            }
+            var resolved: String?
+            if case .platformImage(let urn) = build.source {
+                if urn.isLatest {
+                    guard let v = resolvedVersions[urn.description] else {
+                        throw DesiredStateError(build: build.name, message: "\(urn) has no version in \(vm.location)")
+                    }
+                    resolved = v
+                } else {
+                    resolved = urn.version
+                }
+            }
+            let digest = try BuildDigest.compute(for: build, baseDirectory: base, resolvedPlatformVersion: resolved, values: values)
+            let subscription = try manifest.azure.subscription.map(render) ?? vm.id.subscription
+            var gallery: DesiredGalleryVersion?
+            if let g = build.outputs.gallery, !build.outputs.skip {
+                let sub = try g.subscription.map(render) ?? subscription
+                let id = "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)"
+                var regions = try g.targetRegions.map { r in
+                    TargetRegion(name: try render(r.name).lowercased().replacingOccurrences(of: " ", with: ""),
+                                 replicas: r.replicas, storageAccountType: r.storageAccountType)
+                }
+                if regions.isEmpty { regions = [TargetRegion(name: vm.location)] }
+                gallery = DesiredGalleryVersion(id: id, version: g.version, targetRegions: regions, excludeFromLatest: g.excludeFromLatest,
+                                                endOfLifeDate: g.endOfLifeDate)
+            }
+            var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: vm.location,
+                                 temporaryResourceGroup: try build.temporary.resourceGroup.map(render) ?? vm.id.resourceGroup,
+                                 imageID: build.outputs.skip ? nil : try build.outputs.image.map { try render($0.id) },
+                                 gallery: gallery)
+            d.resolvedSourceVersion = resolved
+            d.zone = build.disk.zone ?? vm.zone
+            return d
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Model
+import Providers
+
+/// Gathers what is true now for every build of a manifest — read-only, concurrently: Azure
+/// (disks, snapshots, outputs, the builder VM's data disks, leftovers by tag), the builder
+/// VM's devices and mounts, and the journal.
+///
+/// Throws the first Azure or I/O error (its description names the operation and resource).
+public struct Observer: Sendable {
+    public var arm: ArmClient
+    public var devices: any BlockDeviceLocator
+    public var mounts: any MountManager
+    public var journals: any JournalStore
+
+    public init(arm: ArmClient, devices: any BlockDeviceLocator, mounts: any MountManager, journals: any JournalStore) {
+        self.arm = arm
+        self.devices = devices
+        self.mounts = mounts
+        self.journals = journals
+    }
+
+    /// Resolves every `latest` platform image of the manifest in the VM's location (the
+    /// numerically highest version, not the first in name order).
+    public func resolveVersions(_ manifest: Manifest, vm: BuilderVM, subscription: String) async throws -> [String: String] {
+        var urns: [PlatformImageURN] = []
+        for b in manifest.builds { if case .platformImage(let u) = b.source, u.isLatest, !urns.contains(u) { urns.append(u) } }
+        return try await withThrowingTaskGroup(of: (String, String?).self) { group in
+            for urn in urns {
+                group.addTask {
+                    let resolved = try await arm.resolvePlatformImage(subscription: subscription, location: vm.location, urn: urn)
+                    return (urn.description, resolved.version)
+                }
+            }
+            var out: [String: String] = [:]
+            for try await (key, version) in group { if let version { out[key] = version } }
+            return out
+        }
+    }
+
+    /// Observes every desired build.
+    public func observe(_ desired: [DesiredBuild], vm: BuilderVM) async throws -> [String: ObservedBuild] {
+        let machine = try await arm.getVirtualMachine(vm.id)
+        let attached: [String: Int] = Dictionary(
+            (machine?.properties?.storageProfile?.dataDisks ?? []).compactMap { d in d.managedDisk?.id.map { ($0.lowercased(), d.lun) } },
+            uniquingKeysWith: { a, _ in a })
+        let table = try await mounts.mountTable()
+        return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
+            for d in desired {
+                group.addTask { (d.name, try await observe(d, attached: attached, table: table)) }
+            }
+            var out: [String: ObservedBuild] = [:]
+            for try await (name, o) in group { out[name] = o }
+            return out
+        }
+    }
+
+    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable) async throws -> ObservedBuild {
+        var o = ObservedBuild()
+        async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
+        async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
+        async let journal = journals.load(build: d.name)
+        async let tagged = arm.listResources(subscription: d.subscription, resourceGroup: d.temporaryResourceGroup, tagName: "kiln:build", tagValue: d.name)
+
+        for role in d.roles {
+            let diskID = try ResourceID(parsing: d.diskID(role))
+            if let disk = try await arm.getDisk(diskID) {
+                let lun = attached[d.diskID(role).lowercased()]
+                // managedBy names the VM a disk is attached to; ours lists it among its data disks.
+                let elsewhere = lun == nil ? disk.managedBy.flatMap { $0.isEmpty ? nil : $0 } : nil
+                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? d.diskID(role), provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
+                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere)
+                if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
+            }
+            if !d.build.outputs.skip, let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
+                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role), provisioningState: snap.properties?.provisioningState ?? "Succeeded")
+            }
+        }
+        let mountPath = renderedMountPath(d)
+        if let root = table.entry(at: mountPath) {
+            let osDevice = o.devices[.os]
+            o.rootMounted = osDevice.map { root.source.hasPrefix($0) } ?? true
+            let targets = d.build.mount.chrootMounts.map { mountPath + $0.target }
+            o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
+        }
+        if let i = try await image {
+            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID ?? "", provisioningState: i.properties?.provisioningState ?? "Succeeded"),
+                                    digest: i.tags?["kiln:digest"])
+        }
+        if let v = try await version {
+            let statuses = Dictionary((v.properties?.replicationStatus?.summary ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
+                                      uniquingKeysWith: { a, _ in a })
+            let regions = (v.properties?.publishingProfile?.targetRegions ?? []).map { r -> ObservedGalleryVersion.Region in
+                let status = statuses[Self.region(r.name)]
+                return .init(name: Self.region(r.name), replicas: r.regionalReplicaCount ?? 1, storageAccountType: r.storageAccountType ?? "Standard_LRS",
+                             state: status?.state ?? (v.properties?.provisioningState == "Succeeded" ? "Completed" : "Unknown"), progress: status?.progress)
+            }
+            o.galleryVersion = ObservedGalleryVersion(
+                resource: ObservedResource(id: v.id ?? d.gallery?.id ?? "", provisioningState: v.properties?.provisioningState ?? "Succeeded"),
+                digest: v.tags?["kiln:digest"], regions: regions,
+                excludeFromLatest: v.properties?.publishingProfile?.excludeFromLatest ?? false,
+                endOfLifeDate: v.properties?.publishingProfile?.endOfLifeDate)
+        }
+        o.journal = Self.view(of: try await journal)
+        for r in try await tagged {
+            guard let id = r.id, let run = r.tags?["kiln:run"], run != d.runID, let type = r.type?.lowercased() else { continue }
+            let kind: Leftover.Kind
+            if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
+            var leftover = Leftover(id: id, kind: kind, runID: run, attached: attached[id.lowercased()] != nil)
+            if let lun = attached[id.lowercased()], let device = try await devices.device(lun: lun),
+               let root = table.entry(at: mountPath), root.source.hasPrefix(device.path) {
+                leftover.mountedAt = mountPath
+            }
+            o.leftovers.append(leftover)
+        }
+        return o
+    }
+
+    static func region(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
+
+    func renderedMountPath(_ d: DesiredBuild) -> String {
+        let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"])
+        return (try? t?.render(TemplateValues(variables: ["BuildName": d.name]), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
+    }
+
+    /// The planner's view of a journal: the latest phase of each action of the journal's run.
+    public static func view(of journal: BuildJournal) -> JournalView {
+        var view = JournalView(runID: journal.attributes["run"])
+        for (key, entry) in journal.latestByAction {
+            guard let id = ActionID(parsing: key) else { continue }
+            switch entry.phase {
+            case .done: view.completed.insert(id)
+            case .intent: view.inFlight[id] = .some(nil)
+            case .started(let url): view.inFlight[id] = .some(url)
+            case .failed(let message): view.failed[id] = message
+            }
+        }
+        if let published = journal.attributes["published"], let data = published.data(using: .utf8) {
+            view.published = try? JSONDecoder().decode(BuildDigest.self, from: data)
+        }
+        return view
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async throws -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
