@@ -24,6 +24,9 @@ public struct ArmClient: Sendable {
     /// Per-request timeout (each try); operation timeouts are given per wait.
     public var requestTimeout: Duration
     public var logger: Logger
+    /// Sent as `x-ms-correlation-request-id` on every request of this client, so Azure's
+    /// activity log (and support) can group one Kiln run's calls.
+    public var correlationID: String
 
     public init(
         cloud: AzureCloud,
@@ -34,8 +37,10 @@ public struct ArmClient: Sendable {
         polling: LongRunningPollPolicy = LongRunningPollPolicy(),
         apiVersions: ArmAPIVersions = .pinned,
         requestTimeout: Duration = .seconds(60),
-        logger: Logger = Logger(label: "kiln.azure.arm")
+        logger: Logger = Logger(label: "kiln.azure.arm"),
+        correlationID: String = UUID().uuidString.lowercased()
     ) {
+        self.correlationID = correlationID
         self.cloud = cloud
         self.transport = transport
         self.credential = credential
@@ -83,6 +88,7 @@ public struct ArmClient: Sendable {
             headers.set("Authorization", "Bearer \(token.token.exposedValue)")
             headers.set("Accept", "application/json")
             headers.set("x-ms-client-request-id", UUID().uuidString.lowercased())
+            headers.set("x-ms-correlation-request-id", correlationID)
             headers.set("User-Agent", "kiln")
             if body != nil { headers.set("Content-Type", "application/json") }
             let request = AzureHTTPRequest(method: method, url: url, headers: headers, body: body, timeout: requestTimeout)

@@ -43,6 +43,7 @@ public protocol TokenCredential: Sendable {
 /// Why a credential gave no token. Never contains a secret: only names, paths, Entra's
 /// error code and description, and what to do next.
 public struct AzureCredentialError: Error, Sendable, CustomStringConvertible {
+    /// Whether the credential is not set up, was refused, or could not reach its provider.
     public enum Kind: Sendable, Hashable {
         /// This credential is not configured or not usable here (no variables, no IMDS, no az).
         case unavailable
