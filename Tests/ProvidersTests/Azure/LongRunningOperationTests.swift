@@ -165,6 +165,18 @@ import Testing
         await #expect(throws: CancellationError.self) { try await task.value }
     }
 
+    @Test func theTokenIsNeverSentToAnotherHost() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", "https://evil.example/op?api-version=1"))))
+        let client = AzureFixtures.client(t)
+        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let error = try await #require(throws: ArmError.self) { try await operation.wait(timeout: .seconds(600)) }
+        #expect(error.description.contains("refusing to send the ARM token to https://evil.example"))
+        #expect(await t.requests(containing: "evil.example").isEmpty)
+        #expect(ArmClient.sameOrigin(URL(string: "https://ARM.test:443/x")!, URL(string: "https://arm.test")!))
+        #expect(!ArmClient.sameOrigin(URL(string: "http://arm.test/x")!, URL(string: "https://arm.test")!))
+    }
+
     @Test func acceptedDeleteWithoutAPollingURLIsAnError() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.delete, "/disks/myDisk", json: (202, "", [:]))

@@ -76,6 +76,12 @@ public struct ArmClient: Sendable {
         operation: String, resource: String, safety: AzureRetrySafety? = nil, allow404: Bool = false
     ) async throws -> AzureHTTPResponse {
         let safety = safety ?? (method == .post ? .onlyIfNotProcessed : .idempotent)
+        // Operation URLs and nextLinks come from responses; never hand the bearer token to a
+        // host other than ARM's, whatever a response says.
+        guard Self.sameOrigin(url, cloud.resourceManager) else {
+            throw ArmError(kind: .invalidResponse, operation: operation, resource: resource,
+                           message: "refusing to send the ARM token to \(url.endpointForDisplay), which is not \(cloud.resourceManager.endpointForDisplay)")
+        }
         var refreshedToken = false
         while true {
             let token: AzureAccessToken
@@ -108,6 +114,15 @@ public struct ArmClient: Sendable {
             }
             throw ArmError(operation: operation, resource: resource, response: response)
         }
+    }
+
+    /// Same scheme, host (case-insensitive) and port, default ports filled in.
+    static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
+        func origin(_ u: URL) -> (String, String, Int) {
+            let scheme = (u.scheme ?? "").lowercased()
+            return (scheme, (u.host ?? "").lowercased(), u.port ?? (scheme == "http" ? 80 : 443))
+        }
+        return origin(a) == origin(b)
     }
 
     // MARK: Generic resource operations
