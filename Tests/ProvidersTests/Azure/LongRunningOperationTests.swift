@@ -132,6 +132,18 @@ import Testing
         #expect(await t.requests(.get, containing: "DiskOperations/op1").count == 2)
     }
 
+    @Test func aRejoinedOperationWhoseURLIsGoneFallsBackToTheResource() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "DiskOperations/op1", json: (404, #"{"error":{"code":"ResourceNotFound","message":"operation expired"}}"#, [:]))
+        await t.on(.get, "/disks/myDisk", json: (200, #"{"name":"myDisk","properties":{"provisioningState":"Updating"}}"#, [:]), (200, AzureFixtures.diskBody, [:]))
+        let client = AzureFixtures.client(t)
+        let handle = OperationHandle(operation: "create disk", resource: disk.description, method: .put, resourceURL: client.url(for: disk),
+                                     asyncOperationURL: URL(string: asyncURL), startedAt: Date())
+        let result = try await client.operation(resuming: handle).wait(timeout: .seconds(600), as: ArmDisk.self)
+        #expect(result?.properties?.provisioningState == "Succeeded")
+        #expect(await t.requests(.get, containing: "DiskOperations/op1").count == 1)
+    }
+
     @Test func rejoinedDeleteWithoutURLsWaitsForTheResourceToGo() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "/disks/myDisk", json: (200, #"{"properties":{"provisioningState":"Deleting"}}"#, [:]), (404, #"{"error":{"code":"ResourceNotFound","message":"gone"}}"#, [:]))
