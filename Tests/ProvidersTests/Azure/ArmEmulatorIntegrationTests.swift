@@ -63,6 +63,15 @@ struct ArmEmulatorIntegrationTests {
 
     func finish() async throws { try await transport.shutdown() }
 
+    @Test func oneConnectionWiresEverything() async throws {
+        let connection = try AzureConnection(cloud: cloud, credential: .environment, environment: environment, caFile: endpoints.caFile)
+        let instance = try await connection.imds.instance()
+        let found = try await connection.arm.getVirtualMachine(try #require(instance.virtualMachineID))
+        #expect(found?.name == vm.name)
+        try await connection.shutdown()
+        try await finish()
+    }
+
     @Test func imdsAndManagedIdentityWork() async throws {
         let instance = try await IMDSClient(baseURL: cloud.imds, transport: transport).instance()
         #expect(instance.virtualMachineID == vm)
