@@ -72,6 +72,29 @@ struct ArmEmulatorIntegrationTests {
         try await finish()
     }
 
+    /// Each environment credential form against the emulator's Entra endpoint, for the
+    /// registrations named by `KILN_EMULATOR_CERTIFICATE_CLIENT_ID` + `..._CERTIFICATE_PATH`
+    /// (PEM with certificate and key) and `KILN_EMULATOR_FEDERATED_CLIENT_ID` +
+    /// `..._FEDERATED_TOKEN_FILE`; parts whose variables are unset are left out.
+    @Test func certificateAndFederatedCredentialsGetTokensThatARMAccepts() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let context = AzureCredentialContext(cloud: cloud, transport: transport)
+        var credentials: [any TokenCredential] = []
+        if let client = env["KILN_EMULATOR_CERTIFICATE_CLIENT_ID"], let path = env["KILN_EMULATOR_CERTIFICATE_PATH"] {
+            for style in ClientAssertionStyle.allCases {
+                credentials.append(try ClientCertificateCredential(tenantID: endpoints.credential.tenantId, clientID: client, certificatePath: path, context: context, style: style))
+            }
+        }
+        if let client = env["KILN_EMULATOR_FEDERATED_CLIENT_ID"], let file = env["KILN_EMULATOR_FEDERATED_TOKEN_FILE"] {
+            credentials.append(WorkloadIdentityCredential(tenantID: endpoints.credential.tenantId, clientID: client, tokenFile: file, context: context))
+        }
+        for credential in credentials {
+            let arm = ArmClient(cloud: cloud, transport: transport, credential: credential)
+            #expect(try await arm.getVirtualMachine(vm) != nil, "\(credential.name)")
+        }
+        try await finish()
+    }
+
     @Test func imdsAndManagedIdentityWork() async throws {
         let instance = try await IMDSClient(baseURL: cloud.imds, transport: transport).instance()
         #expect(instance.virtualMachineID == vm)
