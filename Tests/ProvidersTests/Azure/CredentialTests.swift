@@ -215,6 +215,19 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         #expect(await t.requests.count == 2)
     }
 
+    @Test func shortLivedTokensAreRefreshedAtHalfTheirLifetime() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":60}"#, [:]), (200, #"{"access_token":"two","expires_in":60}"#, [:]))
+        let wall = ManualWallClock()
+        let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x"]
+        let credential = AzureCredentialFactory.make(.environment, environment: env, context: context(t, now: wall))
+        _ = try await credential.token(for: "s/.default")
+        wall.advance(29)
+        #expect(try await credential.token(for: "s/.default").token.exposedValue == "one")
+        wall.advance(2)
+        #expect(try await credential.token(for: "s/.default").token.exposedValue == "two")
+    }
+
     @Test func aFailedRefreshFallsBackToTheStillValidToken() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":3600}"#, [:]), (400, #"{"error":"invalid_client"}"#, [:]))

@@ -132,6 +132,18 @@ import Testing
         #expect(await t.requests(.get, containing: "DiskOperations/op1").count == 2)
     }
 
+    @Test func aRejoinedOperationWhoseURLIsGoneFallsBackToTheResource() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "DiskOperations/op1", json: (404, #"{"error":{"code":"ResourceNotFound","message":"operation expired"}}"#, [:]))
+        await t.on(.get, "/disks/myDisk", json: (200, #"{"name":"myDisk","properties":{"provisioningState":"Updating"}}"#, [:]), (200, AzureFixtures.diskBody, [:]))
+        let client = AzureFixtures.client(t)
+        let handle = OperationHandle(operation: "create disk", resource: disk.description, method: .put, resourceURL: client.url(for: disk),
+                                     asyncOperationURL: URL(string: asyncURL), startedAt: Date())
+        let result = try await client.operation(resuming: handle).wait(timeout: .seconds(600), as: ArmDisk.self)
+        #expect(result?.properties?.provisioningState == "Succeeded")
+        #expect(await t.requests(.get, containing: "DiskOperations/op1").count == 1)
+    }
+
     @Test func rejoinedDeleteWithoutURLsWaitsForTheResourceToGo() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "/disks/myDisk", json: (200, #"{"properties":{"provisioningState":"Deleting"}}"#, [:]), (404, #"{"error":{"code":"ResourceNotFound","message":"gone"}}"#, [:]))
@@ -163,6 +175,18 @@ import Testing
         let task = Task { try await operation.wait(timeout: .seconds(100_000_000)) }
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test func theTokenIsNeverSentToAnotherHost() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", "https://evil.example/op?api-version=1"))))
+        let client = AzureFixtures.client(t)
+        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let error = try await #require(throws: ArmError.self) { try await operation.wait(timeout: .seconds(600)) }
+        #expect(error.description.contains("refusing to send the ARM token to https://evil.example"))
+        #expect(await t.requests(containing: "evil.example").isEmpty)
+        #expect(ArmClient.sameOrigin(URL(string: "https://ARM.test:443/x")!, URL(string: "https://arm.test")!))
+        #expect(!ArmClient.sameOrigin(URL(string: "http://arm.test/x")!, URL(string: "https://arm.test")!))
     }
 
     @Test func acceptedDeleteWithoutAPollingURLIsAnError() async throws {

@@ -24,6 +24,9 @@ public struct ArmClient: Sendable {
     /// Per-request timeout (each try); operation timeouts are given per wait.
     public var requestTimeout: Duration
     public var logger: Logger
+    /// Sent as `x-ms-correlation-request-id` on every request of this client, so Azure's
+    /// activity log (and support) can group one Kiln run's calls.
+    public var correlationID: String
 
     public init(
         cloud: AzureCloud,
@@ -34,8 +37,10 @@ public struct ArmClient: Sendable {
         polling: LongRunningPollPolicy = LongRunningPollPolicy(),
         apiVersions: ArmAPIVersions = .pinned,
         requestTimeout: Duration = .seconds(60),
-        logger: Logger = Logger(label: "kiln.azure.arm")
+        logger: Logger = Logger(label: "kiln.azure.arm"),
+        correlationID: String = UUID().uuidString.lowercased()
     ) {
+        self.correlationID = correlationID
         self.cloud = cloud
         self.transport = transport
         self.credential = credential
@@ -71,6 +76,12 @@ public struct ArmClient: Sendable {
         operation: String, resource: String, safety: AzureRetrySafety? = nil, allow404: Bool = false
     ) async throws -> AzureHTTPResponse {
         let safety = safety ?? (method == .post ? .onlyIfNotProcessed : .idempotent)
+        // Operation URLs and nextLinks come from responses; never hand the bearer token to a
+        // host other than ARM's, whatever a response says.
+        guard Self.sameOrigin(url, cloud.resourceManager) else {
+            throw ArmError(kind: .invalidResponse, operation: operation, resource: resource,
+                           message: "refusing to send the ARM token to \(url.endpointForDisplay), which is not \(cloud.resourceManager.endpointForDisplay)")
+        }
         var refreshedToken = false
         while true {
             let token: AzureAccessToken
@@ -83,6 +94,7 @@ public struct ArmClient: Sendable {
             headers.set("Authorization", "Bearer \(token.token.exposedValue)")
             headers.set("Accept", "application/json")
             headers.set("x-ms-client-request-id", UUID().uuidString.lowercased())
+            headers.set("x-ms-correlation-request-id", correlationID)
             headers.set("User-Agent", "kiln")
             if body != nil { headers.set("Content-Type", "application/json") }
             let request = AzureHTTPRequest(method: method, url: url, headers: headers, body: body, timeout: requestTimeout)
@@ -102,6 +114,15 @@ public struct ArmClient: Sendable {
             }
             throw ArmError(operation: operation, resource: resource, response: response)
         }
+    }
+
+    /// Same scheme, host (case-insensitive) and port, default ports filled in.
+    static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
+        func origin(_ u: URL) -> (String, String, Int) {
+            let scheme = (u.scheme ?? "").lowercased()
+            return (scheme, (u.host ?? "").lowercased(), u.port ?? (scheme == "http" ? 80 : 443))
+        }
+        return origin(a) == origin(b)
     }
 
     // MARK: Generic resource operations

@@ -54,6 +54,13 @@ public struct ArmError: Error, Sendable, CustomStringConvertible {
         self.hint = hint
     }
 
+    /// ARM said the resource (or its group) does not exist.
+    public var isNotFound: Bool { status == 404 }
+    /// Azure refused because of the resource's current state (attached, being detached, busy).
+    public var isConflict: Bool { status == 409 }
+    /// Throttling that outlasted the retries.
+    public var isThrottled: Bool { status == 429 }
+
     public var description: String {
         var s = "\(operation) \(resource) failed"
         switch kind {

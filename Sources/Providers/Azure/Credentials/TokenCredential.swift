@@ -43,6 +43,7 @@ public protocol TokenCredential: Sendable {
 /// Why a credential gave no token. Never contains a secret: only names, paths, Entra's
 /// error code and description, and what to do next.
 public struct AzureCredentialError: Error, Sendable, CustomStringConvertible {
+    /// Whether the credential is not set up, was refused, or could not reach its provider.
     public enum Kind: Sendable, Hashable {
         /// This credential is not configured or not usable here (no variables, no IMDS, no az).
         case unavailable
@@ -78,7 +79,9 @@ public struct AzureCredentialError: Error, Sendable, CustomStringConvertible {
 
 /// Caches another credential's tokens per scope and refreshes each before it expires.
 ///
-/// A token is refreshed once `now >= expiresOn - refreshMargin`. Concurrent callers for one
+/// A token is refreshed once `now >= expiresOn - margin`, where the margin is
+/// `refreshMargin` or half the token's lifetime, whichever is shorter (so short-lived
+/// tokens, as an emulator may issue, are not refreshed on every call). Concurrent callers for one
 /// scope share one refresh. If a refresh fails while the cached token is still valid, the
 /// cached one is returned (a transient Entra outage should not fail a build mid-way).
 public actor CachingTokenCredential: TokenCredential {
@@ -86,7 +89,7 @@ public actor CachingTokenCredential: TokenCredential {
     private let base: any TokenCredential
     private let refreshMargin: Duration
     private let now: @Sendable () -> Date
-    private var cache: [String: AzureAccessToken] = [:]
+    private var cache: [String: (token: AzureAccessToken, fetchedAt: Date)] = [:]
     private var inFlight: [String: Task<AzureAccessToken, any Error>] = [:]
 
     public init(_ base: any TokenCredential, refreshMargin: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
@@ -98,8 +101,10 @@ public actor CachingTokenCredential: TokenCredential {
 
     public func token(for scope: String) async throws -> AzureAccessToken {
         let current = now()
-        if let cached = cache[scope], current < cached.expiresOn.addingTimeInterval(-refreshMargin.secondsDouble) {
-            return cached
+        if let cached = cache[scope] {
+            let lifetime = cached.token.expiresOn.timeIntervalSince(cached.fetchedAt)
+            let margin = min(refreshMargin.secondsDouble, max(lifetime, 0) / 2)
+            if current < cached.token.expiresOn.addingTimeInterval(-margin) { return cached.token }
         }
         if let running = inFlight[scope] { return try await running.value }
         let base = self.base
@@ -108,10 +113,10 @@ public actor CachingTokenCredential: TokenCredential {
         defer { inFlight[scope] = nil }
         do {
             let fresh = try await task.value
-            cache[scope] = fresh
+            cache[scope] = (fresh, current)
             return fresh
         } catch {
-            if let cached = cache[scope], now() < cached.expiresOn { return cached }
+            if let cached = cache[scope], now() < cached.token.expiresOn { return cached.token }
             throw error
         }
     }

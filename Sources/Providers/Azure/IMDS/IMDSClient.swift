@@ -7,6 +7,7 @@ import Model
 public struct IMDSInstance: Decodable, Sendable, Hashable {
     public var compute: Compute
 
+    /// The `Compute` part of the wire shape; fields Azure may omit are optional.
     public struct Compute: Decodable, Sendable, Hashable {
         public var name: String?
         public var location: String?
@@ -21,10 +22,12 @@ public struct IMDSInstance: Decodable, Sendable, Hashable {
         public var storageProfile: StorageProfile?
     }
 
+    /// The `StorageProfile` part of the wire shape; fields Azure may omit are optional.
     public struct StorageProfile: Decodable, Sendable, Hashable {
         public var dataDisks: [DataDisk]?
     }
 
+    /// The `DataDisk` part of the wire shape; fields Azure may omit are optional.
     public struct DataDisk: Decodable, Sendable, Hashable {
         /// A string on the wire ("0").
         public var lun: String?
@@ -32,6 +35,7 @@ public struct IMDSInstance: Decodable, Sendable, Hashable {
         public var managedDisk: ManagedDisk?
     }
 
+    /// The `ManagedDisk` part of the wire shape; fields Azure may omit are optional.
     public struct ManagedDisk: Decodable, Sendable, Hashable {
         public var id: String?
     }
@@ -47,6 +51,7 @@ public struct IMDSInstance: Decodable, Sendable, Hashable {
 
 /// Why IMDS gave no description of the VM.
 public struct IMDSError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong: no IMDS at all, an error answer, or an unreadable one.
     public enum Kind: Sendable, Hashable {
         /// Nothing answers at the IMDS address: Kiln is not on an Azure VM.
         case notOnAzure

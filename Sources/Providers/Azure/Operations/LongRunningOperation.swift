@@ -68,6 +68,7 @@ public struct LongRunningOperation: Sendable {
         var delay: Duration = initial.map { client.polling.interval(after: $0.headers) } ?? .zero
         if let initial, parseRetryAfter(initial.headers) == nil { delay = client.polling.minimumInterval }
         var location = handle.locationURL
+        var asyncURL = handle.asyncOperationURL
         while true {
             if elapsed() + delay > timeout {
                 throw timedOut(timeout)
@@ -75,12 +76,24 @@ public struct LongRunningOperation: Sendable {
             if delay > .zero { try await client.clock.sleep(for: delay, tolerance: nil) }
             try Task.checkCancellation()
             let poll: PollResult
-            if let asyncURL = handle.asyncOperationURL {
-                poll = try await pollStatus(asyncURL)
-            } else if let current = location {
-                poll = try await pollLocation(current)
-            } else {
-                poll = try await pollResource()
+            do {
+                if let current = asyncURL {
+                    poll = try await pollStatus(current)
+                } else if let current = location {
+                    poll = try await pollLocation(current)
+                } else {
+                    poll = try await pollResource()
+                }
+            } catch let error as ArmError where error.status == 404 && (asyncURL != nil || location != nil) && handle.method != .post {
+                // Azure forgets finished operations after a while; a re-joined handle may
+                // point at one. The resource itself still tells how it went.
+                client.logger.notice("operation URL is gone; watching the resource instead", metadata: [
+                    "operation": "\(handle.operation)", "resource": "\(handle.resource)", "request_id": "\(error.requestID ?? "-")",
+                ])
+                asyncURL = nil
+                location = nil
+                delay = .zero
+                continue
             }
             switch poll {
             case .running(let headers, let newLocation):

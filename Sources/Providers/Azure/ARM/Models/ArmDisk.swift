@@ -89,16 +89,19 @@ public struct ArmImageDiskReference: Codable, Sendable, Hashable {
     }
 }
 
+/// What the disk's source image supports (controller types, accelerated networking, architecture).
 public struct ArmSupportedCapabilities: Codable, Sendable, Hashable {
     public var diskControllerTypes: String?
     public var acceleratedNetwork: Bool?
     public var architecture: String?
 }
 
+/// A disk's security type (`TrustedLaunch`, confidential VM variants).
 public struct ArmDiskSecurityProfile: Codable, Sendable, Hashable {
     public var securityType: String?
 }
 
+/// How a disk is encrypted at rest.
 public struct ArmDiskEncryption: Codable, Sendable, Hashable {
     public var type: String?
     public var diskEncryptionSetId: String?
@@ -106,6 +109,7 @@ public struct ArmDiskEncryption: Codable, Sendable, Hashable {
 
 /// `DiskUpdate` / `SnapshotUpdate` for PATCH: only what is being changed.
 public struct ArmDiskUpdate: Codable, Sendable, Hashable {
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var diskSizeGB: Int?
         public var tier: String?

@@ -15,6 +15,7 @@ public struct ArmGallery: Codable, Sendable, Hashable {
         self.properties = Properties(description: description)
     }
 
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var description: String?
         public var identifier: Identifier?
@@ -22,6 +23,7 @@ public struct ArmGallery: Codable, Sendable, Hashable {
         public init(description: String? = nil) { self.description = description }
     }
 
+    /// The `Identifier` part of the wire shape; fields Azure may omit are optional.
     public struct Identifier: Codable, Sendable, Hashable {
         public var uniqueName: String?
     }
@@ -102,6 +104,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         self.properties = properties
     }
 
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var publishingProfile: PublishingProfile?
         public var storageProfile: StorageProfile?
@@ -117,6 +120,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         }
     }
 
+    /// The `PublishingProfile` part of the wire shape; fields Azure may omit are optional.
     public struct PublishingProfile: Codable, Sendable, Hashable {
         public var targetRegions: [TargetRegion]?
         public var replicaCount: Int?
@@ -135,6 +139,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         }
     }
 
+    /// The `TargetRegion` part of the wire shape; fields Azure may omit are optional.
     public struct TargetRegion: Codable, Sendable, Hashable {
         public var name: String
         public var regionalReplicaCount: Int?
@@ -149,6 +154,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         }
     }
 
+    /// The `StorageProfile` part of the wire shape; fields Azure may omit are optional.
     public struct StorageProfile: Codable, Sendable, Hashable {
         /// A managed image or another version as the whole source.
         public var source: ArmSubResource?
@@ -178,6 +184,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         }
     }
 
+    /// The `SafetyProfile` part of the wire shape; fields Azure may omit are optional.
     public struct SafetyProfile: Codable, Sendable, Hashable {
         public var allowDeletionOfReplicatedLocations: Bool?
         public init(allowDeletionOfReplicatedLocations: Bool?) { self.allowDeletionOfReplicatedLocations = allowDeletionOfReplicatedLocations }
@@ -200,6 +207,7 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
 
 /// PATCH body for an image version (e.g. changing target regions or end of life).
 public struct ArmGalleryImageVersionUpdate: Codable, Sendable, Hashable {
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var publishingProfile: ArmGalleryImageVersion.PublishingProfile?
         public init(publishingProfile: ArmGalleryImageVersion.PublishingProfile?) { self.publishingProfile = publishingProfile }

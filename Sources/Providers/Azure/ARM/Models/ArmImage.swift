@@ -15,6 +15,7 @@ public struct ArmImage: Codable, Sendable, Hashable {
         self.properties = properties
     }
 
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var storageProfile: StorageProfile?
         public var sourceVirtualMachine: ArmSubResource?
@@ -28,6 +29,7 @@ public struct ArmImage: Codable, Sendable, Hashable {
         }
     }
 
+    /// The `StorageProfile` part of the wire shape; fields Azure may omit are optional.
     public struct StorageProfile: Codable, Sendable, Hashable {
         public var osDisk: OSDisk?
         public var dataDisks: [DataDisk]?

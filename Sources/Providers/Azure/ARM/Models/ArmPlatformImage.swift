@@ -15,6 +15,7 @@ public struct ArmPlatformImageVersion: Codable, Sendable, Hashable {
     public var location: String?
     public var properties: Properties?
 
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var hyperVGeneration: String?
         public var architecture: String?
@@ -25,22 +26,26 @@ public struct ArmPlatformImageVersion: Codable, Sendable, Hashable {
         public var imageDeprecationStatus: DeprecationStatus?
     }
 
+    /// The `OSDiskImage` part of the wire shape; fields Azure may omit are optional.
     public struct OSDiskImage: Codable, Sendable, Hashable {
         public var operatingSystem: String?
         /// Outside the swagger, lower-case b, seen in real answers.
         public var sizeInGb: Int?
     }
 
+    /// The `DataDiskImage` part of the wire shape; fields Azure may omit are optional.
     public struct DataDiskImage: Codable, Sendable, Hashable {
         public var lun: Int?
     }
 
+    /// The `Plan` part of the wire shape; fields Azure may omit are optional.
     public struct Plan: Codable, Sendable, Hashable {
         public var publisher: String?
         public var name: String?
         public var product: String?
     }
 
+    /// The `DeprecationStatus` part of the wire shape; fields Azure may omit are optional.
     public struct DeprecationStatus: Codable, Sendable, Hashable {
         public var imageState: String?
         public var scheduledDeprecationTime: String?

@@ -14,6 +14,7 @@ public struct ArmVirtualMachine: Codable, Sendable, Hashable {
     public var zones: [String]?
     public var properties: Properties?
 
+    /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var vmId: String?
         public var hardwareProfile: HardwareProfile?
@@ -22,6 +23,7 @@ public struct ArmVirtualMachine: Codable, Sendable, Hashable {
         public var timeCreated: String?
     }
 
+    /// The `HardwareProfile` part of the wire shape; fields Azure may omit are optional.
     public struct HardwareProfile: Codable, Sendable, Hashable {
         public var vmSize: String?
     }
@@ -33,6 +35,7 @@ public struct ArmVirtualMachine: Codable, Sendable, Hashable {
         public var dataDisks: [DataDisk]?
     }
 
+    /// The `ImageReference` part of the wire shape; fields Azure may omit are optional.
     public struct ImageReference: Codable, Sendable, Hashable {
         public var id: String?
         public var publisher: String?
@@ -41,6 +44,7 @@ public struct ArmVirtualMachine: Codable, Sendable, Hashable {
         public var version: String?
     }
 
+    /// The `OSDisk` part of the wire shape; fields Azure may omit are optional.
     public struct OSDisk: Codable, Sendable, Hashable {
         public var osType: String?
         public var name: String?
