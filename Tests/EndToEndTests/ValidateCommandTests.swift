@@ -87,9 +87,12 @@ import Testing
         }
     }
 
-    @Test func unbuiltCommandsSaySoAndFail() throws {
-        let r = try KilnBinary.run(["plan", "manifests/quickstart.yaml"])
+    @Test func aBadManifestStopsPlanBeforeAnyAzureCall() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("bad.yaml", "builds: []\n")
+        let r = try KilnBinary.run(["plan", "--emulator-endpoints", "/nonexistent.json", "bad.yaml"], in: dir.url)
         #expect(r.status == 1)
-        #expect(r.stderr.contains("not available in this version yet"))
+        #expect(r.stderr.contains("bad.yaml:1:9: error: builds is empty"))
     }
 }

@@ -294,6 +294,17 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(repair.pendingIDs == ["qs/update-gallery-version", "qs/replicate[westus2]"])
     }
 
+    @Test func aMissingSourceIsAConflictOnlyWhileADiskMustBeMadeFromIt() throws {
+        var d = try desiredBuild()
+        d.build.source = .disk("/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden")
+        d.sourceID = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden"
+        let plan = Planner.plan([d], observed: ["qs": ObservedBuild(sourceMissing: true)])
+        #expect(plan.conflicts.map(\.message) == ["the source disk golden does not exist"])
+        var published = converged(d)
+        published.sourceMissing = true
+        #expect(Planner.plan([d], observed: ["qs": published]).isEmpty)
+    }
+
     @Test func anImageKilnDidNotMakeIsNeverReplaced() throws {
         let d = try desiredBuild()
         var o = converged(d)

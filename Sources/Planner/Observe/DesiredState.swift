@@ -58,6 +58,10 @@ public enum DesiredState {
                                  gallery: gallery)
             d.resolvedSourceVersion = resolved
             d.zone = build.disk.zone ?? vm.zone
+            switch build.source {
+            case .disk(let id), .galleryImageVersion(let id): d.sourceID = try render(id)
+            default: break
+            }
             return d
         }
     }

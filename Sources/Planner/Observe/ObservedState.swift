@@ -18,10 +18,14 @@ public struct ObservedBuild: Sendable, Hashable, Codable {
     public var galleryVersion: ObservedGalleryVersion?
     /// Temporary resources of this build from other runs (found by Kiln's tags).
     public var leftovers: [Leftover]
+    /// The managed disk or gallery version source does not exist (or is not provisioned).
+    public var sourceMissing: Bool = false
 
     public init(disks: [DiskRole: ObservedDisk] = [:], snapshots: [DiskRole: ObservedResource] = [:], devices: [DiskRole: String] = [:],
                 rootMounted: Bool = false, chrootMountsPresent: Bool = false, journal: JournalView = JournalView(),
-                image: ObservedImage? = nil, galleryVersion: ObservedGalleryVersion? = nil, leftovers: [Leftover] = []) {
+                image: ObservedImage? = nil, galleryVersion: ObservedGalleryVersion? = nil, leftovers: [Leftover] = [],
+                sourceMissing: Bool = false) {
+        self.sourceMissing = sourceMissing
         self.disks = disks
         self.snapshots = snapshots
         self.devices = devices

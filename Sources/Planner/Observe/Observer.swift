@@ -76,6 +76,13 @@ public struct Observer: Sendable {
                 o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role), provisioningState: snap.properties?.provisioningState ?? "Succeeded")
             }
         }
+        if let source = d.sourceID, case let id = try ResourceID(parsing: source) {
+            switch d.build.source {
+            case .disk: o.sourceMissing = try await arm.getDisk(id) == nil
+            case .galleryImageVersion: o.sourceMissing = try await arm.getGalleryImageVersion(id) == nil
+            default: break
+            }
+        }
         let mountPath = renderedMountPath(d)
         if let root = table.entry(at: mountPath) {
             let osDevice = o.devices[.os]

@@ -20,6 +20,8 @@ public struct DesiredBuild: Sendable, Hashable {
     public var resolvedSourceVersion: String?
     /// The zone of the temporary disks (the builder VM's unless the manifest says).
     public var zone: String?
+    /// The rendered id of a managed disk or gallery image version source.
+    public var sourceID: String?
 
     public init(build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
                 imageID: String? = nil, gallery: DesiredGalleryVersion? = nil) {

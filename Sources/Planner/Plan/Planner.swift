@@ -418,6 +418,11 @@ struct BuildPlanner {
 
     func conflicts() -> [PlanConflict] {
         var out: [PlanConflict] = []
+        // The source only matters while a disk still has to be made from it.
+        if o.sourceMissing, let source = d.sourceID, !imageCurrent || (d.gallery != nil && !galleryCurrent), o.disks[.os] == nil {
+            out.append(PlanConflict(build: b, resource: source, message: "the source \(d.build.source.kindName) \(lastSegment(source)) does not exist",
+                                    fix: "create it, or point source.\(d.build.source.kindName) at one that exists"))
+        }
         if let g = d.gallery, let v = o.galleryVersion, v.digest != d.digest.value {
             let fix = "bump outputs.gallery.version (e.g. \(nextPatch(g.version))): published gallery versions are immutable"
             if let digest = v.digest {

@@ -1,0 +1,83 @@
+import Foundation
+import Model
+import Providers
+
+/// Where Kiln's Azure calls go and how it authenticates: real Azure from the manifest's
+/// settings, or a `kiln emulator` described by its `endpoints.json`.
+public struct AzureTarget: Sendable {
+    public var cloud: AzureCloud
+    /// Resolved later for a custom cloud (its ARM metadata endpoint is read first).
+    public var customMetadataEndpoint: URL?
+    public var credential: AzureCredentialKind
+    /// `AZURE_*` variables for the credential (built from the manifest's settings).
+    public var environment: [String: String]
+    public var managedIdentityClientID: String?
+    public var caFile: String?
+    /// Where the `disk/azure/...` links of attached disks appear.
+    public var deviceRoot: String
+    public var isEmulator: Bool
+
+    /// Real Azure, as the manifest's `azure:` section says. Secrets are read from the
+    /// environment variables the manifest names; nothing secret is kept elsewhere.
+    public static func azure(_ settings: AzureSettings, environment: [String: String]) -> AzureTarget {
+        var cloud = AzureCloud.public
+        switch settings.cloud {
+        case .public, .custom: cloud = .public
+        case .china: cloud = .china
+        case .usgovernment: cloud = .usGovernment
+        }
+        let c = settings.credential
+        var env = environment
+        if let id = c.clientId { env["AZURE_CLIENT_ID"] = id }
+        if let tenant = settings.tenant { env["AZURE_TENANT_ID"] = tenant }
+        if let name = c.clientSecretEnv { env["AZURE_CLIENT_SECRET"] = environment[name] }
+        if let path = c.clientCertificatePath { env["AZURE_CLIENT_CERTIFICATE_PATH"] = path }
+        if let file = c.federatedTokenFile { env["AZURE_FEDERATED_TOKEN_FILE"] = file }
+        let kind: AzureCredentialKind = switch c.kind {
+        case .default: .default
+        case .environment, .clientSecret, .clientCertificate: .environment
+        case .federatedToken: .workloadIdentity
+        case .managedIdentity: .managedIdentity
+        case .azureCLI: .azureCLI
+        }
+        return AzureTarget(cloud: cloud, customMetadataEndpoint: settings.cloud == .custom ? settings.metadataEndpoint.flatMap(URL.init(string:)) : nil,
+                           credential: kind, environment: env,
+                           managedIdentityClientID: c.kind == .managedIdentity ? c.clientId : nil,
+                           caFile: nil, deviceRoot: "/dev", isEmulator: false)
+    }
+
+    /// A running emulator, from the `endpoints.json` it wrote.
+    public static func emulator(endpointsFile path: String) throws -> AzureTarget {
+        struct Endpoints: Decodable {
+            struct Credential: Decodable { var tenantId: String; var clientId: String; var clientSecret: String? }
+            var arm: String
+            var login: String
+            var imds: String
+            var caFile: String?
+            var deviceRoot: String
+            var credential: Credential
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw SessionError(message: "cannot read the emulator's endpoints file \(path): \(error.localizedDescription)")
+        }
+        let e: Endpoints
+        do { e = try JSONDecoder().decode(Endpoints.self, from: data) } catch {
+            throw SessionError(message: "\(path) is not an emulator endpoints file: \(error)")
+        }
+        guard let arm = URL(string: e.arm), let login = URL(string: e.login), let imds = URL(string: e.imds) else {
+            throw SessionError(message: "\(path) has malformed URLs")
+        }
+        var env = ["AZURE_TENANT_ID": e.credential.tenantId, "AZURE_CLIENT_ID": e.credential.clientId]
+        if let secret = e.credential.clientSecret { env["AZURE_CLIENT_SECRET"] = secret }
+        return AzureTarget(cloud: .emulator(arm: arm, login: login, imds: imds), customMetadataEndpoint: nil, credential: .environment,
+                           environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: e.deviceRoot, isEmulator: true)
+    }
+}
+
+/// A setup problem before any action runs (unreadable endpoints, no IMDS, …).
+public struct SessionError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// One connection to Azure (or the emulator) and the builder VM's local providers, wired
+/// once per command. `plan` and `drift` observe through it; `apply` acts through it.
+///
+/// Call `shutdown()` once at the end (the HTTP client's pool must be closed).
+public struct KilnSession: Sendable {
+    public let target: AzureTarget
+    public let connection: AzureConnection
+    public let local: LocalProviders
+    public let observer: Observer
+    public let environment: [String: String]
+
+    public init(target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity) async throws {
+        var cloud = target.cloud
+        if let endpoint = target.customMetadataEndpoint {
+            let probe = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: target.caFile))
+            defer { Task { try? await probe.shutdown() } }
+            cloud = try await AzureCloud.discover(armEndpoint: endpoint, transport: probe)
+        }
+        self.target = target
+        self.environment = environment
+        connection = try AzureConnection(cloud: cloud, credential: target.credential, environment: target.environment,
+                                         caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
+        local = .system(wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)
+        observer = Observer(arm: connection.arm, devices: local.devices, mounts: local.mounts, journals: local.journal)
+    }
+
+    /// The builder VM, from its instance metadata.
+    public func builderVM() async throws -> BuilderVM {
+        try BuilderVM(try await connection.imds.instance())
+    }
+
+    /// Everything `plan` shows: the desired builds, what was observed, and the DAG.
+    public struct Snapshot: Sendable {
+        public var vm: BuilderVM
+        public var desired: [DesiredBuild]
+        public var observed: [String: ObservedBuild]
+        public var plan: Plan
+    }
+
+    /// Observes the world (read-only) and plans the manifest against it.
+    public func plan(_ manifest: Manifest) async throws -> Snapshot {
+        let vm = try await builderVM()
+        let subscription = manifest.azure.subscription ?? vm.id.subscription
+        let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: subscription)
+        let desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
+        let observed = try await observer.observe(desired, vm: vm)
+        return Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
+    }
+
+    public func shutdown() async {
+        try? await connection.shutdown()
+    }
+}

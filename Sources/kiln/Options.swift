@@ -1,0 +1,87 @@
+import ArgumentParser
+import AzureEmulator
+import Foundation
+import Logging
+import Model
+import Reconciler
+
+/// Where Kiln's Azure calls go, shared by plan, apply, drift and graph.
+struct TargetOptions: ParsableArguments {
+    @Flag(help: "Run against an embedded emulator whose state lives under STATE-DIR/emulator (loop devices when root).")
+    var emulator = false
+
+    @Option(name: .customLong("emulator-endpoints"), help: "Run against a running 'kiln emulator serve', given its endpoints.json.",
+            completion: .file(extensions: ["json"]))
+    var emulatorEndpoints: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where journals and the embedded emulator's state live.")
+    var stateDirectory = ".kiln"
+
+    func validate() throws {
+        if emulator && emulatorEndpoints != nil {
+            throw ValidationError("--emulator and --emulator-endpoints are exclusive: one starts an emulator, the other uses a running one")
+        }
+    }
+}
+
+/// A manifest loaded for a command: exits 1 with every diagnostic when it is invalid.
+func loadManifestOrExit(_ file: String) throws -> Manifest {
+    let result = ManifestLoader.load(path: file)
+    for d in result.diagnostics { Stderr.write(d.description) }
+    guard let manifest = result.manifest else {
+        Stderr.write("\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); 'kiln validate \(file)' lists them")
+        throw ExitCode(1)
+    }
+    return manifest
+}
+
+/// Opens a session for the target the options name, runs `body`, and closes everything
+/// (the session's connections and an embedded emulator) however `body` ends.
+func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ body: (KilnSession) async throws -> T) async throws -> T {
+    let environment = ProcessInfo.processInfo.environment
+    var embedded: EmulatorServer?
+    let target: AzureTarget
+    if options.emulator {
+        let state = URL(fileURLWithPath: options.stateDirectory).appendingPathComponent("emulator")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let server = try EmbeddedEmulator.server(stateDirectory: state)
+        _ = try await server.start()
+        embedded = server
+        target = try AzureTarget.emulator(endpointsFile: state.appendingPathComponent("endpoints.json").path)
+    } else if let path = options.emulatorEndpoints {
+        target = try AzureTarget.emulator(endpointsFile: path)
+    } else {
+        target = AzureTarget.azure(manifest.azure, environment: environment)
+    }
+    do {
+        let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment)
+        do {
+            let result = try await body(session)
+            await session.shutdown()
+            await embedded?.stop()
+            return result
+        } catch {
+            await session.shutdown()
+            throw error
+        }
+    } catch {
+        await embedded?.stop()
+        throw error
+    }
+}
+
+/// The emulator `--emulator` starts inside the kiln process.
+enum EmbeddedEmulator {
+    static func server(stateDirectory: URL) throws -> EmulatorServer {
+        let configuration = EmulatorConfiguration()
+        let deviceRoot = EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory)
+        let context = DiskBackendContext(stateDirectory: stateDirectory, deviceRoot: deviceRoot, platformImages: configuration.platformImages)
+        let backend: any DiskBackend = getuid() == 0
+            ? try EmulatorBackends.loop!(context)
+            : try EmulatorBackends.memory(context)
+        // Kiln's own output is what the user reads; the embedded emulator only speaks up for problems.
+        var logger = Logger(label: "kiln.emulator")
+        logger.logLevel = .warning
+        return EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `kiln plan`, `drift` and `graph` against the embedded emulator (`--emulator`), run as a
+/// user runs them, in a scratch copy of the examples so state stays out of the repository.
+@Suite(.serialized) struct PlanAgainstTheEmulator {
+    func scratch() throws -> TemporaryDirectory {
+        let dir = try TemporaryDirectory("kiln-plan")
+        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
+        return dir
+    }
+
+    @Test func aFreshManifestPlansTheWholeBuildAndExitsTwoWithDetailedExitCode() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let r = try KilnBinary.run(["plan", "--emulator", "--detailed-exitcode", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stdout.contains("+   create-disk[os]"))
+        #expect(r.stdout.contains("*   provision[setup]"))
+        #expect(r.stdout.contains("<=  replicate[westus2]"))
+        #expect(r.stdout.hasSuffix("Plan: 4 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+        // The emulator's state persists under the state directory; no device is left behind.
+        #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent(".kiln/emulator/endpoints.json").path))
+    }
+
+    @Test func jsonAndSavedPlansCarryEveryAction() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let r = try KilnBinary.run(["plan", "--emulator", "--json", "--out", "saved.json", "manifests/two-builds.yaml"], in: dir.url)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let plan = try #require(object["plan"] as? [String: Any])
+        #expect((plan["builds"] as? [[String: Any]])?.count == 2)
+        let saved = try Data(contentsOf: dir.url.appendingPathComponent("saved.json"))
+        #expect(String(decoding: saved, as: UTF8.self) == r.stdout)
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.url.appendingPathComponent("saved.json").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func aMissingSourceIsAConflictWithItsFix() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let r = try KilnBinary.run(["plan", "--emulator", "manifests/from-managed-disk.yaml"], in: dir.url)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("! from-disk: the source disk golden-os does not exist"))
+        #expect(r.stdout.contains("fix: create it, or point source.disk at one that exists"))
+    }
+
+    @Test func driftReportsUnpublishedOutputsPerField() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let r = try KilnBinary.run(["drift", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("~ quickstart: image: expected exists, found deleted or never published"))
+        #expect(r.stdout.contains("~ quickstart: gallery.version: expected 1.0.0, found deleted or never published"))
+    }
+
+    @Test func graphPrintsDOT() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let r = try KilnBinary.run(["graph", "--emulator", "manifests/two-builds.yaml"], in: dir.url)
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("digraph kiln {"))
+        #expect(r.stdout.contains("\"worker/create-disk[os]\" -> \"worker/attach[os]\";"))
+    }
+
+    @Test func noAzureVMSaysSo() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        try dir.write("endpoints.json", """
+            {"arm":"http://127.0.0.1:9","login":"http://127.0.0.1:9","imds":"http://127.0.0.1:9","deviceRoot":"/tmp",
+             "credential":{"tenantId":"t","clientId":"c","clientSecret":"s"}}
+            """)
+        let r = try KilnBinary.run(["plan", "--emulator-endpoints", "endpoints.json", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("this needs an Azure VM, or --emulator"))
+    }
+}
