@@ -1,1 +1,0 @@
-// Reconciler module. See docs/design.md.
