@@ -2,6 +2,7 @@ import Foundation
 import Planner
 import Providers
 @testable import Reconciler
+import TestSupport
 import Testing
 
 @Suite struct SchedulerTests {
@@ -242,5 +243,34 @@ import Testing
         for handle in handles { handle.release() }
         let again = try await s.lockBuilds(of: p)
         for handle in again { handle.release() }
+    }
+}
+
+@Suite struct FileJournalTests {
+    @Test func theJournalOnDiskRecordsEachPhaseWithMode0600() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = FileJournalStore(stateDirectory: dir.url.appendingPathComponent(".kiln").path)
+        let url = "https://management.azure.com/operations/op9"
+        let executor = FakeExecutor([
+            "web/snapshot[os]": { _, context in
+                try await context.recordOperation(url)
+                // What an executor that crashed now would leave: the URL, durably.
+                let journal = try await context.journal.load()
+                #expect(journal.latest(for: "web/snapshot[os]")?.phase == .started(operationURL: url))
+                return ActionOutcome(result: [ActionOutcome.Key.resourceID: "/snap"])
+            },
+        ])
+        let s = Scheduler(executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock())
+        let locks = try await s.lockBuilds(of: plan([act("web", .snapshot, "os")]))
+        defer { for lock in locks { lock.release() } }
+        let result = await s.run(plan([act("web", .snapshot, "os", change: .create)]))
+
+        #expect(result.succeeded)
+        let path = store.journalPath(build: "web")
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        let phases = try await store.load(build: "web").entries.map(\.phase)
+        #expect(phases == [.intent, .started(operationURL: url), .done(result: ["resourceId": "/snap"])])
     }
 }

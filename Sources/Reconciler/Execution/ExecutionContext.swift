@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Planner
 import Providers
 
@@ -19,17 +20,22 @@ public struct ExecutionContext: Sendable {
     /// The results of every action of the same build finished so far, in this run or
     /// (from the journal) in an earlier one; e.g. a snapshot reads its disk's id here.
     public let buildResults: [ActionID: [String: String]]
+    /// The run's logger, with the action's id as metadata. Never log secrets.
+    public let logger: Logger
 
     let interrupts: InterruptController
     let emit: @Sendable (ApplyEvent) -> Void
 
     init(action: Action, journal: JournalHandle, clock: any Clock<Duration>, dependencyResults: [ActionID: [String: String]],
-         buildResults: [ActionID: [String: String]], interrupts: InterruptController, emit: @escaping @Sendable (ApplyEvent) -> Void) {
+         buildResults: [ActionID: [String: String]], logger: Logger, interrupts: InterruptController, emit: @escaping @Sendable (ApplyEvent) -> Void) {
         self.action = action
         self.journal = journal
         self.clock = clock
         self.dependencyResults = dependencyResults
         self.buildResults = buildResults
+        var logger = logger
+        logger[metadataKey: "action"] = "\(action.id)"
+        self.logger = logger
         self.interrupts = interrupts
         self.emit = emit
     }

@@ -154,7 +154,7 @@ public struct Scheduler: Sendable {
     private func makeContext(for action: Action, run: SchedulerRun, gate: EventGate) -> ExecutionContext {
         ExecutionContext(action: action, journal: JournalHandle(build: action.id.build, store: journals), clock: clock,
                          dependencyResults: run.results(of: action.dependsOn), buildResults: run.results(ofBuild: action.id.build),
-                         interrupts: interrupts, emit: { gate.emit($0) })
+                         logger: logger, interrupts: interrupts, emit: { gate.emit($0) })
     }
 
     /// One action's life: journal the intent, execute, journal the outcome, report.
