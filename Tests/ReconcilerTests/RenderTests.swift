@@ -168,3 +168,20 @@ import Testing
         #expect(result.summary.message == "Apply complete: 0 actions done, 1 already done.")
     }
 }
+
+@Suite struct EventGateTests {
+    @Test func nothingFollowsAnActionsFinalEventOrTheSummary() {
+        let sink = CollectingEventSink()
+        let gate = EventGate(sink: sink)
+        let a = id("web/provision[a]")
+        gate.emit(.started(a, change: .run, resource: nil, rejoining: false))
+        gate.emit(.interrupted(a, elapsed: .seconds(1)))
+        // A cancelled executor reporting late:
+        gate.emit(.progress(a, percent: 10, detail: "late"))
+        gate.emit(.done(a, elapsed: .seconds(2)))
+        let summary = ApplySummary(outcome: .interrupted, done: 0, alreadyDone: 0, failures: [], skipped: 0, blocked: 0, interrupted: 1, notStarted: 0, outputs: [])
+        gate.emit(.summary(summary))
+        gate.emit(.started(id("web/mount"), change: .run, resource: nil, rejoining: false))
+        #expect(sink.events == [.started(a, change: .run, resource: nil, rejoining: false), .interrupted(a, elapsed: .seconds(1)), .summary(summary)])
+    }
+}
