@@ -1,0 +1,214 @@
+import Planner
+
+/// The bookkeeping of one `Scheduler.run`: which actions finished how, which are
+/// running, which may start. A value owned by the run's driver loop; no I/O.
+struct SchedulerRun {
+    /// What the driver loop waits for.
+    enum Message: Sendable {
+        case finished(ActionID, Outcome)
+        case interrupt(InterruptController.Level)
+    }
+
+    /// How one execution of an action ended.
+    enum Outcome: Sendable {
+        case done([String: String])
+        case failed(ActionFailure)
+        case interrupted
+    }
+
+    let plan: Plan
+    let parallelism: Int
+    private let known: Set<ActionID>
+    /// Plan position of each action, to report in plan order.
+    private let order: [ActionID: Int]
+    private var dependents: [ActionID: [ActionID]] = [:]
+    private(set) var final: [ActionID: ActionFinalStatus] = [:]
+    private var succeeded: Set<ActionID> = []
+    private var resultsByAction: [ActionID: [String: String]] = [:]
+    private(set) var running: [ActionID: Stopwatch] = [:]
+    private var failures: [ActionFailure] = []
+    private var interrupted = false
+
+    init(plan: Plan, parallelism: Int) {
+        self.plan = plan
+        self.parallelism = parallelism
+        known = Set(plan.actions.map(\.id))
+        order = Dictionary(plan.actions.enumerated().map { ($1.id, $0) }) { first, _ in first }
+        for action in plan.actions {
+            for dep in action.dependsOn { dependents[dep, default: []].append(action.id) }
+            switch action.status {
+            case .done:
+                final[action.id] = .alreadyDone
+                succeeded.insert(action.id)
+            case .blocked:
+                final[action.id] = .blocked(by: action.id)
+            case .todo, .stale, .inFlight:
+                break
+            }
+        }
+    }
+
+    /// Results of actions done before this run, from the journal.
+    mutating func seed(results: [ActionID: [String: String]]) {
+        resultsByAction.merge(results) { _, new in new }
+    }
+
+    /// The actions that may start now, in plan order, up to the free capacity.
+    func startable() -> [Action] {
+        var free = parallelism - running.count
+        var out: [Action] = []
+        for action in plan.actions where free > 0 {
+            guard final[action.id] == nil, running[action.id] == nil,
+                  action.dependsOn.allSatisfy({ succeeded.contains($0) }) else { continue }
+            out.append(action)
+            free -= 1
+        }
+        return out
+    }
+
+    mutating func markStarted(_ id: ActionID, at stopwatch: Stopwatch) {
+        running[id] = stopwatch
+    }
+
+    var runningInPlanOrder: [ActionID] {
+        plan.actions.map(\.id).filter { running[$0] != nil }
+    }
+
+    func elapsed(_ id: ActionID) -> Duration {
+        running[id]?.elapsed() ?? .zero
+    }
+
+    /// Records how `id` ended; returns the events this causes (dependents skipped).
+    mutating func finish(_ id: ActionID, _ outcome: Outcome) -> [ApplyEvent] {
+        // A late message for an action already reported interrupted (second interrupt).
+        guard running.removeValue(forKey: id) != nil else { return [] }
+        switch outcome {
+        case .done(let result):
+            final[id] = .done
+            succeeded.insert(id)
+            resultsByAction[id] = result
+            return []
+        case .interrupted:
+            final[id] = .interrupted
+            interrupted = true
+            return []
+        case .failed(let failure):
+            final[id] = .failed(message: failure.message)
+            failures.append(failure)
+            var events: [ApplyEvent] = []
+            for dependent in descendants(of: id) where final[dependent] == nil && running[dependent] == nil {
+                final[dependent] = .skipped(upstream: id)
+                events.append(.skipped(dependent, upstream: id))
+            }
+            return events
+        }
+    }
+
+    /// A running action given up on by the second interrupt.
+    mutating func interruptRunning(_ id: ActionID) {
+        guard running.removeValue(forKey: id) != nil else { return }
+        final[id] = .interrupted
+        interrupted = true
+    }
+
+    /// Gives every action that never ran its reason, once nothing runs any more.
+    mutating func finishRemaining(interrupted: Bool) {
+        for action in plan.actions where final[action.id] == nil {
+            if let blocker = blockingAncestor(of: action.id) {
+                final[action.id] = .blocked(by: blocker)
+            } else if interrupted {
+                final[action.id] = .notStarted
+                self.interrupted = true
+            } else {
+                // Neither blocked nor failed upstream, yet never ready: a dependency the
+                // plan does not contain, or a cycle. The planner never makes either.
+                let missing = action.dependsOn.filter { !known.contains($0) }
+                let why = missing.isEmpty
+                    ? "its dependencies \(action.dependsOn.filter { !succeeded.contains($0) }.map(\.description).joined(separator: ", ")) never finished (a cycle in the plan)"
+                    : "it depends on \(missing.map(\.description).joined(separator: ", ")), which the plan does not contain"
+                let failure = ActionFailure(action: action.id, message: "not run: \(why); this is a bug in kiln, please report it")
+                final[action.id] = .failed(message: failure.message)
+                failures.append(failure)
+            }
+        }
+    }
+
+    /// Events for actions that never ran because of a conflict.
+    func notRunEvents() -> [ApplyEvent] {
+        plan.actions.compactMap { action in
+            if case .blocked(let by) = final[action.id] { return .blocked(action.id, by: by) }
+            return nil
+        }
+    }
+
+    /// The results of `ids` that have one.
+    func results(of ids: [ActionID]) -> [ActionID: [String: String]] {
+        var out: [ActionID: [String: String]] = [:]
+        for id in ids { if let r = resultsByAction[id] { out[id] = r } }
+        return out
+    }
+
+    /// The results of every finished action of `build`.
+    func results(ofBuild build: String) -> [ActionID: [String: String]] {
+        resultsByAction.filter { $0.key.build == build && succeeded.contains($0.key) }
+    }
+
+    /// What each build has published: the ids from done results, or else the resource
+    /// of its done image and gallery-version actions.
+    func publishedOutputs() -> [PublishedOutputs] {
+        var out: [PublishedOutputs] = []
+        for build in plan.buildNames {
+            var outputs = PublishedOutputs(build: build)
+            for action in plan.actions where action.id.build == build && succeeded.contains(action.id) {
+                let result = resultsByAction[action.id] ?? [:]
+                if let image = result[ActionOutcome.Key.imageID] {
+                    outputs.imageID = image
+                } else if action.id.kind == .image, outputs.imageID == nil {
+                    outputs.imageID = action.resource
+                }
+                if let version = result[ActionOutcome.Key.galleryImageVersionID] {
+                    outputs.galleryImageVersionID = version
+                } else if action.id.kind == .galleryVersion, outputs.galleryImageVersionID == nil {
+                    outputs.galleryImageVersionID = action.resource
+                }
+            }
+            if outputs.imageID != nil || outputs.galleryImageVersionID != nil { out.append(outputs) }
+        }
+        return out
+    }
+
+    func result(outputs: [PublishedOutputs]) -> ApplyResult {
+        var counts: [String: Int] = [:]
+        for status in final.values { counts[status.name, default: 0] += 1 }
+        let outcome: ApplySummary.Outcome = interrupted ? .interrupted : (failures.isEmpty ? .complete : .failed)
+        let summary = ApplySummary(outcome: outcome, done: counts["done"] ?? 0, alreadyDone: counts["already-done"] ?? 0, failures: failures,
+                                   skipped: counts["skipped"] ?? 0, blocked: counts["blocked"] ?? 0, interrupted: counts["interrupted"] ?? 0,
+                                   notStarted: counts["not-started"] ?? 0, outputs: outputs)
+        return ApplyResult(actions: plan.actions.map { ($0.id, final[$0.id] ?? .notStarted) }, summary: summary)
+    }
+
+    private func descendants(of id: ActionID) -> [ActionID] {
+        var seen: Set<ActionID> = []
+        var stack = dependents[id] ?? []
+        var out: [ActionID] = []
+        while let next = stack.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            out.append(next)
+            stack += dependents[next] ?? []
+        }
+        return out.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
+    }
+
+    /// A blocked action that `id` depends on, directly or not.
+    private func blockingAncestor(of id: ActionID) -> ActionID? {
+        var seen: Set<ActionID> = []
+        var stack = plan.action(id)?.dependsOn ?? []
+        while let next = stack.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            if case .blocked(let by) = final[next] { return by }
+            if plan.action(next)?.status == .blocked { return next }
+            stack += plan.action(next)?.dependsOn ?? []
+        }
+        return nil
+    }
+}
