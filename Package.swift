@@ -116,6 +116,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        // Providers against an in-process emulator with real loop devices.
+        .testTarget(name: "IntegrationTests", dependencies: ["Providers", "AzureEmulator", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

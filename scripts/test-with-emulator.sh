@@ -6,7 +6,9 @@ set -euo pipefail
 KILN=${KILN:-.build/debug/kiln}
 SWIFT=${SWIFT:-swift}
 state=$(mktemp -d /tmp/kiln-test-emulator.XXXXXX)
-"$KILN" emulator serve --state-dir "$state" --devices memory --tls >"$state/serve.log" 2>&1 &
+# Short-lived tokens, so the clients' refresh paths run (and the expiry test has something to test).
+printf '{"tokenLifetimeSeconds": 10}\n' >"$state/config.json"
+"$KILN" emulator serve --state-dir "$state" --config "$state/config.json" --devices memory --tls >"$state/serve.log" 2>&1 &
 pid=$!
 cleanup() {
     kill -TERM "$pid" 2>/dev/null || true

@@ -1,0 +1,101 @@
+import Foundation
+import Model
+
+/// Attaching and detaching Kiln's disks on the builder VM as one operation each: the Azure
+/// call, and the device that must appear (or disappear) on this machine.
+///
+/// * attach: under the host-wide LUN lock, picks the lowest free LUN (0 included) within
+///   the VM size's limit, attaches, waits for Azure, then waits for the device;
+/// * detach: refuses while anything on the device is still mounted (checked with an
+///   exclusive open, which also sees mounts made in other namespaces), detaches, waits for
+///   Azure, then waits for the device to go.
+public struct BuilderDisks: Sendable {
+    public var arm: ArmClient
+    public var vm: ResourceID
+    public var devices: any BlockDeviceLocator
+    public var lock: any DataDiskLUNLock
+    public var maxDataDisks: Int
+
+    public init(arm: ArmClient, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock, maxDataDisks: Int) {
+        self.arm = arm
+        self.vm = vm
+        self.devices = devices
+        self.lock = lock
+        self.maxDataDisks = maxDataDisks
+    }
+
+    /// Attaches `disk` (or adopts its existing attachment) and returns its device.
+    public func attach(_ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
+                       onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws -> AttachedBlockDevice {
+        let lun = try await arm.attachDataDisk(disk, to: vm, maxDataDisks: maxDataDisks, caching: caching, lock: lock, timeout: timeout, onStarted: onStarted)
+        return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
+    }
+
+    /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`
+    /// when its device is still in use.
+    public func detach(_ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
+                       onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws {
+        let devices = self.devices
+        let box = LUNBox()
+        try await arm.detachDataDisk(disk, from: vm, timeout: timeout, ensureNotInUse: { lun in
+            await box.set(lun)
+            if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
+                throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
+            }
+        }, onStarted: onStarted)
+        if let lun = await box.lun { try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout) }
+    }
+
+    private actor LUNBox {
+        var lun: Int?
+        func set(_ value: Int) { lun = value }
+    }
+}
+
+/// Why a disk operation on the builder VM was refused.
+public enum BuilderDiskError: Error, Sendable, Equatable, CustomStringConvertible {
+    case stillInUse(disk: String, lun: Int, device: String)
+
+    public var description: String {
+        switch self {
+        case .stillInUse(let disk, let lun, let device):
+            "refusing to detach disk \(disk) (LUN \(lun)): \(device) is still in use (mounted, possibly in another mount namespace) — unmount it first; 'grep \(device) /proc/*/mountinfo' shows where"
+        }
+    }
+}
+
+/// The host-wide LUN lock as a `DataDiskLUNLock`: a file lock (flock) on
+/// `/run/kiln/lun.lock` by default, so two Kiln processes on one VM never pick the same LUN.
+/// Waiters show the holder's pid, host and start time when they give up.
+public struct HostFileLUNLock: DataDiskLUNLock {
+    public var path: String
+    public var timeout: Duration
+
+    public init(path: String = HostLUNLock.defaultPath, timeout: Duration = .seconds(300)) {
+        self.path = path
+        self.timeout = timeout
+    }
+
+    public func withLUNLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let lock = try await HostLUNLock.acquire(path: path, purpose: "choose a LUN and attach a disk", timeout: timeout)
+        defer { lock.release() }
+        return try await body()
+    }
+}
+
+/// Data-disk limits of Azure VM sizes, for choosing a LUN before Azure would refuse one.
+public enum VMSizeLimits {
+    /// The most data disks a size takes: sizes follow 2 per vCPU up to 32 (M-series 64),
+    /// read from the size name (`Standard_D4s_v5` → 4 vCPUs → 8). Unknown names get 64 and
+    /// Azure's own refusal (`MaxDataDisksReached`-style errors) still applies.
+    public static func maxDataDisks(forSize size: String?) -> Int {
+        guard let size else { return 64 }
+        let name = size.hasPrefix("Standard_") ? String(size.dropFirst("Standard_".count)) : size
+        guard let family = name.first, family.isLetter else { return 64 }
+        let digits = name.dropFirst().prefix(while: \.isNumber)
+        guard let vcpus = Int(digits), vcpus > 0 else { return 64 }
+        let cap = family == "M" ? 64 : 32
+        return max(2, min(cap, vcpus * 2))
+    }
+}
