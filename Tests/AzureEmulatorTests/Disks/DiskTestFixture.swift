@@ -57,8 +57,19 @@ final class DiskTestFixture: @unchecked Sendable {
         return point
     }
 
+    /// Unmounts, retrying while the mount is busy: tests run in parallel in one process, and a
+    /// child another test spawns can briefly hold an inherited descriptor of a file here.
     func unmount(_ point: String) async throws {
-        try await DiskCommand.check("umount", [point])
+        var attempt = 0
+        while true {
+            do {
+                try await DiskCommand.check("umount", [point])
+                break
+            } catch where attempt < 40 && "\(error)".contains("busy") {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
         lock.withLock { mounts.removeAll { $0 == point } }
     }
 
