@@ -6,8 +6,31 @@ set -euo pipefail
 KILN=${KILN:-.build/debug/kiln}
 SWIFT=${SWIFT:-swift}
 state=$(mktemp -d /tmp/kiln-test-emulator.XXXXXX)
+# A certificate (made now, never committed) and a federated token for a second app, so every
+# credential kind gets a token from the emulator's Entra endpoint.
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=kiln-test -days 1 \
+    -keyout "$state/app.key" -out "$state/app.crt" >/dev/null 2>&1
+cat "$state/app.crt" "$state/app.key" >"$state/app.pem"
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+now=$(date +%s)
+header=$(printf '{"alg":"RS256","typ":"JWT"}' | b64url)
+claims=$(printf '{"iss":"https://kiln.test/issuer","sub":"system:serviceaccount:kiln:builder","aud":"api://AzureADTokenExchange","iat":%d,"nbf":%d,"exp":%d}' \
+    "$now" "$now" $((now + 3600)) | b64url)
+printf '%s.%s.%s' "$header" "$claims" "$(printf 'unsigned' | b64url)" >"$state/federated.jwt"
+app=33333333-3333-3333-3333-333333333333
 # Short-lived tokens, so the clients' refresh paths run (and the expiry test has something to test).
-printf '{"tokenLifetimeSeconds": 10}\n' >"$state/config.json"
+cat >"$state/config.json" <<JSON
+{
+  "tokenLifetimeSeconds": 10,
+  "clients": [
+    {"clientID": "00000000-0000-0000-0000-00000000c1d0", "secret": "kiln-emulator-secret"},
+    {"clientID": "$app", "secret": null, "certificates": ["$state/app.crt"],
+     "federated": [{"issuer": "https://kiln.test/issuer", "subject": "system:serviceaccount:kiln:builder"}]}
+  ]
+}
+JSON
+export KILN_EMULATOR_CERTIFICATE_CLIENT_ID=$app KILN_EMULATOR_CERTIFICATE_PATH="$state/app.pem"
+export KILN_EMULATOR_FEDERATED_CLIENT_ID=$app KILN_EMULATOR_FEDERATED_TOKEN_FILE="$state/federated.jwt"
 "$KILN" emulator serve --state-dir "$state" --config "$state/config.json" --devices memory --tls >"$state/serve.log" 2>&1 &
 pid=$!
 cleanup() {

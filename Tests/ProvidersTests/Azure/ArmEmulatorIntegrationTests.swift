@@ -75,7 +75,7 @@ struct ArmEmulatorIntegrationTests {
     /// Each environment credential form against the emulator's Entra endpoint, for the
     /// registrations named by `KILN_EMULATOR_CERTIFICATE_CLIENT_ID` + `..._CERTIFICATE_PATH`
     /// (PEM with certificate and key) and `KILN_EMULATOR_FEDERATED_CLIENT_ID` +
-    /// `..._FEDERATED_TOKEN_FILE`; parts whose variables are unset are left out.
+    /// `..._FEDERATED_TOKEN_FILE` (scripts/test-with-emulator.sh registers both).
     @Test func certificateAndFederatedCredentialsGetTokensThatARMAccepts() async throws {
         let env = ProcessInfo.processInfo.environment
         let context = AzureCredentialContext(cloud: cloud, transport: transport)
@@ -88,6 +88,8 @@ struct ArmEmulatorIntegrationTests {
         if let client = env["KILN_EMULATOR_FEDERATED_CLIENT_ID"], let file = env["KILN_EMULATOR_FEDERATED_TOKEN_FILE"] {
             credentials.append(WorkloadIdentityCredential(tenantID: endpoints.credential.tenantId, clientID: client, tokenFile: file, context: context))
         }
+        try #require(credentials.count == ClientAssertionStyle.allCases.count + 1,
+                     "set KILN_EMULATOR_CERTIFICATE_* and KILN_EMULATOR_FEDERATED_* (scripts/test-with-emulator.sh does)")
         for credential in credentials {
             let arm = ArmClient(cloud: cloud, transport: transport, credential: credential)
             #expect(try await arm.getVirtualMachine(vm) != nil, "\(credential.name)")
