@@ -77,6 +77,8 @@ struct ServerTests {
             let huge = try await h.send("PUT", h.diskPath("d1"), raw: Data(repeating: 0x20, count: 200 * 1024))
             #expect(huge.status == 413)
             #expect(huge.errorCode == "RequestEntityTooLarge")
+            let log = try await h.send("GET", "/_emulator/requests", auth: false)
+            #expect(log.json?.arrayValue?.contains { $0["status"]?.intValue == 413 } == true)
             // still serving afterwards
             #expect(try await h.vm().status == 200)
         }

@@ -120,7 +120,7 @@ public actor EmulatorServer {
                                                                     fallbackHost: "169.254.169.254", viaProxy: true),
                                                   port: 0, tls: nil)
                 let proxy = try await ProxyServer.start(host: host, port: 0, tlsPort: innerTLS, plainPort: innerPlain) { method, target in
-                    Task { await emulator.logRefusedProxyRequest(method: method, target: target) }
+                    Task { await emulator.logUnhandled(method: method, host: "proxy", path: target, status: 403, viaProxy: true) }
                 }
                 self.proxy = proxy
                 proxyURL = "http://\(urlHost):\(proxy.port)"
@@ -231,23 +231,28 @@ struct EmulatorResponder: HTTPResponder {
     }
 
     func respond(to request: Request, context: EmulatorContext) async throws -> Response {
+        let rawPath = request.uri.path
+        let host = request.head.authority ?? fallbackHost
+        let query = EmulatorRequest.parseQuery(request.uri.query ?? "")
         if let cl = request.headers[.contentLength].flatMap(Int.init), cl > maxBody {
+            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
             return Self.tooLarge(maxBody)
         }
         var req = request
         let buffer: ByteBuffer
-        do { buffer = try await req.collectBody(upTo: maxBody) } catch { return Self.tooLarge(maxBody) }
+        do { buffer = try await req.collectBody(upTo: maxBody) } catch {
+            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
+            return Self.tooLarge(maxBody)
+        }
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName
             if let old = headers[name] { headers[name] = old + "," + field.value } else { headers[name] = field.value }
         }
-        let rawPath = request.uri.path
         let er = EmulatorRequest(
             method: request.method.rawValue, path: rawPath.removingPercentEncoding ?? rawPath,
-            query: EmulatorRequest.parseQuery(request.uri.query ?? ""), headers: headers,
-            body: Data(buffer.readableBytesView), scheme: scheme,
-            host: request.head.authority ?? fallbackHost, viaProxy: viaProxy)
+            query: query, headers: headers, body: Data(buffer.readableBytesView), scheme: scheme,
+            host: host, viaProxy: viaProxy)
         let r = await emulator.handle(er)
         if r.drop {
             try? await context.channel.close()
