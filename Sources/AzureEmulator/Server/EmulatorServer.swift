@@ -9,10 +9,12 @@ import NIOSSL
 /// Where a running emulator can be reached, and a credential that works against it. Written to
 /// `STATE/endpoints.json` and printed by `kiln emulator serve`.
 public struct EmulatorEndpoints: Sendable, Codable, Equatable {
-    /// Base URL of ARM (`https://management.azure.com` equivalent).
+    /// Base URL of ARM (`https://management.azure.com` equivalent), plain HTTP.
     public var arm: String
-    /// Entra authority host (`https://login.microsoftonline.com` equivalent).
+    /// Entra authority host (`https://login.microsoftonline.com` equivalent), plain HTTP.
     public var login: String
+    /// The same ARM and Entra endpoints over HTTPS (trust `caFile`), when TLS is on.
+    public var https: String?
     /// IMDS base URL (`http://169.254.169.254` equivalent).
     public var imds: String
     /// The HTTP proxy URL, when proxy mode is on.
@@ -29,8 +31,6 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var control: String
     public var stateDirectory: String
     public var credential: Credential
-    /// The plain-HTTP base URL (equal to `arm` unless TLS is on).
-    public var plain: String?
 
     /// A service principal the emulator accepts.
     public struct Credential: Sendable, Codable, Equatable {
@@ -129,12 +129,11 @@ public actor EmulatorServer {
 
         let client = configuration.clients.first
         let ep = EmulatorEndpoints(
-            arm: secureBase ?? base, login: secureBase ?? base, imds: base, proxy: proxyURL, caFile: caFile,
+            arm: base, login: base, https: secureBase, imds: base, proxy: proxyURL, caFile: caFile,
             deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
             builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription, tenantId: configuration.tenant,
             location: configuration.location, control: base + "/_emulator", stateDirectory: stateDirectory.path,
-            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret),
-            plain: base)
+            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret))
         endpoints = ep
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
