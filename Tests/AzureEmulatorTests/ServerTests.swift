@@ -177,4 +177,18 @@ struct ServerTests {
             #expect(try await h.send("GET", "/subscriptions/\(h.sub)/resourceGroups/fresh?api-version=2021-04-01").status == 200)
         }
     }
+
+    @Test func aTakenPortFailsTheStartCleanly() async throws {
+        try await withEmulator(getToken: false) { h in
+            let port = try #require(URL(string: h.endpoints.arm)?.port)
+            var config = EmulatorConfiguration()
+            config.port = port
+            let dir = Harness.freshDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let second = EmulatorServer(configuration: config, stateDirectory: dir, backend: InMemoryDiskBackend())
+            await #expect(throws: EmulatorStartError.self) { _ = try await second.start() }
+            await second.stop()
+            #expect(try await h.vm().status == 401)  // the first one still answers
+        }
+    }
 }

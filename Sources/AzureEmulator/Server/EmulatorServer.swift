@@ -84,7 +84,8 @@ public actor EmulatorServer {
         configuration.deviceRoot.map { URL(fileURLWithPath: $0) } ?? stateDirectory.appendingPathComponent("dev")
     }
 
-    /// Starts listening. Throws when the state or configuration is unusable or the port is taken.
+    /// Starts listening. Throws when the state or configuration is unusable or the port is
+    /// taken; then nothing is left listening and every disk it re-attached is detached again.
     public func start() async throws -> EmulatorEndpoints {
         if let endpoints { return endpoints }
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
@@ -92,6 +93,15 @@ public actor EmulatorServer {
         self.emulator = emulator
         await emulator.restoreAttachments()
         await emulator.persist()
+        do {
+            return try await listen(emulator)
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    func listen(_ emulator: Emulator) async throws -> EmulatorEndpoints {
 
         let host = configuration.host
         let plainPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
