@@ -114,6 +114,28 @@ struct GalleryAndImageTests {
         }
     }
 
+    @Test func versionFromAManagedImageCarriesItsDataDisks() async throws {
+        try await withEmulator { h in
+            try await h.createDisk("mos", sizeGB: 30)
+            try await h.createDisk("mdata", sizeGB: 3)
+            let img = try await h.send("PUT", "\(h.compute)/images/mimg?api-version=2024-07-01", json: ["location": "westus", "properties": ["storageProfile": [
+                "osDisk": ["osType": "Linux", "osState": "Generalized", "managedDisk": ["id": .string(h.diskID("mos"))]],
+                "dataDisks": [["lun": 2, "managedDisk": ["id": .string(h.diskID("mdata"))]]]]]])
+            _ = try await h.waitForOperation(img)
+            _ = try await h.waitForOperation(try await h.send("PUT", "\(h.compute)/galleries/g3?api-version=2024-03-03", json: ["location": "westus"]))
+            _ = try await h.waitForOperation(try await h.send("PUT", "\(h.compute)/galleries/g3/images/d3?api-version=2024-03-03", json: ["location": "westus", "properties": ["osType": "Linux", "osState": "Generalized", "identifier": ["publisher": "p", "offer": "o", "sku": "s"]]]))
+            let v = try await h.send("PUT", "\(h.compute)/galleries/g3/images/d3/versions/1.2.3?api-version=2019-12-01", json: ["location": "westus", "properties": [
+                "storageProfile": ["source": ["id": .string("\(h.compute)/images/mimg")]]]])
+            #expect(v.status == 201)
+            #expect(v.json?.at("properties", "storageProfile", "dataDiskImages")?.arrayValue?.first?["lun"]?.intValue == 2)
+            #expect(v.json?.at("properties", "storageProfile", "dataDiskImages")?.arrayValue?.first?["sizeInGB"]?.intValue == 3)
+            #expect(v.json?.at("properties", "publishingProfile", "targetRegions")?.arrayValue?.first?["name"]?.stringValue == "westus")
+            _ = try await h.waitForOperation(v)
+            let blobs = await h.backend.blobs.keys.filter { $0.contains("/versions/1.2.3/") }.sorted()
+            #expect(blobs.count == 2)
+        }
+    }
+
     @Test func platformImageListsAreBareArraysInNumericOrder() async throws {
         try await withEmulator({ c in
             c.platformImages.append(PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202410010", hyperVGeneration: "V2"))

@@ -34,13 +34,15 @@ struct ProxyAndTLSTests {
     }
 
     @Test func httpsListenerUsesTheGeneratedCA() async throws {
-        try await withEmulator(getToken: false, { $0.tls = true }) { h in
-            #expect(h.endpoints.arm.hasPrefix("https://127.0.0.1:"))
+        try await withEmulator(getToken: false, { $0.proxy = false }) { h in
+            let https = try #require(h.endpoints.https)
+            #expect(https.hasPrefix("https://127.0.0.1:"))
+            #expect(h.endpoints.proxy == nil)
             let c = try client(h, proxy: false)
             do {
-                let r = try await get(c, h.endpoints.arm + "/metadata/endpoints?api-version=2022-09-01")
+                let r = try await get(c, https + "/metadata/endpoints?api-version=2022-09-01")
                 #expect(r.status == 200)
-                #expect(r.json?["resourceManager"]?.stringValue == h.endpoints.arm + "/")
+                #expect(r.json?["resourceManager"]?.stringValue == https + "/")
                 #expect(FileManager.default.fileExists(atPath: h.stateDirectory.appendingPathComponent("ca.pem").path))
             } catch {
                 try? await c.shutdown()
@@ -50,8 +52,17 @@ struct ProxyAndTLSTests {
         }
     }
 
+    @Test func plainOnlyHasNoCAAndNoProxy() async throws {
+        try await withEmulator(getToken: false, { $0.tls = false; $0.proxy = false }) { h in
+            #expect(h.endpoints.https == nil)
+            #expect(h.endpoints.proxy == nil)
+            #expect(h.endpoints.caFile == nil)
+            #expect(!FileManager.default.fileExists(atPath: h.stateDirectory.appendingPathComponent("ca.pem").path))
+        }
+    }
+
     @Test func proxyReachesTheEmulatorUnderAzureNamesAndNothingElse() async throws {
-        try await withEmulator(getToken: false, { $0.proxy = true }) { h in
+        try await withEmulator(getToken: false) { h in
             let c = try client(h, proxy: true)
             do {
                 let sub = h.configuration.subscription, tenant = h.configuration.tenant
@@ -77,7 +88,7 @@ struct ProxyAndTLSTests {
                 // The proxy logs its refusals asynchronously: poll the log a bounded number of times.
                 var entries: [JSON] = []
                 for _ in 0..<100 {
-                    entries = try await h.send("GET", h.endpoints.plain! + "/_emulator/requests", auth: false).json?.arrayValue ?? []
+                    entries = try await h.send("GET", h.endpoints.control + "/requests", auth: false).json?.arrayValue ?? []
                     if entries.contains(where: { $0["status"]?.intValue == 403 }) { break }
                     try await Task.sleep(for: .milliseconds(20))
                 }

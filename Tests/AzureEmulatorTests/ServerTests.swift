@@ -77,6 +77,8 @@ struct ServerTests {
             let huge = try await h.send("PUT", h.diskPath("d1"), raw: Data(repeating: 0x20, count: 200 * 1024))
             #expect(huge.status == 413)
             #expect(huge.errorCode == "RequestEntityTooLarge")
+            let log = try await h.send("GET", "/_emulator/requests", auth: false)
+            #expect(log.json?.arrayValue?.contains { $0["status"]?.intValue == 413 } == true)
             // still serving afterwards
             #expect(try await h.vm().status == 200)
         }
@@ -146,6 +148,47 @@ struct ServerTests {
             }
             let list = try await h.send("GET", "\(h.compute)/disks?api-version=2024-03-02")
             #expect(list.json?["value"]?.arrayValue?.count == 20)
+        }
+    }
+
+    @Test func resourceGroupsCanBeCreatedAndQueried() async throws {
+        try await withEmulator { h in
+            let rg = "/subscriptions/\(h.sub)/resourceGroups/images-rg?api-version=2021-04-01"
+            #expect(try await h.send("HEAD", rg).status == 404)
+            let put = try await h.send("PUT", rg, json: ["location": "westus", "tags": ["team": "kiln"]])
+            #expect(put.status == 201)
+            #expect(try await h.send("HEAD", rg).status == 204)
+            #expect(try await h.send("PUT", rg, json: ["location": "westus"]).status == 200)
+            let disk = try await h.send("PUT", "/subscriptions/\(h.sub)/resourceGroups/IMAGES-RG/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
+                                        json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]])
+            #expect(disk.status == 202)
+            let list = try await h.send("GET", "/subscriptions/\(h.sub)/resourcegroups?api-version=2021-04-01")
+            #expect(list.json?["value"]?.arrayValue?.count == 2)
+            let view = try await h.send("GET", h.vmPath + "&$expand=instanceView")
+            #expect(view.json?.at("properties", "instanceView", "statuses")?.arrayValue?.count == 2)
+        }
+    }
+
+    @Test func resourceGroupsOnDemand() async throws {
+        try await withEmulator({ $0.createResourceGroupsOnDemand = true }) { h in
+            let r = try await h.send("PUT", "/subscriptions/\(h.sub)/resourceGroups/fresh/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
+                                     json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]])
+            #expect(r.status == 202)
+            #expect(try await h.send("GET", "/subscriptions/\(h.sub)/resourceGroups/fresh?api-version=2021-04-01").status == 200)
+        }
+    }
+
+    @Test func aTakenPortFailsTheStartCleanly() async throws {
+        try await withEmulator(getToken: false) { h in
+            let port = try #require(URL(string: h.endpoints.arm)?.port)
+            var config = EmulatorConfiguration()
+            config.port = port
+            let dir = Harness.freshDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let second = EmulatorServer(configuration: config, stateDirectory: dir, backend: InMemoryDiskBackend())
+            await #expect(throws: EmulatorStartError.self) { _ = try await second.start() }
+            await second.stop()
+            #expect(try await h.vm().status == 401)  // the first one still answers
         }
     }
 }

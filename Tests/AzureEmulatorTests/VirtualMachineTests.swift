@@ -178,4 +178,19 @@ struct VirtualMachineTests {
             #expect(attached)
         }
     }
+
+    @Test func imdsListsTheAttachedDataDisksAsStrings() async throws {
+        try await withEmulator { h in
+            try await h.createDisk("seen", sizeGB: 3)
+            let a = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
+                ["lun": 4, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("seen"))]]]]]])
+            _ = try await h.waitForOperation(a)
+            let r = try await h.send("GET", "/metadata/instance/compute/storageProfile/dataDisks?api-version=2021-02-01", headers: ["Metadata": "true"], auth: false)
+            let disk = try #require(r.json?.arrayValue?.first)
+            #expect(disk["lun"]?.stringValue == "4")
+            #expect(disk["diskSizeGB"]?.stringValue == "3")
+            #expect(disk["name"]?.stringValue == "seen")
+            #expect(disk.at("managedDisk", "id")?.stringValue == h.diskID("seen"))
+        }
+    }
 }

@@ -34,9 +34,9 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     /// Extra accepted api-versions per family (`disks`, `compute`, `galleries`, `resources`, `imds`).
     public var extraAPIVersions: [String: [String]] = [:]
     /// Serve HTTPS (with a CA generated into the state directory) in addition to plain HTTP.
-    public var tls: Bool = false
+    public var tls: Bool = true
     /// Serve an HTTP proxy port (CONNECT to Azure hosts, absolute-form IMDS); implies `tls`.
-    public var proxy: Bool = false
+    public var proxy: Bool = true
 
     public init() {}
 

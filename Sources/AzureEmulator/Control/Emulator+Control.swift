@@ -117,11 +117,11 @@ extension Emulator {
         persist()
     }
 
-    /// Logs a request the proxy refused (it never reached the HTTP layer).
-    func logRefusedProxyRequest(method: String, target: String) {
+    /// Logs a request answered before it reached `handle` (refused by the proxy, body too large).
+    func logUnhandled(method: String, host: String, path: String, apiVersion: String? = nil, status: Int, viaProxy: Bool) {
         let seq = requestLog.nextSequence()
-        requestLog.append(RequestLogEntry(sequence: seq, time: Date(), method: method, host: "proxy", path: target,
-                                          apiVersion: nil, status: 403, durationMs: 0, viaProxy: true))
+        requestLog.append(RequestLogEntry(sequence: seq, time: Date(), method: method, host: host, path: path,
+                                          apiVersion: apiVersion, status: status, durationMs: 0, viaProxy: viaProxy))
     }
 
     func setEndpoints(_ doc: JSON, listenBase: String) {

@@ -84,7 +84,16 @@ extension Emulator {
         op.completing = false
         state.operations[opID] = op
         inProgress = max(0, inProgress - 1)
+        pruneOperations()
         markDirty()
+    }
+
+    /// Forgets finished operations older than a day once there are many, so a long-running
+    /// emulator's state stays small (clients poll an operation within minutes).
+    func pruneOperations() {
+        guard state.operations.count > 2000 else { return }
+        let cutoff = Date().addingTimeInterval(-86_400)
+        state.operations = state.operations.filter { !$0.value.isDone || $0.value.endTime > cutoff }
     }
 
     /// The operation-status endpoint (`Azure-AsyncOperation`), and with `monitor=true` the

@@ -9,10 +9,12 @@ import NIOSSL
 /// Where a running emulator can be reached, and a credential that works against it. Written to
 /// `STATE/endpoints.json` and printed by `kiln emulator serve`.
 public struct EmulatorEndpoints: Sendable, Codable, Equatable {
-    /// Base URL of ARM (`https://management.azure.com` equivalent).
+    /// Base URL of ARM (`https://management.azure.com` equivalent), plain HTTP.
     public var arm: String
-    /// Entra authority host (`https://login.microsoftonline.com` equivalent).
+    /// Entra authority host (`https://login.microsoftonline.com` equivalent), plain HTTP.
     public var login: String
+    /// The same ARM and Entra endpoints over HTTPS (trust `caFile`), when TLS is on.
+    public var https: String?
     /// IMDS base URL (`http://169.254.169.254` equivalent).
     public var imds: String
     /// The HTTP proxy URL, when proxy mode is on.
@@ -29,8 +31,6 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var control: String
     public var stateDirectory: String
     public var credential: Credential
-    /// The plain-HTTP base URL (equal to `arm` unless TLS is on).
-    public var plain: String?
 
     /// A service principal the emulator accepts.
     public struct Credential: Sendable, Codable, Equatable {
@@ -84,7 +84,8 @@ public actor EmulatorServer {
         configuration.deviceRoot.map { URL(fileURLWithPath: $0) } ?? stateDirectory.appendingPathComponent("dev")
     }
 
-    /// Starts listening. Throws when the state or configuration is unusable or the port is taken.
+    /// Starts listening. Throws when the state or configuration is unusable or the port is
+    /// taken; then nothing is left listening and every disk it re-attached is detached again.
     public func start() async throws -> EmulatorEndpoints {
         if let endpoints { return endpoints }
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
@@ -92,6 +93,15 @@ public actor EmulatorServer {
         self.emulator = emulator
         await emulator.restoreAttachments()
         await emulator.persist()
+        do {
+            return try await listen(emulator)
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    func listen(_ emulator: Emulator) async throws -> EmulatorEndpoints {
 
         let host = configuration.host
         let plainPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
@@ -120,7 +130,7 @@ public actor EmulatorServer {
                                                                     fallbackHost: "169.254.169.254", viaProxy: true),
                                                   port: 0, tls: nil)
                 let proxy = try await ProxyServer.start(host: host, port: 0, tlsPort: innerTLS, plainPort: innerPlain) { method, target in
-                    Task { await emulator.logRefusedProxyRequest(method: method, target: target) }
+                    Task { await emulator.logUnhandled(method: method, host: "proxy", path: target, status: 403, viaProxy: true) }
                 }
                 self.proxy = proxy
                 proxyURL = "http://\(urlHost):\(proxy.port)"
@@ -129,12 +139,11 @@ public actor EmulatorServer {
 
         let client = configuration.clients.first
         let ep = EmulatorEndpoints(
-            arm: secureBase ?? base, login: secureBase ?? base, imds: base, proxy: proxyURL, caFile: caFile,
+            arm: base, login: base, https: secureBase, imds: base, proxy: proxyURL, caFile: caFile,
             deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
             builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription, tenantId: configuration.tenant,
             location: configuration.location, control: base + "/_emulator", stateDirectory: stateDirectory.path,
-            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret),
-            plain: base)
+            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret))
         endpoints = ep
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -231,23 +240,28 @@ struct EmulatorResponder: HTTPResponder {
     }
 
     func respond(to request: Request, context: EmulatorContext) async throws -> Response {
+        let rawPath = request.uri.path
+        let host = request.head.authority ?? fallbackHost
+        let query = EmulatorRequest.parseQuery(request.uri.query ?? "")
         if let cl = request.headers[.contentLength].flatMap(Int.init), cl > maxBody {
+            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
             return Self.tooLarge(maxBody)
         }
         var req = request
         let buffer: ByteBuffer
-        do { buffer = try await req.collectBody(upTo: maxBody) } catch { return Self.tooLarge(maxBody) }
+        do { buffer = try await req.collectBody(upTo: maxBody) } catch {
+            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
+            return Self.tooLarge(maxBody)
+        }
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName
             if let old = headers[name] { headers[name] = old + "," + field.value } else { headers[name] = field.value }
         }
-        let rawPath = request.uri.path
         let er = EmulatorRequest(
             method: request.method.rawValue, path: rawPath.removingPercentEncoding ?? rawPath,
-            query: EmulatorRequest.parseQuery(request.uri.query ?? ""), headers: headers,
-            body: Data(buffer.readableBytesView), scheme: scheme,
-            host: request.head.authority ?? fallbackHost, viaProxy: viaProxy)
+            query: query, headers: headers, body: Data(buffer.readableBytesView), scheme: scheme,
+            host: host, viaProxy: viaProxy)
         let r = await emulator.handle(er)
         if r.drop {
             try? await context.channel.close()

@@ -56,18 +56,18 @@ struct EmulatorServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("devices"), help: "How attached disks are realised: loop (real loop devices) or memory.")
     var devices: EmulatorDevices = .loop
 
-    @Flag(name: .customLong("tls"), help: "Also serve HTTPS with a CA generated into the state directory (ca.pem).")
-    var tls = false
+    @Flag(name: .customLong("no-tls"), help: "Serve plain HTTP only: no HTTPS listener, no generated CA, no proxy.")
+    var noTLS = false
 
-    @Flag(name: .customLong("proxy"), help: "Also serve an HTTP proxy port for tools that hard-code Azure's host names (implies --tls).")
-    var proxy = false
+    @Flag(name: .customLong("no-proxy"), help: "Do not serve the HTTP proxy port.")
+    var noProxy = false
 
     func run() async throws {
         var configuration = EmulatorConfiguration()
         if let config { configuration = try EmulatorConfiguration.load(contentsOf: URL(fileURLWithPath: config)) }
         if let port { configuration.port = port }
-        if tls { configuration.tls = true }
-        if proxy { configuration.proxy = true }
+        if noTLS { configuration.tls = false; configuration.proxy = false }
+        if noProxy { configuration.proxy = false }
         let stateDirectory = URL(fileURLWithPath: stateDir).standardizedFileURL
         let context = DiskBackendContext(
             stateDirectory: stateDirectory,

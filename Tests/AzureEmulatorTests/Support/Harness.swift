@@ -16,11 +16,14 @@ struct HTTPResult: Sendable {
     func header(_ name: String) -> String? { headers[name.lowercased()] }
 }
 
-/// A running in-process emulator with the in-memory backend, and a real HTTP client.
+/// A running in-process emulator (in-memory backend unless given another), and a real HTTP client.
 struct Harness: Sendable {
     let server: EmulatorServer
     let endpoints: EmulatorEndpoints
-    let backend: InMemoryDiskBackend
+    /// The backend the server uses; the loop-device tests pass their own.
+    let diskBackend: any DiskBackend
+    /// The in-memory backend (only valid when no other backend was given).
+    var backend: InMemoryDiskBackend { diskBackend as! InMemoryDiskBackend }
     let stateDirectory: URL
     let configuration: EmulatorConfiguration
     var token: String = ""
@@ -31,7 +34,7 @@ struct Harness: Sendable {
         return dir
     }
 
-    static func start(stateDirectory: URL? = nil, backend: InMemoryDiskBackend? = nil, getToken: Bool = true,
+    static func start(stateDirectory: URL? = nil, backend: (any DiskBackend)? = nil, getToken: Bool = true,
                       _ configure: (inout EmulatorConfiguration) -> Void = { _ in }) async throws -> Harness {
         var config = EmulatorConfiguration()
         configure(&config)
@@ -39,7 +42,7 @@ struct Harness: Sendable {
         let backend = backend ?? InMemoryDiskBackend(deviceRoot: dir.appendingPathComponent("dev").path)
         let server = EmulatorServer(configuration: config, stateDirectory: dir, backend: backend)
         let endpoints = try await server.start()
-        var h = Harness(server: server, endpoints: endpoints, backend: backend, stateDirectory: dir, configuration: config)
+        var h = Harness(server: server, endpoints: endpoints, diskBackend: backend, stateDirectory: dir, configuration: config)
         if getToken {
             do { h.token = try await h.clientSecretToken() } catch {
                 await server.stop()
@@ -138,10 +141,10 @@ struct HarnessError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Runs `body` against a fresh emulator and always stops it.
-func withEmulator(getToken: Bool = true, _ configure: (inout EmulatorConfiguration) -> Void = { _ in },
+/// Runs `body` against a fresh emulator and always stops it (which detaches everything).
+func withEmulator(backend: (any DiskBackend)? = nil, getToken: Bool = true, _ configure: (inout EmulatorConfiguration) -> Void = { _ in },
                   _ body: (Harness) async throws -> Void) async throws {
-    let h = try await Harness.start(getToken: getToken, configure)
+    let h = try await Harness.start(backend: backend, getToken: getToken, configure)
     do { try await body(h) } catch {
         await h.stop()
         throw error
