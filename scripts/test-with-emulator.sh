@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the test suite with a `kiln emulator` serving in the background (HTTPS with its own
-# CA, in-memory devices), so the Azure client's integration tests talk to a real emulator
-# over the network. The emulator is stopped however the tests end.
+# Runs the test suite with a `kiln emulator` serving in the background (in-memory devices),
+# so the Azure client's integration tests talk to a real emulator over the network. The
+# emulator is stopped however the tests end.
 set -euo pipefail
 KILN=${KILN:-.build/debug/kiln}
 SWIFT=${SWIFT:-swift}
@@ -31,7 +31,7 @@ cat >"$state/config.json" <<JSON
 JSON
 export KILN_EMULATOR_CERTIFICATE_CLIENT_ID=$app KILN_EMULATOR_CERTIFICATE_PATH="$state/app.pem"
 export KILN_EMULATOR_FEDERATED_CLIENT_ID=$app KILN_EMULATOR_FEDERATED_TOKEN_FILE="$state/federated.jwt"
-"$KILN" emulator serve --state-dir "$state" --config "$state/config.json" --devices memory --tls >"$state/serve.log" 2>&1 &
+"$KILN" emulator serve --state-dir "$state" --config "$state/config.json" --devices memory >"$state/serve.log" 2>&1 &
 pid=$!
 cleanup() {
     kill -TERM "$pid" 2>/dev/null || true

@@ -12,6 +12,13 @@ extension LoopDiskBackend {
     /// `lun<N>` can use its partitions at once. On any failure everything done is undone.
     public func attach(id: String, lun: Int) async throws -> AttachedDevice {
         guard (0...63).contains(lun) else { throw DiskBackendError.invalidLun(lun: lun) }
+        // The same disk at the same LUN (an emulator restarting after a crash re-attaches what
+        // its state says is attached): adopt the attachment that survived.
+        if let existing = attachments[lun], existing.id == id, lunsInProgress[lun] == nil,
+           LoopDeviceState.isBacked(existing.loopDevice, by: existing.file) {
+            return AttachedDevice(loopDevice: existing.loopDevice, lunLink: links.lunLink(lun),
+                                  partitions: existing.partitions.sorted { $0.key < $1.key }.map(\.value))
+        }
         if let other = attachments[lun]?.id ?? lunsInProgress[lun] { throw DiskBackendError.lunInUse(lun: lun, by: other) }
         try refuseIfAttached(id)
         let file = blobPath(id: id)

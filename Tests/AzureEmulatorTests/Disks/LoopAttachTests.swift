@@ -172,7 +172,10 @@ struct LoopAttachTests {
             let backend = fixture.backend
             try await backend.createEmpty(id: "a", sizeGB: 1)
             try await backend.createEmpty(id: "b", sizeGB: 1)
-            _ = try await backend.attach(id: "a", lun: 0)
+            let first = try await backend.attach(id: "a", lun: 0)
+            // The same disk at the same LUN again (a restarted emulator re-attaching) adopts it.
+            #expect(try await backend.attach(id: "a", lun: 0) == first)
+            #expect(try await loopDevices(on: backend.blobPath(id: "a")).count == 1)
             await #expect(throws: DiskBackendError.lunInUse(lun: 0, by: "a")) {
                 _ = try await backend.attach(id: "b", lun: 0)
             }
