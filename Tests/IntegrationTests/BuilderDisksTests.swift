@@ -14,8 +14,8 @@ struct LoopEmulator {
     let state: TemporaryDirectory
     let vm: ResourceID
 
-    static func start() async throws -> LoopEmulator {
-        let state = try TemporaryDirectory("kiln-integration")
+    static func start(reusing existing: TemporaryDirectory? = nil) async throws -> LoopEmulator {
+        let state = try existing ?? TemporaryDirectory("kiln-integration")
         let configuration = EmulatorConfiguration()
         let deviceRoot = EmulatorServer.deviceRoot(for: configuration, stateDirectory: state.url)
         let backend = try LoopDiskBackend(stateDirectory: state.url.appendingPathComponent("disks").path, deviceRoot: deviceRoot.path,
