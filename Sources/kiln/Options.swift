@@ -3,6 +3,7 @@ import AzureEmulator
 import Foundation
 import Logging
 import Model
+import Providers
 import Reconciler
 
 /// Where Kiln's Azure calls go, shared by plan, apply, drift and graph.
@@ -16,6 +17,9 @@ struct TargetOptions: ParsableArguments {
 
     @Option(name: .customLong("state-dir"), help: "Where journals and the embedded emulator's state live.")
     var stateDirectory = ".kiln"
+
+    @Option(help: "The credential to use, overriding the manifest: \(AzureCredentialKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var credential: AzureCredentialKind?
 
     func validate() throws {
         if emulator && emulatorEndpoints != nil {
@@ -40,7 +44,7 @@ func loadManifestOrExit(_ file: String) throws -> Manifest {
 func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ body: (KilnSession) async throws -> T) async throws -> T {
     let environment = ProcessInfo.processInfo.environment
     var embedded: EmulatorServer?
-    let target: AzureTarget
+    var target: AzureTarget
     if options.emulator {
         let state = URL(fileURLWithPath: options.stateDirectory).appendingPathComponent("emulator")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
@@ -53,6 +57,7 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
     } else {
         target = AzureTarget.azure(manifest.azure, environment: environment)
     }
+    if let kind = options.credential { target.credential = kind }
     do {
         let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment)
         do {
@@ -85,3 +90,5 @@ enum EmbeddedEmulator {
         return EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
     }
 }
+
+extension AzureCredentialKind: ExpressibleByArgument {}
