@@ -28,11 +28,14 @@ test: deps
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) KILN=$(KILN) scripts/test-with-emulator.sh
 
-# Until the planner lands, the demo validates every example manifest and prints the
-# quick start fully defaulted, with its content digest.
+# The demo validates every example, then plans the quick start against the built-in
+# emulator (state under .kiln/emulator; real loop devices as root). Apply comes with the
+# reconciler's executors.
 demo: build
 	$(KILN) validate manifests/*.yaml
-	$(KILN) validate --print manifests/quickstart.yaml
+	$(KILN) plan --emulator manifests/quickstart.yaml
+	$(KILN) graph --emulator manifests/quickstart.yaml > .kiln/quickstart.dot
+	@echo "the action DAG is in .kiln/quickstart.dot (dot -Tsvg .kiln/quickstart.dot > dag.svg)"
 
 clean:
 	rm -rf .build
