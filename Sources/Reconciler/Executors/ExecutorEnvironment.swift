@@ -1,0 +1,60 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// What every executor works with: the desired builds (rendered for this VM), the builder
+/// VM, the Azure client and the VM's local providers. Built once per apply by the command.
+public struct ExecutorEnvironment: Sendable {
+    public var desired: [String: DesiredBuild]
+    public var vm: BuilderVM
+    public var arm: ArmClient
+    public var disks: BuilderDisks
+    public var local: LocalProviders
+    /// The process environment, for `{{env "…"}}` in commands.
+    public var processEnvironment: [String: String]
+
+    public init(desired: [DesiredBuild], vm: BuilderVM, arm: ArmClient, disks: BuilderDisks, local: LocalProviders,
+                processEnvironment: [String: String]) {
+        self.desired = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, $0) })
+        self.vm = vm
+        self.arm = arm
+        self.disks = disks
+        self.local = local
+        self.processEnvironment = processEnvironment
+    }
+
+    /// The desired build an action belongs to (a missing one is a bug: the plan came from these builds).
+    public func build(of action: Action) throws -> DesiredBuild {
+        guard let d = desired[action.id.build] else {
+            throw ExecutorError(action: action.id, message: "no desired build named \(action.id.build); this is a bug in kiln")
+        }
+        return d
+    }
+
+    /// The build's mount path on this VM (`mount.path` rendered; stable across runs).
+    public func mountPath(_ d: DesiredBuild) -> String {
+        let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"])
+        return (try? t?.render(TemplateValues(variables: ["BuildName": d.name], vm: vm.templateValues), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
+    }
+
+    /// Renders a host or chroot command of the manifest: every substituted value shell-quoted.
+    public func renderCommand(_ text: String, _ d: DesiredBuild, device: String?, mountPath: String?) throws -> String {
+        var variables = ["BuildName": d.name]
+        if let device { variables["Device"] = device }
+        if let mountPath { variables["MountPath"] = mountPath }
+        let values = TemplateValues(variables: variables, vm: vm.templateValues, environment: processEnvironment)
+        return try Template(parsing: text, allowed: Set(variables.keys)).render(values, mode: .shell)
+    }
+}
+
+/// An executor's own failure, naming the action.
+public struct ExecutorError: Error, Sendable, CustomStringConvertible {
+    public var action: ActionID
+    public var message: String
+    public init(action: ActionID, message: String) {
+        self.action = action
+        self.message = message
+    }
+    public var description: String { "\(action): \(message)" }
+}
