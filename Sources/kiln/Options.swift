@@ -59,7 +59,8 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
     }
     if let kind = options.credential { target.credential = kind }
     do {
-        let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment)
+        let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment,
+                                            wrapper: try CommandWrapper.from(manifest, environment: environment))
         do {
             let result = try await body(session)
             await session.shutdown()

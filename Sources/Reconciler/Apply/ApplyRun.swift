@@ -1,0 +1,65 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// One `kiln apply`: lock every build's journal, observe and plan, start the builds' runs
+/// in their journals, run the DAG, and record what was published.
+public struct ApplyRun: Sendable {
+    public var session: KilnSession
+    public var parallelism: Int
+
+    public init(session: KilnSession, parallelism: Int = Scheduler.defaultParallelism) {
+        self.session = session
+        self.parallelism = parallelism
+    }
+
+    /// Takes every build's journal lock without waiting; throws naming the holder (pid, host,
+    /// start time) when another apply has it.
+    public func lock(_ manifest: Manifest) async throws -> [any JournalLockHandle] {
+        var handles: [any JournalLockHandle] = []
+        do {
+            for build in manifest.builds {
+                handles.append(try await session.local.journal.tryLock(build: build.name, purpose: "kiln apply (build \(build.name))"))
+            }
+        } catch {
+            for h in handles { h.release() }
+            throw error
+        }
+        return handles
+    }
+
+    /// Starts a fresh journal for each build whose run (digest) changed, keeping only what
+    /// explains the next change (the last published digest).
+    public func startRuns(_ desired: [DesiredBuild]) async throws {
+        for d in desired {
+            let journal = try await session.local.journal.load(build: d.name)
+            guard journal.attributes["run"] != d.runID else { continue }
+            var attributes = ["run": d.runID, "digest": d.digest.value]
+            attributes["published"] = journal.attributes["published"]
+            try await session.local.journal.replace(BuildJournal(build: d.name, attributes: attributes))
+        }
+    }
+
+    /// Records the digest of each build that finished, so a later plan can say which part of
+    /// a changed build differs from what was published.
+    public func recordPublished(_ desired: [DesiredBuild], result: ApplyResult) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for d in desired {
+            let failed = result.failures.contains { $0.action.build == d.name }
+            guard !failed, !result.interrupted else { continue }
+            var journal = try await session.local.journal.load(build: d.name)
+            journal.attributes["published"] = String(decoding: try encoder.encode(d.digest), as: UTF8.self)
+            try await session.local.journal.replace(journal)
+        }
+    }
+
+    /// The environment the executors work in.
+    public func environment(_ snapshot: KilnSession.Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
+        let disks = BuilderDisks(arm: session.connection.arm, vm: snapshot.vm.id, devices: session.local.devices,
+                                 lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
+        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: session.connection.arm, disks: disks,
+                                   local: session.local, processEnvironment: session.environment)
+    }
+}
