@@ -7,7 +7,7 @@ KILN := .build/debug/kiln
 # the busybox userland of the emulator's platform images).
 PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools
 
-.PHONY: all build test demo deps clean
+.PHONY: all build test demo deps clean sdk-check
 
 all: build
 
@@ -36,6 +36,11 @@ demo: build
 	$(KILN) plan --emulator manifests/quickstart.yaml
 	$(KILN) graph --emulator manifests/quickstart.yaml > .kiln/quickstart.dot
 	@echo "the action DAG is in .kiln/quickstart.dot (dot -Tsvg .kiln/quickstart.dot > dag.svg)"
+
+# The official Azure SDK for Python against the emulator, in a network namespace with only
+# lo (needs root and PyPI; not part of `make test`).
+sdk-check: build
+	KILN=$(KILN) scripts/sdk-check.sh
 
 clean:
 	rm -rf .build
