@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Model", "Planner", "Providers",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -32,8 +32,11 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let plan = try #require(object["plan"] as? [String: Any])
         #expect((plan["builds"] as? [[String: Any]])?.count == 2)
-        let saved = try Data(contentsOf: dir.url.appendingPathComponent("saved.json"))
-        #expect(String(decoding: saved, as: UTF8.self) == r.stdout)
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent("saved.json"))) as? [String: Any])
+        #expect(saved["format_version"] as? Int == 1)
+        #expect(saved["manifest"] as? String == "manifests/two-builds.yaml")
+        #expect((saved["fingerprint"] as? String)?.hasPrefix("sha256:") == true)
+        #expect(NSDictionary(dictionary: try #require(saved["plan"] as? [String: Any])).isEqual(to: plan))
         let mode = try FileManager.default.attributesOfItem(atPath: dir.url.appendingPathComponent("saved.json").path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

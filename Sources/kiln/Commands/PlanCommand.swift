@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 0 when there is nothing to do, 2 when there is, 1 on error.")
     var detailedExitcode = false
 
-    @Option(help: "Save the plan (JSON) to this file.")
+    @Option(help: "Save the plan to this file, for 'kiln apply FILE' (which refuses it once the world has moved on).")
     var out: String?
 
     func run() async throws {
@@ -41,7 +41,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print(json ? try PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
-        if let out { try AtomicFile.write(Data(try PlanRenderer.json(plan).utf8), to: out, mode: 0o600) }
+        if let out { try AtomicFile.write(try SavedPlan(manifest: file, plan: plan).encoded(), to: out, mode: 0o600) }
         // Conflicts need the user: apply would refuse this plan.
         if !plan.conflicts.isEmpty { throw ExitCode(1) }
         if detailedExitcode && !plan.isEmpty { throw ExitCode(2) }
