@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "AzureEmulator", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "AzureEmulatorTests",
             dependencies: [

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import Model
+import Planner
+import Providers
+
+/// The executors of the Azure-side actions (disks, snapshots, the managed image, the
+/// gallery version and its replication, deletions and leftovers), keyed by kind. The kiln
+/// command merges this table with the builder-VM-side one.
+public enum AzureExecutors {
+    public static func table(_ env: ExecutorEnvironment) -> [ActionKind: any ActionExecutor] {
+        [
+            .createDisk: CreateDiskExecutor(env: env),
+            .snapshot: SnapshotExecutor(env: env),
+            .image: ImageExecutor(env: env),
+            .galleryVersion: GalleryVersionExecutor(env: env),
+            .replicate: ReplicateExecutor(env: env),
+            .updateGalleryVersion: UpdateGalleryVersionExecutor(env: env),
+            .deleteSnapshot: DeleteSnapshotExecutor(env: env),
+            .deleteDisk: DeleteDiskExecutor(env: env),
+            .releaseLeftover: ReleaseLeftoverExecutor(env: env),
+        ]
+    }
+}
+
+/// The journal discipline every Azure executor shares: record an operation before waiting
+/// for it, re-join a recorded one instead of issuing the call again, and wait so that the
+/// user's interrupt ends the wait (the operation goes on in Azure and is re-joined next run).
+struct AzureOperations {
+    let arm: ArmClient
+    let context: ExecutionContext
+
+    /// The journal form of an operation: its handle as JSON (URLs and names, no secrets).
+    static func encode(_ handle: OperationHandle) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(handle), as: UTF8.self)
+    }
+
+    /// Reads a journaled operation back. A bare URL (written by an older Kiln, or by hand)
+    /// is taken as the `Azure-AsyncOperation` URL of `fallbackMethod` on `resource`.
+    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID, arm: ArmClient) -> OperationHandle? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        if let handle = try? decoder.decode(OperationHandle.self, from: Data(text.utf8)) { return handle }
+        guard let url = URL(string: text), url.scheme != nil else { return nil }
+        return OperationHandle(operation: "\(fallbackMethod.rawValue) \(resource.name)", resource: resource.description, method: fallbackMethod,
+                               resourceURL: arm.url(for: resource), asyncOperationURL: url, startedAt: Date())
+    }
+
+    /// Records `handle` in the journal; done before any wait so a crash leaves it there.
+    func record(_ handle: OperationHandle) async throws {
+        try await context.recordOperation(Self.encode(handle))
+    }
+
+    /// When the plan says the action is in flight: waits for the operation an earlier run
+    /// started (whatever step of the action it was) and returns true; false otherwise.
+    /// The caller then goes on with its idempotent path, which finds the effect done.
+    @discardableResult
+    func rejoin(fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
+                whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Bool {
+        guard let text = context.operationToRejoin,
+              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, arm: arm) else { return false }
+        context.logger.info("re-joining \(handle.operation) started by an earlier run")
+        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        return true
+    }
+
+    /// Journals and waits for an operation just started.
+    func recordAndWait(_ operation: LongRunningOperation, timeout: Duration,
+                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+        try await record(operation.handle)
+        return try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
+    }
+
+    /// Waits for a resource that exists but is still being provisioned (e.g. created by a
+    /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
+    func waitForProvisioning(_ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
+        let handle = OperationHandle(operation: "provisioning of \(id.name)", resource: id.description, method: .put,
+                                     resourceURL: arm.url(for: id), startedAt: Date())
+        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+    }
+
+    private enum Finished: Sendable {
+        case operation(Data?)
+        case sideTask
+    }
+
+    /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
+    /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
+    /// is journaled) and with `CancellationError` when the run is cancelled.
+    func wait(_ operation: LongRunningOperation, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+        try context.checkInterruption()
+        let interrupts = context.interrupts
+        let actionID = context.action.id
+        return try await withThrowingTaskGroup(of: Finished.self) { group in
+            group.addTask { .operation(try await operation.wait(timeout: timeout)) }
+            group.addTask {
+                await interrupts.waitUntilInterrupted()
+                try Task.checkCancellation()
+                throw ActionInterrupted(action: actionID)
+            }
+            if let whileWaiting {
+                group.addTask {
+                    try await whileWaiting()
+                    return .sideTask
+                }
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if case .operation(let body) = next { return body }
+            }
+            throw CancellationError()
+        }
+    }
+}
+
+// MARK: - Shared helpers
+
+extension ExecutorEnvironment {
+    /// The disk role an action is about (`create-disk[os]`, `snapshot[lun1]`, …).
+    func role(of action: Action) throws -> DiskRole {
+        guard let target = action.id.target, let role = DiskRole(target) else {
+            throw ExecutorError(action: action.id, message: "the action names no disk role (os or lunN); this is a bug in kiln")
+        }
+        return role
+    }
+
+    /// The manifest's data disk at a role's LUN.
+    func dataDisk(_ d: DesiredBuild, lun: Int, for action: Action) throws -> DataDisk {
+        guard let disk = d.build.disk.dataDisks.first(where: { $0.lun == lun }) else {
+            throw ExecutorError(action: action.id, message: "the manifest has no data disk at LUN \(lun); this is a bug in kiln")
+        }
+        return disk
+    }
+
+    /// Parses an id Kiln built itself, naming the action when it is malformed.
+    func resourceID(_ text: String, for action: Action) throws -> ResourceID {
+        do {
+            return try ResourceID(parsing: text)
+        } catch {
+            throw ExecutorError(action: action.id, message: error.description)
+        }
+    }
+
+    /// The Hyper-V generation of the build's OS disk: the manifest's, else what Azure
+    /// recorded on the OS snapshot or disk (inherited from the source), else V1.
+    func hyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
+        if let g = d.build.disk.hyperVGeneration { return g.rawValue }
+        if let snap = try await arm.getSnapshot(resourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
+        if let disk = try await arm.getDisk(resourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
+        return HyperVGeneration.v1.rawValue
+    }
+}
+
+/// `Succeeded`, `Failed`, `Creating`… compared as Azure does, case-insensitively.
+enum AzureState {
+    static func succeeded(_ state: String?) -> Bool { state?.lowercased() == "succeeded" }
+    static func failed(_ state: String?) -> Bool { ["failed", "canceled", "cancelled"].contains(state?.lowercased() ?? "") }
+    /// Still being created or updated (or unknown): wait for it rather than PUT again.
+    static func inProgress(_ state: String?) -> Bool { !succeeded(state) && !failed(state) }
+}
+
+/// Region names as ARM compares them: `West US 2` == `westus2`.
+func normalizedRegion(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
+
+/// A function returning the time elapsed on `clock` since the call.
+func elapsedTime<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
+    let start = clock.now
+    return { start.duration(to: clock.now) }
+}
+
+extension ActionOutcome {
+    /// The outcome of an action that created or adopted `id`.
+    static func resource(_ id: ResourceID, _ extra: [String: String] = [:]) -> ActionOutcome {
+        ActionOutcome(result: [Key.resourceID: id.description].merging(extra) { a, _ in a })
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// `delete-snapshot[role]`: deletes the build's temporary snapshot and waits; a missing one
+/// is already deleted. Only a snapshot carrying this build's `kiln:build` tag is deleted.
+struct DeleteSnapshotExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let role = try env.role(of: action)
+        let id = try env.resourceID(d.snapshotID(role), for: action)
+        let timeout = d.build.timeouts.azureOperation.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
+        try await TemporaryResources(env: env, ops: ops, action: action, build: d).deleteSnapshot(id, timeout: timeout)
+        return .none
+    }
+}
+
+/// `delete-disk[role]`: deletes the build's temporary disk and waits; a missing one is
+/// already deleted. Refuses a disk that is still attached to a VM (detach comes first in
+/// the plan, so that means something is wrong) and one not tagged for this build.
+struct DeleteDiskExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let role = try env.role(of: action)
+        let id = try env.resourceID(d.diskID(role), for: action)
+        let timeout = d.build.timeouts.azureOperation.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
+        let temporary = TemporaryResources(env: env, ops: ops, action: action, build: d)
+        guard let disk = try await env.arm.getDisk(id) else { return .none }
+        if let vm = TemporaryResources.attachedTo(disk) {
+            throw ExecutorError(action: action.id, message: "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.properties?.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself")
+        }
+        try await temporary.deleteDisk(id, disk, timeout: timeout)
+        return .none
+    }
+}
+
+/// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
+/// (found by Kiln's tags; the action's `resource` is its id). A disk attached to the
+/// builder VM is detached first (refused while its device is mounted); then it is deleted.
+struct ReleaseLeftoverExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        guard let text = action.resource else {
+            throw ExecutorError(action: action.id, message: "the leftover has no resource id; this is a bug in kiln")
+        }
+        let id = try env.resourceID(text, for: action)
+        let timeout = d.build.timeouts.azureOperation.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        let isDisk = id.isType("Microsoft.Compute/disks")
+        guard isDisk || id.isType("Microsoft.Compute/snapshots") else {
+            throw ExecutorError(action: action.id, message: "\(id) is neither a disk nor a snapshot; Kiln only releases its own temporary disks and snapshots")
+        }
+        // The journaled operation may be the detach (POST on the VM) or the delete.
+        try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
+        let temporary = TemporaryResources(env: env, ops: ops, action: action, build: d)
+        guard isDisk else {
+            try await temporary.deleteSnapshot(id, timeout: timeout)
+            return .none
+        }
+        guard var disk = try await env.arm.getDisk(id) else { return .none }
+        try temporary.requireOwned(id, tags: disk.tags)
+        if let vm = TemporaryResources.attachedTo(disk) {
+            guard let vmID = try? ResourceID(parsing: vm), vmID == env.vm.id else {
+                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
+            }
+            try context.checkInterruption()
+            do {
+                try await env.disks.detach(id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
+                                           onStarted: { handle in try await ops.record(handle) })
+            } catch let error as BuilderDiskError {
+                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) from an earlier run is still in use on this VM: \(error.description)")
+            }
+            guard let detached = try await env.arm.getDisk(id) else { return .none }
+            disk = detached
+            if let still = TemporaryResources.attachedTo(disk) {
+                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) still reads as attached to \(still) after the detach; run kiln apply again")
+            }
+        }
+        try await temporary.deleteDisk(id, disk, timeout: timeout)
+        return .none
+    }
+}
+
+/// Deleting Kiln's temporary disks and snapshots, with the ownership check every deletion
+/// makes: Kiln never deletes what it did not create.
+struct TemporaryResources {
+    let env: ExecutorEnvironment
+    let ops: AzureOperations
+    let action: Action
+    let build: DesiredBuild
+
+    /// The VM a disk is attached to (or reserved by), when it is.
+    static func attachedTo(_ disk: ArmDisk) -> String? {
+        if let vm = disk.managedBy, !vm.isEmpty { return vm }
+        if let state = disk.properties?.diskState?.lowercased(), state == "attached" || state == "reserved" { return "a VM" }
+        return nil
+    }
+
+    /// Throws unless the tags say Kiln made the resource for this build.
+    func requireOwned(_ id: ResourceID, tags: [String: String]?) throws {
+        guard tags?["kiln:build"] == build.name else {
+            let found = tags?["kiln:build"].map { "its kiln:build tag says \($0)" } ?? "it has no kiln:build tag"
+            throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): \(found), not build \(build.name), so Kiln did not create it for this build; delete it yourself if it is no longer needed")
+        }
+    }
+
+    func deleteSnapshot(_ id: ResourceID, timeout: Duration) async throws {
+        guard let snapshot = try await env.arm.getSnapshot(id) else { return }
+        try requireOwned(id, tags: snapshot.tags)
+        try ops.context.checkInterruption()
+        _ = try await ops.recordAndWait(env.arm.beginDeleteSnapshot(id), timeout: timeout)
+    }
+
+    func deleteDisk(_ id: ResourceID, _ disk: ArmDisk, timeout: Duration) async throws {
+        try requireOwned(id, tags: disk.tags)
+        try ops.context.checkInterruption()
+        _ = try await ops.recordAndWait(env.arm.beginDeleteDisk(id), timeout: timeout)
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import Model
+import Planner
+import Providers
+
+/// `gallery-version`: publishes the build's snapshots as an Azure Compute Gallery image
+/// version tagged with the build's digest, and waits (up to `timeouts.replication`) until
+/// Azure reports it provisioned, reporting replication progress per region meanwhile.
+///
+/// Kiln creates a missing gallery (in the build's location) and a missing image
+/// definition (Linux, generalized, the OS disk's Hyper-V generation, identifier publisher
+/// `kiln`, offer = the gallery's name, sku = the definition's name). Existing ones are used
+/// as they are.
+///
+/// A version with this digest is adopted; one with another digest is refused (published
+/// versions are immutable: bump the version), which the planner reports as a conflict too.
+struct GalleryVersionExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+    /// How often replication progress is read while waiting.
+    var progressInterval: Duration = .seconds(5)
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        guard let g = d.gallery else {
+            throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+        }
+        let versionID = try env.resourceID(g.id, for: action)
+        guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
+              versionID.isType("Microsoft.Compute/galleries/images/versions") else {
+            throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
+        }
+        let timeout = d.build.timeouts.azureOperation.duration
+        let replication = d.build.timeouts.replication.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
+        let outcome = ActionOutcome.resource(versionID, [ActionOutcome.Key.galleryImageVersionID: versionID.description])
+
+        try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
+        var state: String?
+        if let existing = try await env.arm.getGalleryImageVersion(versionID) {
+            state = existing.properties?.provisioningState
+            let digest = existing.tags?["kiln:digest"]
+            guard digest == d.digest.value else {
+                let what = digest.map { "with digest \($0.dropFirst(7).prefix(12))" } ?? "and was not made by Kiln"
+                throw ExecutorError(action: action.id, message: "gallery version \(g.version) exists \(what), but the manifest builds \(d.digest.short); bump outputs.gallery.version: published gallery versions are immutable")
+            }
+            if AzureState.succeeded(state) { return outcome }
+            if AzureState.inProgress(state) {
+                try await ops.waitForProvisioning(versionID, timeout: replication, whileWaiting: { try await progress.poll() })
+                return outcome
+            }
+            context.logger.notice("gallery version \(g.version) is \(state ?? "in an unknown state"); publishing it again")
+        }
+
+        let location = try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
+        try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
+        try context.checkInterruption()
+        let operation = try await env.arm.beginCreateGalleryImageVersion(versionID, versionBody(d, g, location: location, action: action))
+        _ = try await ops.recordAndWait(operation, timeout: replication, whileWaiting: { try await progress.poll() })
+        await progress.reportFinal()
+        return outcome
+    }
+
+    /// The gallery's location, creating the gallery when it is missing.
+    private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
+        if let gallery = try await env.arm.getGallery(id) {
+            if AzureState.inProgress(gallery.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            return gallery.location.map(normalizedRegion) ?? d.location
+        }
+        try ops.context.checkInterruption()
+        var tags = d.build.tags
+        tags["kiln:build"] = d.name
+        let operation = try await env.arm.beginCreateGallery(id, ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)"))
+        _ = try await ops.recordAndWait(operation, timeout: timeout)
+        return d.location
+    }
+
+    /// Creates the image definition when it is missing.
+    private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
+                                  ops: AzureOperations, timeout: Duration) async throws {
+        if let definition = try await env.arm.getGalleryImage(id) {
+            if AzureState.inProgress(definition.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            return
+        }
+        try ops.context.checkInterruption()
+        var tags = d.build.tags
+        tags["kiln:build"] = d.name
+        let properties = ArmGalleryImage.Properties(
+            osType: "Linux", osState: "Generalized",
+            identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+            hyperVGeneration: try await env.hyperVGeneration(d, action: action))
+        let operation = try await env.arm.beginCreateGalleryImage(id, ArmGalleryImage(location: location, tags: tags, properties: properties))
+        _ = try await ops.recordAndWait(operation, timeout: timeout)
+    }
+
+    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> ArmGalleryImageVersion {
+        let os = ArmGalleryImageVersion.DiskImage(source: ArmSubResource(id: d.snapshotID(.os)), hostCaching: d.build.disk.cacheType.rawValue)
+        let data = try d.roles.compactMap { role -> ArmGalleryImageVersion.DiskImage? in
+            guard case .data(let lun) = role else { return nil }
+            let disk = try env.dataDisk(d, lun: lun, for: action)
+            return ArmGalleryImageVersion.DiskImage(lun: lun, source: ArmSubResource(id: d.snapshotID(role)), hostCaching: disk.cacheType.rawValue)
+        }
+        return ArmGalleryImageVersion(
+            location: location, tags: d.tags,
+            properties: .init(publishingProfile: publishingProfile(g),
+                              storageProfile: .init(osDiskImage: os, dataDiskImages: data.isEmpty ? nil : data)))
+    }
+}
+
+/// The publishing profile the manifest asks for.
+func publishingProfile(_ g: DesiredGalleryVersion) -> ArmGalleryImageVersion.PublishingProfile {
+    ArmGalleryImageVersion.PublishingProfile(
+        targetRegions: g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
+        excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
+}
+
+/// Reads a version's replication status (`$expand=ReplicationStatus`) and reports it as
+/// the action's progress: the mean percentage, and each region's state.
+struct ReplicationProgress: Sendable {
+    let arm: ArmClient
+    let versionID: ResourceID
+    let context: ExecutionContext
+    let interval: Duration
+
+    /// Polls until cancelled (the wait it runs beside ends) or interrupted.
+    func poll() async throws {
+        var last = ""
+        while true {
+            try await context.sleep(for: interval)
+            // A failed read only loses one progress line; the wait itself reports errors.
+            guard let version = try? await arm.getGalleryImageVersion(versionID, replicationStatus: true),
+                  let status = version.properties?.replicationStatus else { continue }
+            let (percent, detail) = Self.describe(status)
+            if detail != last {
+                context.reportProgress(percent: percent, detail: detail)
+                last = detail
+            }
+        }
+    }
+
+    /// One last reading once the version is provisioned.
+    func reportFinal() async {
+        guard let version = try? await arm.getGalleryImageVersion(versionID, replicationStatus: true),
+              let status = version.properties?.replicationStatus else { return }
+        let (percent, detail) = Self.describe(status)
+        context.reportProgress(percent: percent, detail: detail)
+    }
+
+    /// "eastus 100%, westus2 40% (Replicating)" and the mean percentage.
+    static func describe(_ status: ArmGalleryImageVersion.ReplicationStatus) -> (Double?, String) {
+        let regions = status.summary ?? []
+        guard !regions.isEmpty else { return (nil, "replication \(status.aggregatedState ?? "Unknown")") }
+        let parts = regions.map { r -> String in
+            let name = r.region.map(normalizedRegion) ?? "?"
+            let state = r.state ?? "Unknown"
+            let pct = r.progress ?? (state.lowercased() == "completed" ? 100 : 0)
+            return state.lowercased() == "completed" || state.lowercased() == "replicating" ? "\(name) \(pct)%" : "\(name) \(pct)% (\(state))"
+        }
+        let total = regions.reduce(0) { $0 + ($1.progress ?? ($1.state?.lowercased() == "completed" ? 100 : 0)) }
+        return (Double(total) / Double(regions.count), parts.joined(separator: ", "))
+    }
+}
+
+/// `replicate[region]`: waits until the gallery version's replication to one region is
+/// Completed, reporting Azure's percentage; fails on `Failed` with Azure's details, and
+/// gives up after `timeouts.replication` (replication goes on in Azure; a re-run waits again).
+struct ReplicateExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+    var pollInterval: Duration = .seconds(10)
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        guard let g = d.gallery, let region = action.id.target else {
+            throw ExecutorError(action: action.id, message: "replication needs a gallery version and a region; this is a bug in kiln")
+        }
+        let versionID = try env.resourceID(g.id, for: action)
+        let timeout = d.build.timeouts.replication.duration
+        let elapsed = elapsedTime(on: context.clock)
+        let wanted = normalizedRegion(region)
+        var lastDetail = ""
+        while true {
+            try context.checkInterruption()
+            guard let version = try await env.arm.getGalleryImageVersion(versionID, replicationStatus: true) else {
+                throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it")
+            }
+            let props = version.properties
+            let targets = (props?.publishingProfile?.targetRegions ?? []).map { normalizedRegion($0.name) }
+            if !targets.isEmpty && !targets.contains(wanted) {
+                throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
+            }
+            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(normalizedRegion) == wanted }) {
+                let state = status.state ?? "Unknown"
+                switch state.lowercased() {
+                case "completed":
+                    context.reportProgress(percent: 100, detail: "\(wanted) Completed")
+                    return .resource(versionID, ["region": wanted])
+                case "failed":
+                    let details = status.details.flatMap { $0.isEmpty ? nil : $0 } ?? "no details given"
+                    throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again")
+                default:
+                    let detail = "\(wanted) \(status.progress.map { "\($0)%" } ?? state)"
+                    if detail != lastDetail {
+                        context.reportProgress(percent: status.progress.map { Double($0) }, detail: detail)
+                        lastDetail = detail
+                    }
+                }
+            } else if props?.replicationStatus == nil, AzureState.succeeded(props?.provisioningState), targets.contains(wanted) {
+                // No per-region status on offer: a provisioned version has replicated to its targets.
+                return .resource(versionID, ["region": wanted])
+            } else if AzureState.failed(props?.provisioningState) {
+                throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(props?.provisioningState ?? "Failed"), so it will not replicate to \(region); delete it and run kiln apply again")
+            }
+            if elapsed() + pollInterval > timeout {
+                throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) did not complete within \(d.build.timeouts.replication) (last: \(lastDetail.isEmpty ? "no status" : lastDetail)); it goes on in Azure: run kiln apply again to keep waiting, or raise timeouts.replication")
+            }
+            try await context.sleep(for: pollInterval)
+        }
+    }
+}
+
+/// `update-gallery-version`: repairs a published version's publishing profile in place
+/// (target regions, replica counts, storage types, exclude-from-latest, end of life) to
+/// what the manifest says, and waits for it (new regions replicate: up to
+/// `timeouts.replication`).
+struct UpdateGalleryVersionExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+    var progressInterval: Duration = .seconds(5)
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        guard let g = d.gallery else {
+            throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+        }
+        let versionID = try env.resourceID(g.id, for: action)
+        let timeout = d.build.timeouts.replication.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
+        // A re-joined PATCH that succeeded has done the repair.
+        if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() }) {
+            return .resource(versionID)
+        }
+        guard let existing = try await env.arm.getGalleryImageVersion(versionID) else {
+            throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
+        }
+        guard existing.tags?["kiln:digest"] == d.digest.value else {
+            throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
+        }
+        try context.checkInterruption()
+        let update = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: publishingProfile(g)))
+        let operation = try await env.arm.beginUpdateGalleryImageVersion(versionID, update)
+        _ = try await ops.recordAndWait(operation, timeout: timeout, whileWaiting: { try await progress.poll() })
+        return .resource(versionID)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import Model
+import Planner
+import Providers
+
+/// `image`: the managed image (`DesiredBuild.imageID`) made from the build's snapshots,
+/// tagged with the build's digest.
+///
+/// An image with this build's digest is adopted. One that Kiln made for another digest
+/// (the plan says `-/+`) is deleted first and made again; one without Kiln's digest tag is
+/// never touched (the planner reports it as a conflict; this refuses too).
+struct ImageExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        guard let imageText = d.imageID else {
+            throw ExecutorError(action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
+        }
+        let id = try env.resourceID(imageText, for: action)
+        let timeout = d.build.timeouts.azureOperation.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        let outcome = ActionOutcome.resource(id, [ActionOutcome.Key.imageID: id.description])
+
+        try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
+        if let existing = try await env.arm.getImage(id) {
+            let state = existing.properties?.provisioningState
+            guard let digest = existing.tags?["kiln:digest"] else {
+                throw ExecutorError(action: action.id, message: "image \(id.name) exists and was not made by Kiln (no kiln:digest tag); Kiln never replaces what it did not create: delete it, or choose another outputs.image.id")
+            }
+            if digest == d.digest.value && !AzureState.failed(state) {
+                if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+                return outcome
+            }
+            // Kiln's image of another digest (or a failed one): managed images cannot be
+            // updated in place, so replace it.
+            context.logger.info("deleting image \(id.name) (digest \(digest.dropFirst(7).prefix(12)), \(state ?? "unknown state")) to replace it")
+            try context.checkInterruption()
+            let deletion = try await env.arm.beginDeleteImage(id)
+            _ = try await ops.recordAndWait(deletion, timeout: timeout)
+        }
+        try context.checkInterruption()
+        let body = try await imageBody(d, action: action)
+        let operation = try await env.arm.beginCreateImage(id, body)
+        _ = try await ops.recordAndWait(operation, timeout: timeout)
+        return outcome
+    }
+
+    func imageBody(_ d: DesiredBuild, action: Action) async throws -> ArmImage {
+        let settings = d.build.disk
+        let osDisk = ArmImage.OSDisk(osType: "Linux", osState: "Generalized", snapshot: ArmSubResource(id: d.snapshotID(.os)),
+                                     caching: settings.cacheType.rawValue, storageAccountType: settings.storageAccountType.rawValue)
+        let dataDisks = try d.roles.compactMap { role -> ArmImage.DataDisk? in
+            guard case .data(let lun) = role else { return nil }
+            let disk = try env.dataDisk(d, lun: lun, for: action)
+            return ArmImage.DataDisk(lun: lun, snapshot: ArmSubResource(id: d.snapshotID(role)), caching: disk.cacheType.rawValue,
+                                     storageAccountType: disk.storageAccountType.rawValue)
+        }
+        let storage = ArmImage.StorageProfile(osDisk: osDisk, dataDisks: dataDisks.isEmpty ? nil : dataDisks)
+        let generation = try await env.hyperVGeneration(d, action: action)
+        return ArmImage(location: d.location, tags: d.tags, properties: .init(storageProfile: storage, hyperVGeneration: generation))
+    }
+}
