@@ -1,0 +1,75 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// `attach[role]`: attaches the role's disk to the builder VM (or adopts the attachment a
+/// crashed run left) and waits for its block device.
+///
+/// Result: `lun` (on the builder VM) and `device`. Throws `ArmError` for Azure's refusal
+/// (e.g. no free LUN) and `BlockDeviceError` when the device does not appear in time.
+public struct AttachExecutor: ActionExecutor {
+    public let env: ExecutorEnvironment
+
+    public init(env: ExecutorEnvironment) {
+        self.env = env
+    }
+
+    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let role = try VMDisks.role(of: action)
+        let disk = try ResourceID(parsing: d.diskID(role))
+        try context.checkInterruption()
+        // An attach that a killed run started is adopted by BuilderDisks (the VM lists the
+        // disk), so there is no operation to re-join here; the URL is journaled all the same.
+        let device = try await env.disks.attach(
+            disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
+            onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
+        context.reportProgress(detail: "\(d.diskName(role)) at LUN \(device.lun): \(device.path)")
+        return ActionOutcome(result: [VMExecutors.lunKey: String(device.lun), ActionOutcome.Key.device: device.path])
+    }
+}
+
+/// `device[role]`: waits for the block device of the role's disk (at the LUN its attach
+/// gave, or that the VM lists after a reboot).
+///
+/// Result: `device`, and `lun`. Throws `BlockDeviceError` when it does not appear in
+/// the build's `deviceWait`.
+public struct DeviceExecutor: ActionExecutor {
+    public let env: ExecutorEnvironment
+
+    public init(env: ExecutorEnvironment) {
+        self.env = env
+    }
+
+    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let role = try VMDisks.role(of: action)
+        let disks = VMDisks(env: env)
+        let lun = try await disks.builderLUN(role, of: d, context: context)
+        let device = try await env.local.devices.waitForDevice(lun: lun, timeout: d.build.timeouts.deviceWait.duration)
+        return ActionOutcome(result: [VMExecutors.lunKey: String(lun), ActionOutcome.Key.device: device.path])
+    }
+}
+
+/// `detach[role]`: detaches the role's disk from the builder VM; nothing happens when it is
+/// not attached. `BuilderDisks` refuses (`BuilderDiskError.stillInUse`) while anything on
+/// the device is mounted, and waits for the device to go.
+public struct DetachExecutor: ActionExecutor {
+    public let env: ExecutorEnvironment
+
+    public init(env: ExecutorEnvironment) {
+        self.env = env
+    }
+
+    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let role = try VMDisks.role(of: action)
+        let disk = try ResourceID(parsing: d.diskID(role))
+        try context.checkInterruption()
+        try await env.disks.detach(
+            disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
+            onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
+        return .none
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Model
+import Planner
+import Providers
+@testable import Reconciler
+import Testing
+
+@Suite struct VMDiskTests {
+    @Test func attachAdoptsAnExistingAttachmentAndReportsItsLUNAndDevice() async throws {
+        let f = try await VMExecutorFixture()
+        await f.devices.attach(lun: 3, .init(path: "/dev/sdf"))
+        await f.scriptVM([.os: 3])
+        let outcome = try await f.run(.attach, "os", results: [:])
+        #expect(outcome.result == ["lun": "3", "device": "/dev/sdf"])
+        // Adopted: the VM was read, nothing was sent to change it.
+        #expect(await f.transport.requests.allSatisfy { $0.method == .get })
+    }
+
+    @Test func deviceFindsTheLUNInTheAttachResultOrOnTheVM() async throws {
+        let f = try await VMExecutorFixture(build: """
+                disk:
+                  dataDisks: [{lun: 1, sizeGB: 4}]
+            """)
+        #expect(try await f.run(.device, "lun1").result == ["lun": "1", "device": "/dev/sdd"])
+        #expect(await f.transport.requests.isEmpty)
+
+        // After a reboot the attach result may be an earlier run's; without one the VM says.
+        await f.devices.attach(lun: 6, .init(path: "/dev/sdi"))
+        await f.scriptVM([.os: 0, .data(lun: 1): 6])
+        #expect(try await f.run(.device, "lun1", results: [:]).result == ["lun": "6", "device": "/dev/sdi"])
+    }
+
+    @Test func deviceOfADiskTheVMDoesNotHaveSaysSo() async throws {
+        let f = try await VMExecutorFixture()
+        await f.scriptVM([:])
+        let error = await #expect(throws: ExecutorError.self) { try await f.run(.device, "os", results: [:]) }
+        #expect(error?.message.contains("is not attached to the builder VM builder") == true)
+    }
+
+    @Test func detachRefusesWhileTheDeviceIsInUseAndSkipsADetachedDisk() async throws {
+        let f = try await VMExecutorFixture()
+        await f.devices.attach(lun: 3, .init(path: "/dev/sdf"))
+        await f.devices.setInUse("/dev/sdf", true)
+        await f.scriptVM([.os: 3])
+        await #expect(throws: BuilderDiskError.stillInUse(disk: f.d.diskName(.os), lun: 3, device: "/dev/sdf")) {
+            try await f.run(.detach, "os")
+        }
+        #expect(await f.transport.requests.allSatisfy { $0.method == .get })
+
+        let other = try await VMExecutorFixture()
+        await other.scriptVM([:])
+        #expect(try await other.run(.detach, "os") == ActionOutcome.none)
+        #expect(await other.transport.requests.allSatisfy { $0.method == .get })
+    }
+
+    @Test func theTableHasAnExecutorForEveryVMSideKind() async throws {
+        let f = try await VMExecutorFixture()
+        let table = VMExecutors.table(f.env, manifestDirectory: f.manifestDirectory)
+        #expect(Set(table.keys) == [
+            .attach, .device, .preMount, .mount, .postMount, .chrootMounts, .copyFiles, .provision, .preUnmount, .restoreFiles,
+            .unmount, .detach,
+        ])
+    }
+
+    @Test func anActionWithoutADiskTargetIsRefused() async throws {
+        let f = try await VMExecutorFixture()
+        await #expect(throws: ExecutorError.self) { try await f.run(.attach, nil) }
+    }
+}
