@@ -28,14 +28,14 @@ test: deps
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) KILN=$(KILN) scripts/test-with-emulator.sh
 
-# The demo validates every example, then plans the quick start against the built-in
-# emulator (state under .kiln/emulator; real loop devices as root). Apply comes with the
-# reconciler's executors.
+# The main job on the built-in emulator (state under .kiln; real loop devices, mounts and a
+# chroot as root): validate, plan, apply, drift, and a second plan with nothing to do.
 demo: build
 	$(KILN) validate manifests/*.yaml
 	$(KILN) plan --emulator manifests/quickstart.yaml
-	$(KILN) graph --emulator manifests/quickstart.yaml > .kiln/quickstart.dot
-	@echo "the action DAG is in .kiln/quickstart.dot (dot -Tsvg .kiln/quickstart.dot > dag.svg)"
+	$(KILN) apply --emulator --auto-approve --artifact .kiln/quickstart-artifact.json manifests/quickstart.yaml
+	$(KILN) drift --emulator manifests/quickstart.yaml
+	$(KILN) plan --emulator --detailed-exitcode manifests/quickstart.yaml
 
 # The official Azure SDK for Python against the emulator, in a network namespace with only
 # lo (needs root and PyPI; not part of `make test`).

@@ -87,13 +87,6 @@ import Testing
         }
     }
 
-    @Test func applySaysItIsNotAvailableYetAndFails() throws {
-        let r = try KilnBinary.run(["apply", "manifests/quickstart.yaml"])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("not available in this version yet"))
-        #expect(r.stderr.contains("'kiln plan manifests/quickstart.yaml' shows what it would do"))
-    }
-
     @Test func aBadManifestStopsPlanBeforeAnyAzureCall() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
