@@ -160,7 +160,7 @@ import Testing
             #expect(published.properties?.provisioningState == "Succeeded")
             #expect(published.tags?["kiln:digest"] == h.desired.digest.value)
             let regions = published.properties?.publishingProfile?.targetRegions ?? []
-            #expect(Set(regions.map { normalizedRegion($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set(regions.map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(regions.first { $0.name == "eastus" }?.regionalReplicaCount == 2)
             #expect(published.properties?.replicationStatus?.summary?.allSatisfy { $0.state == "Completed" } == true)
             #expect(published.properties?.storageProfile?.osDiskImage?.hostCaching == "ReadOnly")
@@ -225,7 +225,7 @@ import Testing
             let result = await h.run([h.action(.updateGalleryVersion, change: .update)])
             #expect(result.succeeded, "\(result.failureText)")
             let profile = try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile
-            #expect(Set((profile?.targetRegions ?? []).map { normalizedRegion($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set((profile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(profile?.excludeFromLatest == false)
         }
     }
