@@ -217,16 +217,19 @@ import Testing
             let version = h.action(.galleryVersion, after: [snap.id])
             #expect(await h.run([os, snap, version]).succeeded)
             let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
-            // Drift behind Kiln's back: one region dropped, excluded from latest.
+            // Drift behind Kiln's back: one region dropped, excluded from latest, an end of life.
             let drift = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: .init(
-                targetRegions: [.init(name: h.endpoints.location, regionalReplicaCount: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true)))
+                targetRegions: [.init(name: h.endpoints.location, regionalReplicaCount: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true,
+                endOfLifeDate: "2030-01-01")))
             _ = try await h.arm.beginUpdateGalleryImageVersion(versionID, drift).wait(timeout: .seconds(30))
+            #expect(try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile?.endOfLifeDate == "2030-01-01")
 
             let result = await h.run([h.action(.updateGalleryVersion, change: .update)])
             #expect(result.succeeded, "\(result.failureText)")
             let profile = try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile
             #expect(Set((profile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(profile?.excludeFromLatest == false)
+            #expect(profile?.endOfLifeDate == nil)
         }
     }
 

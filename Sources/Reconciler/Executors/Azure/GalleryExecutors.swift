@@ -110,8 +110,10 @@ struct GalleryVersionExecutor: ActionExecutor {
 
 /// The publishing profile the manifest asks for.
 func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> ArmGalleryImageVersion.PublishingProfile {
+    // No target regions: Azure's default, the gallery's own region.
     ArmGalleryImageVersion.PublishingProfile(
-        targetRegions: g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
+        targetRegions: g.targetRegions.isEmpty ? nil
+            : g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
         excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
 }
 
@@ -247,9 +249,28 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
         }
         try context.checkInterruption()
-        let update = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: galleryPublishingProfile(g)))
-        let operation = try await env.arm.beginUpdateGalleryImageVersion(versionID, update)
+        let operation = try await env.arm.beginPatch(versionID, body: PublishingProfilePatch(profile: galleryPublishingProfile(g)),
+                                                     operation: "update gallery image version")
         _ = try await ops.recordAndWait(operation, timeout: timeout, whileWaiting: { try await progress.poll() })
         return .azure(versionID)
+    }
+}
+
+/// The PATCH body of `update-gallery-version`: the manifest's publishing profile, with
+/// `endOfLifeDate: null` when the manifest sets none, so that a date added behind Kiln's
+/// back is removed (an ARM PATCH is a JSON merge patch: an absent field is left alone).
+struct PublishingProfilePatch: Encodable {
+    let profile: ArmGalleryImageVersion.PublishingProfile
+
+    private enum Keys: String, CodingKey { case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate }
+
+    func encode(to encoder: any Encoder) throws {
+        var root = encoder.container(keyedBy: Keys.self)
+        var properties = root.nestedContainer(keyedBy: Keys.self, forKey: .properties)
+        var p = properties.nestedContainer(keyedBy: Keys.self, forKey: .publishingProfile)
+        try p.encodeIfPresent(profile.targetRegions, forKey: .targetRegions)
+        try p.encodeIfPresent(profile.excludeFromLatest, forKey: .excludeFromLatest)
+        // Optional's encoding writes null for nil.
+        try p.encode(profile.endOfLifeDate, forKey: .endOfLifeDate)
     }
 }
