@@ -8,6 +8,8 @@ import Providers
 /// gallery version and its replication, deletions and leftovers), keyed by kind. The kiln
 /// command merges this table with the builder-VM-side one.
 public enum AzureExecutors {
+    /// One executor per Azure-side action kind, working with `env`'s ARM client, builds and
+    /// builder VM (release-leftover detaches through `env.disks`).
     public static func table(_ env: ExecutorEnvironment) -> [ActionKind: any ActionExecutor] {
         [
             .createDisk: CreateDiskExecutor(env: env),
