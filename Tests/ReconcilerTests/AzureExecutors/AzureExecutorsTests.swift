@@ -402,6 +402,33 @@ import Testing
         }
     }
 
+    @Test func aScratchDiskIsEmptyWithTheScratchSizeAndGenerationV1() async throws {
+        try await AzureExecutorHarness.with { h in
+            var d = h.desired
+            d.build.source = .scratch(sizeGB: 8)
+            let body = try CreateDiskExecutor(env: h.environment).diskBody(d, role: .os, action: h.action(.createDisk, "os"))
+            #expect(body.properties?.creationData?.createOption == "Empty")
+            #expect(body.properties?.diskSizeGB == 8)
+            #expect(body.properties?.hyperVGeneration == "V1")
+            #expect(body.properties?.osType == "Linux")
+            // The emulator (like Azure) accepts it.
+            let disk = try await h.arm.beginCreateDisk(h.diskID(.os), body).wait(timeout: .seconds(30), as: ArmDisk.self)
+            #expect(disk?.properties?.diskSizeGB == 8)
+        }
+    }
+
+    @Test func aBareOperationURLInTheJournalIsStillRejoinable() async throws {
+        try await AzureExecutorHarness.with { h in
+            let id = try h.diskID(.os)
+            let url = "\(h.endpoints.arm)/subscriptions/s/providers/Microsoft.Compute/locations/westus/operations/abc?api-version=2024-03-02"
+            let handle = try #require(AzureOperations.decode(url, fallbackMethod: .delete, resource: id, arm: h.arm))
+            #expect(handle.method == .delete)
+            #expect(handle.asyncOperationURL?.absoluteString == url)
+            #expect(handle.resource == id.description)
+            #expect(AzureOperations.decode("not a handle", fallbackMethod: .put, resource: id, arm: h.arm) == nil)
+        }
+    }
+
     @Test func theTableCoversEveryAzureSideKind() async throws {
         try await AzureExecutorHarness.with { h in
             let kinds: Set<ActionKind> = [.createDisk, .snapshot, .image, .galleryVersion, .replicate, .updateGalleryVersion,
