@@ -22,7 +22,10 @@ struct AzureExecutorHarness {
 
     static let platformVersion = "24.04.202501010"
 
-    static func start(dataDisks: Bool = false) async throws -> AzureExecutorHarness {
+    /// `dataDisks` is the build's `disk.dataDisks` as YAML flow text (none when nil);
+    /// `source` is the build's source as YAML flow text, with `SUB` and `RG` standing for the
+    /// emulator's subscription and the builder VM's resource group.
+    static func start(dataDisks: String? = nil, source: String? = nil) async throws -> AzureExecutorHarness {
         let state = try TemporaryDirectory("kiln-azure-executors")
         var configuration = EmulatorConfiguration()
         configuration.tls = false
@@ -42,7 +45,8 @@ struct AzureExecutorHarness {
         // The emulator's latency is zero unless a test sets it: poll often.
         arm.polling = LongRunningPollPolicy(defaultInterval: .milliseconds(20), minimumInterval: .milliseconds(10), maximumInterval: .milliseconds(100))
         let vm = try ResourceID(parsing: endpoints.builderVMId)
-        let desired = try makeDesired(subscription: vm.subscription, resourceGroup: vm.resourceGroup, location: endpoints.location, dataDisks: dataDisks)
+        let desired = try makeDesired(subscription: vm.subscription, resourceGroup: vm.resourceGroup, location: endpoints.location,
+                                      dataDisks: dataDisks, source: source)
         return AzureExecutorHarness(server: server, endpoints: endpoints, connection: connection, state: state, arm: arm, vm: vm,
                                     devices: InMemoryBlockDevices(), desired: desired)
     }
@@ -54,8 +58,8 @@ struct AzureExecutorHarness {
     }
 
     /// Runs `body` with a started harness and stops it afterwards, whatever happens.
-    static func with(dataDisks: Bool = false, _ body: (AzureExecutorHarness) async throws -> Void) async throws {
-        let h = try await start(dataDisks: dataDisks)
+    static func with(dataDisks: String? = nil, source: String? = nil, _ body: (AzureExecutorHarness) async throws -> Void) async throws {
+        let h = try await start(dataDisks: dataDisks, source: source)
         do {
             try await body(h)
         } catch {
@@ -65,14 +69,16 @@ struct AzureExecutorHarness {
         await h.stop()
     }
 
-    static func makeDesired(subscription: String, resourceGroup: String, location: String, dataDisks: Bool) throws -> DesiredBuild {
+    static func makeDesired(subscription: String, resourceGroup: String, location: String, dataDisks: String?, source: String?) throws -> DesiredBuild {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let disk = dataDisks ? "\n    disk:\n      dataDisks: [{lun: 1, sizeGB: 4, cacheType: None}]" : ""
+        let disk = dataDisks.map { "\n    disk:\n      dataDisks: \($0)" } ?? ""
+        let sourceYAML = (source ?? "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}")
+            .replacingOccurrences(of: "SUB", with: subscription).replacingOccurrences(of: "RG", with: resourceGroup)
         let text = """
             builds:
               - name: web
-                source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}\(disk)
+                source: \(sourceYAML)\(disk)
                 provision:
                   - name: motd
                     shell: [echo hi > /etc/motd]
@@ -95,7 +101,11 @@ struct AzureExecutorHarness {
             version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
         var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: location, temporaryResourceGroup: resourceGroup,
                              imageID: build.outputs.image?.id, gallery: gallery)
-        d.resolvedSourceVersion = platformVersion
+        switch build.source {
+        case .platformImage: d.resolvedSourceVersion = platformVersion
+        case .disk(let id), .galleryImageVersion(let id): d.sourceID = id
+        case .scratch: break
+        }
         return d
     }
 
@@ -116,8 +126,9 @@ struct AzureExecutorHarness {
     }
 
     /// Runs hand-made actions through the real scheduler with an in-memory journal.
-    func run(_ actions: [Action], store: InMemoryJournalStore = InMemoryJournalStore(), events: CollectingEventSink = CollectingEventSink()) async -> ApplyResult {
-        let scheduler = Scheduler(executor: table, journals: store, events: events, clock: ContinuousClock())
+    func run(_ actions: [Action], store: InMemoryJournalStore = InMemoryJournalStore(), events: CollectingEventSink = CollectingEventSink(),
+             interrupts: InterruptController = InterruptController()) async -> ApplyResult {
+        let scheduler = Scheduler(executor: table, journals: store, events: events, interrupts: interrupts, clock: ContinuousClock())
         return await scheduler.run(plan(actions))
     }
 

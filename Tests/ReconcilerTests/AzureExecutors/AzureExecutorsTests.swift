@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func snapshotAndManagedImageCarryTheDigest() async throws {
-        try await AzureExecutorHarness.with(dataDisks: true) { h in
+        try await AzureExecutorHarness.with(dataDisks: "[{lun: 1, sizeGB: 4, cacheType: None}]") { h in
             let os = h.action(.createDisk, "os"), lun1 = h.action(.createDisk, "lun1")
             let snapOS = h.action(.snapshot, "os", after: [os.id]), snapData = h.action(.snapshot, "lun1", after: [lun1.id])
             let image = h.action(.image, after: [snapOS.id, snapData.id])
@@ -160,7 +160,7 @@ import Testing
             #expect(published.properties?.provisioningState == "Succeeded")
             #expect(published.tags?["kiln:digest"] == h.desired.digest.value)
             let regions = published.properties?.publishingProfile?.targetRegions ?? []
-            #expect(Set(regions.map { normalizedRegion($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set(regions.map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(regions.first { $0.name == "eastus" }?.regionalReplicaCount == 2)
             #expect(published.properties?.replicationStatus?.summary?.allSatisfy { $0.state == "Completed" } == true)
             #expect(published.properties?.storageProfile?.osDiskImage?.hostCaching == "ReadOnly")
@@ -217,16 +217,19 @@ import Testing
             let version = h.action(.galleryVersion, after: [snap.id])
             #expect(await h.run([os, snap, version]).succeeded)
             let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
-            // Drift behind Kiln's back: one region dropped, excluded from latest.
+            // Drift behind Kiln's back: one region dropped, excluded from latest, an end of life.
             let drift = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: .init(
-                targetRegions: [.init(name: h.endpoints.location, regionalReplicaCount: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true)))
+                targetRegions: [.init(name: h.endpoints.location, regionalReplicaCount: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true,
+                endOfLifeDate: "2030-01-01")))
             _ = try await h.arm.beginUpdateGalleryImageVersion(versionID, drift).wait(timeout: .seconds(30))
+            #expect(try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile?.endOfLifeDate == "2030-01-01")
 
             let result = await h.run([h.action(.updateGalleryVersion, change: .update)])
             #expect(result.succeeded, "\(result.failureText)")
             let profile = try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile
-            #expect(Set((profile?.targetRegions ?? []).map { normalizedRegion($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set((profile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(profile?.excludeFromLatest == false)
+            #expect(profile?.endOfLifeDate == nil)
         }
     }
 
@@ -307,6 +310,122 @@ import Testing
             let result = await h.run([h.action(.releaseLeftover, snapshot.name, change: .delete, resource: snapshot.description)])
             #expect(result.succeeded, "\(result.failureText)")
             #expect(try await h.arm.getSnapshot(snapshot) == nil)
+        }
+    }
+
+    @Test func createDiskCopiesAManagedDiskSource() async throws {
+        let base = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/disks/base"
+        try await AzureExecutorHarness.with(source: "{disk: \(base)}") { h in
+            let baseID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            _ = try await h.arm.beginCreateDisk(baseID, ArmDisk(location: h.endpoints.location, properties: .init(
+                creationData: .init(createOption: "Empty"), diskSizeGB: 2, osType: "Linux", hyperVGeneration: "V2"))).wait(timeout: .seconds(30))
+            let result = await h.run([h.action(.createDisk, "os")])
+            #expect(result.succeeded, "\(result.failureText)")
+            let disk = try #require(try await h.arm.getDisk(h.diskID(.os)))
+            #expect(disk.properties?.creationData?.createOption == "Copy")
+            #expect(disk.properties?.creationData?.sourceResourceId?.lowercased() == baseID.description.lowercased())
+            #expect(disk.properties?.hyperVGeneration == "V2")
+        }
+    }
+
+    @Test func createDiskFromAGalleryImageVersionTakesItsDataDiskAtTheSameLUN() async throws {
+        let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
+        try await AzureExecutorHarness.with(dataDisks: "[{lun: 1, origin: source}]", source: "{galleryImageVersion: \(version)}") { h in
+            let versionID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
+            let osID = try h.diskID(.os).description.replacingOccurrences(of: "kiln-web", with: "src")
+            let dataID = osID + "-data"
+            let image = "/subscriptions/\(h.vm.subscription)/providers/Microsoft.Compute/locations/\(h.endpoints.location)/publishers/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions/\(AzureExecutorHarness.platformVersion)"
+            _ = try await h.arm.beginCreateDisk(ResourceID(parsing: osID), ArmDisk(location: h.endpoints.location, properties: .init(
+                creationData: .init(createOption: "FromImage", imageReference: .init(id: image))))).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateDisk(ResourceID(parsing: dataID), ArmDisk(location: h.endpoints.location, properties: .init(
+                creationData: .init(createOption: "Empty"), diskSizeGB: 3))).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
+                osType: "Linux", osState: "Generalized", identifier: .init(publisher: "p", offer: "o", sku: "s"), hyperVGeneration: "V2")))
+                .wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGalleryImageVersion(versionID, ArmGalleryImageVersion(location: h.endpoints.location, properties: .init(
+                publishingProfile: nil, storageProfile: .init(osDiskImage: .init(source: ArmSubResource(id: osID)),
+                                                              dataDiskImages: [.init(lun: 1, source: ArmSubResource(id: dataID))])))).wait(timeout: .seconds(30))
+
+            let result = await h.run([h.action(.createDisk, "os"), h.action(.createDisk, "lun1")])
+            #expect(result.succeeded, "\(result.failureText)")
+            let os = try #require(try await h.arm.getDisk(h.diskID(.os)))
+            #expect(os.properties?.creationData?.galleryImageReference?.id?.lowercased() == versionID.description.lowercased())
+            #expect(os.properties?.creationData?.galleryImageReference?.lun == nil)
+            let data = try #require(try await h.arm.getDisk(h.diskID(.data(lun: 1))))
+            #expect(data.properties?.creationData?.galleryImageReference?.lun == 1)
+            #expect(data.properties?.diskSizeGB == 3)
+            #expect(data.tags?["kiln:role"] == "lun1")
+        }
+    }
+
+    @Test func anInterruptEndsTheWaitAndTheNextRunRejoinsTheOperation() async throws {
+        try await AzureExecutorHarness.with { h in
+            try await h.setLatency(#"{"diskCreate": 1.5}"#)
+            let store = InMemoryJournalStore()
+            let interrupts = InterruptController()
+            let running = Task { await h.run([h.action(.createDisk, "os")], store: store, interrupts: interrupts) }
+            // Interrupt once the operation is journaled (the executor is then waiting).
+            try await withDeadlockGuard("the operation to be journaled") {
+                while await phases(store, "web/create-disk[os]").last?.hasPrefix("started") != true { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            interrupts.interrupt()
+            let first = await running.value
+            #expect(first.interrupted)
+            let journaled = try #require(await phases(store, "web/create-disk[os]").last)
+            #expect(journaled.hasPrefix("started "))
+
+            // The next run finds the action in flight and waits for the same operation.
+            let rejoin = h.action(.createDisk, "os", status: .inFlight, operation: String(journaled.dropFirst("started ".count)))
+            let second = await h.run([rejoin], store: store)
+            #expect(second.succeeded, "\(second.failureText)")
+            #expect(try await h.arm.getDisk(h.diskID(.os))?.properties?.provisioningState == "Succeeded")
+            #expect(try await h.puts(to: h.desired.diskName(.os)) == 1)
+        }
+    }
+
+    @Test func aPublishedVersionOfAnotherDigestIsRefused() async throws {
+        try await AzureExecutorHarness.with { h in
+            let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+            let version = h.action(.galleryVersion, after: [snap.id])
+            #expect(await h.run([os, snap, version]).succeeded)
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            var tags = h.desired.tags
+            tags["kiln:digest"] = "sha256:" + String(repeating: "1", count: 64)
+            _ = try await h.arm.beginUpdateGalleryImageVersion(versionID, ArmGalleryImageVersionUpdate(tags: tags)).wait(timeout: .seconds(30))
+
+            let result = await h.run([h.action(.galleryVersion)])
+            #expect(!result.succeeded)
+            #expect(result.failureText.contains("bump outputs.gallery.version"), "\(result.failureText)")
+            #expect(try await h.puts(to: "1.0.0") == 1)
+        }
+    }
+
+    @Test func aScratchDiskIsEmptyWithTheScratchSizeAndGenerationV1() async throws {
+        try await AzureExecutorHarness.with { h in
+            var d = h.desired
+            d.build.source = .scratch(sizeGB: 8)
+            let body = try CreateDiskExecutor(env: h.environment).diskBody(d, role: .os, action: h.action(.createDisk, "os"))
+            #expect(body.properties?.creationData?.createOption == "Empty")
+            #expect(body.properties?.diskSizeGB == 8)
+            #expect(body.properties?.hyperVGeneration == "V1")
+            #expect(body.properties?.osType == "Linux")
+            // The emulator (like Azure) accepts it.
+            let disk = try await h.arm.beginCreateDisk(h.diskID(.os), body).wait(timeout: .seconds(30), as: ArmDisk.self)
+            #expect(disk?.properties?.diskSizeGB == 8)
+        }
+    }
+
+    @Test func aBareOperationURLInTheJournalIsStillRejoinable() async throws {
+        try await AzureExecutorHarness.with { h in
+            let id = try h.diskID(.os)
+            let url = "\(h.endpoints.arm)/subscriptions/s/providers/Microsoft.Compute/locations/westus/operations/abc?api-version=2024-03-02"
+            let handle = try #require(AzureOperations.decode(url, fallbackMethod: .delete, resource: id, arm: h.arm))
+            #expect(handle.method == .delete)
+            #expect(handle.asyncOperationURL?.absoluteString == url)
+            #expect(handle.resource == id.description)
+            #expect(AzureOperations.decode("not a handle", fallbackMethod: .put, resource: id, arm: h.arm) == nil)
         }
     }
 

@@ -8,6 +8,8 @@ import Providers
 /// gallery version and its replication, deletions and leftovers), keyed by kind. The kiln
 /// command merges this table with the builder-VM-side one.
 public enum AzureExecutors {
+    /// One executor per Azure-side action kind, working with `env`'s ARM client, builds and
+    /// builder VM (release-leftover detaches through `env.disks`).
     public static func table(_ env: ExecutorEnvironment) -> [ActionKind: any ActionExecutor] {
         [
             .createDisk: CreateDiskExecutor(env: env),
@@ -120,7 +122,7 @@ struct AzureOperations {
 
 extension ExecutorEnvironment {
     /// The disk role an action is about (`create-disk[os]`, `snapshot[lun1]`, …).
-    func role(of action: Action) throws -> DiskRole {
+    func azureDiskRole(of action: Action) throws -> DiskRole {
         guard let target = action.id.target, let role = DiskRole(target) else {
             throw ExecutorError(action: action.id, message: "the action names no disk role (os or lunN); this is a bug in kiln")
         }
@@ -128,7 +130,7 @@ extension ExecutorEnvironment {
     }
 
     /// The manifest's data disk at a role's LUN.
-    func dataDisk(_ d: DesiredBuild, lun: Int, for action: Action) throws -> DataDisk {
+    func azureDataDisk(_ d: DesiredBuild, lun: Int, for action: Action) throws -> DataDisk {
         guard let disk = d.build.disk.dataDisks.first(where: { $0.lun == lun }) else {
             throw ExecutorError(action: action.id, message: "the manifest has no data disk at LUN \(lun); this is a bug in kiln")
         }
@@ -136,7 +138,7 @@ extension ExecutorEnvironment {
     }
 
     /// Parses an id Kiln built itself, naming the action when it is malformed.
-    func resourceID(_ text: String, for action: Action) throws -> ResourceID {
+    func azureResourceID(_ text: String, for action: Action) throws -> ResourceID {
         do {
             return try ResourceID(parsing: text)
         } catch {
@@ -146,10 +148,10 @@ extension ExecutorEnvironment {
 
     /// The Hyper-V generation of the build's OS disk: the manifest's, else what Azure
     /// recorded on the OS snapshot or disk (inherited from the source), else V1.
-    func hyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
+    func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let snap = try await arm.getSnapshot(resourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
-        if let disk = try await arm.getDisk(resourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
+        if let snap = try await arm.getSnapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
+        if let disk = try await arm.getDisk(azureResourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }
 }
@@ -163,17 +165,19 @@ enum AzureState {
 }
 
 /// Region names as ARM compares them: `West US 2` == `westus2`.
-func normalizedRegion(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
+enum AzureRegion {
+    static func normalized(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
+}
 
 /// A function returning the time elapsed on `clock` since the call.
-func elapsedTime<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
+func azureStopwatch<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
     let start = clock.now
     return { start.duration(to: clock.now) }
 }
 
 extension ActionOutcome {
     /// The outcome of an action that created or adopted `id`.
-    static func resource(_ id: ResourceID, _ extra: [String: String] = [:]) -> ActionOutcome {
+    static func azure(_ id: ResourceID, _ extra: [String: String] = [:]) -> ActionOutcome {
         ActionOutcome(result: [Key.resourceID: id.description].merging(extra) { a, _ in a })
     }
 }

@@ -15,18 +15,18 @@ struct CreateDiskExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.role(of: action)
-        let id = try env.resourceID(d.diskID(role), for: action)
+        let role = try env.azureDiskRole(of: action)
+        let id = try env.azureResourceID(d.diskID(role), for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
         if let existing = try await env.arm.getDisk(id) {
             let state = existing.properties?.provisioningState
-            if AzureState.succeeded(state) { return .resource(id) }
+            if AzureState.succeeded(state) { return .azure(id) }
             if AzureState.inProgress(state) {
                 try await ops.waitForProvisioning(id, timeout: timeout)
-                return .resource(id)
+                return .azure(id)
             }
             // Failed: PUT the same body again, which Azure retries in place.
             context.logger.notice("disk \(id.name) is \(state ?? "in an unknown state"); creating it again")
@@ -35,7 +35,7 @@ struct CreateDiskExecutor: ActionExecutor {
         let body = try diskBody(d, role: role, action: action)
         let operation = try await env.arm.beginCreateDisk(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
-        return .resource(id)
+        return .azure(id)
     }
 
     /// The PUT body for a role's disk.
@@ -69,7 +69,7 @@ struct CreateDiskExecutor: ActionExecutor {
             return ArmDisk(location: d.location, tags: tags, sku: ArmSku(name: settings.storageAccountType.rawValue), zones: zones,
                            properties: .init(creationData: creation, diskSizeGB: size, osType: "Linux", hyperVGeneration: hyperV))
         case .data(let lun):
-            let disk = try env.dataDisk(d, lun: lun, for: action)
+            let disk = try env.azureDataDisk(d, lun: lun, for: action)
             let creation: ArmCreationData
             switch disk.origin {
             case .empty:

@@ -10,8 +10,8 @@ struct DeleteSnapshotExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.role(of: action)
-        let id = try env.resourceID(d.snapshotID(role), for: action)
+        let role = try env.azureDiskRole(of: action)
+        let id = try env.azureResourceID(d.snapshotID(role), for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
@@ -28,8 +28,8 @@ struct DeleteDiskExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.role(of: action)
-        let id = try env.resourceID(d.diskID(role), for: action)
+        let role = try env.azureDiskRole(of: action)
+        let id = try env.azureResourceID(d.diskID(role), for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
@@ -54,7 +54,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         guard let text = action.resource else {
             throw ExecutorError(action: action.id, message: "the leftover has no resource id; this is a bug in kiln")
         }
-        let id = try env.resourceID(text, for: action)
+        let id = try env.azureResourceID(text, for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")

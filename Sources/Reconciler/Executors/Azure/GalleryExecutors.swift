@@ -25,7 +25,7 @@ struct GalleryVersionExecutor: ActionExecutor {
         guard let g = d.gallery else {
             throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
-        let versionID = try env.resourceID(g.id, for: action)
+        let versionID = try env.azureResourceID(g.id, for: action)
         guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
               versionID.isType("Microsoft.Compute/galleries/images/versions") else {
             throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
@@ -34,7 +34,7 @@ struct GalleryVersionExecutor: ActionExecutor {
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
-        let outcome = ActionOutcome.resource(versionID, [ActionOutcome.Key.galleryImageVersionID: versionID.description])
+        let outcome = ActionOutcome.azure(versionID, [ActionOutcome.Key.galleryImageVersionID: versionID.description])
 
         try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
         var state: String?
@@ -66,7 +66,7 @@ struct GalleryVersionExecutor: ActionExecutor {
     private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
         if let gallery = try await env.arm.getGallery(id) {
             if AzureState.inProgress(gallery.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
-            return gallery.location.map(normalizedRegion) ?? d.location
+            return gallery.location.map(AzureRegion.normalized) ?? d.location
         }
         try ops.context.checkInterruption()
         var tags = d.build.tags
@@ -89,7 +89,7 @@ struct GalleryVersionExecutor: ActionExecutor {
         let properties = ArmGalleryImage.Properties(
             osType: "Linux", osState: "Generalized",
             identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-            hyperVGeneration: try await env.hyperVGeneration(d, action: action))
+            hyperVGeneration: try await env.osHyperVGeneration(d, action: action))
         let operation = try await env.arm.beginCreateGalleryImage(id, ArmGalleryImage(location: location, tags: tags, properties: properties))
         _ = try await ops.recordAndWait(operation, timeout: timeout)
     }
@@ -98,20 +98,22 @@ struct GalleryVersionExecutor: ActionExecutor {
         let os = ArmGalleryImageVersion.DiskImage(source: ArmSubResource(id: d.snapshotID(.os)), hostCaching: d.build.disk.cacheType.rawValue)
         let data = try d.roles.compactMap { role -> ArmGalleryImageVersion.DiskImage? in
             guard case .data(let lun) = role else { return nil }
-            let disk = try env.dataDisk(d, lun: lun, for: action)
+            let disk = try env.azureDataDisk(d, lun: lun, for: action)
             return ArmGalleryImageVersion.DiskImage(lun: lun, source: ArmSubResource(id: d.snapshotID(role)), hostCaching: disk.cacheType.rawValue)
         }
         return ArmGalleryImageVersion(
             location: location, tags: d.tags,
-            properties: .init(publishingProfile: publishingProfile(g),
+            properties: .init(publishingProfile: galleryPublishingProfile(g),
                               storageProfile: .init(osDiskImage: os, dataDiskImages: data.isEmpty ? nil : data)))
     }
 }
 
 /// The publishing profile the manifest asks for.
-func publishingProfile(_ g: DesiredGalleryVersion) -> ArmGalleryImageVersion.PublishingProfile {
+func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> ArmGalleryImageVersion.PublishingProfile {
+    // No target regions: Azure's default, the gallery's own region.
     ArmGalleryImageVersion.PublishingProfile(
-        targetRegions: g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
+        targetRegions: g.targetRegions.isEmpty ? nil
+            : g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
         excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
 }
 
@@ -152,7 +154,7 @@ struct ReplicationProgress: Sendable {
         let regions = status.summary ?? []
         guard !regions.isEmpty else { return (nil, "replication \(status.aggregatedState ?? "Unknown")") }
         let parts = regions.map { r -> String in
-            let name = r.region.map(normalizedRegion) ?? "?"
+            let name = r.region.map(AzureRegion.normalized) ?? "?"
             let state = r.state ?? "Unknown"
             let pct = r.progress ?? (state.lowercased() == "completed" ? 100 : 0)
             return state.lowercased() == "completed" || state.lowercased() == "replicating" ? "\(name) \(pct)%" : "\(name) \(pct)% (\(state))"
@@ -174,10 +176,10 @@ struct ReplicateExecutor: ActionExecutor {
         guard let g = d.gallery, let region = action.id.target else {
             throw ExecutorError(action: action.id, message: "replication needs a gallery version and a region; this is a bug in kiln")
         }
-        let versionID = try env.resourceID(g.id, for: action)
+        let versionID = try env.azureResourceID(g.id, for: action)
         let timeout = d.build.timeouts.replication.duration
-        let elapsed = elapsedTime(on: context.clock)
-        let wanted = normalizedRegion(region)
+        let elapsed = azureStopwatch(on: context.clock)
+        let wanted = AzureRegion.normalized(region)
         var lastDetail = ""
         while true {
             try context.checkInterruption()
@@ -185,16 +187,16 @@ struct ReplicateExecutor: ActionExecutor {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it")
             }
             let props = version.properties
-            let targets = (props?.publishingProfile?.targetRegions ?? []).map { normalizedRegion($0.name) }
+            let targets = (props?.publishingProfile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }
             if !targets.isEmpty && !targets.contains(wanted) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
             }
-            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(normalizedRegion) == wanted }) {
+            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(AzureRegion.normalized) == wanted }) {
                 let state = status.state ?? "Unknown"
                 switch state.lowercased() {
                 case "completed":
                     context.reportProgress(percent: 100, detail: "\(wanted) Completed")
-                    return .resource(versionID, ["region": wanted])
+                    return .azure(versionID, ["region": wanted])
                 case "failed":
                     let details = status.details.flatMap { $0.isEmpty ? nil : $0 } ?? "no details given"
                     throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again")
@@ -207,7 +209,7 @@ struct ReplicateExecutor: ActionExecutor {
                 }
             } else if props?.replicationStatus == nil, AzureState.succeeded(props?.provisioningState), targets.contains(wanted) {
                 // No per-region status on offer: a provisioned version has replicated to its targets.
-                return .resource(versionID, ["region": wanted])
+                return .azure(versionID, ["region": wanted])
             } else if AzureState.failed(props?.provisioningState) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(props?.provisioningState ?? "Failed"), so it will not replicate to \(region); delete it and run kiln apply again")
             }
@@ -232,13 +234,13 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         guard let g = d.gallery else {
             throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
-        let versionID = try env.resourceID(g.id, for: action)
+        let versionID = try env.azureResourceID(g.id, for: action)
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
         // A re-joined PATCH that succeeded has done the repair.
         if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() }) {
-            return .resource(versionID)
+            return .azure(versionID)
         }
         guard let existing = try await env.arm.getGalleryImageVersion(versionID) else {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
@@ -247,9 +249,28 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
         }
         try context.checkInterruption()
-        let update = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: publishingProfile(g)))
-        let operation = try await env.arm.beginUpdateGalleryImageVersion(versionID, update)
+        let operation = try await env.arm.beginPatch(versionID, body: PublishingProfilePatch(profile: galleryPublishingProfile(g)),
+                                                     operation: "update gallery image version")
         _ = try await ops.recordAndWait(operation, timeout: timeout, whileWaiting: { try await progress.poll() })
-        return .resource(versionID)
+        return .azure(versionID)
+    }
+}
+
+/// The PATCH body of `update-gallery-version`: the manifest's publishing profile, with
+/// `endOfLifeDate: null` when the manifest sets none, so that a date added behind Kiln's
+/// back is removed (an ARM PATCH is a JSON merge patch: an absent field is left alone).
+struct PublishingProfilePatch: Encodable {
+    let profile: ArmGalleryImageVersion.PublishingProfile
+
+    private enum Keys: String, CodingKey { case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate }
+
+    func encode(to encoder: any Encoder) throws {
+        var root = encoder.container(keyedBy: Keys.self)
+        var properties = root.nestedContainer(keyedBy: Keys.self, forKey: .properties)
+        var p = properties.nestedContainer(keyedBy: Keys.self, forKey: .publishingProfile)
+        try p.encodeIfPresent(profile.targetRegions, forKey: .targetRegions)
+        try p.encodeIfPresent(profile.excludeFromLatest, forKey: .excludeFromLatest)
+        // Optional's encoding writes null for nil.
+        try p.encode(profile.endOfLifeDate, forKey: .endOfLifeDate)
     }
 }

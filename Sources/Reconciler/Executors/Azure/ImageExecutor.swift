@@ -18,10 +18,10 @@ struct ImageExecutor: ActionExecutor {
         guard let imageText = d.imageID else {
             throw ExecutorError(action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
         }
-        let id = try env.resourceID(imageText, for: action)
+        let id = try env.azureResourceID(imageText, for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
-        let outcome = ActionOutcome.resource(id, [ActionOutcome.Key.imageID: id.description])
+        let outcome = ActionOutcome.azure(id, [ActionOutcome.Key.imageID: id.description])
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
         if let existing = try await env.arm.getImage(id) {
@@ -53,12 +53,12 @@ struct ImageExecutor: ActionExecutor {
                                      caching: settings.cacheType.rawValue, storageAccountType: settings.storageAccountType.rawValue)
         let dataDisks = try d.roles.compactMap { role -> ArmImage.DataDisk? in
             guard case .data(let lun) = role else { return nil }
-            let disk = try env.dataDisk(d, lun: lun, for: action)
+            let disk = try env.azureDataDisk(d, lun: lun, for: action)
             return ArmImage.DataDisk(lun: lun, snapshot: ArmSubResource(id: d.snapshotID(role)), caching: disk.cacheType.rawValue,
                                      storageAccountType: disk.storageAccountType.rawValue)
         }
         let storage = ArmImage.StorageProfile(osDisk: osDisk, dataDisks: dataDisks.isEmpty ? nil : dataDisks)
-        let generation = try await env.hyperVGeneration(d, action: action)
+        let generation = try await env.osHyperVGeneration(d, action: action)
         return ArmImage(location: d.location, tags: d.tags, properties: .init(storageProfile: storage, hyperVGeneration: generation))
     }
 }

@@ -11,18 +11,18 @@ struct SnapshotExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.role(of: action)
-        let id = try env.resourceID(d.snapshotID(role), for: action)
+        let role = try env.azureDiskRole(of: action)
+        let id = try env.azureResourceID(d.snapshotID(role), for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
         if let existing = try await env.arm.getSnapshot(id) {
             let state = existing.properties?.provisioningState
-            if AzureState.succeeded(state) { return .resource(id) }
+            if AzureState.succeeded(state) { return .azure(id) }
             if AzureState.inProgress(state) {
                 try await ops.waitForProvisioning(id, timeout: timeout)
-                return .resource(id)
+                return .azure(id)
             }
             context.logger.notice("snapshot \(id.name) is \(state ?? "in an unknown state"); creating it again")
         }
@@ -35,6 +35,6 @@ struct SnapshotExecutor: ActionExecutor {
                                properties: .init(creationData: ArmCreationData(createOption: "Copy", sourceResourceId: d.diskID(role)), incremental: false))
         let operation = try await env.arm.beginCreateSnapshot(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
-        return .resource(id)
+        return .azure(id)
     }
 }
