@@ -69,4 +69,33 @@ struct ApplyTheQuickstart {
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains("/mnt/kiln/quickstart"))
     }
+
+    @Test func aSecondApplyOnTheSameBuildIsRefusedWithTheHolder() throws {
+        let dir = try TemporaryDirectory("kiln-lock")
+        defer { dir.remove() }
+        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
+        let script = dir.url.appendingPathComponent("manifests/scripts/setup.sh")
+        let original = try String(contentsOf: script, encoding: .utf8)
+        try original.replacingOccurrences(of: "set -eu\n", with: "set -eu\nsleep 6\n").write(to: script, atomically: true, encoding: .utf8)
+        let first = Process()
+        first.executableURL = KilnBinary.url
+        first.arguments = ["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"]
+        first.currentDirectoryURL = dir.url
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) }; first.waitUntilExit() }
+        let lock = dir.url.appendingPathComponent(".kiln/quickstart.lock")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (try? String(contentsOf: lock, encoding: .utf8))?.contains("\(first.processIdentifier)") != true {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let second = try KilnBinary.run(["apply", "--emulator-endpoints", "/nonexistent/endpoints.json", "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("\(first.processIdentifier)"), "\(second.stderr)")
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains("/mnt/kiln/quickstart"))
+    }
 }

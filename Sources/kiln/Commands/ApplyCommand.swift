@@ -44,10 +44,10 @@ struct ApplyCommand: AsyncParsableCommand {
         let manifestDirectory = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
         let outcome: Int32
         do {
+            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory))
+            defer { for lock in locks { lock.release() } }
             outcome = try await withSession(target, manifest: manifest) { session in
                 let apply = ApplyRun(session: session, parallelism: parallelism)
-                let locks = try await apply.lock(manifest)
-                defer { for lock in locks { lock.release() } }
                 let snapshot = try await session.plan(manifest)
                 let plan = snapshot.plan
                 if let saved, let why = saved.staleness(against: plan) {
