@@ -7,10 +7,43 @@ import Testing
 /// then a second plan has nothing to do; and it resumes after SIGKILL.
 @Suite(.serialized, .enabled(if: Privileges.isRoot, "needs root: attaches loop devices, mounts and chroots"))
 struct ApplyTheQuickstart {
-    @Test func applyBuildsAndPublishesThenThePlanIsEmpty() throws {
-        let dir = try TemporaryDirectory("kiln-apply")
-        defer { dir.remove() }
+    /// A scratch copy of the examples; `setupDelay` makes the quick start's script sleep first.
+    func scratch(_ label: String, setupDelay: Int? = nil) throws -> TemporaryDirectory {
+        let dir = try TemporaryDirectory(label)
         try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
+        if let setupDelay {
+            let script = dir.url.appendingPathComponent("manifests/scripts/setup.sh")
+            let original = try String(contentsOf: script, encoding: .utf8)
+            try original.replacingOccurrences(of: "set -eu\n", with: "set -eu\nsleep \(setupDelay)\n").write(to: script, atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
+    /// `kiln apply --emulator --auto-approve` of the quick start, started in the background.
+    func startApply(in dir: TemporaryDirectory) throws -> Process {
+        let process = Process()
+        process.executableURL = KilnBinary.url
+        process.arguments = ["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"]
+        process.currentDirectoryURL = dir.url
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Waits (bounded) until `file` contains `text`, or the process ends.
+    func wait(for text: String, in file: URL, while process: Process) -> Bool {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            if (try? String(contentsOf: file, encoding: .utf8))?.contains(text) == true { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    @Test func applyBuildsAndPublishesThenThePlanIsEmpty() throws {
+        let dir = try scratch("kiln-apply")
+        defer { dir.remove() }
         let apply = try KilnBinary.run(["apply", "--emulator", "--auto-approve", "--artifact", "out.json", "manifests/quickstart.yaml"], in: dir.url)
         #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
         let artifact = try String(contentsOf: dir.url.appendingPathComponent("out.json"), encoding: .utf8)
@@ -30,29 +63,11 @@ struct ApplyTheQuickstart {
     /// exists, re-runs only what had not finished, and ends as an uninterrupted run does.
     /// (In the same serialized suite: both builds mount at /mnt/kiln/quickstart.)
     @Test func aKilledApplyResumesWithoutRedoingFinishedWork() throws {
-        let dir = try TemporaryDirectory("kiln-resume")
+        // The second step is slow enough to be killed in the middle of it.
+        let dir = try scratch("kiln-resume", setupDelay: 8)
         defer { dir.remove() }
-        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
-        // Make the second step slow enough to be killed in the middle of it.
-        let script = dir.url.appendingPathComponent("manifests/scripts/setup.sh")
-        let original = try String(contentsOf: script, encoding: .utf8)
-        try original.replacingOccurrences(of: "set -eu\n", with: "set -eu\nsleep 8\n").write(to: script, atomically: true, encoding: .utf8)
-
-        let process = Process()
-        process.executableURL = KilnBinary.url
-        process.arguments = ["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"]
-        process.currentDirectoryURL = dir.url
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let journal = dir.url.appendingPathComponent(".kiln/quickstart.journal.json")
-        let deadline = Date().addingTimeInterval(120)
-        var sawSetupStart = false
-        while Date() < deadline, process.isRunning {
-            let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
-            if text.contains("quickstart\\/provision[setup]") { sawSetupStart = true; break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
+        let process = try startApply(in: dir)
+        let sawSetupStart = wait(for: "quickstart\\/provision[setup]", in: dir.url.appendingPathComponent(".kiln/quickstart.journal.json"), while: process)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(sawSetupStart)
@@ -71,25 +86,11 @@ struct ApplyTheQuickstart {
     }
 
     @Test func aSecondApplyOnTheSameBuildIsRefusedWithTheHolder() throws {
-        let dir = try TemporaryDirectory("kiln-lock")
+        let dir = try scratch("kiln-lock", setupDelay: 6)
         defer { dir.remove() }
-        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
-        let script = dir.url.appendingPathComponent("manifests/scripts/setup.sh")
-        let original = try String(contentsOf: script, encoding: .utf8)
-        try original.replacingOccurrences(of: "set -eu\n", with: "set -eu\nsleep 6\n").write(to: script, atomically: true, encoding: .utf8)
-        let first = Process()
-        first.executableURL = KilnBinary.url
-        first.arguments = ["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"]
-        first.currentDirectoryURL = dir.url
-        first.standardOutput = FileHandle.nullDevice
-        first.standardError = FileHandle.nullDevice
-        try first.run()
+        let first = try startApply(in: dir)
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) }; first.waitUntilExit() }
-        let lock = dir.url.appendingPathComponent(".kiln/quickstart.lock")
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, (try? String(contentsOf: lock, encoding: .utf8))?.contains("\(first.processIdentifier)") != true {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        _ = wait(for: "\(first.processIdentifier)", in: dir.url.appendingPathComponent(".kiln/quickstart.lock"), while: first)
         let second = try KilnBinary.run(["apply", "--emulator-endpoints", "/nonexistent/endpoints.json", "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
         #expect(second.status == 1)
         #expect(second.stderr.contains("\(first.processIdentifier)"), "\(second.stderr)")
