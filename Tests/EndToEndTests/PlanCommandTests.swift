@@ -68,6 +68,25 @@ import Testing
         #expect(r.stdout.contains("\"worker/create-disk[os]\" -> \"worker/attach[os]\";"))
     }
 
+    @Test(.enabled(if: Privileges.isRoot, "needs root: mounts a tmpfs"))
+    func aForeignMountAtTheMountPathIsNotTakenForProgress() throws {
+        let dir = try scratch()
+        defer { dir.remove() }
+        let mountPoint = dir.url.appendingPathComponent("root").path
+        let manifest = dir.url.appendingPathComponent("manifests/quickstart.yaml")
+        let text = try String(contentsOf: manifest, encoding: .utf8)
+            .replacingOccurrences(of: "    provision:\n", with: "    mount:\n      path: \(mountPoint)\n    provision:\n", options: [], range: nil)
+        try text.write(to: manifest, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mounted = try runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "tmpfs", mountPoint])
+        #expect(mounted.status == 0)
+        defer { _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), [mountPoint]) }
+        let r = try KilnBinary.run(["plan", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("*   mount "))
+        #expect(r.stdout.hasSuffix("Plan: 4 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+    }
+
     @Test func noAzureVMSaysSo() throws {
         let dir = try scratch()
         defer { dir.remove() }

@@ -84,9 +84,10 @@ public struct Observer: Sendable {
             }
         }
         let mountPath = renderedMountPath(d)
-        if let root = table.entry(at: mountPath) {
-            let osDevice = o.devices[.os]
-            o.rootMounted = osDevice.map { root.source.hasPrefix($0) } ?? true
+        // Only this run's OS disk mounted at the path counts: a mount of anything else there
+        // (another run's disk, another process's) is not progress of this build.
+        if let root = table.entry(at: mountPath), let osDevice = o.devices[.os], root.source.hasPrefix(osDevice) {
+            o.rootMounted = true
             let targets = d.build.mount.chrootMounts.map { mountPath + $0.target }
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
         }
