@@ -595,7 +595,7 @@ struct ManifestDecoder {
         if text.value.contains("{{") {
             return template(text, path: path, allowed: []) != nil ? text.value : nil
         }
-        let squashed = text.value.lowercased().replacingOccurrences(of: " ", with: "")
+        let squashed = RegionName.normalized(text.value)
         guard !squashed.isEmpty, squashed.count <= 40, squashed.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
             ctx.error(text.node, "\(path) '\(text.value)' is not an Azure region name", fix: "use a name such as eastus or westeurope, or {{vm \"location\"}}")
             return nil

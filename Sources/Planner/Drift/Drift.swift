@@ -37,7 +37,7 @@ public enum DriftDetector {
                 continue
             }
             if v.digest != d.digest.value { add(g.id, "gallery.digest", d.digest.value, v.digest ?? "none (not made by Kiln)") }
-            let norm = { (s: String) in s.lowercased().filter { $0 != " " } }
+            let norm = RegionName.normalized
             let have = Dictionary(v.regions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
             let want = Dictionary(g.targetRegions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
             for name in want.keys.sorted() {

@@ -23,7 +23,7 @@ public struct BuilderVM: Sendable, Hashable {
             throw BuilderVMError(message: "the instance metadata lacks the VM's subscription, resource group, name or location")
         }
         self.init(id: ResourceID(subscription: sub, resourceGroup: rg, provider: "Microsoft.Compute", segments: [("virtualMachines", name)]),
-                  location: location.lowercased().replacingOccurrences(of: " ", with: ""),
+                  location: RegionName.normalized(location),
                   zone: c.zone.flatMap { $0.isEmpty ? nil : $0 }, vmSize: c.vmSize)
     }
 

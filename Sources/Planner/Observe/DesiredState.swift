@@ -45,7 +45,7 @@ public enum DesiredState {
                 let sub = try g.subscription.map(render) ?? subscription
                 let id = "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)"
                 var regions = try g.targetRegions.map { r in
-                    TargetRegion(name: try render(r.name).lowercased().replacingOccurrences(of: " ", with: ""),
+                    TargetRegion(name: RegionName.normalized(try render(r.name)),
                                  replicas: r.replicas, storageAccountType: r.storageAccountType)
                 }
                 if regions.isEmpty { regions = [TargetRegion(name: vm.location)] }

@@ -83,7 +83,7 @@ public struct Observer: Sendable {
             default: break
             }
         }
-        let mountPath = renderedMountPath(d)
+        let mountPath = d.mountPath
         // Only this run's OS disk mounted at the path counts: a mount of anything else there
         // (another run's disk, another process's) is not progress of this build.
         if let root = table.entry(at: mountPath), let osDevice = o.devices[.os], root.source.hasPrefix(osDevice) {
@@ -124,12 +124,7 @@ public struct Observer: Sendable {
         return o
     }
 
-    static func region(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
-
-    func renderedMountPath(_ d: DesiredBuild) -> String {
-        let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"])
-        return (try? t?.render(TemplateValues(variables: ["BuildName": d.name]), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
-    }
+    static func region(_ name: String) -> String { RegionName.normalized(name) }
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {

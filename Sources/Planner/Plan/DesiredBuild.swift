@@ -42,6 +42,13 @@ public struct DesiredBuild: Sendable, Hashable {
     /// The OS disk first, then data disks by LUN.
     public var roles: [DiskRole] { [.os] + build.disk.dataDisks.map { .data(lun: $0.lun) }.sorted() }
 
+    /// Where the OS disk is mounted on the builder VM: `mount.path` with `{{.BuildName}}`
+    /// rendered (stable across runs, so a resumed run finds it).
+    public var mountPath: String {
+        guard let t = try? Template(parsing: build.mount.path, allowed: ["BuildName", "Device"]) else { return build.mount.path }
+        return (try? t.render(TemplateValues(variables: ["BuildName": name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
+    }
+
     public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }
     public func snapshotName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)-snap" }
 

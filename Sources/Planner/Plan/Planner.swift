@@ -68,7 +68,7 @@ struct BuildPlanner {
             let attach = add(.attach, role.description, .run, d.diskName(role), [create] + releases)
             devices.append(add(.device, role.description, .wait, o.devices[role], [attach]))
         }
-        let mountPath = renderedMountPath
+        let mountPath = d.mountPath
         let preMount = add(.preMount, nil, .run, nil, devices)
         let mount = add(.mount, nil, .run, mountPath, [preMount])
         let postMount = add(.postMount, nil, .run, nil, [mount])
@@ -296,7 +296,7 @@ struct BuildPlanner {
         o.galleryVersion?.regions.first { normalized($0.name) == normalized(name) }
     }
 
-    private func normalized(_ region: String) -> String { region.lowercased().replacingOccurrences(of: " ", with: "") }
+    private func normalized(_ region: String) -> String { RegionName.normalized(region) }
 
     /// In-place differences between the published version and the manifest (only when the
     /// version has this build's digest: otherwise it is a conflict, not drift).
@@ -329,11 +329,6 @@ struct BuildPlanner {
         case .disk(let id), .galleryImageVersion(let id): id
         case .scratch: nil
         }
-    }
-
-    private var renderedMountPath: String {
-        guard let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"]) else { return d.build.mount.path }
-        return (try? t.render(TemplateValues(variables: ["BuildName": b]), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
     }
 
     private func localReason(_ id: ActionID) -> String {

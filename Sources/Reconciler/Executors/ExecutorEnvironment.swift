@@ -33,10 +33,7 @@ public struct ExecutorEnvironment: Sendable {
     }
 
     /// The build's mount path on this VM (`mount.path` rendered; stable across runs).
-    public func mountPath(_ d: DesiredBuild) -> String {
-        let t = try? Template(parsing: d.build.mount.path, allowed: ["BuildName", "Device"])
-        return (try? t?.render(TemplateValues(variables: ["BuildName": d.name], vm: vm.templateValues), mode: .plain, keepUnresolved: true)) ?? d.build.mount.path
-    }
+    public func mountPath(_ d: DesiredBuild) -> String { d.mountPath }
 
     /// Renders a host or chroot command of the manifest: every substituted value shell-quoted.
     public func renderCommand(_ text: String, _ d: DesiredBuild, device: String?, mountPath: String?) throws -> String {

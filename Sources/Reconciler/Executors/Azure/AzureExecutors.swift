@@ -166,7 +166,7 @@ enum AzureState {
 
 /// Region names as ARM compares them: `West US 2` == `westus2`.
 enum AzureRegion {
-    static func normalized(_ name: String) -> String { name.lowercased().replacingOccurrences(of: " ", with: "") }
+    static func normalized(_ name: String) -> String { RegionName.normalized(name) }
 }
 
 /// A function returning the time elapsed on `clock` since the call.
