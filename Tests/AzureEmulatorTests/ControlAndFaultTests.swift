@@ -131,8 +131,9 @@ struct ControlAndFaultTests {
             let a = try await first.send("PATCH", first.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
                 ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(first.diskID("keep"))]]]]]])
             _ = try await first.waitForOperation(a)
-            // Slow disk creation from now on, so the next one is still running when we stop.
-            _ = try await first.send("PUT", "/_emulator/latency", json: ["diskCreate": 5], auth: false)
+            // Slow disk creation from now on, so the next one is still running when we stop
+            // (20 s: a loaded CI machine once took more than 5 s between the PUT and the stop).
+            _ = try await first.send("PUT", "/_emulator/latency", json: ["diskCreate": 20], auth: false)
             let inflight = try await first.putDisk("inflight")
             statusURL = try #require(inflight.header("azure-asyncoperation"))
             token = first.token
