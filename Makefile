@@ -7,7 +7,7 @@ KILN := .build/debug/kiln
 # the busybox userland of the emulator's platform images).
 PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools
 
-.PHONY: all build test demo deps clean sdk-check
+.PHONY: all build test demo deps clean sdk-check bench robustness
 
 all: build
 
@@ -41,6 +41,18 @@ demo: build
 # lo (needs root and PyPI; not part of `make test`).
 sdk-check: build
 	KILN=$(KILN) scripts/sdk-check.sh
+
+# Benchmarks against the emulator's scaled latency profile: writes docs/benchmarks.md and
+# docs/benchmarks.json (see docs/benchmarks.md for what each figure means).
+bench: deps
+	$(SWIFT) build -c release
+	SWIFT=$(SWIFT) scripts/bench.sh
+
+# The full robustness matrix (crashes, faults, bad input, secrets); `make test` runs a
+# reduced one. Results: docs/reliability.md.
+robustness: deps
+	$(SWIFT) build --build-tests
+	SWIFT=$(SWIFT) KILN=$(KILN) KILN_ROBUSTNESS=full scripts/test-with-emulator.sh --filter RobustnessTests
 
 clean:
 	rm -rf .build

@@ -119,6 +119,9 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Providers against an in-process emulator with real loop devices.
         .testTarget(name: "IntegrationTests", dependencies: ["Providers", "AzureEmulator", "TestSupport"], swiftSettings: strict),
+        // The robustness matrix (docs/reliability.md): a reduced run in `make test`, the full
+        // one with KILN_ROBUSTNESS=full (`make robustness`).
+        .testTarget(name: "RobustnessTests", dependencies: ["Model", "Planner", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
