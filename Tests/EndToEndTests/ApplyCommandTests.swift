@@ -93,6 +93,7 @@ struct ApplyTheQuickstart {
         defer { dir.remove() }
         let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emulator"))
         defer { emulator.stop() }
+        defer { Leaks.unmountAll(under: "/mnt/kiln/quickstart") }
         let target = ["--emulator-endpoints", emulator.endpointsFile, "--auto-approve", "manifests/quickstart.yaml"]
         try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho 'the mirror is down' >&2; exit 3\n")
 
@@ -119,6 +120,35 @@ struct ApplyTheQuickstart {
         #expect(converged.status == 0, "\(converged.stdout)")
         #expect(try emulator.resources(ofType: "Microsoft.Compute/disks").isEmpty)
         #expect(Leaks.mounts(containing: "/mnt/kiln/quickstart").isEmpty)
+    }
+
+    /// Editing a step that already ran on the failed run's disk cannot be applied on top of
+    /// it: the next apply starts a fresh run (new disk names) and releases the old run's
+    /// mounted, attached disk — unmount, detach, delete — before mounting its own.
+    @Test func editingAStepThatAlreadyRanStartsAFreshRunAndReleasesTheOldDisk() throws {
+        let dir = try scratch("kiln-fresh")
+        defer { dir.remove() }
+        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emulator"))
+        defer { emulator.stop() }
+        defer { Leaks.unmountAll(under: "/mnt/kiln/quickstart") }
+        let target = ["--emulator-endpoints", emulator.endpointsFile, "--auto-approve", "manifests/quickstart.yaml"]
+        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nexit 3\n")
+        let failed = try KilnBinary.run(["apply"] + target, in: dir.url)
+        #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
+
+        try dir.edit("manifests/scripts/setup.sh", replacing: "exit 3\n", with: "")
+        try dir.edit("manifests/quickstart.yaml", replacing: "baked by kiln", with: "baked again by kiln")
+        let plan = try KilnBinary.run(["plan", "--emulator-endpoints", emulator.endpointsFile, "manifests/quickstart.yaml"], in: dir.url)
+        #expect(plan.stdout.contains("left over from run"), "\(plan.stdout)")
+        let fresh = try KilnBinary.run(["apply"] + target, in: dir.url)
+        #expect(fresh.status == 0, "\(fresh.stdout)\n\(fresh.stderr)")
+        #expect(fresh.stdout.contains("quickstart/provision[motd]: running"), "\(fresh.stdout)")
+
+        let diskPuts = try emulator.requests().filter { $0.method == "PUT" && $0.path.contains("/disks/") }.map(\.key)
+        #expect(diskPuts.count == 2 && Set(diskPuts).count == 2, "one disk per run: \(diskPuts)")
+        #expect(try emulator.resources(ofType: "Microsoft.Compute/disks").isEmpty, "the old run's disk is released")
+        #expect(Leaks.mounts(containing: "/mnt/kiln/quickstart").isEmpty)
+        #expect(Leaks.loopDevices(backedUnder: dir.url).isEmpty)
     }
 
     @Test func aSecondApplyOnTheSameBuildIsRefusedWithTheHolder() throws {
