@@ -14,6 +14,8 @@ public struct DesiredBuild: Sendable, Hashable {
     /// How many times this build's run was restarted on a fresh disk because a step that had
     /// already run on the old one changed. 0 unless the journal says otherwise.
     public var generation: Int
+    /// Set when this run starts on a fresh disk because the journal's run cannot continue.
+    public var freshRunReason: String?
     public var subscription: String
     public var location: String
     /// Where temporary disks and snapshots live.

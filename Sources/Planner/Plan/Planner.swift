@@ -14,7 +14,7 @@ public enum Planner {
             actions += a
             conflicts += c
         }
-        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) },
+        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason) },
                     actions: actions, conflicts: conflicts)
     }
 }

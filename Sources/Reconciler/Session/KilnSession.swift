@@ -50,7 +50,7 @@ public struct KilnSession: Sendable {
         var desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
         for i in desired.indices {
             let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))
-            desired[i].generation = RunContinuity.generation(for: desired[i], journal: journal).generation
+            (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(for: desired[i], journal: journal)
         }
         let observed = try await observer.observe(desired, vm: vm)
         return Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
