@@ -44,6 +44,8 @@ struct ApplyCommand: AsyncParsableCommand {
         let manifestDirectory = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
         let outcome: Int32
         do {
+            // Fault injection for the crash matrix (docs/reliability.md); nil when unset.
+            let crashAt = try CrashPoint.fromEnvironment(ProcessInfo.processInfo.environment)
             let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory))
             defer { for lock in locks { lock.release() } }
             outcome = try await withSession(target, manifest: manifest) { session in
@@ -73,6 +75,9 @@ struct ApplyCommand: AsyncParsableCommand {
                         return 1
                     }
                 }
+                if let crashAt, plan.action(crashAt.action)?.isPending != true {
+                    Stderr.write("kiln apply: warning: \(CrashPoint.environmentVariable)=\(crashAt) names an action this plan does not run; no crash will happen")
+                }
                 try await apply.startRuns(snapshot.desired)
                 let environment = apply.environment(snapshot)
                 let interrupts = InterruptController()
@@ -81,7 +86,8 @@ struct ApplyCommand: AsyncParsableCommand {
                 let events = ApplyRenderer.make(json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
                                                 environment: ProcessInfo.processInfo.environment)
                 let scheduler = Scheduler(executor: Executors.table(environment, manifestDirectory: manifestDirectory),
-                                          journals: session.local.journal, events: events, interrupts: interrupts, parallelism: parallelism)
+                                          journals: session.local.journal, events: events, interrupts: interrupts, parallelism: parallelism,
+                                          crashAt: crashAt)
                 let result = await scheduler.run(plan)
                 try await apply.recordPublished(snapshot.desired, result: result)
                 if let artifact { try result.writeArtifact(to: artifact) }
