@@ -16,29 +16,43 @@ struct DriftAndFailure {
         return file
     }
 
-    /// The snapshot's long-running operation ends `Failed`: apply exits non-zero naming the
-    /// action, the resource, Azure's code, message and request id; once the fault is gone,
-    /// apply resumes at the snapshot (the disk is not created again, no step runs again) and
-    /// converges.
-    @Test func anOperationAzureFailsThenApplyResumes() throws {
-        try timed("anOperationAzureFailsThenApplyResumes") {
+    /// An Azure operation Kiln waits for and Azure fails.
+    struct FailedOperation: Sendable, CustomTestStringConvertible {
+        var action: String
+        var path: String
+        var resource: String
+        var code: String
+        var testDescription: String { action }
+    }
+
+    /// The snapshot's or the image's long-running operation ends `Failed`: apply exits
+    /// non-zero naming the action, the resource, Azure's code, message and request id; once
+    /// the fault is gone, apply resumes at the failed action (the disk is not created again,
+    /// no step runs again, the failed resource is made once more) and converges.
+    @Test(arguments: [
+        FailedOperation(action: "e2e-fail/snapshot[os]", path: "*/snapshots/*", resource: "snapshots/kiln-e2e-fail-", code: "InternalDiskManagementError"),
+        FailedOperation(action: "e2e-fail/image", path: "*/Microsoft.Compute/images/*", resource: "Compute/images/e2e-fail", code: "InternalOperationError"),
+    ])
+    func anOperationAzureFailsThenApplyResumes(_ failure: FailedOperation) throws {
+        try timed("anOperationAzureFailsThenApplyResumes(\(failure.action))") {
             let world = try EmulatedWorld("kiln-e2e-fail")
             defer { world.close(builds: ["e2e-fail"]) }
             let manifest = try renamedQuickstart(world, "e2e-fail")
             try world.emulator.setFaults("""
-                [{"kind": "failOperation", "method": "PUT", "path": "*/snapshots/*", "times": 1,
-                  "code": "InternalDiskManagementError", "message": "Emulated: the snapshot could not be completed."}]
+                [{"kind": "failOperation", "method": "PUT", "path": "\(failure.path)", "times": 1,
+                  "code": "\(failure.code)", "message": "Emulated: Azure could not complete the operation."}]
                 """)
             let failed = try world.apply(manifest)
             let output = failed.stdout + failed.stderr
             #expect(failed.status != 0, "\(output)")
-            #expect(output.contains("e2e-fail/snapshot[os]"), "\(output)")
-            #expect(output.contains("kiln-e2e-fail-"), "\(output)")
-            #expect(output.contains("InternalDiskManagementError"), "\(output)")
-            #expect(output.contains("Emulated: the snapshot could not be completed."), "\(output)")
-            #expect(output.contains("x-ms-request-id"), "\(output)")
-            // Nothing was published.
-            #expect(try world.emulator.resources(ofType: "Microsoft.Compute/images").isEmpty)
+            let line = output.split(separator: "\n").first { $0.contains("✗ \(failure.action): failed") }.map(String.init) ?? ""
+            #expect(line.contains(failure.resource), "\(output)")
+            #expect(line.contains(failure.code), "\(output)")
+            #expect(line.contains("Emulated: Azure could not complete the operation."), "\(output)")
+            #expect(line.contains("x-ms-request-id"), "\(output)")
+            // Nothing was published from a failed snapshot; the image's failure left it Failed.
+            let image = try world.get(world.id("images", "e2e-fail"), apiVersion: EmulatedWorld.computeAPI)
+            #expect((image["properties"] as? [String: Any])?["provisioningState"] as? String != "Succeeded")
 
             try world.emulator.setFaults("[]")
             let before = try world.lastRequest()
@@ -46,7 +60,7 @@ struct DriftAndFailure {
             #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
             let mutations = try world.mutations(since: before)
             #expect(!mutations.contains { $0.hasPrefix("PUT ") && $0.contains("/disks/") }, "the disk was created again: \(mutations)")
-            #expect(mutations.filter { $0.hasPrefix("PUT ") && $0.contains("/snapshots/") }.count == 1, "\(mutations)")
+            #expect(mutations.filter { $0.hasPrefix("PUT ") && $0.contains(failure.resource) }.count == 1, "\(mutations)")
             #expect(!resumed.stdout.contains("provision[motd]: running"), "\(resumed.stdout)")
             #expect(!resumed.stdout.contains("provision[setup]: running"), "\(resumed.stdout)")
             try world.expectPublished(image: world.id("images", "e2e-fail"), version: world.versionID("e2e-fail", "1.0.0"))
@@ -55,8 +69,8 @@ struct DriftAndFailure {
         }
     }
 
-    /// After a converged apply, a region is dropped from the published version through ARM:
-    /// drift exits 2 naming the region, apply repairs it in place (no disk, snapshot or image
+    /// After a converged apply, a region is dropped from the published version through ARM
+    /// and the other's replica count raised: drift exits 2 naming both fields, apply repairs it in place (no disk, snapshot or image
     /// made), drift exits 0. Then the image is deleted: drift reports it, apply rebuilds it
     /// (and leaves the version alone).
     @Test func driftBehindKilnsBackIsDetectedAndRepaired() throws {
@@ -74,8 +88,10 @@ struct DriftAndFailure {
             // Drop westus2 from the version's target regions behind Kiln's back.
             let published = try world.get(version, apiVersion: EmulatedWorld.galleryAPI)
             let regions = ((published["properties"] as? [String: Any])?["publishingProfile"] as? [String: Any])?["targetRegions"] as? [[String: Any]] ?? []
-            let kept = regions.filter { ($0["name"] as? String)?.lowercased().replacingOccurrences(of: " ", with: "") != "westus2" }
+            var kept = regions.filter { ($0["name"] as? String)?.lowercased().replacingOccurrences(of: " ", with: "") != "westus2" }
             #expect(kept.count == 1, "\(regions)")
+            // … and raise the replica count of the region left.
+            for index in kept.indices { kept[index]["regionalReplicaCount"] = 3 }
             let patch = try JSONSerialization.data(withJSONObject: ["properties": ["publishingProfile": ["targetRegions": kept]]])
             let patched = try world.emulator.arm("PATCH", version, apiVersion: EmulatedWorld.galleryAPI, body: String(decoding: patch, as: UTF8.self))
             #expect([200, 202].contains(patched.status), "\(patched.json)")
@@ -83,7 +99,8 @@ struct DriftAndFailure {
 
             let drift = try world.kiln("drift", [manifest])
             #expect(drift.status == 2, "\(drift.stdout)\n\(drift.stderr)")
-            #expect(drift.stdout.contains("gallery.targetRegions[westus2]"), "\(drift.stdout)")
+            #expect(drift.stdout.contains("gallery.targetRegions[westus2]: expected present, found missing"), "\(drift.stdout)")
+            #expect(drift.stdout.contains("gallery.targetRegions[westus].replicas: expected 1, found 3"), "\(drift.stdout)")
             let before = try world.lastRequest()
             let repair = try world.apply(manifest)
             #expect(repair.status == 0, "\(repair.stdout)\n\(repair.stderr)")
