@@ -11,7 +11,9 @@ import Providers
 /// Each command is rendered with every substituted value shell-quoted: `{{.Device}}` is the
 /// OS disk's device (e.g. `/dev/sdc`, so `mkfs.ext4 {{.Device}}1` works as in Packer) and,
 /// after the mount, `{{.MountPath}}` the root's mount point. The environment adds
-/// `KILN_DEVICE`, `KILN_DATA_DEVICE_<LUN>` (by the image's LUN), `KILN_BUILD` and, after
+/// `KILN_DEVICE`, `KILN_PARTITION_PREFIX` (the OS device's partition name without the
+/// number: `/dev/sdc`, `/dev/loop0p`), `KILN_DATA_DEVICE_<LUN>` (by the image's LUN),
+/// `KILN_BUILD` and, after
 /// the mount, `KILN_MOUNT_PATH`. Each command may run for the build's provision-step
 /// timeout. Throws `CommandRunnerError` (with the command and its last output lines) for
 /// the first command that fails; later commands do not run.
