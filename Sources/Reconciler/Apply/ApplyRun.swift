@@ -17,11 +17,12 @@ public struct ApplyRun: Sendable {
     /// Takes every build's journal lock without waiting; throws naming the holder (pid, host,
     /// start time) when another apply has it. Taken before anything else (an embedded
     /// emulator included) so that two applies never touch the same state.
-    public static func lock(_ manifest: Manifest, journals: any JournalStore) async throws -> [any JournalLockHandle] {
+    /// `purpose` names the command in the holder's details (`kiln destroy` takes the same locks).
+    public static func lock(_ manifest: Manifest, journals: any JournalStore, purpose: String = "kiln apply") async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
             for build in manifest.builds {
-                handles.append(try await journals.tryLock(build: build.name, purpose: "kiln apply (build \(build.name))"))
+                handles.append(try await journals.tryLock(build: build.name, purpose: "\(purpose) (build \(build.name))"))
             }
         } catch {
             for h in handles { h.release() }
