@@ -15,10 +15,7 @@ struct DeleteOutputExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let text = action.resource else {
-            throw ExecutorError(action: action.id, message: "the action names no output; this is a bug in kiln")
-        }
-        let id = try env.azureResourceID(text, for: action)
+        let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let tags: [String: String]?

@@ -53,10 +53,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let text = action.resource else {
-            throw ExecutorError(action: action.id, message: "the leftover has no resource id; this is a bug in kiln")
-        }
-        let id = try env.azureResourceID(text, for: action)
+        let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")
