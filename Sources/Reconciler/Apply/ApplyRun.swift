@@ -17,19 +17,20 @@ public struct ApplyRun: Sendable {
     /// Takes every build's journal lock without waiting; throws naming the holder (pid, host,
     /// start time) when another apply has it. Taken before anything else (an embedded
     /// emulator included) so that two applies never touch the same state.
+    /// `purpose` names the command in the holder's details (`kiln destroy` takes the same locks).
     ///
     /// Each build's mount path is locked host-wide too (under `mountLocks`): two applies of
     /// builds with the same name from different state directories (two checkouts on one VM)
     /// would otherwise mount their disks at the same path.
-    public static func lock(_ manifest: Manifest, journals: any JournalStore,
+    public static func lock(_ manifest: Manifest, journals: any JournalStore, purpose: String = "kiln apply",
                             mountLocks: String = MountPathLock.defaultDirectory) async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
             for build in manifest.builds {
-                handles.append(try await journals.tryLock(build: build.name, purpose: "kiln apply (build \(build.name))"))
+                handles.append(try await journals.tryLock(build: build.name, purpose: "\(purpose) (build \(build.name))"))
             }
             for build in manifest.builds {
-                handles.append(try MountPathLock.tryAcquire(DesiredBuild.mountPath(of: build), build: build.name, directory: mountLocks))
+                handles.append(try MountPathLock.tryAcquire(DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
             }
         } catch {
             for h in handles { h.release() }
@@ -84,16 +85,16 @@ public struct ApplyRun: Sendable {
 public enum MountPathLock {
     public static let defaultDirectory = "/run/kiln/mounts"
 
-    public static func tryAcquire(_ mountPath: String, build: String, directory: String) throws -> FileLock {
+    public static func tryAcquire(_ mountPath: String, build: String, purpose: String = "kiln apply", directory: String) throws -> FileLock {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/" + String(BuildDigest.sha256Hex(mountPath).prefix(16)) + ".lock"
-        let purpose = "kiln apply (build \(build), mount path \(mountPath), state in \(FileManager.default.currentDirectoryPath))"
+        let purpose = "\(purpose) (build \(build), mount path \(mountPath), state in \(FileManager.default.currentDirectoryPath))"
         let attempt = Result { () throws(FileLockError) -> FileLock in try FileLock.tryAcquire(path: file, purpose: purpose) }
         switch attempt {
         case .success(let lock):
             return lock
         case .failure(.held(_, let holder, _)):
-            throw ApplyLockError(message: "the mount path \(mountPath) of build \(build) is in use by another kiln apply on this VM"
+            throw ApplyLockError(message: "the mount path \(mountPath) of build \(build) is in use by another kiln process on this VM"
                 + (holder.map { " (\($0))" } ?? "") + "; wait for it to finish, or give this build another mount.path")
         case .failure(let other):
             throw other
