@@ -261,6 +261,15 @@ public enum Leaks {
         return out.stdout.split(separator: "\n").map(String.init).filter { $0.contains(directory.path) }
     }
 
+    /// Unmounts everything at or under `path` (for a test's cleanup after kiln kept a failed
+    /// build mounted); deepest first, lazily as a last resort.
+    public static func unmountAll(under path: String) {
+        guard !mounts(containing: path).isEmpty else { return }
+        if (try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", path]))?.status != 0 {
+            _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", "-l", path])
+        }
+    }
+
     public static func mounts(containing mountFragment: String) -> [String] {
         let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         return table.split(separator: "\n").map(String.init).filter { $0.contains(mountFragment) }

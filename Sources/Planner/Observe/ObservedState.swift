@@ -143,17 +143,32 @@ public struct JournalView: Sendable, Hashable, Codable {
     /// Started and not finished; Azure actions carry their operation URL.
     public var inFlight: [ActionID: String?]
     public var failed: [ActionID: String]
+    /// The digest of the build the run was last applied with.
+    public var digest: String?
+    /// The run's generation (see `RunContinuity`).
+    public var generation: Int
+    /// The digest each finished provisioning step ran with.
+    public var stepDigests: [ActionID: String]
     /// The digest components of the last published build, to explain what changed.
     public var published: BuildDigest?
 
     public init(runID: String? = nil, completed: Set<ActionID> = [], inFlight: [ActionID: String?] = [:],
-                failed: [ActionID: String] = [:], published: BuildDigest? = nil) {
+                failed: [ActionID: String] = [:], published: BuildDigest? = nil,
+                digest: String? = nil, generation: Int = 0, stepDigests: [ActionID: String] = [:]) {
         self.runID = runID
+        self.digest = digest
+        self.generation = generation
+        self.stepDigests = stepDigests
         self.completed = completed
         self.inFlight = inFlight
         self.failed = failed
         self.published = published
     }
+}
+
+extension JournalView {
+    /// The result key under which a finished provisioning step records its digest.
+    public static let stepDigestKey = "stepDigest"
 }
 
 extension ActionID: CodingKeyRepresentable {

@@ -128,11 +128,14 @@ public struct Observer: Sendable {
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {
-        var view = JournalView(runID: journal.attributes["run"])
+        var view = JournalView(runID: journal.attributes["run"], digest: journal.attributes["digest"],
+                               generation: journal.attributes["generation"].flatMap(Int.init) ?? 0)
         for (key, entry) in journal.latestByAction {
             guard let id = ActionID(parsing: key) else { continue }
             switch entry.phase {
-            case .done: view.completed.insert(id)
+            case .done(let result):
+                view.completed.insert(id)
+                if let digest = result[JournalView.stepDigestKey] { view.stepDigests[id] = digest }
             case .intent: view.inFlight[id] = .some(nil)
             case .started(let url): view.inFlight[id] = .some(url)
             case .failed(let message): view.failed[id] = message

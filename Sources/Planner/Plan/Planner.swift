@@ -14,7 +14,7 @@ public enum Planner {
             actions += a
             conflicts += c
         }
-        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) },
+        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason) },
                     actions: actions, conflicts: conflicts)
     }
 }
@@ -236,7 +236,10 @@ struct BuildPlanner {
     private func role(_ id: ActionID) -> DiskRole { DiskRole(id.target ?? "") ?? .os }
 
     private func journalDone(_ id: ActionID) -> Bool {
-        o.journal.runID == d.runID && o.journal.completed.contains(id)
+        guard o.journal.runID == d.runID, o.journal.completed.contains(id) else { return false }
+        // A provisioning step counts only as the manifest now has it.
+        if id.kind == .provision, let recorded = o.journal.stepDigests[id] { return recorded == d.stepDigest(id.target ?? "") }
+        return true
     }
 
     /// An Azure operation an earlier run started and did not see finish.

@@ -30,13 +30,19 @@ public struct ApplyRun: Sendable {
         return handles
     }
 
-    /// Starts a fresh journal for each build whose run (digest) changed, keeping only what
-    /// explains the next change (the last published digest).
+    /// Starts a fresh journal for each build whose run changed, keeping only what explains
+    /// the next change (the last published digest); a continued run (a step edited before it
+    /// ran, see `RunContinuity`) keeps its entries and records the new digest.
     public func startRuns(_ desired: [DesiredBuild]) async throws {
         for d in desired {
-            let journal = try await session.local.journal.load(build: d.name)
-            guard journal.attributes["run"] != d.runID else { continue }
-            var attributes = ["run": d.runID, "digest": d.digest.value]
+            var journal = try await session.local.journal.load(build: d.name)
+            if journal.attributes["run"] == d.runID {
+                guard journal.attributes["digest"] != d.digest.value else { continue }
+                journal.attributes["digest"] = d.digest.value
+                try await session.local.journal.replace(journal)
+                continue
+            }
+            var attributes = ["run": d.runID, "digest": d.digest.value, "generation": String(d.generation)]
             attributes["published"] = journal.attributes["published"]
             try await session.local.journal.replace(BuildJournal(build: d.name, attributes: attributes))
         }

@@ -41,6 +41,20 @@ struct DeleteDiskExecutor: ActionExecutor {
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
     }
+
+    /// Unmounts whatever is mounted from the leftover disk on this VM (an abandoned run's
+    /// root and the chroot mounts under it), deepest first, so it can be detached. The disk
+    /// is Kiln's own (checked before), so its mounts are too.
+    private func unmountLocally(_ id: ResourceID, context: ExecutionContext) async throws {
+        let machine = try await env.arm.getVirtualMachine(env.vm.id)
+        guard let lun = machine?.properties?.storageProfile?.dataDisks?.first(where: { $0.managedDisk?.id?.lowercased() == id.description.lowercased() })?.lun,
+              let device = try await env.local.devices.device(lun: lun) else { return }
+        let roots = try await env.local.mounts.mountTable().entries(onDevice: device.path).map(\.mountPoint)
+        for root in roots.sorted(by: { $0.count > $1.count }) {
+            let unmounted = try await env.local.mounts.unmountAll(under: root)
+            if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root) (the leftover's)") }
+        }
+    }
 }
 
 /// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
@@ -75,6 +89,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
             }
             try context.checkInterruption()
+            try await unmountLocally(id, context: context)
             do {
                 try await env.disks.detach(id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
                                            onStarted: { handle in try await ops.record(handle) })
@@ -89,6 +104,20 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         }
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
+    }
+
+    /// Unmounts whatever is mounted from the leftover disk on this VM (an abandoned run's
+    /// root and the chroot mounts under it), deepest first, so it can be detached. The disk
+    /// is Kiln's own (checked before), so its mounts are too.
+    private func unmountLocally(_ id: ResourceID, context: ExecutionContext) async throws {
+        let machine = try await env.arm.getVirtualMachine(env.vm.id)
+        guard let lun = machine?.properties?.storageProfile?.dataDisks?.first(where: { $0.managedDisk?.id?.lowercased() == id.description.lowercased() })?.lun,
+              let device = try await env.local.devices.device(lun: lun) else { return }
+        let roots = try await env.local.mounts.mountTable().entries(onDevice: device.path).map(\.mountPoint)
+        for root in roots.sorted(by: { $0.count > $1.count }) {
+            let unmounted = try await env.local.mounts.unmountAll(under: root)
+            if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root) (the leftover's)") }
+        }
     }
 }
 

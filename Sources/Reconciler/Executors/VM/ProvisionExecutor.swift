@@ -79,7 +79,9 @@ public struct ProvisionExecutor: ActionExecutor {
             context.reportProgress(percent: 0, detail: "uploading \(file) to \(destination)" + (mode.map { " (mode 0" + String($0, radix: 8) + ")" } ?? ""))
             try await env.local.chroot.upload(from: file, to: destination, root: root, mode: mode.map(UInt32.init))
         }
-        return .none
+        // The step's digest lets a later run tell whether the disk holds this step as the
+        // manifest now has it (RunContinuity).
+        return ActionOutcome(result: d.stepDigest(step.name).map { [JournalView.stepDigestKey: $0] } ?? [:])
     }
 
     /// A manifest path: absolute as written, else relative to the manifest's directory.
