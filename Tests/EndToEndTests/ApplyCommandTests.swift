@@ -152,6 +152,61 @@ struct ApplyTheQuickstart {
         #expect(Leaks.loopDevices(backedUnder: dir.url).isEmpty)
     }
 
+    /// Kills the apply of `dir` (served by `emulator`) once the slow setup step has started.
+    func killDuringSetup(_ dir: TemporaryDirectory, _ emulator: ServedEmulator) throws {
+        let apply = try BackgroundKiln(["apply", "--emulator-endpoints", emulator.endpointsFile, "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
+        defer { apply.stop() }
+        #expect(apply.wait(for: "provision[setup]", in: dir.url.appendingPathComponent(".kiln/quickstart.journal.json")), "\(apply.output)")
+        apply.signal(SIGKILL)
+        apply.waitForExit()
+        // The step's own processes die with the machine in a real crash; here they linger.
+        _ = try? runProcess(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-f", "kiln-setup.sh"])
+    }
+
+    /// A VM reboot in the middle of provisioning: the mounts are gone, the disk is still
+    /// attached. The next apply mounts again and runs only the step that had not finished.
+    @Test func afterARebootTheRootIsMountedAgainAndOnlyTheUnfinishedStepRuns() throws {
+        let dir = try scratch("kiln-reboot", setupDelay: 8)
+        defer { dir.remove() }
+        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emulator"))
+        defer { emulator.stop() }
+        defer { Leaks.unmountAll(under: "/mnt/kiln/quickstart") }
+        try killDuringSetup(dir, emulator)
+        Leaks.unmountAll(under: "/mnt/kiln/quickstart")
+        #expect(Leaks.mounts(containing: "/mnt/kiln/quickstart").isEmpty)
+
+        let resumed = try KilnBinary.run(["apply", "--emulator-endpoints", emulator.endpointsFile, "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+        #expect(resumed.stdout.contains("quickstart/mount: running"), "\(resumed.stdout)")
+        #expect(!resumed.stdout.contains("quickstart/attach[os]: running"), "\(resumed.stdout)")
+        #expect(!resumed.stdout.contains("quickstart/provision[motd]: running"), "\(resumed.stdout)")
+        #expect(resumed.stdout.contains("quickstart/provision[setup]: running"), "\(resumed.stdout)")
+        let puts = try emulator.requests().filter { $0.method == "PUT" && $0.isMutatingARM }.map(\.key)
+        #expect(Set(puts).count == puts.count, "a resource was created twice: \(puts)")
+        #expect(try emulator.resources(ofType: "Microsoft.Compute/disks").isEmpty)
+    }
+
+    /// With the journal gone, Kiln finds the killed run's disk by its name and tags and
+    /// adopts it (no second disk); the steps run again on it, as nothing records them.
+    @Test func aLostJournalAdoptsTheRunsDiskByName() throws {
+        let dir = try scratch("kiln-lost-journal", setupDelay: 8)
+        defer { dir.remove() }
+        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emulator"))
+        defer { emulator.stop() }
+        defer { Leaks.unmountAll(under: "/mnt/kiln/quickstart") }
+        try killDuringSetup(dir, emulator)
+        try FileManager.default.removeItem(at: dir.url.appendingPathComponent(".kiln/quickstart.journal.json"))
+
+        let resumed = try KilnBinary.run(["apply", "--emulator-endpoints", emulator.endpointsFile, "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
+        #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+        #expect(!resumed.stdout.contains("quickstart/create-disk[os]: creating"), "\(resumed.stdout)")
+        let diskPuts = try emulator.requests().filter { $0.method == "PUT" && $0.path.contains("/disks/") }
+        #expect(diskPuts.count == 1, "\(diskPuts.map(\.key))")
+        #expect(try emulator.resources(ofType: "Microsoft.Compute/disks").isEmpty)
+        let plan = try KilnBinary.run(["plan", "--detailed-exitcode", "--emulator-endpoints", emulator.endpointsFile, "manifests/quickstart.yaml"], in: dir.url)
+        #expect(plan.status == 0, "\(plan.stdout)")
+    }
+
     @Test func aSecondApplyOnTheSameBuildIsRefusedWithTheHolder() throws {
         let dir = try scratch("kiln-lock", setupDelay: 6)
         defer { dir.remove() }
