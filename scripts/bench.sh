@@ -9,6 +9,7 @@
 #   BENCH_ONLY=critical,noop scripts/bench.sh # some of: critical economy resume noop parallel cost emulator
 #   BENCH_RESUME_LIMIT=5 scripts/bench.sh     # SIGKILL only after the first 5 actions
 #   BENCH_CRITICAL_SCALES= scripts/bench.sh   # no second critical-path run (default: also at ×0.5)
+#   BENCH_MERGE=1 BENCH_ONLY=resume scripts/bench.sh  # re-measure one section, keep the others
 #
 # Every process, mount and loop device the run creates is removed however it ends (the
 # trap below runs the same cleanup as the script's own `finally`).
@@ -28,11 +29,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 out=${BENCH_OUT:-docs/benchmarks.json}
+# The command as a user would repeat it, with the variables that were set.
 command="make bench"
-[ -n "${BENCH_SCALE:-}${BENCH_ONLY:-}${BENCH_RESUME_LIMIT:-}${BENCH_CRITICAL_SCALES+x}" ] && \
-    command="BENCH_SCALE=${BENCH_SCALE:-0.1} BENCH_ONLY=${BENCH_ONLY:-all} BENCH_RESUME_LIMIT=${BENCH_RESUME_LIMIT:-0} BENCH_CRITICAL_SCALES=${BENCH_CRITICAL_SCALES-0.5} make bench"
+for v in BENCH_MERGE BENCH_CRITICAL_SCALES BENCH_RESUME_LIMIT BENCH_ONLY BENCH_SCALE; do
+    if [ -n "${!v+x}" ]; then command="$v=${!v} $command"; fi
+done
 python3 scripts/bench/bench.py run --kiln "$KILN" --scratch "$scratch" --scale "${BENCH_SCALE:-0.1}" \
     --only "${BENCH_ONLY:-critical,economy,resume,noop,parallel,cost,emulator}" \
-    --critical-scales "${BENCH_CRITICAL_SCALES-0.5}" --resume-limit "${BENCH_RESUME_LIMIT:-0}" --out "$out" --command "$command"
+    ${BENCH_MERGE:+--merge} --critical-scales "${BENCH_CRITICAL_SCALES-0.5}" --resume-limit "${BENCH_RESUME_LIMIT:-0}" --out "$out" --command "$command"
 python3 scripts/bench/report.py "$out" "${out%.json}.md" scripts/bench/notes.md
 echo "wrote $out and ${out%.json}.md"

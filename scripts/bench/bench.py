@@ -64,7 +64,7 @@ def cleanup(scratch):
     pids = []
     if os.path.exists(pids_file):
         pids = [int(x) for x in open(pids_file).read().split() if x.isdigit()]
-    # Kiln first (SIGTERM: it finishes its journal writes), emulators last (they detach disks).
+    # SIGTERM first: kiln finishes its journal writes, the emulator detaches its disks.
     for pid in pids:
         if ours(pid):
             try:
@@ -80,7 +80,18 @@ def cleanup(scratch):
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-    # Mounts of bench builds, deepest first (the chroot's /proc, /dev … inside the root).
+    unmount_bench()
+    # Loop devices backed by files under the scratch directory.
+    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if scratch in line:
+            dev = line.split(":", 1)[0]
+            subprocess.run(["losetup", "-d", dev], stderr=subprocess.DEVNULL)
+
+
+def unmount_bench():
+    """Unmounts what a bench build left mounted (a failed run), deepest first (the chroot's
+    /proc, /dev … inside the root)."""
     try:
         mounts = [l.split()[4] for l in open("/proc/self/mountinfo")]
     except OSError:
@@ -88,12 +99,6 @@ def cleanup(scratch):
     ours = [m for m in mounts if m.startswith(f"/mnt/kiln/{PREFIX}")]
     for m in sorted(set(ours), key=len, reverse=True):
         subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
-    # Loop devices backed by files under the scratch directory.
-    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if scratch in line:
-            dev = line.split(":", 1)[0]
-            subprocess.run(["losetup", "-d", dev], stderr=subprocess.DEVNULL)
 
 
 class Emulator:
@@ -332,6 +337,19 @@ def request_economy(entries, retry_after):
         by_kind["GET operation result (Location, after Succeeded)"] = results
         for k in [k for k in by_kind if k.startswith("poll (operations)")]:
             by_kind[k] -= results
+    # The first poll of an operation: the request that started it is not in the log, but it
+    # is a mutating request that ended before the first poll, so if the latest such end is
+    # Retry-After before the poll, the real gap is at least that. Otherwise (another
+    # mutation ended in between) the check is inconclusive, not failed.
+    mut_ends = sorted(parse_time(e["time"]) + e["durationMs"] / 1000.0 for e in entries if classify(e)[0] == "mutating")
+    first_ok = first_unknown = 0
+    for es in polls.values():
+        t = parse_time(es[0]["time"])
+        before = [m for m in mut_ends if m <= t]
+        if before and t - before[-1] >= retry_after - LOCAL_TOLERANCE:
+            first_ok += 1
+        else:
+            first_unknown += 1
     counts = [len(v) for v in polls.values()]
     early = [g for g in gaps if g < retry_after - LOCAL_TOLERANCE]
     return {
@@ -343,6 +361,8 @@ def request_economy(entries, retry_after):
         "pollsPerOperationMax": max(counts) if counts else 0,
         "minPollGapSeconds": round(min(gaps), 3) if gaps else None,
         "pollsSoonerThanRetryAfter": len(early),
+        "firstPollsCheckedLate": first_ok,
+        "firstPollsInconclusive": first_unknown,
         "retryAfterSeconds": retry_after,
     }
 
@@ -466,9 +486,9 @@ class Bench:
         self.emu.reset()
         self.emu.set_latency(latency)
 
-    def apply(self, ws, manifest, state=".kiln", env=None, label="apply"):
+    def apply(self, ws, manifest, state=".kiln", env=None, label="apply", extra=()):
         seq = self.emu.last_sequence()
-        run = KilnRun(self.kiln, kiln_cmd(self.kiln, "apply", manifest, self.endpoints, state, ["--auto-approve", "--json"]),
+        run = KilnRun(self.kiln, kiln_cmd(self.kiln, "apply", manifest, self.endpoints, state, ["--auto-approve", "--json", *extra]),
                       ws, self.scratch, env=env, label=label)
         run.requests = [e for e in self.emu.requests(since=seq) if not e["path"].startswith("/_emulator")]
         with open(run.out_path[:-4] + "-requests.json", "w") as f:
@@ -540,7 +560,8 @@ class Bench:
         self.check(full, "uninterrupted apply (resume baseline)")
         full_mut = multiset(e for e in full.requests if classify(e)[0] == "mutating")
         durations = {e["action"]: e.get("elapsed_seconds") or 0.0 for e in full.events() if e.get("type") == "done"}
-        actions = [a["id"].replace(plan["builds"][0]["name"], name, 1) for a in plan["actions"]]
+        # Actions already done at plan time (resolve-source) never run, so never crash.
+        actions = [a["id"].replace(plan["builds"][0]["name"], name, 1) for a in plan["actions"] if a["status"] != "done"]
         if self.args.resume_limit:
             actions = actions[: self.args.resume_limit]
         rows = []
@@ -571,6 +592,8 @@ class Bench:
                 "budgetSeconds": round(budget, 2),
                 "withinBudget": first.wall + second.wall <= budget,
             })
+            if second.rc != 0:
+                unmount_bench()  # before the next reset detaches the devices
             log(f"  killed={killed} resumed rc={second.rc} walls {first.wall:.1f}+{second.wall:.1f} "
                 f"(budget {budget:.1f}) repeats {sum(extra.values())} outside {sorted(foreign)}")
         self.results["resume"] = {
@@ -614,17 +637,25 @@ class Bench:
 
     def parallel(self):
         out = {}
-        for n in (1, 8):
+        # The default --parallelism (10), and one that never makes an action wait for a slot.
+        for n, parallelism in ((1, None), (8, None), (8, 64)):
             self.fresh(self.latency)
-            ws = workspace(self.scratch, f"par{n}")
+            key = f"{n}" if parallelism is None else f"{n} --parallelism {parallelism}"
+            ws = workspace(self.scratch, f"par{n}-{parallelism or 'default'}")
             manifest = write(ws, f"par{n}.yaml", many_builds_manifest(f"{PREFIX}-pb{n}", n))
-            log(f"parallel: {n} build(s) …")
-            run = self.apply(ws, manifest, label="apply")
+            log(f"parallel: {key} build(s) …")
+            run = self.apply(ws, manifest, label="apply", extra=["--parallelism", str(parallelism)] if parallelism else [])
             self.check(run, f"apply of {n} builds")
-            out[str(n)] = {"builds": n, "wallSeconds": round(run.wall, 2),
-                           "kilnCPUSeconds": round(run.self_cpu, 2), "kilnPeakRSSMB": round(run.hwm_kb / 1024, 1)}
-            log(f"  {n} build(s): {run.wall:.1f} s")
+            events = run.events()
+            vm_ops = [e for e in run.requests if e["method"] == "POST" and "attachdetachdatadisks" in e["path"].lower()]
+            out[key] = {"builds": n, "parallelism": parallelism or 10, "wallSeconds": round(run.wall, 2),
+                        "attachDetachRequests": len(vm_ops),
+                        "kilnCPUSeconds": round(run.self_cpu, 2), "kilnPeakRSSMB": round(run.hwm_kb / 1024, 1),
+                        "attachSecondsMax": max((e.get("elapsed_seconds") or 0 for e in events
+                                                 if e.get("type") == "done" and "/attach[" in (e.get("action") or "")), default=0)}
+            log(f"  {key} build(s): {run.wall:.1f} s")
         out["ratio"] = round(out["8"]["wallSeconds"] / out["1"]["wallSeconds"], 3)
+        out["ratioUnlimited"] = round(out["8 --parallelism 64"]["wallSeconds"] / out["1"]["wallSeconds"], 3)
         self.results["parallel"] = out
 
     # -- emulator -----------------------------------------------------------------------
@@ -732,6 +763,7 @@ def main():
     run.add_argument("--get-seconds", type=float, default=3.0)
     run.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.json"))
     run.add_argument("--command", default="make bench")
+    run.add_argument("--merge", action="store_true", help="update the sections measured now in an existing --out file")
     c = sub.add_parser("cleanup")
     c.add_argument("--scratch", required=True)
     args = p.parse_args()
@@ -766,6 +798,7 @@ def main():
         if "emulator" in only:
             bench.emulator_figures()
     finally:
+        unmount_bench()  # before the emulator detaches the devices under the mounts
         if bench:
             try:
                 bench.emu.reset()
@@ -775,6 +808,15 @@ def main():
         cleanup(scratch)
     doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc["results"] = bench.results
+    if args.merge and os.path.exists(args.out):
+        # Keep the sections this run did not measure (each section says when it ran).
+        old = json.load(open(args.out))
+        for section, value in bench.results.items():
+            old.setdefault("sections", {})[section] = {"date": doc["date"], "command": args.command,
+                                                      "loadAverageAtStart": doc["machine"]["loadAverageAtStart"]}
+            old["results"][section] = value
+        old["finished"] = doc["finished"]
+        doc = old
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=2, sort_keys=True)
         f.write("\n")
