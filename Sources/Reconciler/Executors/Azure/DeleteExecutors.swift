@@ -91,7 +91,6 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
     }
-
 }
 
 extension ReleaseLeftoverExecutor {
