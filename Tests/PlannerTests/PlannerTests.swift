@@ -314,6 +314,15 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         // With the snapshot still there (temporary.keep), only the image is made.
         o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os))]
         #expect(Planner.plan([d], observed: ["qs": o]).pendingIDs == ["qs/image", "qs/delete-snapshot[os]"])
+        // The same for a deleted version beside its image.
+        var version = converged(d)
+        version.galleryVersion = nil
+        version.journal = o.journal
+        let rebuild = Planner.plan([d], observed: ["qs": version])
+        #expect(rebuild.status("qs/provision[setup]") == .stale)
+        #expect(rebuild.status("qs/snapshot[os]") == .todo)
+        #expect(rebuild.status("qs/image") == .done)
+        #expect(rebuild.status("qs/gallery-version") == .todo)
     }
 
     @Test func aMissingSourceIsAConflictOnlyWhileADiskMustBeMadeFromIt() throws {
