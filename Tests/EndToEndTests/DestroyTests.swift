@@ -74,12 +74,15 @@ struct DestroyAndOnError {
         // Kept as it was: still mounted, so the resume is cheap.
         #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
 
-        // The fix (a new script, so a new run): the kept disk is released, the build converges.
+        // The fix: the failed step is the only one edited, so the run continues on the kept disk
+        // (no release, no new disk) from that step, and the build converges.
         let original = try String(contentsOf: Repository.manifests.appendingPathComponent("scripts/setup.sh"), encoding: .utf8)
         try original.write(to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
         let fixed = try kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(fixed.status == 0, "\(fixed.stdout)\n\(fixed.stderr)")
-        #expect(fixed.stdout.contains("\(name)/release-leftover["))
+        #expect(!fixed.stdout.contains("\(name)/release-leftover["), "\(fixed.stdout)")
+        #expect(!fixed.stdout.contains("\(name)/create-disk[os]: creating"), "\(fixed.stdout)")
+        #expect(fixed.stdout.contains("\(name)/provision[setup]: running"), "\(fixed.stdout)")
         let plan = try kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
         try expectNothingLeft(name, emulator, dir)
