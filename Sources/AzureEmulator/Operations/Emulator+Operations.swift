@@ -40,6 +40,10 @@ extension Emulator {
         let due = state.operations.values.filter { !$0.isDone && !$0.completing && $0.endTime <= now }
             .sorted { $0.startTime < $1.startTime }
         for op in due {
+            // Another advance() (the timer's, or a request's) may have completed it while
+            // this loop awaited an earlier one: completing it twice would decrement
+            // `inProgress` twice, and at 0 no later operation would ever finish.
+            guard let current = state.operations[op.id], !current.isDone, !current.completing else { continue }
             state.operations[op.id]?.completing = true
             await complete(op.id)
         }
@@ -47,7 +51,7 @@ extension Emulator {
     }
 
     func complete(_ opID: String) async {
-        guard var op = state.operations[opID] else { return }
+        guard var op = state.operations[opID], !op.isDone else { return }
         var failure = op.failure
         switch op.completion {
         case .provision(let key):
