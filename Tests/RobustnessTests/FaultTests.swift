@@ -116,7 +116,7 @@ struct Faults {
             #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "\(op.label): the re-run resumed: \(rerun.stdout)")
         }
         try build.expectConverged("operation Failed (\(op.label))")
-        print("faults: operation Failed (\(op.label)): exit \(failed.status), then \(rerun.status)")
+        print("faults: operation Failed (\(op.label)): exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     /// Throttling that outlasts Kiln's retries (8 attempts per request) is not transient:
@@ -137,7 +137,7 @@ struct Faults {
         let rerun = try build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         try build.expectConverged("endless throttling")
-        print("faults: endless throttling: exit \(failed.status), then \(rerun.status)")
+        print("faults: endless throttling: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     @Test func aDeviceThatNeverAppearsFailsTheApplyAndAReRunConverges() throws {
@@ -154,7 +154,7 @@ struct Faults {
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(!rerun.stdout.contains("\(build.name)/create-disk[os]: creating"), "the re-run resumed: \(rerun.stdout)")
         try build.expectConverged("device never appears")
-        print("faults: device never appears: exit \(failed.status), then \(rerun.status)")
+        print("faults: device never appears: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     @Test func aMountThatFailsFailsTheApplyAndTheFixedManifestConverges() throws {
@@ -171,7 +171,7 @@ struct Faults {
         let rerun = try build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         try build.expectConverged("mount fails")
-        print("faults: mount fails: exit \(failed.status), then \(rerun.status)")
+        print("faults: mount fails: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     @Test func aFailingProvisioningCommandFailsTheApplyAndAReRunResumes() throws {
@@ -189,7 +189,7 @@ struct Faults {
         #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
         #expect(rerun.stdout.contains("\(build.name)/provision[fault]: running"), "the failed step runs again: \(rerun.stdout)")
         try build.expectConverged("step fails")
-        print("faults: provisioning command fails: exit \(failed.status), then \(rerun.status)")
+        print("faults: provisioning command fails: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     @Test func aHangingProvisioningCommandTimesOutAndAReRunResumes() throws {
@@ -207,6 +207,11 @@ struct Faults {
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
         try build.expectConverged("step hangs")
-        print("faults: provisioning command hangs: exit \(failed.status), then \(rerun.status)")
+        print("faults: provisioning command hangs: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
+}
+
+/// The first "✗ action: failed …" line of a failed apply, for the report.
+func failureLine(_ result: ProcessResult) -> String {
+    (result.stdout + result.stderr).split(separator: "\n").first { $0.contains("✗") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "(no ✗ line)"
 }
