@@ -153,19 +153,28 @@ struct DestroyAndOnError {
         let name = "destroykill"
         let dir = try scratch(name)
         defer { dir.remove() }
-        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 600\n")
+        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 300\n")
         let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
         defer { emulator.stop() }
         defer { unmountLeft(name) }
 
         let apply = try BackgroundKiln(["apply", "--auto-approve", "--emulator-endpoints", emulator.endpointsFile, "manifests/\(name).yaml"], in: dir.url)
-        defer { apply.stop() }
+        // Foundation's Process sees kiln's exit only once the step's orphaned chroot process
+        // is gone too: stop that first, whatever happens.
+        defer {
+            killProcessesRooted(at: "/mnt/kiln/\(name)")
+            apply.stop()
+        }
         #expect(apply.wait(for: "\(name)/provision[setup]: running"), "\(apply.output)")
+        // While apply runs, destroy is refused with the lock holder's details, like a second apply.
+        let refused = try kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("\(apply.pid)"), "\(refused.stderr)")
         apply.signal(SIGKILL)
-        _ = apply.waitForExit()
-        // The chroot's script may outlive kiln (it is in its own process group): stop it so the
-        // root can be unmounted. Only processes whose root is our mount path.
+        // The chroot's script outlives kiln (it is in its own process group): stop it so the
+        // root can be unmounted (only processes whose root is our mount path), then reap kiln.
         killProcessesRooted(at: "/mnt/kiln/\(name)")
+        _ = apply.waitForExit()
         #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
         #expect(try emulator.resources(ofType: Self.disks).count == 1)
 
