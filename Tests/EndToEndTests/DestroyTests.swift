@@ -164,7 +164,7 @@ struct DestroyAndOnError {
         let name = "destroykill"
         let dir = try scratch(name)
         defer { dir.remove() }
-        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 300\n")
+        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 300\n")
         let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
         defer { emulator.stop() }
         defer { unmountLeft(name) }
@@ -176,7 +176,8 @@ struct DestroyAndOnError {
             killProcessesRooted(at: "/mnt/kiln/\(name)")
             apply.stop()
         }
-        let started = try await offPool { apply.wait(for: "\(name)/provision[setup]: running") }
+        // The step's streamed output says its process runs in the chroot (so it can be found and stopped).
+        let started = try await offPool { apply.wait(for: "\(name)/provision[setup]: | kiln-test: sleeping") }
         #expect(started, "\(apply.output)")
         // While apply runs, destroy is refused with the lock holder's details, like a second apply.
         let refused = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
