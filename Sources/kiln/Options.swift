@@ -54,6 +54,7 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
         target = try AzureTarget.emulator(endpointsFile: state.appendingPathComponent("endpoints.json").path)
     } else if let path = options.emulatorEndpoints {
         target = try AzureTarget.emulator(endpointsFile: path)
+        target.useManifestCredential(manifest.azure, environment: environment)
     } else {
         target = AzureTarget.azure(manifest.azure, environment: environment)
     }

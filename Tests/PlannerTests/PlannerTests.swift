@@ -294,6 +294,37 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(repair.pendingIDs == ["qs/update-gallery-version", "qs/replicate[westus2]"])
     }
 
+    /// The image deleted behind Kiln's back while the version stays: the version does not
+    /// hold the provisioned disk the new snapshot must come from, so the disk is made and
+    /// provisioned again (the journal's steps are stale) before the snapshot; found with the
+    /// end-to-end test `DriftAndFailure`, where the image was rebuilt from the bare source.
+    @Test func aDeletedImageBesideItsVersionIsRebuiltFromAFreshlyProvisionedDisk() throws {
+        let d = try desiredBuild()
+        var o = converged(d)
+        o.image = nil
+        o.journal = journal(d, done: ["pre-mount", "post-mount", "copy-files", "provision[motd]", "provision[setup]", "pre-unmount", "restore-files"])
+        let plan = Planner.plan([d], observed: ["qs": o])
+        #expect(plan.pendingIDs == [
+            "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
+            "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
+            "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/image",
+            "qs/delete-snapshot[os]", "qs/delete-disk[os]",
+        ])
+        #expect(plan.status("qs/provision[motd]") == .stale)
+        // With the snapshot still there (temporary.keep), only the image is made.
+        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os))]
+        #expect(Planner.plan([d], observed: ["qs": o]).pendingIDs == ["qs/image", "qs/delete-snapshot[os]"])
+        // The same for a deleted version beside its image.
+        var version = converged(d)
+        version.galleryVersion = nil
+        version.journal = o.journal
+        let rebuild = Planner.plan([d], observed: ["qs": version])
+        #expect(rebuild.status("qs/provision[setup]") == .stale)
+        #expect(rebuild.status("qs/snapshot[os]") == .todo)
+        #expect(rebuild.status("qs/image") == .done)
+        #expect(rebuild.status("qs/gallery-version") == .todo)
+    }
+
     @Test func aMissingSourceIsAConflictOnlyWhileADiskMustBeMadeFromIt() throws {
         var d = try desiredBuild()
         d.build.source = .disk("/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden")

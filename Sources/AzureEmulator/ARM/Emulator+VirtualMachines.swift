@@ -337,6 +337,7 @@ extension Emulator {
         for slot in detach {
             if isBuilder, let rec = state.attachments.first(where: { $0.diskKey == slot.diskKey }) {
                 do {
+                    hiddenDeviceLUNs.remove(rec.lun)
                     let outcome = try await backend.detach(lun: rec.lun)
                     if let v = outcome.violation {
                         state.violations.append(Violation(time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun): \(v)"))
@@ -358,6 +359,7 @@ extension Emulator {
                 do {
                     let device = try await backend.attach(id: slot.diskKey, lun: slot.lun)
                     state.attachments.append(AttachmentRecord(lun: slot.lun, diskKey: slot.diskKey, diskID: slot.diskID, device: device))
+                    if hidesDevice(diskID: slot.diskID) { hideDevice(lun: slot.lun) }
                 } catch {
                     failed = FailureInfo(code: "InternalExecutionError", message: "Attaching disk '\(slot.diskID)' at LUN \(slot.lun) failed: \(error)", status: 500)
                     failedKeys.insert(slot.diskKey)

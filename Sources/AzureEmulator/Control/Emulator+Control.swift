@@ -37,11 +37,13 @@ extension Emulator {
             }
             if request.method == "PUT" { faultHits = Array(repeating: 0, count: rules.count) } else { faultHits.append(0) }
             faults = rules
+            revealHiddenDevicesIfNoRuleLeft()
             markDirty()
             return .json(200, encodeJSON(faults))
         case ("DELETE", "faults"):
             faults = []
             faultHits = []
+            revealHiddenDevicesIfNoRuleLeft()
             markDirty()
             return .empty(204)
         case ("POST", "reset"):

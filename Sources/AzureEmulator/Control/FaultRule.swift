@@ -10,7 +10,11 @@ import Foundation
 /// * `failOperation` — the request is accepted but its long-running operation ends `Failed`
 ///   with `code` (default `InternalExecutionError`) and `message`;
 /// * `tokenOutage` — token endpoints (Entra v1/v2 and IMDS identity) answer 503
-///   `temporarily_unavailable`; `path` defaults to all of them.
+///   `temporarily_unavailable`; `path` defaults to all of them;
+/// * `noDevice` — not a request fault: a disk attached to the builder VM whose id matches
+///   `path` (any when absent) is attached in ARM and on a loop device, but its
+///   `disk/azure/scsi1/lun<N>` links do not appear (a device that never shows up); once no
+///   `noDevice` rule is left, the links appear, as after a late udev event.
 public struct FaultRule: Sendable, Codable, Equatable {
     public var kind: String
     /// HTTP method, nil for any.
@@ -60,9 +64,11 @@ public struct FaultRule: Sendable, Codable, Equatable {
         case kind, method, path, skip, times, status, retryAfter, code, message
     }
 
-    public static let kinds = ["throttle", "error", "drop", "failOperation", "tokenOutage"]
+    public static let kinds = ["throttle", "error", "drop", "failOperation", "tokenOutage", "noDevice"]
 
     func matches(method m: String, path p: String) -> Bool {
+        // Matched at attach time against the disk's id (`Emulator.hidesDevice`), never against requests.
+        if kind == "noDevice" { return false }
         if let method, method != "*", method.uppercased() != m.uppercased() { return false }
         if let path { return Glob.matches(pattern: path.lowercased(), text: p.lowercased()) }
         if kind == "tokenOutage" { return Self.isTokenPath(p.lowercased()) }

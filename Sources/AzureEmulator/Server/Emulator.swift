@@ -24,6 +24,8 @@ actor Emulator {
     /// Set by the server once it listens; used where no request is at hand.
     var listenBase = "http://127.0.0.1"
     var endpointsDocument: JSON?
+    /// LUNs of the builder VM whose device links a `noDevice` fault removed.
+    var hiddenDeviceLUNs: Set<Int> = []
     /// Tokens whose signature was already checked → their claims (bounded).
     var verifiedTokens: [String: JSON] = [:]
     /// `aud + " " + host` → whether ARM accepts that audience (URL parsing is slow).
@@ -168,6 +170,45 @@ actor Emulator {
             if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return f }
         }
         return nil
+    }
+
+    /// Whether a `noDevice` rule hides the device of `diskID` being attached now (counted
+    /// per matching attach, with `skip` and `times` as for request faults).
+    func hidesDevice(diskID: String) -> Bool {
+        for (i, f) in faults.enumerated() where f.kind == "noDevice" {
+            if let path = f.path, !Glob.matches(pattern: path.lowercased(), text: diskID.lowercased()) { continue }
+            faultHits[i] += 1
+            let n = faultHits[i]
+            if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return true }
+        }
+        return false
+    }
+
+    /// Removes the links of an attached disk, as if its device never appeared.
+    func hideDevice(lun: Int) {
+        let links = DeviceLinks(deviceRoot: deviceRoot)
+        for link in links.existingLinks(lun: lun) { links.remove(link: link) }
+        hiddenDeviceLUNs.insert(lun)
+    }
+
+    /// Once no `noDevice` rule is left, makes the hidden devices' links (partitions first,
+    /// as udev does), for the disks still attached.
+    func revealHiddenDevicesIfNoRuleLeft() {
+        guard !faults.contains(where: { $0.kind == "noDevice" }) else { return }
+        let links = DeviceLinks(deviceRoot: deviceRoot)
+        for lun in hiddenDeviceLUNs.sorted() {
+            guard let rec = state.attachments.first(where: { $0.lun == lun }) else { continue }
+            do {
+                for partition in rec.device.partitions {
+                    guard let n = partition.split(separator: "p").last.flatMap({ Int($0) }) else { continue }
+                    try links.place(link: links.partitionLink(lun, n), target: partition)
+                }
+                try links.place(link: links.lunLink(lun), target: rec.device.loopDevice)
+            } catch {
+                state.violations.append(Violation(time: Date(), message: "making the hidden device links of LUN \(lun) failed: \(error)"))
+            }
+        }
+        hiddenDeviceLUNs = []
     }
 
     func faultResponse(_ f: FaultRule, _ request: EmulatorRequest) -> EmulatorResponse {

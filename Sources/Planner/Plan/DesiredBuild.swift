@@ -66,9 +66,12 @@ public struct DesiredBuild: Sendable, Hashable {
 
     /// Where the OS disk is mounted on the builder VM: `mount.path` with `{{.BuildName}}`
     /// rendered (stable across runs, so a resumed run finds it).
-    public var mountPath: String {
+    public var mountPath: String { Self.mountPath(of: build) }
+
+    /// `build`'s mount path with `{{.BuildName}}` rendered (no VM needed).
+    public static func mountPath(of build: Build) -> String {
         guard let t = try? Template(parsing: build.mount.path, allowed: ["BuildName", "Device"]) else { return build.mount.path }
-        return (try? t.render(TemplateValues(variables: ["BuildName": name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
+        return (try? t.render(TemplateValues(variables: ["BuildName": build.name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
     }
 
     public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }

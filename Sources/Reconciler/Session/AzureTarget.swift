@@ -75,6 +75,22 @@ public struct AzureTarget: Sendable {
     }
 }
 
+extension AzureTarget {
+    /// Against a running emulator, authenticates as the manifest's `azure.credential` says
+    /// instead of with the endpoints file's app (an emulator may register several apps, with
+    /// secrets and certificates; its endpoints file names only the first). A `default`
+    /// credential keeps the endpoints file's app; the tenant defaults to the emulator's.
+    public mutating func useManifestCredential(_ settings: AzureSettings, environment: [String: String]) {
+        guard settings.credential.kind != .default else { return }
+        let own = AzureTarget.azure(settings, environment: environment)
+        var env = own.environment
+        if env["AZURE_TENANT_ID"] == nil { env["AZURE_TENANT_ID"] = self.environment["AZURE_TENANT_ID"] }
+        self.environment = env
+        credential = own.credential
+        managedIdentityClientID = own.managedIdentityClientID
+    }
+}
+
 /// A setup problem before any action runs (unreadable endpoints, no IMDS, …).
 public struct SessionError: Error, Sendable, CustomStringConvertible {
     public var message: String

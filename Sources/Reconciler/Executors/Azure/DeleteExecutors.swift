@@ -42,33 +42,19 @@ struct DeleteDiskExecutor: ActionExecutor {
         return .none
     }
 
-    /// Unmounts whatever is mounted from the leftover disk on this VM (an abandoned run's
-    /// root and the chroot mounts under it), deepest first, so it can be detached. The disk
-    /// is Kiln's own (checked before), so its mounts are too.
-    private func unmountLocally(_ id: ResourceID, context: ExecutionContext) async throws {
-        let machine = try await env.arm.getVirtualMachine(env.vm.id)
-        guard let lun = machine?.properties?.storageProfile?.dataDisks?.first(where: { $0.managedDisk?.id?.lowercased() == id.description.lowercased() })?.lun,
-              let device = try await env.local.devices.device(lun: lun) else { return }
-        let roots = try await env.local.mounts.mountTable().entries(onDevice: device.path).map(\.mountPoint)
-        for root in roots.sorted(by: { $0.count > $1.count }) {
-            let unmounted = try await env.local.mounts.unmountAll(under: root)
-            if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root) (the leftover's)") }
-        }
-    }
 }
 
 /// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
 /// (found by Kiln's tags; the action's `resource` is its id). A disk attached to the
-/// builder VM is detached first (refused while its device is mounted); then it is deleted.
+/// builder VM is detached first — unmounted before that when it is the root mounted at the
+/// build's own mount path; refused while its device is mounted anywhere else — then it is
+/// deleted.
 struct ReleaseLeftoverExecutor: ActionExecutor {
     let env: ExecutorEnvironment
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let text = action.resource else {
-            throw ExecutorError(action: action.id, message: "the leftover has no resource id; this is a bug in kiln")
-        }
-        let id = try env.azureResourceID(text, for: action)
+        let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")
@@ -89,7 +75,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
             }
             try context.checkInterruption()
-            try await unmountLocally(id, context: context)
+            try await unmountIfMountedAtTheBuildsPath(id, d, context: context)
             do {
                 try await env.disks.detach(id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
                                            onStarted: { handle in try await ops.record(handle) })
@@ -105,19 +91,24 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
     }
+}
 
-    /// Unmounts whatever is mounted from the leftover disk on this VM (an abandoned run's
-    /// root and the chroot mounts under it), deepest first, so it can be detached. The disk
-    /// is Kiln's own (checked before), so its mounts are too.
-    private func unmountLocally(_ id: ResourceID, context: ExecutionContext) async throws {
+extension ReleaseLeftoverExecutor {
+    /// A leftover disk whose device is the root mounted at the build's own mount path (a
+    /// failed run kept for a resume, then the manifest changed): everything under that path
+    /// is unmounted (verified) so the disk can be detached. The current run's disk is never
+    /// mounted there yet (its attach waits for every release), and any other mount at the
+    /// path is left alone: then the detach refuses with its own message.
+    func unmountIfMountedAtTheBuildsPath(_ id: ResourceID, _ d: DesiredBuild, context: ExecutionContext) async throws {
+        let root = canonicalPath(d.mountPath)
+        guard let entry = try await env.local.mounts.mountTable().entry(at: root) else { return }
         let machine = try await env.arm.getVirtualMachine(env.vm.id)
-        guard let lun = machine?.properties?.storageProfile?.dataDisks?.first(where: { $0.managedDisk?.id?.lowercased() == id.description.lowercased() })?.lun,
-              let device = try await env.local.devices.device(lun: lun) else { return }
-        let roots = try await env.local.mounts.mountTable().entries(onDevice: device.path).map(\.mountPoint)
-        for root in roots.sorted(by: { $0.count > $1.count }) {
-            let unmounted = try await env.local.mounts.unmountAll(under: root)
-            if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root) (the leftover's)") }
-        }
+        let lun = (machine?.properties?.storageProfile?.dataDisks ?? []).first { disk in
+            (disk.managedDisk?.id).flatMap { try? ResourceID(parsing: $0) } == id
+        }?.lun
+        guard let lun, let device = try await env.local.devices.device(lun: lun), entry.source.hasPrefix(device.path) else { return }
+        context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
+        try await env.local.mounts.unmountAll(under: root)
     }
 }
 
