@@ -39,14 +39,12 @@ extension Emulator {
         let now = Date()
         let due = state.operations.values.filter { !$0.isDone && !$0.completing && $0.endTime <= now }
             .sorted { $0.startTime < $1.startTime }
-        for op in due {
-            // Another advance() (the timer's, or a request's) may have completed it while
-            // this loop awaited an earlier one: completing it twice would decrement
-            // `inProgress` twice, and at 0 no later operation would ever finish.
-            guard let current = state.operations[op.id], !current.isDone, !current.completing else { continue }
-            state.operations[op.id]?.completing = true
-            await complete(op.id)
-        }
+        // Claim them all before the first suspension: another advance() (the next request
+        // arrives while a completion awaits the backend) must not pick the same operations,
+        // or they complete twice and `inProgress` drops to 0 with operations still running,
+        // which stops every later completion (seen with 8 concurrent builds in `make bench`).
+        for op in due { state.operations[op.id]?.completing = true }
+        for op in due { await complete(op.id) }
         if dirty { persist() }
     }
 

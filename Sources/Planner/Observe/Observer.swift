@@ -62,9 +62,21 @@ public struct Observer: Sendable {
         async let journal = journals.load(build: d.name)
         async let tagged = arm.listResources(subscription: d.subscription, resourceGroup: d.temporaryResourceGroup, tagName: "kiln:build", tagValue: d.name)
 
+        let view = Self.view(of: try await journal)
+        let listed = try await tagged
+        let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
+        // A temporary resource that this run's journal records as deleted and that the
+        // build's tag listing does not show is gone: its GET is skipped, so a converged build
+        // costs only the reads of its outputs and the listing. Anything Kiln creates carries
+        // the build's tag, so a disk or snapshot made again shows up in the listing (and is
+        // read); a listing that still shows a deleted one only costs the GET.
+        func deletedByThisRun(_ kind: ActionKind, _ role: DiskRole, _ id: String) -> Bool {
+            view.runID == d.runID && view.completed.contains(ActionID(d.name, kind, role)) && !listedIDs.contains(id.lowercased())
+        }
+
         for role in d.roles {
             let diskID = try ResourceID(parsing: d.diskID(role))
-            if let disk = try await arm.getDisk(diskID) {
+            if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
                 let lun = attached[d.diskID(role).lowercased()]
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
                 // Ours in managedBy but not in its list: a detach (or an attach) of ours still
@@ -77,7 +89,8 @@ public struct Observer: Sendable {
                                              changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
-            if !d.build.outputs.skip, let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
+            if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot, role, d.snapshotID(role)),
+               let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
                 o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role), provisioningState: snap.properties?.provisioningState ?? "Succeeded")
             }
         }
@@ -114,8 +127,8 @@ public struct Observer: Sendable {
                 excludeFromLatest: v.properties?.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.properties?.publishingProfile?.endOfLifeDate)
         }
-        o.journal = Self.view(of: try await journal)
-        for r in try await tagged {
+        o.journal = view
+        for r in listed {
             guard let id = r.id, let run = r.tags?["kiln:run"], run != d.runID, let type = r.type?.lowercased() else { continue }
             let kind: Leftover.Kind
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
