@@ -77,6 +77,9 @@ final class CrashRig: @unchecked Sendable {
     private let lock = NSLock()
     private var counter = 0
     private let quickstart: String
+    /// Tells this rig's builds from those of another run of the suite on the same machine
+    /// (mount paths are machine-wide).
+    private let run = String(UUID().uuidString.lowercased().prefix(4))
 
     /// `configJSON`: the emulator configuration (e.g. a fixed port so a restarted emulator
     /// answers where the running kiln expects it).
@@ -98,10 +101,10 @@ final class CrashRig: @unchecked Sendable {
     }
 
     /// A fresh build for the next case: build, image and gallery image definition
-    /// `crash<prefix><n>`, gallery version 1.0.<n>.
+    /// `crash<run><prefix><n>`, gallery version 1.0.<n>.
     func nextBuild(_ prefix: String = "") throws -> CrashBuild {
         let n = lock.withLock { counter += 1; return counter }
-        let build = CrashBuild(name: "crash\(prefix)\(n)", version: "1.0.\(n)")
+        let build = CrashBuild(name: "crash\(run)\(prefix)\(n)", version: "1.0.\(n)")
         let text = quickstart
             .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
             .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")

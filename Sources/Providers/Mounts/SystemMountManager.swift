@@ -23,11 +23,33 @@ public struct SystemMountManager: MountManager {
     public func mountTable() async throws -> MountTable {
         let text: String
         do {
-            text = try String(contentsOfFile: mountInfoPath, encoding: .utf8)
+            text = try Self.readWholeFile(mountInfoPath)
         } catch {
             throw MountError.mountTableUnreadable(path: mountInfoPath, reason: "\(error)")
         }
         return try MountTable(mountInfo: text)
+    }
+
+    /// Reads a file to its end with read(2). Foundation's `String(contentsOfFile:)` trusts
+    /// the size stat reports, which is 0 for procfs files, and then returns only the first
+    /// page (4 KiB) of `/proc/self/mountinfo`: on a host with many mounts, mounts listed
+    /// after it (this build's, typically) were invisible. Found by the crash matrix.
+    static func readWholeFile(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public func makeDirectory(_ path: String) async throws {
