@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 // The crash matrix's rig: one served emulator for every case (so it outlives each killed
 // kiln), one scratch copy of the examples, and per case a copy of the quick start with its
@@ -77,6 +78,9 @@ final class CrashRig: @unchecked Sendable {
     private let lock = NSLock()
     private var counter = 0
     private let quickstart: String
+    /// Tells this rig's builds from those of another run of the suite on the same machine
+    /// (mount paths are machine-wide).
+    private let run = String(UUID().uuidString.lowercased().prefix(4))
 
     /// `configJSON`: the emulator configuration (e.g. a fixed port so a restarted emulator
     /// answers where the running kiln expects it).
@@ -98,10 +102,10 @@ final class CrashRig: @unchecked Sendable {
     }
 
     /// A fresh build for the next case: build, image and gallery image definition
-    /// `crash<prefix><n>`, gallery version 1.0.<n>.
+    /// `crash<run><prefix><n>`, gallery version 1.0.<n>.
     func nextBuild(_ prefix: String = "") throws -> CrashBuild {
         let n = lock.withLock { counter += 1; return counter }
-        let build = CrashBuild(name: "crash\(prefix)\(n)", version: "1.0.\(n)")
+        let build = CrashBuild(name: "crash\(run)\(prefix)\(n)", version: "1.0.\(n)")
         let text = quickstart
             .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
             .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")
@@ -266,4 +270,40 @@ func freeLocalPort() throws -> Int {
     }
     guard bound else { throw FixtureError("bind: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Expectations gathered on a plain thread and reported as issues back in the test's task
+/// (Swift Testing attributes an issue to a test through the task).
+final class Checks: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var failures: [(String, SourceLocation)] = []
+
+    func expect(_ condition: Bool, _ message: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+        guard !condition else { return }
+        let text = message()
+        lock.withLock { failures.append((text, sourceLocation)) }
+    }
+
+    func report() {
+        for (text, location) in lock.withLock({ failures }) { Issue.record(Comment(rawValue: text), sourceLocation: location) }
+    }
+}
+
+/// Runs a crash test's blocking body (processes, waits, sleeps for minutes) on a thread of
+/// its own, not on Swift's cooperative pool: blocking the pool's few threads (2 on a
+/// 2-core machine) starved every async test running beside it in the same process.
+func offThePool(_ body: @escaping @Sendable (Checks) throws -> Void) async throws {
+    let checks = Checks()
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread.detachNewThread {
+            do {
+                try body(checks)
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+    checks.report()
 }

@@ -11,12 +11,14 @@ import Testing
 struct CrashTests {
     /// Every action of the quick start's plan: killed right after its completion is
     /// journaled (reduced matrix) and also right after its intent is (full matrix).
-    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() throws {
+    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() async throws { try await offThePool(Self.everyBoundary) }
+
+    static func everyBoundary(_ checks: Checks) throws {
         let rig = try CrashRig("kiln-crash-matrix")
         defer { rig.close() }
         let start = Date()
         let actions = try rig.pendingActions(of: try rig.nextBuild("plan"))
-        #expect(actions.count > 10, "\(actions)")
+        checks.expect(actions.count > 10, "\(actions)")
         let moments = Matrix.full ? ["before", "after"] : ["after"]
         let cases = moments.flatMap { moment in actions.map { "\(moment):\($0)" } }
         // Each case has its own build, so a few run at once (KILN_CRASH_WIDTH, default 3).
@@ -25,7 +27,7 @@ struct CrashTests {
             Self.boundaryCase(cases[index], rig: rig)
         }
         for result in results {
-            #expect(result.clean && result.killed, "\(result)\n\(result.problems.joined(separator: "\n"))")
+            checks.expect(result.clean && result.killed, "\(result)\n\(result.problems.joined(separator: "\n"))")
         }
         print(CrashMatrixSummary(title: "boundaries (\(Matrix.full ? "full" : "reduced"), \(width) at a time)", results: results, seconds: Date().timeIntervalSince(start)))
     }
@@ -54,7 +56,9 @@ struct CrashTests {
     /// The emulator SIGKILLed while a disk is being created (and, in the full matrix, while
     /// a snapshot is), restarted on the same port and state: the running apply rides it
     /// out or fails; a plain apply afterwards converges, with the disk created once.
-    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() throws {
+    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws { try await offThePool(Self.emulatorKilled) }
+
+    static func emulatorKilled(_ checks: Checks) throws {
         let port = try freeLocalPort()
         let rig = try CrashRig("kiln-crash-emulator", configJSON: #"{"port": \#(port)}"#)
         defer { rig.close() }
@@ -74,7 +78,7 @@ struct CrashTests {
                 sent = (try? rig.emulator.requests(since: mark)) ?? sent
                 return sent.contains { $0.method == "PUT" && $0.path.lowercased().contains(path) } || !kiln.process.isRunning
             }
-            #expect(inFlight && kiln.process.isRunning, "the apply never reached PUT …\(path):\n\(kiln.output)")
+            checks.expect(inFlight && kiln.process.isRunning, "the apply never reached PUT …\(path):\n\(kiln.output)")
             // The request log dies with the emulator: keep what was sent before the crash.
             sent = (try? rig.emulator.requests(since: mark)) ?? sent
             rig.emulator.crash()
@@ -88,7 +92,7 @@ struct CrashTests {
             result.createdTwice = try rig.createdTwice(build, in: sent + rig.emulator.requests())
             result.seconds = Date().timeIntervalSince(caseStart)
             print(result)
-            #expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nfirst run:\n\(kiln.output)")
+            checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nfirst run:\n\(kiln.output)")
             results.append(result)
         }
         print(CrashMatrixSummary(title: "emulator killed", results: results, seconds: Date().timeIntervalSince(start)))
@@ -98,7 +102,9 @@ struct CrashTests {
     /// kiln exits non-zero saying how to resume, the journal records the step done; a plain
     /// apply then converges. Twice: kiln exits at once; a plain apply converges.
     @Test(arguments: [1, 2])
-    func anInterruptedApplyResumes(signals: Int) throws {
+    func anInterruptedApplyResumes(signals: Int) async throws { try await offThePool { try Self.interrupted(signals: signals, $0) } }
+
+    static func interrupted(signals: Int, _ checks: Checks) throws {
         let rig = try CrashRig("kiln-crash-sigint")
         defer { rig.close() }
         try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 4\n")
@@ -107,7 +113,7 @@ struct CrashTests {
         let start = Date()
         let kiln = try rig.startApply(build)
         defer { kiln.stop() }
-        #expect(kiln.wait(for: "\(build.name)/provision[setup]: running"), "\(kiln.output)")
+        checks.expect(kiln.wait(for: "\(build.name)/provision[setup]: running"), "\(kiln.output)")
         for _ in 0..<signals {
             kiln.signal(SIGINT)
             // The second only after the first was taken in (the scheduler said so).
@@ -115,26 +121,28 @@ struct CrashTests {
         }
         let status = CrashRig.finish(kiln)
         result.killed = status != 0
-        #expect(status != 0, "\(kiln.output)")
-        #expect(kiln.output.contains("run kiln apply again to resume"), "\(kiln.output)")
+        checks.expect(status != 0, "\(kiln.output)")
+        checks.expect(kiln.output.contains("run kiln apply again to resume"), "\(kiln.output)")
         let journal = rig.scratch.read(".kiln/\(build.name).journal.json") ?? ""
-        #expect((try? JSONSerialization.jsonObject(with: Data(journal.utf8))) != nil, "the journal is not JSON: \(journal)")
+        checks.expect((try? JSONSerialization.jsonObject(with: Data(journal.utf8))) != nil, "the journal is not JSON: \(journal)")
         if signals == 1 {
             // The running step finished: its `done` is journaled, and nothing after it ran.
-            #expect(kiln.output.contains("✓ \(build.name)/provision[setup]"), "\(kiln.output)")
-            #expect(!kiln.output.contains("\(build.name)/restore-files: running"), "\(kiln.output)")
+            checks.expect(kiln.output.contains("✓ \(build.name)/provision[setup]"), "\(kiln.output)")
+            checks.expect(!kiln.output.contains("\(build.name)/restore-files: running"), "\(kiln.output)")
         }
         try rig.checkResume(build, into: &result)
         result.seconds = Date().timeIntervalSince(start)
         print(result)
-        #expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
+        checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
     }
 
     /// Full matrix only: SIGKILL after a random delay, inside whatever runs then (20
     /// moments, seeded; the seed is printed and `KILN_CRASH_SEED` replays it), with the
     /// emulator's realistic latencies scaled down so the moments fall inside operations.
     @Test(.enabled(if: Matrix.full, "full robustness matrix only (KILN_ROBUSTNESS=full)"))
-    func aKillAtRandomMomentsInsideOperationsResumes() throws {
+    func aKillAtRandomMomentsInsideOperationsResumes() async throws { try await offThePool(Self.randomMoments) }
+
+    static func randomMoments(_ checks: Checks) throws {
         let rig = try CrashRig("kiln-crash-random")
         defer { rig.close() }
         let seed = ProcessInfo.processInfo.environment["KILN_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
@@ -145,7 +153,7 @@ struct CrashTests {
         let reference = try rig.nextBuild("ref")
         let referenceStart = Date()
         let uninterrupted = try rig.apply(reference)
-        #expect(uninterrupted.status == 0, "\(uninterrupted.output)")
+        checks.expect(uninterrupted.status == 0, "\(uninterrupted.output)")
         let span = Date().timeIntervalSince(referenceStart)
         let delays = (0..<20).map { _ in Double.random(in: 0.5..<max(1, span), using: &generator) }
         let start = Date()
@@ -170,7 +178,7 @@ struct CrashTests {
             return result
         }
         for result in results {
-            #expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
+            checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
         }
         print(CrashMatrixSummary(title: "random moments, seed \(seed)", results: results, seconds: Date().timeIntervalSince(start)))
     }
@@ -183,7 +191,9 @@ struct CrashTests {
 extension CrashTests {
     // The reduced matrix keeps the case that found the bug; the full one adds attach.
     @Test(arguments: Matrix.full ? ["attach", "detach"] : ["detach"])
-    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) throws {
+    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) async throws { try await offThePool { try Self.vmOperation(operation, $0) } }
+
+    static func vmOperation(_ operation: String, _ checks: Checks) throws {
         let rig = try CrashRig("kiln-crash-vmop")
         defer { rig.close() }
         let build = try rig.nextBuild("vm\(operation)")
@@ -198,13 +208,13 @@ extension CrashTests {
             ((try? rig.emulator.requests()) ?? []).filter { $0.method == "POST" && $0.path.contains("attachDetachDataDisks") }.count >= wanted
                 || !kiln.process.isRunning
         }
-        #expect(inFlight && kiln.process.isRunning, "\(kiln.output)")
+        checks.expect(inFlight && kiln.process.isRunning, "\(kiln.output)")
         kiln.stop()
         result.killed = true
         try rig.checkResume(build, into: &result)
         result.seconds = Date().timeIntervalSince(start)
         print(result)
         let log = (try? String(contentsOf: rig.emulator.logFile, encoding: .utf8)) ?? ""
-        #expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nkilled run:\n\(kiln.output)\nemulator:\n\(log.suffix(3000))")
+        checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nkilled run:\n\(kiln.output)\nemulator:\n\(log.suffix(3000))")
     }
 }
