@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 // Fixtures for tests that run the real `kiln` binary against a real emulator process:
 // scratch copies of the examples, kiln in the background, and `kiln emulator serve`.
@@ -213,44 +210,13 @@ public final class ServedEmulator: @unchecked Sendable {
 
     /// A control-surface call; throws on a non-2xx answer.
     public func call(_ method: String, _ path: String, body: String? = nil) throws -> Data {
-        guard let url = URL(string: control + (control.hasSuffix("/") ? "" : "/") + path) else { throw FixtureError("bad control URL \(control)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            box.set(data: data, status: (response as? HTTPURLResponse)?.statusCode ?? 0, error: error)
-            done.signal()
-        }.resume()
-        guard done.wait(timeout: .now() + 30) == .success else { throw FixtureError("\(method) \(url) timed out") }
-        let (data, status, error) = box.get()
-        if let error { throw FixtureError("\(method) \(url): \(error)") }
-        guard (200..<300).contains(status) else { throw FixtureError("\(method) \(url): HTTP \(status) \(String(decoding: data ?? Data(), as: UTF8.self))") }
-        return data ?? Data()
+        let url = control + (control.hasSuffix("/") ? "" : "/") + path
+        let answer = try httpExchange(method, url, headers: body == nil ? [:] : ["Content-Type": "application/json"], body: body.map { Data($0.utf8) })
+        guard (200..<300).contains(answer.status) else { throw FixtureError("\(method) \(url): HTTP \(answer.status) \(String(decoding: answer.body, as: UTF8.self))") }
+        return answer.body
     }
 
     deinit { if process?.isRunning == true { stop() } }
-}
-
-/// Carries a URLSession answer from its callback thread to the waiting test thread.
-private final class ResultBox: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var data: Data?
-    private var status = 0
-    private var error: (any Error)?
-    func set(data: Data?, status: Int, error: (any Error)?) {
-        lock.lock(); defer { lock.unlock() }
-        (self.data, self.status, self.error) = (data, status, error)
-    }
-    func get() -> (Data?, Int, (any Error)?) {
-        lock.lock(); defer { lock.unlock() }
-        return (data, status, error)
-    }
 }
 
 /// What a test leaves on the machine that it should not: loop devices backed by files under
