@@ -133,12 +133,26 @@ struct BuildPlanner {
         var reasons: [ActionID: String] = [:]
         var operations: [ActionID: String] = [:]
         let isDone: (ActionID) -> Bool = { status[$0] == .done }
+        // Steps and teardowns that must run again because the disk they worked on is created
+        // again (e.g. a new gallery version needs a snapshot after the temporary disk was
+        // deleted): a fresh disk has none of their work, whatever later outputs show.
+        var redo: Set<ActionID> = []
+        let redoReason = "the disk is created again, so its work is done again"
+        var passes = 0
+        repeat {
+        passes += 1
+        status = [:]
+        reasons = [:]
+        operations = [:]
 
         // 1. Local steps and outputs: evidence or later progress.
         for n in nodes {
             let k = n.id.kind
             if k.isLocalStep {
-                if strong.contains(n.id) || reached(n.id) {
+                if redo.contains(n.id) {
+                    status[n.id] = .todo
+                    reasons[n.id] = redoReason
+                } else if strong.contains(n.id) || reached(n.id) {
                     status[n.id] = .done
                 } else if journalDone(n.id) {
                     status[n.id] = .stale
@@ -169,7 +183,7 @@ struct BuildPlanner {
         // 3. Teardowns in dependency order: gone after the work that needed them.
         for n in nodes where n.id.kind.nature == .teardown {
             let prerequisiteDone = n.deps.allSatisfy(isDone)
-            if reached(n.id) || (teardownHolds(n.id) && prerequisiteDone) {
+            if (reached(n.id) && !redo.contains(n.id)) || (teardownHolds(n.id) && prerequisiteDone) {
                 status[n.id] = .done
             } else {
                 status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
@@ -193,6 +207,16 @@ struct BuildPlanner {
                 reasons[n.id] = conditionReason(n.id)
             }
         }
+        // A disk created again brings back every step and teardown after it (once more round).
+        let before = redo.count
+        for n in nodes where n.id.kind == .createDisk && status[n.id] != .done && !strong.contains(n.id) {
+            for later in descendants(n.id) where (later.kind.isLocalStep || later.kind.nature == .teardown)
+                && status[later] == .done && !strong.contains(later) {
+                redo.insert(later)
+            }
+        }
+        if redo.count == before { break }
+        } while passes < 3
         // 5. Cleanup and repairs.
         for n in nodes where status[n.id] == nil {
             switch n.id.kind {
