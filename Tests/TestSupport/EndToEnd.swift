@@ -262,7 +262,9 @@ public enum Leaks {
     }
 
     public static func mounts(containing mountFragment: String) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // Read to the end: String(contentsOfFile:) stops at 4 KiB on procfs files.
+        let data = (try? FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readToEnd()) ?? nil
+        let table = String(decoding: data ?? Data(), as: UTF8.self)
         return table.split(separator: "\n").map(String.init).filter { $0.contains(mountFragment) }
     }
 }

@@ -21,13 +21,18 @@ public struct SystemMountManager: MountManager {
     }
 
     public func mountTable() async throws -> MountTable {
-        let text: String
-        do {
-            text = try String(contentsOfFile: mountInfoPath, encoding: .utf8)
-        } catch {
+        // Read to the end, not in one go: procfs files have no size, and Foundation's
+        // `String(contentsOfFile:)` returns only the first 4 KiB of them, so on a machine with
+        // many mounts the build's own mount (listed last) was missing from the table.
+        guard let handle = FileHandle(forReadingAtPath: mountInfoPath) else {
+            throw MountError.mountTableUnreadable(path: mountInfoPath, reason: "it cannot be opened")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do { data = try handle.readToEnd() ?? Data() } catch {
             throw MountError.mountTableUnreadable(path: mountInfoPath, reason: "\(error)")
         }
-        return try MountTable(mountInfo: text)
+        return try MountTable(mountInfo: String(decoding: data, as: UTF8.self))
     }
 
     public func makeDirectory(_ path: String) async throws {
