@@ -5,7 +5,7 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 KILN := .build/debug/kiln
 # Debian packages the tests and the emulator use (loop devices, partitions, filesystems,
 # the busybox userland of the emulator's platform images).
-PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools
+PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3
 
 .PHONY: all build test demo deps clean sdk-check bench robustness
 

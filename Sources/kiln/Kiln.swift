@@ -10,6 +10,7 @@ struct Kiln: AsyncParsableCommand {
             ValidateCommand.self,
             PlanCommand.self,
             ApplyCommand.self,
+            DestroyCommand.self,
             DriftCommand.self,
             GraphCommand.self,
             EmulatorCommand.self,

@@ -28,6 +28,23 @@ import Testing
         #expect(result.summary.done == 5)
     }
 
+    /// After a reboot the mount is pending again while the steps before the unfinished one are
+    /// done: the unfinished step must still wait for the mount, through the done ones.
+    @Test func aDoneActionBetweenTwoPendingOnesStillOrdersThem() async throws {
+        let mount = act("web", .mount)
+        let copy = act("web", .copyFiles, after: [mount.id], status: .done)
+        let first = act("web", .provision, "a", after: [copy.id], status: .done)
+        let second = act("web", .provision, "b", after: [first.id])
+        let executor = FakeExecutor()
+        let result = await scheduler(executor, store: InMemoryJournalStore()).run(plan([mount, copy, first, second]))
+
+        #expect(result.succeeded)
+        let log = executor.recorder.log
+        let mounted = try #require(log.firstIndex(of: "end \(mount.id)"))
+        let started = try #require(log.firstIndex(of: "start \(second.id)"))
+        #expect(mounted < started, "\(log)")
+    }
+
     @Test func concurrencyNeverExceedsTheParallelismAndFillsIt() async throws {
         let actions = (0..<12).map { act("web", .provision, "step\($0)") }
         let wave = Wave(target: 3, total: 12)

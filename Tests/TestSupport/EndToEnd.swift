@@ -261,10 +261,18 @@ public enum Leaks {
         return out.stdout.split(separator: "\n").map(String.init).filter { $0.contains(directory.path) }
     }
 
+    /// Unmounts everything at or under `path` (for a test's cleanup after kiln kept a failed
+    /// build mounted); deepest first, lazily as a last resort.
+    public static func unmountAll(under path: String) {
+        guard !mounts(containing: path).isEmpty else { return }
+        if (try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", path]))?.status != 0 {
+            _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", "-l", path])
+        }
+    }
+
     public static func mounts(containing mountFragment: String) -> [String] {
-        // Read to the end: String(contentsOfFile:) stops at 4 KiB on procfs files.
-        let data = (try? FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readToEnd()) ?? nil
-        let table = String(decoding: data ?? Data(), as: UTF8.self)
+        // Through cat: String(contentsOfFile:) returns only the first page of a /proc file.
+        let table = (try? runProcess(URL(fileURLWithPath: "/bin/cat"), ["/proc/self/mountinfo"]))?.stdout ?? ""
         return table.split(separator: "\n").map(String.init).filter { $0.contains(mountFragment) }
     }
 }

@@ -21,7 +21,7 @@ extension Emulator {
     }
 
     func finishIfInstant(_ op: OperationRecord) async {
-        guard op.duration <= 0, state.operations[op.id]?.isDone == false else { return }
+        guard op.duration <= 0, let current = state.operations[op.id], !current.isDone, !current.completing else { return }
         state.operations[op.id]?.completing = true
         await complete(op.id)
     }

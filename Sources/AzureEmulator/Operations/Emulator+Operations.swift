@@ -39,15 +39,17 @@ extension Emulator {
         let now = Date()
         let due = state.operations.values.filter { !$0.isDone && !$0.completing && $0.endTime <= now }
             .sorted { $0.startTime < $1.startTime }
-        for op in due {
-            state.operations[op.id]?.completing = true
-            await complete(op.id)
-        }
+        // Claim them all before the first suspension: another advance() (the next request
+        // arrives while a completion awaits the backend) must not pick the same operations,
+        // or they complete twice and `inProgress` drops to 0 with operations still running,
+        // which stops every later completion (seen with 8 concurrent builds in `make bench`).
+        for op in due { state.operations[op.id]?.completing = true }
+        for op in due { await complete(op.id) }
         if dirty { persist() }
     }
 
     func complete(_ opID: String) async {
-        guard var op = state.operations[opID] else { return }
+        guard var op = state.operations[opID], !op.isDone else { return }
         var failure = op.failure
         switch op.completion {
         case .provision(let key):

@@ -183,6 +183,9 @@ extension BuildDigest {
         return [format, String(decoding: data, as: UTF8.self)]
     }
 
+    /// The hex SHA-256 of `text`'s UTF-8 bytes (for names derived from digests).
+    public static func sha256Hex(_ text: String) -> String { hex(SHA256.hash(data: Array(text.utf8))) }
+
     private static func hash(_ parts: [String]) -> String {
         var h = SHA256()
         for p in parts { feed(&h, p) }

@@ -67,11 +67,16 @@ public struct ObservedDisk: Sendable, Hashable, Codable {
     public var builderLUN: Int?
     /// The VM it is attached to, when that is not the builder VM.
     public var attachedElsewhere: String?
-    public init(resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil) {
+    /// True when its managedBy names the builder VM but the VM does not list it: an
+    /// attach or detach is still under way (nil otherwise; optional so that plans saved
+    /// before it existed still decode).
+    public var changingOnBuilder: Bool?
+    public init(resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil, changingOnBuilder: Bool? = nil) {
         self.resource = resource
         self.sizeGB = sizeGB
         self.builderLUN = builderLUN
         self.attachedElsewhere = attachedElsewhere
+        self.changingOnBuilder = changingOnBuilder
     }
 }
 
@@ -143,17 +148,32 @@ public struct JournalView: Sendable, Hashable, Codable {
     /// Started and not finished; Azure actions carry their operation URL.
     public var inFlight: [ActionID: String?]
     public var failed: [ActionID: String]
+    /// The digest of the build the run was last applied with.
+    public var digest: String?
+    /// The run's generation (see `RunContinuity`).
+    public var generation: Int
+    /// The digest each finished provisioning step ran with.
+    public var stepDigests: [ActionID: String]
     /// The digest components of the last published build, to explain what changed.
     public var published: BuildDigest?
 
     public init(runID: String? = nil, completed: Set<ActionID> = [], inFlight: [ActionID: String?] = [:],
-                failed: [ActionID: String] = [:], published: BuildDigest? = nil) {
+                failed: [ActionID: String] = [:], published: BuildDigest? = nil,
+                digest: String? = nil, generation: Int = 0, stepDigests: [ActionID: String] = [:]) {
         self.runID = runID
+        self.digest = digest
+        self.generation = generation
+        self.stepDigests = stepDigests
         self.completed = completed
         self.inFlight = inFlight
         self.failed = failed
         self.published = published
     }
+}
+
+extension JournalView {
+    /// The result key under which a finished provisioning step records its digest.
+    public static let stepDigestKey = "stepDigest"
 }
 
 extension ActionID: CodingKeyRepresentable {

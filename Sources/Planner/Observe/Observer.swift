@@ -47,7 +47,7 @@ public struct Observer: Sendable {
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask { (d.name, try await observe(d, attached: attached, table: table)) }
+                group.addTask { (d.name, try await observe(d, attached: attached, table: table, builder: vm.id)) }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -55,24 +55,42 @@ public struct Observer: Sendable {
         }
     }
 
-    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable) async throws -> ObservedBuild {
+    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
         async let journal = journals.load(build: d.name)
         async let tagged = arm.listResources(subscription: d.subscription, resourceGroup: d.temporaryResourceGroup, tagName: "kiln:build", tagValue: d.name)
 
+        let view = Self.view(of: try await journal)
+        let listed = try await tagged
+        let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
+        // A temporary resource that this run's journal records as deleted and that the
+        // build's tag listing does not show is gone: its GET is skipped, so a converged build
+        // costs only the reads of its outputs and the listing. Anything Kiln creates carries
+        // the build's tag, so a disk or snapshot made again shows up in the listing (and is
+        // read); a listing that still shows a deleted one only costs the GET.
+        func deletedByThisRun(_ kind: ActionKind, _ role: DiskRole, _ id: String) -> Bool {
+            view.runID == d.runID && view.completed.contains(ActionID(d.name, kind, role)) && !listedIDs.contains(id.lowercased())
+        }
+
         for role in d.roles {
             let diskID = try ResourceID(parsing: d.diskID(role))
-            if let disk = try await arm.getDisk(diskID) {
+            if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
                 let lun = attached[d.diskID(role).lowercased()]
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
-                let elsewhere = lun == nil ? disk.managedBy.flatMap { $0.isEmpty ? nil : $0 } : nil
+                // Ours in managedBy but not in its list: a detach (or an attach) of ours still
+                // under way, e.g. when the run that started it was killed; not another VM.
+                let owner = disk.managedBy.flatMap { $0.isEmpty ? nil : $0 }
+                let ours = owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
+                let elsewhere = lun == nil && !ours ? owner : nil
                 o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? d.diskID(role), provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
-                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere)
+                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
+                                             changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
-            if !d.build.outputs.skip, let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
+            if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot, role, d.snapshotID(role)),
+               let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
                 o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role), provisioningState: snap.properties?.provisioningState ?? "Succeeded")
             }
         }
@@ -109,8 +127,8 @@ public struct Observer: Sendable {
                 excludeFromLatest: v.properties?.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.properties?.publishingProfile?.endOfLifeDate)
         }
-        o.journal = Self.view(of: try await journal)
-        for r in try await tagged {
+        o.journal = view
+        for r in listed {
             guard let id = r.id, let run = r.tags?["kiln:run"], run != d.runID, let type = r.type?.lowercased() else { continue }
             let kind: Leftover.Kind
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
@@ -128,11 +146,14 @@ public struct Observer: Sendable {
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {
-        var view = JournalView(runID: journal.attributes["run"])
+        var view = JournalView(runID: journal.attributes["run"], digest: journal.attributes["digest"],
+                               generation: journal.attributes["generation"].flatMap(Int.init) ?? 0)
         for (key, entry) in journal.latestByAction {
             guard let id = ActionID(parsing: key) else { continue }
             switch entry.phase {
-            case .done: view.completed.insert(id)
+            case .done(let result):
+                view.completed.insert(id)
+                if let digest = result[JournalView.stepDigestKey] { view.stepDigests[id] = digest }
             case .intent: view.inFlight[id] = .some(nil)
             case .started(let url): view.inFlight[id] = .some(url)
             case .failed(let message): view.failed[id] = message

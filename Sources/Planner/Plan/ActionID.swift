@@ -63,6 +63,10 @@ public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case deleteSnapshot = "delete-snapshot"
     case deleteDisk = "delete-disk"
     case releaseLeftover = "release-leftover"
+    /// `kiln destroy --outputs`: the build's managed image (only one with Kiln's digest tag).
+    case deleteImage = "delete-image"
+    /// `kiln destroy --outputs`: the build's gallery image version (only one with Kiln's digest tag).
+    case deleteGalleryVersion = "delete-gallery-version"
 
     /// How an action's status is derived.
     enum Nature {

@@ -6,9 +6,16 @@ import Model
 public struct DesiredBuild: Sendable, Hashable {
     public var build: Build
     public var digest: BuildDigest
-    /// Names this run's temporary resources; derived from the digest, so a re-run with the
-    /// same inputs finds them again even without a journal.
-    public var runID: String
+    /// Names this run's temporary resources. Derived from what the disk is made of (the
+    /// source, disk and mount parts of the digest) and the generation, so a re-run with the
+    /// same inputs finds them again even without a journal, and a provisioning step fixed
+    /// after it failed continues on the same disk (see `RunContinuity`).
+    public var runID: String { DesiredBuild.runID(for: digest, generation: generation) }
+    /// How many times this build's run was restarted on a fresh disk because a step that had
+    /// already run on the old one changed. 0 unless the journal says otherwise.
+    public var generation: Int
+    /// Set when this run starts on a fresh disk because the journal's run cannot continue.
+    public var freshRunReason: String?
     public var subscription: String
     public var location: String
     /// Where temporary disks and snapshots live.
@@ -27,7 +34,7 @@ public struct DesiredBuild: Sendable, Hashable {
                 imageID: String? = nil, gallery: DesiredGalleryVersion? = nil) {
         self.build = build
         self.digest = digest
-        self.runID = DesiredBuild.runID(for: digest)
+        self.generation = 0
         self.subscription = subscription
         self.location = location
         self.temporaryResourceGroup = temporaryResourceGroup
@@ -35,7 +42,22 @@ public struct DesiredBuild: Sendable, Hashable {
         self.gallery = gallery
     }
 
-    public static func runID(for digest: BuildDigest) -> String { String(digest.short.prefix(10)) }
+    /// The digest parts a run's disk is made of before provisioning starts: changing any of
+    /// them needs a new disk, changing a provisioning step may not.
+    public static let runComponents: Set<String> = ["source", "disk", "mount"]
+
+    /// The first 10 hex digits of a SHA-256 over the run components' digests (and the
+    /// generation, when not 0).
+    public static func runID(for digest: BuildDigest, generation: Int = 0) -> String {
+        var parts = digest.components.filter { runComponents.contains($0.name) }.map { "\($0.name)=\($0.digest)" }
+        if generation > 0 { parts.append("generation=\(generation)") }
+        return String(BuildDigest.sha256Hex(parts.joined(separator: "\n")).prefix(10))
+    }
+
+    /// The digest of provisioning step `name` (nil when the build has no such step).
+    public func stepDigest(_ name: String) -> String? {
+        digest.components.first { $0.name == "provision[\(name)]" }?.digest
+    }
 
     public var name: String { build.name }
 
@@ -44,9 +66,12 @@ public struct DesiredBuild: Sendable, Hashable {
 
     /// Where the OS disk is mounted on the builder VM: `mount.path` with `{{.BuildName}}`
     /// rendered (stable across runs, so a resumed run finds it).
-    public var mountPath: String {
+    public var mountPath: String { Self.mountPath(of: build) }
+
+    /// `build`'s mount path with `{{.BuildName}}` rendered (no VM needed).
+    public static func mountPath(of build: Build) -> String {
         guard let t = try? Template(parsing: build.mount.path, allowed: ["BuildName", "Device"]) else { return build.mount.path }
-        return (try? t.render(TemplateValues(variables: ["BuildName": name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
+        return (try? t.render(TemplateValues(variables: ["BuildName": build.name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
     }
 
     public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }

@@ -81,6 +81,8 @@ public struct Plan: Sendable, Hashable, Codable {
         public var name: String
         public var digest: String
         public var runID: String
+        /// Why this run starts on a fresh disk instead of continuing the journal's (see `RunContinuity`).
+        public var freshRunReason: String?
     }
     public var builds: [BuildSummary]
     public var actions: [Action]

@@ -14,7 +14,7 @@ public enum Planner {
             actions += a
             conflicts += c
         }
-        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) },
+        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason) },
                     actions: actions, conflicts: conflicts)
     }
 }
@@ -127,47 +127,19 @@ struct BuildPlanner {
         // Strong evidence: what is observed true now, or journaled for this run on a disk that still exists.
         var strong: Set<ActionID> = []
         for n in nodes where strongEvidence(n.id) { strong.insert(n.id) }
-        let reached: (ActionID) -> Bool = { id in descendants(id).contains { strong.contains($0) } }
 
         var status: [ActionID: ActionStatus] = [:]
         var reasons: [ActionID: String] = [:]
         var operations: [ActionID: String] = [:]
         let isDone: (ActionID) -> Bool = { status[$0] == .done }
-        // Steps and teardowns that must run again because the disk they worked on is created
-        // again (e.g. a new gallery version needs a snapshot after the temporary disk was
-        // deleted): a fresh disk has none of their work, whatever later outputs show.
-        var redo: Set<ActionID> = []
-        let redoReason = "the disk is created again, so its work is done again"
-        var passes = 0
-        repeat {
-        passes += 1
-        status = [:]
-        reasons = [:]
-        operations = [:]
 
-        // 1. Local steps and outputs: evidence or later progress.
-        for n in nodes {
-            let k = n.id.kind
-            if k.isLocalStep {
-                if redo.contains(n.id) {
-                    status[n.id] = .todo
-                    reasons[n.id] = redoReason
-                } else if strong.contains(n.id) || reached(n.id) {
-                    status[n.id] = .done
-                } else if journalDone(n.id) {
-                    status[n.id] = .stale
-                    reasons[n.id] = "done in the last run, but on a disk that no longer exists: runs again"
-                } else {
-                    status[n.id] = .todo
-                    reasons[n.id] = localReason(n.id)
-                }
-            } else if [.image, .galleryVersion, .replicate, .resolveSource].contains(k) {
-                if k == .resolveSource || strong.contains(n.id) {
-                    status[n.id] = .done
-                } else {
-                    status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
-                    reasons[n.id] = outputReason(n.id)
-                }
+        // 1. Outputs: evidence only.
+        for n in nodes where [.image, .galleryVersion, .replicate, .resolveSource].contains(n.id.kind) {
+            if n.id.kind == .resolveSource || strong.contains(n.id) {
+                status[n.id] = .done
+            } else {
+                status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
+                reasons[n.id] = outputReason(n.id)
             }
         }
         // 2. Snapshots: exist, or nothing still needs them.
@@ -180,17 +152,43 @@ struct BuildPlanner {
                 reasons[n.id] = "snapshot \(d.snapshotName(DiskRole(n.id.target ?? "") ?? .os)) missing"
             }
         }
-        // 3. Teardowns in dependency order: gone after the work that needed them.
+        // Later progress stands in for a step or teardown only where it carries the step's work
+        // to what is still to be made: a published version does not hold the provisioned disk
+        // a missing snapshot (for a deleted image) must be taken from. So every snapshot still
+        // to take after `id` needs evidence between `id` and it.
+        let pendingSnapshots = nodes.filter { $0.id.kind == .snapshot && !isDone($0.id) }.map(\.id)
+        let reached: (ActionID) -> Bool = { id in
+            let after = descendants(id)
+            let evidence = after.filter { strong.contains($0) }
+            guard !evidence.isEmpty else { return false }
+            return pendingSnapshots.allSatisfy { snapshot in
+                !after.contains(snapshot) || evidence.contains { descendants($0).contains(snapshot) }
+            }
+        }
+
+        // 3. Local steps: evidence or later progress.
+        for n in nodes where n.id.kind.isLocalStep {
+            if strong.contains(n.id) || reached(n.id) {
+                status[n.id] = .done
+            } else if journalDone(n.id) {
+                status[n.id] = .stale
+                reasons[n.id] = "done in the last run, but on a disk that no longer exists: runs again"
+            } else {
+                status[n.id] = .todo
+                reasons[n.id] = localReason(n.id)
+            }
+        }
+        // 4. Teardowns in dependency order: gone after the work that needed them.
         for n in nodes where n.id.kind.nature == .teardown {
             let prerequisiteDone = n.deps.allSatisfy(isDone)
-            if (reached(n.id) && !redo.contains(n.id)) || (teardownHolds(n.id) && prerequisiteDone) {
+            if reached(n.id) || (teardownHolds(n.id) && prerequisiteDone) {
                 status[n.id] = .done
             } else {
                 status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
                 reasons[n.id] = n.id.kind == .unmount ? "unmount after provisioning (verified, deepest first)" : "detach \(d.diskName(DiskRole(n.id.target ?? "") ?? .os)) after unmount"
             }
         }
-        // 4. Conditions and disks, last step first: needed while a local step after them is left.
+        // 5. Conditions and disks, last step first: needed while a local step after them is left.
         let localSteps = nodes.filter { $0.id.kind.isLocalStep }.map(\.id)
         for n in nodes.reversed() where n.id.kind.nature == .condition || n.id.kind == .createDisk {
             let after = Set(descendants(n.id))
@@ -207,17 +205,7 @@ struct BuildPlanner {
                 reasons[n.id] = conditionReason(n.id)
             }
         }
-        // A disk created again brings back every step and teardown after it (once more round).
-        let before = redo.count
-        for n in nodes where n.id.kind == .createDisk && status[n.id] != .done && !strong.contains(n.id) {
-            for later in descendants(n.id) where (later.kind.isLocalStep || later.kind.nature == .teardown)
-                && status[later] == .done && !strong.contains(later) {
-                redo.insert(later)
-            }
-        }
-        if redo.count == before { break }
-        } while passes < 3
-        // 5. Cleanup and repairs.
+        // 6. Cleanup and repairs.
         for n in nodes where status[n.id] == nil {
             switch n.id.kind {
             case .deleteSnapshot, .deleteDisk:
@@ -260,7 +248,10 @@ struct BuildPlanner {
     private func role(_ id: ActionID) -> DiskRole { DiskRole(id.target ?? "") ?? .os }
 
     private func journalDone(_ id: ActionID) -> Bool {
-        o.journal.runID == d.runID && o.journal.completed.contains(id)
+        guard o.journal.runID == d.runID, o.journal.completed.contains(id) else { return false }
+        // A provisioning step counts only as the manifest now has it.
+        if id.kind == .provision, let recorded = o.journal.stepDigests[id] { return recorded == d.stepDigest(id.target ?? "") }
+        return true
     }
 
     /// An Azure operation an earlier run started and did not see finish.
@@ -296,7 +287,8 @@ struct BuildPlanner {
     private func teardownHolds(_ id: ActionID) -> Bool {
         switch id.kind {
         case .unmount: return !o.rootMounted
-        case .detach: return o.disks[role(id)]?.builderLUN == nil
+        // A detach still under way (its run killed) has not torn down yet: it runs, and waits.
+        case .detach: return o.disks[role(id)]?.builderLUN == nil && o.disks[role(id)]?.changingOnBuilder != true
         default: return false
         }
     }

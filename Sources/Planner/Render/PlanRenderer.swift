@@ -17,6 +17,7 @@ public enum PlanRenderer {
                 let pending = plan.pending.filter { $0.id.build == build.name }
                 guard !pending.isEmpty else { continue }
                 out += "\n  # \(build.name) (digest \(build.digest.dropFirst("sha256:".count).prefix(12)), run \(build.runID))\n"
+                if let why = build.freshRunReason { out += "  # a fresh run on new disks: \(why)\n" }
                 let width = min(36, pending.map { label($0).count }.max() ?? 0)
                 for a in pending {
                     let name = label(a)

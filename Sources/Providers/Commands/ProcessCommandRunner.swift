@@ -175,6 +175,7 @@ final class SpawnedProcess: Sendable {
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&fileActions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&fileActions, errPipe[1], 2)
+        if let closeFrom = spawnAddCloseFrom { _ = closeFrom(&fileActions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -361,6 +362,16 @@ private final class OutputPump: @unchecked Sendable {
         return .signaled(signal)
     }
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run
+/// time because Swift's Glibc module does not declare it. With it the child closes every
+/// descriptor from 3 up, so a command never inherits one Kiln (or a test runner hosting
+/// Kiln) opened without close-on-exec — such a descriptor on a file inside a mount keeps the
+/// mount busy. Without it (older glibc) children inherit only what lacks close-on-exec.
+nonisolated(unsafe) private let spawnAddCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
 
 /// Serialises pipe creation with spawning; see `SpawnedProcess.launch`.
 private let spawnLock = Mutex(())

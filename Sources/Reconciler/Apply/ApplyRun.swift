@@ -17,11 +17,20 @@ public struct ApplyRun: Sendable {
     /// Takes every build's journal lock without waiting; throws naming the holder (pid, host,
     /// start time) when another apply has it. Taken before anything else (an embedded
     /// emulator included) so that two applies never touch the same state.
-    public static func lock(_ manifest: Manifest, journals: any JournalStore) async throws -> [any JournalLockHandle] {
+    /// `purpose` names the command in the holder's details (`kiln destroy` takes the same locks).
+    ///
+    /// Each build's mount path is locked host-wide too (under `mountLocks`): two applies of
+    /// builds with the same name from different state directories (two checkouts on one VM)
+    /// would otherwise mount their disks at the same path.
+    public static func lock(_ manifest: Manifest, journals: any JournalStore, purpose: String = "kiln apply",
+                            mountLocks: String = MountPathLock.defaultDirectory) async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
             for build in manifest.builds {
-                handles.append(try await journals.tryLock(build: build.name, purpose: "kiln apply (build \(build.name))"))
+                handles.append(try await journals.tryLock(build: build.name, purpose: "\(purpose) (build \(build.name))"))
+            }
+            for build in manifest.builds {
+                handles.append(try MountPathLock.tryAcquire(DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
             }
         } catch {
             for h in handles { h.release() }
@@ -30,13 +39,19 @@ public struct ApplyRun: Sendable {
         return handles
     }
 
-    /// Starts a fresh journal for each build whose run (digest) changed, keeping only what
-    /// explains the next change (the last published digest).
+    /// Starts a fresh journal for each build whose run changed, keeping only what explains
+    /// the next change (the last published digest); a continued run (a step edited before it
+    /// ran, see `RunContinuity`) keeps its entries and records the new digest.
     public func startRuns(_ desired: [DesiredBuild]) async throws {
         for d in desired {
-            let journal = try await session.local.journal.load(build: d.name)
-            guard journal.attributes["run"] != d.runID else { continue }
-            var attributes = ["run": d.runID, "digest": d.digest.value]
+            var journal = try await session.local.journal.load(build: d.name)
+            if journal.attributes["run"] == d.runID {
+                guard journal.attributes["digest"] != d.digest.value else { continue }
+                journal.attributes["digest"] = d.digest.value
+                try await session.local.journal.replace(journal)
+                continue
+            }
+            var attributes = ["run": d.runID, "digest": d.digest.value, "generation": String(d.generation)]
             attributes["published"] = journal.attributes["published"]
             try await session.local.journal.replace(BuildJournal(build: d.name, attributes: attributes))
         }
@@ -63,4 +78,32 @@ public struct ApplyRun: Sendable {
         return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: session.connection.arm, disks: disks,
                                    local: session.local, processEnvironment: session.environment)
     }
+}
+
+/// The host-wide lock on a build's mount path: one file per path under `/run/kiln/mounts`
+/// (tmpfs, gone on reboot with its holders), named by a hash of the path.
+public enum MountPathLock {
+    public static let defaultDirectory = "/run/kiln/mounts"
+
+    public static func tryAcquire(_ mountPath: String, build: String, purpose: String = "kiln apply", directory: String) throws -> FileLock {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = directory + "/" + String(BuildDigest.sha256Hex(mountPath).prefix(16)) + ".lock"
+        let purpose = "\(purpose) (build \(build), mount path \(mountPath), state in \(FileManager.default.currentDirectoryPath))"
+        let attempt = Result { () throws(FileLockError) -> FileLock in try FileLock.tryAcquire(path: file, purpose: purpose) }
+        switch attempt {
+        case .success(let lock):
+            return lock
+        case .failure(.held(_, let holder, _)):
+            throw ApplyLockError(message: "the mount path \(mountPath) of build \(build) is in use by another kiln process on this VM"
+                + (holder.map { " (\($0))" } ?? "") + "; wait for it to finish, or give this build another mount.path")
+        case .failure(let other):
+            throw other
+        }
+    }
+}
+
+/// Why apply could not take its locks.
+public struct ApplyLockError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

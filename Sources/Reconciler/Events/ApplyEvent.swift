@@ -12,6 +12,10 @@ public enum ApplyEvent: Sendable, Equatable {
     /// A long action's progress: `percent` 0…100 when known, and a detail such as the
     /// replication state per region.
     case progress(ActionID, percent: Double?, detail: String)
+    /// One line a running command printed (a provisioning step, a host command), as
+    /// streamed by `ExecutionContext.reportOutput`: already cut, rate-limited and with
+    /// secret values masked.
+    case output(ActionID, line: String)
     /// An action finished successfully.
     case done(ActionID, elapsed: Duration)
     /// An action failed.
@@ -27,15 +31,20 @@ public enum ApplyEvent: Sendable, Equatable {
     case interrupted(ActionID, elapsed: Duration)
     /// The user interrupted the run; `running` are the actions still running.
     case interruptReceived(level: InterruptController.Level, running: [ActionID])
-    /// The run ended; always the last event.
+    /// The run ended; always the last event of a scheduler run.
     case summary(ApplySummary)
+    /// After a failed apply with `--on-error keep`: the temporary resources left in place.
+    case leftovers(LeftoverReport)
+    /// The end of a cleanup (`--on-error cleanup`) or of `kiln destroy`: what was removed,
+    /// what failed, what was kept.
+    case teardown(TeardownSummary)
 
     /// The action the event is about, if any.
     public var action: ActionID? {
         switch self {
-        case .started(let id, _, _, _), .progress(let id, _, _), .done(let id, _), .skipped(let id, _), .blocked(let id, _), .interrupted(let id, _): id
+        case .started(let id, _, _, _), .progress(let id, _, _), .output(let id, _), .done(let id, _), .skipped(let id, _), .blocked(let id, _), .interrupted(let id, _): id
         case .failed(let failure, _): failure.action
-        case .interruptReceived, .summary: nil
+        case .interruptReceived, .summary, .leftovers, .teardown: nil
         }
     }
 

@@ -36,7 +36,7 @@ enum ApplyEventFormat {
         switch event {
         case .started(let id, let change, _, let rejoining):
             return ["\(change.symbol) \(id): " + (rejoining ? "re-joining the operation started by the last run…" : "\(verb(change))…")]
-        case .progress:
+        case .progress, .output:
             return []
         case .done(let id, let elapsed):
             return ["✓ \(id): done after \(Self.elapsed(elapsed))"]
@@ -75,6 +75,15 @@ enum ApplyEventFormat {
                 }
             }
             return lines
+        case .leftovers(let report):
+            return [""] + report.lines
+        case .teardown(let summary):
+            return summary.lines
         }
+    }
+
+    /// A streamed output line under its action, as plain text shows it.
+    static func output(_ id: ActionID, _ line: String) -> String {
+        "  \(id): | \(line)"
     }
 }

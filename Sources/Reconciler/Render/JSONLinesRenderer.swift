@@ -4,9 +4,13 @@ import Synchronization
 
 /// Renders events as JSON lines for tools, in the manner of Terraform's `-json` UI: a
 /// `{"type":"version",…}` object first, then one object per event with the fields
-/// `type` (`start`, `progress`, `done`, `failed`, `skipped`, `blocked`, `interrupted`,
-/// `interrupt`, `summary`), `action`, `build`, `message`, `elapsed_seconds`,
-/// `progress`, and the last object of type `summary` with a `summary` object.
+/// `type` (`start`, `progress`, `output`, `done`, `failed`, `skipped`, `blocked`,
+/// `interrupted`, `interrupt`, `summary`, `leftovers`, `cleanup`, `destroy`), `action`,
+/// `build`, `message`, `elapsed_seconds`, `progress`, `line` (an `output` event's line),
+/// and an object of type `summary` with a `summary` object at the end of the run. After
+/// a failed apply come `leftovers` (with a `leftovers` object: `--on-error keep`) or the
+/// cleanup's actions and a `cleanup` object (with `teardown`); `kiln destroy` ends with
+/// `destroy`.
 ///
 /// Consumers should ignore fields they do not know; `ui_version` changes its major
 /// number only when a field changes meaning.
@@ -35,6 +39,9 @@ public final class JSONLinesRenderer: ApplyEventSink {
         var detail: String?
         var command: String?
         var output: [String]?
+        var line: String?
+        var leftovers: LeftoverReport?
+        var teardown: TeardownSummary?
         var upstream: String?
         var running: [String]?
         var summary: ApplySummary?
@@ -43,7 +50,8 @@ public final class JSONLinesRenderer: ApplyEventSink {
         var timestamp: String
 
         enum CodingKeys: String, CodingKey {
-            case type, message, action, build, change, resource, progress, detail, command, output, upstream, running, summary, kiln
+            case type, message, action, build, change, resource, progress, detail, command, output, line, upstream, running, summary, kiln
+            case leftovers, teardown
             case elapsedSeconds = "elapsed_seconds"
             case uiVersion = "ui_version"
             case timestamp = "@timestamp"
@@ -78,6 +86,10 @@ public final class JSONLinesRenderer: ApplyEventSink {
             line.progress = percent
             line.detail = detail
             line.message = "\(id): \(ApplyEventFormat.progress(percent: percent, detail: detail))"
+        case .output(let id, let text):
+            line.type = "output"
+            line.line = text
+            line.message = "\(id): \(text)"
         case .done(_, let elapsed):
             line.type = "done"
             line.elapsedSeconds = Self.seconds(elapsed)
@@ -103,6 +115,14 @@ public final class JSONLinesRenderer: ApplyEventSink {
             line.type = "summary"
             line.message = summary.message
             line.summary = summary
+        case .leftovers(let report):
+            line.type = "leftovers"
+            line.message = report.lines.joined(separator: "\n")
+            line.leftovers = report
+        case .teardown(let summary):
+            line.type = summary.kind.rawValue
+            line.message = summary.lines.filter { !$0.isEmpty }.joined(separator: "\n")
+            line.teardown = summary
         }
         return line
     }

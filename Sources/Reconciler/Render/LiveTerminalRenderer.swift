@@ -40,6 +40,11 @@ public final class LiveTerminalRenderer: ApplyEventSink {
                 if let index = state.running.firstIndex(where: { $0.id == id }) {
                     state.running[index].text = ApplyEventFormat.progress(percent: percent, detail: detail)
                 }
+            case .output(let id, let line):
+                // Only the latest line: the permanent lines stay for starts and ends.
+                if let index = state.running.firstIndex(where: { $0.id == id }) {
+                    state.running[index].text = "| " + line
+                }
             case .done, .failed, .interrupted:
                 state.running.removeAll { $0.id == event.action }
             case .summary:

@@ -21,6 +21,8 @@ import Providers
 ///   returns at once. An interrupted action keeps its last journal entry (intent, or
 ///   started with its operation URL), so the next run resumes it.
 /// * Cancelling the task that calls `run` is the second interrupt.
+/// * `crashAt` (tests and benchmarks only, `CrashPoint`) calls `crash` right after the
+///   journal records that action's intent or completion.
 ///
 /// The caller holds each build's journal lock (`lockBuilds(of:)`) for the whole run.
 public struct Scheduler: Sendable {
@@ -35,11 +37,16 @@ public struct Scheduler: Sendable {
     public let events: any ApplyEventSink
     public let interrupts: InterruptController
     public let logger: Logger
+    /// The fault-injection point (`KILN_CRASH_AT`); nil in every normal run.
+    public let crashAt: CrashPoint?
+    /// What happens at `crashAt`: SIGKILL of this process, or a test's probe.
+    let crash: @Sendable () -> Void
 
     /// `parallelism` below 1 is taken as 1.
     public init(executor: any ActionExecutor, journals: any JournalStore, events: any ApplyEventSink,
                 interrupts: InterruptController = InterruptController(), clock: any Clock<Duration> = ContinuousClock(),
-                parallelism: Int = Scheduler.defaultParallelism, logger: Logger = Logger(label: "kiln.reconciler")) {
+                parallelism: Int = Scheduler.defaultParallelism, logger: Logger = Logger(label: "kiln.reconciler"),
+                crashAt: CrashPoint? = nil, crash: @escaping @Sendable () -> Void = CrashPoint.killThisProcess) {
         self.executor = executor
         self.journals = journals
         self.clock = clock
@@ -47,6 +54,8 @@ public struct Scheduler: Sendable {
         self.events = events
         self.interrupts = interrupts
         self.logger = logger
+        self.crashAt = crashAt
+        self.crash = crash
     }
 
     /// Takes the journal lock of every build of `plan` (without waiting), or throws
@@ -188,6 +197,7 @@ public struct Scheduler: Sendable {
                 return .failed(failure)
             }
         }
+        if crashAt?.isDue(.before, of: id) == true { crash() }
 
         let outcome: ActionOutcome
         do {
@@ -212,6 +222,7 @@ public struct Scheduler: Sendable {
             gate.emit(.failed(failure, elapsed: stopwatch.elapsed()))
             return .failed(failure)
         }
+        if crashAt?.isDue(.after, of: id) == true { crash() }
         gate.emit(.done(id, elapsed: stopwatch.elapsed()))
         return .done(outcome.result)
     }

@@ -22,6 +22,11 @@ struct SchedulerRun {
     /// Plan position of each action, to report in plan order.
     private let order: [ActionID: Int]
     private var dependents: [ActionID: [ActionID]] = [:]
+    /// Every action each action depends on, directly or through others. An action starts
+    /// only when all of them succeeded: a dependency already done may sit between two
+    /// pending ones (after a reboot, `mount` is pending again while the step after it that
+    /// `provision[b]` directly depends on is done), and that must still order them.
+    private let ancestors: [ActionID: Set<ActionID>]
     private(set) var final: [ActionID: ActionFinalStatus] = [:]
     private var succeeded: Set<ActionID> = []
     private var resultsByAction: [ActionID: [String: String]] = [:]
@@ -34,6 +39,7 @@ struct SchedulerRun {
         self.parallelism = parallelism
         known = Set(plan.actions.map(\.id))
         order = Dictionary(plan.actions.enumerated().map { ($1.id, $0) }) { first, _ in first }
+        ancestors = Self.ancestors(in: plan)
         for action in plan.actions {
             for dep in action.dependsOn { dependents[dep, default: []].append(action.id) }
             switch action.status {
@@ -59,7 +65,7 @@ struct SchedulerRun {
         var out: [Action] = []
         for action in plan.actions where free > 0 {
             guard final[action.id] == nil, running[action.id] == nil,
-                  action.dependsOn.allSatisfy({ succeeded.contains($0) }) else { continue }
+                  (ancestors[action.id] ?? []).allSatisfy({ succeeded.contains($0) }) else { continue }
             out.append(action)
             free -= 1
         }
@@ -197,6 +203,25 @@ struct SchedulerRun {
             stack += dependents[next] ?? []
         }
         return out.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
+    }
+
+    /// The transitive dependencies of every action (those the plan does not contain included,
+    /// so that an action depending on one never starts).
+    private static func ancestors(in plan: Plan) -> [ActionID: Set<ActionID>] {
+        let deps = Dictionary(plan.actions.map { ($0.id, $0.dependsOn) }) { first, _ in first }
+        var memo: [ActionID: Set<ActionID>] = [:]
+        var visiting: Set<ActionID> = []
+        func visit(_ id: ActionID) -> Set<ActionID> {
+            if let known = memo[id] { return known }
+            guard visiting.insert(id).inserted else { return [] } // a cycle: reported when nothing starts
+            var all: Set<ActionID> = []
+            for dep in deps[id] ?? [] { all.insert(dep); all.formUnion(visit(dep)) }
+            visiting.remove(id)
+            memo[id] = all
+            return all
+        }
+        for action in plan.actions { _ = visit(action.id) }
+        return memo
     }
 
     /// A blocked action that `id` depends on, directly or not.

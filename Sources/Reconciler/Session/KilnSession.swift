@@ -47,7 +47,11 @@ public struct KilnSession: Sendable {
         let vm = try await builderVM()
         let subscription = manifest.azure.subscription ?? vm.id.subscription
         let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: subscription)
-        let desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
+        var desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
+        for i in desired.indices {
+            let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))
+            (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(for: desired[i], journal: journal)
+        }
         let observed = try await observer.observe(desired, vm: vm)
         return Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AzureEmulator
@@ -12,8 +13,6 @@ extension Tag {
     @Tag static var loopDisks: Self
 }
 
-/// True when this process may set up loop devices and mount filesystems.
-let runningAsRoot = getuid() == 0
 let rootReason: Comment = "needs root: sets up loop devices (losetup, partx) and mounts filesystems"
 
 /// A private state directory, device root and image cache under /tmp/kiln-disks-test-*,
@@ -87,8 +86,7 @@ final class DiskTestFixture: @unchecked Sendable {
             _ = try? await DiskCommand.run("partx", ["-d", device])
             _ = try? await DiskCommand.run("losetup", ["-d", device])
         }
-        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        if !mountinfo.contains(root) { try? FileManager.default.removeItem(atPath: root) }
+        if Leaks.mounts(containing: root).isEmpty { try? FileManager.default.removeItem(atPath: root) }
     }
 
     /// Runs `body` with a fixture and cleans up whether it throws or not.

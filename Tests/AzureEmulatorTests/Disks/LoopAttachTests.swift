@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AzureEmulator
@@ -9,7 +10,7 @@ import Glibc
 
 /// Attaching disks as real loop devices with partitions and `scsi1/lun<N>` links.
 /// Every test detaches and unmounts what it set up, passing or failing (the fixture).
-@Suite(.tags(.loopDisks), .enabled(if: runningAsRoot, rootReason))
+@Suite(.tags(.loopDisks), .enabled(if: Privileges.isRoot, rootReason))
 struct LoopAttachTests {
     @Test func attachOfPlatformImageGivesLoopDeviceAndRelativeLinks() async throws {
         try await DiskTestFixture.with { fixture in

@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import TestSupport
 import Testing
 
 @Suite("Chroot execution")
@@ -23,7 +24,7 @@ struct ChrootExecutorTests {
         }
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func exitStatusOutputAndEnvironmentComeThroughFromABusyboxRoot() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -43,7 +44,7 @@ struct ChrootExecutorTests {
         #expect(result.tail == ["hello world|it's $x `y`|/dev/loop99p1|\(root)", "to-stderr"])
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func commandSubstitutionIsExpandedOnlyInsideTheChroot() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -63,7 +64,7 @@ struct ChrootExecutorTests {
         #expect(!FileManager.default.fileExists(atPath: marker), "the host shell must not run $(…)")
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func theHostEnvironmentDoesNotLeakIntoTheChroot() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -81,7 +82,7 @@ struct ChrootExecutorTests {
         #expect(names.subtracting(["PATH", "MOUNT_PATH", "STEP_VAR", "PWD", "SHLVL", "_"]).isEmpty, "leaked: \(names)")
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func aTimeoutEndsTheChrootCommandAndItsChildren() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

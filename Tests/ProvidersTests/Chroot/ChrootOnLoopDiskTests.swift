@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import TestSupport
 import Testing
 
 /// The pieces together, as a build uses them: a loop-backed ext4 disk found through a
@@ -7,7 +8,7 @@ import Testing
 /// resolv.conf, then restored, unmounted deepest-first and verified free.
 @Suite("Provisioning a loop-backed disk")
 struct ChrootOnLoopDiskTests {
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func mountProvisionRestoreAndUnmount() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -63,7 +64,7 @@ struct ChrootOnLoopDiskTests {
         await loop.detach()
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func cancellingAChrootCommandEndsItsProcessGroup() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -20,6 +20,16 @@ struct ProcessCommandRunnerTests {
         }
     }
 
+    /// A descriptor the host process opened without close-on-exec (as a test runner or a
+    /// library may) is not inherited: it would keep a file, or a mount, busy.
+    @Test func childrenDoNotInheritTheHostsDescriptors() async throws {
+        let fd = open("/dev/null", O_RDONLY)
+        #expect(fd > 2)
+        defer { close(fd) }
+        let result = try await runner.run(CommandSpec("if [ -e /proc/$$/fd/\(fd) ]; then echo inherited; else echo closed; fi", captureStdout: true))
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "closed")
+    }
+
     @Test func streamsBothStreamsLineByLineAndCapturesStdout() async throws {
         let lines = Collector<CommandOutputLine>()
         let result = try await runner.run(

@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import TestSupport
 import Testing
 
 @Suite("Block devices")
@@ -15,7 +16,7 @@ struct BlockDeviceTests {
         #expect(devices.candidateLinks(lun: 0) == ["/dev/disk/azure/data/by-lun/0", "/dev/disk/azure/scsi1/lun0"])
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func findsTheLoopDeviceBehindTheSCSILinkAndItsPartitions() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -45,7 +46,7 @@ struct BlockDeviceTests {
         await loop.detach()
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func resolvesRelativeNVMeLinksToTheRealDevice() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

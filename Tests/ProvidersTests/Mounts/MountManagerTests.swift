@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import TestSupport
 import Testing
 
 @Suite("Mounting")
@@ -31,7 +32,7 @@ struct MountManagerTests {
         }
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func mountsALoopBackedExt4WithBindsAndUnmountsDeepestFirst() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -76,7 +77,7 @@ struct MountManagerTests {
         await loop.detach()
     }
 
-    @Test(.tags(.hostRoot), .enabled(if: runningAsRoot, rootSkipReason))
+    @Test(.tags(.hostRoot), .enabled(if: Privileges.isRoot, rootSkipReason))
     func aBusyMountIsReportedAsStillMountedThenUnmountsOnceFree() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Providers
 import Synchronization
 import Testing
@@ -11,8 +12,6 @@ extension Tag {
     @Tag static var hostRoot: Self
 }
 
-/// True when the tests run as root (needed for loop devices, mount and chroot).
-let runningAsRoot = getuid() == 0
 let rootSkipReason: Comment = "needs root (losetup, mount, chroot); run the tests as root, as CI does"
 
 /// A fresh directory under the system temp dir, removed by `remove()`.

@@ -28,6 +28,18 @@ import Testing
         #expect(f.progress.details.count == 2)
     }
 
+    /// `{{.Device}}1` names no partition of a loop or NVMe device (`/dev/loop01`);
+    /// `KILN_PARTITION_PREFIX` follows the kernel's naming for every kind.
+    @Test(arguments: [("/dev/sdc", "/dev/sdc"), ("/dev/loop0", "/dev/loop0p"), ("/dev/nvme0n2", "/dev/nvme0n2p")])
+    func preMountGivesThePartitionPrefixOfTheDevice(device: String, prefix: String) async throws {
+        let f = try await VMExecutorFixture(build: """
+                mount:
+                  preMountCommands: ['mkfs.ext4 "${KILN_PARTITION_PREFIX}1"']
+            """, osDevice: device)
+        try await f.run(.preMount)
+        #expect(await f.runner.specs.first?.environment["KILN_PARTITION_PREFIX"] == prefix)
+    }
+
     @Test func hostCommandsGoThroughTheCommandWrapper() async throws {
         let f = try await VMExecutorFixture(build: """
                 mount:

@@ -137,6 +137,15 @@ extension ExecutorEnvironment {
         return disk
     }
 
+    /// The Azure resource an action names in its `resource` (a leftover, an output to
+    /// delete), parsed; an action without one is a bug of the planner.
+    func azureResource(of action: Action) throws -> ResourceID {
+        guard let text = action.resource else {
+            throw ExecutorError(action: action.id, message: "the action names no Azure resource; this is a bug in kiln")
+        }
+        return try azureResourceID(text, for: action)
+    }
+
     /// Parses an id Kiln built itself, naming the action when it is malformed.
     func azureResourceID(_ text: String, for action: Action) throws -> ResourceID {
         do {

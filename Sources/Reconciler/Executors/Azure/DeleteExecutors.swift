@@ -41,20 +41,20 @@ struct DeleteDiskExecutor: ActionExecutor {
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
     }
+
 }
 
 /// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
 /// (found by Kiln's tags; the action's `resource` is its id). A disk attached to the
-/// builder VM is detached first (refused while its device is mounted); then it is deleted.
+/// builder VM is detached first — unmounted before that when it is the root mounted at the
+/// build's own mount path; refused while its device is mounted anywhere else — then it is
+/// deleted.
 struct ReleaseLeftoverExecutor: ActionExecutor {
     let env: ExecutorEnvironment
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let text = action.resource else {
-            throw ExecutorError(action: action.id, message: "the leftover has no resource id; this is a bug in kiln")
-        }
-        let id = try env.azureResourceID(text, for: action)
+        let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")
@@ -75,6 +75,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
             }
             try context.checkInterruption()
+            try await unmountIfMountedAtTheBuildsPath(id, d, context: context)
             do {
                 try await env.disks.detach(id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
                                            onStarted: { handle in try await ops.record(handle) })
@@ -89,6 +90,25 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         }
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
+    }
+}
+
+extension ReleaseLeftoverExecutor {
+    /// A leftover disk whose device is the root mounted at the build's own mount path (a
+    /// failed run kept for a resume, then the manifest changed): everything under that path
+    /// is unmounted (verified) so the disk can be detached. The current run's disk is never
+    /// mounted there yet (its attach waits for every release), and any other mount at the
+    /// path is left alone: then the detach refuses with its own message.
+    func unmountIfMountedAtTheBuildsPath(_ id: ResourceID, _ d: DesiredBuild, context: ExecutionContext) async throws {
+        let root = canonicalPath(d.mountPath)
+        guard let entry = try await env.local.mounts.mountTable().entry(at: root) else { return }
+        let machine = try await env.arm.getVirtualMachine(env.vm.id)
+        let lun = (machine?.properties?.storageProfile?.dataDisks ?? []).first { disk in
+            (disk.managedDisk?.id).flatMap { try? ResourceID(parsing: $0) } == id
+        }?.lun
+        guard let lun, let device = try await env.local.devices.device(lun: lun), entry.source.hasPrefix(device.path) else { return }
+        context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
+        try await env.local.mounts.unmountAll(under: root)
     }
 }
 

@@ -11,7 +11,9 @@ import Providers
 /// Each command is rendered with every substituted value shell-quoted: `{{.Device}}` is the
 /// OS disk's device (e.g. `/dev/sdc`, so `mkfs.ext4 {{.Device}}1` works as in Packer) and,
 /// after the mount, `{{.MountPath}}` the root's mount point. The environment adds
-/// `KILN_DEVICE`, `KILN_DATA_DEVICE_<LUN>` (by the image's LUN), `KILN_BUILD` and, after
+/// `KILN_DEVICE`, `KILN_PARTITION_PREFIX` (the OS device's partition name without the
+/// number: `/dev/sdc`, `/dev/loop0p`), `KILN_DATA_DEVICE_<LUN>` (by the image's LUN),
+/// `KILN_BUILD` and, after
 /// the mount, `KILN_MOUNT_PATH`. Each command may run for the build's provision-step
 /// timeout. Throws `CommandRunnerError` (with the command and its last output lines) for
 /// the first command that fails; later commands do not run.
@@ -45,13 +47,24 @@ public struct HostCommandsExecutor: ActionExecutor {
         let mountPath = phase == .preMount ? nil : disks.root(d)
         let (device, variables) = try await disks.hostEnvironment(d, context: context, mountPath: mountPath)
         let logger = context.logger
+        let mask = SecretMask(templates: commands, environment: env.processEnvironment)
         for (index, text) in commands.enumerated() {
             try context.checkInterruption()
             let command = try env.renderCommand(text, d, device: device, mountPath: mountPath)
-            context.reportProgress(percent: Double(index) * 100 / Double(commands.count), detail: "[\(index + 1)/\(commands.count)] \(command)")
-            try await env.local.runner.runChecked(
-                CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration),
-                output: { line in logger.debug("\(line.text)") })
+            context.reportProgress(percent: Double(index) * 100 / Double(commands.count), detail: mask.apply("[\(index + 1)/\(commands.count)] \(command)"))
+            // Streamed into the events as they come, like a provisioning step's output.
+            let stream = CommandOutputStream(context, mask: mask)
+            defer { stream.finish() }
+            do {
+                try await env.local.runner.runChecked(
+                    CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration),
+                    output: { line in
+                        logger.debug("\(mask.apply(line.text))")
+                        stream.line(line.text)
+                    })
+            } catch {
+                throw MaskedCommandFailure.masking(error, mask)
+            }
         }
         return .none
     }

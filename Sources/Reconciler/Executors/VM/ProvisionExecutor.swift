@@ -46,15 +46,16 @@ public struct ProvisionExecutor: ActionExecutor {
         }
         environment["KILN_DEVICE"] = osDevice
         environment["KILN_MOUNT_PATH"] = root
+        let mask = SecretMask(templates: Self.templates(of: step), environment: env.processEnvironment)
         let run = StepRunner(chroot: env.local.chroot, root: root, environment: environment, device: rootEntry.source,
-                             timeout: step.timeout.duration, context: context)
+                             timeout: step.timeout.duration, context: context, mask: mask)
 
         switch step.action {
         case .shell(let lines):
             for (index, line) in lines.enumerated() {
                 try context.checkInterruption()
                 let command = try env.renderCommand(line, d, device: osDevice, mountPath: root)
-                context.reportProgress(percent: Double(index) * 100 / Double(lines.count), detail: "[\(index + 1)/\(lines.count)] \(command)")
+                context.reportProgress(percent: Double(index) * 100 / Double(lines.count), detail: mask.apply("[\(index + 1)/\(lines.count)] \(command)"))
                 try await run(command)
             }
         case .script(let path, let args):
@@ -65,7 +66,7 @@ public struct ProvisionExecutor: ActionExecutor {
             try await env.local.chroot.upload(from: script, to: target, root: root, mode: 0o755)
             let words = try args.map { shellQuote(try Self.renderPlain($0, values)) }
             let command = ([target] + words).joined(separator: " ")
-            context.reportProgress(percent: 10, detail: command)
+            context.reportProgress(percent: 10, detail: mask.apply(command))
             do {
                 try await run(command)
             } catch {
@@ -79,7 +80,20 @@ public struct ProvisionExecutor: ActionExecutor {
             context.reportProgress(percent: 0, detail: "uploading \(file) to \(destination)" + (mode.map { " (mode 0" + String($0, radix: 8) + ")" } ?? ""))
             try await env.local.chroot.upload(from: file, to: destination, root: root, mode: mode.map(UInt32.init))
         }
-        return .none
+        // The step's digest lets a later run tell whether the disk holds this step as the
+        // manifest now has it (RunContinuity).
+        return ActionOutcome(result: d.stepDigest(step.name).map { [JournalView.stepDigestKey: $0] } ?? [:])
+    }
+
+    /// Every template text of a step, for the secrets it may carry (`{{env "…"}}`).
+    static func templates(of step: ProvisionStep) -> [String] {
+        var texts = Array(step.env.values)
+        switch step.action {
+        case .shell(let lines): texts += lines
+        case .script(_, let args): texts += args
+        case .upload: break
+        }
+        return texts
     }
 
     /// A manifest path: absolute as written, else relative to the manifest's directory.
@@ -104,11 +118,24 @@ private struct StepRunner {
     let device: String
     let timeout: Duration
     let context: ExecutionContext
+    /// The secret values the step's commands may print.
+    let mask: SecretMask
 
+    /// Runs `command`, streaming its output lines into the apply events as they come.
     func callAsFunction(_ command: String) async throws {
         let logger = context.logger
+        let stream = CommandOutputStream(context, mask: mask)
+        let mask = self.mask
         let spec = ChrootCommand(root: root, command: command, environment: environment, device: device, timeout: timeout)
-        try await chroot.run(spec, output: { line in logger.debug("\(line.text)") }).check()
+        defer { stream.finish() }
+        do {
+            try await chroot.run(spec, output: { line in
+                logger.debug("\(mask.apply(line.text))")
+                stream.line(line.text)
+            }).check()
+        } catch {
+            throw MaskedCommandFailure.masking(error, mask)
+        }
     }
 
     /// Removes a file Kiln put into the image; a failure only leaves a file in /tmp.

@@ -1,0 +1,269 @@
+import Foundation
+import TestSupport
+
+// The crash matrix's rig: one served emulator for every case (so it outlives each killed
+// kiln), one scratch copy of the examples, and per case a copy of the quick start with its
+// own build name (so its own temporary resources, mount path and journal), image and gallery
+// version. Sharing the emulator keeps the matrix fast; distinct names keep cases apart.
+
+/// The quick start renamed for one case: build and image `name`, gallery version `version`
+/// of the shared image definition `crash`. Mounts at /mnt/kiln/<name>.
+struct CrashBuild {
+    let name: String
+    let version: String
+    var manifest: String { "manifests/\(name).yaml" }
+    var mountPath: String { "/mnt/kiln/\(name)" }
+
+    /// Whether an ARM path names one of this build's resources: its temporary disks and
+    /// snapshots (`kiln-<name>-…`), its image, image definition and gallery version.
+    func owns(_ path: String) -> Bool {
+        let p = path.lowercased()
+        return p.contains("/kiln-\(name)-") || p.hasSuffix("/images/\(name)") || p.contains("/images/\(name)/")
+    }
+
+    /// Lines of /proc/self/mountinfo at or under the build's mount path (`crash1` must not
+    /// match `crash10`).
+    var leftoverMounts: [String] {
+        Leaks.mounts(containing: mountPath).filter { $0.contains(mountPath + " ") || $0.contains(mountPath + "/") }
+    }
+}
+
+/// How one case ended: the figures the matrix reports.
+struct CrashCaseResult: Sendable, CustomStringConvertible {
+    var label: String
+    /// The killed run died as asked (exit 137); false when it finished or failed instead.
+    var killed = false
+    /// Resume exited 0 and a following `plan --detailed-exitcode` said nothing to do.
+    var converged = false
+    /// `PUT <path>` of a disk, snapshot, image or gallery version sent more than once.
+    var createdTwice: [String] = []
+    /// Temporary disks or snapshots of the build still in the emulator.
+    var leftoverResources: [String] = []
+    var leftoverMounts: [String] = []
+    var leftoverLoopDevices: [String] = []
+    var seconds: Double = 0
+    /// What went wrong, with the kiln output that shows it.
+    var problems: [String] = []
+
+    var clean: Bool { converged && createdTwice.isEmpty && leftoverResources.isEmpty && leftoverMounts.isEmpty && leftoverLoopDevices.isEmpty }
+
+    var description: String {
+        "\(label): killed=\(killed) converged=\(converged) twice=\(createdTwice) leftovers=\(leftoverResources + leftoverMounts + leftoverLoopDevices) \(String(format: "%.1f", seconds)) s"
+    }
+}
+
+/// Totals over the cases of one matrix, printed for docs/reliability.md.
+struct CrashMatrixSummary: CustomStringConvertible {
+    var title: String
+    var results: [CrashCaseResult]
+    var seconds: Double
+
+    var description: String {
+        let twice = results.reduce(0) { $0 + $1.createdTwice.count }
+        let resources = results.reduce(0) { $0 + $1.leftoverResources.count }
+        let mounts = results.reduce(0) { $0 + $1.leftoverMounts.count }
+        let loops = results.reduce(0) { $0 + $1.leftoverLoopDevices.count }
+        return "crash matrix \(title): cases \(results.count), killed \(results.filter(\.killed).count), converged \(results.filter(\.converged).count), "
+            + "created twice \(twice), leftover resources \(resources), mounts \(mounts), loop devices \(loops), wall \(String(format: "%.0f", seconds)) s"
+    }
+}
+
+/// The shared emulator and scratch directory of a crash suite run.
+final class CrashRig: @unchecked Sendable {
+    // Fields are set once in init, except `counter`, guarded by `lock`: cases of one matrix
+    // run on several threads at once (each with its own build).
+    let scratch: TemporaryDirectory
+    let emulator: ServedEmulator
+    private let lock = NSLock()
+    private var counter = 0
+    private let quickstart: String
+
+    /// `configJSON`: the emulator configuration (e.g. a fixed port so a restarted emulator
+    /// answers where the running kiln expects it).
+    init(_ label: String, configJSON: String? = nil) throws {
+        scratch = try manifestScratch(label)
+        do {
+            emulator = try ServedEmulator(stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
+        } catch {
+            scratch.remove()
+            throw error
+        }
+        quickstart = scratch.read("manifests/quickstart.yaml") ?? ""
+    }
+
+    /// Stops the emulator (it detaches every disk) and removes the scratch directory.
+    func close() {
+        emulator.stop()
+        scratch.remove()
+    }
+
+    /// A fresh build for the next case: build, image and gallery image definition
+    /// `crash<prefix><n>`, gallery version 1.0.<n>.
+    func nextBuild(_ prefix: String = "") throws -> CrashBuild {
+        let n = lock.withLock { counter += 1; return counter }
+        let build = CrashBuild(name: "crash\(prefix)\(n)", version: "1.0.\(n)")
+        let text = quickstart
+            .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
+            .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")
+            .replacingOccurrences(of: "imageDefinition: quickstart", with: "imageDefinition: \(build.name)")
+            .replacingOccurrences(of: "version: 1.0.0", with: "version: \(build.version)")
+        guard text.contains(build.name), text.contains(build.version) else { throw FixtureError("manifests/quickstart.yaml changed shape; update CrashRig.nextBuild") }
+        try scratch.write(build.manifest, text)
+        return build
+    }
+
+    /// The environment for kiln: this process's, with `KILN_CRASH_AT` set or removed.
+    func environment(crashAt: String?) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["KILN_CRASH_AT"] = crashAt
+        return env
+    }
+
+    var target: [String] { ["--emulator-endpoints", emulator.endpointsFile] }
+
+    /// `kiln apply` in the background.
+    func startApply(_ build: CrashBuild, crashAt: String? = nil, extra: [String] = []) throws -> BackgroundKiln {
+        try BackgroundKiln(["apply"] + target + ["--auto-approve"] + extra + [build.manifest], in: scratch.url, environment: environment(crashAt: crashAt))
+    }
+
+    /// `kiln apply` to its end (bounded: a hang is killed and reported as exit 999).
+    func apply(_ build: CrashBuild, crashAt: String? = nil, timeout: TimeInterval = 600) throws -> (status: Int32, output: String) {
+        let kiln = try startApply(build, crashAt: crashAt)
+        defer { kiln.stop() }
+        return (Self.finish(kiln, timeout: timeout), kiln.output)
+    }
+
+    /// Waits for `kiln` to exit; 999 when it had to be killed after `timeout`.
+    static func finish(_ kiln: BackgroundKiln, timeout: TimeInterval = 600) -> Int32 {
+        if !waitUntil(timeout: timeout, { !kiln.process.isRunning }) {
+            kiln.stop()
+            return 999
+        }
+        return kiln.waitForExit()
+    }
+
+    /// `kiln plan --detailed-exitcode` (0: nothing to do).
+    func plan(_ build: CrashBuild) throws -> ProcessResult {
+        try KilnBinary.run(["plan"] + target + ["--detailed-exitcode", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+    }
+
+    /// The pending action ids of a fresh build's plan, in plan order, without the build
+    /// name (`attach[os]`), from `kiln plan --json`.
+    func pendingActions(of build: CrashBuild) throws -> [String] {
+        let result = try KilnBinary.run(["plan"] + target + ["--json", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+              let plan = object["plan"] as? [String: Any], let actions = plan["actions"] as? [[String: Any]] else {
+            throw FixtureError("kiln plan --json gave no actions: \(result.stdout)\n\(result.stderr)")
+        }
+        return actions.compactMap { action -> String? in
+            guard let id = action["id"] as? String, (action["status"] as? String) != "done" else { return nil }
+            return String(id.dropFirst(build.name.count + 1))
+        }
+    }
+
+    /// The last request number so far (to wait for a case's requests).
+    func requestMark() throws -> Int { try emulator.requests().last?.sequence ?? 0 }
+
+    /// PUTs creating the same disk, snapshot, image, gallery image definition or version
+    /// of `build` more than once in `requests` (default: the whole log), with their count.
+    func createdTwice(_ build: CrashBuild, in requests: [LoggedRequest]? = nil) throws -> [String] {
+        let creating = try (requests ?? emulator.requests()).filter { request in
+            request.method == "PUT" && request.isMutatingARM && request.status != 0 && build.owns(request.key.lowercased())
+        }
+        var seen: [String: Int] = [:]
+        for request in creating { seen[request.key, default: 0] += 1 }
+        return seen.filter { $0.value > 1 }.map { "\($0.key) ×\($0.value)" }.sorted()
+    }
+
+    /// The build's temporary disks and snapshots still in the emulator.
+    func leftoverResources(of build: CrashBuild) throws -> [String] {
+        let fragment = "kiln-\(build.name)-"
+        return (try emulator.resources(ofType: "Microsoft.Compute/disks") + emulator.resources(ofType: "Microsoft.Compute/snapshots"))
+            .filter { $0.lowercased().contains(fragment) }
+    }
+
+    /// Resume, plan and leak checks after a case's interruption, filled into `result`.
+    func checkResume(_ build: CrashBuild, into result: inout CrashCaseResult) throws {
+        let resumed = try apply(build)
+        let plan = try plan(build)
+        result.converged = resumed.status == 0 && plan.status == 0
+        if resumed.status != 0 { result.problems.append("resume exited \(resumed.status):\n\(resumed.output)") }
+        if plan.status != 0 { result.problems.append("plan after the resume exited \(plan.status):\n\(plan.stdout)\(plan.stderr)") }
+        result.createdTwice = try createdTwice(build)
+        result.leftoverResources = try leftoverResources(of: build)
+        result.leftoverMounts = build.leftoverMounts
+        // The emulator names a disk's blob after the disk (`…kiln-<build>-<run>-os-<hash>.img`).
+        result.leftoverLoopDevices = Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter { $0.contains("kiln-\(build.name)-") }
+    }
+}
+
+/// Runs `body(0..<count)` on up to `width` threads at once; the results in index order.
+/// (The cases wait mostly on Azure-style polling, so a few at a time cut the wall time
+/// nearly by as much.)
+func runConcurrently<T: Sendable>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let box = ConcurrentResults<T>(count: count)
+    let group = DispatchGroup()
+    for _ in 0..<max(1, min(width, count)) {
+        group.enter()
+        Thread.detachNewThread {
+            while let index = box.take() { box.put(index, body(index)) }
+            group.leave()
+        }
+    }
+    group.wait()
+    return box.ordered
+}
+
+/// The work queue and results of `runConcurrently`.
+private final class ConcurrentResults<T: Sendable>: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private let count: Int
+    private var next = 0
+    private var results: [Int: T] = [:]
+
+    init(count: Int) { self.count = count }
+
+    func take() -> Int? {
+        lock.withLock {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func put(_ index: Int, _ result: T) { lock.withLock { results[index] = result } }
+
+    var ordered: [T] { lock.withLock { (0..<count).compactMap { results[$0] } } }
+}
+
+/// A seeded generator (SplitMix64) so a random crash run can be replayed from its seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A TCP port free at the moment of asking (for an emulator that must keep its port
+/// across a restart).
+func freeLocalPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw FixtureError("socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw FixtureError("bind: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
