@@ -156,6 +156,23 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(PlanRenderer.text(plan) == "No changes. The published images match the manifest.\n")
     }
 
+    /// A new gallery version after the temporary disk and snapshot are gone needs a new
+    /// snapshot, so a new disk: every step runs again on it before the snapshot (it once
+    /// snapshotted a fresh, unprovisioned disk, racing its creation; the robustness matrix's
+    /// secrets run found it).
+    @Test func aNewVersionAfterCleanupProvisionsTheNewDiskBeforeItsSnapshot() throws {
+        let d = try desiredBuild()
+        var o = converged(d)
+        o.galleryVersion = nil
+        let plan = Planner.plan([d], observed: ["qs": o])
+        #expect(plan.pendingIDs == [
+            "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
+            "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
+            "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/gallery-version",
+            "qs/replicate[eastus]", "qs/replicate[westus2]", "qs/delete-snapshot[os]", "qs/delete-disk[os]",
+        ])
+    }
+
     @Test func leftoverTemporariesOfAConvergedBuildAreCleanedUp() throws {
         let d = try desiredBuild()
         var o = converged(d)
