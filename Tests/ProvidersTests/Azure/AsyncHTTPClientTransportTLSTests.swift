@@ -154,3 +154,13 @@ final class TLSTestServer: Sendable {
         #expect(server.seen.all.isEmpty)
     }
 }
+
+@Suite struct TransportLifetime {
+    /// Dropping a transport without shutting it down (a test or an error path that threw
+    /// first) must not crash the process.
+    @Test func aTransportDroppedWithoutShutdownDoesNotCrash() async throws {
+        for _ in 0..<3 { _ = try AsyncHTTPClientTransport() }
+        let kept = try AsyncHTTPClientTransport()
+        try await kept.shutdown()
+    }
+}

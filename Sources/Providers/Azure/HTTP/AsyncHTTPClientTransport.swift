@@ -56,6 +56,15 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
         try await client.shutdown()
     }
 
+    /// A transport dropped without `shutdown()` (an error path that skipped it) closes its
+    /// pool in the background instead of tripping AsyncHTTPClient's "not shut down before
+    /// the deinit" precondition, which would take the whole process down: the shutdown keeps
+    /// the client alive until it is done. After `shutdown()` this is a no-op answered with
+    /// "already shut down".
+    deinit {
+        client.shutdown { _ in }
+    }
+
     public func send(_ request: AzureHTTPRequest) async throws -> AzureHTTPResponse {
         let endpoint = request.url.endpointForDisplay
         guard let scheme = request.url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
