@@ -88,7 +88,7 @@ import Testing
 
     @Test func randomMutationsOfTheQuickstartNeverCrashAndAlwaysLocate() throws {
         let original = try [UInt8](Data(contentsOf: Repository.manifests.appendingPathComponent("quickstart.yaml")))
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandom(seed: 42)
         for round in 0..<300 {
             var bytes = original
             switch round % 4 {
@@ -109,15 +109,3 @@ import Testing
     }
 }
 
-/// A small deterministic generator, so a failing mutation can be reproduced.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}

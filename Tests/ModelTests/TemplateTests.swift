@@ -75,7 +75,7 @@ import Testing
     @Test func awkwardStringsRoundTripThroughTheShell() throws {
         let samples = ["", " ", "'", "''", "\"", "\\", "$HOME", "$(id)", "`id`", "a b\tc\nd", "*?[]{}", "~root", "!event",
                        "; rm -rf /", "é ü 漢字 🔥", "-n", "--", "#comment", "a'b\"c$d`e\\f"]
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var all = samples
         for _ in 0..<50 {
             all.append(String((0..<Int.random(in: 0...12, using: &rng)).map { _ in

@@ -241,18 +241,6 @@ private final class ConcurrentResults<T: Sendable>: @unchecked Sendable {
     var ordered: [T] { lock.withLock { (0..<count).compactMap { results[$0] } } }
 }
 
-/// A seeded generator (SplitMix64) so a random crash run can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A TCP port free at the moment of asking (for an emulator that must keep its port
 /// across a restart).

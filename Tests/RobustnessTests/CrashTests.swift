@@ -147,7 +147,7 @@ struct CrashTests {
         defer { rig.close() }
         let seed = ProcessInfo.processInfo.environment["KILN_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
         print("random crash moments: seed \(seed) (KILN_CRASH_SEED=\(seed) replays them)")
-        var generator = SeededGenerator(seed: seed)
+        var generator = SeededRandom(seed: seed)
         try rig.emulator.setLatency(#"{"diskCreate": 1, "snapshot": 1, "image": 1, "gallery": 1, "versionPerRegion": 1, "attach": 1, "detach": 1, "delete": 1}"#)
         // One uninterrupted run gives the span to draw the moments from.
         let reference = try rig.nextBuild("ref")

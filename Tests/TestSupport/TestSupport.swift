@@ -89,3 +89,17 @@ public func runProcess(_ executable: URL, _ arguments: [String], in directory: U
 public enum Privileges {
     public static var isRoot: Bool { getuid() == 0 }
 }
+
+/// A deterministic pseudo-random generator (SplitMix64): the same sequence for a seed on every
+/// machine, so a generated case or a random crash moment can be replayed from its seed.
+public struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
