@@ -28,8 +28,19 @@ struct DestroyAndOnError {
 
     static let failingScript = "#!/bin/sh\necho onerror: about to fail\necho GREETING is $GREETING\nexit 7\n"
 
-    func kiln(_ arguments: [String], _ emulator: ServedEmulator, in dir: TemporaryDirectory) throws -> ProcessResult {
-        try KilnBinary.run(arguments + ["--emulator-endpoints", emulator.endpointsFile], in: dir.url)
+    /// Runs kiln to its end on a thread of its own: a test blocking one of the cooperative
+    /// pool's few threads for seconds starves the async tests that run beside this suite.
+    func kiln(_ arguments: [String], _ emulator: ServedEmulator, in dir: TemporaryDirectory) async throws -> ProcessResult {
+        let all = arguments + ["--emulator-endpoints", emulator.endpointsFile]
+        let directory = dir.url
+        return try await offPool { try KilnBinary.run(all, in: directory) }
+    }
+
+    /// `body` on a new thread, awaited.
+    func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 
     /// Unmounts what a failed test may have left at the build's mount path (only ours).
@@ -51,7 +62,7 @@ struct DestroyAndOnError {
         #expect(Leaks.loopDevices(backedUnder: dir.url).isEmpty, "\(Leaks.loopDevices(backedUnder: dir.url))")
     }
 
-    @Test func onErrorKeepReportsTheKeptDiskAndARerunAfterTheFixConverges() throws {
+    @Test func onErrorKeepReportsTheKeptDiskAndARerunAfterTheFixConverges() async throws {
         let name = "onerrorkeep"
         let dir = try scratch(name, script: Self.failingScript)
         defer { dir.remove() }
@@ -59,7 +70,7 @@ struct DestroyAndOnError {
         defer { emulator.stop() }
         defer { unmountLeft(name) }
 
-        let failed = try kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let failed = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(failed.status == 1)
         // The step's output is streamed under the action, before the failure.
         #expect(failed.stdout.contains("  \(name)/provision[setup]: | onerror: about to fail"), "\(failed.stdout)")
@@ -78,17 +89,17 @@ struct DestroyAndOnError {
         // (no release, no new disk) from that step, and the build converges.
         let original = try String(contentsOf: Repository.manifests.appendingPathComponent("scripts/setup.sh"), encoding: .utf8)
         try original.write(to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
-        let fixed = try kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let fixed = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(fixed.status == 0, "\(fixed.stdout)\n\(fixed.stderr)")
         #expect(!fixed.stdout.contains("\(name)/release-leftover["), "\(fixed.stdout)")
         #expect(!fixed.stdout.contains("\(name)/create-disk[os]: creating"), "\(fixed.stdout)")
         #expect(fixed.stdout.contains("\(name)/provision[setup]: running"), "\(fixed.stdout)")
-        let plan = try kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
+        let plan = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
         try expectNothingLeft(name, emulator, dir)
     }
 
-    @Test func onErrorCleanupRemovesEverythingTheFailedBuildMade() throws {
+    @Test func onErrorCleanupRemovesEverythingTheFailedBuildMade() async throws {
         let name = "onerrorclean"
         let dir = try scratch(name, script: Self.failingScript)
         defer { dir.remove() }
@@ -96,7 +107,7 @@ struct DestroyAndOnError {
         defer { emulator.stop() }
         defer { unmountLeft(name) }
 
-        let failed = try kiln(["apply", "--auto-approve", "--json", "--on-error", "cleanup", "manifests/\(name).yaml"], emulator, in: dir)
+        let failed = try await kiln(["apply", "--auto-approve", "--json", "--on-error", "cleanup", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(failed.status == 1)
         let events = failed.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let types = events.compactMap { $0["type"] as? String }
@@ -112,11 +123,11 @@ struct DestroyAndOnError {
         #expect(removed.contains { $0.contains("restored the image's own copied files") })
         try expectNothingLeft(name, emulator, dir)
         // The run state is cleared: the next plan starts from scratch.
-        let plan = try kiln(["plan", "manifests/\(name).yaml"], emulator, in: dir)
+        let plan = try await kiln(["plan", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.stdout.contains("\(name)/create-disk[os]") || plan.stdout.contains("create-disk[os]"), "\(plan.stdout)")
     }
 
-    @Test func destroyAfterAConvergedApplyKeepsOutputsUnlessAsked() throws {
+    @Test func destroyAfterAConvergedApplyKeepsOutputsUnlessAsked() async throws {
         let name = "destroyconv"
         let dir = try scratch(name)
         defer { dir.remove() }
@@ -124,55 +135,66 @@ struct DestroyAndOnError {
         defer { emulator.stop() }
         defer { unmountLeft(name) }
 
-        let apply = try kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let apply = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
 
         // Not on a terminal and not approved: refused, nothing changes.
-        let refused = try kiln(["destroy", "--outputs", "manifests/\(name).yaml"], emulator, in: dir)
+        let refused = try await kiln(["destroy", "--outputs", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("--auto-approve"))
         #expect(try emulator.resources(ofType: Self.images).count == 1)
 
-        let temporary = try kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let temporary = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(temporary.status == 0, "\(temporary.stdout)\n\(temporary.stderr)")
         #expect(temporary.stdout.contains("Nothing to destroy"), "\(temporary.stdout)")
         #expect(temporary.stdout.contains("is an output; --outputs removes it"))
         #expect(try emulator.resources(ofType: Self.images).count == 1)
         #expect(try emulator.resources(ofType: Self.versions).count == 1)
         // The outputs are intact: nothing to do.
-        let plan = try kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
+        let plan = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
 
-        let all = try kiln(["destroy", "--outputs", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let all = try await kiln(["destroy", "--outputs", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(all.status == 0, "\(all.stdout)\n\(all.stderr)")
         #expect(all.stdout.contains("- \(name)/delete-image"), "\(all.stdout)")
         #expect(all.stdout.contains("Destroy complete: 2 removed."))
         try expectNothingLeft(name, emulator, dir, outputs: true)
-        let again = try kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
+        let again = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(again.status == 2, "\(again.stdout)")
     }
 
-    @Test func destroyAfterAKilledApplyRemovesTheAttachedAndMountedDisk() throws {
+    @Test func destroyAfterAKilledApplyRemovesTheAttachedAndMountedDisk() async throws {
         let name = "destroykill"
         let dir = try scratch(name)
         defer { dir.remove() }
-        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 600\n")
+        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 300\n")
         let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
         defer { emulator.stop() }
         defer { unmountLeft(name) }
 
         let apply = try BackgroundKiln(["apply", "--auto-approve", "--emulator-endpoints", emulator.endpointsFile, "manifests/\(name).yaml"], in: dir.url)
-        defer { apply.stop() }
-        #expect(apply.wait(for: "\(name)/provision[setup]: running"), "\(apply.output)")
+        // Foundation's Process sees kiln's exit only once the step's orphaned chroot process
+        // is gone too: stop that first, whatever happens.
+        defer {
+            killProcessesRooted(at: "/mnt/kiln/\(name)")
+            apply.stop()
+        }
+        // The step's streamed output says its process runs in the chroot (so it can be found and stopped).
+        let started = try await offPool { apply.wait(for: "\(name)/provision[setup]: | kiln-test: sleeping") }
+        #expect(started, "\(apply.output)")
+        // While apply runs, destroy is refused with the lock holder's details, like a second apply.
+        let refused = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("\(apply.pid)"), "\(refused.stderr)")
         apply.signal(SIGKILL)
-        _ = apply.waitForExit()
-        // The chroot's script may outlive kiln (it is in its own process group): stop it so the
-        // root can be unmounted. Only processes whose root is our mount path.
+        // The chroot's script outlives kiln (it is in its own process group): stop it so the
+        // root can be unmounted (only processes whose root is our mount path), then reap kiln.
         killProcessesRooted(at: "/mnt/kiln/\(name)")
+        _ = apply.waitForExit()
         #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
         #expect(try emulator.resources(ofType: Self.disks).count == 1)
 
-        let destroy = try kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let destroy = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(destroy.status == 0, "\(destroy.stdout)\n\(destroy.stderr)")
         #expect(destroy.stdout.contains("\(name)/unmount"))
         #expect(destroy.stdout.contains("\(name)/detach[os]"))

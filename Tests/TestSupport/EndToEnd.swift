@@ -271,7 +271,8 @@ public enum Leaks {
     }
 
     public static func mounts(containing mountFragment: String) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // Through cat: String(contentsOfFile:) returns only the first page of a /proc file.
+        let table = (try? runProcess(URL(fileURLWithPath: "/bin/cat"), ["/proc/self/mountinfo"]))?.stdout ?? ""
         return table.split(separator: "\n").map(String.init).filter { $0.contains(mountFragment) }
     }
 }

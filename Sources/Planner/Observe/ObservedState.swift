@@ -67,11 +67,16 @@ public struct ObservedDisk: Sendable, Hashable, Codable {
     public var builderLUN: Int?
     /// The VM it is attached to, when that is not the builder VM.
     public var attachedElsewhere: String?
-    public init(resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil) {
+    /// True when its managedBy names the builder VM but the VM does not list it: an
+    /// attach or detach is still under way (nil otherwise; optional so that plans saved
+    /// before it existed still decode).
+    public var changingOnBuilder: Bool?
+    public init(resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil, changingOnBuilder: Bool? = nil) {
         self.resource = resource
         self.sizeGB = sizeGB
         self.builderLUN = builderLUN
         self.attachedElsewhere = attachedElsewhere
+        self.changingOnBuilder = changingOnBuilder
     }
 }
 

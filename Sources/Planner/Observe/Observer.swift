@@ -47,7 +47,7 @@ public struct Observer: Sendable {
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask { (d.name, try await observe(d, attached: attached, table: table)) }
+                group.addTask { (d.name, try await observe(d, attached: attached, table: table, builder: vm.id)) }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -55,7 +55,7 @@ public struct Observer: Sendable {
         }
     }
 
-    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable) async throws -> ObservedBuild {
+    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
@@ -79,9 +79,14 @@ public struct Observer: Sendable {
             if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
                 let lun = attached[d.diskID(role).lowercased()]
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
-                let elsewhere = lun == nil ? disk.managedBy.flatMap { $0.isEmpty ? nil : $0 } : nil
+                // Ours in managedBy but not in its list: a detach (or an attach) of ours still
+                // under way, e.g. when the run that started it was killed; not another VM.
+                let owner = disk.managedBy.flatMap { $0.isEmpty ? nil : $0 }
+                let ours = owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
+                let elsewhere = lun == nil && !ours ? owner : nil
                 o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? d.diskID(role), provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
-                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere)
+                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
+                                             changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
             if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot, role, d.snapshotID(role)),

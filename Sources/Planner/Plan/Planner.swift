@@ -287,7 +287,8 @@ struct BuildPlanner {
     private func teardownHolds(_ id: ActionID) -> Bool {
         switch id.kind {
         case .unmount: return !o.rootMounted
-        case .detach: return o.disks[role(id)]?.builderLUN == nil
+        // A detach still under way (its run killed) has not torn down yet: it runs, and waits.
+        case .detach: return o.disks[role(id)]?.builderLUN == nil && o.disks[role(id)]?.changingOnBuilder != true
         default: return false
         }
     }

@@ -21,13 +21,31 @@ public struct SystemMountManager: MountManager {
     }
 
     public func mountTable() async throws -> MountTable {
-        let text: String
-        do {
-            text = try String(contentsOfFile: mountInfoPath, encoding: .utf8)
-        } catch {
-            throw MountError.mountTableUnreadable(path: mountInfoPath, reason: "\(error)")
+        return try MountTable(mountInfo: Self.readToEnd(mountInfoPath))
+    }
+
+    /// The whole file, read until end of file. `/proc` files say their size is 0 and are
+    /// made a page at a time, and `String(contentsOfFile:)` on Linux returns only the first
+    /// page (about 4 KB of mountinfo: some 40 mounts, fewer than a busy host has), so the
+    /// mounts listed after it were invisible.
+    static func readToEnd(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MountError.mountTableUnreadable(path: path, reason: String(cString: strerror(errno)))
         }
-        return try MountTable(mountInfo: text)
+        defer { close(fd) }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MountError.mountTableUnreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
     public func makeDirectory(_ path: String) async throws {

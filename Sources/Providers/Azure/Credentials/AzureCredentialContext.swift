@@ -17,7 +17,10 @@ public struct AzureCredentialContext: Sendable {
         cloud: AzureCloud,
         transport: any AzureHTTPTransport,
         clock: any Clock<Duration> = ContinuousClock(),
-        retry: AzureRetryPolicy = AzureRetryPolicy(maxAttempts: 4),
+        // As many tries as ARM calls get: an Entra outage of a few seconds (503
+        // temporarily_unavailable) must not fail a build at its next token refresh, and a
+        // refused credential (400/401) is never retried, so a wrong secret still fails at once.
+        retry: AzureRetryPolicy = .arm,
         timeout: Duration = .seconds(30),
         now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "kiln.azure.credentials")
