@@ -549,19 +549,20 @@ class Bench:
 
     # -- resume -------------------------------------------------------------------------
 
-    def resume(self, baseline, plan, baseline_run):
+    def resume(self):
         name = f"{PREFIX}-rs"
         text = quickstart_manifest(name)
         ws = workspace(self.scratch, "resume")
         manifest = write(ws, "resume.yaml", text)
         # The uninterrupted run of this exact build (the name is part of resource names).
         self.fresh(self.latency)
+        plan = self.plan(ws, manifest, state=".kiln-full").plan
         full = self.apply(ws, manifest, state=".kiln-full", label="full")
         self.check(full, "uninterrupted apply (resume baseline)")
         full_mut = multiset(e for e in full.requests if classify(e)[0] == "mutating")
         durations = {e["action"]: e.get("elapsed_seconds") or 0.0 for e in full.events() if e.get("type") == "done"}
         # Actions already done at plan time (resolve-source) never run, so never crash.
-        actions = [a["id"].replace(plan["builds"][0]["name"], name, 1) for a in plan["actions"] if a["status"] != "done"]
+        actions = [a["id"] for a in plan["actions"] if a["status"] != "done"]
         if self.args.resume_limit:
             actions = actions[: self.args.resume_limit]
         rows = []
@@ -572,7 +573,7 @@ class Bench:
             first = self.apply(ws, manifest, state=state, env={"KILN_CRASH_AT": f"after:{aid}"}, label=f"crash-{i}")
             killed = first.rc == -signal.SIGKILL
             second = self.apply(ws, manifest, state=state, label=f"resume-{i}")
-            resource = next((a.get("resource") for a in plan["actions"] if a["id"].replace(plan["builds"][0]["name"], name, 1) == aid), None)
+            resource = next((a.get("resource") for a in plan["actions"] if a["id"] == aid), None)
             both = multiset(e for e in first.requests + second.requests if classify(e)[0] == "mutating")
             extra = {k: n - full_mut.get(k, 0) for k, n in both.items() if n > full_mut.get(k, 0)}
             own = [resource.lower()] if resource else []
@@ -591,6 +592,8 @@ class Bench:
                 "repeatedOutsideAction": sorted(foreign),
                 "budgetSeconds": round(budget, 2),
                 "withinBudget": first.wall + second.wall <= budget,
+                "resumeFailure": next((f"{f['action']}: {f['message']}" for e in second.events() if e.get("type") == "summary"
+                                       for f in (e.get("summary") or {}).get("failures", [])), None),
             })
             if second.rc != 0:
                 unmount_bench()  # before the next reset detaches the devices
@@ -779,7 +782,7 @@ def main():
     try:
         bench = Bench(args, scratch)
         doc["latencySeconds"] = bench.latency
-        if only & {"critical", "economy", "cost", "resume"}:
+        if only & {"critical", "economy", "cost"}:
             qs, qs_plan, qs_run = bench.critical(f"{PREFIX}-qs", quickstart_manifest(f"{PREFIX}-qs"), {f"{PREFIX}-qs": 2})
             if only & {"critical", "economy"}:
                 bench.critical(f"{PREFIX}-dd", data_disks_manifest(f"{PREFIX}-dd"), {f"{PREFIX}-dd": 3})
@@ -789,8 +792,8 @@ def main():
                     bench.critical(f"{PREFIX}-dd", data_disks_manifest(f"{PREFIX}-dd"), {f"{PREFIX}-dd": 3}, scale=extra)
             bench.results["cost"] = {"kilnCPUSeconds": qs["kilnCPUSeconds"], "kilnPeakRSSMB": qs["kilnPeakRSSMB"],
                                      "treeCPUSeconds": qs["treeCPUSeconds"], "wallSeconds": qs["wallSeconds"]}
-            if "resume" in only:
-                bench.resume(qs, qs_plan, qs_run)
+        if "resume" in only:
+            bench.resume()
         if "noop" in only:
             bench.noop()
         if "parallel" in only:

@@ -75,6 +75,10 @@ def render(doc, notes=""):
         ok_rep = sum(1 for x in rs["rows"] if not x["repeatedOutsideAction"])
         out += "Within the wall budget: %d of %d; no mutating request repeated outside the interrupted action: %d of %d.\n\n" % (
             ok_wall, len(rs["rows"]), ok_rep, len(rs["rows"]))
+        for x in rs["rows"]:
+            if x.get("resumeFailure"):
+                out += "* resume after `%s` failed: %s\n" % (x["action"], x["resumeFailure"])
+        out += "\n"
 
     npl = r.get("noopPlan")
     if npl:
