@@ -104,7 +104,7 @@ public struct Observer: Sendable {
         let mountPath = d.mountPath
         // Only this run's OS disk mounted at the path counts: a mount of anything else there
         // (another run's disk, another process's) is not progress of this build.
-        if let root = table.entry(at: mountPath), let osDevice = o.devices[.os], root.source.hasPrefix(osDevice) {
+        if let root = table.entry(at: mountPath), let osDevice = o.devices[.os], PartitionNaming.isOnDevice(root.source, osDevice) {
             o.rootMounted = true
             let targets = d.build.mount.chrootMounts.map { mountPath + $0.target }
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
@@ -134,7 +134,7 @@ public struct Observer: Sendable {
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
             var leftover = Leftover(id: id, kind: kind, runID: run, attached: attached[id.lowercased()] != nil)
             if let lun = attached[id.lowercased()], let device = try await devices.device(lun: lun),
-               let root = table.entry(at: mountPath), root.source.hasPrefix(device.path) {
+               let root = table.entry(at: mountPath), PartitionNaming.isOnDevice(root.source, device.path) {
                 leftover.mountedAt = mountPath
             }
             o.leftovers.append(leftover)

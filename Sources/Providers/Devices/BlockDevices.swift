@@ -62,3 +62,23 @@ public enum BlockDeviceError: Error, Sendable, Equatable, CustomStringConvertibl
         }
     }
 }
+
+/// The kernel's partition naming: a partition number follows `p` after a device name that
+/// ends in a digit (`/dev/loop0p1`, `/dev/nvme0n2p1`) and follows the name directly
+/// otherwise (`/dev/sdc1`).
+public enum PartitionNaming {
+    /// What partition numbers of `device` are appended to (`/dev/sdc`, `/dev/loop0p`).
+    public static func prefix(of device: String) -> String {
+        device.last?.isNumber == true ? device + "p" : device
+    }
+
+    /// Whether `path` is `device` itself or one of its partitions (so `/dev/loop10p1` is not
+    /// on `/dev/loop1`).
+    public static func isOnDevice(_ path: String, _ device: String) -> Bool {
+        if path == device { return true }
+        let prefix = prefix(of: device)
+        guard path.hasPrefix(prefix) else { return false }
+        let number = path.dropFirst(prefix.count)
+        return !number.isEmpty && number.allSatisfy(\.isNumber)
+    }
+}

@@ -96,9 +96,7 @@ public struct SystemBlockDevices: BlockDeviceLocator {
 
     /// The paths that can name partition `partition` of `device`, in the order tried.
     public func candidatePartitionPaths(_ partition: Int, of device: AttachedBlockDevice) -> [String] {
-        let name = device.path
-        let suffixed = name.last?.isNumber == true ? "\(name)p\(partition)" : "\(name)\(partition)"
-        return ["\(device.link)-part\(partition)", suffixed]
+        ["\(device.link)-part\(partition)", PartitionNaming.prefix(of: device.path) + String(partition)]
     }
 
     public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws -> String {

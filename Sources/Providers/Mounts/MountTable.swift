@@ -77,17 +77,7 @@ public struct MountTable: Sendable, Equatable {
     /// The mounts of `devicePath` or of a partition on it (`/dev/sdc1`, `/dev/loop7p1`),
     /// as this mount namespace sees them.
     public func entries(onDevice devicePath: String) -> [MountEntry] {
-        entries.filter { entry in
-            guard entry.source.hasPrefix(devicePath) else { return false }
-            var rest = entry.source.dropFirst(devicePath.count)
-            if rest.isEmpty { return true }
-            // sdc → sdc1; loop7/nvme0n2 (ending in a digit) → loop7p1, nvme0n2p1.
-            if devicePath.last?.isNumber == true {
-                guard rest.first == "p" else { return false }
-                rest = rest.dropFirst()
-            }
-            return !rest.isEmpty && rest.allSatisfy(\.isNumber)
-        }
+        entries.filter { PartitionNaming.isOnDevice($0.source, devicePath) }
     }
 
     private static func parse(line: Substring, number: Int) throws(MountError) -> MountEntry {

@@ -232,3 +232,22 @@ struct VirtualClockWaitTests {
         #expect(clock.elapsed == .zero)
     }
 }
+
+@Suite struct PartitionNamingRules {
+    @Test func partitionsFollowTheKernelsNaming() {
+        #expect(PartitionNaming.prefix(of: "/dev/sdc") == "/dev/sdc")
+        #expect(PartitionNaming.prefix(of: "/dev/loop0") == "/dev/loop0p")
+        #expect(PartitionNaming.prefix(of: "/dev/nvme0n2") == "/dev/nvme0n2p")
+    }
+
+    /// A mount of /dev/loop10p1 is not on /dev/loop1 (a prefix test said it was).
+    @Test func aPathIsOnADeviceOnlyAsItselfOrOneOfItsPartitions() {
+        #expect(PartitionNaming.isOnDevice("/dev/loop1", "/dev/loop1"))
+        #expect(PartitionNaming.isOnDevice("/dev/loop1p2", "/dev/loop1"))
+        #expect(!PartitionNaming.isOnDevice("/dev/loop10p1", "/dev/loop1"))
+        #expect(!PartitionNaming.isOnDevice("/dev/loop10", "/dev/loop1"))
+        #expect(PartitionNaming.isOnDevice("/dev/sdc1", "/dev/sdc"))
+        #expect(!PartitionNaming.isOnDevice("/dev/sdcd1", "/dev/sdc"))
+        #expect(!PartitionNaming.isOnDevice("/dev/loop1p", "/dev/loop1"))
+    }
+}

@@ -41,7 +41,6 @@ struct DeleteDiskExecutor: ActionExecutor {
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
     }
-
 }
 
 /// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
@@ -106,7 +105,7 @@ extension ReleaseLeftoverExecutor {
         let lun = (machine?.properties?.storageProfile?.dataDisks ?? []).first { disk in
             (disk.managedDisk?.id).flatMap { try? ResourceID(parsing: $0) } == id
         }?.lun
-        guard let lun, let device = try await env.local.devices.device(lun: lun), entry.source.hasPrefix(device.path) else { return }
+        guard let lun, let device = try await env.local.devices.device(lun: lun), PartitionNaming.isOnDevice(entry.source, device.path) else { return }
         context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
         try await env.local.mounts.unmountAll(under: root)
     }

@@ -87,21 +87,13 @@ struct VMDisks {
             case .os:
                 os = device
                 variables["KILN_DEVICE"] = device
-                variables["KILN_PARTITION_PREFIX"] = Self.partitionPrefix(device)
+                variables["KILN_PARTITION_PREFIX"] = PartitionNaming.prefix(of: device)
             case .data(let lun):
                 variables["KILN_DATA_DEVICE_\(lun)"] = device
             }
         }
         if let mountPath { variables["KILN_MOUNT_PATH"] = mountPath }
         return (os, variables)
-    }
-
-    /// What a partition number is appended to for `device`'s partitions, by the kernel's
-    /// rule: `p` after a name ending in a digit (`/dev/loop0p1`, `/dev/nvme0n2p1`), nothing
-    /// otherwise (`/dev/sdc1`). `{{.Device}}1` is right only for the second kind, so a
-    /// manifest that partitions a disk writes `"${KILN_PARTITION_PREFIX}1"` to run anywhere.
-    static func partitionPrefix(_ device: String) -> String {
-        device.last?.isNumber == true ? device + "p" : device
     }
 
     /// The build's mount point with symlinks resolved: the mount table shows resolved paths.
