@@ -39,7 +39,8 @@ public struct Observer: Sendable {
     }
 
     /// Observes every desired build.
-    public func observe(_ desired: [DesiredBuild], vm: BuilderVM) async throws -> [String: ObservedBuild] {
+    /// `journals`: the builds' journals as already read (by name), so they are not read again.
+    public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
         let machine = try await arm.getVirtualMachine(vm.id)
         let attached: [String: Int] = Dictionary(
             (machine?.properties?.storageProfile?.dataDisks ?? []).compactMap { d in d.managedDisk?.id.map { ($0.lowercased(), d.lun) } },
@@ -47,7 +48,7 @@ public struct Observer: Sendable {
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask { (d.name, try await observe(d, attached: attached, table: table, builder: vm.id)) }
+                group.addTask { (d.name, try await observe(d, attached: attached, table: table, builder: vm.id, journal: known[d.name])) }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -55,14 +56,15 @@ public struct Observer: Sendable {
         }
     }
 
-    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil) async throws -> ObservedBuild {
+    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
+                 journal known: JournalView? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
-        async let journal = journals.load(build: d.name)
         async let tagged = arm.listResources(subscription: d.subscription, resourceGroup: d.temporaryResourceGroup, tagName: "kiln:build", tagValue: d.name)
 
-        let view = Self.view(of: try await journal)
+        let view: JournalView
+        if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
         let listed = try await tagged
         let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
         // A temporary resource that this run's journal records as deleted and that the

@@ -48,11 +48,13 @@ public struct KilnSession: Sendable {
         let subscription = manifest.azure.subscription ?? vm.id.subscription
         let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: subscription)
         var desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
+        var journals: [String: JournalView] = [:]
         for i in desired.indices {
             let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))
             (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(for: desired[i], journal: journal)
+            journals[desired[i].name] = journal
         }
-        let observed = try await observer.observe(desired, vm: vm)
+        let observed = try await observer.observe(desired, vm: vm, journals: journals)
         return Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
     }
 
