@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Model
 import Planner
 import Providers
@@ -146,5 +147,25 @@ public final class CommandOutputStream: Sendable {
             out.unicodeScalars.append(c)
         }
         return out.count > maxLineLength ? String(out.prefix(maxLineLength - 1)) + "…" : out
+    }
+}
+
+extension ExecutionContext {
+    /// Runs a command of this action through `body`, handing it the output callback: each
+    /// line goes to the debug log and, as it comes, into the action's events (both with
+    /// `mask` applied); a failure is rethrown with its command and output tail masked.
+    func streamingOutput<T>(mask: SecretMask,
+                            _ body: (@escaping @Sendable (CommandOutputLine) -> Void) async throws -> T) async throws -> T {
+        let stream = CommandOutputStream(self, mask: mask)
+        defer { stream.finish() }
+        let logger = self.logger
+        do {
+            return try await body { line in
+                logger.debug("\(mask.apply(line.text))")
+                stream.line(line.text)
+            }
+        } catch {
+            throw MaskedCommandFailure.masking(error, mask)
+        }
     }
 }

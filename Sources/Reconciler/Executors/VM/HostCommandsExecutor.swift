@@ -46,25 +46,14 @@ public struct HostCommandsExecutor: ActionExecutor {
         let disks = VMDisks(env: env)
         let mountPath = phase == .preMount ? nil : disks.root(d)
         let (device, variables) = try await disks.hostEnvironment(d, context: context, mountPath: mountPath)
-        let logger = context.logger
         let mask = SecretMask(templates: commands, environment: env.processEnvironment)
         for (index, text) in commands.enumerated() {
             try context.checkInterruption()
             let command = try env.renderCommand(text, d, device: device, mountPath: mountPath)
             context.reportProgress(percent: Double(index) * 100 / Double(commands.count), detail: mask.apply("[\(index + 1)/\(commands.count)] \(command)"))
             // Streamed into the events as they come, like a provisioning step's output.
-            let stream = CommandOutputStream(context, mask: mask)
-            defer { stream.finish() }
-            do {
-                try await env.local.runner.runChecked(
-                    CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration),
-                    output: { line in
-                        logger.debug("\(mask.apply(line.text))")
-                        stream.line(line.text)
-                    })
-            } catch {
-                throw MaskedCommandFailure.masking(error, mask)
-            }
+            let spec = CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration)
+            try await context.streamingOutput(mask: mask) { output in try await env.local.runner.runChecked(spec, output: output) }
         }
         return .none
     }

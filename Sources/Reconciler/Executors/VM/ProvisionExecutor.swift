@@ -123,19 +123,8 @@ private struct StepRunner {
 
     /// Runs `command`, streaming its output lines into the apply events as they come.
     func callAsFunction(_ command: String) async throws {
-        let logger = context.logger
-        let stream = CommandOutputStream(context, mask: mask)
-        let mask = self.mask
         let spec = ChrootCommand(root: root, command: command, environment: environment, device: device, timeout: timeout)
-        defer { stream.finish() }
-        do {
-            try await chroot.run(spec, output: { line in
-                logger.debug("\(mask.apply(line.text))")
-                stream.line(line.text)
-            }).check()
-        } catch {
-            throw MaskedCommandFailure.masking(error, mask)
-        }
+        try await context.streamingOutput(mask: mask) { output in try await chroot.run(spec, output: output).check() }
     }
 
     /// Removes a file Kiln put into the image; a failure only leaves a file in /tmp.
