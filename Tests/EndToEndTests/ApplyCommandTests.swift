@@ -9,36 +9,14 @@ import Testing
 struct ApplyTheQuickstart {
     /// A scratch copy of the examples; `setupDelay` makes the quick start's script sleep first.
     func scratch(_ label: String, setupDelay: Int? = nil) throws -> TemporaryDirectory {
-        let dir = try TemporaryDirectory(label)
-        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
-        if let setupDelay {
-            let script = dir.url.appendingPathComponent("manifests/scripts/setup.sh")
-            let original = try String(contentsOf: script, encoding: .utf8)
-            try original.replacingOccurrences(of: "set -eu\n", with: "set -eu\nsleep \(setupDelay)\n").write(to: script, atomically: true, encoding: .utf8)
-        }
+        let dir = try manifestScratch(label)
+        if let setupDelay { try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep \(setupDelay)\n") }
         return dir
     }
 
     /// `kiln apply --emulator --auto-approve` of the quick start, started in the background.
-    func startApply(in dir: TemporaryDirectory) throws -> Process {
-        let process = Process()
-        process.executableURL = KilnBinary.url
-        process.arguments = ["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"]
-        process.currentDirectoryURL = dir.url
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    /// Waits (bounded) until `file` contains `text`, or the process ends.
-    func wait(for text: String, in file: URL, while process: Process) -> Bool {
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, process.isRunning {
-            if (try? String(contentsOf: file, encoding: .utf8))?.contains(text) == true { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
+    func startApply(in dir: TemporaryDirectory) throws -> BackgroundKiln {
+        try BackgroundKiln(["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
     }
 
     @Test func applyBuildsAndPublishesThenThePlanIsEmpty() throws {
@@ -65,11 +43,10 @@ struct ApplyTheQuickstart {
         // The second step is slow enough to be killed in the middle of it.
         let dir = try scratch("kiln-resume", setupDelay: 8)
         defer { dir.remove() }
-        let process = try startApply(in: dir)
-        let sawSetupStart = wait(for: "quickstart\\/provision[setup]", in: dir.url.appendingPathComponent(".kiln/quickstart.journal.json"), while: process)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(sawSetupStart)
+        let apply = try startApply(in: dir)
+        let sawSetupStart = apply.wait(for: "provision[setup]", in: dir.url.appendingPathComponent(".kiln/quickstart.journal.json"))
+        apply.stop()
+        #expect(sawSetupStart, "\(apply.output)")
 
         // The same inputs (the slow script included): the resumed run keeps the killed run's names.
         let resumed = try KilnBinary.run(["apply", "--emulator", "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
@@ -209,13 +186,12 @@ struct ApplyTheQuickstart {
         let dir = try scratch("kiln-lock", setupDelay: 6)
         defer { dir.remove() }
         let first = try startApply(in: dir)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) }; first.waitUntilExit() }
-        _ = wait(for: "\(first.processIdentifier)", in: dir.url.appendingPathComponent(".kiln/quickstart.lock"), while: first)
+        defer { first.stop() }
+        first.wait(for: "\(first.pid)", in: dir.url.appendingPathComponent(".kiln/quickstart.lock"))
         let second = try KilnBinary.run(["apply", "--emulator-endpoints", "/nonexistent/endpoints.json", "--auto-approve", "manifests/quickstart.yaml"], in: dir.url)
         #expect(second.status == 1)
-        #expect(second.stderr.contains("\(first.processIdentifier)"), "\(second.stderr)")
-        first.waitUntilExit()
-        #expect(first.terminationStatus == 0)
+        #expect(second.stderr.contains("\(first.pid)"), "\(second.stderr)")
+        #expect(first.waitForExit() == 0, "\(first.output)")
         #expect(Leaks.mounts(containing: "/mnt/kiln/quickstart").isEmpty)
     }
 }

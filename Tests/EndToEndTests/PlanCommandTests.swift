@@ -5,11 +5,7 @@ import Testing
 /// `kiln plan`, `drift` and `graph` against the embedded emulator (`--emulator`), run as a
 /// user runs them, in a scratch copy of the examples so state stays out of the repository.
 @Suite(.serialized) struct PlanAgainstTheEmulator {
-    func scratch() throws -> TemporaryDirectory {
-        let dir = try TemporaryDirectory("kiln-plan")
-        try FileManager.default.copyItem(at: Repository.manifests, to: dir.url.appendingPathComponent("manifests"))
-        return dir
-    }
+    func scratch() throws -> TemporaryDirectory { try manifestScratch("kiln-plan") }
 
     @Test func aFreshManifestPlansTheWholeBuildAndExitsTwoWithDetailedExitCode() throws {
         let dir = try scratch()
