@@ -135,7 +135,7 @@ struct ApplyTheQuickstart {
         apply.signal(SIGKILL)
         apply.waitForExit()
         // The step's own processes die with the machine in a real crash; here they linger.
-        _ = try? runProcess(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-f", "kiln-setup.sh"])
+        Leaks.killProcessesRooted(at: "/mnt/kiln/quickstart")
     }
 
     /// A VM reboot in the middle of provisioning: the mounts are gone, the disk is still

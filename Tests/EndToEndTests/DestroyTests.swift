@@ -45,7 +45,7 @@ struct DestroyAndOnError {
 
     /// Unmounts what a failed test may have left at the build's mount path (only ours).
     func unmountLeft(_ name: String) {
-        killProcessesRooted(at: "/mnt/kiln/\(name)")
+        Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
         if !Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty {
             _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", "/mnt/kiln/\(name)"])
         }
@@ -176,7 +176,7 @@ struct DestroyAndOnError {
         // Foundation's Process sees kiln's exit only once the step's orphaned chroot process
         // is gone too: stop that first, whatever happens.
         defer {
-            killProcessesRooted(at: "/mnt/kiln/\(name)")
+            Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
             apply.stop()
         }
         // The step's streamed output says its process runs in the chroot (so it can be found and stopped).
@@ -189,7 +189,7 @@ struct DestroyAndOnError {
         apply.signal(SIGKILL)
         // The chroot's script outlives kiln (it is in its own process group): stop it so the
         // root can be unmounted (only processes whose root is our mount path), then reap kiln.
-        killProcessesRooted(at: "/mnt/kiln/\(name)")
+        Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
         _ = apply.waitForExit()
         #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
         #expect(try emulator.resources(ofType: Self.disks).count == 1)
@@ -203,20 +203,5 @@ struct DestroyAndOnError {
         // The journal's run state is gone: the next apply starts afresh.
         let journal = dir.read(".kiln/\(name).journal.json") ?? ""
         #expect(!journal.contains("provision[setup]"))
-    }
-
-    /// SIGKILLs the processes whose root directory is `root` (a chroot a killed kiln left).
-    func killProcessesRooted(at root: String) {
-        let resolved = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), pid != getpid() else { continue }
-            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root"), link == resolved else { continue }
-            kill(pid, SIGKILL)
-        }
-        _ = waitUntil(timeout: 10) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).allSatisfy { entry in
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root")) != resolved
-            }
-        }
     }
 }

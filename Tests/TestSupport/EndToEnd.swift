@@ -236,6 +236,20 @@ public enum Leaks {
         }
     }
 
+    /// SIGKILLs the processes whose root directory is `root` (a chroot a killed kiln left:
+    /// its step's processes outlive it and keep the root busy), and waits for them to go.
+    public static func killProcessesRooted(at root: String) {
+        let resolved = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+        func rootedThere(_ entry: String) -> Bool {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root")) == resolved
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(), rootedThere(entry) else { continue }
+            kill(pid, SIGKILL)
+        }
+        _ = waitUntil(timeout: 10) { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).allSatisfy { !rootedThere($0) } }
+    }
+
     public static func mounts(containing mountFragment: String) -> [String] {
         // Through cat: String(contentsOfFile:) returns only the first page of a /proc file.
         let table = (try? runProcess(URL(fileURLWithPath: "/bin/cat"), ["/proc/self/mountinfo"]))?.stdout ?? ""
