@@ -5,16 +5,20 @@ import Model
 /// call, and the device that must appear (or disappear) on this machine.
 ///
 /// * attach: under the host-wide LUN lock, picks the lowest free LUN (0 included) within
-///   the VM size's limit, attaches, waits for Azure, then waits for the device;
+///   the VM size's limit, attaches, waits for Azure, then waits for the device. Attaches
+///   asked for while another is under way go together in the next request
+///   (`DataDiskAttachQueue`), since Azure updates a VM one request at a time;
 /// * detach: refuses while anything on the device is still mounted (checked with an
 ///   exclusive open, which also sees mounts made in other namespaces), detaches, waits for
 ///   Azure, then waits for the device to go.
 public struct BuilderDisks: Sendable {
-    public var arm: ArmClient
-    public var vm: ResourceID
-    public var devices: any BlockDeviceLocator
-    public var lock: any DataDiskLUNLock
-    public var maxDataDisks: Int
+    public let arm: ArmClient
+    public let vm: ResourceID
+    public let devices: any BlockDeviceLocator
+    public let lock: any DataDiskLUNLock
+    public let maxDataDisks: Int
+    /// Shared by every copy of this value, so all builds of one apply batch together.
+    public let attachQueue: DataDiskAttachQueue
 
     public init(arm: ArmClient, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock, maxDataDisks: Int) {
         self.arm = arm
@@ -22,12 +26,15 @@ public struct BuilderDisks: Sendable {
         self.devices = devices
         self.lock = lock
         self.maxDataDisks = maxDataDisks
+        attachQueue = DataDiskAttachQueue { batch, timeout, onStarted in
+            try await arm.attachDataDisks(batch, to: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout, onStarted: onStarted)
+        }
     }
 
     /// Attaches `disk` (or adopts its existing attachment) and returns its device.
     public func attach(_ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
                        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws -> AttachedBlockDevice {
-        let lun = try await arm.attachDataDisk(disk, to: vm, maxDataDisks: maxDataDisks, caching: caching, lock: lock, timeout: timeout, onStarted: onStarted)
+        let lun = try await attachQueue.attach(DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
         return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
     }
 

@@ -43,6 +43,54 @@ import Testing
         #expect(await t.requests(.get, containing: "operations/att").count == 2)
     }
 
+    @Test func severalDisksGoInOneRequestAtTheLowestFreeLUNsAndAnAttachedOneIsAdopted() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [1]), [:]))
+        await t.on(.post, "attachDetachDataDisks", json: (202, "", AzureFixtures.headers(("Location", location), ("Retry-After", "1"))))
+        await t.on(.get, "operations/att", json: (200, #"{"dataDisks":[]}"#, [:]))
+        let client = AzureFixtures.client(t)
+        let disks = [AzureFixtures.id("disks/a"), AzureFixtures.id("disks/d1"), AzureFixtures.id("disks/b")]
+        let luns = try await client.attachDataDisks(disks.map { DataDiskAttachment(disk: $0, caching: "ReadOnly") }, to: AzureFixtures.vm,
+                                                    maxDataDisks: 8, lock: InProcessLUNLock(), timeout: .seconds(60))
+        #expect(luns == [0, 1, 2])
+        let posts = await t.requests(.post, containing: "attachDetachDataDisks")
+        #expect(posts.count == 1)
+        let post = try #require(posts.first)
+        let attach = try #require(AzureFixtures.bodyJSON(post)["dataDisksToAttach"] as? [[String: Any]])
+        #expect(attach.map { $0["lun"] as? Int } == [0, 2])
+        #expect(attach.map { ($0["diskId"] as? String)?.split(separator: "/").last.map(String.init) } == ["a", "b"])
+        #expect(attach.allSatisfy { $0["caching"] as? String == "ReadOnly" })
+    }
+
+    @Test func aBatchThatDoesNotFitIsRefusedWholeBeforeAnyRequest() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 1]), [:]))
+        let error = try await #require(throws: ArmError.self) {
+            try await AzureFixtures.client(t).attachDataDisks([DataDiskAttachment(disk: AzureFixtures.id("disks/a")), DataDiskAttachment(disk: AzureFixtures.id("disks/b"))],
+                                                           to: AzureFixtures.vm, maxDataDisks: 3, lock: InProcessLUNLock(), timeout: .seconds(60))
+        }
+        #expect(error.code == "MaxDataDisksReached")
+        #expect(error.description.contains("2 more were asked for"))
+        #expect(await t.requests(.post, containing: "").isEmpty)
+    }
+
+    @Test func aBatchFallsBackToOnePatchWithEveryNewDisk() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0]), [:]))
+        await t.on(.patch, "virtualMachines/builder?", json:
+            (200, #"{"properties":{"provisioningState":"Updating"}}"#, AzureFixtures.headers(("Azure-AsyncOperation", "https://arm.test/op/patch?api-version=2023-03-01"))))
+        await t.on(.get, "/op/patch", json: (200, #"{"status":"Succeeded"}"#, [:]))
+        let client = AzureFixtures.client(t, apiVersions: ArmAPIVersions(compute: "2023-09-01"))
+        let luns = try await client.attachDataDisks([DataDiskAttachment(disk: AzureFixtures.id("disks/a")), DataDiskAttachment(disk: AzureFixtures.id("disks/b"))],
+                                                    to: AzureFixtures.vm, maxDataDisks: 8, lock: InProcessLUNLock(), timeout: .seconds(60))
+        #expect(luns == [1, 2])
+        let patches = await t.requests(.patch, containing: "virtualMachines/builder")
+        #expect(patches.count == 1)
+        let patch = try #require(patches.first)
+        let disks = try #require(((AzureFixtures.bodyJSON(patch)["properties"] as? [String: Any])?["storageProfile"] as? [String: Any])?["dataDisks"] as? [[String: Any]])
+        #expect(disks.map { $0["lun"] as? Int } == [0, 1, 2])
+    }
+
     @Test func attachOfAnAttachedDiskReturnsItsLUNWithoutACall() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 3]), [:]))

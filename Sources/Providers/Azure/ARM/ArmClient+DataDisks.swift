@@ -1,6 +1,17 @@
 import Foundation
 import Model
 
+/// A managed disk to attach to a VM, and its host caching (`None`, `ReadOnly`, `ReadWrite`).
+public struct DataDiskAttachment: Sendable, Hashable {
+    public var disk: ResourceID
+    public var caching: String
+
+    public init(disk: ResourceID, caching: String = "None") {
+        self.disk = disk
+        self.caching = caching
+    }
+}
+
 extension ArmClient {
     /// The lowest LUN (from 0, which is valid) not in `used`, or nil when the VM already has
     /// `maxDataDisks` data disks. LUNs run 0...63.
@@ -11,46 +22,78 @@ extension ArmClient {
 
     /// Attaches a managed disk to a VM at the lowest free LUN and waits for Azure to finish.
     /// Returns the LUN. If the disk is already attached to the VM, returns its LUN without
-    /// a call (so a re-run after a crash adopts the attachment).
-    ///
-    /// LUN choice and the attach run inside `lock` (host-wide, held by the caller's
-    /// implementation). `onStarted` receives the operation handle as soon as Azure accepted
-    /// the request, for the journal. Uses `POST attachDetachDataDisks` when the compute
-    /// api-version has it, else a PATCH of the data disks with `If-Match` on the VM's ETag,
-    /// re-reading the VM when the ETag went stale (412).
+    /// a call (so a re-run after a crash adopts the attachment). See `attachDataDisks`.
     public func attachDataDisk(
         _ disk: ResourceID, to vm: ResourceID, maxDataDisks: Int, caching: String = "None",
         lock: any DataDiskLUNLock, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> Int {
-        try require(disk, is: "Microsoft.Compute/disks", for: "attach data disk")
+        let luns = try await attachDataDisks([DataDiskAttachment(disk: disk, caching: caching)], to: vm, maxDataDisks: maxDataDisks,
+                                             lock: lock, timeout: timeout, onStarted: onStarted)
+        return luns[0]
+    }
+
+    /// Attaches managed disks to a VM in one request, each at the lowest LUN still free, and
+    /// waits for Azure to finish. Returns their LUNs in the order given. Disks the VM already
+    /// has are adopted at their LUN and left out of the request; when all are attached
+    /// already, nothing is sent.
+    ///
+    /// LUN choice and the attach run inside `lock` (host-wide, held by the caller's
+    /// implementation): Azure refuses a second update of a VM while one runs (409), so one
+    /// request that carries several disks is how attaches to one VM go side by side.
+    /// `onStarted` receives the operation handle as soon as Azure accepted the request, for
+    /// the journal. Uses `POST attachDetachDataDisks` when the compute api-version has it,
+    /// else a PATCH of the data disks with `If-Match` on the VM's ETag, re-reading the VM
+    /// when the ETag went stale (412).
+    public func attachDataDisks(
+        _ disks: [DataDiskAttachment], to vm: ResourceID, maxDataDisks: Int,
+        lock: any DataDiskLUNLock, timeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> [Int] {
+        for d in disks { try require(d.disk, is: "Microsoft.Compute/disks", for: "attach data disk") }
         try require(vm, is: "Microsoft.Compute/virtualMachines", for: "attach data disk")
+        guard !disks.isEmpty else { return [] }
+        let names = disks.map(\.disk.name).joined(separator: ", ")
         let client = self
         return try await lock.withLUNLock {
             var staleETags = 0
             while true {
-                let machine = try await client.requireVirtualMachine(vm, for: "attach data disk \(disk.name)")
+                let machine = try await client.requireVirtualMachine(vm, for: "attach data disk \(names)")
                 let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
-                if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) && $0.toBeDetached != true }) {
-                    return existing.lun
+                var lunOf: [ResourceID: Int] = [:]
+                for d in disks {
+                    if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, d.disk) && $0.toBeDetached != true }) {
+                        lunOf[d.disk] = existing.lun
+                    }
                 }
-                guard let lun = Self.lowestFreeLUN(used: Set(dataDisks.map(\.lun)), maxDataDisks: maxDataDisks) else {
-                    throw ArmError(kind: .invalidRequest, operation: "attach data disk \(disk.name)", resource: vm.description,
-                                   code: "MaxDataDisksReached",
-                                   message: "the VM has \(dataDisks.count) data disks and its size allows \(maxDataDisks)",
-                                   hint: "detach a disk, or use a VM size that allows more data disks")
+                var used = Set(dataDisks.map(\.lun))
+                let wanted = Set(disks.filter { lunOf[$0.disk] == nil }.map(\.disk)).count
+                var newcomers: [(attachment: DataDiskAttachment, lun: Int)] = []
+                for d in disks where lunOf[d.disk] == nil {
+                    guard let lun = Self.lowestFreeLUN(used: used, maxDataDisks: maxDataDisks) else {
+                        throw ArmError(kind: .invalidRequest, operation: "attach data disk \(names)", resource: vm.description,
+                                       code: "MaxDataDisksReached",
+                                       message: "the VM has \(dataDisks.count) data disks, its size allows \(maxDataDisks), and \(wanted) more were asked for",
+                                       hint: "detach a disk, use a VM size that allows more data disks, or lower --parallelism")
+                    }
+                    used.insert(lun)
+                    lunOf[d.disk] = lun
+                    newcomers.append((d, lun))
                 }
-                let operationName = "attach data disk \(disk.name) at LUN \(lun) to"
+                let results = disks.map { lunOf[$0.disk]! }
+                guard !newcomers.isEmpty else { return results }
+                let operationName = "attach data disk " + newcomers.map { "\($0.attachment.disk.name) at LUN \($0.lun)" }.joined(separator: ", ") + " to"
                 let operation: LongRunningOperation
                 if client.apiVersions.computeHasAttachDetachDataDisks {
                     let body = ArmAttachDetachDataDisksRequest(
-                        dataDisksToAttach: [.init(diskId: disk.description, lun: lun, caching: caching, deleteOption: "Detach")],
+                        dataDisksToAttach: newcomers.map { .init(diskId: $0.attachment.disk.description, lun: $0.lun, caching: $0.attachment.caching, deleteOption: "Detach") },
                         dataDisksToDetach: nil
                     )
                     operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
                 } else {
                     let kept = dataDisks.filter { $0.toBeDetached != true }
-                    let patch = ArmVirtualMachineDataDisksPatch(dataDisks: kept + [ArmVirtualMachine.DataDisk(lun: lun, managedDiskID: disk.description, caching: caching)])
+                    let added = newcomers.map { ArmVirtualMachine.DataDisk(lun: $0.lun, managedDiskID: $0.attachment.disk.description, caching: $0.attachment.caching) }
+                    let patch = ArmVirtualMachineDataDisksPatch(dataDisks: kept + added)
                     do {
                         operation = try await client.beginPatch(vm, body: patch, headers: Self.ifMatch(machine.etag), operation: operationName)
                     } catch let error as ArmError where error.status == 412 && staleETags < 5 {
@@ -61,7 +104,7 @@ extension ArmClient {
                 }
                 try await onStarted(operation.handle)
                 _ = try await operation.wait(timeout: timeout)
-                return lun
+                return results
             }
         }
     }

@@ -1,0 +1,148 @@
+import Foundation
+import Model
+
+/// Gathers the attaches to one VM that are asked for while another is under way, so that
+/// they go to Azure together in one request.
+///
+/// Azure runs one update of a VM at a time (a second one gets `409 Conflict`), so attaches
+/// to the builder VM cannot run side by side as separate calls: before this queue, the
+/// three disks of a two-data-disk build were attached one after another. Here the first
+/// caller leads: it waits `gather` for the attaches that arrive with it, sends them as one
+/// batch through `perform`, and hands the lead to the first of those that arrived while the
+/// batch was running, which takes all of them in the next batch. So at most one batch is in
+/// flight per queue, and an attach waits for at most one batch before its own.
+///
+/// When a batch of several fails, each of its disks is tried again on its own, so every
+/// caller gets its own disk's error rather than another disk's. A caller cancelled while
+/// it waits for its turn leaves the queue with `CancellationError`; once its batch was
+/// sent, it waits for the batch like the others (Azure finishes the attach either way).
+public actor DataDiskAttachQueue {
+    /// Sends one batch and waits for Azure, at most `timeout` (the longest of the batch's
+    /// callers'); returns the LUNs in the order of the batch. `onStarted` is called once,
+    /// when Azure accepted the request.
+    public typealias Perform = @Sendable (
+        _ batch: [DataDiskAttachment],
+        _ timeout: Duration,
+        _ onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
+    ) async throws -> [Int]
+
+    /// How long a leader waits for companions before it sends its batch.
+    public let gather: Duration
+    private let perform: Perform
+    private var waiting: [Waiter] = []
+    private var leading = false
+    private var nextTicket = 0
+
+    /// The batches sent so far, for tests and benchmarks: how many disks each carried.
+    public private(set) var batchSizes: [Int] = []
+
+    private struct Member: Sendable {
+        var attachment: DataDiskAttachment
+        var timeout: Duration
+        var onStarted: @Sendable (OperationHandle) async throws -> Void
+    }
+
+    private enum Turn: Sendable {
+        case lead
+        case finished(Result<Int, any Error>)
+    }
+
+    private struct Waiter {
+        var ticket: Int
+        var member: Member
+        var continuation: CheckedContinuation<Turn, Never>
+    }
+
+    public init(gather: Duration = .milliseconds(100), perform: @escaping Perform) {
+        self.gather = gather
+        self.perform = perform
+    }
+
+    /// Attaches `attachment` in the next batch and returns its LUN.
+    public func attach(
+        _ attachment: DataDiskAttachment, timeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> Int {
+        let me = Member(attachment: attachment, timeout: timeout, onStarted: onStarted)
+        if leading {
+            let ticket = nextTicket
+            nextTicket += 1
+            let turn = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    waiting.append(Waiter(ticket: ticket, member: me, continuation: continuation))
+                }
+            } onCancel: {
+                Task { await self.leave(ticket) }
+            }
+            if case .finished(let result) = turn { return try result.get() }
+        } else {
+            leading = true
+        }
+        // This caller leads one batch, then passes the lead on, whatever happens.
+        try? await Task.sleep(for: gather)
+        let companions = waiting
+        waiting.removeAll()
+        let results = await send([me] + companions.map(\.member))
+        for (waiter, result) in zip(companions, results.dropFirst()) {
+            waiter.continuation.resume(returning: .finished(result))
+        }
+        if waiting.isEmpty {
+            leading = false
+        } else {
+            waiting.removeFirst().continuation.resume(returning: .lead)
+        }
+        return try results[0].get()
+    }
+
+    /// Sends `members` as one batch; when a batch of several fails, sends each alone.
+    private func send(_ members: [Member]) async -> [Result<Int, any Error>] {
+        batchSizes.append(members.count)
+        let callbacks = members.map(\.onStarted)
+        let failures = CallbackFailures()
+        let batch: Result<[Int], any Error>
+        do {
+            batch = .success(try await perform(members.map(\.attachment), members.map(\.timeout).max()!) { handle in
+                // Each member journals the operation; one journal failing fails only its own.
+                for (index, callback) in callbacks.enumerated() {
+                    do { try await callback(handle) } catch { await failures.record(error, at: index) }
+                }
+            })
+        } catch {
+            batch = .failure(error)
+        }
+        switch batch {
+        case .success(let luns):
+            var results: [Result<Int, any Error>] = []
+            for (index, lun) in luns.enumerated() {
+                if let error = await failures.error(at: index) { results.append(.failure(error)) } else { results.append(.success(lun)) }
+            }
+            return results
+        case .failure(let error) where members.count == 1 || error is CancellationError:
+            return members.map { _ in .failure(error) }
+        case .failure:
+            var results: [Result<Int, any Error>] = []
+            for member in members {
+                batchSizes.append(1)
+                do {
+                    results.append(.success(try await perform([member.attachment], member.timeout, member.onStarted)[0]))
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
+        }
+    }
+
+    /// Takes a cancelled caller out of the queue, if its batch has not been sent yet.
+    private func leave(_ ticket: Int) {
+        guard let index = waiting.firstIndex(where: { $0.ticket == ticket }) else { return }
+        waiting.remove(at: index).continuation.resume(returning: .finished(.failure(CancellationError())))
+    }
+
+    /// Errors thrown by members' `onStarted`, by position in the batch.
+    private actor CallbackFailures {
+        private var errors: [Int: any Error] = [:]
+        func record(_ error: any Error, at index: Int) { errors[index] = error }
+        func error(at index: Int) -> (any Error)? { errors[index] }
+    }
+}

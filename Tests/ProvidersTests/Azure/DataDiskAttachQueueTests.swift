@@ -1,0 +1,139 @@
+import Foundation
+import Model
+import Testing
+@testable import Providers
+
+/// `DataDiskAttachQueue`: attaches asked for together go in one request, attaches asked for
+/// while one runs go in the next, and a failing batch gives each caller its own error.
+@Suite struct DataDiskAttachQueueTests {
+    /// A stand-in for Azure: records each batch, hands out LUNs from 0, and holds every
+    /// batch until the test opens it.
+    actor FakeVM {
+        private(set) var batches: [[String]] = []
+        private var nextLUN = 0
+        private var gates: [CheckedContinuation<Void, Never>] = []
+        private var held = true
+        var refuse: Set<String> = []
+
+        func setRefuse(_ names: Set<String>) { refuse = names }
+
+        func attach(_ batch: [DataDiskAttachment], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws -> [Int] {
+            batches.append(batch.map(\.disk.name))
+            if let bad = batch.first(where: { refuse.contains($0.disk.name) }) {
+                throw ArmError(kind: .http, operation: "attach data disk", resource: "vm", status: 409, code: "ConflictingUserInput",
+                               message: "disk \(bad.disk.name) is owned by another VM")
+            }
+            let url = URL(string: "https://arm.test/op/\(batches.count)")!
+            try await onStarted(OperationHandle(operation: "attach", resource: "vm", method: .post, resourceURL: url, asyncOperationURL: url, startedAt: Date()))
+            if held { await withCheckedContinuation { gates.append($0) } }
+            defer { nextLUN += batch.count }
+            return batch.indices.map { nextLUN + $0 }
+        }
+
+        /// Lets every batch through, now and later.
+        func open() {
+            held = false
+            for gate in gates { gate.resume() }
+            gates.removeAll()
+        }
+
+        /// Lets the batches waiting now through.
+        func release() {
+            for gate in gates { gate.resume() }
+            gates.removeAll()
+        }
+
+        var waitingBatches: Int { gates.count }
+    }
+
+    actor HandleLog {
+        private(set) var entries: [String: String] = [:]
+        func record(_ name: String, _ value: String) { entries[name] = value }
+    }
+
+    func queue(_ vm: FakeVM, gather: Duration = .milliseconds(20)) -> DataDiskAttachQueue {
+        DataDiskAttachQueue(gather: gather) { batch, _, onStarted in try await vm.attach(batch, onStarted: onStarted) }
+    }
+
+    func disk(_ name: String) -> DataDiskAttachment { DataDiskAttachment(disk: AzureFixtures.id("disks/\(name)")) }
+
+    func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
+        for _ in 0..<500 where !(await condition()) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await condition())
+    }
+
+    @Test func attachesAskedForTogetherGoInOneRequest() async throws {
+        let vm = FakeVM()
+        await vm.open()
+        let q = queue(vm, gather: .milliseconds(200))
+        async let a = q.attach(disk("a"), timeout: .seconds(5))
+        async let b = q.attach(disk("b"), timeout: .seconds(5))
+        async let c = q.attach(disk("c"), timeout: .seconds(5))
+        let luns = try await [a, b, c]
+        #expect(Set(luns) == [0, 1, 2])
+        #expect(await vm.batches.count == 1)
+        #expect(await vm.batches.first.map(Set.init) == ["a", "b", "c"])
+        #expect(await q.batchSizes == [3])
+    }
+
+    @Test func attachesAskedForWhileOneRunsGoTogetherInTheNext() async throws {
+        let vm = FakeVM()
+        let q = queue(vm)
+        let handles = HandleLog()
+        let attach = { @Sendable (name: String) in
+            Task { try await q.attach(self.disk(name), timeout: .seconds(5)) { handle in await handles.record(name, handle.resourceURL.lastPathComponent) } }
+        }
+        let first = attach("first")
+        try await waitUntil { await vm.waitingBatches == 1 }
+        let second = attach("second")
+        let third = attach("third")
+        // Give the two time to queue behind the running batch.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await vm.batches == [["first"]])
+        await vm.open()
+        let luns = [try await first.value, try await second.value, try await third.value]
+        #expect(luns[0] == 0)
+        #expect(Set(luns[1...]) == [1, 2])
+        let batches = await vm.batches
+        #expect(batches.count == 2)
+        #expect(Set(batches[1]) == ["second", "third"])
+        // Every member of a batch journals the batch's operation.
+        #expect(await handles.entries == ["first": "1", "second": "2", "third": "2"])
+    }
+
+    @Test func aFailingBatchIsRetriedDiskByDiskSoEachCallerGetsItsOwnError() async throws {
+        let vm = FakeVM()
+        await vm.setRefuse(["taken"])
+        await vm.open()
+        let q = queue(vm, gather: .milliseconds(200))
+        async let good = q.attach(disk("good"), timeout: .seconds(5))
+        async let taken = Result { try await q.attach(disk("taken"), timeout: .seconds(5)) }
+        #expect(try await good == 0)
+        let outcome = await taken
+        let error = try #require(throws: ArmError.self) { try outcome.get() }
+        #expect(error.message?.contains("taken") == true)
+        #expect(await q.batchSizes == [2, 1, 1])
+    }
+
+    @Test func aCallerCancelledWhileWaitingLeavesAndTheOthersGoOn() async throws {
+        let vm = FakeVM()
+        let q = queue(vm)
+        let first = Task { try await q.attach(disk("first"), timeout: .seconds(5)) }
+        try await waitUntil { await vm.waitingBatches == 1 }
+        let cancelled = Task { try await q.attach(disk("cancelled"), timeout: .seconds(5)) }
+        let kept = Task { try await q.attach(disk("kept"), timeout: .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        await vm.open()
+        #expect(try await first.value == 0)
+        #expect(try await kept.value == 1)
+        #expect(await vm.batches == [["first"], ["kept"]])
+    }
+}
+
+extension Result where Failure == any Error {
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
