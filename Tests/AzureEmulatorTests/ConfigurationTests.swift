@@ -36,4 +36,23 @@ struct ConfigurationTests {
         try Data(#"{"faults": [{"kind": "explode"}]}"#.utf8).write(to: badFault)
         #expect(throws: (any Error).self) { _ = try EmulatorConfiguration.load(contentsOf: badFault) }
     }
+
+    @Test func regionsReplicateSideBySideUnlessTheModelSaysOneAfterAnother() throws {
+        let decoder = JSONDecoder()
+        #expect(try decoder.decode(LatencyModel.self, from: Data(#"{"versionPerRegion": 9}"#.utf8)).replication == .concurrent)
+        #expect(try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "sequential"}"#.utf8)).replication == .sequential)
+        #expect(throws: (any Error).self) { try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "parallel"}"#.utf8)) }
+
+        let regions = ["westus", "eastus", "northeurope"]
+        let side = ReplicationPlan(start: Date(), perRegion: 9, regions: regions, concurrent: true)
+        #expect(regions.indices.map { side.window($0).ends } == [9, 9, 9])
+        #expect(ReplicationPlan.duration(perRegion: 9, newRegions: 3, concurrent: true) == 9)
+        let queue = ReplicationPlan(start: Date(), perRegion: 9, regions: regions, concurrent: false)
+        #expect(regions.indices.map { queue.window($0).ends } == [9, 18, 27])
+        #expect(ReplicationPlan.duration(perRegion: 9, newRegions: 3, concurrent: false) == 27)
+        // A PATCH that adds a region: the kept ones are complete already.
+        let added = ReplicationPlan(start: Date(), perRegion: 9, regions: regions, concurrent: true, completedBefore: 2)
+        #expect(regions.indices.map { added.window($0).ends } == [0, 0, 9])
+        #expect(ReplicationPlan.duration(perRegion: 9, newRegions: 0, concurrent: true) == 0)
+    }
 }

@@ -261,10 +261,10 @@ extension Emulator {
         let elapsed = Date().timeIntervalSince(plan.start)
         var all = true
         let summary: [JSON] = plan.regions.enumerated().map { i, region in
-            let doneAt = Double(i + 1) * plan.perRegion
+            let window = plan.window(i)
             let progress: Int
-            if plan.perRegion <= 0 || elapsed >= doneAt { progress = 100 } else {
-                progress = max(0, min(99, Int((elapsed - Double(i) * plan.perRegion) / plan.perRegion * 100)))
+            if plan.perRegion <= 0 || elapsed >= window.ends { progress = 100 } else {
+                progress = max(0, min(99, Int((elapsed - window.begins) / plan.perRegion * 100)))
             }
             let state: String
             if progress == 100 { state = "Completed" } else if plan.failed { state = "Failed" } else { state = "Replicating" }

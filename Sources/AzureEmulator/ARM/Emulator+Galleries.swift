@@ -184,7 +184,8 @@ extension Emulator {
                          "location": .string(location), "properties": props]
         if let tags = try body.stringMap("tags") { res["tags"] = tags }
         let regions = (publishing["targetRegions"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        let plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: regions)
+        let concurrent = latency.replication == .concurrent
+        let plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: regions, concurrent: concurrent)
         state.resources[key] = StoredResource(kind: .galleryImageVersion, body: res, blobs: copies.map(\.dst), replication: plan)
         markDirty()
         for c in copies {
@@ -214,7 +215,7 @@ extension Emulator {
         _ = def
         state.resources[key] = stored
         let op = startOperation(kind: .galleryImageVersion, method: "PUT", resourceID: id, opKind: "versionPerRegion",
-                                duration: plan.perRegion * Double(max(1, regions.count)),
+                                duration: ReplicationPlan.duration(perRegion: plan.perRegion, newRegions: max(1, regions.count), concurrent: concurrent),
                                 completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(201, stored.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
@@ -260,11 +261,16 @@ extension Emulator {
             let added = newRegions.filter { !oldRegions.contains(Self.normalizeLocation($0)) }
             if !added.isEmpty {
                 // Regions already replicated stay Completed; the new ones replicate now.
-                let plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: newRegions.filter { oldRegions.contains(Self.normalizeLocation($0)) } + added)
-                var shifted = plan
-                shifted.start = Date().addingTimeInterval(-plan.perRegion * Double(plan.regions.count - added.count))
-                r.replication = shifted
-                duration = plan.perRegion * Double(added.count)
+                let concurrent = latency.replication == .concurrent
+                let kept = newRegions.filter { oldRegions.contains(Self.normalizeLocation($0)) }
+                var plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: kept + added,
+                                           concurrent: concurrent, completedBefore: kept.count)
+                if !concurrent {
+                    // One after another: the kept regions' turns lie in the past.
+                    plan.start = Date().addingTimeInterval(-plan.perRegion * Double(kept.count))
+                }
+                r.replication = plan
+                duration = ReplicationPlan.duration(perRegion: plan.perRegion, newRegions: added.count, concurrent: concurrent)
             } else if var plan = r.replication {
                 plan.regions = newRegions
                 r.replication = plan

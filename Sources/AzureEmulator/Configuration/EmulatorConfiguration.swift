@@ -256,8 +256,12 @@ public struct LatencyModel: Sendable, Codable, Equatable {
     public var snapshot: Double = 0
     public var image: Double = 0
     public var gallery: Double = 0
-    /// Per target region of a gallery image version; regions replicate one after another.
+    /// Per target region of a gallery image version (see `replication`).
     public var versionPerRegion: Double = 0
+    /// Whether a version's target regions replicate side by side (as Azure copies them) or
+    /// one after another. Side by side, a version with any number of regions takes
+    /// `versionPerRegion`; one after another, `versionPerRegion` × the regions.
+    public var replication: Replication = .concurrent
     public var attach: Double = 0
     public var detach: Double = 0
     public var delete: Double = 0
@@ -271,10 +275,16 @@ public struct LatencyModel: Sendable, Codable, Equatable {
         diskCreate = try v(.diskCreate); diskUpdate = try v(.diskUpdate); snapshot = try v(.snapshot)
         image = try v(.image); gallery = try v(.gallery); versionPerRegion = try v(.versionPerRegion)
         attach = try v(.attach); detach = try v(.detach); delete = try v(.delete); access = try v(.access)
+        replication = try c.decodeIfPresent(Replication.self, forKey: .replication) ?? .concurrent
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the latency model")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, attach, detach, delete, access
+        case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, replication, attach, detach, delete, access
+    }
+
+    /// How a gallery image version's target regions replicate.
+    public enum Replication: String, Sendable, Codable, Equatable {
+        case concurrent, sequential
     }
 }

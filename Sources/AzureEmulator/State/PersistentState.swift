@@ -47,6 +47,34 @@ struct ReplicationPlan: Codable, Sendable {
     var perRegion: Double
     var regions: [String]
     var failed: Bool = false
+    /// Regions replicate side by side (`LatencyModel.Replication.concurrent`); nil or false:
+    /// one after another. Optional so that state written before it existed still loads.
+    var concurrent: Bool?
+    /// With `concurrent`: how many of the first `regions` were complete before `start` (a
+    /// PATCH that added regions).
+    var completedBefore: Int?
+
+    init(start: Date, perRegion: Double, regions: [String], concurrent: Bool, completedBefore: Int = 0) {
+        self.start = start
+        self.perRegion = perRegion
+        self.regions = regions
+        self.concurrent = concurrent
+        self.completedBefore = completedBefore
+    }
+
+    /// Seconds after `start` when region `index` begins and ends replicating.
+    func window(_ index: Int) -> (begins: Double, ends: Double) {
+        if concurrent == true {
+            return index < (completedBefore ?? 0) ? (-perRegion, 0) : (0, perRegion)
+        }
+        return (Double(index) * perRegion, Double(index + 1) * perRegion)
+    }
+
+    /// How long the operation that replicates `newRegions` of the plan's regions lasts.
+    static func duration(perRegion: Double, newRegions: Int, concurrent: Bool) -> Double {
+        guard newRegions > 0 else { return 0 }
+        return concurrent ? perRegion : perRegion * Double(newRegions)
+    }
 }
 
 /// A disk at a LUN, as an attach or detach operation carries it.
