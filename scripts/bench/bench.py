@@ -487,8 +487,9 @@ class Bench:
         config = {
             "latency": self.latency,
             "retryAfterSeconds": self.retry_after,
-            # 16 builds at once attach 16 OS disks to the one builder VM.
-            "builderVM": {"name": "kiln-builder", "resourceGroup": "kiln-rg", "maxDataDisks": 64},
+            # 16 builds at once attach 16 OS disks to the one builder VM: a size that takes
+            # 32 data disks (Kiln reads the limit from the size name; the emulator enforces it).
+            "builderVM": {"name": "kiln-builder", "resourceGroup": "kiln-rg", "size": "Standard_D16s_v5", "maxDataDisks": 32},
         }
         log(f"starting the emulator (latency ×{args.scale}) …")
         self.emu = Emulator(self.kiln, scratch, "emulator", config)

@@ -50,7 +50,10 @@ public struct BuilderDisks: Sendable {
                 throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
             }
         }, onStarted: onStarted)
-        if let lun = await box.lun { try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout) }
+        if let lun = await box.lun {
+            await attachQueue.released()
+            try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
+        }
     }
 
     private actor LUNBox {

@@ -32,6 +32,11 @@ public actor DataDiskAttachQueue {
     private var waiting: [Waiter] = []
     private var leading = false
     private var nextTicket = 0
+    /// Disks attached through this queue and not yet `released()`.
+    private var held = 0
+    /// How many times a disk was released; a waiter for room compares it before sleeping.
+    private var releases = 0
+    private var roomWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// The batches sent so far, for tests and benchmarks: how many disks each carried.
     public private(set) var batchSizes: [Int] = []
@@ -59,9 +64,62 @@ public actor DataDiskAttachQueue {
     }
 
     /// Attaches `attachment` in the next batch and returns its LUN.
+    ///
+    /// When the VM has no free LUN (`MaxDataDisksReached`) while disks this queue attached
+    /// are still on it, waits until one of them is released (`released()`) and tries
+    /// again: the builds of one apply take turns on a small VM instead of failing. When
+    /// none of the VM's disks came through this queue, nothing would free a LUN, so the
+    /// error is thrown at once.
     public func attach(
         _ attachment: DataDiskAttachment, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> Int {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            do {
+                let lun = try await attachInBatch(attachment, timeout: timeout, onStarted: onStarted)
+                held += 1
+                return lun
+            } catch let error as ArmError where error.code == ArmClient.maxDataDisksReached && held > 0 {
+                // A build that failed keeps its disk (--on-error keep): wait no longer than
+                // the attach itself may take.
+                guard ContinuousClock.now < deadline else { throw error }
+                let generation = releases
+                let alarm = Task { [weak self] in
+                    try await Task.sleep(until: deadline)
+                    await self?.wakeRoomWaiters()
+                }
+                await withTaskCancellationHandler {
+                    await waitForRelease(after: generation)
+                } onCancel: {
+                    Task { await self.wakeRoomWaiters() }
+                }
+                alarm.cancel()
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    /// Says that a disk this queue attached was detached, so its LUN is free again.
+    public func released() {
+        held = max(0, held - 1)
+        releases += 1
+        wakeRoomWaiters()
+    }
+
+    private func waitForRelease(after generation: Int) async {
+        guard releases == generation else { return }
+        await withCheckedContinuation { roomWaiters.append($0) }
+    }
+
+    private func wakeRoomWaiters() {
+        for waiter in roomWaiters { waiter.resume() }
+        roomWaiters.removeAll()
+    }
+
+    private func attachInBatch(
+        _ attachment: DataDiskAttachment, timeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
     ) async throws -> Int {
         let me = Member(attachment: attachment, timeout: timeout, onStarted: onStarted)
         if leading {

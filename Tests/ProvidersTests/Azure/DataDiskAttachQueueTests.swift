@@ -14,8 +14,13 @@ import Testing
         private var gates: [CheckedContinuation<Void, Never>] = []
         private var held = true
         var refuse: Set<String> = []
+        /// LUNs the VM has room for; nil: any number.
+        var capacity: Int?
+        private(set) var attached = 0
 
         func setRefuse(_ names: Set<String>) { refuse = names }
+        func setCapacity(_ n: Int) { capacity = n }
+        func detachOne() { attached -= 1 }
 
         func attach(_ batch: [DataDiskAttachment], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws -> [Int] {
             batches.append(batch.map(\.disk.name))
@@ -24,6 +29,11 @@ import Testing
                                message: "disk \(bad.disk.name) is owned by another VM")
             }
             let url = URL(string: "https://arm.test/op/\(batches.count)")!
+            if let capacity, attached + batch.count > capacity {
+                throw ArmError(kind: .invalidRequest, operation: "attach data disk", resource: "vm", code: ArmClient.maxDataDisksReached,
+                               message: "the VM has \(attached) data disks, its size allows \(capacity)")
+            }
+            attached += batch.count
             try await onStarted(OperationHandle(operation: "attach", resource: "vm", method: .post, resourceURL: url, asyncOperationURL: url, startedAt: Date()))
             if held { await withCheckedContinuation { gates.append($0) } }
             defer { nextLUN += batch.count }
@@ -129,6 +139,43 @@ import Testing
         #expect(try await first.value == 0)
         #expect(try await kept.value == 1)
         #expect(await vm.batches == [["first"], ["kept"]])
+    }
+
+    @Test func onAFullVMAnAttachWaitsForOneOfTheQueuesDisksToBeReleased() async throws {
+        let vm = FakeVM()
+        await vm.setCapacity(1)
+        await vm.open()
+        let q = queue(vm)
+        #expect(try await q.attach(disk("first"), timeout: .seconds(30)) == 0)
+        let second = Task { try await q.attach(disk("second"), timeout: .seconds(30)) }
+        try await waitUntil { await q.batchSizes.count >= 2 }
+        try await Task.sleep(for: .milliseconds(100))
+        // Still waiting: nothing was released.
+        #expect(await vm.batches.count == 2)
+        await vm.detachOne()
+        await q.released()
+        #expect(try await second.value == 1)
+        #expect(await vm.batches == [["first"], ["second"], ["second"]])
+    }
+
+    @Test func onAFullVMWithNoneOfTheQueuesDisksTheErrorComesAtOnce() async throws {
+        let vm = FakeVM()
+        await vm.setCapacity(0)
+        await vm.open()
+        let q = queue(vm)
+        let error = await #expect(throws: ArmError.self) { try await q.attach(disk("alone"), timeout: .seconds(30)) }
+        #expect(error?.code == ArmClient.maxDataDisksReached)
+        #expect(await vm.batches.count == 1)
+    }
+
+    @Test func waitingForRoomEndsWithTheErrorAtTheAttachTimeout() async throws {
+        let vm = FakeVM()
+        await vm.setCapacity(1)
+        await vm.open()
+        let q = queue(vm)
+        _ = try await q.attach(disk("kept"), timeout: .seconds(30))
+        let error = await #expect(throws: ArmError.self) { try await q.attach(disk("late"), timeout: .milliseconds(300)) }
+        #expect(error?.code == ArmClient.maxDataDisksReached)
     }
 }
 

@@ -13,6 +13,9 @@ public struct DataDiskAttachment: Sendable, Hashable {
 }
 
 extension ArmClient {
+    /// The error code of an attach refused because the VM has no free LUN within its limit.
+    public static let maxDataDisksReached = "MaxDataDisksReached"
+
     /// The lowest LUN (from 0, which is valid) not in `used`, or nil when the VM already has
     /// `maxDataDisks` data disks. LUNs run 0...63.
     public static func lowestFreeLUN(used: Set<Int>, maxDataDisks: Int) -> Int? {
@@ -72,7 +75,7 @@ extension ArmClient {
                 for d in disks where lunOf[d.disk] == nil {
                     guard let lun = Self.lowestFreeLUN(used: used, maxDataDisks: maxDataDisks) else {
                         throw ArmError(kind: .invalidRequest, operation: "attach data disk \(names)", resource: vm.description,
-                                       code: "MaxDataDisksReached",
+                                       code: Self.maxDataDisksReached,
                                        message: "the VM has \(dataDisks.count) data disks, its size allows \(maxDataDisks), and \(wanted) more were asked for",
                                        hint: "detach a disk, use a VM size that allows more data disks, or lower --parallelism")
                     }
