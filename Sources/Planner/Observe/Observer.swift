@@ -81,10 +81,11 @@ public struct Observer: Sendable {
         let listed = try await tagged
         let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
         // A temporary resource that this run's journal records as deleted and that the
-        // listing does not show with this build's tag is gone: its GET is skipped, so a converged build
-        // costs only the reads of its outputs and the listing. Anything Kiln creates carries
-        // the build's tag, so a disk or snapshot made again shows up in the listing (and is
-        // read); a listing that still shows a deleted one only costs the GET.
+        // listing does not show with this build's tag is gone: its GET is skipped, so a
+        // converged build costs only the reads of its outputs (and its share of the listing).
+        // Anything Kiln creates carries the build's tag, so a disk or snapshot made again shows
+        // up in the listing (and is read); a listing that still shows a deleted one only costs
+        // the GET.
         func deletedByThisRun(_ kind: ActionKind, _ role: DiskRole, _ id: String) -> Bool {
             view.runID == d.runID && view.completed.contains(ActionID(d.name, kind, role)) && !listedIDs.contains(id.lowercased())
         }
