@@ -42,18 +42,16 @@ public struct Observer: Sendable {
     /// `journals`: the builds' journals as already read (by name), so they are not read again.
     ///
     /// Shared reads (issue 6, no-op plan): one listing per temporary resource group for all
-    /// its builds, and the builder VM read only when some build has a disk whose attachment
-    /// matters; a converged manifest then costs one GET per output plus one listing per
-    /// resource group.
+    /// its builds, one read per distinct disk or gallery-version source, and the builder VM
+    /// read only when some build has a disk whose attachment matters; a converged manifest
+    /// from platform images then costs one GET per output plus one listing per resource group
+    /// (and `resolveVersions`' one list per `latest` image).
     public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
-        let attachments = BuilderAttachments(arm: arm, vm: vm.id)
-        let listings = TemporaryListings(arm: arm)
+        let shared = SharedObservation(attachments: BuilderAttachments(arm: arm, vm: vm.id), arm: arm)
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask {
-                    (d.name, try await observe(d, attachments: attachments, listings: listings, table: table, builder: vm.id, journal: known[d.name]))
-                }
+                group.addTask { (d.name, try await observe(d, shared: shared, table: table, builder: vm.id, journal: known[d.name])) }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -65,16 +63,16 @@ public struct Observer: Sendable {
     /// resource group on its own.
     func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
                  journal known: JournalView? = nil) async throws -> ObservedBuild {
-        try await observe(d, attachments: BuilderAttachments(fixed: attached), listings: TemporaryListings(arm: arm), table: table,
+        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), arm: arm), table: table,
                           builder: builder, journal: known)
     }
 
-    func observe(_ d: DesiredBuild, attachments: BuilderAttachments, listings: TemporaryListings, table: MountTable,
+    func observe(_ d: DesiredBuild, shared: SharedObservation, table: MountTable,
                  builder: ResourceID? = nil, journal known: JournalView? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
-        async let tagged = listings.resources(of: d)
+        async let tagged = shared.listings.resources(of: d)
 
         let view: JournalView
         if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
@@ -95,7 +93,7 @@ public struct Observer: Sendable {
             if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
                 // The builder VM is read (once for all builds) only here and for a leftover
                 // disk: a build with no disk of Kiln's has no attachment to place.
-                let lun = try await attachments.lun(of: d.diskID(role))
+                let lun = try await shared.attachments.lun(of: d.diskID(role))
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
                 // Ours in managedBy but not in its list: a detach (or an attach) of ours still
                 // under way, e.g. when the run that started it was killed; not another VM.
@@ -113,9 +111,12 @@ public struct Observer: Sendable {
             }
         }
         if let source = d.sourceID, case let id = try ResourceID(parsing: source) {
+            // Builds made from the same source share one read of it.
+            let arm = arm
             switch d.build.source {
-            case .disk: o.sourceMissing = try await arm.getDisk(id) == nil
-            case .galleryImageVersion: o.sourceMissing = try await arm.getGalleryImageVersion(id) == nil
+            case .disk: o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await arm.getDisk(id) == nil }
+            case .galleryImageVersion:
+                o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) { try await arm.getGalleryImageVersion(id) == nil }
             default: break
             }
         }
@@ -151,7 +152,7 @@ public struct Observer: Sendable {
             let kind: Leftover.Kind
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
             // A snapshot is never a data disk of a VM: only a leftover disk needs the VM read.
-            let lun = kind == .disk ? try await attachments.lun(of: id) : nil
+            let lun = kind == .disk ? try await shared.attachments.lun(of: id) : nil
             var leftover = Leftover(id: id, kind: kind, runID: run, attached: lun != nil)
             if let lun, let device = try await devices.device(lun: lun),
                let root = table.entry(at: mountPath), PartitionNaming.isOnDevice(root.source, device.path) {
@@ -225,15 +226,41 @@ actor BuilderAttachments {
     }
 }
 
+/// The reads one observation shares between its builds.
+struct SharedObservation: Sendable {
+    var attachments: BuilderAttachments
+    var listings: TemporaryListings
+    /// Whether a disk or gallery-version source is missing, by kind and id.
+    var sources = SharedReads<Bool>()
+
+    init(attachments: BuilderAttachments, arm: ArmClient) {
+        self.attachments = attachments
+        listings = TemporaryListings(arm: arm)
+    }
+}
+
+/// Values read once per observation, by key, when the first build asks; the builds asking
+/// later (or at the same time) await the same read.
+actor SharedReads<Value: Sendable> {
+    private var reads: [String: Task<Value, any Error>] = [:]
+
+    func value(of key: String, read: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let started = reads[key] { return try await started.value }
+        let task = Task { try await read() }
+        reads[key] = task
+        return try await task.value
+    }
+}
+
 /// The resources carrying Kiln's build tag in each temporary resource group, listed once per
 /// (subscription, resource group) for all the builds sharing it and split by the tag's value.
 ///
 /// The group is listed without a tag filter: ARM leaves out the tags of the resources of a
 /// tag-filtered list (see `ArmClient.listResources`), and the observer needs each one's
 /// `kiln:build` and `kiln:run` to tell this run's resources from an older run's leftovers.
-actor TemporaryListings {
+struct TemporaryListings: Sendable {
     let arm: ArmClient
-    private var listings: [String: Task<[ArmGenericResource], any Error>] = [:]
+    private let listings = SharedReads<[ArmGenericResource]>()
 
     init(arm: ArmClient) {
         self.arm = arm
@@ -241,16 +268,11 @@ actor TemporaryListings {
 
     /// The resources of `d`'s temporary resource group whose build tag is `d`'s name.
     func resources(of d: DesiredBuild) async throws -> [ArmGenericResource] {
-        let key = "\(d.subscription)/\(d.temporaryResourceGroup)".lowercased()
-        let task: Task<[ArmGenericResource], any Error>
-        if let started = listings[key] {
-            task = started
-        } else {
-            let arm = arm, subscription = d.subscription, group = d.temporaryResourceGroup
-            task = Task { try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(Observer.buildTag) != nil } }
-            listings[key] = task
+        let arm = arm, subscription = d.subscription, group = d.temporaryResourceGroup
+        let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
+            try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(Observer.buildTag) != nil }
         }
-        return try await task.value.filter { $0.tag(Observer.buildTag) == d.name }
+        return tagged.filter { $0.tag(Observer.buildTag) == d.name }
     }
 }
 

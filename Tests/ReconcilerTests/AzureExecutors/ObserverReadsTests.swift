@@ -99,13 +99,15 @@ import Testing
     }
 
     /// `count` builds like the quick start's (a managed image and a gallery version each, from
-    /// the `latest` Ubuntu platform image), temporaries in the builder VM's resource group.
-    static func manifest(_ h: AzureExecutorHarness, builds count: Int, in dir: TemporaryDirectory) throws -> Manifest {
+    /// the `latest` Ubuntu platform image unless `source`, YAML flow text), temporaries in the
+    /// builder VM's resource group.
+    static func manifest(_ h: AzureExecutorHarness, builds count: Int, source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}",
+                         in dir: TemporaryDirectory) throws -> Manifest {
         let (sub, rg) = (h.vm.subscription, h.vm.resourceGroup)
         let builds = (0..<count).map { i in
             """
               - name: noop-\(i)
-                source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}
+                source: \(source)
                 provision:
                   - name: motd
                     shell: [echo hi > /etc/motd]
@@ -276,6 +278,24 @@ import Testing
             }
             // Leftover disks may be attached: the VM is read, once for all builds.
             #expect(reads == Reads(images: 16, versions: 16, listings: 1, platformLists: 1, vms: 1), "\(reads)")
+        }
+    }
+
+    @Test func buildsFromTheSameSourceShareItsRead() async throws {
+        try await AzureExecutorHarness.with { h in
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let source = try Self.leftoverID(h, "disks", "noop-source")
+            _ = try await h.arm.beginCreateDisk(source, ArmDisk(location: h.endpoints.location, properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+                .wait(timeout: .seconds(60))
+            let manifest = try Self.manifest(h, builds: 4, source: "{disk: \(source)}", in: dir)
+            let before = try await h.requests().count
+            let (_, observed, reads) = try await Self.plan(h, manifest)
+            let sourceReads = try await h.requests().dropFirst(before).filter { $0.method == "GET" && $0.path.lowercased() == source.description.lowercased() }
+            #expect(sourceReads.count == 1)
+            #expect(observed.values.allSatisfy { !$0.sourceMissing })
+            // The source's GET is counted among disks; no platform list without `latest`.
+            #expect(reads == Reads(images: 4, versions: 4, listings: 1, temporaries: 1), "\(reads)")
         }
     }
 }
