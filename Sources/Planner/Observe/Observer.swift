@@ -40,15 +40,18 @@ public struct Observer: Sendable {
 
     /// Observes every desired build.
     /// `journals`: the builds' journals as already read (by name), so they are not read again.
+    ///
+    /// Shared reads (issue 6, no-op plan): one listing per temporary resource group for all
+    /// its builds, one read per distinct disk or gallery-version source, and the builder VM
+    /// read only when some build has a disk whose attachment matters; a converged manifest
+    /// from platform images then costs one GET per output plus one listing per resource group
+    /// (and `resolveVersions`' one list per `latest` image).
     public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
-        let machine = try await arm.getVirtualMachine(vm.id)
-        let attached: [String: Int] = Dictionary(
-            (machine?.properties?.storageProfile?.dataDisks ?? []).compactMap { d in d.managedDisk?.id.map { ($0.lowercased(), d.lun) } },
-            uniquingKeysWith: { a, _ in a })
+        let shared = SharedObservation(attachments: BuilderAttachments(arm: arm, vm: vm.id), arm: arm)
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask { (d.name, try await observe(d, attached: attached, table: table, builder: vm.id, journal: known[d.name])) }
+                group.addTask { (d.name, try await observe(d, shared: shared, table: table, builder: vm.id, journal: known[d.name])) }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -56,22 +59,31 @@ public struct Observer: Sendable {
         }
     }
 
+    /// Observes one build with the builder VM's attachments given (tests), listing its
+    /// resource group on its own.
     func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
                  journal known: JournalView? = nil) async throws -> ObservedBuild {
+        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), arm: arm), table: table,
+                          builder: builder, journal: known)
+    }
+
+    func observe(_ d: DesiredBuild, shared: SharedObservation, table: MountTable,
+                 builder: ResourceID? = nil, journal known: JournalView? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
-        async let tagged = arm.listResources(subscription: d.subscription, resourceGroup: d.temporaryResourceGroup, tagName: "kiln:build", tagValue: d.name)
+        async let tagged = shared.listings.resources(of: d)
 
         let view: JournalView
         if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
         let listed = try await tagged
         let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
         // A temporary resource that this run's journal records as deleted and that the
-        // build's tag listing does not show is gone: its GET is skipped, so a converged build
-        // costs only the reads of its outputs and the listing. Anything Kiln creates carries
-        // the build's tag, so a disk or snapshot made again shows up in the listing (and is
-        // read); a listing that still shows a deleted one only costs the GET.
+        // listing does not show with this build's tag is gone: its GET is skipped, so a
+        // converged build costs only the reads of its outputs (and its share of the listing).
+        // Anything Kiln creates carries the build's tag, so a disk or snapshot made again shows
+        // up in the listing (and is read); a listing that still shows a deleted one only costs
+        // the GET.
         func deletedByThisRun(_ kind: ActionKind, _ role: DiskRole, _ id: String) -> Bool {
             view.runID == d.runID && view.completed.contains(ActionID(d.name, kind, role)) && !listedIDs.contains(id.lowercased())
         }
@@ -79,7 +91,9 @@ public struct Observer: Sendable {
         for role in d.roles {
             let diskID = try ResourceID(parsing: d.diskID(role))
             if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
-                let lun = attached[d.diskID(role).lowercased()]
+                // The builder VM is read (once for all builds) only here and for a leftover
+                // disk: a build with no disk of Kiln's has no attachment to place.
+                let lun = try await shared.attachments.lun(of: d.diskID(role))
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
                 // Ours in managedBy but not in its list: a detach (or an attach) of ours still
                 // under way, e.g. when the run that started it was killed; not another VM.
@@ -97,9 +111,12 @@ public struct Observer: Sendable {
             }
         }
         if let source = d.sourceID, case let id = try ResourceID(parsing: source) {
+            // Builds made from the same source share one read of it.
+            let arm = arm
             switch d.build.source {
-            case .disk: o.sourceMissing = try await arm.getDisk(id) == nil
-            case .galleryImageVersion: o.sourceMissing = try await arm.getGalleryImageVersion(id) == nil
+            case .disk: o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await arm.getDisk(id) == nil }
+            case .galleryImageVersion:
+                o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) { try await arm.getGalleryImageVersion(id) == nil }
             default: break
             }
         }
@@ -131,11 +148,13 @@ public struct Observer: Sendable {
         }
         o.journal = view
         for r in listed {
-            guard let id = r.id, let run = r.tags?["kiln:run"], run != d.runID, let type = r.type?.lowercased() else { continue }
+            guard let id = r.id, let run = r.tag(Self.runTag), run != d.runID, let type = r.type?.lowercased() else { continue }
             let kind: Leftover.Kind
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
-            var leftover = Leftover(id: id, kind: kind, runID: run, attached: attached[id.lowercased()] != nil)
-            if let lun = attached[id.lowercased()], let device = try await devices.device(lun: lun),
+            // A snapshot is never a data disk of a VM: only a leftover disk needs the VM read.
+            let lun = kind == .disk ? try await shared.attachments.lun(of: id) : nil
+            var leftover = Leftover(id: id, kind: kind, runID: run, attached: lun != nil)
+            if let lun, let device = try await devices.device(lun: lun),
                let root = table.entry(at: mountPath), PartitionNaming.isOnDevice(root.source, device.path) {
                 leftover.mountedAt = mountPath
             }
@@ -145,6 +164,10 @@ public struct Observer: Sendable {
     }
 
     static func region(_ name: String) -> String { RegionName.normalized(name) }
+
+    /// The tag naming the build that made a temporary resource, and the one naming its run.
+    static let buildTag = "kiln:build"
+    static let runTag = "kiln:run"
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {
@@ -172,5 +195,91 @@ extension Optional {
     func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async throws -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
+    }
+}
+
+/// The builder VM's data disks (managed disk id, lowercased, to LUN), read at most once per
+/// observation and only when asked: a plan whose builds have no disk of Kiln's (a converged
+/// or a fresh manifest) does not read the VM at all.
+actor BuilderAttachments {
+    private let load: @Sendable () async throws -> [String: Int]
+    private var loading: Task<[String: Int], any Error>?
+
+    init(arm: ArmClient, vm: ResourceID) {
+        load = {
+            let machine = try await arm.getVirtualMachine(vm)
+            return Dictionary((machine?.properties?.storageProfile?.dataDisks ?? []).compactMap { d in d.managedDisk?.id.map { ($0.lowercased(), d.lun) } },
+                              uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// Attachments known already (tests).
+    init(fixed: [String: Int]) {
+        load = { fixed }
+    }
+
+    /// The LUN at which the disk `id` is attached to the builder VM, if it is.
+    func lun(of id: String) async throws -> Int? {
+        let task = loading ?? Task { try await load() }
+        loading = task
+        return try await task.value[id.lowercased()]
+    }
+}
+
+/// The reads one observation shares between its builds.
+struct SharedObservation: Sendable {
+    var attachments: BuilderAttachments
+    var listings: TemporaryListings
+    /// Whether a disk or gallery-version source is missing, by kind and id.
+    var sources = SharedReads<Bool>()
+
+    init(attachments: BuilderAttachments, arm: ArmClient) {
+        self.attachments = attachments
+        listings = TemporaryListings(arm: arm)
+    }
+}
+
+/// Values read once per observation, by key, when the first build asks; the builds asking
+/// later (or at the same time) await the same read.
+actor SharedReads<Value: Sendable> {
+    private var reads: [String: Task<Value, any Error>] = [:]
+
+    func value(of key: String, read: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let started = reads[key] { return try await started.value }
+        let task = Task { try await read() }
+        reads[key] = task
+        return try await task.value
+    }
+}
+
+/// The resources carrying Kiln's build tag in each temporary resource group, listed once per
+/// (subscription, resource group) for all the builds sharing it and split by the tag's value.
+///
+/// The group is listed without a tag filter: ARM leaves out the tags of the resources of a
+/// tag-filtered list (see `ArmClient.listResources`), and the observer needs each one's
+/// `kiln:build` and `kiln:run` to tell this run's resources from an older run's leftovers.
+struct TemporaryListings: Sendable {
+    let arm: ArmClient
+    private let listings = SharedReads<[ArmGenericResource]>()
+
+    init(arm: ArmClient) {
+        self.arm = arm
+    }
+
+    /// The resources of `d`'s temporary resource group whose build tag is `d`'s name.
+    func resources(of d: DesiredBuild) async throws -> [ArmGenericResource] {
+        let arm = arm, subscription = d.subscription, group = d.temporaryResourceGroup
+        let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
+            try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(Observer.buildTag) != nil }
+        }
+        return tagged.filter { $0.tag(Observer.buildTag) == d.name }
+    }
+}
+
+extension ArmGenericResource {
+    /// The value of tag `name`; ARM treats tag names case-insensitively.
+    func tag(_ name: String) -> String? {
+        if let exact = tags?[name] { return exact }
+        return tags?.first { $0.key.lowercased() == name.lowercased() }?.value
     }
 }

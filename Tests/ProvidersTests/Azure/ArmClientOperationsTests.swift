@@ -217,6 +217,19 @@ import Testing
         #expect(first.url.absoluteString.contains("api-version=2021-04-01"))
     }
 
+    @Test func aResourceGroupIsListedWithoutAFilterWhenNoTagIsGiven() async throws {
+        // The observer lists a group once for all its builds and reads each resource's tags,
+        // which ARM leaves out of tag-filtered lists.
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "/resources?", json: (200, #"{"value":[{"id":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/a","type":"Microsoft.Compute/disks","tags":{"kiln:build":"web","kiln:run":"0123456789"}}]}"#, [:]))
+        let resources = try await AzureFixtures.client(t).listResources(subscription: "s", resourceGroup: "rg")
+        #expect(resources.first?.tags?["kiln:run"] == "0123456789")
+        let first = try #require(await t.requests.first)
+        let query = URLComponents(url: first.url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+        #expect(!query.contains { $0.name == "$filter" })
+        #expect(first.url.path.hasSuffix("/subscriptions/s/resourceGroups/rg/resources"))
+    }
+
     @Test func apiVersionsArePinnedPerResourceType() {
         let client = AzureFixtures.client(ScriptedHTTPTransport())
         #expect(client.url(for: AzureFixtures.disk).absoluteString.hasSuffix("api-version=2024-03-02"))

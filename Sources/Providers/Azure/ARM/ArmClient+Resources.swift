@@ -129,14 +129,25 @@ extension ArmClient {
 
     // MARK: Resources by tag
 
-    /// The resources of a resource group carrying tag `name` (with `value`, when given),
-    /// following `nextLink`. ARM filters by one tag per call.
-    public func listResources(subscription: String, resourceGroup: String, tagName: String, tagValue: String? = nil) async throws -> [ArmGenericResource] {
-        var filter = "tagName eq '\(tagName.replacingOccurrences(of: "'", with: "''"))'"
-        if let tagValue { filter += " and tagValue eq '\(tagValue.replacingOccurrences(of: "'", with: "''"))'" }
+    /// The resources of a resource group carrying tag `tagName` (with `tagValue`, when given),
+    /// or every resource of the group when `tagName` is nil; follows `nextLink`. ARM filters
+    /// by one tag per call.
+    ///
+    /// A tag-filtered list names the resources but ARM does not return their tags (documented
+    /// for name and value, "the tags for each resource are not returned in the results", and
+    /// reported for a name alone: Azure/azure-cli#3180, #19138). To read tags, list without
+    /// a tag filter and select locally.
+    public func listResources(subscription: String, resourceGroup: String, tagName: String? = nil, tagValue: String? = nil) async throws -> [ArmGenericResource] {
+        var query: [(String, String)] = []
+        if let tagName {
+            var filter = "tagName eq '\(tagName.replacingOccurrences(of: "'", with: "''"))'"
+            if let tagValue { filter += " and tagValue eq '\(tagValue.replacingOccurrences(of: "'", with: "''"))'" }
+            query.append(("$filter", filter))
+        }
         let path = "/subscriptions/\(subscription.armPathEncoded)/resourceGroups/\(resourceGroup.armPathEncoded)/resources"
-        return try await listPaged(url(path: path, apiVersion: apiVersions.resources, query: [("$filter", filter)]), as: ArmGenericResource.self,
-                                   operation: "list resources tagged \(tagName)", resource: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)")
+        return try await listPaged(url(path: path, apiVersion: apiVersions.resources, query: query), as: ArmGenericResource.self,
+                                   operation: tagName.map { "list resources tagged \($0)" } ?? "list resources",
+                                   resource: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)")
     }
 
     /// GETs a `{"value":[...],"nextLink"}` list and its following pages.
