@@ -314,7 +314,10 @@ extension Emulator {
             }
             var item: JSON = ["id": .string(r.id), "name": .string(r.name), "type": .string(r.kind.armType),
                               "location": r.body["location"] ?? .string(config.location)]
-            if let tags = r.body["tags"] { item["tags"] = tags }
+            // ARM leaves the tags out of a list filtered by tag (the Resources - List By
+            // Resource Group spec; seen with a name-only filter too), so clients that need
+            // them list without the filter.
+            if tagName == nil, let tags = r.body["tags"] { item["tags"] = tags }
             if let sku = r.body["sku"] { item["sku"] = sku }
             if let managedBy = r.body["managedBy"] { item["managedBy"] = managedBy }
             if let zones = r.body["zones"] { item["zones"] = zones }
