@@ -261,6 +261,28 @@ import Testing
         }
     }
 
+    /// Its creation ended Failed: the action fails with Azure's words; the next run PUTs the
+    /// Failed definition again (as Azure retries it in place) instead of adopting it.
+    @Test func aDefinitionWhoseCreationFailedIsCreatedAgainByTheNextRun() async throws {
+        try await AzureExecutorHarness.with { h in
+            _ = try await h.control(.put, "/faults", body: #"[{"kind": "failOperation", "method": "PUT", "path": "*/galleries/*/images/*", "times": 1, "code": "InternalOperationError", "message": "Injected failure."}]"#)
+            let failed = await h.run([h.action(.galleryDefinition)])
+            #expect(!failed.succeeded)
+            #expect(failed.failureText.contains("InternalOperationError") && failed.failureText.contains("Injected failure."), "\(failed.failureText)")
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let definitionID = try #require(versionID.parent)
+            #expect(try await h.arm.getGalleryImage(definitionID)?.properties?.provisioningState == "Failed")
+
+            let again = await h.run([h.action(.galleryDefinition)])
+            #expect(again.succeeded, "\(again.failureText)")
+            let definition = try #require(try await h.arm.getGalleryImage(definitionID))
+            #expect(definition.properties?.provisioningState == "Succeeded")
+            #expect(definition.properties?.identifier?.publisher == "kiln" && definition.properties?.hyperVGeneration == "V2")
+            #expect(try await h.puts(to: "web") == 2)
+            #expect(try await h.puts(to: "kilngallery") == 1)
+        }
+    }
+
     @Test func theDefinitionsGenerationComesFromTheSourceBeforeTheDiskExists() async throws {
         let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
         try await AzureExecutorHarness.with(source: "{galleryImageVersion: \(version)}") { h in

@@ -12,7 +12,8 @@ import Providers
 /// definition (Linux, generalized, the OS disk's Hyper-V generation, identifier publisher
 /// `kiln`, offer = the gallery's name, sku = the definition's name). Existing ones are
 /// adopted as they are, except an image definition the version could not be published
-/// into (another OS type or Hyper-V generation), which is refused with the fix.
+/// into (another OS type or Hyper-V generation), which is refused with the fix; one left
+/// `Failed` (its creation failed) is PUT again as it is.
 ///
 /// The outcome carries the gallery's region, where `gallery-version` creates the version.
 struct GalleryDefinitionExecutor: ActionExecutor {
@@ -33,39 +34,59 @@ struct GalleryDefinitionExecutor: ActionExecutor {
 
     /// The gallery's location, creating the gallery when it is missing.
     private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
+        var body: ArmGallery
         if let gallery = try await env.arm.getGallery(id) {
-            if AzureState.inProgress(gallery.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
-            return gallery.location.map(AzureRegion.normalized) ?? d.location
+            let state = gallery.properties?.provisioningState
+            let location = gallery.location.map(AzureRegion.normalized) ?? d.location
+            guard AzureState.failed(state) else {
+                if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+                return location
+            }
+            // Failed (e.g. its creation failed in an earlier run): the same gallery again,
+            // which Azure retries in place.
+            ops.context.logger.notice("gallery \(id.name) is \(state ?? "Failed"); creating it again")
+            body = ArmGallery(location: location, tags: gallery.tags, description: gallery.properties?.description)
+        } else {
+            var tags = d.build.tags
+            tags["kiln:build"] = d.name
+            body = ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)")
         }
         try ops.context.checkInterruption()
-        var tags = d.build.tags
-        tags["kiln:build"] = d.name
-        let operation = try await env.arm.beginCreateGallery(id, ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)"))
+        let operation = try await env.arm.beginCreateGallery(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
-        return d.location
+        return body.location ?? d.location
     }
 
     /// Creates the image definition when it is missing; refuses one the version cannot go into.
     private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
                                   ops: AzureOperations, timeout: Duration) async throws {
         let generation = try await env.sourceHyperVGeneration(d, action: action)
+        let body: ArmGalleryImage
         if let definition = try await env.arm.getGalleryImage(id) {
-            if AzureState.inProgress(definition.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            let state = definition.properties?.provisioningState
+            if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
             if let problem = Self.incompatibility(definition, generation: generation) {
                 throw ExecutorError(action: action.id, message: "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
                     + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
                     + (problem.contains("hyperVGeneration") ? ", or set disk.hyperVGeneration to the definition's" : ""))
             }
-            return
+            guard AzureState.failed(state), var properties = definition.properties else { return }
+            // Failed (e.g. its creation failed in an earlier run): the same definition again,
+            // which Azure retries in place.
+            ops.context.logger.notice("image definition \(id.name) is \(state ?? "Failed"); creating it again")
+            properties.provisioningState = nil
+            body = ArmGalleryImage(location: definition.location ?? location, tags: definition.tags, properties: properties)
+        } else {
+            var tags = d.build.tags
+            tags["kiln:build"] = d.name
+            let properties = ArmGalleryImage.Properties(
+                osType: "Linux", osState: "Generalized",
+                identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+                hyperVGeneration: generation)
+            body = ArmGalleryImage(location: location, tags: tags, properties: properties)
         }
         try ops.context.checkInterruption()
-        var tags = d.build.tags
-        tags["kiln:build"] = d.name
-        let properties = ArmGalleryImage.Properties(
-            osType: "Linux", osState: "Generalized",
-            identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-            hyperVGeneration: generation)
-        let operation = try await env.arm.beginCreateGalleryImage(id, ArmGalleryImage(location: location, tags: tags, properties: properties))
+        let operation = try await env.arm.beginCreateGalleryImage(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
     }
 
