@@ -78,6 +78,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let plan = Planner.plan([d], observed: [:])
         #expect(plan.conflicts.isEmpty)
         #expect(plan.pendingIDs == [
+            "qs/gallery-definition",
             "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
             "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
             "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/image", "qs/gallery-version",
@@ -127,7 +128,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let plan = Planner.plan([a, b], observed: [:])
         for action in plan.actions { #expect(action.dependsOn.allSatisfy { $0.build == action.id.build }) }
         #expect(plan.builds.map(\.name) == ["web", "worker"])
-        #expect(plan.pending.count == 42)
+        #expect(plan.pending.count == 44)
     }
 
     @Test func provisionOnlyBuildsHaveNoSnapshotsAndKeepOptionKeepsTemporaries() throws {
@@ -143,7 +144,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let d = try desiredBuild()
         var scratch = d
         scratch.build.source = .scratch(sizeGB: 4)
-        #expect(Planner.plan([scratch], observed: [:]).actions.first?.id.kind == .createDisk)
+        #expect(!Planner.plan([scratch], observed: [:]).actions.contains { $0.id.kind == .resolveSource })
         #expect(Planner.plan([d], observed: [:]).actions.first?.id.kind == .resolveSource)
     }
 }
@@ -166,6 +167,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         o.galleryVersion = nil
         let plan = Planner.plan([d], observed: ["qs": o])
         #expect(plan.pendingIDs == [
+            "qs/gallery-definition",
             "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
             "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
             "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/gallery-version",
@@ -200,7 +202,8 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let o = ObservedBuild(disks: [.os: disk(d, .os, lun: 0)], devices: [.os: "/dev/loop3"], rootMounted: true, chrootMountsPresent: true,
                               journal: journal(d, done: ["pre-mount", "post-mount", "copy-files", "provision[motd]"], inFlight: ["provision[setup]": nil]))
         let plan = Planner.plan([d], observed: ["qs": o])
-        #expect(plan.pendingIDs.first == "qs/provision[setup]")
+        // The gallery definition is checked again by every apply until the version is published.
+        #expect(Array(plan.pendingIDs.prefix(2)) == ["qs/gallery-definition", "qs/provision[setup]"])
         #expect(plan.reason("qs/provision[setup]") == "interrupted in the last run: runs again")
         for done in ["create-disk[os]", "attach[os]", "device[os]", "pre-mount", "mount", "post-mount", "chroot-mounts", "copy-files", "provision[motd]"] {
             #expect(plan.status("qs/\(done)") == .done, "\(done)")
@@ -212,7 +215,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let o = ObservedBuild(disks: [.os: disk(d, .os, lun: 0)], devices: [.os: "/dev/loop3"],
                               journal: journal(d, done: ["pre-mount", "post-mount", "copy-files", "provision[motd]"]))
         let plan = Planner.plan([d], observed: ["qs": o])
-        #expect(Array(plan.pendingIDs.prefix(4)) == ["qs/mount", "qs/post-mount", "qs/chroot-mounts", "qs/provision[setup]"])
+        #expect(Array(plan.pendingIDs.prefix(5)) == ["qs/gallery-definition", "qs/mount", "qs/post-mount", "qs/chroot-mounts", "qs/provision[setup]"])
         #expect(plan.status("qs/pre-mount") == .done)
         #expect(plan.status("qs/copy-files") == .done)
         #expect(plan.status("qs/attach[os]") == .done)
@@ -243,7 +246,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let d = try desiredBuild()
         let o = ObservedBuild(disks: [.os: disk(d, .os)], snapshots: [.os: ObservedResource(id: d.snapshotID(.os))])
         let plan = Planner.plan([d], observed: ["qs": o])
-        #expect(plan.pendingIDs == ["qs/image", "qs/gallery-version", "qs/replicate[eastus]", "qs/replicate[westus2]",
+        #expect(plan.pendingIDs == ["qs/gallery-definition", "qs/image", "qs/gallery-version", "qs/replicate[eastus]", "qs/replicate[westus2]",
                                     "qs/delete-snapshot[os]", "qs/delete-disk[os]"])
     }
 
@@ -252,7 +255,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let o = ObservedBuild(disks: [.os: disk(d, .os, lun: 0)], devices: [.os: "/dev/loop3"], rootMounted: true, chrootMountsPresent: true,
                               journal: journal(d, done: ["pre-mount", "post-mount", "copy-files"], failed: ["provision[motd]": "exit 2"]))
         let plan = Planner.plan([d], observed: ["qs": o])
-        #expect(plan.pendingIDs.first == "qs/provision[motd]")
+        #expect(Array(plan.pendingIDs.prefix(2)) == ["qs/gallery-definition", "qs/provision[motd]"])
         #expect(plan.reason("qs/provision[motd]") == "failed in the last run (exit 2): runs again")
     }
 
@@ -340,6 +343,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(rebuild.status("qs/snapshot[os]") == .todo)
         #expect(rebuild.status("qs/image") == .done)
         #expect(rebuild.status("qs/gallery-version") == .todo)
+        #expect(rebuild.status("qs/gallery-definition") == .todo)
     }
 
     @Test func aMissingSourceIsAConflictOnlyWhileADiskMustBeMadeFromIt() throws {
@@ -362,6 +366,81 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
     }
 }
 
+/// The gallery and image definition: ensured from the start of the apply, beside the disk
+/// work, and only while the gallery version is still to publish.
+@Suite struct GalleryDefinitionPlanning {
+    @Test func itDependsOnlyOnTheSourceAndTheVersionWaitsForIt() throws {
+        let d = try desiredBuild()
+        let plan = Planner.plan([d], observed: [:])
+        let definition = try #require(plan.action(ActionID(parsing: "qs/gallery-definition")!))
+        #expect(definition.dependsOn.map(\.description) == ["qs/resolve-source"])
+        #expect(definition.status == .todo && definition.change == .create)
+        #expect(definition.resource == "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def")
+        #expect(plan.action(ActionID(parsing: "qs/gallery-version")!)?.dependsOn.map(\.description) == ["qs/snapshot[os]", "qs/gallery-definition"])
+        // Nothing of the disk chain is on its way, and nothing of it waits for it.
+        let chain = Set(plan.actions.map(\.id).filter { ![.galleryDefinition, .resolveSource, .galleryVersion, .replicate, .deleteSnapshot, .deleteDisk].contains($0.kind) })
+        #expect(!chain.isEmpty)
+        for a in plan.actions where chain.contains(a.id) {
+            #expect(!a.dependsOn.contains(definition.id), "\(a.id)")
+        }
+        // Dependents other than the version are only through it (replication, cleanup).
+        let direct = plan.actions.filter { $0.dependsOn.contains(definition.id) }.map(\.id.description)
+        #expect(direct == ["qs/gallery-version"])
+    }
+
+    @Test func aScratchBuildHasNoDependencyAtAll() throws {
+        var d = try desiredBuild()
+        d.build.source = .scratch(sizeGB: 4)
+        let plan = Planner.plan([d], observed: [:])
+        #expect(plan.action(ActionID(parsing: "qs/gallery-definition")!)?.dependsOn == [])
+    }
+
+    @Test func absentWhenConvergedOrWhileOnlyReplicationOrRepairsRemain() throws {
+        let d = try desiredBuild()
+        #expect(Planner.plan([d], observed: ["qs": converged(d)]).action(ActionID(parsing: "qs/gallery-definition")!) == nil)
+        var replicating = converged(d)
+        replicating.galleryVersion?.regions[1].state = "Replicating"
+        let waiting = Planner.plan([d], observed: ["qs": replicating])
+        #expect(waiting.pendingIDs == ["qs/replicate[westus2]"])
+        #expect(waiting.action(ActionID(parsing: "qs/gallery-definition")!) == nil)
+        #expect(waiting.action(ActionID(parsing: "qs/gallery-version")!)?.dependsOn.map(\.description) == ["qs/snapshot[os]"])
+        var drifted = converged(d)
+        drifted.galleryVersion?.excludeFromLatest = true
+        #expect(Planner.plan([d], observed: ["qs": drifted]).pendingIDs == ["qs/update-gallery-version"])
+    }
+
+    @Test func absentWithoutAGalleryOutput() throws {
+        let imageOnly = try desiredBuild(outputs: "    outputs:\n      image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/qs}")
+        #expect(imageOnly.gallery == nil)
+        #expect(!Planner.plan([imageOnly], observed: [:]).actions.contains { $0.id.kind == .galleryDefinition })
+        let skip = try desiredBuild(outputs: "    outputs: {skip: true}")
+        #expect(!Planner.plan([skip], observed: [:]).actions.contains { $0.id.kind == .galleryDefinition })
+    }
+
+    @Test func plannedAgainForAFailedOrConflictingVersion() throws {
+        let d = try desiredBuild()
+        var failed = converged(d)
+        failed.galleryVersion?.resource.provisioningState = "Failed"
+        #expect(Planner.plan([d], observed: ["qs": failed]).status("qs/gallery-definition") == .todo)
+        var other = converged(d)
+        other.galleryVersion?.digest = "sha256:" + String(repeating: "a", count: 64)
+        #expect(Planner.plan([d], observed: ["qs": other]).status("qs/gallery-definition") == .blocked)
+    }
+
+    /// Killed while it waited for Azure: the next apply re-joins the journaled operation;
+    /// done in an earlier run of the same apply, it still runs (two reads), since nothing
+    /// observed proves the definition still exists.
+    @Test func anInterruptedOneIsRejoinedAndADoneOneChecksAgain() throws {
+        let d = try desiredBuild()
+        let url = "https://management.azure.com/subscriptions/\(sub)/providers/Microsoft.Compute/locations/eastus/operations/gal"
+        let interrupted = Planner.plan([d], observed: ["qs": ObservedBuild(journal: journal(d, done: [], inFlight: ["gallery-definition": url]))])
+        let action = try #require(interrupted.action(ActionID(parsing: "qs/gallery-definition")!))
+        #expect(action.status == .inFlight && action.operation == url)
+        let done = Planner.plan([d], observed: ["qs": ObservedBuild(journal: journal(d, done: ["gallery-definition"]))])
+        #expect(done.status("qs/gallery-definition") == .todo)
+    }
+}
+
 extension ObservedBuild {
     func withoutGallery(_ d: DesiredBuild) -> ObservedBuild { var o = self; o.galleryVersion = nil; return o }
 }
@@ -375,7 +454,9 @@ extension ObservedBuild {
         #expect(text.contains("  *   provision[setup]"))
         #expect(text.contains("  <=  replicate[westus2]"))
         #expect(text.contains("  -   delete-disk[os]"))
-        #expect(text.hasSuffix("Plan: 4 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+        #expect(text.contains("  +   gallery-definition"))
+        #expect(text.contains("        gallery g and image definition def: created when missing, checked when present\n"))
+        #expect(text.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
     }
 
     @Test func jsonCarriesEveryActionWithItsStatus() throws {

@@ -94,7 +94,9 @@ struct Faults {
             snapshot,
             FailedOperation(label: "disk", method: "PUT", path: "*/disks/*", action: "create-disk[os]"),
             FailedOperation(label: "attach", method: "POST", path: "*/attachDetachDataDisks", action: "attach[os]"),
-            FailedOperation(label: "image", method: "PUT", path: "*/images/*", action: "image"),
+            // Not `*/images/*`: the image definition (`galleries/…/images/…`), made at the start, matches that too.
+            FailedOperation(label: "image", method: "PUT", path: "*/Microsoft.Compute/images/*", action: "image"),
+            FailedOperation(label: "definition", method: "PUT", path: "*/galleries/*/images/*", action: "gallery-definition"),
             FailedOperation(label: "version", method: "PUT", path: "*/versions/*", action: "gallery-version"),
         ]
     }
@@ -112,7 +114,7 @@ struct Faults {
         try build.emulator.setFaults("[]")
         let rerun = try build.apply()
         #expect(rerun.status == 0, "\(op.label): \(rerun.stdout)\n\(rerun.stderr)")
-        if ["snapshot", "image", "version"].contains(op.label) {
+        if ["snapshot", "image", "definition", "version"].contains(op.label) {
             #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "\(op.label): the re-run resumed: \(rerun.stdout)")
         }
         try build.expectConverged("operation Failed (\(op.label))")

@@ -39,7 +39,8 @@ public enum DiskRole: Sendable, Hashable, Comparable, Codable, CustomStringConve
 }
 
 /// The kinds of action in a build's DAG (see docs/architecture: resolve → disk → attach → …
-/// → snapshot → image / gallery version → cleanup).
+/// → snapshot → image / gallery version → cleanup; the gallery and image definition beside
+/// the disk work, from the start).
 public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case resolveSource = "resolve-source"
     case createDisk = "create-disk"
@@ -57,6 +58,9 @@ public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case detach
     case snapshot
     case image
+    /// The gallery and the image definition a gallery version is published into: created when
+    /// missing, checked when they exist. Independent of the disk work, so it runs at the start.
+    case galleryDefinition = "gallery-definition"
     case galleryVersion = "gallery-version"
     case updateGalleryVersion = "update-gallery-version"
     case replicate

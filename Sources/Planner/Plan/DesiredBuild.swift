@@ -110,4 +110,12 @@ public struct DesiredGalleryVersion: Sendable, Hashable {
         self.excludeFromLatest = excludeFromLatest
         self.endOfLifeDate = endOfLifeDate
     }
+
+    /// The image definition the version belongs to: the version's id without
+    /// `/versions/<version>` (the `gallery-definition` action's resource).
+    public var definitionID: String {
+        let parts = id.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count > 2, parts[parts.count - 2].lowercased() == "versions" else { return id }
+        return parts.dropLast(2).joined(separator: "/")
+    }
 }

@@ -31,7 +31,8 @@ public enum Planner {
 /// * resources (disks, snapshots) are done when they exist, or when nothing still needs them;
 /// * teardowns (unmount, detach) are done once the condition is gone after the work that
 ///   needed it;
-/// * outputs are done when they exist with this build's digest.
+/// * outputs are done when they exist with this build's digest; the gallery and image
+///   definition are planned (and run) only while the gallery version is still to publish.
 struct BuildPlanner {
     let d: DesiredBuild
     let o: ObservedBuild
@@ -61,6 +62,15 @@ struct BuildPlanner {
         }
         var resolve: [ActionID] = []
         if let source = sourceDescription { resolve = [add(.resolveSource, nil, .wait, source, [])] }
+        // The gallery and image definition need only the source (a new definition takes the
+        // OS disk's generation, which follows the source), not the disk work: ensured from
+        // the start, beside it, they keep two Azure operations off the chain that ends with
+        // the version. Only while the version is still to publish: a published one with this
+        // digest proves both exist, so a converged plan has no node (and no read) for them.
+        var definition: [ActionID] = []
+        if !d.build.outputs.skip, let g = d.gallery, !galleryCurrent {
+            definition = [add(.galleryDefinition, nil, .create, g.definitionID, resolve)]
+        }
         let releases = o.leftovers.map { add(.releaseLeftover, $0.name, .delete, $0.id, []) }
         var devices: [ActionID] = []
         for role in d.roles {
@@ -91,7 +101,7 @@ struct BuildPlanner {
             outputs.append(add(.image, nil, imageNeedsReplace ? .replace : .create, imageID, allSnapshots))
         }
         if !d.build.outputs.skip, let g = d.gallery {
-            let version = add(.galleryVersion, nil, .create, g.id, allSnapshots)
+            let version = add(.galleryVersion, nil, .create, g.id, allSnapshots + definition)
             outputs.append(version)
             var regionDeps = [version]
             if !galleryDrift.isEmpty { regionDeps.append(add(.updateGalleryVersion, nil, .update, g.id, [version])) }
@@ -134,7 +144,7 @@ struct BuildPlanner {
         let isDone: (ActionID) -> Bool = { status[$0] == .done }
 
         // 1. Outputs: evidence only.
-        for n in nodes where [.image, .galleryVersion, .replicate, .resolveSource].contains(n.id.kind) {
+        for n in nodes where [.image, .galleryDefinition, .galleryVersion, .replicate, .resolveSource].contains(n.id.kind) {
             if n.id.kind == .resolveSource || strong.contains(n.id) {
                 status[n.id] = .done
             } else {
@@ -393,6 +403,12 @@ struct BuildPlanner {
         case .image:
             guard let image = o.image else { return "image \(lastSegment(d.imageID)) missing" }
             return "image \(lastSegment(d.imageID)) " + digestChange(image.digest)
+        case .galleryDefinition:
+            // Not observed (that would cost reads in every plan): the action reads both.
+            guard let g = d.gallery else { return "" }
+            let parts = g.definitionID.split(separator: "/")
+            guard parts.count >= 3 else { return "" }
+            return "gallery \(parts[parts.count - 3]) and image definition \(parts[parts.count - 1]): created when missing, checked when present"
         case .galleryVersion:
             guard let g = d.gallery else { return "" }
             return o.galleryVersion == nil ? "gallery version \(g.version) missing" : "gallery version \(g.version) not provisioned (\(o.galleryVersion!.resource.provisioningState))"

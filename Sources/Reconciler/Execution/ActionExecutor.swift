@@ -38,6 +38,9 @@ public struct ActionOutcome: Sendable, Equatable {
         public static let imageID = "imageId"
         /// A published gallery image version's id: collected into `ApplyResult.outputs`.
         public static let galleryImageVersionID = "galleryImageVersionId"
+        /// The region the resource lives in (`gallery-definition`: the gallery's, where the
+        /// version must be created).
+        public static let location = "location"
     }
 
     public var result: [String: String]

@@ -138,12 +138,13 @@ import Testing
     @Test func galleryVersionCreatesTheMissingGalleryAndDefinitionAndReplicatesToBothRegions() async throws {
         try await AzureExecutorHarness.with { h in
             try await h.setLatency(#"{"versionPerRegion": 0.1}"#)
+            let ensure = h.action(.galleryDefinition)
             let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
-            let version = h.action(.galleryVersion, after: [snap.id])
+            let version = h.action(.galleryVersion, after: [snap.id, ensure.id])
             let west = h.action(.replicate, h.endpoints.location, after: [version.id], change: .wait)
             let east = h.action(.replicate, "eastus", after: [version.id], change: .wait)
             let events = CollectingEventSink()
-            let result = await h.run([os, snap, version, west, east], events: events)
+            let result = await h.run([ensure, os, snap, version, west, east], events: events)
             #expect(result.succeeded, "\(result.failureText)")
 
             let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
@@ -174,6 +175,128 @@ import Testing
             let again = await h.run([h.action(.galleryVersion)])
             #expect(again.succeeded, "\(again.failureText)")
             #expect(try await h.puts(to: "1.0.0") == 1)
+        }
+    }
+
+    /// The gallery and definition need no disk: made first, with the generation the OS disk
+    /// will inherit from the source (a gen-1 platform image here, read before any disk
+    /// exists); a second run adopts both without a PUT.
+    @Test func galleryDefinitionCreatesTheMissingGalleryAndDefinitionBeforeAnyDisk() async throws {
+        try await AzureExecutorHarness.with(source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server-gen1:latest'}") { h in
+            let store = InMemoryJournalStore()
+            let result = await h.run([h.action(.galleryDefinition)], store: store)
+            #expect(result.succeeded, "\(result.failureText)")
+            #expect(try await h.arm.getDisk(h.diskID(.os)) == nil)
+
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
+            let gallery = try #require(try await h.arm.getGallery(galleryID))
+            #expect(gallery.properties?.provisioningState == "Succeeded")
+            #expect(gallery.tags?["kiln:build"] == "web" && gallery.tags?["team"] == "images")
+            let created = try #require(try await h.arm.getGalleryImage(definitionID))
+            #expect(created.properties?.provisioningState == "Succeeded")
+            #expect(created.properties?.osType == "Linux" && created.properties?.osState == "Generalized")
+            #expect(created.properties?.identifier?.publisher == "kiln")
+            #expect(created.properties?.identifier?.offer == "kilngallery" && created.properties?.identifier?.sku == "web")
+            #expect(created.properties?.hyperVGeneration == "V1")
+            // Journaled like any Azure action: intent, each operation started, done.
+            let journaled = await phases(store, "web/gallery-definition")
+            #expect(journaled.first == "intent" && journaled.last == "done", "\(journaled)")
+            #expect(journaled.filter { $0.hasPrefix("started") }.count == 2, "\(journaled)")
+
+            let again = await h.run([h.action(.galleryDefinition)])
+            #expect(again.succeeded, "\(again.failureText)")
+            #expect(try await h.puts(to: "kilngallery") == 1)
+            #expect(try await h.puts(to: "web") == 1)
+        }
+    }
+
+    /// An existing gallery and definition (made by someone else) are used as they are, and
+    /// the version goes into the gallery's region.
+    @Test func galleryDefinitionAdoptsAnExistingGalleryAndDefinition() async throws {
+        try await AzureExecutorHarness.with { h in
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
+            _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location, tags: ["owner": "team"])).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
+                osType: "Linux", osState: "Specialized", identifier: .init(publisher: "p", offer: "o", sku: "s"), hyperVGeneration: "V2")))
+                .wait(timeout: .seconds(30))
+
+            let definition = h.action(.galleryDefinition)
+            let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+            let version = h.action(.galleryVersion, after: [snap.id, definition.id])
+            let result = await h.run([definition, os, snap, version])
+            #expect(result.succeeded, "\(result.failureText)")
+            #expect(try await h.puts(to: "kilngallery") == 1)
+            #expect(try await h.puts(to: "web") == 1)
+            let kept = try #require(try await h.arm.getGalleryImage(definitionID))
+            #expect(kept.properties?.identifier?.publisher == "p" && kept.properties?.osState == "Specialized")
+            #expect(try await h.arm.getGallery(galleryID)?.tags?["owner"] == "team")
+            let published = try #require(try await h.arm.getGalleryImageVersion(versionID))
+            #expect(published.properties?.provisioningState == "Succeeded")
+            #expect(published.location.map(AzureRegion.normalized) == AzureRegion.normalized(h.endpoints.location))
+        }
+    }
+
+    /// A definition the version could not go into is refused with the fix, before any
+    /// disk work, and left as it is.
+    @Test(arguments: [("Linux", "V1", "its hyperVGeneration is V1, the build's OS disk's is V2"),
+                      ("Windows", "V2", "its osType is Windows, the build's is Linux")])
+    func galleryDefinitionRefusesAnIncompatibleDefinition(osType: String, generation: String, problem: String) async throws {
+        try await AzureExecutorHarness.with { h in
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
+            _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
+                osType: osType, osState: "Generalized", identifier: .init(publisher: "p", offer: "o", sku: "s"), hyperVGeneration: generation)))
+                .wait(timeout: .seconds(30))
+
+            let result = await h.run([h.action(.galleryDefinition)])
+            #expect(!result.succeeded)
+            #expect(result.failureText.contains("image definition web in gallery kilngallery cannot hold this build's version: \(problem)"), "\(result.failureText)")
+            #expect(result.failureText.contains("outputs.gallery.imageDefinition"), "\(result.failureText)")
+            #expect(result.failures.first?.action == ActionID(build: "web", kind: .galleryDefinition))
+            #expect(try await h.puts(to: "web") == 1)
+            #expect(try await h.arm.getGalleryImage(definitionID)?.properties?.hyperVGeneration == generation)
+        }
+    }
+
+    /// Its creation ended Failed: the action fails with Azure's words; the next run PUTs the
+    /// Failed definition again (as Azure retries it in place) instead of adopting it.
+    @Test func aDefinitionWhoseCreationFailedIsCreatedAgainByTheNextRun() async throws {
+        try await AzureExecutorHarness.with { h in
+            _ = try await h.control(.put, "/faults", body: #"[{"kind": "failOperation", "method": "PUT", "path": "*/galleries/*/images/*", "times": 1, "code": "InternalOperationError", "message": "Injected failure."}]"#)
+            let failed = await h.run([h.action(.galleryDefinition)])
+            #expect(!failed.succeeded)
+            #expect(failed.failureText.contains("InternalOperationError") && failed.failureText.contains("Injected failure."), "\(failed.failureText)")
+            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let definitionID = try #require(versionID.parent)
+            #expect(try await h.arm.getGalleryImage(definitionID)?.properties?.provisioningState == "Failed")
+
+            let again = await h.run([h.action(.galleryDefinition)])
+            #expect(again.succeeded, "\(again.failureText)")
+            let definition = try #require(try await h.arm.getGalleryImage(definitionID))
+            #expect(definition.properties?.provisioningState == "Succeeded")
+            #expect(definition.properties?.identifier?.publisher == "kiln" && definition.properties?.hyperVGeneration == "V2")
+            #expect(try await h.puts(to: "web") == 2)
+            #expect(try await h.puts(to: "kilngallery") == 1)
+        }
+    }
+
+    @Test func theDefinitionsGenerationComesFromTheSourceBeforeTheDiskExists() async throws {
+        let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
+        try await AzureExecutorHarness.with(source: "{galleryImageVersion: \(version)}") { h in
+            let sourceID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            let sourceDefinition = try #require(sourceID.parent), sourceGallery = try #require(sourceDefinition.parent)
+            _ = try await h.arm.beginCreateGallery(sourceGallery, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
+            _ = try await h.arm.beginCreateGalleryImage(sourceDefinition, ArmGalleryImage(location: h.endpoints.location, properties: .init(
+                osType: "Linux", osState: "Generalized", identifier: .init(publisher: "p", offer: "o", sku: "s"), hyperVGeneration: "V1")))
+                .wait(timeout: .seconds(30))
+            let action = h.action(.galleryDefinition)
+            #expect(try await h.environment.sourceHyperVGeneration(h.desired, action: action) == "V1")
+            var pinned = h.desired
+            pinned.build.disk.hyperVGeneration = .v2
+            #expect(try await h.environment.sourceHyperVGeneration(pinned, action: action) == "V2")
         }
     }
 
@@ -214,8 +337,9 @@ import Testing
     @Test func updateGalleryVersionRepairsThePublishingProfile() async throws {
         try await AzureExecutorHarness.with { h in
             let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
-            let version = h.action(.galleryVersion, after: [snap.id])
-            #expect(await h.run([os, snap, version]).succeeded)
+            let definition = h.action(.galleryDefinition)
+            let version = h.action(.galleryVersion, after: [snap.id, definition.id])
+            #expect(await h.run([os, snap, definition, version]).succeeded)
             let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
             // Drift behind Kiln's back: one region dropped, excluded from latest, an end of life.
             let drift = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: .init(
@@ -388,8 +512,9 @@ import Testing
     @Test func aPublishedVersionOfAnotherDigestIsRefused() async throws {
         try await AzureExecutorHarness.with { h in
             let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
-            let version = h.action(.galleryVersion, after: [snap.id])
-            #expect(await h.run([os, snap, version]).succeeded)
+            let definition = h.action(.galleryDefinition)
+            let version = h.action(.galleryVersion, after: [snap.id, definition.id])
+            #expect(await h.run([os, snap, definition, version]).succeeded)
             let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
             var tags = h.desired.tags
             tags["kiln:digest"] = "sha256:" + String(repeating: "1", count: 64)
@@ -431,7 +556,7 @@ import Testing
 
     @Test func theTableCoversEveryAzureSideKind() async throws {
         try await AzureExecutorHarness.with { h in
-            let kinds: Set<ActionKind> = [.createDisk, .snapshot, .image, .galleryVersion, .replicate, .updateGalleryVersion,
+            let kinds: Set<ActionKind> = [.createDisk, .snapshot, .image, .galleryDefinition, .galleryVersion, .replicate, .updateGalleryVersion,
                                           .deleteSnapshot, .deleteDisk, .releaseLeftover]
             #expect(Set(AzureExecutors.table(h.environment).keys) == kinds)
         }

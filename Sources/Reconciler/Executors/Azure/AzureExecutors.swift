@@ -15,6 +15,7 @@ public enum AzureExecutors {
             .createDisk: CreateDiskExecutor(env: env),
             .snapshot: SnapshotExecutor(env: env),
             .image: ImageExecutor(env: env),
+            .galleryDefinition: GalleryDefinitionExecutor(env: env),
             .galleryVersion: GalleryVersionExecutor(env: env),
             .replicate: ReplicateExecutor(env: env),
             .updateGalleryVersion: UpdateGalleryVersionExecutor(env: env),
@@ -162,6 +163,32 @@ extension ExecutorEnvironment {
         if let snap = try await arm.getSnapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
         if let disk = try await arm.getDisk(azureResourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
+    }
+
+    /// The Hyper-V generation the build's OS disk has, known before the disk exists (the
+    /// gallery's image definition is made from the start): the manifest's (V1 for scratch),
+    /// else the source's, which the disk inherits — the platform image version's, the
+    /// managed disk's, the gallery image version's definition's; else as `osHyperVGeneration`.
+    func sourceHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
+        if let g = d.build.disk.hyperVGeneration { return g.rawValue }
+        var found: String?
+        switch d.build.source {
+        case .platformImage(let urn):
+            if let version = d.resolvedSourceVersion ?? urn.version {
+                found = try await arm.getPlatformImageVersion(subscription: d.subscription, location: d.location, urn: urn.resolved(to: version))?
+                    .properties?.hyperVGeneration
+            }
+        case .disk:
+            if let source = d.sourceID { found = try await arm.getDisk(azureResourceID(source, for: action))?.properties?.hyperVGeneration }
+        case .galleryImageVersion:
+            if let source = d.sourceID, let definition = try azureResourceID(source, for: action).parent {
+                found = try await arm.getGalleryImage(definition)?.properties?.hyperVGeneration
+            }
+        case .scratch:
+            break
+        }
+        if let found { return found }
+        return try await osHyperVGeneration(d, action: action)
     }
 }
 

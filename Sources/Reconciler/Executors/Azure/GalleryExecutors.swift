@@ -4,14 +4,127 @@ import Model
 import Planner
 import Providers
 
+/// `gallery-definition`: makes sure the gallery and the image definition the build's
+/// version is published into exist. It depends on nothing but the source, so it runs at the
+/// start of the apply, beside the disk work, and `gallery-version` waits for it.
+///
+/// Kiln creates a missing gallery (in the build's location) and a missing image
+/// definition (Linux, generalized, the OS disk's Hyper-V generation, identifier publisher
+/// `kiln`, offer = the gallery's name, sku = the definition's name). Existing ones are
+/// adopted as they are, except an image definition the version could not be published
+/// into (another OS type or Hyper-V generation), which is refused with the fix; one left
+/// `Failed` (its creation failed) is PUT again as it is.
+///
+/// The outcome carries the gallery's region, where `gallery-version` creates the version.
+struct GalleryDefinitionExecutor: ActionExecutor {
+    let env: ExecutorEnvironment
+
+    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let (_, definitionID, galleryID) = try galleryIDs(d, env: env, action: action)
+        let timeout = d.build.timeouts.azureOperation.duration
+        let ops = AzureOperations(arm: env.arm, context: context)
+        // The journal holds the last operation this action started (the gallery's or the
+        // definition's): wait for it, then check both as on any run.
+        try await ops.rejoin(fallbackMethod: .put, resource: definitionID, timeout: timeout)
+        let location = try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
+        try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
+        return .azure(definitionID, [ActionOutcome.Key.location: location])
+    }
+
+    /// The gallery's location, creating the gallery when it is missing.
+    private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
+        var body: ArmGallery
+        if let gallery = try await env.arm.getGallery(id) {
+            let state = gallery.properties?.provisioningState
+            let location = gallery.location.map(AzureRegion.normalized) ?? d.location
+            guard AzureState.failed(state) else {
+                if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+                return location
+            }
+            // Failed (e.g. its creation failed in an earlier run): the same gallery again,
+            // which Azure retries in place.
+            ops.context.logger.notice("gallery \(id.name) is \(state ?? "Failed"); creating it again")
+            body = ArmGallery(location: location, tags: gallery.tags, description: gallery.properties?.description)
+        } else {
+            var tags = d.build.tags
+            tags["kiln:build"] = d.name
+            body = ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)")
+        }
+        try ops.context.checkInterruption()
+        let operation = try await env.arm.beginCreateGallery(id, body)
+        _ = try await ops.recordAndWait(operation, timeout: timeout)
+        return body.location ?? d.location
+    }
+
+    /// Creates the image definition when it is missing; refuses one the version cannot go into.
+    private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
+                                  ops: AzureOperations, timeout: Duration) async throws {
+        let generation = try await env.sourceHyperVGeneration(d, action: action)
+        let body: ArmGalleryImage
+        if let definition = try await env.arm.getGalleryImage(id) {
+            let state = definition.properties?.provisioningState
+            if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            if let problem = Self.incompatibility(definition, generation: generation) {
+                throw ExecutorError(action: action.id, message: "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
+                    + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
+                    + (problem.contains("hyperVGeneration") ? ", or set disk.hyperVGeneration to the definition's" : ""))
+            }
+            guard AzureState.failed(state), var properties = definition.properties else { return }
+            // Failed (e.g. its creation failed in an earlier run): the same definition again,
+            // which Azure retries in place.
+            ops.context.logger.notice("image definition \(id.name) is \(state ?? "Failed"); creating it again")
+            properties.provisioningState = nil
+            body = ArmGalleryImage(location: definition.location ?? location, tags: definition.tags, properties: properties)
+        } else {
+            var tags = d.build.tags
+            tags["kiln:build"] = d.name
+            let properties = ArmGalleryImage.Properties(
+                osType: "Linux", osState: "Generalized",
+                identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+                hyperVGeneration: generation)
+            body = ArmGalleryImage(location: location, tags: tags, properties: properties)
+        }
+        try ops.context.checkInterruption()
+        let operation = try await env.arm.beginCreateGalleryImage(id, body)
+        _ = try await ops.recordAndWait(operation, timeout: timeout)
+    }
+
+    /// Why an existing definition cannot hold a version of a Linux OS disk of `generation`
+    /// (Azure refuses such a version, but only after the disk work), or nil. A definition
+    /// without a generation is V1, Azure's default.
+    static func incompatibility(_ definition: ArmGalleryImage, generation: String) -> String? {
+        var problems: [String] = []
+        if let os = definition.properties?.osType, os.lowercased() != "linux" {
+            problems.append("its osType is \(os), the build's is Linux")
+        }
+        let theirs = definition.properties?.hyperVGeneration ?? HyperVGeneration.v1.rawValue
+        if theirs.uppercased() != generation.uppercased() {
+            problems.append("its hyperVGeneration is \(theirs), the build's OS disk's is \(generation)")
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: " and ")
+    }
+}
+
+/// The build's gallery image version id and its definition's and gallery's.
+private func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) throws -> (version: ResourceID, definition: ResourceID, gallery: ResourceID) {
+    guard let g = d.gallery else {
+        throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+    }
+    let versionID = try env.azureResourceID(g.id, for: action)
+    guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
+          versionID.isType("Microsoft.Compute/galleries/images/versions") else {
+        throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
+    }
+    return (versionID, definitionID, galleryID)
+}
+
 /// `gallery-version`: publishes the build's snapshots as an Azure Compute Gallery image
 /// version tagged with the build's digest, and waits (up to `timeouts.replication`) until
 /// Azure reports it provisioned, reporting replication progress per region meanwhile.
 ///
-/// Kiln creates a missing gallery (in the build's location) and a missing image
-/// definition (Linux, generalized, the OS disk's Hyper-V generation, identifier publisher
-/// `kiln`, offer = the gallery's name, sku = the definition's name). Existing ones are used
-/// as they are.
+/// The gallery and image definition are `gallery-definition`'s (a dependency): the version
+/// is created in the gallery's region, which that action's outcome carries.
 ///
 /// A version with this digest is adopted; one with another digest is refused (published
 /// versions are immutable: bump the version), which the planner reports as a conflict too.
@@ -25,12 +138,7 @@ struct GalleryVersionExecutor: ActionExecutor {
         guard let g = d.gallery else {
             throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
-        let versionID = try env.azureResourceID(g.id, for: action)
-        guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
-              versionID.isType("Microsoft.Compute/galleries/images/versions") else {
-            throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
-        }
-        let timeout = d.build.timeouts.azureOperation.duration
+        let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
@@ -53,8 +161,7 @@ struct GalleryVersionExecutor: ActionExecutor {
             context.logger.notice("gallery version \(g.version) is \(state ?? "in an unknown state"); publishing it again")
         }
 
-        let location = try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
-        try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
+        let location = try await galleryLocation(definitionID, d, action: action, context: context)
         try context.checkInterruption()
         let operation = try await env.arm.beginCreateGalleryImageVersion(versionID, versionBody(d, g, location: location, action: action))
         _ = try await ops.recordAndWait(operation, timeout: replication, whileWaiting: { try await progress.poll() })
@@ -62,36 +169,18 @@ struct GalleryVersionExecutor: ActionExecutor {
         return outcome
     }
 
-    /// The gallery's location, creating the gallery when it is missing.
-    private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
-        if let gallery = try await env.arm.getGallery(id) {
-            if AzureState.inProgress(gallery.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
-            return gallery.location.map(AzureRegion.normalized) ?? d.location
+    /// The region to create the version in: the gallery's, as `gallery-definition` found it;
+    /// without that result (a plan made by hand), the definition's own (it lives in its
+    /// gallery's region), read once.
+    private func galleryLocation(_ definitionID: ResourceID, _ d: DesiredBuild, action: Action, context: ExecutionContext) async throws -> String {
+        let ensured = ActionID(build: d.name, kind: .galleryDefinition)
+        if let location = context.dependencyResults[ensured]?[ActionOutcome.Key.location] ?? context.buildResults[ensured]?[ActionOutcome.Key.location] {
+            return location
         }
-        try ops.context.checkInterruption()
-        var tags = d.build.tags
-        tags["kiln:build"] = d.name
-        let operation = try await env.arm.beginCreateGallery(id, ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)"))
-        _ = try await ops.recordAndWait(operation, timeout: timeout)
-        return d.location
-    }
-
-    /// Creates the image definition when it is missing.
-    private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
-                                  ops: AzureOperations, timeout: Duration) async throws {
-        if let definition = try await env.arm.getGalleryImage(id) {
-            if AzureState.inProgress(definition.properties?.provisioningState) { try await ops.waitForProvisioning(id, timeout: timeout) }
-            return
+        guard let definition = try await env.arm.getGalleryImage(definitionID) else {
+            throw ExecutorError(action: action.id, message: "image definition \(definitionID.name) (\(definitionID)) does not exist; run kiln apply again: its gallery-definition action creates it")
         }
-        try ops.context.checkInterruption()
-        var tags = d.build.tags
-        tags["kiln:build"] = d.name
-        let properties = ArmGalleryImage.Properties(
-            osType: "Linux", osState: "Generalized",
-            identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-            hyperVGeneration: try await env.osHyperVGeneration(d, action: action))
-        let operation = try await env.arm.beginCreateGalleryImage(id, ArmGalleryImage(location: location, tags: tags, properties: properties))
-        _ = try await ops.recordAndWait(operation, timeout: timeout)
+        return definition.location.map(AzureRegion.normalized) ?? d.location
     }
 
     func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> ArmGalleryImageVersion {
