@@ -13,6 +13,8 @@ public struct ExecutorEnvironment: Sendable {
     public var local: LocalProviders
     /// The process environment, for `{{env "…"}}` in commands.
     public var processEnvironment: [String: String]
+    /// Work that several builds of this apply need done once (a shared gallery's creation).
+    public let once = OncePerApply()
 
     public init(desired: [DesiredBuild], vm: BuilderVM, arm: ArmClient, disks: BuilderDisks, local: LocalProviders,
                 processEnvironment: [String: String]) {
@@ -42,6 +44,54 @@ public struct ExecutorEnvironment: Sendable {
         if let mountPath { variables["MountPath"] = mountPath }
         let values = TemplateValues(variables: variables, vm: vm.templateValues, environment: processEnvironment)
         return try Template(parsing: text, allowed: Set(variables.keys)).render(values, mode: .shell)
+    }
+}
+
+/// Runs a piece of work once for all the actions of an apply that ask for it at the same
+/// time: the first caller does it, the others wait for its result. Eight builds publishing
+/// into one new gallery make one PUT, instead of one PUT and seven pollers of a resource
+/// that is still `Creating` (a resource carries no `Retry-After`, so they would poll it
+/// every 10 s). Nothing is kept once the work ends: a later caller does it again, which for
+/// Kiln's idempotent executors costs a read.
+///
+/// When the first caller fails, each waiting caller does the work itself, so every action
+/// reports (and journals) its own outcome.
+public actor OncePerApply {
+    private var waiting: [String: [CheckedContinuation<String?, Never>]] = [:]
+
+    public init() {}
+
+    private enum Turn { case lead, follow(String?) }
+
+    private func take(_ key: String) async -> Turn {
+        guard waiting[key] != nil else {
+            waiting[key] = []
+            return .lead
+        }
+        return .follow(await withCheckedContinuation { waiting[key, default: []].append($0) })
+    }
+
+    private func finish(_ key: String, _ value: String?) {
+        for waiter in waiting.removeValue(forKey: key) ?? [] { waiter.resume(returning: value) }
+    }
+
+    /// The result of `body` for `key`, from this caller's run or from the run under way.
+    public nonisolated func run(_ key: String, _ body: @Sendable () async throws -> String) async throws -> String {
+        switch await take(key) {
+        case .follow(let value?):
+            return value
+        case .follow(nil):
+            return try await body()
+        case .lead:
+            do {
+                let value = try await body()
+                await finish(key, value)
+                return value
+            } catch {
+                await finish(key, nil)
+                throw error
+            }
+        }
     }
 }
 

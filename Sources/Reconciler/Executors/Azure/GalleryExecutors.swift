@@ -27,7 +27,10 @@ struct GalleryDefinitionExecutor: ActionExecutor {
         // The journal holds the last operation this action started (the gallery's or the
         // definition's): wait for it, then check both as on any run.
         try await ops.rejoin(fallbackMethod: .put, resource: definitionID, timeout: timeout)
-        let location = try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
+        // Builds of this apply that share the gallery create it once between them.
+        let location = try await env.once.run("gallery " + galleryID.description.lowercased()) {
+            try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
+        }
         try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
         return .azure(definitionID, [ActionOutcome.Key.location: location])
     }
