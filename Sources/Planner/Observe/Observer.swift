@@ -42,10 +42,10 @@ public struct Observer: Sendable {
     /// `journals`: the builds' journals as already read (by name), so they are not read again.
     ///
     /// Shared reads (issue 6, no-op plan): one listing per temporary resource group for all
-    /// its builds, one read per distinct disk or gallery-version source, and the builder VM
-    /// read only when some build has a disk whose attachment matters; a converged manifest
-    /// from platform images then costs one GET per output plus one listing per resource group
-    /// (and `resolveVersions`' one list per `latest` image).
+    /// its builds (none for builds whose journal accounts for every temporary resource), one
+    /// read per distinct disk or gallery-version source, and the builder VM read only when
+    /// some build has a disk whose attachment matters; a converged manifest then costs one
+    /// GET per output (and `resolveVersions`' one list per `latest` image).
     public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
         let shared = SharedObservation(attachments: BuilderAttachments(arm: arm, vm: vm.id), arm: arm)
         let table = try await mounts.mountTable()
@@ -72,11 +72,13 @@ public struct Observer: Sendable {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
         async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
-        async let tagged = shared.listings.resources(of: d)
 
         let view: JournalView
         if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
-        let listed = try await tagged
+        // The listing finds what no journal accounts for (an older run's leftovers, a run
+        // whose journal was lost). A finished run's journal accounts for everything: see
+        // `accountsForEveryTemporary`.
+        let listed = Self.accountsForEveryTemporary(view, of: d) ? [] : try await shared.listings.resources(of: d)
         let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
         // A temporary resource that this run's journal records as deleted and that the
         // listing does not show with this build's tag is gone: its GET is skipped, so a
@@ -164,6 +166,26 @@ public struct Observer: Sendable {
     }
 
     static func region(_ name: String) -> String { RegionName.normalized(name) }
+
+    /// Whether the journal shows every temporary resource this build ever made as gone, so
+    /// that listing its resource group cannot find anything of it: the journal is of the
+    /// build's current run, that run published exactly this digest, nothing of it failed or
+    /// is under way, and it deleted every disk and snapshot it made.
+    ///
+    /// Why that covers older runs too: a run starts either with no journal (then the plan
+    /// lists the group and the run releases what it finds, as actions of its own journal)
+    /// or from this journal's previous run, whose leftovers were released the same way; a
+    /// release that failed stays in `failed`. Every resource Kiln creates is journaled
+    /// (`intent`) before the request, so none escapes the journal of a run it belongs to.
+    /// What the skip gives up: resources tagged with this build's name by another checkout
+    /// (another state directory), which are not this journal's to release anyway.
+    static func accountsForEveryTemporary(_ view: JournalView, of d: DesiredBuild) -> Bool {
+        guard view.runID == d.runID, view.published == d.digest, view.failed.isEmpty, view.inFlight.isEmpty else { return false }
+        return d.roles.allSatisfy { role in
+            view.completed.contains(ActionID(d.name, .deleteDisk, role))
+                && (d.build.outputs.skip || view.completed.contains(ActionID(d.name, .deleteSnapshot, role)))
+        }
+    }
 
     /// The tag naming the build that made a temporary resource, and the one naming its run.
     static let buildTag = "kiln:build"

@@ -21,6 +21,14 @@ import Testing
         ])
     }
 
+    /// The journal of a run that finished: it deleted its temporaries and published `d`'s
+    /// digest (what `kiln apply` records when all of a build's actions are done).
+    static func finishedJournal(_ d: DesiredBuild, digest: BuildDigest? = nil) throws -> BuildJournal {
+        var journal = deletedJournal(d)
+        journal.attributes["published"] = String(decoding: try JSONEncoder().encode(digest ?? d.digest), as: UTF8.self)
+        return journal
+    }
+
     static func observe(_ h: AzureExecutorHarness, journal: BuildJournal?) async throws -> ObservedBuild {
         let store = InMemoryJournalStore(journals: journal.map { [$0] } ?? [])
         let mounts = InMemoryMountManager()
@@ -179,6 +187,49 @@ import Testing
             // Before: 50 (16 listings and the VM besides the 32 output GETs and the platform list).
             #expect(reads == Reads(images: 16, versions: 16, listings: 1, platformLists: 1), "\(reads)")
             #expect(reads.total == 34)
+        }
+    }
+
+    @Test func finishedRunsJournalsSpareTheListing() async throws {
+        try await AzureExecutorHarness.with { h in
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let one = try await Self.plan(h, try Self.manifest(h, builds: 1, in: dir), journal: { try? Self.finishedJournal($0) })
+            // One GET per output, and the `latest` source's version list.
+            #expect(one.reads == Reads(images: 1, versions: 1, platformLists: 1), "\(one.reads)")
+            let sixteen = try await Self.plan(h, try Self.manifest(h, builds: 16, in: dir), journal: { try? Self.finishedJournal($0) })
+            #expect(sixteen.reads == Reads(images: 16, versions: 16, platformLists: 1), "\(sixteen.reads)")
+            #expect(sixteen.reads.total == 33)
+        }
+    }
+
+    @Test func aJournalThatDoesNotAccountForEverythingStillLists() async throws {
+        try await AzureExecutorHarness.with { h in
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let manifest = try Self.manifest(h, builds: 1, in: dir)
+            // A leftover of an older run, which only the listing can find.
+            let old = try Self.leftoverID(h, "disks", "kiln-noop-0-0000000000-os")
+            try await Self.createTagged(h, old, build: "noop-0", run: "0000000000")
+            let other = try await Self.plan(h, manifest, journal: { d in
+                var changed = d.digest
+                changed.value = String(repeating: "0", count: 64)
+                return try? Self.finishedJournal(d, digest: changed)
+            })
+            #expect(other.reads.listings == 1, "another published digest: \(other.reads)")
+            #expect(other.observed["noop-0"]?.leftovers.count == 1)
+            let failed = try await Self.plan(h, manifest, journal: { d in
+                var journal = try? Self.finishedJournal(d)
+                journal?.entries.append(JournalEntry(actionID: ActionID(build: d.name, kind: .replicate, target: "westus").description, phase: .failed(message: "Replication failed")))
+                return journal
+            })
+            #expect(failed.reads.listings == 1, "a failed action: \(failed.reads)")
+            let unfinished = try await Self.plan(h, manifest, journal: { d in
+                var journal = try? Self.finishedJournal(d)
+                journal?.entries.removeAll { $0.actionID.contains("delete-snapshot") }
+                return journal
+            })
+            #expect(unfinished.reads.listings == 1, "a snapshot not deleted: \(unfinished.reads)")
         }
     }
 
