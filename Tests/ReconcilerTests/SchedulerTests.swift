@@ -64,6 +64,35 @@ import Testing
         #expect(executor.recorder.maximum == 3)
     }
 
+    @Test func whenSlotsAreShortTheLongestChainAheadStartsFirst() async throws {
+        // Two builds past their snapshots, one slot: each build's gallery version (then
+        // replication) is further from the end than its managed image or its disk deletion,
+        // so both versions start before any image, whatever the plan order.
+        var actions: [Action] = []
+        for build in ["a", "b"] {
+            actions.append(act(build, .deleteDisk, "os", change: .delete))
+            actions.append(act(build, .image, change: .create))
+            actions.append(act(build, .galleryVersion, change: .create))
+            actions.append(act(build, .replicate, "westus", after: [ActionID(build: build, kind: .galleryVersion)], change: .wait))
+        }
+        let executor = FakeExecutor([:])
+        let s = scheduler(executor, store: InMemoryJournalStore(), parallelism: 1)
+        let p = plan(actions)
+        let result = try await withDeadlockGuard("the run") { await s.run(p) }
+        #expect(result.succeeded)
+        let started = executor.recorder.started
+        #expect(started == ["a/gallery-version", "b/gallery-version", "a/image", "b/image",
+                            "a/delete-disk[os]", "b/delete-disk[os]", "a/replicate[westus]", "b/replicate[westus]"], "\(started)")
+    }
+
+    @Test func withSlotsToSpareReadyActionsStartInPlanOrder() async throws {
+        let actions = [act("a", .deleteDisk, "os", change: .delete), act("a", .image, change: .create), act("a", .galleryVersion, change: .create)]
+        let executor = FakeExecutor([:])
+        let s = scheduler(executor, store: InMemoryJournalStore(), parallelism: 10)
+        #expect(try await withDeadlockGuard("the run") { await s.run(plan(actions)) }.succeeded)
+        #expect(executor.recorder.started == ["a/delete-disk[os]", "a/image", "a/gallery-version"])
+    }
+
     @Test func independentBranchesAndBuildsRunSideBySide() async throws {
         // Each executor waits until the other one has started: only concurrent runs finish.
         let webStarted = Latch(), apiStarted = Latch()

@@ -27,6 +27,9 @@ struct SchedulerRun {
     /// pending ones (after a reboot, `mount` is pending again while the step after it that
     /// `provision[b]` directly depends on is done), and that must still order them.
     private let ancestors: [ActionID: Set<ActionID>]
+    /// Each action's typical duration plus the longest typical chain of its dependents
+    /// (`TypicalDuration`): how far it is from the end of the apply.
+    private let remaining: [ActionID: Double]
     private(set) var final: [ActionID: ActionFinalStatus] = [:]
     private var succeeded: Set<ActionID> = []
     private var resultsByAction: [ActionID: [String: String]] = [:]
@@ -40,6 +43,7 @@ struct SchedulerRun {
         known = Set(plan.actions.map(\.id))
         order = Dictionary(plan.actions.enumerated().map { ($1.id, $0) }) { first, _ in first }
         ancestors = Self.ancestors(in: plan)
+        remaining = Self.remaining(in: plan)
         for action in plan.actions {
             for dep in action.dependsOn { dependents[dep, default: []].append(action.id) }
             switch action.status {
@@ -59,17 +63,26 @@ struct SchedulerRun {
         resultsByAction.merge(results) { _, new in new }
     }
 
-    /// The actions that may start now, in plan order, up to the free capacity.
+    /// The actions that may start now, up to the free capacity, in plan order. When more are
+    /// ready than there are free slots, the ones with the longest typical chain still ahead
+    /// of them (`remaining`) go first: with eight builds and ten slots, the gallery versions
+    /// (minutes of replication, then the end) start before the managed images and the
+    /// deletions that nothing waits for.
     func startable() -> [Action] {
-        var free = parallelism - running.count
-        var out: [Action] = []
-        for action in plan.actions where free > 0 {
-            guard final[action.id] == nil, running[action.id] == nil,
-                  (ancestors[action.id] ?? []).allSatisfy({ succeeded.contains($0) }) else { continue }
-            out.append(action)
-            free -= 1
+        let free = parallelism - running.count
+        guard free > 0 else { return [] }
+        let ready = plan.actions.filter { action in
+            final[action.id] == nil && running[action.id] == nil
+                && (ancestors[action.id] ?? []).allSatisfy { succeeded.contains($0) }
         }
-        return out
+        guard ready.count > free else { return ready }
+        let chosen = Set(ready.enumerated()
+            .sorted { a, b in
+                let (ra, rb) = (remaining[a.element.id] ?? 0, remaining[b.element.id] ?? 0)
+                return ra != rb ? ra > rb : a.offset < b.offset
+            }
+            .prefix(free).map(\.element.id))
+        return ready.filter { chosen.contains($0.id) }
     }
 
     mutating func markStarted(_ id: ActionID, at stopwatch: Stopwatch) {
@@ -224,6 +237,27 @@ struct SchedulerRun {
         return memo
     }
 
+    /// For each action, its typical duration plus the longest typical chain of actions that
+    /// depend on it, directly or not.
+    private static func remaining(in plan: Plan) -> [ActionID: Double] {
+        var dependents: [ActionID: [ActionID]] = [:]
+        for action in plan.actions { for dep in action.dependsOn { dependents[dep, default: []].append(action.id) } }
+        let kinds = Dictionary(plan.actions.map { ($0.id, $0.id.kind) }) { first, _ in first }
+        var memo: [ActionID: Double] = [:]
+        var visiting: Set<ActionID> = []
+        func visit(_ id: ActionID) -> Double {
+            if let known = memo[id] { return known }
+            guard visiting.insert(id).inserted else { return 0 } // a cycle: reported when nothing starts
+            let after = (dependents[id] ?? []).map(visit).max() ?? 0
+            visiting.remove(id)
+            let total = TypicalDuration.seconds(kinds[id] ?? id.kind) + after
+            memo[id] = total
+            return total
+        }
+        for action in plan.actions { _ = visit(action.id) }
+        return memo
+    }
+
     /// A blocked action that `id` depends on, directly or not.
     private func blockingAncestor(of id: ActionID) -> ActionID? {
         var seen: Set<ActionID> = []
@@ -235,5 +269,27 @@ struct SchedulerRun {
             stack += plan.action(next)?.dependsOn ?? []
         }
         return nil
+    }
+}
+
+/// Rough seconds an action of each kind takes on Azure, for ordering the ready actions
+/// when slots are short; only their relative sizes matter. Azure's from typical operation
+/// times (as in `emulator/latency-realistic.json`); provisioning steps are the user's
+/// commands, often the longest part of a build, so they count as long.
+enum TypicalDuration {
+    static func seconds(_ kind: ActionKind) -> Double {
+        switch kind {
+        case .galleryVersion, .updateGalleryVersion: 90
+        case .replicate: 1
+        case .provision: 60
+        case .image: 25
+        case .attach: 12
+        case .detach: 10
+        case .galleryDefinition: 10
+        case .snapshot: 8
+        case .createDisk: 4
+        case .deleteSnapshot, .deleteDisk, .releaseLeftover, .deleteImage, .deleteGalleryVersion: 5
+        default: 1
+        }
     }
 }
