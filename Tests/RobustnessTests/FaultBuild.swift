@@ -140,8 +140,8 @@ struct TimedRequest: Sendable {
 }
 
 /// Requests repeated sooner than the server allowed: after a 429 with `Retry-After:
-/// throttleSeconds`, the same request again; and after a poll answered "in progress" (the
-/// poll came before the operation's end, `operationEnds` by lower-cased operation id), the
+/// throttleSeconds`, the same request again; and after a poll answered "in progress" (a 2xx
+/// before the operation's end, `operationEnds` by lower-cased operation id), the
 /// next poll of that URL sooner than the answer's `Retry-After: pollSeconds`. Times are when
 /// the emulator received each request, so a gap measured is at least the client's wait.
 func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: Double, operationEnds: [String: Date]) -> [String] {
@@ -151,7 +151,10 @@ func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: 
         let wait: Double
         if r.status == 429 {
             wait = throttleSeconds
-        } else if r.isOperationPoll, let end = operationEnds[r.path.split(separator: "/").last.map { $0.lowercased() } ?? ""], r.time < end {
+        } else if r.isOperationPoll, (200..<300).contains(r.status),
+                  let end = operationEnds[r.path.split(separator: "/").last.map { $0.lowercased() } ?? ""], r.time < end {
+            // Only an "in progress" answer carries the Retry-After to honour: after a dropped
+            // connection (status 0) or a 5xx the client retries on its own backoff.
             wait = pollSeconds
         } else {
             continue
