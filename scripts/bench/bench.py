@@ -638,6 +638,8 @@ class Bench:
             econ = request_economy(best.requests, self.retry_after)
             outputs = 2 * n  # a managed image and a gallery version per build
             reads = econ["byCategory"].get("read", 0) + econ["byCategory"].get("poll", 0)
+            # Resolving a `latest` platform image: a read of the source, not of an output.
+            source_reads = sum(c for k, c in econ["byKind"].items() if k.startswith("GET locations/publishers/"))
             out[str(n)] = {
                 "builds": n,
                 "outputResources": outputs,
@@ -645,6 +647,7 @@ class Bench:
                 "wallSeconds": round(best.wall, 3),
                 "wallSecondsAll": [round(r.wall, 3) for r in runs],
                 "armReads": reads,
+                "sourceReads": source_reads,
                 "tokenRequests": econ["byCategory"].get("token", 0),
                 "imdsRequests": econ["byCategory"].get("imds", 0),
                 "byKind": econ["byKind"],
