@@ -29,6 +29,16 @@ import Testing
         return journal
     }
 
+    /// Observes the harness's build with `journal` as its journal view; returns what was
+    /// observed (by build name) and the reads it took.
+    static func observeCounting(_ h: AzureExecutorHarness, journal: BuildJournal) async throws -> (observed: [String: ObservedBuild], reads: Reads) {
+        let before = try await h.requests().count
+        let observer = Observer(arm: h.arm, devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
+        let observed = try await observer.observe([h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
+                                                  journals: [h.desired.name: Observer.view(of: journal)])
+        return (observed, Reads(Array(try await h.requests().dropFirst(before))))
+    }
+
     static func observe(_ h: AzureExecutorHarness, journal: BuildJournal?) async throws -> ObservedBuild {
         let store = InMemoryJournalStore(journals: journal.map { [$0] } ?? [])
         let mounts = InMemoryMountManager()
@@ -200,6 +210,10 @@ import Testing
             let sixteen = try await Self.plan(h, try Self.manifest(h, builds: 16, in: dir), journal: { try? Self.finishedJournal($0) })
             #expect(sixteen.reads == Reads(images: 16, versions: 16, platformLists: 1), "\(sixteen.reads)")
             #expect(sixteen.reads.total == 33)
+            // A pinned platform image needs no resolving: one read per output, nothing else.
+            let pinned = try await Self.plan(h, try Self.manifest(h, builds: 1, source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server:24.04.202502010'}", in: dir),
+                                             journal: { try? Self.finishedJournal($0) })
+            #expect(pinned.reads == Reads(images: 1, versions: 1), "\(pinned.reads)")
         }
     }
 
@@ -255,11 +269,7 @@ import Testing
                 JournalEntry(actionID: ActionID(h.desired.name, .createDisk, .os).description, phase: .done(result: [:])),
                 JournalEntry(actionID: ActionID(h.desired.name, .attach, .os).description, phase: .done(result: [:])),
             ])
-            let before = try await h.requests().count
-            let observer = Observer(arm: h.arm, devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
-            let observed = try await observer.observe([h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
-                                                      journals: [h.desired.name: Observer.view(of: journal)])
-            let reads = Reads(Array(try await h.requests().dropFirst(before)))
+            let (observed, reads) = try await Self.observeCounting(h, journal: journal)
             #expect(observed[h.desired.name]?.disks[.os]?.builderLUN == lun)
             #expect(reads == Reads(images: 1, versions: 1, listings: 1, vms: 1, temporaries: 2), "\(reads)")
         }
@@ -284,11 +294,7 @@ import Testing
             let old = try Self.leftoverID(h, "disks", "kiln-\(h.desired.name)-0000000000-os")
             try await Self.createTagged(h, old, build: h.desired.name, run: "0000000000")
             _ = try await h.arm.attachDataDisk(old, to: h.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
-            let before = try await h.requests().count
-            let observer = Observer(arm: h.arm, devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
-            let observed = try await observer.observe([h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
-                                                      journals: [h.desired.name: Observer.view(of: Self.deletedJournal(h.desired))])
-            let reads = Reads(Array(try await h.requests().dropFirst(before)))
+            let (observed, reads) = try await Self.observeCounting(h, journal: Self.deletedJournal(h.desired))
             let leftovers = observed[h.desired.name]?.leftovers ?? []
             #expect(leftovers.map(\.id).map { $0.lowercased() } == [old.description.lowercased()])
             #expect(leftovers.first?.kind == .disk && leftovers.first?.attached == true && leftovers.first?.runID == "0000000000")
@@ -300,11 +306,7 @@ import Testing
         try await AzureExecutorHarness.with { h in
             let old = try Self.leftoverID(h, "snapshots", "kiln-\(h.desired.name)-0000000000-os-snap")
             try await Self.createTagged(h, old, build: h.desired.name, run: "0000000000")
-            let before = try await h.requests().count
-            let observer = Observer(arm: h.arm, devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
-            let observed = try await observer.observe([h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
-                                                      journals: [h.desired.name: Observer.view(of: Self.deletedJournal(h.desired))])
-            let reads = Reads(Array(try await h.requests().dropFirst(before)))
+            let (observed, reads) = try await Self.observeCounting(h, journal: Self.deletedJournal(h.desired))
             let leftovers = observed[h.desired.name]?.leftovers ?? []
             #expect(leftovers.count == 1 && leftovers.first?.kind == .snapshot && leftovers.first?.attached == false)
             #expect(reads == Reads(images: 1, versions: 1, listings: 1), "\(reads)")
