@@ -91,6 +91,36 @@ import Testing
         #expect(disks.map { $0["lun"] as? Int } == [0, 1, 2])
     }
 
+    @Test func aConcurrentUpdateOfTheVMIsWaitedOutForAttachAndDetach() async throws {
+        let conflict = #"{"error":{"code":"Conflict","message":"The request failed due to conflict with a concurrent request."}}"#
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0]), [:]))
+        await t.on(.post, "attachDetachDataDisks", json:
+            (409, conflict, [:]), (202, "", AzureFixtures.headers(("Location", location))),
+            (409, conflict, [:]), (202, "", AzureFixtures.headers(("Location", location))))
+        await t.on(.get, "operations/att", json: (200, #"{"dataDisks":[]}"#, [:]))
+        let client = AzureFixtures.client(t)
+        // Attach: the 409 is waited out (the VM read again), then the request goes through.
+        #expect(try await client.attachDataDisk(dataDisk, to: AzureFixtures.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60)) == 1)
+        #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 2)
+        #expect(await t.requests(.get, containing: "virtualMachines/builder?").count == 2)
+        // Detach of the disk at LUN 0, likewise.
+        try await client.detachDataDisk(AzureFixtures.id("disks/d0"), from: AzureFixtures.vm, timeout: .seconds(60))
+        #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 4)
+    }
+
+    @Test func anotherConflictIsNotRetried() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: []), [:]))
+        await t.on(.post, "attachDetachDataDisks", json:
+            (409, #"{"error":{"code":"ConflictingUserInput","message":"Disk 'x' cannot be attached as the disk is already owned by VM 'other'."}}"#, [:]))
+        let error = try await #require(throws: ArmError.self) {
+            try await AzureFixtures.client(t).attachDataDisk(dataDisk, to: AzureFixtures.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
+        }
+        #expect(error.code == "ConflictingUserInput")
+        #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 1)
+    }
+
     @Test func attachOfAnAttachedDiskReturnsItsLUNWithoutACall() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 3]), [:]))

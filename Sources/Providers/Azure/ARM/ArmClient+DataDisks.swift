@@ -60,6 +60,7 @@ extension ArmClient {
         let client = self
         return try await lock.withLUNLock {
             var staleETags = 0
+            var conflicts = ConcurrentUpdatePauses(timeout: timeout)
             while true {
                 let machine = try await client.requireVirtualMachine(vm, for: "attach data disk \(names)")
                 let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
@@ -92,7 +93,12 @@ extension ArmClient {
                         dataDisksToAttach: newcomers.map { .init(diskId: $0.attachment.disk.description, lun: $0.lun, caching: $0.attachment.caching, deleteOption: "Detach") },
                         dataDisksToDetach: nil
                     )
-                    operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                    do {
+                        operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                    } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
+                        try await conflicts.pause()
+                        continue
+                    }
                 } else {
                     let kept = dataDisks.filter { $0.toBeDetached != true }
                     let added = newcomers.map { ArmVirtualMachine.DataDisk(lun: $0.lun, managedDiskID: $0.attachment.disk.description, caching: $0.attachment.caching) }
@@ -102,6 +108,9 @@ extension ArmClient {
                     } catch let error as ArmError where error.status == 412 && staleETags < 5 {
                         // Someone else changed the VM between our read and write: read again.
                         staleETags += 1
+                        continue
+                    } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
+                        try await conflicts.pause()
                         continue
                     }
                 }
@@ -126,6 +135,7 @@ extension ArmClient {
         try require(disk, is: "Microsoft.Compute/disks", for: "detach data disk")
         try require(vm, is: "Microsoft.Compute/virtualMachines", for: "detach data disk")
         var staleETags = 0
+        var conflicts = ConcurrentUpdatePauses(timeout: timeout)
         while true {
             let machine = try await requireVirtualMachine(vm, for: "detach data disk \(disk.name)")
             let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
@@ -138,7 +148,12 @@ extension ArmClient {
                     dataDisksToAttach: nil,
                     dataDisksToDetach: [.init(diskId: disk.description, detachOption: force ? "ForceDetach" : nil)]
                 )
-                operation = try await beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                do {
+                    operation = try await beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
+                    try await conflicts.pause()
+                    continue
+                }
             } else {
                 var remaining = dataDisks
                 if force, let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, disk) }) {
@@ -151,6 +166,9 @@ extension ArmClient {
                     operation = try await beginPatch(vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining), headers: Self.ifMatch(machine.etag), operation: operationName)
                 } catch let error as ArmError where error.status == 412 && staleETags < 5 {
                     staleETags += 1
+                    continue
+                } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
+                    try await conflicts.pause()
                     continue
                 }
             }
@@ -178,4 +196,30 @@ extension ArmClient {
         guard let text, let parsed = try? ResourceID(parsing: text) else { return false }
         return parsed == id
     }
+}
+
+/// Azure runs one update of a VM at a time and answers another with `409 Conflict` ("The
+/// request failed due to conflict with a concurrent request"), for instance when another
+/// Kiln process (or this one's detach) updates the builder VM at the same moment. Such a
+/// request is sent again after a pause (2 s, doubling up to 15 s) with the VM read afresh,
+/// for as long as the operation's own timeout allows.
+struct ConcurrentUpdatePauses {
+    private let deadline: ContinuousClock.Instant
+    private var next: Duration = .seconds(2)
+
+    init(timeout: Duration) {
+        deadline = ContinuousClock.now.advanced(by: timeout)
+    }
+
+    var mayRetry: Bool { ContinuousClock.now.advanced(by: next) < deadline }
+
+    mutating func pause() async throws {
+        try await Task.sleep(for: next)
+        next = min(next * 2, .seconds(15))
+    }
+}
+
+extension ArmError {
+    /// Azure refused a VM update because another update of the VM is running.
+    var isConcurrentVMUpdate: Bool { status == 409 && code?.lowercased() == "conflict" }
 }
