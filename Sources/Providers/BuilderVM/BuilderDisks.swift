@@ -6,11 +6,12 @@ import Model
 ///
 /// * attach: under the host-wide LUN lock, picks the lowest free LUN (0 included) within
 ///   the VM size's limit, attaches, waits for Azure, then waits for the device. Attaches
-///   asked for while another is under way go together in the next request
-///   (`DataDiskAttachQueue`), since Azure updates a VM one request at a time;
+///   asked for while another change is under way go together in the next request
+///   (`DataDiskQueue`), since Azure updates a VM one request at a time;
 /// * detach: refuses while anything on the device is still mounted (checked with an
-///   exclusive open, which also sees mounts made in other namespaces), detaches, waits for
-///   Azure, then waits for the device to go.
+///   exclusive open, which also sees mounts made in other namespaces), detaches (in the
+///   same queue and under the same lock: one update of the VM at a time), waits for Azure,
+///   then waits for the device to go.
 public struct BuilderDisks: Sendable {
     public let arm: ArmClient
     public let vm: ResourceID
@@ -18,7 +19,7 @@ public struct BuilderDisks: Sendable {
     public let lock: any DataDiskLUNLock
     public let maxDataDisks: Int
     /// Shared by every copy of this value, so all builds of one apply batch together.
-    public let attachQueue: DataDiskAttachQueue
+    public let queue: DataDiskQueue
 
     public init(arm: ArmClient, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock, maxDataDisks: Int) {
         self.arm = arm
@@ -26,15 +27,21 @@ public struct BuilderDisks: Sendable {
         self.devices = devices
         self.lock = lock
         self.maxDataDisks = maxDataDisks
-        attachQueue = DataDiskAttachQueue { batch, timeout, onStarted in
-            try await arm.attachDataDisks(batch, to: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout, onStarted: onStarted)
+        queue = DataDiskQueue { batch, timeout, onStarted in
+            try await arm.updateDataDisks(batch, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
+                                          ensureNotInUse: { disk, lun in
+                                              if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
+                                                  throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
+                                              }
+                                          },
+                                          onStarted: onStarted)
         }
     }
 
     /// Attaches `disk` (or adopts its existing attachment) and returns its device.
     public func attach(_ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
                        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws -> AttachedBlockDevice {
-        let lun = try await attachQueue.attach(DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
+        let lun = try await queue.attach(DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
         return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
     }
 
@@ -42,23 +49,9 @@ public struct BuilderDisks: Sendable {
     /// when its device is still in use.
     public func detach(_ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
                        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws {
-        let devices = self.devices
-        let box = LUNBox()
-        try await arm.detachDataDisk(disk, from: vm, timeout: timeout, ensureNotInUse: { lun in
-            await box.set(lun)
-            if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
-                throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
-            }
-        }, onStarted: onStarted)
-        if let lun = await box.lun {
-            await attachQueue.released()
+        if let lun = try await queue.detach(disk, timeout: timeout, onStarted: onStarted) {
             try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
         }
-    }
-
-    private actor LUNBox {
-        var lun: Int?
-        func set(_ value: Int) { lun = value }
     }
 }
 

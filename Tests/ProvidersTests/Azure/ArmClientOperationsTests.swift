@@ -121,6 +121,40 @@ import Testing
         #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 1)
     }
 
+    @Test func attachesAndDetachesGoInOneRequestAndADetachInUseRefusesTheBatch() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 1]), [:]))
+        await t.on(.post, "attachDetachDataDisks", json: (202, "", AzureFixtures.headers(("Location", location))))
+        await t.on(.get, "operations/att", json: (200, #"{"dataDisks":[]}"#, [:]))
+        let client = AzureFixtures.client(t)
+        let changes: [DataDiskChange] = [.detach(AzureFixtures.id("disks/d1")), .attach(DataDiskAttachment(disk: AzureFixtures.id("disks/new"))),
+                                         .detach(AzureFixtures.id("disks/gone"))]
+        let checked = CheckedLUNs()
+        let luns = try await client.updateDataDisks(changes, on: AzureFixtures.vm, maxDataDisks: 8, lock: InProcessLUNLock(), timeout: .seconds(60),
+                                                    ensureNotInUse: { disk, lun in await checked.add(disk.name, lun) })
+        // d1 was at LUN 1; the new disk takes LUN 2 (1 is being detached); "gone" was not attached.
+        #expect(luns == [1, 2, nil])
+        #expect(await checked.seen == ["d1 1"])
+        let posts = await t.requests(.post, containing: "attachDetachDataDisks")
+        #expect(posts.count == 1)
+        let post = try #require(posts.first)
+        let body = AzureFixtures.bodyJSON(post)
+        #expect((body["dataDisksToAttach"] as? [[String: Any]])?.map { $0["lun"] as? Int } == [2])
+        #expect((body["dataDisksToDetach"] as? [[String: Any]])?.compactMap { ($0["diskId"] as? String)?.split(separator: "/").last.map(String.init) } == ["d1"])
+
+        // A disk still in use refuses the whole request before anything is sent.
+        await #expect(throws: BuilderDiskError.self) {
+            try await client.updateDataDisks(changes, on: AzureFixtures.vm, maxDataDisks: 8, lock: InProcessLUNLock(), timeout: .seconds(60),
+                                             ensureNotInUse: { disk, lun in throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: "/dev/x") })
+        }
+        #expect(await t.requests(.post, containing: "attachDetachDataDisks").count == 1)
+    }
+
+    actor CheckedLUNs {
+        private(set) var seen: [String] = []
+        func add(_ name: String, _ lun: Int) { seen.append("\(name) \(lun)") }
+    }
+
     @Test func attachOfAnAttachedDiskReturnsItsLUNWithoutACall() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "virtualMachines/builder?", json: (200, vmBody(luns: [0, 3]), [:]))

@@ -12,6 +12,24 @@ public struct DataDiskAttachment: Sendable, Hashable {
     }
 }
 
+/// One change to a VM's data disks: attach a managed disk, or detach one (`force`:
+/// `ForceDetach`, the last resort for a stuck detach).
+public enum DataDiskChange: Sendable, Hashable {
+    case attach(DataDiskAttachment)
+    case detach(ResourceID, force: Bool = false)
+
+    public var disk: ResourceID {
+        switch self {
+        case .attach(let a): a.disk
+        case .detach(let disk, _): disk
+        }
+    }
+
+    public var isAttach: Bool {
+        if case .attach = self { true } else { false }
+    }
+}
+
 extension ArmClient {
     /// The error code of an attach refused because the VM has no free LUN within its limit.
     public static let maxDataDisksReached = "MaxDataDisksReached"
@@ -37,82 +55,125 @@ extension ArmClient {
     }
 
     /// Attaches managed disks to a VM in one request, each at the lowest LUN still free, and
-    /// waits for Azure to finish. Returns their LUNs in the order given. Disks the VM already
-    /// has are adopted at their LUN and left out of the request; when all are attached
-    /// already, nothing is sent.
-    ///
-    /// LUN choice and the attach run inside `lock` (host-wide, held by the caller's
-    /// implementation): Azure refuses a second update of a VM while one runs (409), so one
-    /// request that carries several disks is how attaches to one VM go side by side.
-    /// `onStarted` receives the operation handle as soon as Azure accepted the request, for
-    /// the journal. Uses `POST attachDetachDataDisks` when the compute api-version has it,
-    /// else a PATCH of the data disks with `If-Match` on the VM's ETag, re-reading the VM
-    /// when the ETag went stale (412).
+    /// waits for Azure to finish. Returns their LUNs in the order given. See `updateDataDisks`.
     public func attachDataDisks(
         _ disks: [DataDiskAttachment], to vm: ResourceID, maxDataDisks: Int,
         lock: any DataDiskLUNLock, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> [Int] {
-        for d in disks { try require(d.disk, is: "Microsoft.Compute/disks", for: "attach data disk") }
-        try require(vm, is: "Microsoft.Compute/virtualMachines", for: "attach data disk")
-        guard !disks.isEmpty else { return [] }
-        let names = disks.map(\.disk.name).joined(separator: ", ")
+        let luns = try await updateDataDisks(disks.map { .attach($0) }, on: vm, maxDataDisks: maxDataDisks, lock: lock,
+                                             timeout: timeout, onStarted: onStarted)
+        return luns.map { $0 ?? -1 }
+    }
+
+    /// Attaches and detaches managed disks of a VM in one request and waits for Azure to
+    /// finish. Returns, per change in the order given, a LUN: where the disk is attached
+    /// now, or where a detached disk was (nil: it was not attached, so nothing was sent for
+    /// it). A disk to attach that the VM already has is adopted at its LUN (so a re-run
+    /// after a crash adopts the attachment); when nothing is left to do, nothing is sent.
+    ///
+    /// Each new disk gets the lowest LUN that is free (0 included) and not being detached in
+    /// the same request, within `maxDataDisks`. `ensureNotInUse` runs for each disk to
+    /// detach, once it is known to be attached at `lun`, before anything is sent; it throws
+    /// to refuse (the device layer checks that nothing on the device is still mounted), and
+    /// its error is passed through unchanged.
+    ///
+    /// All of it runs inside `lock` (host-wide, held by the caller's implementation): Azure
+    /// runs one update of a VM at a time, so one request carrying several disks is how
+    /// changes to one VM go side by side, and two Kiln processes never pick the same LUN. A
+    /// `409 Conflict` for a concurrent update (another process, another client) is waited
+    /// out (`ConcurrentUpdatePauses`). `onStarted` receives the operation handle as soon as
+    /// Azure accepted the request, for the journal. Uses `POST attachDetachDataDisks` when
+    /// the compute api-version has it, else a PATCH of the data disks with `If-Match` on the
+    /// VM's ETag, re-reading the VM when the ETag went stale (412).
+    public func updateDataDisks(
+        _ changes: [DataDiskChange], on vm: ResourceID, maxDataDisks: Int,
+        lock: any DataDiskLUNLock, timeout: Duration,
+        ensureNotInUse: @escaping @Sendable (_ disk: ResourceID, _ lun: Int) async throws -> Void = { _, _ in },
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> [Int?] {
+        for c in changes {
+            try require(c.disk, is: "Microsoft.Compute/disks", for: c.isAttach ? "attach data disk" : "detach data disk")
+        }
+        try require(vm, is: "Microsoft.Compute/virtualMachines", for: "attach or detach data disks")
+        guard !changes.isEmpty else { return [] }
+        let verb = changes.allSatisfy(\.isAttach) ? "attach data disk" : changes.contains(where: \.isAttach) ? "attach and detach data disks" : "detach data disk"
+        let names = changes.map(\.disk.name).joined(separator: ", ")
         let client = self
         return try await lock.withLUNLock {
             var staleETags = 0
             var conflicts = ConcurrentUpdatePauses(timeout: timeout)
             while true {
-                let machine = try await client.requireVirtualMachine(vm, for: "attach data disk \(names)")
+                let machine = try await client.requireVirtualMachine(vm, for: "\(verb) \(names)")
                 let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
                 var lunOf: [ResourceID: Int] = [:]
-                for d in disks {
-                    if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, d.disk) && $0.toBeDetached != true }) {
-                        lunOf[d.disk] = existing.lun
+                var detaching: [(disk: ResourceID, force: Bool, lun: Int)] = []
+                for c in changes {
+                    switch c {
+                    case .attach(let a):
+                        if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, a.disk) && $0.toBeDetached != true }) {
+                            lunOf[a.disk] = existing.lun
+                        }
+                    case .detach(let disk, let force):
+                        guard lunOf[disk] == nil, let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) }) else { continue }
+                        try await ensureNotInUse(disk, attached.lun)
+                        lunOf[disk] = attached.lun
+                        detaching.append((disk, force, attached.lun))
                     }
                 }
                 var used = Set(dataDisks.map(\.lun))
-                let wanted = Set(disks.filter { lunOf[$0.disk] == nil }.map(\.disk)).count
+                let attaches = changes.compactMap { c -> DataDiskAttachment? in if case .attach(let a) = c { a } else { nil } }
+                let wanted = Set(attaches.filter { lunOf[$0.disk] == nil }.map(\.disk)).count
                 var newcomers: [(attachment: DataDiskAttachment, lun: Int)] = []
-                for d in disks where lunOf[d.disk] == nil {
+                for a in attaches where lunOf[a.disk] == nil {
                     guard let lun = Self.lowestFreeLUN(used: used, maxDataDisks: maxDataDisks) else {
-                        throw ArmError(kind: .invalidRequest, operation: "attach data disk \(names)", resource: vm.description,
+                        throw ArmError(kind: .invalidRequest, operation: "\(verb) \(names)", resource: vm.description,
                                        code: Self.maxDataDisksReached,
                                        message: "the VM has \(dataDisks.count) data disks, its size allows \(maxDataDisks), and \(wanted) more were asked for",
                                        hint: "detach a disk, use a VM size that allows more data disks, or lower --parallelism")
                     }
                     used.insert(lun)
-                    lunOf[d.disk] = lun
-                    newcomers.append((d, lun))
+                    lunOf[a.disk] = lun
+                    newcomers.append((a, lun))
                 }
-                let results = disks.map { lunOf[$0.disk]! }
-                guard !newcomers.isEmpty else { return results }
-                let operationName = "attach data disk " + newcomers.map { "\($0.attachment.disk.name) at LUN \($0.lun)" }.joined(separator: ", ") + " to"
+                let results = changes.map { lunOf[$0.disk] }
+                guard !newcomers.isEmpty || !detaching.isEmpty else { return results }
+                let operationName = (newcomers.map { "attach data disk \($0.attachment.disk.name) at LUN \($0.lun)" }
+                    + detaching.map { "detach data disk \($0.disk.name)" }).joined(separator: ", ")
+                    + (detaching.isEmpty ? " to" : newcomers.isEmpty ? " from" : " on")
                 let operation: LongRunningOperation
-                if client.apiVersions.computeHasAttachDetachDataDisks {
-                    let body = ArmAttachDetachDataDisksRequest(
-                        dataDisksToAttach: newcomers.map { .init(diskId: $0.attachment.disk.description, lun: $0.lun, caching: $0.attachment.caching, deleteOption: "Detach") },
-                        dataDisksToDetach: nil
-                    )
-                    do {
+                do {
+                    if client.apiVersions.computeHasAttachDetachDataDisks {
+                        let body = ArmAttachDetachDataDisksRequest(
+                            dataDisksToAttach: newcomers.isEmpty ? nil : newcomers.map {
+                                .init(diskId: $0.attachment.disk.description, lun: $0.lun, caching: $0.attachment.caching, deleteOption: "Detach")
+                            },
+                            dataDisksToDetach: detaching.isEmpty ? nil : detaching.map { .init(diskId: $0.disk.description, detachOption: $0.force ? "ForceDetach" : nil) }
+                        )
                         operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
-                    } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
-                        try await conflicts.pause()
-                        continue
+                    } else {
+                        // Entries marked toBeDetached go either way (kept: still to detach;
+                        // left out: detached), as the VM's own PATCH semantics allow.
+                        var remaining = detaching.isEmpty ? dataDisks.filter { $0.toBeDetached != true } : dataDisks
+                        for d in detaching {
+                            if d.force, let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, d.disk) }) {
+                                remaining[index].toBeDetached = true
+                                remaining[index].detachOption = "ForceDetach"
+                            } else {
+                                remaining.removeAll { Self.sameID($0.managedDisk?.id, d.disk) }
+                            }
+                        }
+                        let added = newcomers.map { ArmVirtualMachine.DataDisk(lun: $0.lun, managedDiskID: $0.attachment.disk.description, caching: $0.attachment.caching) }
+                        operation = try await client.beginPatch(vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining + added),
+                                                                headers: Self.ifMatch(machine.etag), operation: operationName)
                     }
-                } else {
-                    let kept = dataDisks.filter { $0.toBeDetached != true }
-                    let added = newcomers.map { ArmVirtualMachine.DataDisk(lun: $0.lun, managedDiskID: $0.attachment.disk.description, caching: $0.attachment.caching) }
-                    let patch = ArmVirtualMachineDataDisksPatch(dataDisks: kept + added)
-                    do {
-                        operation = try await client.beginPatch(vm, body: patch, headers: Self.ifMatch(machine.etag), operation: operationName)
-                    } catch let error as ArmError where error.status == 412 && staleETags < 5 {
-                        // Someone else changed the VM between our read and write: read again.
-                        staleETags += 1
-                        continue
-                    } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
-                        try await conflicts.pause()
-                        continue
-                    }
+                } catch let error as ArmError where error.status == 412 && staleETags < 5 {
+                    // Someone else changed the VM between our read and write: read again.
+                    staleETags += 1
+                    continue
+                } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
+                    try await conflicts.pause()
+                    continue
                 }
                 try await onStarted(operation.handle)
                 _ = try await operation.wait(timeout: timeout)
@@ -129,53 +190,13 @@ extension ArmClient {
     /// nothing on the device is still mounted). Its error is passed through unchanged.
     public func detachDataDisk(
         _ disk: ResourceID, from vm: ResourceID, force: Bool = false, timeout: Duration,
+        lock: any DataDiskLUNLock = InProcessLUNLock(),
         ensureNotInUse: @escaping @Sendable (_ lun: Int) async throws -> Void = { _ in },
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws {
-        try require(disk, is: "Microsoft.Compute/disks", for: "detach data disk")
-        try require(vm, is: "Microsoft.Compute/virtualMachines", for: "detach data disk")
-        var staleETags = 0
-        var conflicts = ConcurrentUpdatePauses(timeout: timeout)
-        while true {
-            let machine = try await requireVirtualMachine(vm, for: "detach data disk \(disk.name)")
-            let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
-            guard let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) }) else { return }
-            try await ensureNotInUse(attached.lun)
-            let operationName = "detach data disk \(disk.name) from"
-            let operation: LongRunningOperation
-            if apiVersions.computeHasAttachDetachDataDisks {
-                let body = ArmAttachDetachDataDisksRequest(
-                    dataDisksToAttach: nil,
-                    dataDisksToDetach: [.init(diskId: disk.description, detachOption: force ? "ForceDetach" : nil)]
-                )
-                do {
-                    operation = try await beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
-                } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
-                    try await conflicts.pause()
-                    continue
-                }
-            } else {
-                var remaining = dataDisks
-                if force, let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, disk) }) {
-                    remaining[index].toBeDetached = true
-                    remaining[index].detachOption = "ForceDetach"
-                } else {
-                    remaining.removeAll { Self.sameID($0.managedDisk?.id, disk) }
-                }
-                do {
-                    operation = try await beginPatch(vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining), headers: Self.ifMatch(machine.etag), operation: operationName)
-                } catch let error as ArmError where error.status == 412 && staleETags < 5 {
-                    staleETags += 1
-                    continue
-                } catch let error as ArmError where error.isConcurrentVMUpdate && conflicts.mayRetry {
-                    try await conflicts.pause()
-                    continue
-                }
-            }
-            try await onStarted(operation.handle)
-            _ = try await operation.wait(timeout: timeout)
-            return
-        }
+        // The limit on data disks does not matter to a detach.
+        _ = try await updateDataDisks([.detach(disk, force: force)], on: vm, maxDataDisks: 64, lock: lock, timeout: timeout,
+                                      ensureNotInUse: { _, lun in try await ensureNotInUse(lun) }, onStarted: onStarted)
     }
 
     func requireVirtualMachine(_ vm: ResourceID, for operation: String) async throws -> ArmVirtualMachine {

@@ -1,30 +1,32 @@
 import Foundation
 import Model
 
-/// Gathers the attaches to one VM that are asked for while another is under way, so that
-/// they go to Azure together in one request.
+/// Gathers the attaches and detaches of one VM's data disks that are asked for while
+/// another change is under way, so that they go to Azure together in one request.
 ///
-/// Azure runs one update of a VM at a time (a second one gets `409 Conflict`), so attaches
+/// Azure runs one update of a VM at a time (a second one gets `409 Conflict`), so changes
 /// to the builder VM cannot run side by side as separate calls: before this queue, the
-/// three disks of a two-data-disk build were attached one after another. Here the first
-/// caller leads: it waits `gather` for the attaches that arrive with it, sends them as one
-/// batch through `perform`, and hands the lead to the first of those that arrived while the
-/// batch was running, which takes all of them in the next batch. So at most one batch is in
-/// flight per queue, and an attach waits for at most one batch before its own.
+/// three disks of a two-data-disk build were attached one after another, and its detaches
+/// raced each other. Here the first caller leads: it waits `gather` for the changes that
+/// arrive with it, sends them as one batch through `perform`, and hands the lead to the
+/// first of those that arrived while the batch was running, which takes all of them in the
+/// next batch. So at most one batch is in flight per queue, and a change waits for at most
+/// one batch before its own.
 ///
-/// When a batch of several fails, each of its disks is tried again on its own, so every
+/// When a batch of several fails, each of its changes is tried again on its own, so every
 /// caller gets its own disk's error rather than another disk's. A caller cancelled while
 /// it waits for its turn leaves the queue with `CancellationError`; once its batch was
-/// sent, it waits for the batch like the others (Azure finishes the attach either way).
-public actor DataDiskAttachQueue {
+/// sent, it waits for the batch like the others (Azure finishes the change either way).
+public actor DataDiskQueue {
     /// Sends one batch and waits for Azure, at most `timeout` (the longest of the batch's
-    /// callers'); returns the LUNs in the order of the batch. `onStarted` is called once,
-    /// when Azure accepted the request.
+    /// callers'); returns a LUN per change in the order of the batch (see
+    /// `ArmClient.updateDataDisks`). `onStarted` is called once, when Azure accepted the
+    /// request.
     public typealias Perform = @Sendable (
-        _ batch: [DataDiskAttachment],
+        _ batch: [DataDiskChange],
         _ timeout: Duration,
         _ onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
-    ) async throws -> [Int]
+    ) async throws -> [Int?]
 
     /// How long a leader waits for companions before it sends its batch.
     public let gather: Duration
@@ -42,14 +44,14 @@ public actor DataDiskAttachQueue {
     public private(set) var batchSizes: [Int] = []
 
     private struct Member: Sendable {
-        var attachment: DataDiskAttachment
+        var change: DataDiskChange
         var timeout: Duration
         var onStarted: @Sendable (OperationHandle) async throws -> Void
     }
 
     private enum Turn: Sendable {
         case lead
-        case finished(Result<Int, any Error>)
+        case finished(Result<Int?, any Error>)
     }
 
     private struct Waiter {
@@ -77,9 +79,9 @@ public actor DataDiskAttachQueue {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             do {
-                let lun = try await attachInBatch(attachment, timeout: timeout, onStarted: onStarted)
+                let lun = try await changeInBatch(.attach(attachment), timeout: timeout, onStarted: onStarted)
                 held += 1
-                return lun
+                return lun ?? -1
             } catch let error as ArmError where error.code == ArmClient.maxDataDisksReached && held > 0 {
                 // A build that failed keeps its disk (--on-error keep): wait no longer than
                 // the attach itself may take.
@@ -100,6 +102,18 @@ public actor DataDiskAttachQueue {
         }
     }
 
+    /// Detaches `disk` in the next batch (`force`: `ForceDetach`); returns the LUN it was
+    /// at, or nil when it was not attached (then nothing was sent for it). A disk this queue
+    /// attached frees its LUN for an attach waiting for room.
+    public func detach(
+        _ disk: ResourceID, force: Bool = false, timeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> Int? {
+        let lun = try await changeInBatch(.detach(disk, force: force), timeout: timeout, onStarted: onStarted)
+        if lun != nil { released() }
+        return lun
+    }
+
     /// Says that a disk this queue attached was detached, so its LUN is free again.
     public func released() {
         held = max(0, held - 1)
@@ -117,11 +131,11 @@ public actor DataDiskAttachQueue {
         roomWaiters.removeAll()
     }
 
-    private func attachInBatch(
-        _ attachment: DataDiskAttachment, timeout: Duration,
+    private func changeInBatch(
+        _ change: DataDiskChange, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
-    ) async throws -> Int {
-        let me = Member(attachment: attachment, timeout: timeout, onStarted: onStarted)
+    ) async throws -> Int? {
+        let me = Member(change: change, timeout: timeout, onStarted: onStarted)
         if leading {
             let ticket = nextTicket
             nextTicket += 1
@@ -153,13 +167,13 @@ public actor DataDiskAttachQueue {
     }
 
     /// Sends `members` as one batch; when a batch of several fails, sends each alone.
-    private func send(_ members: [Member]) async -> [Result<Int, any Error>] {
+    private func send(_ members: [Member]) async -> [Result<Int?, any Error>] {
         batchSizes.append(members.count)
         let callbacks = members.map(\.onStarted)
         let failures = CallbackFailures()
-        let batch: Result<[Int], any Error>
+        let batch: Result<[Int?], any Error>
         do {
-            batch = .success(try await perform(members.map(\.attachment), members.map(\.timeout).max()!) { handle in
+            batch = .success(try await perform(members.map(\.change), members.map(\.timeout).max()!) { handle in
                 // Each member journals the operation; one journal failing fails only its own.
                 for (index, callback) in callbacks.enumerated() {
                     do { try await callback(handle) } catch { await failures.record(error, at: index) }
@@ -170,7 +184,7 @@ public actor DataDiskAttachQueue {
         }
         switch batch {
         case .success(let luns):
-            var results: [Result<Int, any Error>] = []
+            var results: [Result<Int?, any Error>] = []
             for (index, lun) in luns.enumerated() {
                 if let error = await failures.error(at: index) { results.append(.failure(error)) } else { results.append(.success(lun)) }
             }
@@ -178,11 +192,11 @@ public actor DataDiskAttachQueue {
         case .failure(let error) where members.count == 1 || error is CancellationError:
             return members.map { _ in .failure(error) }
         case .failure:
-            var results: [Result<Int, any Error>] = []
+            var results: [Result<Int?, any Error>] = []
             for member in members {
                 batchSizes.append(1)
                 do {
-                    results.append(.success(try await perform([member.attachment], member.timeout, member.onStarted)[0]))
+                    results.append(.success(try await perform([member.change], member.timeout, member.onStarted)[0]))
                 } catch {
                     results.append(.failure(error))
                 }

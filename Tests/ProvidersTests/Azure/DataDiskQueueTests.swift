@@ -3,9 +3,9 @@ import Model
 import Testing
 @testable import Providers
 
-/// `DataDiskAttachQueue`: attaches asked for together go in one request, attaches asked for
-/// while one runs go in the next, and a failing batch gives each caller its own error.
-@Suite struct DataDiskAttachQueueTests {
+/// `DataDiskQueue`: changes asked for together go in one request, changes asked for while
+/// one runs go in the next, and a failing batch gives each caller its own error.
+@Suite struct DataDiskQueueTests {
     /// A stand-in for Azure: records each batch, hands out LUNs from 0, and holds every
     /// batch until the test opens it.
     actor FakeVM {
@@ -20,24 +20,28 @@ import Testing
 
         func setRefuse(_ names: Set<String>) { refuse = names }
         func setCapacity(_ n: Int) { capacity = n }
-        func detachOne() { attached -= 1 }
 
-        func attach(_ batch: [DataDiskAttachment], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws -> [Int] {
-            batches.append(batch.map(\.disk.name))
+        /// Attaches get LUNs from 0 up; a detach gives back 99 (where the fake says it was).
+        func apply(_ batch: [DataDiskChange], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws -> [Int?] {
+            batches.append(batch.map { $0.isAttach ? $0.disk.name : "-" + $0.disk.name })
             if let bad = batch.first(where: { refuse.contains($0.disk.name) }) {
                 throw ArmError(kind: .http, operation: "attach data disk", resource: "vm", status: 409, code: "ConflictingUserInput",
                                message: "disk \(bad.disk.name) is owned by another VM")
             }
             let url = URL(string: "https://arm.test/op/\(batches.count)")!
-            if let capacity, attached + batch.count > capacity {
+            let attaching = batch.filter(\.isAttach).count, detaching = batch.count - attaching
+            if let capacity, attached - detaching + attaching > capacity {
                 throw ArmError(kind: .invalidRequest, operation: "attach data disk", resource: "vm", code: ArmClient.maxDataDisksReached,
                                message: "the VM has \(attached) data disks, its size allows \(capacity)")
             }
-            attached += batch.count
+            attached += attaching - detaching
             try await onStarted(OperationHandle(operation: "attach", resource: "vm", method: .post, resourceURL: url, asyncOperationURL: url, startedAt: Date()))
             if held { await withCheckedContinuation { gates.append($0) } }
-            defer { nextLUN += batch.count }
-            return batch.indices.map { nextLUN + $0 }
+            var luns: [Int?] = []
+            for change in batch {
+                if change.isAttach { luns.append(nextLUN); nextLUN += 1 } else { luns.append(99) }
+            }
+            return luns
         }
 
         /// Lets every batch through, now and later.
@@ -61,8 +65,8 @@ import Testing
         func record(_ name: String, _ value: String) { entries[name] = value }
     }
 
-    func queue(_ vm: FakeVM, gather: Duration = .milliseconds(20)) -> DataDiskAttachQueue {
-        DataDiskAttachQueue(gather: gather) { batch, _, onStarted in try await vm.attach(batch, onStarted: onStarted) }
+    func queue(_ vm: FakeVM, gather: Duration = .milliseconds(20)) -> DataDiskQueue {
+        DataDiskQueue(gather: gather) { batch, _, onStarted in try await vm.apply(batch, onStarted: onStarted) }
     }
 
     func disk(_ name: String) -> DataDiskAttachment { DataDiskAttachment(disk: AzureFixtures.id("disks/\(name)")) }
@@ -141,6 +145,19 @@ import Testing
         #expect(await vm.batches == [["first"], ["kept"]])
     }
 
+    @Test func detachesAndAttachesAskedForTogetherShareOneRequest() async throws {
+        let vm = FakeVM()
+        await vm.open()
+        let q = queue(vm, gather: .milliseconds(200))
+        async let a = q.detach(disk("old1").disk, timeout: .seconds(5))
+        async let b = q.detach(disk("old2").disk, timeout: .seconds(5))
+        async let c = q.attach(disk("new"), timeout: .seconds(5))
+        let (first, second, third) = try await (a, b, c)
+        #expect(first == 99 && second == 99 && third == 0)
+        #expect(await vm.batches.count == 1)
+        #expect(await vm.batches.first.map(Set.init) == ["-old1", "-old2", "new"])
+    }
+
     @Test func onAFullVMAnAttachWaitsForOneOfTheQueuesDisksToBeReleased() async throws {
         let vm = FakeVM()
         await vm.setCapacity(1)
@@ -152,10 +169,9 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         // Still waiting: nothing was released.
         #expect(await vm.batches.count == 2)
-        await vm.detachOne()
-        await q.released()
+        #expect(try await q.detach(disk("first").disk, timeout: .seconds(30)) == 99)
         #expect(try await second.value == 1)
-        #expect(await vm.batches == [["first"], ["second"], ["second"]])
+        #expect(await vm.batches == [["first"], ["second"], ["-first"], ["second"]])
     }
 
     @Test func onAFullVMWithNoneOfTheQueuesDisksTheErrorComesAtOnce() async throws {
