@@ -81,7 +81,7 @@ public actor DataDiskQueue {
             do {
                 let lun = try await changeInBatch(.attach(attachment), timeout: timeout, onStarted: onStarted)
                 held += 1
-                return lun ?? -1
+                return try ArmClient.attachedLUN(lun, of: attachment.disk)
             } catch let error as ArmError where error.code == ArmClient.maxDataDisksReached && held > 0 {
                 // A build that failed keeps its disk (--on-error keep): wait no longer than
                 // the attach itself may take.

@@ -31,6 +31,16 @@ public enum DataDiskChange: Sendable, Hashable {
 }
 
 extension ArmClient {
+    /// The LUN `updateDataDisks` gave an attach: it gives every attach one, so a missing
+    /// one is a bug, said as such rather than passed on as a LUN that does not exist.
+    public static func attachedLUN(_ lun: Int?, of disk: ResourceID) throws -> Int {
+        guard let lun else {
+            throw ArmError(kind: .invalidRequest, operation: "attach data disk \(disk.name)", resource: disk.description,
+                           message: "no LUN came back for the attach; this is a bug in kiln")
+        }
+        return lun
+    }
+
     /// The error code of an attach refused because the VM has no free LUN within its limit.
     public static let maxDataDisksReached = "MaxDataDisksReached"
 
@@ -63,7 +73,7 @@ extension ArmClient {
     ) async throws -> [Int] {
         let luns = try await updateDataDisks(disks.map { .attach($0) }, on: vm, maxDataDisks: maxDataDisks, lock: lock,
                                              timeout: timeout, onStarted: onStarted)
-        return luns.map { $0 ?? -1 }
+        return try zip(disks, luns).map { try Self.attachedLUN($1, of: $0.disk) }
     }
 
     /// Attaches and detaches managed disks of a VM in one request and waits for Azure to
