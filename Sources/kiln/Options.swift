@@ -84,7 +84,7 @@ enum EmbeddedEmulator {
         let deviceRoot = EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory)
         let context = DiskBackendContext(stateDirectory: stateDirectory, deviceRoot: deviceRoot, platformImages: configuration.platformImages)
         let backend: any DiskBackend = getuid() == 0
-            ? try EmulatorBackends.loop!(context)
+            ? try EmulatorBackends.loop(context)
             : try EmulatorBackends.memory(context)
         // Kiln's own output is what the user reads; the embedded emulator only speaks up for problems.
         var logger = Logger(label: "kiln.emulator")

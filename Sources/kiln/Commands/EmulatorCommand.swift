@@ -24,11 +24,11 @@ enum EmulatorDevices: String, ExpressibleByArgument, CaseIterable {
     case memory
 }
 
-/// The disk backends `serve` can use. The real loop-device backend is wired here.
+/// The disk backends `serve` can use.
 enum EmulatorBackends {
     /// Sparse files under `STATE/disks`, attached as loop devices with links under the
     /// device root; platform images are built once into `STATE/images`.
-    static let loop: DiskBackendFactory? = { ctx in
+    static let loop: DiskBackendFactory = { ctx in
         try LoopDiskBackend(
             stateDirectory: ctx.stateDirectory.appendingPathComponent("disks").path,
             deviceRoot: ctx.deviceRoot.path,
@@ -73,18 +73,11 @@ struct EmulatorServeCommand: AsyncParsableCommand {
             stateDirectory: stateDirectory,
             deviceRoot: EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory),
             platformImages: configuration.platformImages)
-        let factory: DiskBackendFactory
-        switch devices {
-        case .memory:
-            factory = EmulatorBackends.memory
-        case .loop:
-            if let loop = EmulatorBackends.loop {
-                factory = loop
-            } else {
-                FileHandle.standardError.write(Data("warning: the loop-device disk backend is not built into this kiln yet; using --devices memory (attachments create no devices)\n".utf8))
-                factory = EmulatorBackends.memory
+        let factory: DiskBackendFactory =
+            switch devices {
+            case .memory: EmulatorBackends.memory
+            case .loop: EmulatorBackends.loop
             }
-        }
         let server = EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: try factory(context))
         let endpoints = try await server.start()
         let encoder = JSONEncoder()
