@@ -9,7 +9,7 @@ import Testing
     @Test func aDetachStillUnderWayIsWaitedForNotAConflict() throws {
         let d = try desiredBuild()
         let url = "https://management.azure.com/subscriptions/\(sub)/providers/Microsoft.Compute/locations/eastus/operations/detach"
-        let o = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os)), changingOnBuilder: true)],
+        let o = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os).description), changingOnBuilder: true)],
                               journal: journal(d, done: ["pre-mount", "post-mount", "copy-files", "provision[motd]", "provision[setup]",
                                                          "pre-unmount", "restore-files", "unmount"],
                                                inFlight: ["detach[os]": url]))
@@ -23,7 +23,7 @@ import Testing
     @Test func aDiskOnAnotherVMIsStillAConflict() throws {
         let d = try desiredBuild()
         let other = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/other"
-        let o = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os)), attachedElsewhere: other)])
+        let o = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os).description), attachedElsewhere: other)])
         let plan = Planner.plan([d], observed: ["qs": o])
         #expect(plan.conflicts.map(\.message) == ["disk \(d.diskName(.os)) is attached to another VM (\(other))"])
     }

@@ -39,11 +39,11 @@ func desiredBuild(name: String = "qs", extra: String = "", outputs: String? = ni
     let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
     var gallery: DesiredGalleryVersion?
     if let g = build.outputs.gallery {
-        gallery = DesiredGalleryVersion(id: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/\(g.version)",
+        gallery = DesiredGalleryVersion(id: try ResourceID(parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/\(g.version)"),
                                         version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
     }
     return DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus", temporaryResourceGroup: "rg",
-                        imageID: build.outputs.image?.id, gallery: gallery)
+                        imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) }, gallery: gallery)
 }
 
 extension Plan {
@@ -55,15 +55,15 @@ extension Plan {
 /// Observations for a build in a given state.
 func converged(_ d: DesiredBuild) -> ObservedBuild {
     ObservedBuild(
-        image: ObservedImage(resource: ObservedResource(id: d.imageID!), digest: d.digest.value),
-        galleryVersion: ObservedGalleryVersion(resource: ObservedResource(id: d.gallery!.id), digest: d.digest.value, regions: [
+        image: ObservedImage(resource: ObservedResource(id: d.imageID!.description), digest: d.digest.value),
+        galleryVersion: ObservedGalleryVersion(resource: ObservedResource(id: d.gallery!.id.description), digest: d.digest.value, regions: [
             .init(name: "eastus", replicas: 1, storageAccountType: "Standard_LRS"),
             .init(name: "westus2", replicas: 2, storageAccountType: "Standard_LRS"),
         ]))
 }
 
 func disk(_ d: DesiredBuild, _ role: DiskRole, lun: Int? = nil) -> ObservedDisk {
-    ObservedDisk(resource: ObservedResource(id: d.diskID(role)), builderLUN: lun)
+    ObservedDisk(resource: ObservedResource(id: d.diskID(role).description), builderLUN: lun)
 }
 
 func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:], failed: [String: String] = [:]) -> JournalView {
@@ -179,7 +179,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let d = try desiredBuild()
         var o = converged(d)
         o.disks = [.os: disk(d, .os)]
-        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os))]
+        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os).description)]
         let plan = Planner.plan([d], observed: ["qs": o])
         #expect(plan.pendingIDs == ["qs/delete-snapshot[os]", "qs/delete-disk[os]"])
         #expect(plan.reason("qs/delete-disk[os]").contains("no longer needed"))
@@ -244,7 +244,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
 
     @Test func afterTheSnapshotsOnlyPublishingAndCleanupRemain() throws {
         let d = try desiredBuild()
-        let o = ObservedBuild(disks: [.os: disk(d, .os)], snapshots: [.os: ObservedResource(id: d.snapshotID(.os))])
+        let o = ObservedBuild(disks: [.os: disk(d, .os)], snapshots: [.os: ObservedResource(id: d.snapshotID(.os).description)])
         let plan = Planner.plan([d], observed: ["qs": o])
         #expect(plan.pendingIDs == ["qs/gallery-definition", "qs/image", "qs/gallery-version", "qs/replicate[eastus]", "qs/replicate[westus2]",
                                     "qs/delete-snapshot[os]", "qs/delete-disk[os]"])
@@ -290,7 +290,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         var previous = d.digest
         previous.value = "sha256:" + String(repeating: "b", count: 64)
         previous.components[4].digest = "0000"
-        var o = ObservedBuild(image: ObservedImage(resource: ObservedResource(id: d.imageID!), digest: previous.value))
+        var o = ObservedBuild(image: ObservedImage(resource: ObservedResource(id: d.imageID!.description), digest: previous.value))
         o.journal.published = previous
         let plan = Planner.plan([d], observed: ["qs": o.withoutGallery(d)])
         let image = try #require(plan.action(ActionID(parsing: "qs/image")!))
@@ -332,7 +332,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         ])
         #expect(plan.status("qs/provision[motd]") == .stale)
         // With the snapshot still there (temporary.keep), only the image is made.
-        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os))]
+        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os).description)]
         #expect(Planner.plan([d], observed: ["qs": o]).pendingIDs == ["qs/image", "qs/delete-snapshot[os]"])
         // The same for a deleted version beside its image.
         var version = converged(d)
@@ -349,7 +349,7 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
     @Test func aMissingSourceIsAConflictOnlyWhileADiskMustBeMadeFromIt() throws {
         var d = try desiredBuild()
         d.build.source = .disk("/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden")
-        d.sourceID = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden"
+        d.sourceID = try ResourceID(parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/golden")
         let plan = Planner.plan([d], observed: ["qs": ObservedBuild(sourceMissing: true)])
         #expect(plan.conflicts.map(\.message) == ["the source disk golden does not exist"])
         var published = converged(d)

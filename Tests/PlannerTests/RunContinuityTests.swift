@@ -24,7 +24,7 @@ private func build(motd: String = "echo hi > /etc/motd", setup: String = "echo s
     let b = try #require(r.manifest?.builds.first, "\(r.errors)")
     let digest = try BuildDigest.compute(for: b, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
     return DesiredBuild(build: b, digest: digest, subscription: sub, location: "eastus", temporaryResourceGroup: "rg",
-                        imageID: b.outputs.image?.id)
+                        imageID: try b.outputs.image.map { try ResourceID(parsing: $0.id) })
 }
 
 /// The journal of `d`'s run after `done` steps finished (each with `d`'s step digests).

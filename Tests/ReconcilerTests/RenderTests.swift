@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Planner
 import Providers
 @testable import Reconciler
@@ -128,7 +129,7 @@ import Testing
         let imageID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/web"
         let versionID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
         let executor = FakeExecutor([
-            "web/image": { _, _ in ActionOutcome(result: [ActionOutcome.Key.imageID: imageID]) },
+            "web/image": { _, _ in ActionOutcome(imageID: try ResourceID(parsing: imageID)) },
         ])
         let p = plan([
             act("web", .image, change: .create, resource: imageID),
@@ -158,12 +159,14 @@ import Testing
         #expect(builds.last?["gallery_image_version_id"] == nil)
     }
 
+    static let journaledImage = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/from-journal"
+
     @Test func doneResultsFromTheJournalProvideOutputs() async throws {
         let store = InMemoryJournalStore(journals: [BuildJournal(build: "web", entries: [
-            JournalEntry(actionID: "web/image", phase: .done(result: [ActionOutcome.Key.imageID: "/from-journal"])),
+            JournalEntry(actionID: "web/image", phase: .done(result: ["imageId": Self.journaledImage])),
         ])])
         let result = await scheduler(FakeExecutor(), store: store).run(plan([act("web", .image, status: .done, change: .create, resource: "/from-plan")]))
-        #expect(result.outputs == [PublishedOutputs(build: "web", imageID: "/from-journal")])
+        #expect(result.outputs == [PublishedOutputs(build: "web", imageID: Self.journaledImage)])
         #expect(result.succeeded)
         #expect(result.summary.message == "Apply complete: 0 actions done, 1 already done.")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Planner
 import Providers
 @testable import Reconciler
@@ -73,7 +74,7 @@ import Testing
             actions.append(act(build, .deleteDisk, "os", change: .delete))
             actions.append(act(build, .image, change: .create))
             actions.append(act(build, .galleryVersion, change: .create))
-            actions.append(act(build, .replicate, "westus", after: [ActionID(build: build, kind: .galleryVersion)], change: .wait))
+            actions.append(act(build, .replicate, "westus", after: [ActionID(build, .galleryVersion)], change: .wait))
         }
         let executor = FakeExecutor([:])
         let s = scheduler(executor, store: InMemoryJournalStore(), parallelism: 1)
@@ -97,8 +98,8 @@ import Testing
         // Each executor waits until the other one has started: only concurrent runs finish.
         let webStarted = Latch(), apiStarted = Latch()
         let executor = FakeExecutor([
-            "web/provision[setup]": { _, _ in webStarted.open(); await apiStarted.wait(); return ActionOutcome(result: ["web": "1"]) },
-            "api/provision[setup]": { _, _ in apiStarted.open(); await webStarted.wait(); return ActionOutcome(result: ["api": "1"]) },
+            "web/provision[setup]": { _, _ in webStarted.open(); await apiStarted.wait(); return ActionOutcome(location: "web") },
+            "api/provision[setup]": { _, _ in apiStarted.open(); await webStarted.wait(); return ActionOutcome(location: "api") },
         ])
         let store = InMemoryJournalStore()
         let p = plan([act("web", .provision, "setup"), act("api", .provision, "setup")])
@@ -174,8 +175,8 @@ import Testing
         #expect(await phases(store, "web/provision[bad]") == ["intent", "failed", "intent", "done"])
         // Results of dependencies done in the earlier run come from the journal.
         let context = try #require(executor.recorder.context(id("web/provision[bad]")))
-        #expect(context.dependencyResults == [id("web/resolve-source"): ["by": "web/resolve-source"]])
-        #expect(context.buildResults[id("web/attach[lun1]")] == ["by": "web/attach[lun1]"])
+        #expect(context.dependencyResults == [id("web/resolve-source"): ActionOutcome(location: "web/resolve-source")])
+        #expect(context.buildResults[id("web/attach[lun1]")] == ActionOutcome(location: "web/attach[lun1]"))
     }
 
     @Test func anOperationURLIsJournaledBetweenIntentAndDone() async throws {
@@ -189,7 +190,7 @@ import Testing
             try await context.sleep(for: .seconds(30))
             context.reportProgress(percent: 50, detail: "creating")
             try await context.sleep(for: .seconds(30))
-            return ActionOutcome(result: [ActionOutcome.Key.resourceID: action.resource!])
+            return ActionOutcome(resourceID: try ResourceID(parsing: action.resource!))
         }])
         let disk = act("web", .createDisk, "os", change: .create, resource: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/kiln-web-r1-os")
         let result = await scheduler(executor, store: store, events: events, clock: clock).run(plan([disk]))
@@ -205,23 +206,24 @@ import Testing
 
     @Test func anInFlightActionIsRejoinedWithItsOperationURL() async throws {
         let url = "https://management.azure.com/operations/op7"
+        let gv = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
         let store = InMemoryJournalStore(journals: [BuildJournal(build: "web", entries: [
             JournalEntry(actionID: "web/gallery-version", phase: .intent),
             JournalEntry(actionID: "web/gallery-version", phase: .started(operationURL: url)),
         ])])
         let events = CollectingEventSink()
         let executor = FakeExecutor(["web/gallery-version": { _, context in
-            guard let rejoin = context.operationToRejoin else { throw Boom() }
-            return ActionOutcome(result: [ActionOutcome.Key.galleryImageVersionID: "gv", "rejoined": rejoin])
+            guard context.operationToRejoin == url else { throw Boom() }
+            return ActionOutcome(galleryImageVersionID: try ResourceID(parsing: gv))
         }])
-        let version = act("web", .galleryVersion, status: .inFlight, change: .create, resource: "gv", operation: url)
+        let version = act("web", .galleryVersion, status: .inFlight, change: .create, resource: gv, operation: url)
         let result = await scheduler(executor, store: store, events: events).run(plan([version]))
 
         #expect(result.succeeded)
         // No second intent: the URL stays the latest entry until the result is known.
         #expect(await phases(store, "web/gallery-version") == ["intent", "started \(url)", "done"])
-        #expect(await store.stored(build: "web")!.entries.last!.phase == .done(result: ["galleryImageVersionId": "gv", "rejoined": url]))
-        #expect(events.events.first == .started(version.id, change: .create, resource: "gv", rejoining: true))
+        #expect(await store.stored(build: "web")!.entries.last!.phase == .done(result: ["galleryImageVersionId": gv]))
+        #expect(events.events.first == .started(version.id, change: .create, resource: gv, rejoining: true))
     }
 
     @Test func blockedActionsAndTheirDependentsNeverRun() async throws {
@@ -270,15 +272,6 @@ import Testing
         #expect(journaled.contains("E: Unable to locate package nginx"))
     }
 
-    @Test func anExecutorTableRoutesByKindAndNamesAMissingOne() async throws {
-        let executor = FakeExecutor()
-        let table = ExecutorTable([.provision: executor])
-        let s = Scheduler(executor: table, journals: InMemoryJournalStore(), events: CollectingEventSink(), clock: VirtualClock())
-        let result = await s.run(plan([act("web", .provision, "a"), act("web", .mount)]))
-        #expect(result.status(id("web/provision[a]")) == .done)
-        #expect(result.failures.first?.message.contains("no executor is registered for actions of kind mount") == true)
-    }
-
     @Test func buildLocksAreTakenForEveryBuildAndRefusedToASecondApply() async throws {
         let store = InMemoryJournalStore()
         let s = scheduler(FakeExecutor(), store: store)
@@ -298,13 +291,14 @@ import Testing
         defer { dir.remove() }
         let store = FileJournalStore(stateDirectory: dir.url.appendingPathComponent(".kiln").path)
         let url = "https://management.azure.com/operations/op9"
+        let snapshot = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap"
         let executor = FakeExecutor([
             "web/snapshot[os]": { _, context in
                 try await context.recordOperation(url)
                 // What an executor that crashed now would leave: the URL, durably.
                 let journal = try await context.journal.load()
                 #expect(journal.latest(for: "web/snapshot[os]")?.phase == .started(operationURL: url))
-                return ActionOutcome(result: [ActionOutcome.Key.resourceID: "/snap"])
+                return ActionOutcome(resourceID: try ResourceID(parsing: snapshot))
             },
         ])
         let s = Scheduler(executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock())
@@ -317,6 +311,6 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
         #expect(mode?.intValue == 0o600)
         let phases = try await store.load(build: "web").entries.map(\.phase)
-        #expect(phases == [.intent, .started(operationURL: url), .done(result: ["resourceId": "/snap"])])
+        #expect(phases == [.intent, .started(operationURL: url), .done(result: ["resourceId": snapshot])])
     }
 }

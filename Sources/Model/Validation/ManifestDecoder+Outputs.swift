@@ -140,8 +140,9 @@ extension ManifestDecoder {
         guard let tags = r.stringMap("tags") else { return [:] }
         var out: [String: String] = [:]
         for (k, v) in tags.value {
-            if k.value.lowercased().hasPrefix("kiln:") {
-                ctx.error(k.node, "tag '\(k.value)' uses the reserved prefix kiln:", fix: "Kiln sets kiln:* tags itself; rename yours")
+            if k.value.lowercased().hasPrefix(KilnTag.prefix) {
+                ctx.error(k.node, "tag '\(k.value)' uses the reserved prefix \(KilnTag.prefix)",
+                          fix: "Kiln sets \(KilnTag.prefix)* tags itself; rename yours")
                 continue
             }
             if k.value.count > 512 || k.value.contains(where: { "<>%&\\?/".contains($0) }) {

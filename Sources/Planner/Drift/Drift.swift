@@ -19,8 +19,8 @@ public enum DriftDetector {
         var out: [DriftItem] = []
         for d in desired where !d.build.outputs.skip {
             let o = observed[d.name] ?? ObservedBuild()
-            func add(_ resource: String, _ field: String, _ expected: String, _ actual: String, inPlace: Bool = false) {
-                out.append(DriftItem(build: d.name, resource: resource, field: field, expected: expected, actual: actual, repairableInPlace: inPlace))
+            func add(_ resource: ResourceID, _ field: String, _ expected: String, _ actual: String, inPlace: Bool = false) {
+                out.append(DriftItem(build: d.name, resource: resource.description, field: field, expected: expected, actual: actual, repairableInPlace: inPlace))
             }
             if let imageID = d.imageID {
                 if let image = o.image {

@@ -27,6 +27,14 @@ public enum DesiredState {
                     throw DesiredStateError(build: build.name, message: "cannot render '\(text)': \(error)")
                 }
             }
+            func parseID(_ text: String) throws -> ResourceID {
+                do {
+                    return try ResourceID(parsing: text)
+                } catch {
+                    throw DesiredStateError(build: build.name, message: error.description)
+                }
+            }
+            func renderID(_ text: String) throws -> ResourceID { try parseID(try render(text)) }
             var resolved: String?
             if case .platformImage(let urn) = build.source {
                 if urn.isLatest {
@@ -43,7 +51,7 @@ public enum DesiredState {
             var gallery: DesiredGalleryVersion?
             if let g = build.outputs.gallery, !build.outputs.skip {
                 let sub = try g.subscription.map(render) ?? subscription
-                let id = "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)"
+                let id = try parseID("/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)")
                 var regions = try g.targetRegions.map { r in
                     TargetRegion(name: RegionName.normalized(try render(r.name)),
                                  replicas: r.replicas, storageAccountType: r.storageAccountType)
@@ -54,12 +62,12 @@ public enum DesiredState {
             }
             var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: vm.location,
                                  temporaryResourceGroup: try build.temporary.resourceGroup.map(render) ?? vm.id.resourceGroup,
-                                 imageID: build.outputs.skip ? nil : try build.outputs.image.map { try render($0.id) },
+                                 imageID: build.outputs.skip ? nil : try build.outputs.image.map { try renderID($0.id) },
                                  gallery: gallery)
             d.resolvedSourceVersion = resolved
             d.zone = build.disk.zone ?? vm.zone
             switch build.source {
-            case .disk(let id), .galleryImageVersion(let id): d.sourceID = try render(id)
+            case .disk(let id), .galleryImageVersion(let id): d.sourceID = try renderID(id)
             default: break
             }
             return d

@@ -70,8 +70,8 @@ public struct Observer: Sendable {
     func observe(_ d: DesiredBuild, shared: SharedObservation, table: MountTable,
                  builder: ResourceID? = nil, journal known: JournalView? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
-        async let image = d.imageID.asyncMap { id in try await arm.getImage(try ResourceID(parsing: id)) }
-        async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(try ResourceID(parsing: g.id), replicationStatus: true) }
+        async let image = d.imageID.asyncMap { id in try await arm.getImage(id) }
+        async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(g.id, replicationStatus: true) }
 
         let view: JournalView
         if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
@@ -86,33 +86,33 @@ public struct Observer: Sendable {
         // Anything Kiln creates carries the build's tag, so a disk or snapshot made again shows
         // up in the listing (and is read); a listing that still shows a deleted one only costs
         // the GET.
-        func deletedByThisRun(_ kind: ActionKind, _ role: DiskRole, _ id: String) -> Bool {
-            view.runID == d.runID && view.completed.contains(ActionID(d.name, kind, role)) && !listedIDs.contains(id.lowercased())
+        func deletedByThisRun(_ step: ActionStep, _ id: ResourceID) -> Bool {
+            view.runID == d.runID && view.completed.contains(ActionID(d.name, step)) && !listedIDs.contains(id.description.lowercased())
         }
 
         for role in d.roles {
-            let diskID = try ResourceID(parsing: d.diskID(role))
-            if !deletedByThisRun(.deleteDisk, role, d.diskID(role)), let disk = try await arm.getDisk(diskID) {
+            let diskID = d.diskID(role)
+            if !deletedByThisRun(.deleteDisk(role), diskID), let disk = try await arm.getDisk(diskID) {
                 // The builder VM is read (once for all builds) only here and for a leftover
                 // disk: a build with no disk of Kiln's has no attachment to place.
-                let lun = try await shared.attachments.lun(of: d.diskID(role))
+                let lun = try await shared.attachments.lun(of: diskID.description)
                 // managedBy names the VM a disk is attached to; ours lists it among its data disks.
                 // Ours in managedBy but not in its list: a detach (or an attach) of ours still
                 // under way, e.g. when the run that started it was killed; not another VM.
                 let owner = disk.managedBy.flatMap { $0.isEmpty ? nil : $0 }
                 let ours = owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
                 let elsewhere = lun == nil && !ours ? owner : nil
-                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? d.diskID(role), provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
+                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? diskID.description, provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
                                              sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
                                              changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
-            if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot, role, d.snapshotID(role)),
-               let snap = try await arm.getSnapshot(try ResourceID(parsing: d.snapshotID(role))) {
-                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role), provisioningState: snap.properties?.provisioningState ?? "Succeeded")
+            if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot(role), d.snapshotID(role)),
+               let snap = try await arm.getSnapshot(d.snapshotID(role)) {
+                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role).description, provisioningState: snap.properties?.provisioningState ?? "Succeeded")
             }
         }
-        if let source = d.sourceID, case let id = try ResourceID(parsing: source) {
+        if let id = d.sourceID {
             // Builds made from the same source share one read of it.
             let arm = arm
             switch d.build.source {
@@ -131,8 +131,8 @@ public struct Observer: Sendable {
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
         }
         if let i = try await image {
-            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID ?? "", provisioningState: i.properties?.provisioningState ?? "Succeeded"),
-                                    digest: i.tags?["kiln:digest"])
+            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID?.description ?? "", provisioningState: i.properties?.provisioningState ?? "Succeeded"),
+                                    digest: i.tags?[.digest])
         }
         if let v = try await version {
             let statuses = Dictionary((v.properties?.replicationStatus?.summary ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
@@ -143,14 +143,14 @@ public struct Observer: Sendable {
                              state: status?.state ?? (v.properties?.provisioningState == "Succeeded" ? "Completed" : "Unknown"), progress: status?.progress)
             }
             o.galleryVersion = ObservedGalleryVersion(
-                resource: ObservedResource(id: v.id ?? d.gallery?.id ?? "", provisioningState: v.properties?.provisioningState ?? "Succeeded"),
-                digest: v.tags?["kiln:digest"], regions: regions,
+                resource: ObservedResource(id: v.id ?? d.gallery?.id.description ?? "", provisioningState: v.properties?.provisioningState ?? "Succeeded"),
+                digest: v.tags?[.digest], regions: regions,
                 excludeFromLatest: v.properties?.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.properties?.publishingProfile?.endOfLifeDate)
         }
         o.journal = view
         for r in listed {
-            guard let id = r.id, let run = r.tag(Self.runTag), run != d.runID, let type = r.type?.lowercased() else { continue }
+            guard let id = r.id, let run = r.tag(.run), run != d.runID, let type = r.type?.lowercased() else { continue }
             let kind: Leftover.Kind
             if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
             // A snapshot is never a data disk of a VM: only a leftover disk needs the VM read.
@@ -182,19 +182,14 @@ public struct Observer: Sendable {
     static func accountsForEveryTemporary(_ view: JournalView, of d: DesiredBuild) -> Bool {
         guard view.runID == d.runID, view.published == d.digest, view.failed.isEmpty, view.inFlight.isEmpty else { return false }
         return d.roles.allSatisfy { role in
-            view.completed.contains(ActionID(d.name, .deleteDisk, role))
-                && (d.build.outputs.skip || view.completed.contains(ActionID(d.name, .deleteSnapshot, role)))
+            view.completed.contains(ActionID(d.name, .deleteDisk(role)))
+                && (d.build.outputs.skip || view.completed.contains(ActionID(d.name, .deleteSnapshot(role))))
         }
     }
 
-    /// The tag naming the build that made a temporary resource, and the one naming its run.
-    static let buildTag = "kiln:build"
-    static let runTag = "kiln:run"
-
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {
-        var view = JournalView(runID: journal.attributes["run"], digest: journal.attributes["digest"],
-                               generation: journal.attributes["generation"].flatMap(Int.init) ?? 0)
+        var view = JournalView(runID: journal.header.run, digest: journal.header.digest, generation: journal.header.generation)
         for (key, entry) in journal.latestByAction {
             guard let id = ActionID(parsing: key) else { continue }
             switch entry.phase {
@@ -206,9 +201,7 @@ public struct Observer: Sendable {
             case .failed(let message): view.failed[id] = message
             }
         }
-        if let published = journal.attributes["published"], let data = published.data(using: .utf8) {
-            view.published = try? JSONDecoder().decode(BuildDigest.self, from: data)
-        }
+        view.published = journal.header.published
         return view
     }
 }
@@ -292,16 +285,16 @@ struct TemporaryListings: Sendable {
     func resources(of d: DesiredBuild) async throws -> [ArmGenericResource] {
         let arm = arm, subscription = d.subscription, group = d.temporaryResourceGroup
         let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
-            try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(Observer.buildTag) != nil }
+            try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(.build) != nil }
         }
-        return tagged.filter { $0.tag(Observer.buildTag) == d.name }
+        return tagged.filter { $0.tag(.build) == d.name }
     }
 }
 
 extension ArmGenericResource {
-    /// The value of tag `name`; ARM treats tag names case-insensitively.
-    func tag(_ name: String) -> String? {
-        if let exact = tags?[name] { return exact }
-        return tags?.first { $0.key.lowercased() == name.lowercased() }?.value
+    /// The value of one of Kiln's tags; ARM treats tag names case-insensitively.
+    func tag(_ tag: KilnTag) -> String? {
+        if let exact = tags?[tag] { return exact }
+        return tags?.first { $0.key.lowercased() == tag.name.lowercased() }?.value
     }
 }

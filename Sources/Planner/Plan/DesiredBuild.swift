@@ -21,17 +21,17 @@ public struct DesiredBuild: Sendable, Hashable {
     /// Where temporary disks and snapshots live.
     public var temporaryResourceGroup: String
     /// The rendered managed image id, when the build publishes one.
-    public var imageID: String?
+    public var imageID: ResourceID?
     public var gallery: DesiredGalleryVersion?
     /// The platform image version `latest` resolved to (or the pinned one).
     public var resolvedSourceVersion: String?
     /// The zone of the temporary disks (the builder VM's unless the manifest says).
     public var zone: String?
     /// The rendered id of a managed disk or gallery image version source.
-    public var sourceID: String?
+    public var sourceID: ResourceID?
 
     public init(build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
-                imageID: String? = nil, gallery: DesiredGalleryVersion? = nil) {
+                imageID: ResourceID? = nil, gallery: DesiredGalleryVersion? = nil) {
         self.build = build
         self.digest = digest
         self.generation = 0
@@ -77,33 +77,35 @@ public struct DesiredBuild: Sendable, Hashable {
     public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }
     public func snapshotName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)-snap" }
 
-    public func diskID(_ role: DiskRole) -> String {
-        "/subscriptions/\(subscription)/resourceGroups/\(temporaryResourceGroup)/providers/Microsoft.Compute/disks/\(diskName(role))"
+    public func diskID(_ role: DiskRole) -> ResourceID {
+        ResourceID(subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
+                   segments: [("disks", diskName(role))])
     }
 
-    public func snapshotID(_ role: DiskRole) -> String {
-        "/subscriptions/\(subscription)/resourceGroups/\(temporaryResourceGroup)/providers/Microsoft.Compute/snapshots/\(snapshotName(role))"
+    public func snapshotID(_ role: DiskRole) -> ResourceID {
+        ResourceID(subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
+                   segments: [("snapshots", snapshotName(role))])
     }
 
     /// The tags Kiln puts on everything it creates for this build (plus the user's).
     public var tags: [String: String] {
         var t = build.tags
-        t["kiln:build"] = name
-        t["kiln:run"] = runID
-        t["kiln:digest"] = digest.value
+        t[.build] = name
+        t[.run] = runID
+        t[.digest] = digest.value
         return t
     }
 }
 
 /// The gallery image version a build publishes, rendered.
 public struct DesiredGalleryVersion: Sendable, Hashable {
-    public var id: String
+    public var id: ResourceID
     public var version: String
     public var targetRegions: [TargetRegion]
     public var excludeFromLatest: Bool
     public var endOfLifeDate: String?
 
-    public init(id: String, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?) {
+    public init(id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?) {
         self.id = id
         self.version = version
         self.targetRegions = targetRegions
@@ -113,9 +115,8 @@ public struct DesiredGalleryVersion: Sendable, Hashable {
 
     /// The image definition the version belongs to: the version's id without
     /// `/versions/<version>` (the `gallery-definition` action's resource).
-    public var definitionID: String {
-        let parts = id.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count > 2, parts[parts.count - 2].lowercased() == "versions" else { return id }
-        return parts.dropLast(2).joined(separator: "/")
+    public var definitionID: ResourceID {
+        guard id.segments.last?.type.lowercased() == "versions", let definition = id.parent else { return id }
+        return definition
     }
 }

@@ -55,13 +55,13 @@ struct BuildPlanner {
     /// The nodes in dependency order.
     func graph() -> [Node] {
         var nodes: [Node] = []
-        func add(_ kind: ActionKind, _ target: String?, _ change: Change, _ resource: String?, _ deps: [ActionID]) -> ActionID {
-            let id = ActionID(build: b, kind: kind, target: target)
+        func add(_ step: ActionStep, _ change: Change, _ resource: String?, _ deps: [ActionID]) -> ActionID {
+            let id = ActionID(b, step)
             nodes.append(Node(id: id, change: change, resource: resource, deps: deps))
             return id
         }
         var resolve: [ActionID] = []
-        if let source = sourceDescription { resolve = [add(.resolveSource, nil, .wait, source, [])] }
+        if let source = sourceDescription { resolve = [add(.resolveSource, .wait, source, [])] }
         // The gallery and image definition need only the source (a new definition takes the
         // OS disk's generation, which follows the source), not the disk work: ensured from
         // the start, beside it, they keep two Azure operations off the chain that ends with
@@ -69,50 +69,50 @@ struct BuildPlanner {
         // digest proves both exist, so a converged plan has no node (and no read) for them.
         var definition: [ActionID] = []
         if !d.build.outputs.skip, let g = d.gallery, !galleryCurrent {
-            definition = [add(.galleryDefinition, nil, .create, g.definitionID, resolve)]
+            definition = [add(.galleryDefinition, .create, g.definitionID.description, resolve)]
         }
-        let releases = o.leftovers.map { add(.releaseLeftover, $0.name, .delete, $0.id, []) }
+        let releases = o.leftovers.map { add(.releaseLeftover(disk: $0.name), .delete, $0.id, []) }
         var devices: [ActionID] = []
         for role in d.roles {
-            let create = add(.createDisk, role.description, .create, d.diskID(role), resolve)
-            let attach = add(.attach, role.description, .run, d.diskName(role), [create] + releases)
-            devices.append(add(.device, role.description, .wait, o.devices[role], [attach]))
+            let create = add(.createDisk(role), .create, d.diskID(role).description, resolve)
+            let attach = add(.attach(role), .run, d.diskName(role), [create] + releases)
+            devices.append(add(.device(role), .wait, o.devices[role], [attach]))
         }
         let mountPath = d.mountPath
-        let preMount = add(.preMount, nil, .run, nil, devices)
-        let mount = add(.mount, nil, .run, mountPath, [preMount])
-        let postMount = add(.postMount, nil, .run, nil, [mount])
-        let chroot = add(.chrootMounts, nil, .run, mountPath, [postMount])
-        var last = add(.copyFiles, nil, .run, nil, [chroot])
-        for step in d.build.provision { last = add(.provision, step.name, .run, nil, [last]) }
-        let preUnmount = add(.preUnmount, nil, .run, nil, [last])
-        let restore = add(.restoreFiles, nil, .run, nil, [preUnmount])
-        let unmount = add(.unmount, nil, .run, mountPath, [restore])
+        let preMount = add(.preMount, .run, nil, devices)
+        let mount = add(.mount, .run, mountPath, [preMount])
+        let postMount = add(.postMount, .run, nil, [mount])
+        let chroot = add(.chrootMounts, .run, mountPath, [postMount])
+        var last = add(.copyFiles, .run, nil, [chroot])
+        for step in d.build.provision { last = add(.provision(step: step.name), .run, nil, [last]) }
+        let preUnmount = add(.preUnmount, .run, nil, [last])
+        let restore = add(.restoreFiles, .run, nil, [preUnmount])
+        let unmount = add(.unmount, .run, mountPath, [restore])
         var detaches: [DiskRole: ActionID] = [:], snapshots: [DiskRole: ActionID] = [:]
         for role in d.roles {
-            detaches[role] = add(.detach, role.description, .run, d.diskName(role), [unmount])
+            detaches[role] = add(.detach(role), .run, d.diskName(role), [unmount])
             if hasSnapshots {
-                snapshots[role] = add(.snapshot, role.description, .create, d.snapshotID(role), [detaches[role]!])
+                snapshots[role] = add(.snapshot(role), .create, d.snapshotID(role).description, [detaches[role]!])
             }
         }
         let allSnapshots = d.roles.compactMap { snapshots[$0] }
         var outputs: [ActionID] = []
         if !d.build.outputs.skip, let imageID = d.imageID {
-            outputs.append(add(.image, nil, imageNeedsReplace ? .replace : .create, imageID, allSnapshots))
+            outputs.append(add(.image, imageNeedsReplace ? .replace : .create, imageID.description, allSnapshots))
         }
         if !d.build.outputs.skip, let g = d.gallery {
-            let version = add(.galleryVersion, nil, .create, g.id, allSnapshots + definition)
+            let version = add(.galleryVersion, .create, g.id.description, allSnapshots + definition)
             outputs.append(version)
             var regionDeps = [version]
-            if !galleryDrift.isEmpty { regionDeps.append(add(.updateGalleryVersion, nil, .update, g.id, [version])) }
+            if !galleryDrift.isEmpty { regionDeps.append(add(.updateGalleryVersion, .update, g.id.description, [version])) }
             for region in g.targetRegions {
-                outputs.append(add(.replicate, region.name, .wait, "\(g.id) in \(region.name)", regionDeps))
+                outputs.append(add(.replicate(region: region.name), .wait, "\(g.id) in \(region.name)", regionDeps))
             }
         }
         if !d.build.temporary.keep {
             for role in d.roles {
-                if let snap = snapshots[role] { _ = add(.deleteSnapshot, role.description, .delete, d.snapshotID(role), outputs.isEmpty ? [snap] : outputs) }
-                _ = add(.deleteDisk, role.description, .delete, d.diskID(role), [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
+                if let snap = snapshots[role] { _ = add(.deleteSnapshot(role), .delete, d.snapshotID(role).description, outputs.isEmpty ? [snap] : outputs) }
+                _ = add(.deleteDisk(role), .delete, d.diskID(role).description, [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
             }
         }
         return nodes
@@ -159,7 +159,7 @@ struct BuildPlanner {
                 status[n.id] = .done
             } else {
                 status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
-                reasons[n.id] = "snapshot \(d.snapshotName(DiskRole(n.id.target ?? "") ?? .os)) missing"
+                reasons[n.id] = "snapshot \(d.snapshotName(role(n.id))) missing"
             }
         }
         // Later progress stands in for a step or teardown only where it carries the step's work
@@ -195,7 +195,7 @@ struct BuildPlanner {
                 status[n.id] = .done
             } else {
                 status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
-                reasons[n.id] = n.id.kind == .unmount ? "unmount after provisioning (verified, deepest first)" : "detach \(d.diskName(DiskRole(n.id.target ?? "") ?? .os)) after unmount"
+                reasons[n.id] = n.id.kind == .unmount ? "unmount after provisioning (verified, deepest first)" : "detach \(d.diskName(role(n.id))) after unmount"
             }
         }
         // 5. Conditions and disks, last step first: needed while a local step after them is left.
@@ -203,10 +203,10 @@ struct BuildPlanner {
         for n in nodes.reversed() where n.id.kind.nature == .condition || n.id.kind == .createDisk {
             let after = Set(descendants(n.id))
             var needed = localSteps.contains { after.contains($0) && !isDone($0) }
-            if n.id.kind == .createDisk, let role = DiskRole(n.id.target ?? "") {
-                let snapshotID = ActionID(b, .snapshot, role)
+            if case .createDisk(let role) = n.id.step {
+                let snapshotID = ActionID(b, .snapshot(role))
                 if index[snapshotID] != nil { needed = needed || !isDone(snapshotID) }
-                else { needed = needed || !isDone(ActionID(b, .detach, role)) }
+                else { needed = needed || !isDone(ActionID(b, .detach(role))) }
             }
             if strong.contains(n.id) || !needed {
                 status[n.id] = .done
@@ -222,7 +222,7 @@ struct BuildPlanner {
                 // Something to delete now, or something this apply will create.
                 let r = role(n.id)
                 let present = n.id.kind == .deleteDisk ? o.disks[r] != nil : o.snapshots[r] != nil
-                let creator = ActionID(b, n.id.kind == .deleteDisk ? .createDisk : .snapshot, r)
+                let creator = ActionID(b, n.id.kind == .deleteDisk ? .createDisk(r) : .snapshot(r))
                 let willExist = present || status[creator].map { $0 != .done } == true
                 status[n.id] = willExist ? .todo : .done
                 reasons[n.id] = present ? "temporary; no longer needed once the outputs are published" : "temporary; deleted once the outputs are published"
@@ -255,19 +255,24 @@ struct BuildPlanner {
 
     // MARK: Evidence
 
-    private func role(_ id: ActionID) -> DiskRole { DiskRole(id.target ?? "") ?? .os }
+    /// The disk of an action about one disk; called only for those kinds (the OS disk otherwise).
+    private func role(_ id: ActionID) -> DiskRole { id.step.diskRole ?? .os }
 
     private func journalDone(_ id: ActionID) -> Bool {
         guard o.journal.runID == d.runID, o.journal.completed.contains(id) else { return false }
         // A provisioning step counts only as the manifest now has it.
-        if id.kind == .provision, let recorded = o.journal.stepDigests[id] { return recorded == d.stepDigest(id.target ?? "") }
+        if case .provision(let step) = id.step, let recorded = o.journal.stepDigests[id] {
+            return recorded == d.stepDigest(step)
+        }
         return true
     }
 
     /// An Azure operation an earlier run started and did not see finish.
     private func inFlight(_ id: ActionID, _ operations: inout [ActionID: String]) -> Bool {
         guard o.journal.runID == d.runID, let entry = o.journal.inFlight[id] else {
-            if id.kind == .replicate, let r = observedRegion(id.target ?? ""), r.state.lowercased() == "replicating" { return true }
+            if case .replicate(let region) = id.step, let r = observedRegion(region), r.state.lowercased() == "replicating" {
+                return true
+            }
             return false
         }
         if let url = entry { operations[id] = url }
@@ -288,7 +293,7 @@ struct BuildPlanner {
         case .image: return imageCurrent
         case .galleryVersion: return galleryCurrent
         case .replicate:
-            guard galleryCurrent, let r = observedRegion(id.target ?? "") else { return false }
+            guard galleryCurrent, case .replicate(let region) = id.step, let r = observedRegion(region) else { return false }
             return r.state.lowercased() == "completed"
         default: return false
         }
@@ -406,9 +411,9 @@ struct BuildPlanner {
         case .galleryDefinition:
             // Not observed (that would cost reads in every plan): the action reads both.
             guard let g = d.gallery else { return "" }
-            let parts = g.definitionID.split(separator: "/")
-            guard parts.count >= 3 else { return "" }
-            return "gallery \(parts[parts.count - 3]) and image definition \(parts[parts.count - 1]): created when missing, checked when present"
+            let parts = g.definitionID.segments
+            guard parts.count >= 2 else { return "" }
+            return "gallery \(parts[parts.count - 2].name) and image definition \(parts[parts.count - 1].name): created when missing, checked when present"
         case .galleryVersion:
             guard let g = d.gallery else { return "" }
             return o.galleryVersion == nil ? "gallery version \(g.version) missing" : "gallery version \(g.version) not provisioned (\(o.galleryVersion!.resource.provisioningState))"
@@ -439,7 +444,7 @@ struct BuildPlanner {
         return "digest changed (published \(shortOld), manifest \(d.digest.short))"
     }
 
-    private func lastSegment(_ id: String?) -> String { id?.split(separator: "/").last.map(String.init) ?? "" }
+    private func lastSegment(_ id: ResourceID?) -> String { id?.name ?? "" }
 
     // MARK: Conflicts
 
@@ -447,21 +452,21 @@ struct BuildPlanner {
         var out: [PlanConflict] = []
         // The source only matters while a disk still has to be made from it.
         if o.sourceMissing, let source = d.sourceID, !imageCurrent || (d.gallery != nil && !galleryCurrent), o.disks[.os] == nil {
-            out.append(PlanConflict(build: b, resource: source, message: "the source \(d.build.source.kindName) \(lastSegment(source)) does not exist",
+            out.append(PlanConflict(build: b, resource: source.description, message: "the source \(d.build.source.kindName) \(lastSegment(source)) does not exist",
                                     fix: "create it, or point source.\(d.build.source.kindName) at one that exists"))
         }
         if let g = d.gallery, let v = o.galleryVersion, v.digest != d.digest.value {
             let fix = "bump outputs.gallery.version (e.g. \(nextPatch(g.version))): published gallery versions are immutable"
             if let digest = v.digest {
-                out.append(PlanConflict(build: b, resource: g.id,
+                out.append(PlanConflict(build: b, resource: g.id.description,
                     message: "gallery version \(g.version) exists with digest \(digest.dropFirst(7).prefix(12)), but the manifest now builds \(d.digest.short) (\(digestChange(digest).replacingOccurrences(of: "digest changed: ", with: "")))",
                     fix: fix))
             } else {
-                out.append(PlanConflict(build: b, resource: g.id, message: "gallery version \(g.version) exists and was not made by Kiln", fix: fix))
+                out.append(PlanConflict(build: b, resource: g.id.description, message: "gallery version \(g.version) exists and was not made by Kiln", fix: fix))
             }
         }
         if let imageID = d.imageID, let i = o.image, i.digest == nil {
-            out.append(PlanConflict(build: b, resource: imageID, message: "image \(lastSegment(imageID)) exists and was not made by Kiln (no kiln:digest tag)",
+            out.append(PlanConflict(build: b, resource: imageID.description, message: "image \(lastSegment(imageID)) exists and was not made by Kiln (no kiln:digest tag)",
                                     fix: "Kiln never replaces what it did not create: delete it, or choose another outputs.image.id"))
         }
         for (role, disk) in o.disks.sorted(by: { $0.key < $1.key }) {

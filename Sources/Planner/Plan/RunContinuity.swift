@@ -34,7 +34,7 @@ public enum RunContinuity {
         // The steps that ran, each as the manifest now has it and in its order.
         var valid: Set<String> = []
         for step in d.build.provision {
-            let id = ActionID(build: d.name, kind: .provision, target: step.name)
+            let id = ActionID(d.name, .provision(step: step.name))
             guard journal.completed.contains(id), journal.stepDigests[id] == d.stepDigest(step.name) else { break }
             valid.insert(step.name)
         }

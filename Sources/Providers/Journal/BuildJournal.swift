@@ -1,38 +1,65 @@
 import Foundation
+import Model
 
 /// The record of one build's apply runs: what Kiln meant to do, which Azure operations it
 /// started, and what finished. A re-run reads it to resume instead of redoing work.
 ///
-/// Format (JSON, mode 0600): `{"version": 1, "build": …, "attributes": {…}, "entries": [ … ]}`.
+/// Format (JSON, mode 0600): `{"version": 2, "build": …, "header": {…}, "entries": [ … ]}`.
 /// Entries are only appended; the current state of an action is its latest entry
-/// (`latest(for:)`). Action ids and attribute keys are opaque strings chosen by the
-/// Reconciler (e.g. the run id and content digest a resumed run must reuse).
+/// (`latest(for:)`). Action ids are opaque strings chosen by the Reconciler.
+///
+/// Version 1 (written by earlier Kilns) kept the header as a string dictionary,
+/// `"attributes": {"run", "digest", "generation", "published"}` with the published digest as
+/// JSON inside a string; it is still read, and written back as version 2.
 public struct BuildJournal: Codable, Sendable, Equatable {
-    /// The only format version this Kiln reads and writes.
-    public static let currentVersion = 1
+    /// The format version this Kiln writes.
+    public static let currentVersion = 2
+    /// The format versions this Kiln reads.
+    public static let readableVersions: ClosedRange<Int> = 1...2
 
     public var version: Int
     /// The build's name (one journal per build).
     public var build: String
     /// Facts about the build's run that must survive a restart (run id, digest, …).
-    public var attributes: [String: String]
+    public var header: JournalHeader
     public var entries: [JournalEntry]
 
-    public init(build: String, attributes: [String: String] = [:], entries: [JournalEntry] = []) {
+    public init(build: String, header: JournalHeader = JournalHeader(), entries: [JournalEntry] = []) {
         self.version = Self.currentVersion
         self.build = build
-        self.attributes = attributes
+        self.header = header
         self.entries = entries
     }
 
-    private enum CodingKeys: String, CodingKey { case version, build, attributes, entries }
+    private enum CodingKeys: String, CodingKey { case version, build, header, attributes, entries }
 
+    /// Reads every readable version; the value is then of the current version.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        version = try container.decode(Int.self, forKey: .version)
+        let version = try container.decode(Int.self, forKey: .version)
+        guard Self.readableVersions.contains(version) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .version, in: container,
+                debugDescription: "journal format version \(version) is not one this kiln reads "
+                    + "(\(Self.readableVersions))")
+        }
+        self.version = Self.currentVersion
         build = try container.decode(String.self, forKey: .build)
-        attributes = try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:]
+        if version == 1 {
+            let attributes = try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:]
+            header = JournalHeader(version1: attributes)
+        } else {
+            header = try container.decodeIfPresent(JournalHeader.self, forKey: .header) ?? JournalHeader()
+        }
         entries = try container.decodeIfPresent([JournalEntry].self, forKey: .entries) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Self.currentVersion, forKey: .version)
+        try container.encode(build, forKey: .build)
+        try container.encode(header, forKey: .header)
+        try container.encode(entries, forKey: .entries)
     }
 
     /// The latest entry recorded for `actionID`, i.e. the action's current phase.
@@ -45,6 +72,46 @@ public struct BuildJournal: Codable, Sendable, Equatable {
         var result: [String: JournalEntry] = [:]
         for entry in entries { result[entry.actionID] = entry }
         return result
+    }
+}
+
+/// What a build's journal knows about its run beyond the actions' entries.
+public struct JournalHeader: Codable, Sendable, Equatable {
+    /// The id of the run the entries belong to (nil before the first run).
+    public var run: String?
+    /// The build's digest the run works towards.
+    public var digest: String?
+    /// How many times the build's run was restarted on a fresh disk (see `DesiredBuild.generation`).
+    public var generation: Int
+    /// The digest of what the build last published: kept across runs, so a plan can say
+    /// which part of a changed build differs from it.
+    public var published: BuildDigest?
+
+    public init(run: String? = nil, digest: String? = nil, generation: Int = 0, published: BuildDigest? = nil) {
+        self.run = run
+        self.digest = digest
+        self.generation = generation
+        self.published = published
+    }
+
+    private enum CodingKeys: String, CodingKey { case run, digest, generation, published }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        run = try container.decodeIfPresent(String.self, forKey: .run)
+        digest = try container.decodeIfPresent(String.self, forKey: .digest)
+        generation = try container.decodeIfPresent(Int.self, forKey: .generation) ?? 0
+        published = try container.decodeIfPresent(BuildDigest.self, forKey: .published)
+    }
+
+    /// The header of a version 1 journal, from its string attributes. An attribute that does
+    /// not read (a generation that is no number, a published digest that is no JSON) reads as
+    /// absent, as version 1 readers took it.
+    init(version1 attributes: [String: String]) {
+        run = attributes["run"]
+        digest = attributes["digest"]
+        generation = attributes["generation"].flatMap { Int($0) } ?? 0
+        published = attributes["published"].flatMap { try? JSONDecoder().decode(BuildDigest.self, from: Data($0.utf8)) }
     }
 }
 

@@ -37,7 +37,7 @@ public actor FileJournalStore: JournalStore {
         } catch {
             throw JournalError.unreadable(build: build, path: path, reason: "not a Kiln journal (\(error))")
         }
-        guard version == BuildJournal.currentVersion else {
+        guard BuildJournal.readableVersions.contains(version) else {
             throw JournalError.unsupportedVersion(build: build, path: path, version: version)
         }
         do {

@@ -35,7 +35,7 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     case invalidBuildName(String)
     /// The journal exists but cannot be read or decoded.
     case unreadable(build: String, path: String, reason: String)
-    /// The journal was written by a Kiln with another format version.
+    /// The journal was written by a Kiln with a format version this one does not read.
     case unsupportedVersion(build: String, path: String, version: Int)
     /// Writing the journal failed; the previous content is intact.
     case writeFailed(build: String, path: String, reason: String)
@@ -51,7 +51,10 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
         case .unreadable(let build, let path, let reason):
             "journal of build \(build) at \(path) cannot be read: \(reason); move it aside to start the build afresh (resources are still found by their tags)"
         case .unsupportedVersion(let build, let path, let version):
-            "journal of build \(build) at \(path) has format version \(version), this kiln reads version \(BuildJournal.currentVersion); use the kiln that wrote it"
+            "journal of build \(build) at \(path) has format version \(version), this kiln reads versions "
+                + "\(BuildJournal.readableVersions.lowerBound) to \(BuildJournal.readableVersions.upperBound); "
+                + "use the kiln that wrote it, or move the journal aside to start the build afresh "
+                + "(resources are still found by their tags)"
         case .writeFailed(let build, let path, let reason):
             "journal of build \(build) at \(path) could not be written: \(reason)"
         case .locked(let build, let path, let holder, let waited):

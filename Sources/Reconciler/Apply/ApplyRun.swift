@@ -45,28 +45,26 @@ public struct ApplyRun: Sendable {
     public func startRuns(_ desired: [DesiredBuild]) async throws {
         for d in desired {
             var journal = try await session.local.journal.load(build: d.name)
-            if journal.attributes["run"] == d.runID {
-                guard journal.attributes["digest"] != d.digest.value else { continue }
-                journal.attributes["digest"] = d.digest.value
+            if journal.header.run == d.runID {
+                guard journal.header.digest != d.digest.value else { continue }
+                journal.header.digest = d.digest.value
                 try await session.local.journal.replace(journal)
                 continue
             }
-            var attributes = ["run": d.runID, "digest": d.digest.value, "generation": String(d.generation)]
-            attributes["published"] = journal.attributes["published"]
-            try await session.local.journal.replace(BuildJournal(build: d.name, attributes: attributes))
+            let header = JournalHeader(run: d.runID, digest: d.digest.value, generation: d.generation,
+                                       published: journal.header.published)
+            try await session.local.journal.replace(BuildJournal(build: d.name, header: header))
         }
     }
 
     /// Records the digest of each build that finished, so a later plan can say which part of
     /// a changed build differs from what was published.
     public func recordPublished(_ desired: [DesiredBuild], result: ApplyResult) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         for d in desired {
             let failed = result.failures.contains { $0.action.build == d.name }
             guard !failed, !result.interrupted else { continue }
             var journal = try await session.local.journal.load(build: d.name)
-            journal.attributes["published"] = String(decoding: try encoder.encode(d.digest), as: UTF8.self)
+            journal.header.published = d.digest
             try await session.local.journal.replace(journal)
         }
     }

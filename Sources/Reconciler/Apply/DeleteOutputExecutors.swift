@@ -27,10 +27,10 @@ struct DeleteOutputExecutor: ActionExecutor {
             guard let version = try await env.arm.getGalleryImageVersion(id) else { return .none }
             tags = version.tags
         }
-        guard tags?["kiln:digest"] != nil else {
+        guard tags?[.digest] != nil else {
             throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): it has no kiln:digest tag, so Kiln did not make it; delete it yourself if it is no longer needed")
         }
-        if let owner = tags?["kiln:build"], owner != d.name {
+        if let owner = tags?[.build], owner != d.name {
             throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): its kiln:build tag says \(owner), not build \(d.name)")
         }
         try context.checkInterruption()

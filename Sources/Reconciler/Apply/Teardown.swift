@@ -175,9 +175,8 @@ public struct TeardownRun: Sendable {
             guard !failed, !result.interrupted else { continue }
             do {
                 let journal = try await journals.load(build: build)
-                var attributes: [String: String] = [:]
-                if keepPublished, let published = journal.attributes["published"] { attributes["published"] = published }
-                try await journals.replace(BuildJournal(build: build, attributes: attributes))
+                let header = JournalHeader(published: keepPublished ? journal.header.published : nil)
+                try await journals.replace(BuildJournal(build: build, header: header))
             } catch {
                 problems.append("\(build): the resources are removed, but its journal could not be cleared (\(error)); the next apply still plans from what exists")
             }

@@ -1,3 +1,4 @@
+import Model
 import Planner
 
 /// Performs one action of a plan: creates a disk, attaches it, runs a provisioning step …
@@ -25,57 +26,83 @@ public protocol ActionExecutor: Sendable {
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome
 }
 
-/// What a finished action leaves for later actions and for the user: string attributes
-/// (resource ids, device paths, …), journaled with the action's `done` entry.
+/// What a finished action leaves for later actions and for the user (resource ids, the
+/// device and LUN of a disk, …), journaled with the action's `done` entry.
 public struct ActionOutcome: Sendable, Equatable {
-    /// Well-known result keys.
-    public enum Key {
-        /// The Azure resource id the action created or adopted.
-        public static let resourceID = "resourceId"
-        /// The block device path (e.g. `/dev/loop3p1`).
-        public static let device = "device"
-        /// A published managed image's id: collected into `ApplyResult.outputs`.
-        public static let imageID = "imageId"
-        /// A published gallery image version's id: collected into `ApplyResult.outputs`.
-        public static let galleryImageVersionID = "galleryImageVersionId"
-        /// The region the resource lives in (`gallery-definition`: the gallery's, where the
-        /// version must be created).
-        public static let location = "location"
-    }
+    /// The Azure resource the action created or adopted.
+    public var resourceID: ResourceID?
+    /// The block device path (e.g. `/dev/loop3p1`).
+    public var device: String?
+    /// Where an attached disk sits on the builder VM.
+    public var lun: Int?
+    /// The root's mount point on the builder VM (`mount`, `chroot-mounts`).
+    public var mountPath: String?
+    /// A published managed image's id: collected into `ApplyResult.outputs`.
+    public var imageID: ResourceID?
+    /// A published gallery image version's id: collected into `ApplyResult.outputs`.
+    public var galleryImageVersionID: ResourceID?
+    /// The region the resource lives in (`gallery-definition`: the gallery's, where the
+    /// version must be created).
+    public var location: String?
+    /// The region a replication reached, normalised (`replicate`).
+    public var region: String?
+    /// The digest of the provisioning step that ran (`provision`): a later plan counts the
+    /// step done only while the manifest's step has the same one.
+    public var stepDigest: String?
 
-    public var result: [String: String]
-
-    public init(result: [String: String] = [:]) {
-        self.result = result
+    public init(resourceID: ResourceID? = nil, device: String? = nil, lun: Int? = nil, mountPath: String? = nil,
+                imageID: ResourceID? = nil, galleryImageVersionID: ResourceID? = nil, location: String? = nil,
+                region: String? = nil, stepDigest: String? = nil) {
+        self.resourceID = resourceID
+        self.device = device
+        self.lun = lun
+        self.mountPath = mountPath
+        self.imageID = imageID
+        self.galleryImageVersionID = galleryImageVersionID
+        self.location = location
+        self.region = region
+        self.stepDigest = stepDigest
     }
 
     /// An action that leaves nothing to record beyond its completion.
     public static let none = ActionOutcome()
-}
 
-/// Routes each action to the executor registered for its kind; the kiln command builds
-/// one from the Azure, device and chroot executors.
-public struct ExecutorTable: ActionExecutor {
-    private let executors: [ActionKind: any ActionExecutor]
-
-    public init(_ executors: [ActionKind: any ActionExecutor]) {
-        self.executors = executors
+    /// The names of the outcome's fields in the journal's `done` entries.
+    enum Key {
+        static let resourceID = "resourceId"
+        static let device = "device"
+        static let lun = "lun"
+        static let mountPath = "mountPath"
+        static let imageID = "imageId"
+        static let galleryImageVersionID = "galleryImageVersionId"
+        static let location = "location"
+        static let region = "region"
+        static let stepDigest = JournalView.stepDigestKey
     }
 
-    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
-        guard let executor = executors[action.id.kind] else { throw ExecutorTableError.noExecutor(action.id) }
-        return try await executor.execute(action, context: context)
+    /// The outcome as the journal records it: one string per field that is set.
+    public var journaled: [String: String] {
+        var out: [String: String] = [:]
+        out[Key.resourceID] = resourceID?.description
+        out[Key.device] = device
+        out[Key.lun] = lun.map(String.init)
+        out[Key.mountPath] = mountPath
+        out[Key.imageID] = imageID?.description
+        out[Key.galleryImageVersionID] = galleryImageVersionID?.description
+        out[Key.location] = location
+        out[Key.region] = region
+        out[Key.stepDigest] = stepDigest
+        return out
     }
-}
 
-/// An `ExecutorTable` has nothing for an action's kind: a wiring mistake in Kiln itself.
-public enum ExecutorTableError: Error, Sendable, CustomStringConvertible {
-    case noExecutor(ActionID)
-
-    public var description: String {
-        switch self {
-        case .noExecutor(let id):
-            "no executor is registered for actions of kind \(id.kind.rawValue) (action \(id)); this is a bug in kiln, please report it"
-        }
+    /// Reads a journaled outcome back. A field whose text does not read as its type (edited
+    /// by hand) is absent, as are keys Kiln does not write.
+    public init(journaled result: [String: String]) {
+        self.init(
+            resourceID: result[Key.resourceID].flatMap { try? ResourceID(parsing: $0) },
+            device: result[Key.device], lun: result[Key.lun].flatMap { Int($0) }, mountPath: result[Key.mountPath],
+            imageID: result[Key.imageID].flatMap { try? ResourceID(parsing: $0) },
+            galleryImageVersionID: result[Key.galleryImageVersionID].flatMap { try? ResourceID(parsing: $0) },
+            location: result[Key.location], region: result[Key.region], stepDigest: result[Key.stepDigest])
     }
 }

@@ -16,18 +16,18 @@ public struct ExecutionContext: Sendable {
     /// The clock to wait with; prefer `sleep(for:)`, which also ends on interruption.
     public let clock: any Clock<Duration>
     /// The results of the action's direct dependencies (empty for those that left none).
-    public let dependencyResults: [ActionID: [String: String]]
+    public let dependencyResults: [ActionID: ActionOutcome]
     /// The results of every action of the same build finished so far, in this run or
     /// (from the journal) in an earlier one; e.g. a snapshot reads its disk's id here.
-    public let buildResults: [ActionID: [String: String]]
+    public let buildResults: [ActionID: ActionOutcome]
     /// The run's logger, with the action's id as metadata. Never log secrets.
     public let logger: Logger
 
     let interrupts: InterruptController
     let emit: @Sendable (ApplyEvent) -> Void
 
-    init(action: Action, journal: JournalHandle, clock: any Clock<Duration>, dependencyResults: [ActionID: [String: String]],
-         buildResults: [ActionID: [String: String]], logger: Logger, interrupts: InterruptController, emit: @escaping @Sendable (ApplyEvent) -> Void) {
+    init(action: Action, journal: JournalHandle, clock: any Clock<Duration>, dependencyResults: [ActionID: ActionOutcome],
+         buildResults: [ActionID: ActionOutcome], logger: Logger, interrupts: InterruptController, emit: @escaping @Sendable (ApplyEvent) -> Void) {
         self.action = action
         self.journal = journal
         self.clock = clock

@@ -141,15 +141,15 @@ public struct Scheduler: Sendable {
     }
 
     /// The journaled results of the actions the plan counts as done, per action.
-    private func completedResults(of plan: Plan) async -> [ActionID: [String: String]] {
-        var results: [ActionID: [String: String]] = [:]
+    private func completedResults(of plan: Plan) async -> [ActionID: ActionOutcome] {
+        var results: [ActionID: ActionOutcome] = [:]
         let done = Set(plan.actions.filter { $0.status == .done }.map(\.id))
         for build in plan.buildNames {
             do {
                 let journal = try await journals.load(build: build)
                 for (key, entry) in journal.latestByAction {
                     guard let id = ActionID(parsing: key), done.contains(id), case .done(let result) = entry.phase else { continue }
-                    results[id] = result
+                    results[id] = ActionOutcome(journaled: result)
                 }
             } catch {
                 // The planner read the same journal moments ago; if it is unreadable now,
@@ -214,7 +214,7 @@ public struct Scheduler: Sendable {
         }
 
         do {
-            try await context.journal.append(JournalEntry(actionID: id.description, phase: .done(result: outcome.result), resourceID: action.resource))
+            try await context.journal.append(JournalEntry(actionID: id.description, phase: .done(result: outcome.journaled), resourceID: action.resource))
         } catch {
             // The effect exists but is not journaled; the next run observes it. Until
             // then, nothing may build on it.
@@ -224,7 +224,7 @@ public struct Scheduler: Sendable {
         }
         if crashAt?.isDue(.after, of: id) == true { crash() }
         gate.emit(.done(id, elapsed: stopwatch.elapsed()))
-        return .done(outcome.result)
+        return .done(outcome)
     }
 }
 

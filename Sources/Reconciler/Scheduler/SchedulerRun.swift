@@ -1,3 +1,4 @@
+import Model
 import Planner
 
 /// The bookkeeping of one `Scheduler.run`: which actions finished how, which are
@@ -11,7 +12,7 @@ struct SchedulerRun {
 
     /// How one execution of an action ended.
     enum Outcome: Sendable {
-        case done([String: String])
+        case done(ActionOutcome)
         case failed(ActionFailure)
         case interrupted
     }
@@ -32,7 +33,7 @@ struct SchedulerRun {
     private let remaining: [ActionID: Double]
     private(set) var final: [ActionID: ActionFinalStatus] = [:]
     private var succeeded: Set<ActionID> = []
-    private var resultsByAction: [ActionID: [String: String]] = [:]
+    private var resultsByAction: [ActionID: ActionOutcome] = [:]
     private(set) var running: [ActionID: Stopwatch] = [:]
     private var failures: [ActionFailure] = []
     private var interrupted = false
@@ -59,7 +60,7 @@ struct SchedulerRun {
     }
 
     /// Results of actions done before this run, from the journal.
-    mutating func seed(results: [ActionID: [String: String]]) {
+    mutating func seed(results: [ActionID: ActionOutcome]) {
         resultsByAction.merge(results) { _, new in new }
     }
 
@@ -161,14 +162,14 @@ struct SchedulerRun {
     }
 
     /// The results of `ids` that have one.
-    func results(of ids: [ActionID]) -> [ActionID: [String: String]] {
-        var out: [ActionID: [String: String]] = [:]
+    func results(of ids: [ActionID]) -> [ActionID: ActionOutcome] {
+        var out: [ActionID: ActionOutcome] = [:]
         for id in ids { if let r = resultsByAction[id] { out[id] = r } }
         return out
     }
 
     /// The results of every finished action of `build`.
-    func results(ofBuild build: String) -> [ActionID: [String: String]] {
+    func results(ofBuild build: String) -> [ActionID: ActionOutcome] {
         resultsByAction.filter { $0.key.build == build && succeeded.contains($0.key) }
     }
 
@@ -179,14 +180,14 @@ struct SchedulerRun {
         for build in plan.buildNames {
             var outputs = PublishedOutputs(build: build)
             for action in plan.actions where action.id.build == build && succeeded.contains(action.id) {
-                let result = resultsByAction[action.id] ?? [:]
-                if let image = result[ActionOutcome.Key.imageID] {
-                    outputs.imageID = image
+                let result = resultsByAction[action.id] ?? ActionOutcome.none
+                if let image = result.imageID {
+                    outputs.imageID = image.description
                 } else if action.id.kind == .image, outputs.imageID == nil {
                     outputs.imageID = action.resource
                 }
-                if let version = result[ActionOutcome.Key.galleryImageVersionID] {
-                    outputs.galleryImageVersionID = version
+                if let version = result.galleryImageVersionID {
+                    outputs.galleryImageVersionID = version.description
                 } else if action.id.kind == .galleryVersion, outputs.galleryImageVersionID == nil {
                     outputs.galleryImageVersionID = action.resource
                 }

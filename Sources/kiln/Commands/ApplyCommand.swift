@@ -76,7 +76,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 defer { signals.cancel() }
                 let events = ApplyRenderer.make(json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
                                                 environment: ProcessInfo.processInfo.environment)
-                let scheduler = Scheduler(executor: Executors.table(environment, manifestDirectory: manifestDirectory),
+                let scheduler = Scheduler(executor: Executors(environment, manifestDirectory: manifestDirectory),
                                           journals: session.local.journal, events: events, interrupts: interrupts, parallelism: parallelism,
                                           crashAt: crashAt)
                 let result = await scheduler.run(plan)
@@ -110,7 +110,7 @@ struct ApplyCommand: AsyncParsableCommand {
             case .cleanup:
                 let destroy = DestroyPlanner.plan(builds, observed: after.observed,
                                                   options: .init(outputs: false, restoreFiles: true, purpose: "cleanup after the failure"))
-                let run = TeardownRun(kind: .cleanup, executor: Executors.table(apply.environment(after), manifestDirectory: manifestDirectory),
+                let run = TeardownRun(kind: .cleanup, executor: Executors(apply.environment(after), manifestDirectory: manifestDirectory),
                                       journals: apply.session.local.journal, interrupts: interrupts, parallelism: parallelism)
                 await run.run(destroy, events: events, keepPublished: true)
             }

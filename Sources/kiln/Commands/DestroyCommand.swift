@@ -50,7 +50,7 @@ struct DestroyCommand: AsyncParsableCommand {
                 let signals = SignalHandling.install(controller: interrupts)
                 defer { signals.cancel() }
                 let events = ApplyRenderer.make(options.json ? .jsonLines : .text, output: out, environment: ProcessInfo.processInfo.environment)
-                let run = TeardownRun(kind: .destroy, executor: Executors.table(apply.environment(snapshot), manifestDirectory: manifestDirectory),
+                let run = TeardownRun(kind: .destroy, executor: Executors(apply.environment(snapshot), manifestDirectory: manifestDirectory),
                                       journals: session.local.journal, interrupts: interrupts, parallelism: options.parallelism)
                 let summary = await run.run(destroy, events: events, keepPublished: !outputs)
                 return summary.outcome == .complete ? 0 : 1

@@ -19,13 +19,13 @@ struct JournalStoreTests {
         ]
         for entry in entries { try await store.append(entry, build: "web") }
         let loaded = try await FileJournalStore(stateDirectory: "\(scratch.path)/.kiln").load(build: "web")
-        #expect(loaded.version == 1)
+        #expect(loaded.version == 2)
         #expect(loaded.entries == entries)
         #expect(loaded.latest(for: "create-disk(os)")?.phase == .done(result: ["diskID": "d"]))
         #expect(loaded.latestByAction["attach(os)"]?.phase == .failed(message: "409 Conflict"))
 
         var withRun = loaded
-        withRun.attributes["runID"] = "r1a2"
+        withRun.header.run = "r1a2"
         try await store.replace(withRun)
         #expect(try await store.load(build: "web") == withRun)
     }
@@ -35,7 +35,7 @@ struct JournalStoreTests {
         defer { scratch.remove() }
         try scratch.write("old.journal.json", #"{"version": 1, "build": "old", "entries": [{"actionID": "a", "phase": {"kind": "intent"}, "recordedAt": "2026-11-27T09:00:00Z"}]}"#)
         let journal = try await FileJournalStore(stateDirectory: scratch.path).load(build: "old")
-        #expect(journal.attributes.isEmpty)
+        #expect(journal.header == JournalHeader())
         #expect(journal.entries.map(\.phase) == [.intent])
     }
 
@@ -51,7 +51,7 @@ struct JournalStoreTests {
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
         #expect(try FileManager.default.attributesOfItem(atPath: stateDirectory)[.posixPermissions] as? Int == 0o700)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
-        #expect(json?["version"] as? Int == 1)
+        #expect(json?["version"] as? Int == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: stateDirectory) == ["web.journal.json"])
     }
 
@@ -98,13 +98,14 @@ struct JournalStoreTests {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let store = FileJournalStore(stateDirectory: scratch.path)
-        try scratch.write("future.journal.json", #"{"version": 2, "build": "future", "entries": []}"#)
+        try scratch.write("future.journal.json", #"{"version": 3, "build": "future", "entries": []}"#)
         try scratch.write("junk.journal.json", "not json")
         await #expect {
             try await store.load(build: "future")
         } throws: { error in
             guard case JournalError.unsupportedVersion(let build, _, let version) = error else { return false }
-            return build == "future" && version == 2 && "\(error)".contains("version 1")
+            return build == "future" && version == 3 && "\(error)".contains("versions 1 to 2")
+                && "\(error)".contains("move the journal aside")
         }
         await #expect {
             try await store.load(build: "junk")

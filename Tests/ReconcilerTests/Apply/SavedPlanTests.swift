@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct SavedPlans {
     func plan(_ status: ActionStatus) -> Plan {
-        let id = ActionID(build: "web", kind: .createDisk, target: "os")
+        let id = ActionID("web", .createDisk(.os))
         return Plan(builds: [], actions: [Action(id: id, change: .create, status: status, resource: "d", reason: "r", dependsOn: [])], conflicts: [])
     }
 

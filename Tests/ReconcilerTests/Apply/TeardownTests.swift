@@ -28,10 +28,10 @@ private func teardownBuild(_ name: String = "td") throws -> DesiredBuild {
     let build = try #require(r.manifest?.builds.first, "\(r.errors)")
     let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
     let g = try #require(build.outputs.gallery)
-    let gallery = DesiredGalleryVersion(id: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0",
+    let gallery = DesiredGalleryVersion(id: try ResourceID(parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"),
                                         version: g.version, targetRegions: g.targetRegions, excludeFromLatest: false, endOfLifeDate: nil)
     return DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus", temporaryResourceGroup: "rg",
-                        imageID: build.outputs.image?.id, gallery: gallery)
+                        imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) }, gallery: gallery)
 }
 
 private let leftoverDisk = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/disks/kiln-td-0123456789-os"
@@ -40,11 +40,11 @@ private let leftoverDisk = "/subscriptions/\(sub)/resourceGroups/rg/providers/Mi
 /// earlier attempt, a leftover of another run attached, and both outputs published.
 private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> ObservedBuild {
     ObservedBuild(
-        disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os)), builderLUN: 0)],
-        snapshots: [.os: ObservedResource(id: d.snapshotID(.os))],
+        disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os).description), builderLUN: 0)],
+        snapshots: [.os: ObservedResource(id: d.snapshotID(.os).description)],
         devices: [.os: "/dev/loop7"], rootMounted: true, chrootMountsPresent: true,
-        image: ObservedImage(resource: ObservedResource(id: d.imageID!), digest: outputsTagged ? "sha256:old" : nil),
-        galleryVersion: ObservedGalleryVersion(resource: ObservedResource(id: d.gallery!.id), digest: outputsTagged ? "sha256:old" : nil, regions: []),
+        image: ObservedImage(resource: ObservedResource(id: d.imageID!.description), digest: outputsTagged ? "sha256:old" : nil),
+        galleryVersion: ObservedGalleryVersion(resource: ObservedResource(id: d.gallery!.id.description), digest: outputsTagged ? "sha256:old" : nil, regions: []),
         leftovers: [Leftover(id: leftoverDisk, kind: .disk, runID: "0123456789", attached: true)])
 }
 
@@ -55,10 +55,10 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
         let ids = destroy.plan.actions.map(\.id.description)
         #expect(ids == ["td/unmount", "td/detach[os]", "td/delete-disk[os]", "td/delete-snapshot[os]", "td/release-leftover[kiln-td-0123456789-os]"])
         #expect(destroy.plan.actions.allSatisfy { $0.status == .todo })
-        #expect(destroy.plan.action(ActionID("td", .detach, .os))?.dependsOn == [ActionID(build: "td", kind: .unmount)])
-        #expect(destroy.plan.action(ActionID("td", .deleteDisk, .os))?.dependsOn == [ActionID("td", .detach, .os)])
+        #expect(destroy.plan.action(ActionID("td", .detach(.os)))?.dependsOn == [ActionID("td", .unmount)])
+        #expect(destroy.plan.action(ActionID("td", .deleteDisk(.os)))?.dependsOn == [ActionID("td", .detach(.os))])
         // An attached leftover is detached by its executor, which refuses while anything is mounted.
-        #expect(destroy.plan.action(ActionID(build: "td", kind: .releaseLeftover, target: "kiln-td-0123456789-os"))?.dependsOn == [ActionID(build: "td", kind: .unmount)])
+        #expect(destroy.plan.action(ActionID("td", .releaseLeftover(disk: "kiln-td-0123456789-os")))?.dependsOn == [ActionID("td", .unmount)])
         #expect(destroy.kept.count == 2)
         #expect(destroy.kept.allSatisfy { $0.contains("--outputs removes it") })
         #expect(DestroyPlanner.text(destroy).contains("Plan: 0 to add, 0 to change, 3 to destroy, 2 to run"))
@@ -67,20 +67,20 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
     @Test func withOutputsOnlyKilnTaggedOutputsAreDeleted() throws {
         let d = try teardownBuild()
         let tagged = DestroyPlanner.plan([d], observed: [d.name: killedMidway(d)], options: .init(outputs: true))
-        #expect(tagged.plan.action(ActionID(build: "td", kind: .deleteImage))?.resource == d.imageID)
-        #expect(tagged.plan.action(ActionID(build: "td", kind: .deleteGalleryVersion))?.resource == d.gallery?.id)
+        #expect(tagged.plan.action(ActionID("td", .deleteImage))?.resource == d.imageID?.description)
+        #expect(tagged.plan.action(ActionID("td", .deleteGalleryVersion))?.resource == d.gallery?.id.description)
         #expect(tagged.kept.isEmpty)
 
         let foreign = DestroyPlanner.plan([d], observed: [d.name: killedMidway(d, outputsTagged: false)], options: .init(outputs: true))
-        #expect(foreign.plan.action(ActionID(build: "td", kind: .deleteImage)) == nil)
-        #expect(foreign.plan.action(ActionID(build: "td", kind: .deleteGalleryVersion)) == nil)
+        #expect(foreign.plan.action(ActionID("td", .deleteImage)) == nil)
+        #expect(foreign.plan.action(ActionID("td", .deleteGalleryVersion)) == nil)
         #expect(foreign.kept.count == 2)
         #expect(foreign.kept.allSatisfy { $0.contains("no kiln:digest tag") })
     }
 
     @Test func aDiskAttachedToAnotherVMIsKeptNotPlanned() throws {
         let d = try teardownBuild()
-        let observed = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os)), attachedElsewhere: "/subscriptions/x/vm/other")])
+        let observed = ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os).description), attachedElsewhere: "/subscriptions/x/vm/other")])
         let destroy = DestroyPlanner.plan([d], observed: [d.name: observed])
         #expect(destroy.isEmpty)
         #expect(destroy.kept.first?.contains("attached to another VM") == true)
@@ -96,15 +96,15 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
     @Test func aCleanupPutsTheCopiedFilesBackBeforeUnmounting() throws {
         let d = try teardownBuild()
         let cleanup = DestroyPlanner.plan([d], observed: [d.name: killedMidway(d)], options: .init(restoreFiles: true, purpose: "cleanup"))
-        #expect(cleanup.plan.actions.first?.id == ActionID(build: "td", kind: .restoreFiles))
-        #expect(cleanup.plan.action(ActionID(build: "td", kind: .unmount))?.dependsOn == [ActionID(build: "td", kind: .restoreFiles)])
+        #expect(cleanup.plan.actions.first?.id == ActionID("td", .restoreFiles))
+        #expect(cleanup.plan.action(ActionID("td", .unmount))?.dependsOn == [ActionID("td", .restoreFiles)])
         // Not mounted: nothing to restore into, nothing to unmount.
         var unmounted = killedMidway(d)
         unmounted.rootMounted = false
         let plain = DestroyPlanner.plan([d], observed: [d.name: unmounted], options: .init(restoreFiles: true))
-        #expect(plain.plan.action(ActionID(build: "td", kind: .restoreFiles)) == nil)
-        #expect(plain.plan.action(ActionID(build: "td", kind: .unmount)) == nil)
-        #expect(plain.plan.action(ActionID("td", .detach, .os))?.dependsOn == [])
+        #expect(plain.plan.action(ActionID("td", .restoreFiles)) == nil)
+        #expect(plain.plan.action(ActionID("td", .unmount)) == nil)
+        #expect(plain.plan.action(ActionID("td", .detach(.os)))?.dependsOn == [])
     }
 
     @Test func aMountedLeftoverIsUnmountedBeforeItIsReleased() throws {
@@ -124,7 +124,7 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
     @Test func aTeardownRunsInDependencyOrderEndsWithItsOwnSummaryAndClearsTheRunState() async throws {
         let d = try teardownBuild()
         let store = InMemoryJournalStore()
-        try await store.replace(BuildJournal(build: d.name, attributes: ["run": d.runID, "digest": d.digest.value, "published": "{}"],
+        try await store.replace(BuildJournal(build: d.name, header: JournalHeader(run: d.runID, digest: d.digest.value, published: d.digest),
                                              entries: [JournalEntry(actionID: "td/provision[motd]", phase: .done(result: [:]), resourceID: nil)]))
         let executor = FakeExecutor()
         let events = CollectingEventSink()
@@ -141,32 +141,32 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
         #expect(last == summary)
         let journal = try await store.load(build: d.name)
         #expect(journal.entries.isEmpty)
-        #expect(journal.attributes == ["published": "{}"])
+        #expect(journal.header == JournalHeader(published: d.digest))
     }
 
     @Test func aFailedTeardownKeepsTheJournalAndSaysHowToFinish() async throws {
         let d = try teardownBuild()
         let store = InMemoryJournalStore()
-        try await store.replace(BuildJournal(build: d.name, attributes: ["run": d.runID]))
+        try await store.replace(BuildJournal(build: d.name, header: JournalHeader(run: d.runID)))
         let executor = FakeExecutor(["td/detach[os]": { _, _ in throw Boom() }])
         let events = CollectingEventSink()
         let summary = await TeardownRun(kind: .cleanup, executor: executor, journals: store).run(destroyPlan(d), events: events, keepPublished: true)
 
         #expect(summary.outcome == .failed)
-        #expect(summary.failures.map(\.action) == [ActionID("td", .detach, .os)])
+        #expect(summary.failures.map(\.action) == [ActionID("td", .detach(.os))])
         #expect(!executor.recorder.started.contains("td/delete-disk[os]"))
         #expect(summary.message.hasPrefix("Cleanup failed: 1 action failed"))
-        #expect(try await store.load(build: d.name).attributes["run"] == d.runID)
+        #expect(try await store.load(build: d.name).header.run == d.runID)
     }
 
     @Test func withoutKeepPublishedTheJournalForgetsThePublishedDigest() async throws {
         let d = try teardownBuild()
         let store = InMemoryJournalStore()
-        try await store.replace(BuildJournal(build: d.name, attributes: ["run": d.runID, "published": "{}"]))
+        try await store.replace(BuildJournal(build: d.name, header: JournalHeader(run: d.runID, published: d.digest)))
         let empty = DestroyPlanner.plan([d], observed: [:], options: .init(outputs: true))
         let summary = await TeardownRun(kind: .destroy, executor: FakeExecutor(), journals: store).run(empty, events: CollectingEventSink(), keepPublished: false)
         #expect(summary.message == "Destroy complete: nothing to remove.")
-        #expect(try await store.load(build: d.name).attributes.isEmpty)
+        #expect(try await store.load(build: d.name).header == JournalHeader())
     }
 }
 
@@ -176,10 +176,10 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
         let report = LeftoverReport.make(builds: [d], observed: [d.name: killedMidway(d)], removeCommand: "kiln destroy m.yaml --emulator")
         #expect(report.items.map(\.kind) == ["disk", "snapshot", "disk"])
         let os = report.items[0]
-        #expect(os.id == d.diskID(.os) && os.attached && os.lun == 0 && os.device == "/dev/loop7" && os.mountedAt == d.mountPath)
+        #expect(os.id == d.diskID(.os).description && os.attached && os.lun == 0 && os.device == "/dev/loop7" && os.mountedAt == d.mountPath)
         let text = report.lines.joined(separator: "\n")
         #expect(text.contains("\(d.diskName(.os)) (run \(d.runID), attached at LUN 0 as /dev/loop7, mounted at \(d.mountPath))"))
-        #expect(text.contains(d.diskID(.os)))
+        #expect(text.contains(d.diskID(.os).description))
         #expect(text.contains("kiln-td-0123456789-os (run 0123456789, attached)"))
         #expect(report.lines.last == "Fix the cause and run kiln apply again to resume, or remove them with: kiln destroy m.yaml --emulator")
     }
@@ -209,7 +209,7 @@ private func killedMidway(_ d: DesiredBuild, outputsTagged: Bool = true) -> Obse
         let observed = ObservedBuild(rootMounted: true)
         let cleanup = DestroyPlanner.plan([f.d], observed: [f.d.name: observed], options: .init(restoreFiles: true, purpose: "cleanup"))
         #expect(cleanup.plan.actions.map(\.id.kind) == [.restoreFiles, .unmount])
-        let run = TeardownRun(kind: .cleanup, executor: ExecutorTable(VMExecutors.table(f.env, manifestDirectory: f.manifestDirectory)),
+        let run = TeardownRun(kind: .cleanup, executor: Executors(f.env, manifestDirectory: f.manifestDirectory),
                               journals: f.env.local.journal)
         let events = CollectingEventSink()
         let summary = await run.run(cleanup, events: events, keepPublished: true)

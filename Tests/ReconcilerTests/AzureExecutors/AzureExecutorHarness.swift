@@ -97,13 +97,13 @@ struct AzureExecutorHarness {
         let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: platformVersion)
         let g = try #require(build.outputs.gallery)
         let gallery = DesiredGalleryVersion(
-            id: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)/versions/\(g.version)",
+            id: try ResourceID(parsing: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)/versions/\(g.version)"),
             version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
         var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: location, temporaryResourceGroup: resourceGroup,
-                             imageID: build.outputs.image?.id, gallery: gallery)
+                             imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) }, gallery: gallery)
         switch build.source {
         case .platformImage: d.resolvedSourceVersion = platformVersion
-        case .disk(let id), .galleryImageVersion(let id): d.sourceID = id
+        case .disk(let id), .galleryImageVersion(let id): d.sourceID = try ResourceID(parsing: id)
         case .scratch: break
         }
         return d
@@ -116,13 +116,8 @@ struct AzureExecutorHarness {
     }
 
     /// The Azure executors, with fast polling for replication.
-    var table: ExecutorTable {
-        let env = environment
-        var table = AzureExecutors.table(env)
-        table[.galleryVersion] = GalleryVersionExecutor(env: env, progressInterval: .milliseconds(50))
-        table[.updateGalleryVersion] = UpdateGalleryVersionExecutor(env: env, progressInterval: .milliseconds(50))
-        table[.replicate] = ReplicateExecutor(env: env, pollInterval: .milliseconds(50))
-        return ExecutorTable(table)
+    var table: Executors {
+        Executors(environment, manifestDirectory: URL(fileURLWithPath: "/nonexistent"), galleryPollInterval: .milliseconds(50))
     }
 
     /// Runs hand-made actions through the real scheduler with an in-memory journal.
@@ -164,8 +159,8 @@ struct AzureExecutorHarness {
         try await requests().filter { $0.method == "PUT" && $0.path.lowercased().hasSuffix("/" + name.lowercased()) }.count
     }
 
-    func diskID(_ role: DiskRole) throws -> ResourceID { try ResourceID(parsing: desired.diskID(role)) }
-    func snapshotID(_ role: DiskRole) throws -> ResourceID { try ResourceID(parsing: desired.snapshotID(role)) }
+    func diskID(_ role: DiskRole) throws -> ResourceID { desired.diskID(role) }
+    func snapshotID(_ role: DiskRole) throws -> ResourceID { desired.snapshotID(role) }
 }
 
 extension ApplyResult {

@@ -43,7 +43,7 @@ import Testing
         try await AzureExecutorHarness.with { h in
             try await h.setLatency(#"{"diskCreate": 0.3}"#)
             let id = try h.diskID(.os)
-            let executor = CreateDiskExecutor(env: h.environment)
+            let executor = CreateDiskExecutor(env: h.environment, role: .os)
             let pending = h.action(.createDisk, "os")
             // An earlier run sent the PUT, journaled the operation and was killed.
             let started = try await h.arm.beginCreateDisk(id, executor.diskBody(h.desired, role: .os, action: pending))
@@ -89,21 +89,21 @@ import Testing
             #expect(snapshot.properties?.provisioningState == "Succeeded")
             #expect(snapshot.properties?.incremental == false)
             #expect(snapshot.sku?.name == "Standard_LRS")
-            #expect(snapshot.properties?.creationData?.sourceResourceId?.lowercased() == h.desired.diskID(.os).lowercased())
+            #expect(snapshot.properties?.creationData?.sourceResourceId?.lowercased() == h.desired.diskID(.os).description.lowercased())
             #expect(snapshot.tags?["kiln:role"] == "os")
 
             let dataDisk = try #require(try await h.arm.getDisk(h.diskID(.data(lun: 1))))
             #expect(dataDisk.properties?.creationData?.createOption == "Empty")
             #expect(dataDisk.properties?.diskSizeGB == 4)
 
-            let imageID = try ResourceID(parsing: try #require(h.desired.imageID))
+            let imageID = try #require(h.desired.imageID)
             let published = try #require(try await h.arm.getImage(imageID))
             #expect(published.properties?.provisioningState == "Succeeded")
             #expect(published.tags?["kiln:digest"] == h.desired.digest.value)
             #expect(published.properties?.hyperVGeneration == "V2")
             let storage = try #require(published.properties?.storageProfile)
             #expect(storage.osDisk?.osState == "Generalized")
-            #expect(storage.osDisk?.snapshot?.id?.lowercased() == h.desired.snapshotID(.os).lowercased())
+            #expect(storage.osDisk?.snapshot?.id?.lowercased() == h.desired.snapshotID(.os).description.lowercased())
             #expect(storage.dataDisks?.map(\.lun) == [1])
             #expect(storage.dataDisks?.first?.caching == "None")
             #expect(result.outputs.first?.imageID?.lowercased() == imageID.description.lowercased())
@@ -114,7 +114,7 @@ import Testing
         try await AzureExecutorHarness.with { h in
             let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
             #expect(await h.run([os, snap]).succeeded)
-            let imageID = try ResourceID(parsing: try #require(h.desired.imageID))
+            let imageID = try #require(h.desired.imageID)
             let body = try await ImageExecutor(env: h.environment).imageBody(h.desired, action: h.action(.image))
 
             var foreign = body
@@ -147,7 +147,7 @@ import Testing
             let result = await h.run([ensure, os, snap, version, west, east], events: events)
             #expect(result.succeeded, "\(result.failureText)")
 
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             #expect(try await h.arm.getGallery(galleryID)?.properties?.provisioningState == "Succeeded")
             let definition = try #require(try await h.arm.getGalleryImage(definitionID))
@@ -188,7 +188,7 @@ import Testing
             #expect(result.succeeded, "\(result.failureText)")
             #expect(try await h.arm.getDisk(h.diskID(.os)) == nil)
 
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             let gallery = try #require(try await h.arm.getGallery(galleryID))
             #expect(gallery.properties?.provisioningState == "Succeeded")
@@ -215,7 +215,7 @@ import Testing
     /// the version goes into the gallery's region.
     @Test func galleryDefinitionAdoptsAnExistingGalleryAndDefinition() async throws {
         try await AzureExecutorHarness.with { h in
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location, tags: ["owner": "team"])).wait(timeout: .seconds(30))
             _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
@@ -244,7 +244,7 @@ import Testing
                       ("Windows", "V2", "its osType is Windows, the build's is Linux")])
     func galleryDefinitionRefusesAnIncompatibleDefinition(osType: String, generation: String, problem: String) async throws {
         try await AzureExecutorHarness.with { h in
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
             _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
@@ -255,7 +255,7 @@ import Testing
             #expect(!result.succeeded)
             #expect(result.failureText.contains("image definition web in gallery kilngallery cannot hold this build's version: \(problem)"), "\(result.failureText)")
             #expect(result.failureText.contains("outputs.gallery.imageDefinition"), "\(result.failureText)")
-            #expect(result.failures.first?.action == ActionID(build: "web", kind: .galleryDefinition))
+            #expect(result.failures.first?.action == ActionID("web", .galleryDefinition))
             #expect(try await h.puts(to: "web") == 1)
             #expect(try await h.arm.getGalleryImage(definitionID)?.properties?.hyperVGeneration == generation)
         }
@@ -269,7 +269,7 @@ import Testing
             let failed = await h.run([h.action(.galleryDefinition)])
             #expect(!failed.succeeded)
             #expect(failed.failureText.contains("InternalOperationError") && failed.failureText.contains("Injected failure."), "\(failed.failureText)")
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent)
             #expect(try await h.arm.getGalleryImage(definitionID)?.properties?.provisioningState == "Failed")
 
@@ -286,7 +286,7 @@ import Testing
     @Test func theDefinitionsGenerationComesFromTheSourceBeforeTheDiskExists() async throws {
         let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
         try await AzureExecutorHarness.with(source: "{galleryImageVersion: \(version)}") { h in
-            let sourceID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            let sourceID = try #require(h.desired.sourceID)
             let sourceDefinition = try #require(sourceID.parent), sourceGallery = try #require(sourceDefinition.parent)
             _ = try await h.arm.beginCreateGallery(sourceGallery, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
             _ = try await h.arm.beginCreateGalleryImage(sourceDefinition, ArmGalleryImage(location: h.endpoints.location, properties: .init(
@@ -304,7 +304,7 @@ import Testing
         try await AzureExecutorHarness.with { h in
             let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
             #expect(await h.run([os, snap]).succeeded)
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             _ = try await h.arm.beginCreateGallery(galleryID, ArmGallery(location: h.endpoints.location)).wait(timeout: .seconds(30))
             _ = try await h.arm.beginCreateGalleryImage(definitionID, ArmGalleryImage(location: h.endpoints.location, properties: .init(
@@ -340,7 +340,7 @@ import Testing
             let definition = h.action(.galleryDefinition)
             let version = h.action(.galleryVersion, after: [snap.id, definition.id])
             #expect(await h.run([os, snap, definition, version]).succeeded)
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             // Drift behind Kiln's back: one region dropped, excluded from latest, an end of life.
             let drift = ArmGalleryImageVersionUpdate(properties: .init(publishingProfile: .init(
                 targetRegions: [.init(name: h.endpoints.location, regionalReplicaCount: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true,
@@ -427,7 +427,7 @@ import Testing
     @Test func releaseLeftoverDeletesASnapshot() async throws {
         try await AzureExecutorHarness.with { h in
             let disk = try await leftoverDisk(h, "kiln-web-0123456789-os")
-            let snapshot = try ResourceID(parsing: h.desired.snapshotID(.os).replacingOccurrences(of: h.desired.runID, with: "0123456789"))
+            let snapshot = try ResourceID(parsing: h.desired.snapshotID(.os).description.replacingOccurrences(of: h.desired.runID, with: "0123456789"))
             _ = try await h.arm.beginCreateSnapshot(snapshot, ArmSnapshot(location: h.endpoints.location, tags: ["kiln:build": "web", "kiln:run": "0123456789"],
                                                                          properties: .init(creationData: .init(createOption: "Copy", sourceResourceId: disk.description))))
                 .wait(timeout: .seconds(30))
@@ -440,7 +440,7 @@ import Testing
     @Test func createDiskCopiesAManagedDiskSource() async throws {
         let base = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/disks/base"
         try await AzureExecutorHarness.with(source: "{disk: \(base)}") { h in
-            let baseID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            let baseID = try #require(h.desired.sourceID)
             _ = try await h.arm.beginCreateDisk(baseID, ArmDisk(location: h.endpoints.location, properties: .init(
                 creationData: .init(createOption: "Empty"), diskSizeGB: 2, osType: "Linux", hyperVGeneration: "V2"))).wait(timeout: .seconds(30))
             let result = await h.run([h.action(.createDisk, "os")])
@@ -455,7 +455,7 @@ import Testing
     @Test func createDiskFromAGalleryImageVersionTakesItsDataDiskAtTheSameLUN() async throws {
         let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
         try await AzureExecutorHarness.with(dataDisks: "[{lun: 1, origin: source}]", source: "{galleryImageVersion: \(version)}") { h in
-            let versionID = try ResourceID(parsing: try #require(h.desired.sourceID))
+            let versionID = try #require(h.desired.sourceID)
             let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
             let osID = try h.diskID(.os).description.replacingOccurrences(of: "kiln-web", with: "src")
             let dataID = osID + "-data"
@@ -515,7 +515,7 @@ import Testing
             let definition = h.action(.galleryDefinition)
             let version = h.action(.galleryVersion, after: [snap.id, definition.id])
             #expect(await h.run([os, snap, definition, version]).succeeded)
-            let versionID = try ResourceID(parsing: try #require(h.desired.gallery?.id))
+            let versionID = try #require(h.desired.gallery?.id)
             var tags = h.desired.tags
             tags["kiln:digest"] = "sha256:" + String(repeating: "1", count: 64)
             _ = try await h.arm.beginUpdateGalleryImageVersion(versionID, ArmGalleryImageVersionUpdate(tags: tags)).wait(timeout: .seconds(30))
@@ -531,7 +531,7 @@ import Testing
         try await AzureExecutorHarness.with { h in
             var d = h.desired
             d.build.source = .scratch(sizeGB: 8)
-            let body = try CreateDiskExecutor(env: h.environment).diskBody(d, role: .os, action: h.action(.createDisk, "os"))
+            let body = try CreateDiskExecutor(env: h.environment, role: .os).diskBody(d, role: .os, action: h.action(.createDisk, "os"))
             #expect(body.properties?.creationData?.createOption == "Empty")
             #expect(body.properties?.diskSizeGB == 8)
             #expect(body.properties?.hyperVGeneration == "V1")
@@ -554,11 +554,23 @@ import Testing
         }
     }
 
-    @Test func theTableCoversEveryAzureSideKind() async throws {
+    @Test func eachAzureSideStepGetsItsExecutorWithItsDiskOrRegion() async throws {
         try await AzureExecutorHarness.with { h in
-            let kinds: Set<ActionKind> = [.createDisk, .snapshot, .image, .galleryDefinition, .galleryVersion, .replicate, .updateGalleryVersion,
-                                          .deleteSnapshot, .deleteDisk, .releaseLeftover]
-            #expect(Set(AzureExecutors.table(h.environment).keys) == kinds)
+            let executors = h.table
+            #expect((executors.executor(for: .createDisk(.data(lun: 1))) as? CreateDiskExecutor)?.role == .data(lun: 1))
+            #expect((executors.executor(for: .snapshot(.os)) as? SnapshotExecutor)?.role == .os)
+            #expect((executors.executor(for: .deleteSnapshot(.os)) as? DeleteSnapshotExecutor)?.role == .os)
+            #expect((executors.executor(for: .deleteDisk(.data(lun: 2))) as? DeleteDiskExecutor)?.role == .data(lun: 2))
+            let replicate = executors.executor(for: .replicate(region: "West US 2")) as? ReplicateExecutor
+            #expect(replicate?.region == "West US 2" && replicate?.pollInterval == .milliseconds(50))
+            #expect((executors.executor(for: .galleryVersion) as? GalleryVersionExecutor)?.progressInterval == .milliseconds(50))
+            #expect(executors.executor(for: .image) is ImageExecutor)
+            #expect(executors.executor(for: .galleryDefinition) is GalleryDefinitionExecutor)
+            #expect(executors.executor(for: .updateGalleryVersion) is UpdateGalleryVersionExecutor)
+            #expect(executors.executor(for: .releaseLeftover(disk: "kiln-web-0123456789-os")) is ReleaseLeftoverExecutor)
+            #expect((executors.executor(for: .deleteImage) as? DeleteOutputExecutor)?.output == .image)
+            #expect((executors.executor(for: .deleteGalleryVersion) as? DeleteOutputExecutor)?.output == .galleryVersion)
+            #expect(executors.executor(for: .resolveSource) is Executors.NothingToDo)
         }
     }
 

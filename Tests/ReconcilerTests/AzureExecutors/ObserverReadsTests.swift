@@ -15,9 +15,9 @@ import Testing
 /// platform-image version list.
 @Suite struct ObserverReadsTests {
     static func deletedJournal(_ d: DesiredBuild) -> BuildJournal {
-        BuildJournal(build: d.name, attributes: ["run": d.runID], entries: [
-            JournalEntry(actionID: ActionID(d.name, .deleteDisk, .os).description, phase: .done(result: [:])),
-            JournalEntry(actionID: ActionID(d.name, .deleteSnapshot, .os).description, phase: .done(result: [:])),
+        BuildJournal(build: d.name, header: JournalHeader(run: d.runID), entries: [
+            JournalEntry(actionID: ActionID(d.name, .deleteDisk(.os)).description, phase: .done(result: [:])),
+            JournalEntry(actionID: ActionID(d.name, .deleteSnapshot(.os)).description, phase: .done(result: [:])),
         ])
     }
 
@@ -25,7 +25,7 @@ import Testing
     /// digest (what `kiln apply` records when all of a build's actions are done).
     static func finishedJournal(_ d: DesiredBuild, digest: BuildDigest? = nil) throws -> BuildJournal {
         var journal = deletedJournal(d)
-        journal.attributes["published"] = String(decoding: try JSONEncoder().encode(digest ?? d.digest), as: UTF8.self)
+        journal.header.published = digest ?? d.digest
         return journal
     }
 
@@ -48,7 +48,7 @@ import Testing
 
     /// GETs of the build's temporary disk or snapshot in the emulator's request log.
     static func temporaryReads(_ h: AzureExecutorHarness) async throws -> Int {
-        let names = [h.desired.diskID(.os), h.desired.snapshotID(.os)].map { $0.lowercased() }
+        let names = [h.desired.diskID(.os), h.desired.snapshotID(.os)].map { $0.description.lowercased() }
         return try await h.requests().filter { $0.method == "GET" && names.contains($0.path.lowercased()) }.count
     }
 
@@ -81,7 +81,7 @@ import Testing
     @Test func anotherRunsJournalDoesNotSkipReads() async throws {
         try await AzureExecutorHarness.with { h in
             var journal = Self.deletedJournal(h.desired)
-            journal.attributes["run"] = "0000000000"
+            journal.header.run = "0000000000"
             _ = try await Self.observe(h, journal: journal)
             #expect(try await Self.temporaryReads(h) == 2)
         }
@@ -234,7 +234,7 @@ import Testing
             #expect(other.observed["noop-0"]?.leftovers.count == 1)
             let failed = try await Self.plan(h, manifest, journal: { d in
                 var journal = try? Self.finishedJournal(d)
-                journal?.entries.append(JournalEntry(actionID: ActionID(build: d.name, kind: .replicate, target: "westus").description, phase: .failed(message: "Replication failed")))
+                journal?.entries.append(JournalEntry(actionID: ActionID(d.name, .replicate(region: "westus")).description, phase: .failed(message: "Replication failed")))
                 return journal
             })
             #expect(failed.reads.listings == 1, "a failed action: \(failed.reads)")
@@ -265,9 +265,9 @@ import Testing
             #expect(created.succeeded, "\(created.failureText)")
             let lun = try await h.arm.attachDataDisk(try h.diskID(.os), to: h.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
             // The run's journal shows the attach done: nothing is deleted, the disk is read.
-            let journal = BuildJournal(build: h.desired.name, attributes: ["run": h.desired.runID], entries: [
-                JournalEntry(actionID: ActionID(h.desired.name, .createDisk, .os).description, phase: .done(result: [:])),
-                JournalEntry(actionID: ActionID(h.desired.name, .attach, .os).description, phase: .done(result: [:])),
+            let journal = BuildJournal(build: h.desired.name, header: JournalHeader(run: h.desired.runID), entries: [
+                JournalEntry(actionID: ActionID(h.desired.name, .createDisk(.os)).description, phase: .done(result: [:])),
+                JournalEntry(actionID: ActionID(h.desired.name, .attach(.os)).description, phase: .done(result: [:])),
             ])
             let (observed, reads) = try await Self.observeCounting(h, journal: journal)
             #expect(observed[h.desired.name]?.disks[.os]?.builderLUN == lun)

@@ -8,7 +8,7 @@ import Testing
 /// An action for a hand-made plan.
 func act(_ build: String, _ kind: ActionKind, _ target: String? = nil, after deps: [ActionID] = [], status: ActionStatus = .todo,
          change: Change = .run, resource: String? = nil, operation: String? = nil) -> Action {
-    Action(id: ActionID(build: build, kind: kind, target: target), change: change, status: status, resource: resource,
+    Action(id: ActionID(build, step(kind, target)), change: change, status: status, resource: resource,
            reason: "test", dependsOn: deps, operation: operation)
 }
 
@@ -19,6 +19,14 @@ func plan(_ actions: [Action]) -> Plan {
 }
 
 func id(_ text: String) -> ActionID { ActionID(parsing: text)! }
+
+/// The step of `kind` named by `target`; the test's own mistake when they do not fit.
+func step(_ kind: ActionKind, _ target: String?) -> ActionStep {
+    guard let step = ActionStep(kind: kind, target: target) else {
+        fatalError("\(kind.rawValue)[\(target ?? "")] names no step")
+    }
+    return step
+}
 
 /// What the fake executors saw: starts and ends in order, and how many ran at once.
 final class Recorder: Sendable {
@@ -54,7 +62,7 @@ final class Recorder: Sendable {
 }
 
 /// An executor whose behaviour per action is given by the test; by default it succeeds
-/// with `["by": "<action id>"]` after yielding a few times (so that others interleave).
+/// with the action's id as its outcome's `location` after yielding a few times (so that others interleave).
 struct FakeExecutor: ActionExecutor {
     typealias Behavior = @Sendable (Action, ExecutionContext) async throws -> ActionOutcome
     let recorder = Recorder()
@@ -69,7 +77,7 @@ struct FakeExecutor: ActionExecutor {
         defer { recorder.leave(action) }
         for _ in 0..<3 { await Task.yield() }
         if let behavior = behaviors[action.id] { return try await behavior(action, context) }
-        return ActionOutcome(result: ["by": action.id.description])
+        return ActionOutcome(location: action.id.description)
     }
 }
 

@@ -11,7 +11,7 @@ import Testing
         await f.devices.attach(lun: 3, .init(path: "/dev/sdf"))
         await f.scriptVM([.os: 3])
         let outcome = try await f.run(.attach, "os", results: [:])
-        #expect(outcome.result == ["lun": "3", "device": "/dev/sdf"])
+        #expect(outcome == ActionOutcome(device: "/dev/sdf", lun: 3))
         // Adopted: the VM was read, nothing was sent to change it.
         #expect(await f.transport.requests.allSatisfy { $0.method == .get })
     }
@@ -21,13 +21,13 @@ import Testing
                 disk:
                   dataDisks: [{lun: 1, sizeGB: 4}]
             """)
-        #expect(try await f.run(.device, "lun1").result == ["lun": "1", "device": "/dev/sdd"])
+        #expect(try await f.run(.device, "lun1") == ActionOutcome(device: "/dev/sdd", lun: 1))
         #expect(await f.transport.requests.isEmpty)
 
         // After a reboot the attach result may be an earlier run's; without one the VM says.
         await f.devices.attach(lun: 6, .init(path: "/dev/sdi"))
         await f.scriptVM([.os: 0, .data(lun: 1): 6])
-        #expect(try await f.run(.device, "lun1", results: [:]).result == ["lun": "6", "device": "/dev/sdi"])
+        #expect(try await f.run(.device, "lun1", results: [:]) == ActionOutcome(device: "/dev/sdi", lun: 6))
     }
 
     @Test func deviceOfADiskTheVMDoesNotHaveSaysSo() async throws {
@@ -53,17 +53,18 @@ import Testing
         #expect(await other.transport.requests.allSatisfy { $0.method == .get })
     }
 
-    @Test func theTableHasAnExecutorForEveryVMSideKind() async throws {
+    @Test func eachVMSideStepGetsItsExecutorWithItsDisk() async throws {
         let f = try await VMExecutorFixture()
-        let table = VMExecutors.table(f.env, manifestDirectory: f.manifestDirectory)
-        #expect(Set(table.keys) == [
-            .attach, .device, .preMount, .mount, .postMount, .chrootMounts, .copyFiles, .provision, .preUnmount, .restoreFiles,
-            .unmount, .detach,
-        ])
-    }
-
-    @Test func anActionWithoutADiskTargetIsRefused() async throws {
-        let f = try await VMExecutorFixture()
-        await #expect(throws: ExecutorError.self) { try await f.run(.attach, nil) }
+        let executors = Executors(f.env, manifestDirectory: f.manifestDirectory)
+        #expect((executors.executor(for: .attach(.data(lun: 1))) as? AttachExecutor)?.role == .data(lun: 1))
+        #expect((executors.executor(for: .device(.os)) as? DeviceExecutor)?.role == .os)
+        #expect((executors.executor(for: .detach(.os)) as? DetachExecutor)?.role == .os)
+        #expect((executors.executor(for: .provision(step: "motd")) as? ProvisionExecutor)?.step == "motd")
+        #expect((executors.executor(for: .preUnmount) as? HostCommandsExecutor)?.phase == .preUnmount)
+        #expect(executors.executor(for: .mount) is MountExecutor)
+        #expect(executors.executor(for: .chrootMounts) is ChrootMountsExecutor)
+        #expect(executors.executor(for: .copyFiles) is CopyFilesExecutor)
+        #expect(executors.executor(for: .restoreFiles) is RestoreFilesExecutor)
+        #expect(executors.executor(for: .unmount) is UnmountExecutor)
     }
 }

@@ -57,7 +57,7 @@ import Testing
             """)
         await f.runner.on("fstrim", respond: .exit(1, stdout: ["trimming"], stderr: ["fstrim: not supported"]))
         let error = await #expect(throws: CommandRunnerError.self) { try await f.run(.preUnmount) }
-        let failure = ActionFailure(action: ActionID(build: "vmx", kind: .preUnmount), error: try #require(error))
+        let failure = ActionFailure(action: ActionID("vmx", .preUnmount), error: try #require(error))
         #expect(failure.command == "fstrim /mnt/kiln/vmx")
         #expect(failure.outputTail == ["trimming", "fstrim: not supported"])
         #expect(await f.runner.commands.count == 1)
@@ -76,8 +76,8 @@ import Testing
                 mount: {options: [noatime, 'nouuid,ro']}
             """)
         let outcome = try await f.run(.mount)
-        #expect(outcome.result["mountPath"] == f.root)
-        #expect(outcome.result["device"] == "/dev/sdc1")
+        #expect(outcome.mountPath == f.root)
+        #expect(outcome.device == "/dev/sdc1")
         #expect(await f.mounts.log == ["mount -o noatime -o nouuid,ro /dev/sdc1 \(f.root)"])
         #expect(await f.mounts.table.entry(at: f.root)?.source == "/dev/sdc1")
 
@@ -124,7 +124,7 @@ import Testing
         // Once something is mounted there (as a real command would leave it), it is adopted.
         try await f.mounts.mount(MountRequest(source: "/dev/mapper/vg-root", target: f.root, kind: .filesystem(type: "ext4")))
         let outcome = try await f.run(.mount)
-        #expect(outcome.result["device"] == "/dev/mapper/vg-root")
+        #expect(outcome.device == "/dev/mapper/vg-root")
         #expect(await f.runner.commands.count == 1)
     }
 

@@ -42,7 +42,7 @@ struct VMMountOnLoopDeviceTests {
         f.env.local.mounts = SystemMountManager(runner: host)
         f.env.local.chroot = SystemChrootExecutor(runner: host)
 
-        #expect(try await f.run(.mount).result["device"] == device)
+        #expect(try await f.run(.mount).device == device)
         try await f.run(.mount)
         #expect(try await f.env.local.mounts.mountTable().entries(under: root).map(\.source) == [device])
         try await VMBusybox.makeRoot(at: root)

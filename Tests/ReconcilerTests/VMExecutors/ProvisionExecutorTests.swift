@@ -64,7 +64,7 @@ import Testing
         try await f.mountRoot()
         await f.chroot.on("echo vmx", respond: .exit(2, stdout: ["one", "two"], stderr: ["sh: cannot create /etc/motd: Read-only file system"]))
         let error = await #expect(throws: CommandRunnerError.self) { try await f.run(.provision, "motd") }
-        let failure = ActionFailure(action: ActionID(build: "vmx", kind: .provision, target: "motd"), error: try #require(error))
+        let failure = ActionFailure(action: ActionID("vmx", .provision(step: "motd")), error: try #require(error))
         #expect(failure.command?.contains("chroot \(shellQuote(f.root)) /bin/sh -c 'echo vmx > /etc/motd'") == true)
         #expect(failure.command?.contains("hello") == false, "the display hides environment values")
         #expect(failure.outputTail == ["one", "two", "sh: cannot create /etc/motd: Read-only file system"])

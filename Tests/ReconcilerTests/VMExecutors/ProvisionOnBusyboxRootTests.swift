@@ -60,7 +60,7 @@ struct VMProvisionOnBusyboxRootTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         let error = await #expect(throws: CommandRunnerError.self) { try await f.run(.provision, "fails") }
-        let failure = ActionFailure(action: ActionID(build: "vmx", kind: .provision, target: "fails"), error: try #require(error))
+        let failure = ActionFailure(action: ActionID("vmx", .provision(step: "fails")), error: try #require(error))
         #expect(failure.message.contains("exited with status 7"))
         #expect(failure.command?.contains("exit 7") == true)
         #expect(failure.outputTail.contains("about to fail") && failure.outputTail.contains("oops"))

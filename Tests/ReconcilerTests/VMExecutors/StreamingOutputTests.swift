@@ -15,7 +15,7 @@ private final class OutputLines: Sendable {
 }
 
 @Suite struct StreamingOutput {
-    let id = ActionID(build: "web", kind: .provision, target: "setup")
+    let id = ActionID("web", .provision(step: "setup"))
 
     @Test func linesAreMaskedCleanedAndCut() {
         let out = OutputLines()
@@ -62,11 +62,11 @@ private final class OutputLines: Sendable {
         try await f.mountRoot()
         await f.chroot.on("echo", respond: .exit(0, stdout: ["using tok-123456", "done"]))
         let sink = CollectingEventSink()
-        let action = Action(id: ActionID(build: f.d.name, kind: .provision, target: "talk"), change: .run, status: .todo, resource: nil, reason: "", dependsOn: [])
+        let action = Action(id: ActionID(f.d.name, .provision(step: "talk")), change: .run, status: .todo, resource: nil, reason: "", dependsOn: [])
         let context = ExecutionContext(action: action, journal: JournalHandle(build: f.d.name, store: f.env.local.journal), clock: ContinuousClock(),
                                        dependencyResults: [:], buildResults: f.attached, logger: Logger(label: "test"),
                                        interrupts: InterruptController(), emit: { sink.receive($0) })
-        _ = try await ProvisionExecutor(env: f.env, manifestDirectory: f.manifestDirectory).execute(action, context: context)
+        _ = try await ProvisionExecutor(env: f.env, manifestDirectory: f.manifestDirectory, step: "talk").execute(action, context: context)
         let lines = sink.events.compactMap { event -> String? in if case .output(_, let line) = event { line } else { nil } }
         #expect(lines == ["using ***", "done"])
     }
@@ -80,7 +80,7 @@ private final class OutputLines: Sendable {
         try await f.mountRoot()
         await f.chroot.on("exit 3", respond: .exit(3, stdout: ["tok-123456"]))
         let error = await #expect(throws: (any Error).self) { try await f.run(.provision, "talk") }
-        let failure = ActionFailure(action: ActionID(build: f.d.name, kind: .provision, target: "talk"), error: try #require(error))
+        let failure = ActionFailure(action: ActionID(f.d.name, .provision(step: "talk")), error: try #require(error))
         #expect(failure.outputTail == ["***"])
         #expect(!(failure.command ?? "").contains("tok-123456"))
         #expect(!failure.message.contains("tok-123456"))

@@ -85,14 +85,14 @@ struct VMExecutorFixture {
     }
 
     /// The attach results of a run in which the OS disk went to LUN 0 and data disk `lun1` to LUN 1.
-    var attached: [ActionID: [String: String]] {
-        var results = [ActionID(d.name, .attach, .os): ["lun": "0", "device": "/dev/sdc"]]
-        if d.roles.contains(.data(lun: 1)) { results[ActionID(d.name, .attach, .data(lun: 1))] = ["lun": "1", "device": "/dev/sdd"] }
+    var attached: [ActionID: ActionOutcome] {
+        var results = [ActionID(d.name, .attach(.os)): ActionOutcome(device: "/dev/sdc", lun: 0)]
+        if d.roles.contains(.data(lun: 1)) { results[ActionID(d.name, .attach(.data(lun: 1)))] = ActionOutcome(device: "/dev/sdd", lun: 1) }
         return results
     }
 
-    func context(_ kind: ActionKind, _ target: String? = nil, results: [ActionID: [String: String]]? = nil) -> ExecutionContext {
-        let action = Action(id: ActionID(build: d.name, kind: kind, target: target), change: .run, status: .todo, resource: nil,
+    func context(_ kind: ActionKind, _ target: String? = nil, results: [ActionID: ActionOutcome]? = nil) -> ExecutionContext {
+        let action = Action(id: ActionID(d.name, step(kind, target)), change: .run, status: .todo, resource: nil,
                             reason: "test", dependsOn: [])
         let progress = self.progress
         return ExecutionContext(
@@ -103,9 +103,8 @@ struct VMExecutorFixture {
 
     /// Runs the table's executor for `kind` on this build.
     @discardableResult
-    func run(_ kind: ActionKind, _ target: String? = nil, results: [ActionID: [String: String]]? = nil) async throws -> ActionOutcome {
-        let table = VMExecutors.table(env, manifestDirectory: manifestDirectory)
-        let executor = try #require(table[kind])
+    func run(_ kind: ActionKind, _ target: String? = nil, results: [ActionID: ActionOutcome]? = nil) async throws -> ActionOutcome {
+        let executor = Executors(env, manifestDirectory: manifestDirectory).executor(for: step(kind, target))
         let context = context(kind, target, results: results)
         return try await executor.execute(context.action, context: context)
     }

@@ -4,28 +4,6 @@ import Model
 import Planner
 import Providers
 
-/// The executors of the Azure-side actions (disks, snapshots, the managed image, the
-/// gallery version and its replication, deletions and leftovers), keyed by kind. The kiln
-/// command merges this table with the builder-VM-side one.
-public enum AzureExecutors {
-    /// One executor per Azure-side action kind, working with `env`'s ARM client, builds and
-    /// builder VM (release-leftover detaches through `env.disks`).
-    public static func table(_ env: ExecutorEnvironment) -> [ActionKind: any ActionExecutor] {
-        [
-            .createDisk: CreateDiskExecutor(env: env),
-            .snapshot: SnapshotExecutor(env: env),
-            .image: ImageExecutor(env: env),
-            .galleryDefinition: GalleryDefinitionExecutor(env: env),
-            .galleryVersion: GalleryVersionExecutor(env: env),
-            .replicate: ReplicateExecutor(env: env),
-            .updateGalleryVersion: UpdateGalleryVersionExecutor(env: env),
-            .deleteSnapshot: DeleteSnapshotExecutor(env: env),
-            .deleteDisk: DeleteDiskExecutor(env: env),
-            .releaseLeftover: ReleaseLeftoverExecutor(env: env),
-        ]
-    }
-}
-
 /// The journal discipline every Azure executor shares: record an operation before waiting
 /// for it, re-join a recorded one instead of issuing the call again, and wait so that the
 /// user's interrupt ends the wait (the operation goes on in Azure and is re-joined next run).
@@ -122,14 +100,6 @@ struct AzureOperations {
 // MARK: - Shared helpers
 
 extension ExecutorEnvironment {
-    /// The disk role an action is about (`create-disk[os]`, `snapshot[lun1]`, …).
-    func azureDiskRole(of action: Action) throws -> DiskRole {
-        guard let target = action.id.target, let role = DiskRole(target) else {
-            throw ExecutorError(action: action.id, message: "the action names no disk role (os or lunN); this is a bug in kiln")
-        }
-        return role
-    }
-
     /// The manifest's data disk at a role's LUN.
     func azureDataDisk(_ d: DesiredBuild, lun: Int, for action: Action) throws -> DataDisk {
         guard let disk = d.build.disk.dataDisks.first(where: { $0.lun == lun }) else {
@@ -144,11 +114,6 @@ extension ExecutorEnvironment {
         guard let text = action.resource else {
             throw ExecutorError(action: action.id, message: "the action names no Azure resource; this is a bug in kiln")
         }
-        return try azureResourceID(text, for: action)
-    }
-
-    /// Parses an id Kiln built itself, naming the action when it is malformed.
-    func azureResourceID(_ text: String, for action: Action) throws -> ResourceID {
         do {
             return try ResourceID(parsing: text)
         } catch {
@@ -160,8 +125,8 @@ extension ExecutorEnvironment {
     /// recorded on the OS snapshot or disk (inherited from the source), else V1.
     func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let snap = try await arm.getSnapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
-        if let disk = try await arm.getDisk(azureResourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
+        if let snap = try await arm.getSnapshot(d.snapshotID(.os)), let g = snap.properties?.hyperVGeneration { return g }
+        if let disk = try await arm.getDisk(d.diskID(.os)), let g = disk.properties?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }
 
@@ -179,9 +144,9 @@ extension ExecutorEnvironment {
                     .properties?.hyperVGeneration
             }
         case .disk:
-            if let source = d.sourceID { found = try await arm.getDisk(azureResourceID(source, for: action))?.properties?.hyperVGeneration }
+            if let source = d.sourceID { found = try await arm.getDisk(source)?.properties?.hyperVGeneration }
         case .galleryImageVersion:
-            if let source = d.sourceID, let definition = try azureResourceID(source, for: action).parent {
+            if let source = d.sourceID, let definition = source.parent {
                 found = try await arm.getGalleryImage(definition)?.properties?.hyperVGeneration
             }
         case .scratch:
@@ -213,7 +178,7 @@ func azureStopwatch<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.D
 
 extension ActionOutcome {
     /// The outcome of an action that created or adopted `id`.
-    static func azure(_ id: ResourceID, _ extra: [String: String] = [:]) -> ActionOutcome {
-        ActionOutcome(result: [Key.resourceID: id.description].merging(extra) { a, _ in a })
+    static func azure(_ id: ResourceID) -> ActionOutcome {
+        ActionOutcome(resourceID: id)
     }
 }

@@ -12,11 +12,11 @@ import Providers
 /// waited for; an operation journaled by an earlier run is re-joined, not re-issued.
 struct CreateDiskExecutor: ActionExecutor {
     let env: ExecutorEnvironment
+    let role: DiskRole
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.azureDiskRole(of: action)
-        let id = try env.azureResourceID(d.diskID(role), for: action)
+        let id = d.diskID(role)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
 
@@ -42,7 +42,7 @@ struct CreateDiskExecutor: ActionExecutor {
     func diskBody(_ d: DesiredBuild, role: DiskRole, action: Action) throws -> ArmDisk {
         let settings = d.build.disk
         var tags = d.tags
-        tags["kiln:role"] = role.description
+        tags[.role] = role.description
         let zones = d.zone.map { [$0] }
         switch role {
         case .os:
@@ -92,6 +92,6 @@ struct CreateDiskExecutor: ActionExecutor {
         guard let id = d.sourceID else {
             throw ExecutorError(action: action.id, message: "the \(d.build.source.kindName) source id was not rendered; this is a bug in kiln")
         }
-        return id
+        return id.description
     }
 }

@@ -7,11 +7,11 @@ import Providers
 /// is already deleted. Only a snapshot carrying this build's `kiln:build` tag is deleted.
 struct DeleteSnapshotExecutor: ActionExecutor {
     let env: ExecutorEnvironment
+    let role: DiskRole
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.azureDiskRole(of: action)
-        let id = try env.azureResourceID(d.snapshotID(role), for: action)
+        let id = d.snapshotID(role)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
@@ -25,11 +25,11 @@ struct DeleteSnapshotExecutor: ActionExecutor {
 /// the plan, so that means something is wrong) and one not tagged for this build.
 struct DeleteDiskExecutor: ActionExecutor {
     let env: ExecutorEnvironment
+    let role: DiskRole
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.azureDiskRole(of: action)
-        let id = try env.azureResourceID(d.diskID(role), for: action)
+        let id = d.diskID(role)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
@@ -128,8 +128,8 @@ struct TemporaryResources {
 
     /// Throws unless the tags say Kiln made the resource for this build.
     func requireOwned(_ id: ResourceID, tags: [String: String]?) throws {
-        guard tags?["kiln:build"] == build.name else {
-            let found = tags?["kiln:build"].map { "its kiln:build tag says \($0)" } ?? "it has no kiln:build tag"
+        guard tags?[.build] == build.name else {
+            let found = tags?[.build].map { "its kiln:build tag says \($0)" } ?? "it has no kiln:build tag"
             throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): \(found), not build \(build.name), so Kiln did not create it for this build; delete it yourself if it is no longer needed")
         }
     }

@@ -32,7 +32,7 @@ struct GalleryDefinitionExecutor: ActionExecutor {
             try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
         }
         try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
-        return .azure(definitionID, [ActionOutcome.Key.location: location])
+        return ActionOutcome(resourceID: definitionID, location: location)
     }
 
     /// The gallery's location, creating the gallery when it is missing.
@@ -51,7 +51,7 @@ struct GalleryDefinitionExecutor: ActionExecutor {
             body = ArmGallery(location: location, tags: gallery.tags, description: gallery.properties?.description)
         } else {
             var tags = d.build.tags
-            tags["kiln:build"] = d.name
+            tags[.build] = d.name
             body = ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)")
         }
         try ops.context.checkInterruption()
@@ -81,7 +81,7 @@ struct GalleryDefinitionExecutor: ActionExecutor {
             body = ArmGalleryImage(location: definition.location ?? location, tags: definition.tags, properties: properties)
         } else {
             var tags = d.build.tags
-            tags["kiln:build"] = d.name
+            tags[.build] = d.name
             let properties = ArmGalleryImage.Properties(
                 osType: "Linux", osState: "Generalized",
                 identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
@@ -114,7 +114,7 @@ private func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Act
     guard let g = d.gallery else {
         throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
     }
-    let versionID = try env.azureResourceID(g.id, for: action)
+    let versionID = g.id
     guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
           versionID.isType("Microsoft.Compute/galleries/images/versions") else {
         throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
@@ -145,13 +145,13 @@ struct GalleryVersionExecutor: ActionExecutor {
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
-        let outcome = ActionOutcome.azure(versionID, [ActionOutcome.Key.galleryImageVersionID: versionID.description])
+        let outcome = ActionOutcome(resourceID: versionID, galleryImageVersionID: versionID)
 
         try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
         var state: String?
         if let existing = try await env.arm.getGalleryImageVersion(versionID) {
             state = existing.properties?.provisioningState
-            let digest = existing.tags?["kiln:digest"]
+            let digest = existing.tags?[.digest]
             guard digest == d.digest.value else {
                 let what = digest.map { "with digest \($0.dropFirst(7).prefix(12))" } ?? "and was not made by Kiln"
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) exists \(what), but the manifest builds \(d.digest.short); bump outputs.gallery.version: published gallery versions are immutable")
@@ -176,8 +176,8 @@ struct GalleryVersionExecutor: ActionExecutor {
     /// without that result (a plan made by hand), the definition's own (it lives in its
     /// gallery's region), read once.
     private func galleryLocation(_ definitionID: ResourceID, _ d: DesiredBuild, action: Action, context: ExecutionContext) async throws -> String {
-        let ensured = ActionID(build: d.name, kind: .galleryDefinition)
-        if let location = context.dependencyResults[ensured]?[ActionOutcome.Key.location] ?? context.buildResults[ensured]?[ActionOutcome.Key.location] {
+        let ensured = ActionID(d.name, .galleryDefinition)
+        if let location = context.dependencyResults[ensured]?.location ?? context.buildResults[ensured]?.location {
             return location
         }
         guard let definition = try await env.arm.getGalleryImage(definitionID) else {
@@ -187,11 +187,11 @@ struct GalleryVersionExecutor: ActionExecutor {
     }
 
     func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> ArmGalleryImageVersion {
-        let os = ArmGalleryImageVersion.DiskImage(source: ArmSubResource(id: d.snapshotID(.os)), hostCaching: d.build.disk.cacheType.rawValue)
+        let os = ArmGalleryImageVersion.DiskImage(source: ArmSubResource(id: d.snapshotID(.os).description), hostCaching: d.build.disk.cacheType.rawValue)
         let data = try d.roles.compactMap { role -> ArmGalleryImageVersion.DiskImage? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return ArmGalleryImageVersion.DiskImage(lun: lun, source: ArmSubResource(id: d.snapshotID(role)), hostCaching: disk.cacheType.rawValue)
+            return ArmGalleryImageVersion.DiskImage(lun: lun, source: ArmSubResource(id: d.snapshotID(role).description), hostCaching: disk.cacheType.rawValue)
         }
         return ArmGalleryImageVersion(
             location: location, tags: d.tags,
@@ -261,14 +261,16 @@ struct ReplicationProgress: Sendable {
 /// gives up after `timeouts.replication` (replication goes on in Azure; a re-run waits again).
 struct ReplicateExecutor: ActionExecutor {
     let env: ExecutorEnvironment
+    /// The target region, as the manifest names it.
+    let region: String
     var pollInterval: Duration = .seconds(10)
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let g = d.gallery, let region = action.id.target else {
-            throw ExecutorError(action: action.id, message: "replication needs a gallery version and a region; this is a bug in kiln")
+        guard let g = d.gallery else {
+            throw ExecutorError(action: action.id, message: "replication needs a gallery version; this is a bug in kiln")
         }
-        let versionID = try env.azureResourceID(g.id, for: action)
+        let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let elapsed = azureStopwatch(on: context.clock)
         let wanted = AzureRegion.normalized(region)
@@ -288,7 +290,7 @@ struct ReplicateExecutor: ActionExecutor {
                 switch state.lowercased() {
                 case "completed":
                     context.reportProgress(percent: 100, detail: "\(wanted) Completed")
-                    return .azure(versionID, ["region": wanted])
+                    return ActionOutcome(resourceID: versionID, region: wanted)
                 case "failed":
                     let details = status.details.flatMap { $0.isEmpty ? nil : $0 } ?? "no details given"
                     throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again")
@@ -301,7 +303,7 @@ struct ReplicateExecutor: ActionExecutor {
                 }
             } else if props?.replicationStatus == nil, AzureState.succeeded(props?.provisioningState), targets.contains(wanted) {
                 // No per-region status on offer: a provisioned version has replicated to its targets.
-                return .azure(versionID, ["region": wanted])
+                return ActionOutcome(resourceID: versionID, region: wanted)
             } else if AzureState.failed(props?.provisioningState) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(props?.provisioningState ?? "Failed"), so it will not replicate to \(region); delete it and run kiln apply again")
             }
@@ -326,7 +328,7 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         guard let g = d.gallery else {
             throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
-        let versionID = try env.azureResourceID(g.id, for: action)
+        let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(arm: env.arm, context: context)
         let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
@@ -337,7 +339,7 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         guard let existing = try await env.arm.getGalleryImageVersion(versionID) else {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
         }
-        guard existing.tags?["kiln:digest"] == d.digest.value else {
+        guard existing.tags?[.digest] == d.digest.value else {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
         }
         try context.checkInterruption()

@@ -15,18 +15,17 @@ struct ImageExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let imageText = d.imageID else {
+        guard let id = d.imageID else {
             throw ExecutorError(action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
         }
-        let id = try env.azureResourceID(imageText, for: action)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
-        let outcome = ActionOutcome.azure(id, [ActionOutcome.Key.imageID: id.description])
+        let outcome = ActionOutcome(resourceID: id, imageID: id)
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
         if let existing = try await env.arm.getImage(id) {
             let state = existing.properties?.provisioningState
-            guard let digest = existing.tags?["kiln:digest"] else {
+            guard let digest = existing.tags?[.digest] else {
                 throw ExecutorError(action: action.id, message: "image \(id.name) exists and was not made by Kiln (no kiln:digest tag); Kiln never replaces what it did not create: delete it, or choose another outputs.image.id")
             }
             if digest == d.digest.value && !AzureState.failed(state) {
@@ -49,12 +48,12 @@ struct ImageExecutor: ActionExecutor {
 
     func imageBody(_ d: DesiredBuild, action: Action) async throws -> ArmImage {
         let settings = d.build.disk
-        let osDisk = ArmImage.OSDisk(osType: "Linux", osState: "Generalized", snapshot: ArmSubResource(id: d.snapshotID(.os)),
+        let osDisk = ArmImage.OSDisk(osType: "Linux", osState: "Generalized", snapshot: ArmSubResource(id: d.snapshotID(.os).description),
                                      caching: settings.cacheType.rawValue, storageAccountType: settings.storageAccountType.rawValue)
         let dataDisks = try d.roles.compactMap { role -> ArmImage.DataDisk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return ArmImage.DataDisk(lun: lun, snapshot: ArmSubResource(id: d.snapshotID(role)), caching: disk.cacheType.rawValue,
+            return ArmImage.DataDisk(lun: lun, snapshot: ArmSubResource(id: d.snapshotID(role).description), caching: disk.cacheType.rawValue,
                                      storageAccountType: disk.storageAccountType.rawValue)
         }
         let storage = ArmImage.StorageProfile(osDisk: osDisk, dataDisks: dataDisks.isEmpty ? nil : dataDisks)

@@ -8,11 +8,11 @@ import Providers
 /// disk, under its deterministic name. Idempotent and re-joinable like `create-disk`.
 struct SnapshotExecutor: ActionExecutor {
     let env: ExecutorEnvironment
+    let role: DiskRole
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try env.azureDiskRole(of: action)
-        let id = try env.azureResourceID(d.snapshotID(role), for: action)
+        let id = d.snapshotID(role)
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(arm: env.arm, context: context)
 
@@ -28,11 +28,11 @@ struct SnapshotExecutor: ActionExecutor {
         }
         try context.checkInterruption()
         var tags = d.tags
-        tags["kiln:role"] = role.description
+        tags[.role] = role.description
         // Full copies: an incremental snapshot needs its base kept, and images and gallery
         // versions read full snapshots faster.
         let body = ArmSnapshot(location: d.location, tags: tags, sku: ArmSku(name: StorageAccountType.standardLRS.rawValue),
-                               properties: .init(creationData: ArmCreationData(createOption: "Copy", sourceResourceId: d.diskID(role)), incremental: false))
+                               properties: .init(creationData: ArmCreationData(createOption: "Copy", sourceResourceId: d.diskID(role).description), incremental: false))
         let operation = try await env.arm.beginCreateSnapshot(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return .azure(id)

@@ -10,15 +10,17 @@ import Providers
 /// (e.g. no free LUN) and `BlockDeviceError` when the device does not appear in time.
 public struct AttachExecutor: ActionExecutor {
     public let env: ExecutorEnvironment
+    /// The disk it works on.
+    public let role: DiskRole
 
-    public init(env: ExecutorEnvironment) {
+    public init(env: ExecutorEnvironment, role: DiskRole) {
         self.env = env
+        self.role = role
     }
 
     public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try VMDisks.role(of: action)
-        let disk = try ResourceID(parsing: d.diskID(role))
+        let disk = d.diskID(role)
         try context.checkInterruption()
         // An attach that a killed run started is adopted by BuilderDisks (the VM lists the
         // disk), so there is no operation to re-join here; the URL is journaled all the same.
@@ -26,7 +28,7 @@ public struct AttachExecutor: ActionExecutor {
             disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
             onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
         context.reportProgress(detail: "\(d.diskName(role)) at LUN \(device.lun): \(device.path)")
-        return ActionOutcome(result: [VMExecutors.lunKey: String(device.lun), ActionOutcome.Key.device: device.path])
+        return ActionOutcome(device: device.path, lun: device.lun)
     }
 }
 
@@ -37,18 +39,20 @@ public struct AttachExecutor: ActionExecutor {
 /// the build's `deviceWait`.
 public struct DeviceExecutor: ActionExecutor {
     public let env: ExecutorEnvironment
+    /// The disk it works on.
+    public let role: DiskRole
 
-    public init(env: ExecutorEnvironment) {
+    public init(env: ExecutorEnvironment, role: DiskRole) {
         self.env = env
+        self.role = role
     }
 
     public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try VMDisks.role(of: action)
         let disks = VMDisks(env: env)
         let lun = try await disks.builderLUN(role, of: d, context: context)
         let device = try await env.local.devices.waitForDevice(lun: lun, timeout: d.build.timeouts.deviceWait.duration)
-        return ActionOutcome(result: [VMExecutors.lunKey: String(lun), ActionOutcome.Key.device: device.path])
+        return ActionOutcome(device: device.path, lun: lun)
     }
 }
 
@@ -57,15 +61,17 @@ public struct DeviceExecutor: ActionExecutor {
 /// the device is mounted, and waits for the device to go.
 public struct DetachExecutor: ActionExecutor {
     public let env: ExecutorEnvironment
+    /// The disk it works on.
+    public let role: DiskRole
 
-    public init(env: ExecutorEnvironment) {
+    public init(env: ExecutorEnvironment, role: DiskRole) {
         self.env = env
+        self.role = role
     }
 
     public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        let role = try VMDisks.role(of: action)
-        let disk = try ResourceID(parsing: d.diskID(role))
+        let disk = d.diskID(role)
         try context.checkInterruption()
         try await env.disks.detach(
             disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,

@@ -61,7 +61,7 @@ public struct MountExecutor: ActionExecutor {
             let partition = try await disks.partition(data.partition, of: device, d)
             try await mountOnce(MountRequest(source: partition, target: imagePath(inner, root: root), kind: .filesystem(type: nil)), action: action, context: context)
         }
-        return ActionOutcome(result: [VMExecutors.mountPathKey: root, ActionOutcome.Key.device: source])
+        return ActionOutcome(device: source, mountPath: root)
     }
 
     /// Mounts `request` unless the table already shows its source at its target.
@@ -101,7 +101,7 @@ public struct ChrootMountsExecutor: ActionExecutor {
             context.reportProgress(detail: request.commandLine)
             try await env.local.mounts.mount(request)
         }
-        return ActionOutcome(result: [VMExecutors.mountPathKey: root])
+        return ActionOutcome(mountPath: root)
     }
 }
 

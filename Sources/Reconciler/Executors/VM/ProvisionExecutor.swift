@@ -23,16 +23,19 @@ public struct ProvisionExecutor: ActionExecutor {
     public let env: ExecutorEnvironment
     /// The directory of the manifest file: relative script and upload paths start there.
     public let manifestDirectory: URL
+    /// The name of the manifest's provisioning step it runs.
+    public let step: String
 
-    public init(env: ExecutorEnvironment, manifestDirectory: URL) {
+    public init(env: ExecutorEnvironment, manifestDirectory: URL, step: String) {
         self.env = env
         self.manifestDirectory = manifestDirectory
+        self.step = step
     }
 
     public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let step = d.build.provision.first(where: { $0.name == action.id.target }) else {
-            throw ExecutorError(action: action.id, message: "build \(d.name) has no provisioning step named \(action.id.target ?? "(none)"); the plan is older than the manifest: run kiln plan again")
+        guard let step = d.build.provision.first(where: { $0.name == self.step }) else {
+            throw ExecutorError(action: action.id, message: "build \(d.name) has no provisioning step named \(self.step); the plan is older than the manifest: run kiln plan again")
         }
         let disks = VMDisks(env: env)
         let rootEntry = try await disks.requireMountedRoot(d, context: context)
@@ -82,7 +85,7 @@ public struct ProvisionExecutor: ActionExecutor {
         }
         // The step's digest lets a later run tell whether the disk holds this step as the
         // manifest now has it (RunContinuity).
-        return ActionOutcome(result: d.stepDigest(step.name).map { [JournalView.stepDigestKey: $0] } ?? [:])
+        return ActionOutcome(stepDigest: d.stepDigest(step.name))
     }
 
     /// Every template text of a step, for the secrets it may carry (`{{env "…"}}`).

@@ -3,54 +3,17 @@ import Model
 import Planner
 import Providers
 
-/// The executors of the actions that happen on the builder VM itself: attaching and
-/// finding disks, mounting, the host commands, the chroot mounts and files, provisioning,
-/// unmounting and detaching.
-public enum VMExecutors {
-    /// Every VM-side executor keyed by the kind it performs. `manifestDirectory` is the
-    /// directory of the manifest file: scripts and uploads are relative to it.
-    public static func table(_ env: ExecutorEnvironment, manifestDirectory: URL) -> [ActionKind: any ActionExecutor] {
-        [
-            .attach: AttachExecutor(env: env),
-            .device: DeviceExecutor(env: env),
-            .preMount: HostCommandsExecutor(env: env, phase: .preMount),
-            .mount: MountExecutor(env: env),
-            .postMount: HostCommandsExecutor(env: env, phase: .postMount),
-            .chrootMounts: ChrootMountsExecutor(env: env),
-            .copyFiles: CopyFilesExecutor(env: env),
-            .provision: ProvisionExecutor(env: env, manifestDirectory: manifestDirectory),
-            .preUnmount: HostCommandsExecutor(env: env, phase: .preUnmount),
-            .restoreFiles: RestoreFilesExecutor(env: env),
-            .unmount: UnmountExecutor(env: env),
-            .detach: DetachExecutor(env: env),
-        ]
-    }
-
-    /// The result key of an attach: the LUN the disk sits at on the builder VM.
-    public static let lunKey = "lun"
-    /// The result key of a mount: the root's mount point on the builder VM.
-    public static let mountPathKey = "mountPath"
-}
-
 /// What the VM-side executors share: which disk an action is about, where it is attached,
 /// its device now, and whether the image root is mounted.
 struct VMDisks {
     let env: ExecutorEnvironment
 
-    /// The disk role named by an action's target (`os`, `lun1`).
-    static func role(of action: Action) throws -> DiskRole {
-        guard let target = action.id.target, let role = DiskRole(target) else {
-            throw ExecutorError(action: action.id, message: "the action names no disk (os or lunN); this is a bug in kiln")
-        }
-        return role
-    }
-
     /// The disk's LUN on the builder VM: from the attach result (this run or an earlier one),
     /// else from the VM's data disks as Azure lists them (a reboot keeps the attachment).
     func builderLUN(_ role: DiskRole, of d: DesiredBuild, context: ExecutionContext) async throws -> Int {
-        let attach = ActionID(d.name, .attach, role)
-        if let text = context.buildResults[attach]?[VMExecutors.lunKey], let lun = Int(text) { return lun }
-        let diskID = try ResourceID(parsing: d.diskID(role))
+        let attach = ActionID(d.name, .attach(role))
+        if let lun = context.buildResults[attach]?.lun { return lun }
+        let diskID = d.diskID(role)
         let machine = try await env.arm.getVirtualMachine(env.vm.id)
         let dataDisks = machine?.properties?.storageProfile?.dataDisks ?? []
         let attached = dataDisks.first { disk in
