@@ -175,8 +175,9 @@ final class SpawnedProcess: Sendable {
             }
             do {
                 return try spawn(
-                    executable: executable, arguments: arguments, environment: environment, outPipe: outPipe, errPipe: errPipe,
-                    wakePipe: wakePipe, spec: spec, lingeringOutputLimit: lingeringOutputLimit, output: output)
+                    executable: executable, arguments: arguments, environment: environment,
+                    outPipe: outPipe, errPipe: errPipe, wakePipe: wakePipe,
+                    spec: spec, lingeringOutputLimit: lingeringOutputLimit, output: output)
             } catch {
                 for fd in wakePipe { close(fd) }
                 throw error
@@ -186,7 +187,8 @@ final class SpawnedProcess: Sendable {
 
     private static func spawn(
         executable: String, arguments: [String], environment: [String: String], outPipe: [Int32], errPipe: [Int32],
-        wakePipe: [Int32], spec: CommandSpec, lingeringOutputLimit: Duration, output: @escaping @Sendable (CommandOutputLine) -> Void
+        wakePipe: [Int32], spec: CommandSpec, lingeringOutputLimit: Duration,
+        output: @escaping @Sendable (CommandOutputLine) -> Void
     ) throws -> SpawnedProcess {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
@@ -232,7 +234,8 @@ final class SpawnedProcess: Sendable {
 
         let process = SpawnedProcess(pid: pid, wakeFD: wakePipe[1])
         let reader = OutputPump(
-            process: process, stdoutFD: outPipe[0], stderrFD: errPipe[0], wakeFD: wakePipe[0], tailLimit: max(0, spec.tailLines),
+            process: process, stdoutFD: outPipe[0], stderrFD: errPipe[0], wakeFD: wakePipe[0],
+            tailLimit: max(0, spec.tailLines),
             captureStdout: spec.captureStdout, killGracePeriod: spec.killGracePeriod,
             lingeringOutputLimit: lingeringOutputLimit, output: output)
         let thread = Thread { reader.run() }

@@ -50,7 +50,8 @@ public final class SignalHandling: Sendable {
     public static func install(controller: InterruptController, signals: [Int32] = defaultSignals,
                                exitsOnThirdSignal: Bool = true,
                                onSignal: @escaping @Sendable (InterruptController.Level) -> Void = { _ in }) -> SignalHandling {
-        let handling = SignalHandling(controller: controller, exitsOnThirdSignal: exitsOnThirdSignal, onSignal: onSignal)
+        let handling = SignalHandling(controller: controller, exitsOnThirdSignal: exitsOnThirdSignal,
+                                      onSignal: onSignal)
         let queue = DispatchQueue(label: "kiln.signals")
         handling.state.withLock { state in
             for number in signals {

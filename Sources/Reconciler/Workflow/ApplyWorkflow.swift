@@ -99,14 +99,16 @@ public struct ApplyWorkflow: Sendable {
             return .notApproved
         }
         if let crashAt = options.crashAt, plan.action(crashAt.action)?.isPending != true {
-            prompt.warn("warning: \(CrashPoint.environmentVariable)=\(crashAt) names an action this plan does not run; no crash will happen")
+            prompt.warn("warning: \(CrashPoint.environmentVariable)=\(crashAt) names an action this plan does not run; "
+                + "no crash will happen")
         }
         let runs = ApplyRun(journals: world.journals, parallelism: options.parallelism)
         try await runs.startRuns(snapshot.desired)
         let scheduler = Scheduler(executor: world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory),
                                   journals: world.journals, events: events, interrupts: interrupts,
                                   parallelism: options.parallelism, crashAt: options.crashAt, crash: crash)
-        return try await withSignals(driving: interrupts, if: options.handlesSignals) { () async throws -> ApplyOutcome in
+        return try await withSignals(driving: interrupts, if: options.handlesSignals) {
+            () async throws -> ApplyOutcome in
             let result = await scheduler.run(plan)
             try await runs.recordPublished(snapshot.desired, result: result)
             if let artifact = options.artifact { try result.writeArtifact(to: artifact) }
@@ -124,14 +126,17 @@ public struct ApplyWorkflow: Sendable {
             let builds = after.desired.filter { failed.contains($0.name) }
             switch options.onError {
             case .keep:
-                let report = LeftoverReport.make(builds: builds, observed: after.observed, removeCommand: options.removeCommand)
+                let report = LeftoverReport.make(builds: builds, observed: after.observed,
+                                                 removeCommand: options.removeCommand)
                 events.receive(.leftovers(report))
                 return .kept(report)
             case .cleanup:
-                let destroy = DestroyPlanner.plan(builds, observed: after.observed,
-                                                  options: .init(outputs: false, restoreFiles: true, purpose: "cleanup after the failure"))
-                let run = TeardownRun(kind: .cleanup, executor: world.executor(for: after, manifestDirectory: manifest.fileDirectory),
-                                      journals: world.journals, interrupts: interrupts, parallelism: options.parallelism)
+                let cleanup = DestroyPlanner.Options(outputs: false, restoreFiles: true,
+                                                     purpose: "cleanup after the failure")
+                let destroy = DestroyPlanner.plan(builds, observed: after.observed, options: cleanup)
+                let executor = world.executor(for: after, manifestDirectory: manifest.fileDirectory)
+                let run = TeardownRun(kind: .cleanup, executor: executor, journals: world.journals,
+                                      interrupts: interrupts, parallelism: options.parallelism)
                 return .cleanedUp(await run.run(destroy, events: events, keepPublished: true))
             }
         } catch {

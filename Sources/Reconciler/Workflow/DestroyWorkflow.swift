@@ -27,7 +27,8 @@ public struct DestroyWorkflow: Sendable {
         /// through the workflow's `InterruptController`.
         public var handlesSignals: Bool
 
-        public init(parallelism: Int = Scheduler.defaultParallelism, outputs: Bool = false, handlesSignals: Bool = true) {
+        public init(parallelism: Int = Scheduler.defaultParallelism, outputs: Bool = false,
+                    handlesSignals: Bool = true) {
             self.parallelism = parallelism
             self.outputs = outputs
             self.handlesSignals = handlesSignals
@@ -57,13 +58,15 @@ public struct DestroyWorkflow: Sendable {
 
     private func destroy(in world: any WorkflowWorld) async throws -> DestroyOutcome {
         let snapshot = try await world.plan(manifest)
-        let destroy = DestroyPlanner.plan(snapshot.desired, observed: snapshot.observed, options: .init(outputs: options.outputs))
+        let destroy = DestroyPlanner.plan(snapshot.desired, observed: snapshot.observed,
+                                          options: .init(outputs: options.outputs))
         prompt.show(DestroyPlanner.text(destroy))
         if !destroy.isEmpty, !(await prompt.approve("Do you really want to remove these resources?")) {
             return .notApproved
         }
-        let run = TeardownRun(kind: .destroy, executor: world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory),
-                              journals: world.journals, interrupts: interrupts, parallelism: options.parallelism)
+        let executor = world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory)
+        let run = TeardownRun(kind: .destroy, executor: executor, journals: world.journals, interrupts: interrupts,
+                              parallelism: options.parallelism)
         return await withSignals(driving: interrupts, if: options.handlesSignals) {
             .ran(await run.run(destroy, events: events, keepPublished: !options.outputs))
         }

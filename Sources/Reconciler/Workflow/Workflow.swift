@@ -43,7 +43,8 @@ extension WorkflowSite {
     /// command in the holder's details.
     func withLockedWorld<T: Sendable>(_ manifest: Manifest, purpose: String,
                                       _ body: (any WorkflowWorld) async throws -> T) async throws -> T {
-        let locks = try await ApplyRun.lock(manifest, journals: lockStore, purpose: purpose, mountLocks: mountLockDirectory)
+        let locks = try await ApplyRun.lock(manifest, journals: lockStore, purpose: purpose,
+                                            mountLocks: mountLockDirectory)
         defer { for lock in locks { lock.release() } }
         return try await withWorld(body)
     }

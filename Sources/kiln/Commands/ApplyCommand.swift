@@ -43,11 +43,11 @@ struct ApplyCommand: AsyncParsableCommand {
         do {
             // Fault injection for the crash matrix (docs/reliability.md); nil when unset.
             let crashAt = try CrashPoint.fromEnvironment(ProcessInfo.processInfo.environment)
-            let command = "kiln destroy " + ([shellQuote(manifest.file)] + target.commandLineFlags).joined(separator: " ")
+            let removeCommand = ([shellQuote(manifest.file)] + target.commandLineFlags).joined(separator: " ")
             let workflow = ApplyWorkflow(
                 manifest: manifest,
-                options: .init(parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact, onError: onError,
-                               removeCommand: command),
+                options: .init(parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact,
+                               onError: onError, removeCommand: "kiln destroy " + removeCommand),
                 site: CommandSite(target: target, manifest: manifest),
                 prompt: TerminalPrompt(command: "apply", options: options),
                 events: ApplyRenderer.make(json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
@@ -59,7 +59,8 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         switch outcome {
         case .stalePlan(let why):
-            Stderr.write("kiln apply: the saved plan \(file) is stale: the world has changed since it was made (\(why)); run kiln plan again")
+            Stderr.write("kiln apply: the saved plan \(file) is stale: the world has changed since it was made "
+                + "(\(why)); run kiln plan again")
             throw ExitCode(1)
         case .conflicts:
             Stderr.write("kiln apply: the plan has conflicts (listed above) that Kiln will not resolve on its own")
@@ -68,7 +69,8 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .ran(let result, let afterFailure):
             if case .unobserved(let error) = afterFailure {
-                Stderr.write("kiln apply: --on-error \(onError.rawValue): cannot observe what the failed builds left: \(error); kiln destroy \(manifest.file) removes it later")
+                Stderr.write("kiln apply: --on-error \(onError.rawValue): cannot observe what the failed builds left: "
+                    + "\(error); kiln destroy \(manifest.file) removes it later")
             }
             if !result.succeeded { throw ExitCode(1) }
         }

@@ -61,7 +61,8 @@ import Testing
 
     @Test func whileRunningSharesTheResultAndTheFailureThenForgetsThem() async throws {
         let flight = SingleFlight<String, Int>(policy: .whileRunning), gate = Gate()
-        let (first, others) = await callersBehindALeader(flight, gate: gate, count: 3, leader: { throw Refused() }, follower: { 2 })
+        let (first, others) = await callersBehindALeader(flight, gate: gate, count: 3, leader: { throw Refused() },
+                                                         follower: { 2 })
         await gate.open()
         await #expect(throws: Refused.self) { try await first.value }
         for other in others { await #expect(throws: Refused.self) { try await other.value } }

@@ -30,8 +30,8 @@ private struct WorkflowFixture {
         manifest = try #require(result.manifest, "\(result.errors)")
         let build = try #require(manifest.builds.first)
         let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
-        desired = DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus", temporaryResourceGroup: "rg",
-                               imageID: build.outputs.image?.id)
+        desired = DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus",
+                               temporaryResourceGroup: "rg", imageID: build.outputs.image?.id)
     }
 
     /// The build after a failed provisioning step: its disk attached, mounted at its path.
@@ -40,7 +40,8 @@ private struct WorkflowFixture {
                       devices: [.os: "/dev/loop7"], rootMounted: true, chrootMountsPresent: true)
     }
 
-    func world(observations: [ObservedBuild] = [ObservedBuild()], executor: FakeExecutor = FakeExecutor()) -> InMemoryWorld {
+    func world(observations: [ObservedBuild] = [ObservedBuild()],
+               executor: FakeExecutor = FakeExecutor()) -> InMemoryWorld {
         InMemoryWorld(desired: [desired], observations: observations, executor: executor,
                       mountLockDirectory: dir.url.appendingPathComponent("mount-locks").path)
     }
@@ -72,9 +73,10 @@ private final class InMemoryWorld: WorkflowWorld, WorkflowSite {
     func plan(_ manifest: Manifest) async throws -> KilnSession.Snapshot {
         let next = observations.withLock { list in list.count > 1 ? list.removeFirst() : list[0] }
         let observed = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, next) })
-        let vm = BuilderVM(id: try ResourceID(parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/builder"),
-                           location: "eastus")
-        return KilnSession.Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
+        let vmID = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/builder"
+        let vm = BuilderVM(id: try ResourceID(parsing: vmID), location: "eastus")
+        return KilnSession.Snapshot(vm: vm, desired: desired, observed: observed,
+                                    plan: Planner.plan(desired, observed: observed))
     }
 
     func executor(for snapshot: KilnSession.Snapshot, manifestDirectory: URL) -> any ActionExecutor { executor }
@@ -128,7 +130,8 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         #expect(result.succeeded)
         #expect(world.executor.recorder.started.contains("wf/provision[motd]"))
         #expect(world.executor.recorder.started.contains("wf/image"))
-        #expect(prompt.seen.shown.count == 1 && prompt.seen.shown[0].contains("wf/provision[motd]"))
+        let planned = Planner.plan([f.desired], observed: [f.desired.name: ObservedBuild()])
+        #expect(prompt.seen.shown == [PlanRenderer.text(planned) + "\n"])
         #expect(prompt.seen.questions == ["Do you want to perform these actions?"])
         let journal = try await world.store.load(build: "wf")
         #expect(journal.attributes["run"] == f.desired.runID)
@@ -184,7 +187,9 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
 
         let world = f.world()
         let fresh = Planner.plan([f.desired], observed: [f.desired.name: ObservedBuild()])
-        let outcome = try await applyWorkflow(f, world, prompt: prompt) { $0.savedPlan = SavedPlan(manifest: "kiln.yaml", plan: fresh) }.run()
+        let outcome = try await applyWorkflow(f, world, prompt: prompt) {
+            $0.savedPlan = SavedPlan(manifest: "kiln.yaml", plan: fresh)
+        }.run()
         guard case .ran(let result, _) = outcome else { Issue.record("\(outcome)"); return }
         #expect(result.succeeded)
         #expect(prompt.seen.questions.isEmpty)
@@ -197,7 +202,9 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         _ = try await applyWorkflow(f, f.world(), prompt: prompt) {
             $0.crashAt = CrashPoint(.after, ActionID(build: "other", kind: .mount))
         }.run()
-        #expect(prompt.seen.warnings == ["warning: KILN_CRASH_AT=after:other/mount names an action this plan does not run; no crash will happen"])
+        #expect(prompt.seen.warnings == [
+            "warning: KILN_CRASH_AT=after:other/mount names an action this plan does not run; no crash will happen",
+        ])
     }
 
     @Test func aFailedRunKeepsWhatTheFailedBuildLeftAndReportsIt() async throws {
@@ -258,16 +265,18 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
 }
 
 @Suite struct DestroyWorkflowTests {
-    private func destroyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt: ScriptedPrompt) -> DestroyWorkflow {
-        DestroyWorkflow(manifest: f.manifest, options: .init(parallelism: 4, handlesSignals: false), site: world, prompt: prompt,
-                        events: CollectingEventSink())
+    private func destroyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld,
+                                 prompt: ScriptedPrompt) -> DestroyWorkflow {
+        DestroyWorkflow(manifest: f.manifest, options: .init(parallelism: 4, handlesSignals: false), site: world,
+                        prompt: prompt, events: CollectingEventSink())
     }
 
     @Test func anApprovedDestroyRemovesWhatItFindsAndForgetsTheRun() async throws {
         let f = try WorkflowFixture()
         defer { f.dir.remove() }
         let world = f.world(observations: [f.leftBehind])
-        try await world.store.replace(BuildJournal(build: "wf", attributes: ["run": f.desired.runID, "published": "{}"]))
+        let journal = BuildJournal(build: "wf", attributes: ["run": f.desired.runID, "published": "{}"])
+        try await world.store.replace(journal)
         let prompt = ScriptedPrompt()
         let outcome = try await destroyWorkflow(f, world, prompt: prompt).run()
 
@@ -276,7 +285,8 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         #expect(summary.outcome == .complete)
         #expect(summary.removed.count == 3)
         #expect(prompt.seen.questions == ["Do you really want to remove these resources?"])
-        #expect(prompt.seen.shown.first?.contains("wf/delete-disk[os]") == true)
+        let planned = DestroyPlanner.plan([f.desired], observed: [f.desired.name: f.leftBehind])
+        #expect(prompt.seen.shown == [DestroyPlanner.text(planned)])
         #expect(try await world.store.load(build: "wf").attributes == ["published": "{}"])
     }
 
