@@ -153,6 +153,22 @@ import Glibc
         try await withDeadlockGuard("the callback") { while levels.values.isEmpty { await Task.yield() } }
         #expect(levels.values.first == .graceful)
     }
+
+    /// As `kiln emulator serve` installs it: no number of signals ends the process while it stops.
+    @Test func withoutTheExitOnTheThirdSignalEverySignalIsCountedAndNoneEndsTheProcess() async throws {
+        // SIGURG is ignored by default, so a signal sent while no handler is installed is harmless.
+        let interrupts = InterruptController()
+        let handling = SignalHandling.install(controller: interrupts, signals: [SIGURG], exitsOnThirdSignal: false)
+        defer { handling.cancel() }
+        try await withDeadlockGuard("four signals to arrive") {
+            while handling.signalCount < 4 {
+                let seen = handling.signalCount
+                kill(getpid(), SIGURG)
+                for _ in 0..<50 where handling.signalCount == seen { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }
+        #expect(interrupts.level == .immediate)
+    }
 }
 
 final class CollectingLevels: Sendable {

@@ -118,7 +118,7 @@ extension LoopDiskBackend {
         // devtmpfs makes the nodes as the kernel adds the partitions; allow it a moment.
         var attempts = 0
         while found.contains(where: { access($0.device, F_OK) != 0 }), attempts < 100 {
-            try await Task.sleep(for: .milliseconds(20))
+            try await clock.sleep(for: .milliseconds(20))
             attempts += 1
             found = LoopDeviceState.partitions(of: loop)
         }

@@ -32,6 +32,8 @@ public actor LoopDiskBackend: DiskBackend {
     nonisolated let links: DeviceLinks
     nonisolated let store: AttachmentStore
     let logger: Logger
+    /// What the waits for device nodes sleep on.
+    nonisolated let clock: any Clock<Duration>
     /// The attachments, by LUN, mirrored to `store` after every change.
     var attachments: [Int: LoopAttachmentRecord]
     /// LUNs with an attach or detach in progress (the actor is re-entered at every await),
@@ -52,7 +54,8 @@ public actor LoopDiskBackend: DiskBackend {
         deviceRoot: String,
         imageCacheDirectory: String,
         platformImageBytes: Int64 = PlatformImageBuilder.defaultDiskBytes,
-        logger: Logger = Logger(label: "kiln.emulator.disks")
+        logger: Logger = Logger(label: "kiln.emulator.disks"),
+        clock: any Clock<Duration> = ContinuousClock()
     ) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: stateDirectory + "/blobs", withIntermediateDirectories: true)
@@ -70,6 +73,7 @@ public actor LoopDiskBackend: DiskBackend {
         self.store = store
         self.imageBuilder = PlatformImageBuilder(cacheDirectory: imageCacheDirectory, diskBytes: platformImageBytes)
         self.logger = logger
+        self.clock = clock
         self.attachments = kept
     }
 

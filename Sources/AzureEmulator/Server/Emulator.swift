@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 
 /// The emulator's brain: every resource, operation, token rule and log line lives here. One
 /// actor owns all of it, so concurrent requests are serialised at the state level; backend
@@ -267,5 +268,5 @@ actor Emulator {
         return s
     }
 
-    static func normalizeLocation(_ l: String) -> String { l.lowercased().replacingOccurrences(of: " ", with: "") }
+    static func normalizeLocation(_ l: String) -> String { RegionName.normalized(l) }
 }

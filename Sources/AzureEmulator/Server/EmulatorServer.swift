@@ -65,6 +65,8 @@ public actor EmulatorServer {
     public let stateDirectory: URL
     let backend: any DiskBackend
     let logger: Logger
+    /// What the ticker that moves operations on sleeps on.
+    let clock: any Clock<Duration>
     var emulator: Emulator?
     var serverTasks: [Task<Void, Never>] = []
     var proxy: ProxyServer?
@@ -72,11 +74,12 @@ public actor EmulatorServer {
     public private(set) var endpoints: EmulatorEndpoints?
 
     public init(configuration: EmulatorConfiguration, stateDirectory: URL, backend: any DiskBackend,
-                logger: Logger = Logger(label: "kiln.emulator")) {
+                logger: Logger = Logger(label: "kiln.emulator"), clock: any Clock<Duration> = ContinuousClock()) {
         self.configuration = configuration
         self.stateDirectory = stateDirectory
         self.backend = backend
         self.logger = logger
+        self.clock = clock
     }
 
     /// The device root a configuration resolves to for a state directory.
@@ -152,9 +155,9 @@ public actor EmulatorServer {
         let doc = (try? JSON.decode(data)) ?? [:]
         await emulator.setEndpoints(doc, listenBase: base)
 
-        ticker = Task { [emulator] in
+        ticker = Task { [emulator, clock] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await clock.sleep(for: .milliseconds(100))
                 await emulator.advance()
             }
         }

@@ -216,9 +216,9 @@ extension Optional {
 /// The builder VM's data disks (managed disk id, lowercased, to LUN), read at most once per
 /// observation and only when asked: a plan whose builds have no disk of Kiln's (a converged
 /// or a fresh manifest) does not read the VM at all.
-actor BuilderAttachments {
+struct BuilderAttachments: Sendable {
     private let load: @Sendable () async throws -> [String: Int]
-    private var loading: Task<[String: Int], any Error>?
+    private let loading = SharedReads<[String: Int]>()
 
     init(arm: ArmClient, vm: ResourceID) {
         load = {
@@ -235,9 +235,7 @@ actor BuilderAttachments {
 
     /// The LUN at which the disk `id` is attached to the builder VM, if it is.
     func lun(of id: String) async throws -> Int? {
-        let task = loading ?? Task { try await load() }
-        loading = task
-        return try await task.value[id.lowercased()]
+        try await loading.value(of: "data disks", read: load)[id.lowercased()]
     }
 }
 
@@ -256,14 +254,11 @@ struct SharedObservation: Sendable {
 
 /// Values read once per observation, by key, when the first build asks; the builds asking
 /// later (or at the same time) await the same read.
-actor SharedReads<Value: Sendable> {
-    private var reads: [String: Task<Value, any Error>] = [:]
+struct SharedReads<Value: Sendable>: Sendable {
+    private let reads = SingleFlight<String, Value>(policy: .readOnce)
 
     func value(of key: String, read: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        if let started = reads[key] { return try await started.value }
-        let task = Task { try await read() }
-        reads[key] = task
-        return try await task.value
+        try await reads.run(key, read)
     }
 }
 

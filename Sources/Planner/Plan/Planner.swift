@@ -121,18 +121,8 @@ struct BuildPlanner {
     func plan() -> ([Action], [PlanConflict]) {
         let nodes = graph()
         let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
-        var dependents: [ActionID: [ActionID]] = [:]
-        for n in nodes { for dep in n.deps { dependents[dep, default: []].append(n.id) } }
-
-        func descendants(_ id: ActionID) -> [ActionID] {
-            var seen: Set<ActionID> = [], stack = dependents[id] ?? [], out: [ActionID] = []
-            while let next = stack.popLast() {
-                guard seen.insert(next).inserted else { continue }
-                out.append(next)
-                stack += dependents[next] ?? []
-            }
-            return out
-        }
+        let dag = DAG(nodes.map { ($0.id, $0.deps) })
+        let descendants = dag.descendants(of:)
 
         // Strong evidence: what is observed true now, or journaled for this run on a disk that still exists.
         var strong: Set<ActionID> = []
@@ -154,7 +144,7 @@ struct BuildPlanner {
         }
         // 2. Snapshots: exist, or nothing still needs them.
         for n in nodes where n.id.kind == .snapshot {
-            let consumers = (dependents[n.id] ?? []).filter { ![.deleteSnapshot, .deleteDisk].contains($0.kind) }
+            let consumers = dag.dependents(of: n.id).filter { ![.deleteSnapshot, .deleteDisk].contains($0.kind) }
             if strong.contains(n.id) || consumers.allSatisfy(isDone) {
                 status[n.id] = .done
             } else {

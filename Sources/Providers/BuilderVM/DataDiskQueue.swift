@@ -31,6 +31,8 @@ public actor DataDiskQueue {
     /// How long a leader waits for companions before it sends its batch.
     public let gather: Duration
     private let perform: Perform
+    /// What the gathering and the wait for room sleep on.
+    private let clock: any Clock<Duration>
     private var waiting: [Waiter] = []
     private var leading = false
     private var nextTicket = 0
@@ -60,8 +62,10 @@ public actor DataDiskQueue {
         var continuation: CheckedContinuation<Turn, Never>
     }
 
-    public init(gather: Duration = .milliseconds(100), perform: @escaping Perform) {
+    public init(gather: Duration = .milliseconds(100), clock: any Clock<Duration> = ContinuousClock(),
+                perform: @escaping Perform) {
         self.gather = gather
+        self.clock = clock
         self.perform = perform
     }
 
@@ -76,7 +80,8 @@ public actor DataDiskQueue {
         _ attachment: DataDiskAttachment, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> Int {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let clock = self.clock
+        let elapsed = stopwatch(clock)
         while true {
             do {
                 let lun = try await changeInBatch(.attach(attachment), timeout: timeout, onStarted: onStarted)
@@ -85,10 +90,10 @@ public actor DataDiskQueue {
             } catch let error as ArmError where error.code == ArmClient.maxDataDisksReached && held > 0 {
                 // A build that failed keeps its disk (--on-error keep): wait no longer than
                 // the attach itself may take.
-                guard ContinuousClock.now < deadline else { throw error }
+                guard elapsed() < timeout else { throw error }
                 let generation = releases
-                let alarm = Task { [weak self] in
-                    try await Task.sleep(until: deadline)
+                let alarm = Task { [weak self, clock] in
+                    try await clock.sleep(for: timeout - elapsed())
                     await self?.wakeRoomWaiters()
                 }
                 await withTaskCancellationHandler {
@@ -151,7 +156,7 @@ public actor DataDiskQueue {
             leading = true
         }
         // This caller leads one batch, then passes the lead on, whatever happens.
-        try? await Task.sleep(for: gather)
+        try? await clock.sleep(for: gather)
         let companions = waiting
         waiting.removeAll()
         let results = await send([me] + companions.map(\.member))

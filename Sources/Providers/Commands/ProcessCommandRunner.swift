@@ -102,19 +102,26 @@ final class SpawnedProcess: Sendable {
         var killReason: KillReason?
         var completion: Completion?
         var waiter: CheckedContinuation<Completion, Never>?
+        /// The write end of the reader thread's wake-up pipe; closed (-1) once finished.
+        var wakeFD: Int32
     }
 
     let pid: pid_t
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    private init(pid: pid_t) {
+    private init(pid: pid_t, wakeFD: Int32) {
         self.pid = pid
+        state = Mutex(State(wakeFD: wakeFD))
     }
 
-    /// Asks for the process group to be ended; the reader thread sends the signals.
+    /// Asks for the process group to be ended; the reader thread, woken at once, sends the
+    /// signals.
     func requestKill(_ reason: KillReason) {
         state.withLock { state in
-            if state.killReason == nil && state.completion == nil { state.killReason = reason }
+            guard state.killReason == nil && state.completion == nil else { return }
+            state.killReason = reason
+            var byte: UInt8 = 1
+            _ = write(state.wakeFD, &byte, 1)
         }
     }
 
@@ -137,6 +144,8 @@ final class SpawnedProcess: Sendable {
             var completion = completion
             completion.killReason = state.killReason
             state.completion = completion
+            close(state.wakeFD)
+            state.wakeFD = -1
             defer { state.waiter = nil }
             return (state.waiter, completion)
         }
@@ -154,20 +163,32 @@ final class SpawnedProcess: Sendable {
         return try spawnLock.withLock { _ throws -> SpawnedProcess in
             var outPipe: [Int32] = [-1, -1]
             var errPipe: [Int32] = [-1, -1]
+            var wakePipe: [Int32] = [-1, -1]
             guard makeCloseOnExecPipe(&outPipe) else { throw SpawnFailure(message: "pipe: \(errnoText())") }
             guard makeCloseOnExecPipe(&errPipe) else {
                 close(outPipe[0]); close(outPipe[1])
                 throw SpawnFailure(message: "pipe: \(errnoText())")
             }
-            return try spawn(
-                executable: executable, arguments: arguments, environment: environment, outPipe: outPipe, errPipe: errPipe,
-                spec: spec, lingeringOutputLimit: lingeringOutputLimit, output: output)
+            guard makeCloseOnExecPipe(&wakePipe) else {
+                for fd in outPipe + errPipe { close(fd) }
+                throw SpawnFailure(message: "pipe: \(errnoText())")
+            }
+            do {
+                return try spawn(
+                    executable: executable, arguments: arguments, environment: environment,
+                    outPipe: outPipe, errPipe: errPipe, wakePipe: wakePipe,
+                    spec: spec, lingeringOutputLimit: lingeringOutputLimit, output: output)
+            } catch {
+                for fd in wakePipe { close(fd) }
+                throw error
+            }
         }
     }
 
     private static func spawn(
         executable: String, arguments: [String], environment: [String: String], outPipe: [Int32], errPipe: [Int32],
-        spec: CommandSpec, lingeringOutputLimit: Duration, output: @escaping @Sendable (CommandOutputLine) -> Void
+        wakePipe: [Int32], spec: CommandSpec, lingeringOutputLimit: Duration,
+        output: @escaping @Sendable (CommandOutputLine) -> Void
     ) throws -> SpawnedProcess {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
@@ -211,9 +232,10 @@ final class SpawnedProcess: Sendable {
             throw SpawnFailure(message: "posix_spawn \(executable): \(String(cString: strerror(rc)))")
         }
 
-        let process = SpawnedProcess(pid: pid)
+        let process = SpawnedProcess(pid: pid, wakeFD: wakePipe[1])
         let reader = OutputPump(
-            process: process, stdoutFD: outPipe[0], stderrFD: errPipe[0], tailLimit: max(0, spec.tailLines),
+            process: process, stdoutFD: outPipe[0], stderrFD: errPipe[0], wakeFD: wakePipe[0],
+            tailLimit: max(0, spec.tailLines),
             captureStdout: spec.captureStdout, killGracePeriod: spec.killGracePeriod,
             lingeringOutputLimit: lingeringOutputLimit, output: output)
         let thread = Thread { reader.run() }
@@ -230,6 +252,8 @@ final class SpawnedProcess: Sendable {
 private final class OutputPump: @unchecked Sendable {
     let process: SpawnedProcess
     var fds: [Int32]
+    /// The read end of the wake-up pipe `requestKill` writes to.
+    let wakeFD: Int32
     var partial: [[UInt8]] = [[], []]
     var tail: [String] = []
     let tailLimit: Int
@@ -245,11 +269,12 @@ private final class OutputPump: @unchecked Sendable {
     static let maxCapturedBytes = 64 * 1024 * 1024
 
     init(
-        process: SpawnedProcess, stdoutFD: Int32, stderrFD: Int32, tailLimit: Int, captureStdout: Bool,
+        process: SpawnedProcess, stdoutFD: Int32, stderrFD: Int32, wakeFD: Int32, tailLimit: Int, captureStdout: Bool,
         killGracePeriod: Duration, lingeringOutputLimit: Duration, output: @escaping @Sendable (CommandOutputLine) -> Void
     ) {
         self.process = process
         self.fds = [stdoutFD, stderrFD]
+        self.wakeFD = wakeFD
         self.tailLimit = tailLimit
         self.captureStdout = captureStdout
         self.killGracePeriod = killGracePeriod
@@ -269,21 +294,23 @@ private final class OutputPump: @unchecked Sendable {
             let open = fds.indices.filter { fds[$0] >= 0 }
             if open.isEmpty && termination != nil { break }
 
-            if !open.isEmpty {
-                var pollFDs = open.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
-                let ready = poll(&pollFDs, nfds_t(pollFDs.count), 50)
-                if ready > 0 {
-                    for (slot, index) in open.enumerated() where pollFDs[slot].revents != 0 {
-                        let count = buffer.withUnsafeMutableBytes { read(fds[index], $0.baseAddress, $0.count) }
-                        if count > 0 {
-                            consume(buffer[0..<count], stream: index)
-                        } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                            closeStream(index)
-                        }
+            // Waits for output or a kill request; with both pipes closed, only for a kill
+            // request, the timeout pacing the checks for the command's exit below.
+            var pollFDs = open.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+            pollFDs.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
+            let ready = poll(&pollFDs, nfds_t(pollFDs.count), open.isEmpty ? 20 : 50)
+            if ready > 0 {
+                for (slot, index) in open.enumerated() where pollFDs[slot].revents != 0 {
+                    let count = buffer.withUnsafeMutableBytes { read(fds[index], $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        consume(buffer[0..<count], stream: index)
+                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                        closeStream(index)
                     }
                 }
-            } else {
-                usleep(20_000)
+                if pollFDs[open.count].revents != 0 {
+                    _ = buffer.withUnsafeMutableBytes { read(wakeFD, $0.baseAddress, $0.count) }
+                }
             }
 
             if termination == nil {
@@ -324,6 +351,9 @@ private final class OutputPump: @unchecked Sendable {
         process.finish(SpawnedProcess.Completion(
             termination: termination ?? .exited(-1), tail: tail,
             stdout: String(decoding: stdout, as: UTF8.self), killReason: nil))
+        // After `finish` closed the write end, so that no kill request writes into a pipe
+        // without a reader.
+        close(wakeFD)
     }
 
     private func consume(_ bytes: ArraySlice<UInt8>, stream: Int) {

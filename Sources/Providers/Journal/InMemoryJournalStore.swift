@@ -7,10 +7,13 @@ import Synchronization
 public actor InMemoryJournalStore: JournalStore {
     private var journals: [String: BuildJournal] = [:]
     private let locks = InMemoryJournalLocks()
+    /// What `lock` waits on between attempts.
+    private let clock: any Clock<Duration>
     /// When set, `append` and `replace` throw `JournalError.writeFailed` with this reason.
     public var failWrites: String?
 
-    public init(journals: [BuildJournal] = []) {
+    public init(journals: [BuildJournal] = [], clock: any Clock<Duration> = ContinuousClock()) {
+        self.clock = clock
         for journal in journals { self.journals[journal.build] = journal }
     }
 
@@ -52,7 +55,7 @@ public actor InMemoryJournalStore: JournalStore {
             } catch JournalError.locked(let build, let path, let holder, _) where waited >= timeout {
                 throw JournalError.locked(build: build, path: path, holder: holder, waited: waited)
             } catch JournalError.locked {
-                try await Task.sleep(for: step)
+                try await clock.sleep(for: step)
                 waited += step
             }
         }

@@ -3,14 +3,14 @@ import Model
 import Planner
 import Providers
 
-/// One `kiln apply`: lock every build's journal, observe and plan, start the builds' runs
-/// in their journals, run the DAG, and record what was published.
+/// The journal work of one `kiln apply` around its run (`ApplyWorkflow`): lock every build's
+/// journal, start the builds' runs in their journals, and record what was published.
 public struct ApplyRun: Sendable {
-    public var session: KilnSession
+    public var journals: any JournalStore
     public var parallelism: Int
 
-    public init(session: KilnSession, parallelism: Int = Scheduler.defaultParallelism) {
-        self.session = session
+    public init(journals: any JournalStore, parallelism: Int = Scheduler.defaultParallelism) {
+        self.journals = journals
         self.parallelism = parallelism
     }
 
@@ -26,9 +26,7 @@ public struct ApplyRun: Sendable {
                             mountLocks: String = MountPathLock.defaultDirectory) async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
-            for build in manifest.builds {
-                handles.append(try await journals.tryLock(build: build.name, purpose: "\(purpose) (build \(build.name))"))
-            }
+            handles = try await BuildLocks.journals(of: manifest.builds.map(\.name), in: journals, purpose: purpose)
             for build in manifest.builds {
                 handles.append(try MountPathLock.tryAcquire(DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
             }
@@ -44,16 +42,16 @@ public struct ApplyRun: Sendable {
     /// ran, see `RunContinuity`) keeps its entries and records the new digest.
     public func startRuns(_ desired: [DesiredBuild]) async throws {
         for d in desired {
-            var journal = try await session.local.journal.load(build: d.name)
+            var journal = try await journals.load(build: d.name)
             if journal.header.run == d.runID {
                 guard journal.header.digest != d.digest.value else { continue }
                 journal.header.digest = d.digest.value
-                try await session.local.journal.replace(journal)
+                try await journals.replace(journal)
                 continue
             }
             let header = JournalHeader(run: d.runID, digest: d.digest.value, generation: d.generation,
                                        published: journal.header.published)
-            try await session.local.journal.replace(BuildJournal(build: d.name, header: header))
+            try await journals.replace(BuildJournal(build: d.name, header: header))
         }
     }
 
@@ -63,18 +61,20 @@ public struct ApplyRun: Sendable {
         for d in desired {
             let failed = result.failures.contains { $0.action.build == d.name }
             guard !failed, !result.interrupted else { continue }
-            var journal = try await session.local.journal.load(build: d.name)
+            var journal = try await journals.load(build: d.name)
             journal.header.published = d.digest
-            try await session.local.journal.replace(journal)
+            try await journals.replace(journal)
         }
     }
+}
 
+extension KilnSession {
     /// The environment the executors work in.
-    public func environment(_ snapshot: KilnSession.Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
-        let disks = BuilderDisks(arm: session.connection.arm, vm: snapshot.vm.id, devices: session.local.devices,
+    public func executorEnvironment(_ snapshot: Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
+        let disks = BuilderDisks(arm: connection.arm, vm: snapshot.vm.id, devices: local.devices,
                                  lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
-        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: session.connection.arm, disks: disks,
-                                   local: session.local, processEnvironment: session.environment)
+        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: connection.arm, disks: disks,
+                                   local: local, processEnvironment: self.environment)
     }
 }
 
@@ -104,4 +104,25 @@ public enum MountPathLock {
 public struct ApplyLockError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+/// Taking the journal locks of several builds, all or none: the one way apply, destroy and
+/// the scheduler lock builds.
+public enum BuildLocks {
+    /// Takes the journal lock of every build in `builds` without waiting, or throws (e.g.
+    /// `JournalError.locked`, naming the holder) after releasing those already taken.
+    /// `purpose` names the command in the holder's details.
+    public static func journals(of builds: [String], in journals: any JournalStore,
+                                purpose: String) async throws -> [any JournalLockHandle] {
+        var handles: [any JournalLockHandle] = []
+        do {
+            for build in builds {
+                handles.append(try await journals.tryLock(build: build, purpose: "\(purpose) (build \(build))"))
+            }
+        } catch {
+            for handle in handles { handle.release() }
+            throw error
+        }
+        return handles
+    }
 }

@@ -56,42 +56,14 @@ public struct ExecutorEnvironment: Sendable {
 ///
 /// When the first caller fails, each waiting caller does the work itself, so every action
 /// reports (and journals) its own outcome.
-public actor OncePerApply {
-    private var waiting: [String: [CheckedContinuation<String?, Never>]] = [:]
+public struct OncePerApply: Sendable {
+    private let calls = SingleFlight<String, String>(policy: .valueWhileRunning)
 
     public init() {}
 
-    private enum Turn { case lead, follow(String?) }
-
-    private func take(_ key: String) async -> Turn {
-        guard waiting[key] != nil else {
-            waiting[key] = []
-            return .lead
-        }
-        return .follow(await withCheckedContinuation { waiting[key, default: []].append($0) })
-    }
-
-    private func finish(_ key: String, _ value: String?) {
-        for waiter in waiting.removeValue(forKey: key) ?? [] { waiter.resume(returning: value) }
-    }
-
     /// The result of `body` for `key`, from this caller's run or from the run under way.
-    public nonisolated func run(_ key: String, _ body: @Sendable () async throws -> String) async throws -> String {
-        switch await take(key) {
-        case .follow(let value?):
-            return value
-        case .follow(nil):
-            return try await body()
-        case .lead:
-            do {
-                let value = try await body()
-                await finish(key, value)
-                return value
-            } catch {
-                await finish(key, nil)
-                throw error
-            }
-        }
+    public func run(_ key: String, _ body: @Sendable () async throws -> String) async throws -> String {
+        try await calls.run(key, body)
     }
 }
 

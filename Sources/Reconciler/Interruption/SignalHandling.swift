@@ -7,11 +7,12 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns SIGINT and SIGTERM into `InterruptController.interrupt()` calls, for the kiln
-/// command to install around `apply`: the first signal asks for a graceful stop, the
+/// Turns SIGINT and SIGTERM into `InterruptController.interrupt()` calls: the one signal
+/// path of the kiln process, installed around `apply` and `destroy` and by
+/// `kiln emulator serve` while it serves. The first signal asks for a graceful stop, the
 /// second for an immediate one, and a third (an executor that ignores cancellation)
-/// exits the process at once with status 130. The journal stays consistent in every
-/// case because each of its writes is atomic.
+/// exits the process at once with status 130 unless `exitsOnThirdSignal` is false. The
+/// journal stays consistent in every case because each of its writes is atomic.
 ///
 /// The signals' default actions are replaced by `SIG_IGN` while installed (so the
 /// process is not killed before the dispatch source sees them) and restored by
@@ -33,9 +34,12 @@ public final class SignalHandling: Sendable {
     private let state: Mutex<State>
     private let controller: InterruptController
     private let onSignal: @Sendable (InterruptController.Level) -> Void
+    private let exitsOnThirdSignal: Bool
 
-    private init(controller: InterruptController, onSignal: @escaping @Sendable (InterruptController.Level) -> Void) {
+    private init(controller: InterruptController, exitsOnThirdSignal: Bool,
+                 onSignal: @escaping @Sendable (InterruptController.Level) -> Void) {
         self.controller = controller
+        self.exitsOnThirdSignal = exitsOnThirdSignal
         self.onSignal = onSignal
         self.state = Mutex(State(sources: [], previous: []))
     }
@@ -44,8 +48,10 @@ public final class SignalHandling: Sendable {
     /// the level each signal reached (e.g. to print "press Ctrl-C again to stop at
     /// once" when no apply is running yet). Handlers run on a private dispatch queue.
     public static func install(controller: InterruptController, signals: [Int32] = defaultSignals,
+                               exitsOnThirdSignal: Bool = true,
                                onSignal: @escaping @Sendable (InterruptController.Level) -> Void = { _ in }) -> SignalHandling {
-        let handling = SignalHandling(controller: controller, onSignal: onSignal)
+        let handling = SignalHandling(controller: controller, exitsOnThirdSignal: exitsOnThirdSignal,
+                                      onSignal: onSignal)
         let queue = DispatchQueue(label: "kiln.signals")
         handling.state.withLock { state in
             for number in signals {
@@ -67,7 +73,7 @@ public final class SignalHandling: Sendable {
             return s.cancelled ? 0 : s.count
         }
         guard count > 0 else { return }
-        if count >= 3 {
+        if count >= 3 && exitsOnThirdSignal {
             // The second interrupt could not stop it: leave now, as Terraform does.
             let message = "kiln: third interrupt, exiting immediately; the journal is consistent, run kiln apply again to resume\n"
             _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }

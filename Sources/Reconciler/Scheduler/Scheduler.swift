@@ -61,16 +61,7 @@ public struct Scheduler: Sendable {
     /// Takes the journal lock of every build of `plan` (without waiting), or throws
     /// `JournalError.locked` naming the holder; already taken locks are released then.
     public func lockBuilds(of plan: Plan, purpose: String = "kiln apply") async throws -> [any JournalLockHandle] {
-        var handles: [any JournalLockHandle] = []
-        do {
-            for build in plan.buildNames {
-                handles.append(try await journals.tryLock(build: build, purpose: "\(purpose) (build \(build))"))
-            }
-        } catch {
-            for handle in handles { handle.release() }
-            throw error
-        }
-        return handles
+        try await BuildLocks.journals(of: plan.buildNames, in: journals, purpose: purpose)
     }
 
     /// Runs the plan's pending actions and returns how each ended. Never throws: failures

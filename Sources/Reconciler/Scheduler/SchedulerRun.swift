@@ -20,9 +20,7 @@ struct SchedulerRun {
     let plan: Plan
     let parallelism: Int
     private let known: Set<ActionID>
-    /// Plan position of each action, to report in plan order.
-    private let order: [ActionID: Int]
-    private var dependents: [ActionID: [ActionID]] = [:]
+    private let dag: DAG<ActionID>
     /// Every action each action depends on, directly or through others. An action starts
     /// only when all of them succeeded: a dependency already done may sit between two
     /// pending ones (after a reboot, `mount` is pending again while the step after it that
@@ -42,11 +40,10 @@ struct SchedulerRun {
         self.plan = plan
         self.parallelism = parallelism
         known = Set(plan.actions.map(\.id))
-        order = Dictionary(plan.actions.enumerated().map { ($1.id, $0) }) { first, _ in first }
-        ancestors = Self.ancestors(in: plan)
-        remaining = Self.remaining(in: plan)
+        dag = plan.dag
+        ancestors = dag.allAncestors()
+        remaining = dag.longestChainAfter { TypicalDuration.seconds($0.kind) }
         for action in plan.actions {
-            for dep in action.dependsOn { dependents[dep, default: []].append(action.id) }
             switch action.status {
             case .done:
                 final[action.id] = .alreadyDone
@@ -116,7 +113,7 @@ struct SchedulerRun {
             final[id] = .failed(message: failure.message)
             failures.append(failure)
             var events: [ApplyEvent] = []
-            for dependent in descendants(of: id) where final[dependent] == nil && running[dependent] == nil {
+            for dependent in dag.descendants(of: id) where final[dependent] == nil && running[dependent] == nil {
                 final[dependent] = .skipped(upstream: id)
                 events.append(.skipped(dependent, upstream: id))
             }
@@ -207,67 +204,15 @@ struct SchedulerRun {
         return ApplyResult(actions: plan.actions.map { ($0.id, final[$0.id] ?? .notStarted) }, summary: summary)
     }
 
-    private func descendants(of id: ActionID) -> [ActionID] {
-        var seen: Set<ActionID> = []
-        var stack = dependents[id] ?? []
-        var out: [ActionID] = []
-        while let next = stack.popLast() {
-            guard seen.insert(next).inserted else { continue }
-            out.append(next)
-            stack += dependents[next] ?? []
-        }
-        return out.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
-    }
-
-    /// The transitive dependencies of every action (those the plan does not contain included,
-    /// so that an action depending on one never starts).
-    private static func ancestors(in plan: Plan) -> [ActionID: Set<ActionID>] {
-        let deps = Dictionary(plan.actions.map { ($0.id, $0.dependsOn) }) { first, _ in first }
-        var memo: [ActionID: Set<ActionID>] = [:]
-        var visiting: Set<ActionID> = []
-        func visit(_ id: ActionID) -> Set<ActionID> {
-            if let known = memo[id] { return known }
-            guard visiting.insert(id).inserted else { return [] } // a cycle: reported when nothing starts
-            var all: Set<ActionID> = []
-            for dep in deps[id] ?? [] { all.insert(dep); all.formUnion(visit(dep)) }
-            visiting.remove(id)
-            memo[id] = all
-            return all
-        }
-        for action in plan.actions { _ = visit(action.id) }
-        return memo
-    }
-
-    /// For each action, its typical duration plus the longest typical chain of actions that
-    /// depend on it, directly or not.
-    private static func remaining(in plan: Plan) -> [ActionID: Double] {
-        var dependents: [ActionID: [ActionID]] = [:]
-        for action in plan.actions { for dep in action.dependsOn { dependents[dep, default: []].append(action.id) } }
-        let kinds = Dictionary(plan.actions.map { ($0.id, $0.id.kind) }) { first, _ in first }
-        var memo: [ActionID: Double] = [:]
-        var visiting: Set<ActionID> = []
-        func visit(_ id: ActionID) -> Double {
-            if let known = memo[id] { return known }
-            guard visiting.insert(id).inserted else { return 0 } // a cycle: reported when nothing starts
-            let after = (dependents[id] ?? []).map(visit).max() ?? 0
-            visiting.remove(id)
-            let total = TypicalDuration.seconds(kinds[id] ?? id.kind) + after
-            memo[id] = total
-            return total
-        }
-        for action in plan.actions { _ = visit(action.id) }
-        return memo
-    }
-
     /// A blocked action that `id` depends on, directly or not.
     private func blockingAncestor(of id: ActionID) -> ActionID? {
         var seen: Set<ActionID> = []
-        var stack = plan.action(id)?.dependsOn ?? []
+        var stack = dag.dependencies(of: id)
         while let next = stack.popLast() {
             guard seen.insert(next).inserted else { continue }
             if case .blocked(let by) = final[next] { return by }
             if plan.action(next)?.status == .blocked { return next }
-            stack += plan.action(next)?.dependsOn ?? []
+            stack += dag.dependencies(of: next)
         }
         return nil
     }

@@ -40,6 +40,13 @@ public struct KilnSession: Sendable {
         public var desired: [DesiredBuild]
         public var observed: [String: ObservedBuild]
         public var plan: Plan
+
+        public init(vm: BuilderVM, desired: [DesiredBuild], observed: [String: ObservedBuild], plan: Plan) {
+            self.vm = vm
+            self.desired = desired
+            self.observed = observed
+            self.plan = plan
+        }
     }
 
     /// Observes the world (read-only) and plans the manifest against it.

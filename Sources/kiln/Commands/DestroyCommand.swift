@@ -32,34 +32,27 @@ struct DestroyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let manifest = try loadManifestOrExit(file)
-        let manifestDirectory = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
-        let outcome: Int32
+        let outcome: DestroyOutcome
         do {
-            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory), purpose: "kiln destroy")
-            defer { for lock in locks { lock.release() } }
-            outcome = try await withSession(target, manifest: manifest) { session in
-                let apply = ApplyRun(session: session, parallelism: options.parallelism)
-                let snapshot = try await session.plan(manifest)
-                let destroy = DestroyPlanner.plan(snapshot.desired, observed: snapshot.observed, options: .init(outputs: outputs))
-                let out = FileDescriptorOutput.standardOutput
-                if !options.json { out.write(DestroyPlanner.text(destroy)) }
-                if !destroy.isEmpty, !options.approved("destroy", question: "Do you really want to remove these resources?") {
-                    return 1
-                }
-                let interrupts = InterruptController()
-                let signals = SignalHandling.install(controller: interrupts)
-                defer { signals.cancel() }
-                let events = ApplyRenderer.make(options.json ? .jsonLines : .text, output: out, environment: ProcessInfo.processInfo.environment)
-                let run = TeardownRun(kind: .destroy, executor: Executors(apply.environment(snapshot), manifestDirectory: manifestDirectory),
-                                      journals: session.local.journal, interrupts: interrupts, parallelism: options.parallelism)
-                let summary = await run.run(destroy, events: events, keepPublished: !outputs)
-                return summary.outcome == .complete ? 0 : 1
-            }
+            let workflow = DestroyWorkflow(
+                manifest: manifest,
+                options: .init(parallelism: options.parallelism, outputs: outputs),
+                site: CommandSite(target: target, manifest: manifest),
+                prompt: TerminalPrompt(command: "destroy", options: options),
+                events: ApplyRenderer.make(options.json ? .jsonLines : .text,
+                                           output: FileDescriptorOutput.standardOutput,
+                                           environment: ProcessInfo.processInfo.environment))
+            outcome = try await workflow.run()
         } catch {
             Stderr.write("kiln destroy: \(error)")
             throw ExitCode(1)
         }
-        if outcome != 0 { throw ExitCode(outcome) }
+        switch outcome {
+        case .notApproved:
+            throw ExitCode(1)
+        case .ran(let summary):
+            if summary.outcome != .complete { throw ExitCode(1) }
+        }
     }
 }
 

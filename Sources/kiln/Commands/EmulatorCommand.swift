@@ -1,12 +1,8 @@
 import ArgumentParser
 import AzureEmulator
-import Dispatch
 import Foundation
 import Logging
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Reconciler
 
 struct EmulatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,23 +80,12 @@ struct EmulatorServeCommand: AsyncParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         FileHandle.standardOutput.write(try encoder.encode(endpoints) + Data("\n".utf8))
 
-        await Self.waitForTermination()
+        // Serves until SIGINT or SIGTERM; signals during the stop that follows change nothing.
+        let interrupts = InterruptController()
+        let signals = SignalHandling.install(controller: interrupts, exitsOnThirdSignal: false)
+        defer { signals.cancel() }
+        await interrupts.waitUntilInterrupted()
         FileHandle.standardError.write(Data("kiln emulator: stopping, detaching every disk\n".utf8))
         await server.stop()
-    }
-
-    /// Suspends until SIGINT or SIGTERM.
-    static func waitForTermination() async {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        let sources = [SIGINT, SIGTERM].map { sig in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            return source
-        }
-        for await _ in stream { break }
-        sources.forEach { $0.cancel() }
     }
 }

@@ -91,6 +91,20 @@ struct ProcessCommandRunnerTests {
         #expect(await eventually { !processIsAlive(pid) })
     }
 
+    /// With both pipes closed, the reader waits on its wake-up pipe: the exit is still seen,
+    /// and a timeout still ends the command at once.
+    @Test func aCommandThatClosesItsOutputIsWaitedForAndCanStillTimeOut() async throws {
+        let finished = try await runner.run(CommandSpec("exec >&- 2>&-; sleep 0.3; exit 4"))
+        #expect(finished.termination == .exited(4))
+        let started = ContinuousClock.now
+        await #expect(throws: CommandRunnerError.self) {
+            let spec = CommandSpec("exec >&- 2>&-; sleep 300", timeout: .milliseconds(300),
+                                   killGracePeriod: .seconds(5))
+            try await runner.run(spec)
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test func sigtermIgnoringCommandsGetSigkillAfterTheGracePeriod() async throws {
         let spec = CommandSpec("trap '' TERM; echo ready; while :; do sleep 1; done", timeout: .milliseconds(500), killGracePeriod: .milliseconds(500))
         await #expect(throws: CommandRunnerError.self) { try await runner.run(spec) }

@@ -161,7 +161,7 @@ import Testing
             #expect(published.properties?.provisioningState == "Succeeded")
             #expect(published.tags?["kiln:digest"] == h.desired.digest.value)
             let regions = published.properties?.publishingProfile?.targetRegions ?? []
-            #expect(Set(regions.map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set(regions.map { RegionName.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(regions.first { $0.name == "eastus" }?.regionalReplicaCount == 2)
             #expect(published.properties?.replicationStatus?.summary?.allSatisfy { $0.state == "Completed" } == true)
             #expect(published.properties?.storageProfile?.osDiskImage?.hostCaching == "ReadOnly")
@@ -234,7 +234,7 @@ import Testing
             #expect(try await h.arm.getGallery(galleryID)?.tags?["owner"] == "team")
             let published = try #require(try await h.arm.getGalleryImageVersion(versionID))
             #expect(published.properties?.provisioningState == "Succeeded")
-            #expect(published.location.map(AzureRegion.normalized) == AzureRegion.normalized(h.endpoints.location))
+            #expect(published.location.map(RegionName.normalized) == RegionName.normalized(h.endpoints.location))
         }
     }
 
@@ -351,7 +351,7 @@ import Testing
             let result = await h.run([h.action(.updateGalleryVersion, change: .update)])
             #expect(result.succeeded, "\(result.failureText)")
             let profile = try await h.arm.getGalleryImageVersion(versionID)?.properties?.publishingProfile
-            #expect(Set((profile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }) == [h.endpoints.location, "eastus"])
+            #expect(Set((profile?.targetRegions ?? []).map { RegionName.normalized($0.name) }) == [h.endpoints.location, "eastus"])
             #expect(profile?.excludeFromLatest == false)
             #expect(profile?.endOfLifeDate == nil)
         }

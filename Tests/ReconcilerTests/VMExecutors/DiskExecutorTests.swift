@@ -68,3 +68,35 @@ import Testing
         #expect(executors.executor(for: .unmount) is UnmountExecutor)
     }
 }
+
+/// The wait for a detach that a killed run started, on virtual time.
+@Suite struct DetachWaitOnVirtualTime {
+    @Test func aDiskStillOwnedByTheBuilderIsPolledEverySecondUntilTheTimeout() async throws {
+        let f = try await VMExecutorFixture()
+        let disk = try ResourceID(parsing: f.d.diskID(.os))
+        let body = #"{"id": "\#(disk)", "name": "\#(disk.name)", "managedBy": "\#(fixtureVM)", "properties": {}}"#
+        await f.transport.on(.get, "/disks/\(disk.name)", json: (200, body, [:]))
+        let clock = VirtualClock()
+        let action = f.context(.detach, "os").action
+        await #expect {
+            try await DetachExecutor(env: f.env)
+                .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
+        } throws: { error in
+            "\(error)".contains("still names the builder VM as its owner")
+        }
+        #expect(clock.elapsed == .seconds(30))
+        #expect(clock.sleeps == Array(repeating: .seconds(1), count: 30))
+    }
+
+    @Test func aReleasedDiskEndsTheWaitAtOnce() async throws {
+        let f = try await VMExecutorFixture()
+        let disk = try ResourceID(parsing: f.d.diskID(.os))
+        let body = #"{"id": "\#(disk)", "name": "\#(disk.name)", "properties": {}}"#
+        await f.transport.on(.get, "/disks/\(disk.name)", json: (200, body, [:]))
+        let clock = VirtualClock()
+        let action = f.context(.detach, "os").action
+        try await DetachExecutor(env: f.env)
+            .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
+        #expect(clock.sleeps.isEmpty)
+    }
+}

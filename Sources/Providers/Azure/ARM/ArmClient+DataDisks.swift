@@ -112,7 +112,7 @@ extension ArmClient {
         let client = self
         return try await lock.withLUNLock {
             var staleETags = 0
-            var conflicts = ConcurrentUpdatePauses(timeout: timeout)
+            var conflicts = ConcurrentUpdatePauses(timeout: timeout, clock: client.clock)
             while true {
                 let machine = try await client.requireVirtualMachine(vm, for: "\(verb) \(names)")
                 let dataDisks = machine.properties?.storageProfile?.dataDisks ?? []
@@ -235,17 +235,21 @@ extension ArmClient {
 /// request is sent again after a pause (2 s, doubling up to 15 s) with the VM read afresh,
 /// for as long as the operation's own timeout allows.
 struct ConcurrentUpdatePauses {
-    private let deadline: ContinuousClock.Instant
+    private let timeout: Duration
+    private let clock: any Clock<Duration>
+    private let elapsed: @Sendable () -> Duration
     private var next: Duration = .seconds(2)
 
-    init(timeout: Duration) {
-        deadline = ContinuousClock.now.advanced(by: timeout)
+    init(timeout: Duration, clock: any Clock<Duration>) {
+        self.timeout = timeout
+        self.clock = clock
+        elapsed = stopwatch(clock)
     }
 
-    var mayRetry: Bool { ContinuousClock.now.advanced(by: next) < deadline }
+    var mayRetry: Bool { elapsed() + next < timeout }
 
     mutating func pause() async throws {
-        try await Task.sleep(for: next)
+        try await clock.sleep(for: next)
         next = min(next * 2, .seconds(15))
     }
 }

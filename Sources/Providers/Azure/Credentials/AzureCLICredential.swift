@@ -93,9 +93,12 @@ public struct AzureCLICredential: TokenCredential {
 public struct ProcessAzureCLIRunner: AzureCLIRunner {
     /// The executable name or path.
     public var executable: String
+    /// What the timeout is measured on.
+    public var clock: any Clock<Duration>
 
-    public init(executable: String = "az") {
+    public init(executable: String = "az", clock: any Clock<Duration> = ContinuousClock()) {
         self.executable = executable
+        self.clock = clock
     }
 
     public func run(arguments: [String], timeout: Duration) async throws -> AzureCLIResult {
@@ -119,11 +122,12 @@ public struct ProcessAzureCLIRunner: AzureCLIRunner {
         async let stdout = Self.readToEnd(out.fileHandleForReading)
         async let stderr = Self.readToEnd(err.fileHandleForReading)
         let pid = process.processIdentifier
+        let clock = self.clock
         let status: Int32? = await withTaskGroup(of: Int32?.self) { group in
             group.addTask { await exited.stream.first { _ in true } ?? -1 }
             group.addTask {
                 do {
-                    try await Task.sleep(for: timeout)
+                    try await clock.sleep(for: timeout)
                 } catch {
                     return nil
                 }

@@ -90,7 +90,7 @@ public actor CachingTokenCredential: TokenCredential {
     private let refreshMargin: Duration
     private let now: @Sendable () -> Date
     private var cache: [String: (token: AzureAccessToken, fetchedAt: Date)] = [:]
-    private var inFlight: [String: Task<AzureAccessToken, any Error>] = [:]
+    private let refreshes = SingleFlight<String, AzureAccessToken>(policy: .whileRunning)
 
     public init(_ base: any TokenCredential, refreshMargin: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
         self.base = base
@@ -106,13 +106,9 @@ public actor CachingTokenCredential: TokenCredential {
             let margin = min(refreshMargin.secondsDouble, max(lifetime, 0) / 2)
             if current < cached.token.expiresOn.addingTimeInterval(-margin) { return cached.token }
         }
-        if let running = inFlight[scope] { return try await running.value }
         let base = self.base
-        let task = Task { try await base.token(for: scope) }
-        inFlight[scope] = task
-        defer { inFlight[scope] = nil }
         do {
-            let fresh = try await task.value
+            let fresh = try await refreshes.run(scope) { try await base.token(for: scope) }
             cache[scope] = (fresh, current)
             return fresh
         } catch {

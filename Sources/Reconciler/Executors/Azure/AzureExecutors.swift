@@ -165,11 +165,6 @@ enum AzureState {
     static func inProgress(_ state: String?) -> Bool { !succeeded(state) && !failed(state) }
 }
 
-/// Region names as ARM compares them: `West US 2` == `westus2`.
-enum AzureRegion {
-    static func normalized(_ name: String) -> String { RegionName.normalized(name) }
-}
-
 /// A function returning the time elapsed on `clock` since the call.
 func azureStopwatch<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
     let start = clock.now

@@ -40,7 +40,7 @@ struct GalleryDefinitionExecutor: ActionExecutor {
         var body: ArmGallery
         if let gallery = try await env.arm.getGallery(id) {
             let state = gallery.properties?.provisioningState
-            let location = gallery.location.map(AzureRegion.normalized) ?? d.location
+            let location = gallery.location.map(RegionName.normalized) ?? d.location
             guard AzureState.failed(state) else {
                 if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
                 return location
@@ -183,7 +183,7 @@ struct GalleryVersionExecutor: ActionExecutor {
         guard let definition = try await env.arm.getGalleryImage(definitionID) else {
             throw ExecutorError(action: action.id, message: "image definition \(definitionID.name) (\(definitionID)) does not exist; run kiln apply again: its gallery-definition action creates it")
         }
-        return definition.location.map(AzureRegion.normalized) ?? d.location
+        return definition.location.map(RegionName.normalized) ?? d.location
     }
 
     func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> ArmGalleryImageVersion {
@@ -246,7 +246,7 @@ struct ReplicationProgress: Sendable {
         let regions = status.summary ?? []
         guard !regions.isEmpty else { return (nil, "replication \(status.aggregatedState ?? "Unknown")") }
         let parts = regions.map { r -> String in
-            let name = r.region.map(AzureRegion.normalized) ?? "?"
+            let name = r.region.map(RegionName.normalized) ?? "?"
             let state = r.state ?? "Unknown"
             let pct = r.progress ?? (state.lowercased() == "completed" ? 100 : 0)
             return state.lowercased() == "completed" || state.lowercased() == "replicating" ? "\(name) \(pct)%" : "\(name) \(pct)% (\(state))"
@@ -273,7 +273,7 @@ struct ReplicateExecutor: ActionExecutor {
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let elapsed = azureStopwatch(on: context.clock)
-        let wanted = AzureRegion.normalized(region)
+        let wanted = RegionName.normalized(region)
         var lastDetail = ""
         while true {
             try context.checkInterruption()
@@ -281,11 +281,11 @@ struct ReplicateExecutor: ActionExecutor {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it")
             }
             let props = version.properties
-            let targets = (props?.publishingProfile?.targetRegions ?? []).map { AzureRegion.normalized($0.name) }
+            let targets = (props?.publishingProfile?.targetRegions ?? []).map { RegionName.normalized($0.name) }
             if !targets.isEmpty && !targets.contains(wanted) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
             }
-            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(AzureRegion.normalized) == wanted }) {
+            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(RegionName.normalized) == wanted }) {
                 let state = status.state ?? "Unknown"
                 switch state.lowercased() {
                 case "completed":

@@ -76,7 +76,8 @@ public struct DetachExecutor: ActionExecutor {
         try await env.disks.detach(
             disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
             onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
-        try await waitUntilReleased(disk, action: action, timeout: d.build.timeouts.azureOperation.duration)
+        try await waitUntilReleased(disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
+                                    clock: context.clock)
         return .none
     }
 
@@ -84,14 +85,15 @@ public struct DetachExecutor: ActionExecutor {
     /// killed run started leaves the disk out of the VM's list (so `detach` above had
     /// nothing to do) while Azure still finishes it; the snapshot and the deletion that
     /// follow must not start before it has.
-    func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration) async throws {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+    func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration,
+                           clock: any Clock<Duration>) async throws {
+        let elapsed = azureStopwatch(on: clock)
         while let owner = try await env.arm.getDisk(disk)?.managedBy, !owner.isEmpty,
               (try? ResourceID(parsing: owner)) == env.vm.id {
-            guard ContinuousClock.now < deadline else {
+            guard elapsed() < timeout else {
                 throw ExecutorError(action: action.id, message: "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it")
             }
-            try await Task.sleep(for: .seconds(1))
+            try await clock.sleep(for: .seconds(1))
         }
     }
 }

@@ -1,0 +1,74 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// Where a workflow observes the world and acts on it: a `KilnSession` for the commands, an
+/// in-memory world in tests.
+public protocol WorkflowWorld: Sendable {
+    /// The builds' journals.
+    var journals: any JournalStore { get }
+    /// Observes the world (read-only) and plans the manifest against it.
+    func plan(_ manifest: Manifest) async throws -> KilnSession.Snapshot
+    /// The executors of the actions of `snapshot`'s plans (apply's, a cleanup's, destroy's).
+    func executor(for snapshot: KilnSession.Snapshot, manifestDirectory: URL) -> any ActionExecutor
+}
+
+/// How a workflow reaches its world: the locks it takes before anything else, and the world
+/// it opens once it holds them (for `--emulator`, the embedded emulator starts only then).
+public protocol WorkflowSite: Sendable {
+    /// The store whose journal locks the workflow takes.
+    var lockStore: any JournalStore { get }
+    /// Where the host-wide locks of the builds' mount paths live (`MountPathLock`).
+    var mountLockDirectory: String { get }
+    /// Opens the world, runs `body` in it, and closes it however `body` ends.
+    func withWorld<T: Sendable>(_ body: (any WorkflowWorld) async throws -> T) async throws -> T
+}
+
+/// What a workflow asks of the person running it: to read the plan, to approve it, and to
+/// take note of a warning. The commands show and ask on the terminal (or take
+/// `--auto-approve`); tests answer directly.
+public protocol WorkflowPrompt: Sendable {
+    /// Shows the plan about to be carried out, before `approve` is asked.
+    func show(_ plan: String)
+    /// Whether to go on with the plan just shown; on false, the prompt has said why.
+    func approve(_ question: String) async -> Bool
+    /// A warning that does not stop the workflow.
+    func warn(_ message: String)
+}
+
+extension WorkflowSite {
+    /// Takes every build's journal lock and mount-path lock (`ApplyRun.lock`), opens the
+    /// world, runs `body`, and releases the locks however it ends. `purpose` names the
+    /// command in the holder's details.
+    func withLockedWorld<T: Sendable>(_ manifest: Manifest, purpose: String,
+                                      _ body: (any WorkflowWorld) async throws -> T) async throws -> T {
+        let locks = try await ApplyRun.lock(manifest, journals: lockStore, purpose: purpose,
+                                            mountLocks: mountLockDirectory)
+        defer { for lock in locks { lock.release() } }
+        return try await withWorld(body)
+    }
+}
+
+/// Runs `body` with SIGINT and SIGTERM driving `interrupts` when `handlesSignals`, and the
+/// signals' previous dispositions back afterwards.
+func withSignals<T>(driving interrupts: InterruptController, if handlesSignals: Bool,
+                    _ body: () async throws -> T) async rethrows -> T {
+    guard handlesSignals else { return try await body() }
+    let signals = SignalHandling.install(controller: interrupts)
+    defer { signals.cancel() }
+    return try await body()
+}
+
+extension Manifest {
+    /// The directory that relative paths of the manifest (copied files, scripts) start from.
+    var fileDirectory: URL { URL(fileURLWithPath: file).deletingLastPathComponent() }
+}
+
+extension KilnSession: WorkflowWorld {
+    public var journals: any JournalStore { local.journal }
+
+    public func executor(for snapshot: Snapshot, manifestDirectory: URL) -> any ActionExecutor {
+        Executors(executorEnvironment(snapshot), manifestDirectory: manifestDirectory)
+    }
+}

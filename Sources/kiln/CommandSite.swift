@@ -1,0 +1,59 @@
+import Foundation
+import Model
+import Providers
+import Reconciler
+
+/// The site of `apply` and `destroy`: journal locks in the state directory, mount-path locks
+/// host-wide, and the session (with `--emulator`, an embedded emulator) the target options name.
+struct CommandSite: WorkflowSite {
+    var target: TargetOptions
+    var manifest: Manifest
+
+    var lockStore: any JournalStore { FileJournalStore(stateDirectory: target.stateDirectory) }
+    var mountLockDirectory: String { MountPathLock.defaultDirectory }
+
+    func withWorld<T: Sendable>(_ body: (any WorkflowWorld) async throws -> T) async throws -> T {
+        try await withSession(target, manifest: manifest) { session in try await body(session) }
+    }
+}
+
+/// The prompt of `apply` and `destroy` on the terminal: the plan on standard output (not
+/// with `--json`), the question answered by typing `yes` (or `--auto-approve`), warnings on
+/// standard error.
+struct TerminalPrompt: WorkflowPrompt {
+    /// `apply` or `destroy`, for the messages.
+    var command: String
+    var autoApprove: Bool
+    var json: Bool
+
+    init(command: String, options: RunOptions) {
+        self.command = command
+        autoApprove = options.autoApprove
+        json = options.json
+    }
+
+    func show(_ plan: String) {
+        // Written straight to the descriptor, like the events that follow, so the order holds.
+        if !json { FileDescriptorOutput.standardOutput.write(plan) }
+    }
+
+    /// True when approved: `--auto-approve`, or `yes` typed on a terminal. Otherwise says
+    /// why on standard error (not a terminal, or cancelled) and returns false.
+    func approve(_ question: String) async -> Bool {
+        if autoApprove { return true }
+        guard isatty(STDIN_FILENO) == 1 else {
+            Stderr.write("kiln \(command): not on a terminal; pass --auto-approve to \(command) without confirmation")
+            return false
+        }
+        FileHandle.standardOutput.write(Data("\n\(question) Only 'yes' will be accepted: ".utf8))
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+            Stderr.write("kiln \(command): cancelled; nothing was changed")
+            return false
+        }
+        return true
+    }
+
+    func warn(_ message: String) {
+        Stderr.write("kiln \(command): \(message)")
+    }
+}
