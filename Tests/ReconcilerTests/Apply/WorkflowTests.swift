@@ -31,12 +31,12 @@ private struct WorkflowFixture {
         let build = try #require(manifest.builds.first)
         let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
         desired = DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus",
-                               temporaryResourceGroup: "rg", imageID: build.outputs.image?.id)
+                               temporaryResourceGroup: "rg", imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) })
     }
 
     /// The build after a failed provisioning step: its disk attached, mounted at its path.
     var leftBehind: ObservedBuild {
-        ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: desired.diskID(.os)), builderLUN: 0)],
+        ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: desired.diskID(.os).description), builderLUN: 0)],
                       devices: [.os: "/dev/loop7"], rootMounted: true, chrootMountsPresent: true)
     }
 
@@ -134,9 +134,9 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         #expect(prompt.seen.shown == [PlanRenderer.text(planned) + "\n"])
         #expect(prompt.seen.questions == ["Do you want to perform these actions?"])
         let journal = try await world.store.load(build: "wf")
-        #expect(journal.attributes["run"] == f.desired.runID)
-        #expect(journal.attributes["digest"] == f.desired.digest.value)
-        #expect(journal.attributes["published"]?.contains(f.desired.digest.value) == true)
+        #expect(journal.header.run == f.desired.runID)
+        #expect(journal.header.digest == f.desired.digest.value)
+        #expect(journal.header.published == f.desired.digest)
         let written = try String(contentsOfFile: artifact, encoding: .utf8)
         #expect(written.contains("/images/wf"))
         // The locks are released once the workflow returns.
@@ -169,7 +169,7 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let outcome = try await applyWorkflow(f, world, prompt: ScriptedPrompt(answer: false)).run()
         guard case .notApproved = outcome else { Issue.record("\(outcome)"); return }
         #expect(world.executor.recorder.log.isEmpty)
-        #expect(try await world.store.load(build: "wf").attributes["run"] == nil)
+        #expect(try await world.store.load(build: "wf").header.run == nil)
     }
 
     @Test func aStaleSavedPlanIsRefusedBeforeItIsShownAndAFreshOneIsNotAskedAbout() async throws {
@@ -200,7 +200,7 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         defer { f.dir.remove() }
         let prompt = ScriptedPrompt()
         _ = try await applyWorkflow(f, f.world(), prompt: prompt) {
-            $0.crashAt = CrashPoint(.after, ActionID(build: "other", kind: .mount))
+            $0.crashAt = CrashPoint(.after, ActionID(build: "other", step: .mount))
         }.run()
         #expect(prompt.seen.warnings == [
             "warning: KILN_CRASH_AT=after:other/mount names an action this plan does not run; no crash will happen",
@@ -222,7 +222,7 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         #expect(report.removeCommand == "kiln destroy kiln.yaml")
         #expect(events.events.contains { if case .leftovers(report) = $0 { true } else { false } })
         #expect(!executor.recorder.started.contains("wf/detach[os]"))
-        #expect(try await world.store.load(build: "wf").attributes["published"] == nil)
+        #expect(try await world.store.load(build: "wf").header.published == nil)
     }
 
     @Test func onErrorCleanupTearsDownWhatTheFailedBuildLeft() async throws {
@@ -275,7 +275,7 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let f = try WorkflowFixture()
         defer { f.dir.remove() }
         let world = f.world(observations: [f.leftBehind])
-        let journal = BuildJournal(build: "wf", attributes: ["run": f.desired.runID, "published": "{}"])
+        let journal = BuildJournal(build: "wf", header: JournalHeader(run: f.desired.runID, published: f.desired.digest))
         try await world.store.replace(journal)
         let prompt = ScriptedPrompt()
         let outcome = try await destroyWorkflow(f, world, prompt: prompt).run()
@@ -287,7 +287,7 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         #expect(prompt.seen.questions == ["Do you really want to remove these resources?"])
         let planned = DestroyPlanner.plan([f.desired], observed: [f.desired.name: f.leftBehind])
         #expect(prompt.seen.shown == [DestroyPlanner.text(planned)])
-        #expect(try await world.store.load(build: "wf").attributes == ["published": "{}"])
+        #expect(try await world.store.load(build: "wf").header == JournalHeader(published: f.desired.digest))
     }
 
     @Test func aDeclinedDestroyRemovesNothingAndNothingToRemoveIsNotAsked() async throws {

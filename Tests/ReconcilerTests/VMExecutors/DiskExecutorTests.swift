@@ -73,13 +73,13 @@ import Testing
 @Suite struct DetachWaitOnVirtualTime {
     @Test func aDiskStillOwnedByTheBuilderIsPolledEverySecondUntilTheTimeout() async throws {
         let f = try await VMExecutorFixture()
-        let disk = try ResourceID(parsing: f.d.diskID(.os))
+        let disk = f.d.diskID(.os)
         let body = #"{"id": "\#(disk)", "name": "\#(disk.name)", "managedBy": "\#(fixtureVM)", "properties": {}}"#
         await f.transport.on(.get, "/disks/\(disk.name)", json: (200, body, [:]))
         let clock = VirtualClock()
         let action = f.context(.detach, "os").action
         await #expect {
-            try await DetachExecutor(env: f.env)
+            try await DetachExecutor(env: f.env, role: .os)
                 .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
         } throws: { error in
             "\(error)".contains("still names the builder VM as its owner")
@@ -90,12 +90,12 @@ import Testing
 
     @Test func aReleasedDiskEndsTheWaitAtOnce() async throws {
         let f = try await VMExecutorFixture()
-        let disk = try ResourceID(parsing: f.d.diskID(.os))
+        let disk = f.d.diskID(.os)
         let body = #"{"id": "\#(disk)", "name": "\#(disk.name)", "properties": {}}"#
         await f.transport.on(.get, "/disks/\(disk.name)", json: (200, body, [:]))
         let clock = VirtualClock()
         let action = f.context(.detach, "os").action
-        try await DetachExecutor(env: f.env)
+        try await DetachExecutor(env: f.env, role: .os)
             .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
         #expect(clock.sleeps.isEmpty)
     }
