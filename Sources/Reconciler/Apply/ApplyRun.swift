@@ -73,9 +73,9 @@ public struct ApplyRun: Sendable {
 
     /// The environment the executors work in.
     public func environment(_ snapshot: KilnSession.Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
-        let disks = BuilderDisks(arm: session.connection.arm, vm: snapshot.vm.id, devices: session.local.devices,
+        let disks = BuilderDisks(azure: session.connection.compute, vm: snapshot.vm.id, devices: session.local.devices,
                                  lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
-        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: session.connection.arm, disks: disks,
+        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: session.connection.compute, disks: disks,
                                    local: session.local, processEnvironment: session.environment)
     }
 }

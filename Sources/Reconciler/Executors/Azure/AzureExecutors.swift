@@ -8,7 +8,7 @@ import Providers
 /// gallery version and its replication, deletions and leftovers), keyed by kind. The kiln
 /// command merges this table with the builder-VM-side one.
 public enum AzureExecutors {
-    /// One executor per Azure-side action kind, working with `env`'s ARM client, builds and
+    /// One executor per Azure-side action kind, working with `env`'s Azure, builds and
     /// builder VM (release-leftover detaches through `env.disks`).
     public static func table(_ env: ExecutorEnvironment) -> [ActionKind: any ActionExecutor] {
         [
@@ -30,7 +30,7 @@ public enum AzureExecutors {
 /// for it, re-join a recorded one instead of issuing the call again, and wait so that the
 /// user's interrupt ends the wait (the operation goes on in Azure and is re-joined next run).
 struct AzureOperations {
-    let arm: ArmClient
+    let azure: any AzureCompute
     let context: ExecutionContext
 
     /// The journal form of an operation: its handle as JSON (URLs and names, no secrets).
@@ -43,13 +43,13 @@ struct AzureOperations {
 
     /// Reads a journaled operation back. A bare URL (written by an older Kiln, or by hand)
     /// is taken as the `Azure-AsyncOperation` URL of `fallbackMethod` on `resource`.
-    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID, arm: ArmClient) -> OperationHandle? {
+    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID, azure: any AzureCompute) -> OperationHandle? {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         if let handle = try? decoder.decode(OperationHandle.self, from: Data(text.utf8)) { return handle }
         guard let url = URL(string: text), url.scheme != nil else { return nil }
         return OperationHandle(operation: "\(fallbackMethod.rawValue) \(resource.name)", resource: resource.description, method: fallbackMethod,
-                               resourceURL: arm.url(for: resource), asyncOperationURL: url, startedAt: Date())
+                               resourceURL: azure.resourceURL(resource), asyncOperationURL: url, startedAt: Date())
     }
 
     /// Records `handle` in the journal; done before any wait so a crash leaves it there.
@@ -64,15 +64,15 @@ struct AzureOperations {
     func rejoin(fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
                 whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Bool {
         guard let text = context.operationToRejoin,
-              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, arm: arm) else { return false }
+              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure) else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
-        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        try await wait(azure.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
         return true
     }
 
     /// Journals and waits for an operation just started.
-    func recordAndWait(_ operation: LongRunningOperation, timeout: Duration,
-                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+    func recordAndWait(_ operation: any AzureOperation, timeout: Duration,
+                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
         try await record(operation.handle)
         return try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
@@ -80,25 +80,26 @@ struct AzureOperations {
     /// Waits for a resource that exists but is still being provisioned (e.g. created by a
     /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
     func waitForProvisioning(_ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
-        let handle = OperationHandle(operation: "provisioning of \(id.name)", resource: id.description, method: .put,
-                                     resourceURL: arm.url(for: id), startedAt: Date())
-        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        try await wait(azure.operation(resuming: azure.provisioningHandle(of: id)), timeout: timeout, whileWaiting: whileWaiting)
     }
 
     private enum Finished: Sendable {
-        case operation(Data?)
+        case operation
         case sideTask
     }
 
     /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
     /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
     /// is journaled) and with `CancellationError` when the run is cancelled.
-    func wait(_ operation: LongRunningOperation, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+    func wait(_ operation: any AzureOperation, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
         try context.checkInterruption()
         let interrupts = context.interrupts
         let actionID = context.action.id
         return try await withThrowingTaskGroup(of: Finished.self) { group in
-            group.addTask { .operation(try await operation.wait(timeout: timeout)) }
+            group.addTask {
+                try await operation.waitUntilDone(timeout: timeout)
+                return .operation
+            }
             group.addTask {
                 await interrupts.waitUntilInterrupted()
                 try Task.checkCancellation()
@@ -112,7 +113,7 @@ struct AzureOperations {
             }
             defer { group.cancelAll() }
             while let next = try await group.next() {
-                if case .operation(let body) = next { return body }
+                if case .operation = next { return }
             }
             throw CancellationError()
         }
@@ -160,8 +161,8 @@ extension ExecutorEnvironment {
     /// recorded on the OS snapshot or disk (inherited from the source), else V1.
     func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let snap = try await arm.getSnapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.properties?.hyperVGeneration { return g }
-        if let disk = try await arm.getDisk(azureResourceID(d.diskID(.os), for: action)), let g = disk.properties?.hyperVGeneration { return g }
+        if let snap = try await azure.snapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.hyperVGeneration { return g }
+        if let disk = try await azure.disk(azureResourceID(d.diskID(.os), for: action)), let g = disk.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }
 
@@ -175,14 +176,14 @@ extension ExecutorEnvironment {
         switch d.build.source {
         case .platformImage(let urn):
             if let version = d.resolvedSourceVersion ?? urn.version {
-                found = try await arm.getPlatformImageVersion(subscription: d.subscription, location: d.location, urn: urn.resolved(to: version))?
-                    .properties?.hyperVGeneration
+                found = try await azure.platformImageHyperVGeneration(subscription: d.subscription, location: d.location,
+                                                                      urn: urn.resolved(to: version))
             }
         case .disk:
-            if let source = d.sourceID { found = try await arm.getDisk(azureResourceID(source, for: action))?.properties?.hyperVGeneration }
+            if let source = d.sourceID { found = try await azure.disk(azureResourceID(source, for: action))?.hyperVGeneration }
         case .galleryImageVersion:
             if let source = d.sourceID, let definition = try azureResourceID(source, for: action).parent {
-                found = try await arm.getGalleryImage(definition)?.properties?.hyperVGeneration
+                found = try await azure.galleryImage(definition)?.hyperVGeneration
             }
         case .scratch:
             break
@@ -190,14 +191,6 @@ extension ExecutorEnvironment {
         if let found { return found }
         return try await osHyperVGeneration(d, action: action)
     }
-}
-
-/// `Succeeded`, `Failed`, `Creating`… compared as Azure does, case-insensitively.
-enum AzureState {
-    static func succeeded(_ state: String?) -> Bool { state?.lowercased() == "succeeded" }
-    static func failed(_ state: String?) -> Bool { ["failed", "canceled", "cancelled"].contains(state?.lowercased() ?? "") }
-    /// Still being created or updated (or unknown): wait for it rather than PUT again.
-    static func inProgress(_ state: String?) -> Bool { !succeeded(state) && !failed(state) }
 }
 
 /// Region names as ARM compares them: `West US 2` == `westus2`.

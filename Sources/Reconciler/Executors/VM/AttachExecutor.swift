@@ -80,7 +80,7 @@ public struct DetachExecutor: ActionExecutor {
     /// follow must not start before it has.
     func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration) async throws {
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        while let owner = try await env.arm.getDisk(disk)?.managedBy, !owner.isEmpty,
+        while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
               (try? ResourceID(parsing: owner)) == env.vm.id {
             guard ContinuousClock.now < deadline else {
                 throw ExecutorError(action: action.id, message: "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it")
