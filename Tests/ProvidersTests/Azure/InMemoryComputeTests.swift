@@ -41,7 +41,9 @@ import Testing
             #expect(error.kind == .operationTimedOut)
             #expect(error.description.contains("still running"))
         }
-        // Re-joined (e.g. by the next run): ends when the operation does.
+        // Each wait took its whole minute; re-joined (e.g. by the next run), the wait ends
+        // when the operation does.
+        #expect(clock.elapsed == .seconds(120))
         try await azure.operation(resuming: handle).waitUntilDone(timeout: .seconds(1200))
         #expect(clock.elapsed == .seconds(600))
         #expect(try await azure.disk(diskID)?.provisioningState == .succeeded)

@@ -184,6 +184,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         stored.name = id.name
         stored.managedBy = disks[key]?.managedBy
         stored.diskState = disks[key]?.diskState ?? "Unattached"
+        stored.hyperVGeneration = stored.hyperVGeneration ?? disk.source.flatMap(inheritedGeneration)
         stored.provisioningState = .inProgress(disks[key] == nil ? "Creating" : "Updating")
         disks[key] = stored
         ids[key] = id
@@ -478,6 +479,30 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         return nil
     }
 
+    /// The Hyper-V generation a disk made from `source` inherits, as Azure gives it one.
+    private func inheritedGeneration(_ source: DiskSource) -> String? {
+        switch source {
+        case .copy(let id):
+            let key = id.lowercased()
+            return disks[key]?.hyperVGeneration ?? snapshots[key]?.hyperVGeneration
+        case .image(let id):
+            // .../locations/{l}/publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{s}/versions/{v}
+            let parts = id.split(separator: "/").map(String.init)
+            func after(_ name: String) -> String? {
+                parts.firstIndex { $0.lowercased() == name }.flatMap { $0 + 1 < parts.count ? parts[$0 + 1] : nil }
+            }
+            guard let location = after("locations"), let publisher = after("publishers"), let offer = after("offers"),
+                  let sku = after("skus"), let version = after("versions") else { return nil }
+            let urn = PlatformImageURN(publisher: publisher, offer: offer, sku: sku, version: nil)
+            return platformImages[Self.platformKey(urn, location)]?[version] ?? nil
+        case .galleryImageVersion(let id, _):
+            guard let definition = (try? ResourceID(parsing: id))?.parent else { return nil }
+            return galleryImages[Self.key(definition)]?.hyperVGeneration
+        case .empty, .other:
+            return nil
+        }
+    }
+
     private func start(_ call: Call, _ name: String, _ id: ResourceID, method: AzureHTTPMethod, effect: Effect) -> Operation {
         let number = nextOperation
         nextOperation += 1
@@ -604,6 +629,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
             guard let running else { break }
             let waited = start.duration(to: clock.now)
             if waited + clock.now.duration(to: running.ends) > timeout {
+                // Waited as long as the caller allows, as a poller would.
+                try await clock.sleep(until: start.advanced(by: timeout), tolerance: nil)
                 throw ArmError(kind: .operationTimedOut, operation: handle.operation, resource: handle.resource,
                                message: "still running after \(Int(timeout.secondsDouble)) s",
                                hint: "it may still be running in Azure; run again to wait for it, or raise the timeout for this step")
