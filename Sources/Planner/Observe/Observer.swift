@@ -29,7 +29,8 @@ public struct Observer: Sendable {
         return try await withThrowingTaskGroup(of: (String, String?).self) { group in
             for urn in urns {
                 group.addTask {
-                    let resolved = try await azure.resolvePlatformImage(subscription: subscription, location: vm.location, urn: urn)
+                    let resolved = try await azure.resolvePlatformImage(subscription: subscription, location: vm.location,
+                                                                        urn: urn)
                     return (urn.description, resolved.version)
                 }
             }
@@ -64,7 +65,8 @@ public struct Observer: Sendable {
     /// resource group on its own.
     func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
                  journal known: JournalView? = nil) async throws -> ObservedBuild {
-        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), azure: azure), table: table,
+        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), azure: azure),
+                          table: table,
                           builder: builder, journal: known)
     }
 
@@ -121,7 +123,8 @@ public struct Observer: Sendable {
             // Builds made from the same source share one read of it.
             let azure = azure
             switch d.build.source {
-            case .disk: o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await azure.disk(id) == nil }
+            case .disk:
+                o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await azure.disk(id) == nil }
             case .galleryImageVersion:
                 o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) {
                     try await azure.galleryImageVersion(id, replicationStatus: false) == nil
@@ -138,7 +141,8 @@ public struct Observer: Sendable {
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
         }
         if let i = try await image {
-            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID ?? "", provisioningState: i.provisioningState.azureText ?? "Succeeded"),
+            let state = i.provisioningState.azureText ?? "Succeeded"
+            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID ?? "", provisioningState: state),
                                     digest: i.tags?["kiln:digest"])
         }
         if let v = try await version {
@@ -147,11 +151,12 @@ public struct Observer: Sendable {
             let regions = (v.publishingProfile?.targetRegions ?? []).map { r -> ObservedGalleryVersion.Region in
                 let status = statuses[Self.region(r.name)]
                 let state = status?.state?.description ?? (v.provisioningState == .succeeded ? "Completed" : "Unknown")
-                return .init(name: Self.region(r.name), replicas: r.replicas ?? 1, storageAccountType: r.storageAccountType ?? "Standard_LRS",
-                             state: state, progress: status?.progress)
+                return .init(name: Self.region(r.name), replicas: r.replicas ?? 1,
+                             storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state, progress: status?.progress)
             }
             o.galleryVersion = ObservedGalleryVersion(
-                resource: ObservedResource(id: v.id ?? d.gallery?.id ?? "", provisioningState: v.provisioningState.azureText ?? "Succeeded"),
+                resource: ObservedResource(id: v.id ?? d.gallery?.id ?? "",
+                                           provisioningState: v.provisioningState.azureText ?? "Succeeded"),
                 digest: v.tags?["kiln:digest"], regions: regions,
                 excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.publishingProfile?.endOfLifeDate)
@@ -238,7 +243,8 @@ actor BuilderAttachments {
     init(azure: any AzureCompute, vm: ResourceID) {
         load = {
             let dataDisks = try await azure.dataDisks(of: vm) ?? []
-            return Dictionary(dataDisks.compactMap { d in d.diskID.map { ($0.lowercased(), d.lun) } }, uniquingKeysWith: { a, _ in a })
+            return Dictionary(dataDisks.compactMap { d in d.diskID.map { ($0.lowercased(), d.lun) } },
+                              uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -299,7 +305,8 @@ struct TemporaryListings: Sendable {
     func resources(of d: DesiredBuild) async throws -> [AzureTaggedResource] {
         let azure = azure, subscription = d.subscription, group = d.temporaryResourceGroup
         let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
-            try await azure.resources(subscription: subscription, resourceGroup: group).filter { $0.tag(Observer.buildTag) != nil }
+            try await azure.resources(subscription: subscription, resourceGroup: group)
+                .filter { $0.tag(Observer.buildTag) != nil }
         }
         return tagged.filter { $0.tag(Observer.buildTag) == d.name }
     }

@@ -75,8 +75,8 @@ public struct ApplyRun: Sendable {
     public func environment(_ snapshot: KilnSession.Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
         let disks = BuilderDisks(azure: session.connection.compute, vm: snapshot.vm.id, devices: session.local.devices,
                                  lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
-        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: session.connection.compute, disks: disks,
-                                   local: session.local, processEnvironment: session.environment)
+        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: session.connection.compute,
+                                   disks: disks, local: session.local, processEnvironment: session.environment)
     }
 }
 

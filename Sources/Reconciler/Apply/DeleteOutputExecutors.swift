@@ -24,7 +24,9 @@ struct DeleteOutputExecutor: ActionExecutor {
             guard let image = try await env.azure.image(id) else { return .none }
             tags = image.tags
         case .galleryVersion:
-            guard let version = try await env.azure.galleryImageVersion(id, replicationStatus: false) else { return .none }
+            guard let version = try await env.azure.galleryImageVersion(id, replicationStatus: false) else {
+                return .none
+            }
             tags = version.tags
         }
         guard tags?["kiln:digest"] != nil else {
@@ -36,7 +38,8 @@ struct DeleteOutputExecutor: ActionExecutor {
         try context.checkInterruption()
         switch output {
         case .image: try await ops.recordAndWait(env.azure.beginDeleteImage(id), timeout: timeout)
-        case .galleryVersion: try await ops.recordAndWait(env.azure.beginDeleteGalleryImageVersion(id), timeout: timeout)
+        case .galleryVersion:
+            try await ops.recordAndWait(env.azure.beginDeleteGalleryImageVersion(id), timeout: timeout)
         }
         return .none
     }

@@ -16,8 +16,8 @@ public struct ExecutorEnvironment: Sendable {
     /// Work that several builds of this apply need done once (a shared gallery's creation).
     public let once = OncePerApply()
 
-    public init(desired: [DesiredBuild], vm: BuilderVM, azure: any AzureCompute, disks: BuilderDisks, local: LocalProviders,
-                processEnvironment: [String: String]) {
+    public init(desired: [DesiredBuild], vm: BuilderVM, azure: any AzureCompute, disks: BuilderDisks,
+                local: LocalProviders, processEnvironment: [String: String]) {
         self.desired = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, $0) })
         self.vm = vm
         self.azure = azure

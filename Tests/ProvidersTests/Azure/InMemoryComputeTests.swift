@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Testing
+
 @testable import Providers
 
 /// The in-memory twin of Azure: resources, operations that take time on a virtual clock,
@@ -34,7 +35,9 @@ import Testing
         let azure = azure
         await azure.setLatency(.seconds(600), for: .beginCreateDisk)
         let handle = try await azure.beginCreateDisk(diskID, emptyDisk()).handle
-        await #expect(throws: ArmError.self) { try await azure.operation(resuming: handle).waitUntilDone(timeout: .seconds(60)) }
+        await #expect(throws: ArmError.self) {
+            try await azure.operation(resuming: handle).waitUntilDone(timeout: .seconds(60))
+        }
         do {
             try await azure.operation(resuming: handle).waitUntilDone(timeout: .seconds(60))
         } catch let error as ArmError {
@@ -57,7 +60,8 @@ import Testing
             try await operation.waitUntilDone(timeout: .seconds(60))
             Issue.record("the operation succeeded")
         } catch let error as ArmError {
-            #expect(error.kind == .operationFailed && error.code == "OperationNotAllowed" && error.message == "No quota.")
+            #expect(
+                error.kind == .operationFailed && error.code == "OperationNotAllowed" && error.message == "No quota.")
             #expect(error.operation == "create disk" && error.resource == diskID.description)
         }
         #expect(try await azure.disk(diskID)?.provisioningState == .failed)
@@ -68,7 +72,8 @@ import Testing
 
     @Test func anAnsweredErrorIsThrownByTheCallAndChangesNothing() async throws {
         let azure = azure
-        let error = ArmError(kind: .http, operation: "create disk", resource: diskID.description, status: 429, code: "TooManyRequests")
+        let error = ArmError(
+            kind: .http, operation: "create disk", resource: diskID.description, status: 429, code: "TooManyRequests")
         await azure.answerNext(.beginCreateDisk, with: error)
         await #expect(throws: ArmError.self) { _ = try await azure.beginCreateDisk(diskID, emptyDisk()) }
         #expect(try await azure.disk(diskID) == nil)
@@ -92,15 +97,18 @@ import Testing
         let azure = azure
         await azure.setLatency(.seconds(180), for: .beginCreateSnapshot)
         let snapshot = Self.id("snapshots/s1")
-        _ = try await azure.beginCreateSnapshot(snapshot, AzureSnapshot(location: "westus", source: .copy(sourceID: diskID.description)))
-        try await azure.operation(resuming: azure.provisioningHandle(of: snapshot)).waitUntilDone(timeout: .seconds(300))
+        _ = try await azure.beginCreateSnapshot(
+            snapshot, AzureSnapshot(location: "westus", source: .copy(sourceID: diskID.description)))
+        try await azure.operation(resuming: azure.provisioningHandle(of: snapshot)).waitUntilDone(
+            timeout: .seconds(300))
         #expect(clock.elapsed == .seconds(180))
         #expect(try await azure.snapshot(snapshot)?.provisioningState == .succeeded)
 
         // One that ended Failed says so.
         await azure.setProvisioningState(of: snapshot, .failed)
         await #expect(throws: ArmError.self) {
-            try await azure.operation(resuming: azure.provisioningHandle(of: snapshot)).waitUntilDone(timeout: .seconds(300))
+            try await azure.operation(resuming: azure.provisioningHandle(of: snapshot)).waitUntilDone(
+                timeout: .seconds(300))
         }
     }
 
@@ -112,19 +120,23 @@ import Testing
         for d in disks { try await azure.beginCreateDisk(d, emptyDisk()).waitUntilDone(timeout: .seconds(60)) }
         let lock = InProcessLUNLock()
 
-        let luns = try await azure.updateDataDisks([.attach(.init(disk: disks[0])), .attach(.init(disk: disks[1]))], on: vm, maxDataDisks: 2,
-                                                   lock: lock, timeout: .seconds(60))
+        let luns = try await azure.updateDataDisks(
+            [.attach(.init(disk: disks[0])), .attach(.init(disk: disks[1]))], on: vm, maxDataDisks: 2,
+            lock: lock, timeout: .seconds(60))
         #expect(luns == [0, 1])
         #expect(try await azure.disk(disks[0])?.managedBy?.lowercased() == vm.description.lowercased())
         #expect(try await azure.disk(disks[0])?.attachedTo != nil)
         // Already attached: adopted at its LUN, nothing started.
         let handles = HandleLog()
-        #expect(try await azure.updateDataDisks([.attach(.init(disk: disks[1]))], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60),
-                                                ensureNotInUse: { _, _ in }, onStarted: { await handles.add($0) }) == [1])
+        #expect(
+            try await azure.updateDataDisks(
+                [.attach(.init(disk: disks[1]))], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60),
+                ensureNotInUse: { _, _ in }, onStarted: { await handles.add($0) }) == [1])
         #expect(await handles.count == 0)
         // The VM is full.
         do {
-            _ = try await azure.updateDataDisks([.attach(.init(disk: disks[2]))], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60))
+            _ = try await azure.updateDataDisks(
+                [.attach(.init(disk: disks[2]))], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60))
             Issue.record("a third disk was attached")
         } catch let error as ArmError {
             #expect(error.code == ArmClient.maxDataDisksReached)
@@ -132,31 +144,43 @@ import Testing
         // A detach refused before anything is done; then a detach and an attach in one change
         // (a LUN being detached is not given to an attach of the same change).
         await #expect(throws: BuilderDiskError.self) {
-            _ = try await azure.updateDataDisks([.detach(disks[0])], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60),
-                                                ensureNotInUse: { disk, lun in throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: "/dev/x") },
-                                                onStarted: { _ in })
+            _ = try await azure.updateDataDisks(
+                [.detach(disks[0])], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60),
+                ensureNotInUse: { disk, lun in
+                    throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: "/dev/x")
+                },
+                onStarted: { _ in })
         }
-        let swapped = try await azure.updateDataDisks([.detach(disks[0]), .attach(.init(disk: disks[2]))], on: vm, maxDataDisks: 3, lock: lock,
-                                                      timeout: .seconds(60), ensureNotInUse: { _, _ in }, onStarted: { await handles.add($0) })
+        let swapped = try await azure.updateDataDisks(
+            [.detach(disks[0]), .attach(.init(disk: disks[2]))], on: vm, maxDataDisks: 3, lock: lock,
+            timeout: .seconds(60), ensureNotInUse: { _, _ in }, onStarted: { await handles.add($0) })
         #expect(swapped == [0, 2])
         #expect(await handles.count == 1)
         #expect(try await azure.dataDisks(of: vm)?.map(\.lun) == [1, 2])
         #expect(try await azure.dataDisks(of: vm)?.last?.isDisk(disks[2]) == true)
         #expect(try await azure.disk(disks[0])?.attachedTo == nil)
         // Not attached: nothing to detach.
-        #expect(try await azure.updateDataDisks([.detach(disks[0])], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60)) == [nil])
+        #expect(
+            try await azure.updateDataDisks(
+                [.detach(disks[0])], on: vm, maxDataDisks: 2, lock: lock, timeout: .seconds(60)) == [nil])
         #expect(try await azure.dataDisks(of: Self.id("virtualMachines/other")) == nil)
     }
 
     @Test func latestResolvesToTheNumericallyHighestVersionInTheLocation() async throws {
         let azure = azure
         let urn = try PlatformImageURN(parsing: "Canonical:ubuntu:server:latest")
-        await azure.addPlatformImage(urn, location: "westus", versions: ["1.0.9", "1.0.10", "1.0.2"], hyperVGeneration: "V1")
+        await azure.addPlatformImage(
+            urn, location: "westus", versions: ["1.0.9", "1.0.10", "1.0.2"], hyperVGeneration: "V1")
         let resolved = try await azure.resolvePlatformImage(subscription: "s", location: "West US", urn: urn)
         #expect(resolved.version == "1.0.10")
-        #expect(try await azure.platformImageHyperVGeneration(subscription: "s", location: "westus", urn: resolved) == "V1")
-        #expect(try await azure.platformImageHyperVGeneration(subscription: "s", location: "westus", urn: urn.resolved(to: "9.9.9")) == nil)
-        await #expect(throws: ArmError.self) { _ = try await azure.resolvePlatformImage(subscription: "s", location: "eastus", urn: urn) }
+        #expect(
+            try await azure.platformImageHyperVGeneration(subscription: "s", location: "westus", urn: resolved) == "V1")
+        #expect(
+            try await azure.platformImageHyperVGeneration(
+                subscription: "s", location: "westus", urn: urn.resolved(to: "9.9.9")) == nil)
+        await #expect(throws: ArmError.self) {
+            _ = try await azure.resolvePlatformImage(subscription: "s", location: "eastus", urn: urn)
+        }
         let pinned = urn.resolved(to: "1.0.2")
         #expect(try await azure.resolvePlatformImage(subscription: "s", location: "eastus", urn: pinned) == pinned)
     }
@@ -164,12 +188,18 @@ import Testing
     @Test func theListingHoldsTheGroupsTopLevelResourcesWithTheirTags() async throws {
         let azure = azure
         try await azure.beginCreateDisk(diskID, emptyDisk(["kiln:build": "web"])).waitUntilDone(timeout: .seconds(60))
-        let elsewhere = try ResourceID(parsing: "/subscriptions/\(AzureFixtures.subscription)/resourceGroups/other/providers/Microsoft.Compute/disks/x")
+        let elsewhere = try ResourceID(
+            parsing:
+                "/subscriptions/\(AzureFixtures.subscription)/resourceGroups/other/providers/Microsoft.Compute/disks/x")
         try await azure.beginCreateDisk(elsewhere, emptyDisk()).waitUntilDone(timeout: .seconds(60))
         let gallery = Self.id("galleries/g")
-        try await azure.beginCreateGallery(gallery, AzureGallery(location: "westus")).waitUntilDone(timeout: .seconds(60))
-        try await azure.beginCreateGalleryImage(Self.id("galleries/g/images/d"), AzureGalleryImage(
-            location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)).waitUntilDone(timeout: .seconds(60))
+        try await azure.beginCreateGallery(gallery, AzureGallery(location: "westus")).waitUntilDone(
+            timeout: .seconds(60))
+        try await azure.beginCreateGalleryImage(
+            Self.id("galleries/g/images/d"),
+            AzureGalleryImage(
+                location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)
+        ).waitUntilDone(timeout: .seconds(60))
 
         let listed = try await azure.resources(subscription: AzureFixtures.subscription, resourceGroup: "RG")
         #expect(listed.map(\.type) == ["Microsoft.Compute/disks", "Microsoft.Compute/galleries"])
@@ -179,13 +209,20 @@ import Testing
     @Test func aGalleryImageVersionReplicatesOverItsCreationAndCanFailInARegion() async throws {
         let azure = azure
         let version = Self.id("galleries/g/images/d/versions/1.0.0")
-        try await azure.beginCreateGallery(Self.id("galleries/g"), AzureGallery(location: "westus")).waitUntilDone(timeout: .seconds(60))
+        try await azure.beginCreateGallery(Self.id("galleries/g"), AzureGallery(location: "westus")).waitUntilDone(
+            timeout: .seconds(60))
         // No definition yet: refused, as Azure does.
-        let body = AzureGalleryImageVersion(location: "westus", tags: ["kiln:digest": "x"], publishingProfile: PublishingProfile(
-            targetRegions: [.init(name: "westus"), .init(name: "East US", replicas: 2)]), osDisk: .init(sourceID: "/snap"))
+        let body = AzureGalleryImageVersion(
+            location: "westus", tags: ["kiln:digest": "x"],
+            publishingProfile: PublishingProfile(
+                targetRegions: [.init(name: "westus"), .init(name: "East US", replicas: 2)]),
+            osDisk: .init(sourceID: "/snap"))
         await #expect(throws: ArmError.self) { _ = try await azure.beginCreateGalleryImageVersion(version, body) }
-        try await azure.beginCreateGalleryImage(version.parent!, AzureGalleryImage(
-            location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)).waitUntilDone(timeout: .seconds(60))
+        try await azure.beginCreateGalleryImage(
+            version.parent!,
+            AzureGalleryImage(
+                location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)
+        ).waitUntilDone(timeout: .seconds(60))
 
         await azure.setLatency(.seconds(1200), for: .beginCreateGalleryImageVersion)
         let creation = try await azure.beginCreateGalleryImageVersion(version, body)
@@ -209,14 +246,24 @@ import Testing
     @Test func aPublishingProfileUpdateReplacesWhatItSetsAndAlwaysTheEndOfLife() async throws {
         let azure = azure
         let version = Self.id("galleries/g/images/d/versions/1.0.0")
-        try await azure.beginCreateGallery(Self.id("galleries/g"), AzureGallery(location: "westus")).waitUntilDone(timeout: .seconds(60))
-        try await azure.beginCreateGalleryImage(version.parent!, AzureGalleryImage(
-            location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)).waitUntilDone(timeout: .seconds(60))
-        try await azure.beginCreateGalleryImageVersion(version, AzureGalleryImageVersion(
-            location: "westus", publishingProfile: PublishingProfile(targetRegions: [.init(name: "westus")], excludeFromLatest: true,
-                                                                     endOfLifeDate: "2030-01-01"), osDisk: .init(sourceID: "/snap")))
-            .waitUntilDone(timeout: .seconds(60))
-        try await azure.beginUpdatePublishingProfile(version, PublishingProfile(targetRegions: nil)).waitUntilDone(timeout: .seconds(60))
+        try await azure.beginCreateGallery(Self.id("galleries/g"), AzureGallery(location: "westus")).waitUntilDone(
+            timeout: .seconds(60))
+        try await azure.beginCreateGalleryImage(
+            version.parent!,
+            AzureGalleryImage(
+                location: "westus", osType: "Linux", osState: "Generalized", identifier: nil)
+        ).waitUntilDone(timeout: .seconds(60))
+        try await azure.beginCreateGalleryImageVersion(
+            version,
+            AzureGalleryImageVersion(
+                location: "westus",
+                publishingProfile: PublishingProfile(
+                    targetRegions: [.init(name: "westus")], excludeFromLatest: true,
+                    endOfLifeDate: "2030-01-01"), osDisk: .init(sourceID: "/snap"))
+        )
+        .waitUntilDone(timeout: .seconds(60))
+        try await azure.beginUpdatePublishingProfile(version, PublishingProfile(targetRegions: nil)).waitUntilDone(
+            timeout: .seconds(60))
         let profile = try await azure.galleryImageVersion(version, replicationStatus: false)?.publishingProfile
         #expect(profile?.targetRegions == [.init(name: "westus")])
         #expect(profile?.excludeFromLatest == true)

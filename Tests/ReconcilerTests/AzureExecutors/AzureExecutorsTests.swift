@@ -2,9 +2,10 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Reconciler
 
 /// The Azure-side executors against the in-memory twin of Azure on virtual time, run by
 /// the real scheduler with an in-memory journal. What goes over the wire is checked
@@ -32,7 +33,10 @@ import Testing
             Issue.record("the disk is not made from an image: \(String(describing: disk.source))")
             return
         }
-        #expect(image.hasSuffix("/publishers/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions/\(ComputeTwinHarness.platformVersion)"))
+        #expect(
+            image.hasSuffix(
+                "/publishers/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions/\(ComputeTwinHarness.platformVersion)"
+            ))
         #expect(first.actions.first?.status == .done)
 
         // Again: the disk is adopted, not created a second time.
@@ -47,7 +51,8 @@ import Testing
         let id = try h.diskID(.os)
         let pending = h.action(.createDisk, "os")
         // An earlier run started the creation, journaled the operation and was killed.
-        let started = try await h.azure.beginCreateDisk(id, CreateDiskExecutor(env: h.environment).diskBody(h.desired, role: .os, action: pending))
+        let started = try await h.azure.beginCreateDisk(
+            id, CreateDiskExecutor(env: h.environment).diskBody(h.desired, role: .os, action: pending))
         let journaled = try AzureOperations.encode(started.handle)
         #expect(try await h.azure.disk(id)?.provisioningState == .inProgress("Creating"))
 
@@ -71,8 +76,10 @@ import Testing
         #expect(phases.first == "intent")
         #expect(phases.last == "done")
         let started = try #require(phases.first { $0.hasPrefix("started ") })
-        let handle = try #require(AzureOperations.decode(String(started.dropFirst("started ".count)), fallbackMethod: .put,
-                                                         resource: try h.diskID(.os), azure: h.azure))
+        let handle = try #require(
+            AzureOperations.decode(
+                String(started.dropFirst("started ".count)), fallbackMethod: .put,
+                resource: try h.diskID(.os), azure: h.azure))
         #expect(handle.method == .put)
         #expect(handle.resource.hasSuffix("/disks/kiln-web-\(h.desired.runID)-os"))
     }
@@ -82,7 +89,9 @@ import Testing
         await h.azure.setLatency(.seconds(120), for: .beginCreateDisk)
         let id = try h.diskID(.os)
         // A run whose journal was lost started it: nothing to re-join, the disk is Creating.
-        _ = try await h.azure.beginCreateDisk(id, CreateDiskExecutor(env: h.environment).diskBody(h.desired, role: .os, action: h.action(.createDisk, "os")))
+        _ = try await h.azure.beginCreateDisk(
+            id,
+            CreateDiskExecutor(env: h.environment).diskBody(h.desired, role: .os, action: h.action(.createDisk, "os")))
         let result = await h.run([h.action(.createDisk, "os")])
         #expect(result.succeeded, "\(result.failureText)")
         #expect(await h.azure.count(.beginCreateDisk) == 1)
@@ -94,7 +103,9 @@ import Testing
         await h.azure.failNext(.beginCreateDisk, code: "OperationNotAllowed", message: "Injected failure.")
         let failed = await h.run([h.action(.createDisk, "os")])
         #expect(!failed.succeeded)
-        #expect(failed.failureText.contains("OperationNotAllowed") && failed.failureText.contains("Injected failure."), "\(failed.failureText)")
+        #expect(
+            failed.failureText.contains("OperationNotAllowed") && failed.failureText.contains("Injected failure."),
+            "\(failed.failureText)")
         #expect(try await h.azure.disk(h.diskID(.os))?.provisioningState == .failed)
 
         let again = await h.run([h.action(.createDisk, "os")])
@@ -105,9 +116,13 @@ import Testing
 
     @Test func anErrorAnsweredByAzureFailsTheActionWithItsWords() async throws {
         let h = try await ComputeTwinHarness.make()
-        await h.azure.answerNext(.beginCreateSnapshot, with: ArmError(kind: .http, operation: "create snapshot", resource: "x", status: 409,
-                                                                      code: "Conflict", message: "The disk is being detached."))
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        await h.azure.answerNext(
+            .beginCreateSnapshot,
+            with: ArmError(
+                kind: .http, operation: "create snapshot", resource: "x", status: 409,
+                code: "Conflict", message: "The disk is being detached."))
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         let result = await h.run([os, snap])
         #expect(!result.succeeded)
         #expect(result.failures.first?.action == snap.id)
@@ -127,7 +142,8 @@ import Testing
         let started = try #require(await phases(store, "web/create-disk[os]").first { $0.hasPrefix("started ") })
 
         h.clock.advance(by: .seconds(30))
-        let rejoin = h.action(.createDisk, "os", status: .inFlight, operation: String(started.dropFirst("started ".count)))
+        let rejoin = h.action(
+            .createDisk, "os", status: .inFlight, operation: String(started.dropFirst("started ".count)))
         let second = await h.run([rejoin], store: store)
         #expect(second.succeeded, "\(second.failureText)")
         #expect(await h.azure.count(.beginCreateDisk) == 1)
@@ -135,8 +151,10 @@ import Testing
 
     @Test func snapshotAndManagedImageCarryTheDigest() async throws {
         let h = try await ComputeTwinHarness.make(dataDisks: "[{lun: 1, sizeGB: 4, cacheType: None}]")
-        let os = h.action(.createDisk, "os"), lun1 = h.action(.createDisk, "lun1")
-        let snapOS = h.action(.snapshot, "os", after: [os.id]), snapData = h.action(.snapshot, "lun1", after: [lun1.id])
+        let os = h.action(.createDisk, "os")
+        let lun1 = h.action(.createDisk, "lun1")
+        let snapOS = h.action(.snapshot, "os", after: [os.id])
+        let snapData = h.action(.snapshot, "lun1", after: [lun1.id])
         let image = h.action(.image, after: [snapOS.id, snapData.id])
         let result = await h.run([os, lun1, snapOS, snapData, image])
         #expect(result.succeeded, "\(result.failureText)")
@@ -167,7 +185,8 @@ import Testing
 
     @Test func anImageOfAnotherDigestIsReplacedAndOneNotMadeByKilnIsRefused() async throws {
         let h = try await ComputeTwinHarness.make()
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         #expect(await h.run([os, snap]).succeeded)
         let imageID = try h.imageID()
         let body = try await ImageExecutor(env: h.environment).imageBody(h.desired, action: h.action(.image))
@@ -193,7 +212,8 @@ import Testing
         let h = try await ComputeTwinHarness.make()
         await h.azure.setLatency(.seconds(1200), for: .beginCreateGalleryImageVersion)
         let ensure = h.action(.galleryDefinition)
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         let version = h.action(.galleryVersion, after: [snap.id, ensure.id])
         let west = h.action(.replicate, h.location, after: [version.id], change: .wait)
         let east = h.action(.replicate, "eastus", after: [version.id], change: .wait)
@@ -202,7 +222,8 @@ import Testing
         #expect(result.succeeded, "\(result.failureText)")
 
         let versionID = try h.versionID()
-        let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
+        let definitionID = try #require(versionID.parent)
+        let galleryID = try #require(definitionID.parent)
         #expect(try await h.azure.gallery(galleryID)?.provisioningState == .succeeded)
         let definition = try #require(try await h.azure.galleryImage(definitionID))
         #expect(definition.identifier == .init(publisher: "kiln", offer: "kilngallery", sku: "web"))
@@ -231,13 +252,15 @@ import Testing
     /// The gallery and definition need no disk: made first, with the generation the OS disk
     /// will inherit from the source (a gen-1 platform image here); a second run adopts both.
     @Test func galleryDefinitionCreatesTheMissingGalleryAndDefinitionBeforeAnyDisk() async throws {
-        let h = try await ComputeTwinHarness.make(source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server-gen1:latest'}")
+        let h = try await ComputeTwinHarness.make(
+            source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server-gen1:latest'}")
         let store = InMemoryJournalStore()
         let result = await h.run([h.action(.galleryDefinition)], store: store)
         #expect(result.succeeded, "\(result.failureText)")
         #expect(try await h.azure.disk(h.diskID(.os)) == nil)
 
-        let definitionID = try #require(try h.versionID().parent), galleryID = try #require(definitionID.parent)
+        let definitionID = try #require(try h.versionID().parent)
+        let galleryID = try #require(definitionID.parent)
         let gallery = try #require(try await h.azure.gallery(galleryID))
         #expect(gallery.provisioningState == .succeeded)
         #expect(gallery.tags?["kiln:build"] == "web" && gallery.tags?["team"] == "images")
@@ -261,14 +284,21 @@ import Testing
     @Test func galleryDefinitionAdoptsAnExistingGalleryAndDefinition() async throws {
         let h = try await ComputeTwinHarness.make()
         let versionID = try h.versionID()
-        let definitionID = try #require(versionID.parent), galleryID = try #require(definitionID.parent)
-        try await h.azure.beginCreateGallery(galleryID, AzureGallery(location: "eastus", tags: ["owner": "team"])).waitUntilDone(timeout: .seconds(30))
-        try await h.azure.beginCreateGalleryImage(definitionID, AzureGalleryImage(
-            location: "eastus", osType: "Linux", osState: "Specialized", identifier: .init(publisher: "p", offer: "o", sku: "s"),
-            hyperVGeneration: "V2")).waitUntilDone(timeout: .seconds(30))
+        let definitionID = try #require(versionID.parent)
+        let galleryID = try #require(definitionID.parent)
+        try await h.azure.beginCreateGallery(galleryID, AzureGallery(location: "eastus", tags: ["owner": "team"]))
+            .waitUntilDone(timeout: .seconds(30))
+        try await h.azure.beginCreateGalleryImage(
+            definitionID,
+            AzureGalleryImage(
+                location: "eastus", osType: "Linux", osState: "Specialized",
+                identifier: .init(publisher: "p", offer: "o", sku: "s"),
+                hyperVGeneration: "V2")
+        ).waitUntilDone(timeout: .seconds(30))
 
         let definition = h.action(.galleryDefinition)
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         let version = h.action(.galleryVersion, after: [snap.id, definition.id])
         let result = await h.run([definition, os, snap, version])
         #expect(result.succeeded, "\(result.failureText)")
@@ -284,19 +314,32 @@ import Testing
 
     /// A definition the version could not go into is refused with the fix, before any
     /// disk work, and left as it is.
-    @Test(arguments: [("Linux", "V1", "its hyperVGeneration is V1, the build's OS disk's is V2"),
-                      ("Windows", "V2", "its osType is Windows, the build's is Linux")])
-    func galleryDefinitionRefusesAnIncompatibleDefinition(osType: String, generation: String, problem: String) async throws {
+    @Test(arguments: [
+        ("Linux", "V1", "its hyperVGeneration is V1, the build's OS disk's is V2"),
+        ("Windows", "V2", "its osType is Windows, the build's is Linux"),
+    ])
+    func galleryDefinitionRefusesAnIncompatibleDefinition(
+        osType: String, generation: String, problem: String
+    ) async throws {
         let h = try await ComputeTwinHarness.make()
-        let definitionID = try #require(try h.versionID().parent), galleryID = try #require(definitionID.parent)
-        try await h.azure.beginCreateGallery(galleryID, AzureGallery(location: h.location)).waitUntilDone(timeout: .seconds(30))
-        try await h.azure.beginCreateGalleryImage(definitionID, AzureGalleryImage(
-            location: h.location, osType: osType, osState: "Generalized", identifier: .init(publisher: "p", offer: "o", sku: "s"),
-            hyperVGeneration: generation)).waitUntilDone(timeout: .seconds(30))
+        let definitionID = try #require(try h.versionID().parent)
+        let galleryID = try #require(definitionID.parent)
+        try await h.azure.beginCreateGallery(galleryID, AzureGallery(location: h.location)).waitUntilDone(
+            timeout: .seconds(30))
+        try await h.azure.beginCreateGalleryImage(
+            definitionID,
+            AzureGalleryImage(
+                location: h.location, osType: osType, osState: "Generalized",
+                identifier: .init(publisher: "p", offer: "o", sku: "s"),
+                hyperVGeneration: generation)
+        ).waitUntilDone(timeout: .seconds(30))
 
         let result = await h.run([h.action(.galleryDefinition)])
         #expect(!result.succeeded)
-        #expect(result.failureText.contains("image definition web in gallery kilngallery cannot hold this build's version: \(problem)"), "\(result.failureText)")
+        #expect(
+            result.failureText.contains(
+                "image definition web in gallery kilngallery cannot hold this build's version: \(problem)"),
+            "\(result.failureText)")
         #expect(result.failureText.contains("outputs.gallery.imageDefinition"), "\(result.failureText)")
         #expect(result.failures.first?.action == ActionID(build: "web", kind: .galleryDefinition))
         #expect(await h.azure.count(.beginCreateGalleryImage) == 1)
@@ -310,7 +353,9 @@ import Testing
         await h.azure.failNext(.beginCreateGalleryImage, code: "InternalOperationError", message: "Injected failure.")
         let failed = await h.run([h.action(.galleryDefinition)])
         #expect(!failed.succeeded)
-        #expect(failed.failureText.contains("InternalOperationError") && failed.failureText.contains("Injected failure."), "\(failed.failureText)")
+        #expect(
+            failed.failureText.contains("InternalOperationError") && failed.failureText.contains("Injected failure."),
+            "\(failed.failureText)")
         let definitionID = try #require(try h.versionID().parent)
         #expect(try await h.azure.galleryImage(definitionID)?.provisioningState == .failed)
 
@@ -324,14 +369,21 @@ import Testing
     }
 
     @Test func theDefinitionsGenerationComesFromTheSourceBeforeTheDiskExists() async throws {
-        let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
+        let version =
+            "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
         let h = try await ComputeTwinHarness.make(source: "{galleryImageVersion: \(version)}")
         let sourceID = try ResourceID(parsing: try #require(h.desired.sourceID))
-        let sourceDefinition = try #require(sourceID.parent), sourceGallery = try #require(sourceDefinition.parent)
-        try await h.azure.beginCreateGallery(sourceGallery, AzureGallery(location: h.location)).waitUntilDone(timeout: .seconds(30))
-        try await h.azure.beginCreateGalleryImage(sourceDefinition, AzureGalleryImage(
-            location: h.location, osType: "Linux", osState: "Generalized", identifier: .init(publisher: "p", offer: "o", sku: "s"),
-            hyperVGeneration: "V1")).waitUntilDone(timeout: .seconds(30))
+        let sourceDefinition = try #require(sourceID.parent)
+        let sourceGallery = try #require(sourceDefinition.parent)
+        try await h.azure.beginCreateGallery(sourceGallery, AzureGallery(location: h.location)).waitUntilDone(
+            timeout: .seconds(30))
+        try await h.azure.beginCreateGalleryImage(
+            sourceDefinition,
+            AzureGalleryImage(
+                location: h.location, osType: "Linux", osState: "Generalized",
+                identifier: .init(publisher: "p", offer: "o", sku: "s"),
+                hyperVGeneration: "V1")
+        ).waitUntilDone(timeout: .seconds(30))
         let action = h.action(.galleryDefinition)
         #expect(try await h.environment.sourceHyperVGeneration(h.desired, action: action) == "V1")
         var pinned = h.desired
@@ -342,11 +394,13 @@ import Testing
     /// Publishes the build's version without waiting (the gallery and definition made
     /// first), with replication taking `replication`.
     private func startPublishing(_ h: ComputeTwinHarness, replication: Duration) async throws {
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         #expect(await h.run([os, snap, h.action(.galleryDefinition)]).succeeded)
         await h.azure.setLatency(replication, for: .beginCreateGalleryImageVersion)
-        let body = try GalleryVersionExecutor(env: h.environment).versionBody(h.desired, try #require(h.desired.gallery), location: h.location,
-                                                                             action: h.action(.galleryVersion))
+        let body = try GalleryVersionExecutor(env: h.environment).versionBody(
+            h.desired, try #require(h.desired.gallery), location: h.location,
+            action: h.action(.galleryVersion))
         _ = try await h.azure.beginCreateGalleryImageVersion(try h.versionID(), body)
     }
 
@@ -394,15 +448,20 @@ import Testing
 
     @Test func updateGalleryVersionRepairsThePublishingProfile() async throws {
         let h = try await ComputeTwinHarness.make()
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         let definition = h.action(.galleryDefinition)
         let version = h.action(.galleryVersion, after: [snap.id, definition.id])
         #expect(await h.run([os, snap, definition, version]).succeeded)
         let versionID = try h.versionID()
         // Drift behind Kiln's back: one region dropped, excluded from latest, an end of life.
-        try await h.azure.beginUpdatePublishingProfile(versionID, PublishingProfile(
-            targetRegions: [.init(name: h.location, replicas: 1, storageAccountType: "Standard_LRS")], excludeFromLatest: true,
-            endOfLifeDate: "2030-01-01")).waitUntilDone(timeout: .seconds(30))
+        try await h.azure.beginUpdatePublishingProfile(
+            versionID,
+            PublishingProfile(
+                targetRegions: [.init(name: h.location, replicas: 1, storageAccountType: "Standard_LRS")],
+                excludeFromLatest: true,
+                endOfLifeDate: "2030-01-01")
+        ).waitUntilDone(timeout: .seconds(30))
 
         let result = await h.run([h.action(.updateGalleryVersion, change: .update)])
         #expect(result.succeeded, "\(result.failureText)")
@@ -424,7 +483,8 @@ import Testing
 
     @Test func deleteSnapshotAndDiskRemoveThemAndAMissingOneIsFine() async throws {
         let h = try await ComputeTwinHarness.make()
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         #expect(await h.run([os, snap]).succeeded)
         let deletes = [h.action(.deleteSnapshot, "os", change: .delete), h.action(.deleteDisk, "os", change: .delete)]
         let result = await h.run(deletes)
@@ -484,9 +544,12 @@ import Testing
 
     @Test func releaseLeftoverDeletesASnapshot() async throws {
         let h = try await ComputeTwinHarness.make()
-        let snapshot = try ResourceID(parsing: h.desired.snapshotID(.os).replacingOccurrences(of: h.desired.runID, with: "0123456789"))
+        let snapshot = try ResourceID(
+            parsing: h.desired.snapshotID(.os).replacingOccurrences(of: h.desired.runID, with: "0123456789"))
         try await h.createEmpty(snapshot, tags: ["kiln:build": "web", "kiln:run": "0123456789"])
-        let result = await h.run([h.action(.releaseLeftover, snapshot.name, change: .delete, resource: snapshot.description)])
+        let result = await h.run([
+            h.action(.releaseLeftover, snapshot.name, change: .delete, resource: snapshot.description)
+        ])
         #expect(result.succeeded, "\(result.failureText)")
         #expect(try await h.azure.snapshot(snapshot) == nil)
     }
@@ -503,8 +566,10 @@ import Testing
     }
 
     @Test func createDiskFromAGalleryImageVersionTakesItsDataDiskAtTheSameLUN() async throws {
-        let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
-        let h = try await ComputeTwinHarness.make(dataDisks: "[{lun: 1, origin: source}]", source: "{galleryImageVersion: \(version)}")
+        let version =
+            "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
+        let h = try await ComputeTwinHarness.make(
+            dataDisks: "[{lun: 1, origin: source}]", source: "{galleryImageVersion: \(version)}")
         let result = await h.run([h.action(.createDisk, "os"), h.action(.createDisk, "lun1")])
         #expect(result.succeeded, "\(result.failureText)")
         let versionID = try #require(h.desired.sourceID)
@@ -517,7 +582,8 @@ import Testing
 
     @Test func aPublishedVersionOfAnotherDigestIsRefused() async throws {
         let h = try await ComputeTwinHarness.make()
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         let definition = h.action(.galleryDefinition)
         let version = h.action(.galleryVersion, after: [snap.id, definition.id])
         #expect(await h.run([os, snap, definition, version]).succeeded)
@@ -535,7 +601,8 @@ import Testing
         let h = try await ComputeTwinHarness.make()
         var d = h.desired
         d.build.source = .scratch(sizeGB: 8)
-        let body = try CreateDiskExecutor(env: h.environment).diskBody(d, role: .os, action: h.action(.createDisk, "os"))
+        let body = try CreateDiskExecutor(env: h.environment).diskBody(
+            d, role: .os, action: h.action(.createDisk, "os"))
         #expect(body.source == .empty)
         #expect(body.sizeGB == 8)
         #expect(body.hyperVGeneration == "V1")
@@ -544,8 +611,10 @@ import Testing
 
     @Test func theTableCoversEveryAzureSideKind() async throws {
         let h = try await ComputeTwinHarness.make()
-        let kinds: Set<ActionKind> = [.createDisk, .snapshot, .image, .galleryDefinition, .galleryVersion, .replicate, .updateGalleryVersion,
-                                      .deleteSnapshot, .deleteDisk, .releaseLeftover]
+        let kinds: Set<ActionKind> = [
+            .createDisk, .snapshot, .image, .galleryDefinition, .galleryVersion, .replicate, .updateGalleryVersion,
+            .deleteSnapshot, .deleteDisk, .releaseLeftover,
+        ]
         #expect(Set(AzureExecutors.table(h.environment).keys) == kinds)
     }
 }

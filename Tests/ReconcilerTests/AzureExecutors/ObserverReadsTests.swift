@@ -1,10 +1,11 @@
 import Foundation
 import Model
-@testable import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Planner
+@testable import Reconciler
 
 /// How many reads the observer spends (issue 6, no-op plan), counted on the in-memory twin:
 /// none on a build's temporary disk and snapshot when this run's journal records them
@@ -28,17 +29,21 @@ import Testing
 
     /// Observes the harness's build with `journal` as its journal view; returns what was
     /// observed (by build name) and the reads it took.
-    static func observeCounting(_ h: ComputeTwinHarness, journal: BuildJournal) async throws -> (observed: [String: ObservedBuild], reads: Reads) {
+    static func observeCounting(
+        _ h: ComputeTwinHarness, journal: BuildJournal
+    ) async throws -> (observed: [String: ObservedBuild], reads: Reads) {
         await h.azure.resetCalls()
-        let observed = try await observer(h).observe([h.desired], vm: BuilderVM(id: h.vm, location: h.location),
-                                                     journals: [h.desired.name: Observer.view(of: journal)])
+        let observed = try await observer(h).observe(
+            [h.desired], vm: BuilderVM(id: h.vm, location: h.location),
+            journals: [h.desired.name: Observer.view(of: journal)])
         return (observed, Reads(await h.azure.calls))
     }
 
     static func observe(_ h: ComputeTwinHarness, journal: BuildJournal?) async throws -> ObservedBuild {
         let mounts = InMemoryMountManager()
-        let observer = Observer(azure: h.azure, devices: h.devices, mounts: mounts,
-                                journals: InMemoryJournalStore(journals: journal.map { [$0] } ?? []))
+        let observer = Observer(
+            azure: h.azure, devices: h.devices, mounts: mounts,
+            journals: InMemoryJournalStore(journals: journal.map { [$0] } ?? []))
         return try await observer.observe(h.desired, attached: [:], table: try await mounts.mountTable())
     }
 
@@ -48,8 +53,10 @@ import Testing
     }
 
     /// `count` builds like the quick start's, temporaries in the builder VM's resource group.
-    static func manifest(_ h: ComputeTwinHarness, builds count: Int,
-                         source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}", in dir: TemporaryDirectory) throws -> Manifest {
+    static func manifest(
+        _ h: ComputeTwinHarness, builds count: Int,
+        source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}", in dir: TemporaryDirectory
+    ) throws -> Manifest {
         let (sub, rg) = (ComputeTwinHarness.subscription, ComputeTwinHarness.resourceGroup)
         let builds = (0..<count).map { i in
             """
@@ -68,14 +75,19 @@ import Testing
     }
 
     /// What `kiln plan` reads: resolves `latest`, renders the builds and observes them.
-    static func plan(_ h: ComputeTwinHarness, _ manifest: Manifest, journal: (DesiredBuild) -> BuildJournal? = { deletedJournal($0) })
-        async throws -> (desired: [DesiredBuild], observed: [String: ObservedBuild], reads: Reads) {
+    static func plan(
+        _ h: ComputeTwinHarness, _ manifest: Manifest, journal: (DesiredBuild) -> BuildJournal? = { deletedJournal($0) }
+    )
+        async throws -> (desired: [DesiredBuild], observed: [String: ObservedBuild], reads: Reads)
+    {
         await h.azure.resetCalls()
         let vm = BuilderVM(id: h.vm, location: h.location)
         let observer = observer(h)
-        let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: ComputeTwinHarness.subscription)
+        let versions = try await observer.resolveVersions(
+            manifest, vm: vm, subscription: ComputeTwinHarness.subscription)
         let desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions)
-        let journals = Dictionary(uniqueKeysWithValues: desired.map { d in (d.name, journal(d).map(Observer.view(of:)) ?? JournalView()) })
+        let journals = Dictionary(
+            uniqueKeysWithValues: desired.map { d in (d.name, journal(d).map(Observer.view(of:)) ?? JournalView()) })
         let observed = try await observer.observe(desired, vm: vm, journals: journals)
         return (desired, observed, Reads(await h.azure.calls))
     }
@@ -134,13 +146,18 @@ import Testing
         let h = try await ComputeTwinHarness.make()
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let one = try await Self.plan(h, try Self.manifest(h, builds: 1, in: dir), journal: { try? Self.finishedJournal($0) })
+        let one = try await Self.plan(
+            h, try Self.manifest(h, builds: 1, in: dir), journal: { try? Self.finishedJournal($0) })
         #expect(one.reads == Reads(images: 1, versions: 1, platformLists: 1), "\(one.reads)")
-        let sixteen = try await Self.plan(h, try Self.manifest(h, builds: 16, in: dir), journal: { try? Self.finishedJournal($0) })
+        let sixteen = try await Self.plan(
+            h, try Self.manifest(h, builds: 16, in: dir), journal: { try? Self.finishedJournal($0) })
         #expect(sixteen.reads == Reads(images: 16, versions: 16, platformLists: 1), "\(sixteen.reads)")
         // A pinned platform image needs no resolving: one read per output, nothing else.
-        let pinned = try await Self.plan(h, try Self.manifest(h, builds: 1, source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server:24.04.202502010'}", in: dir),
-                                         journal: { try? Self.finishedJournal($0) })
+        let pinned = try await Self.plan(
+            h,
+            try Self.manifest(
+                h, builds: 1, source: "{platformImage: 'Canonical:ubuntu-24_04-lts:server:24.04.202502010'}", in: dir),
+            journal: { try? Self.finishedJournal($0) })
         #expect(pinned.reads == Reads(images: 1, versions: 1), "\(pinned.reads)")
     }
 
@@ -150,25 +167,35 @@ import Testing
         defer { dir.remove() }
         let manifest = try Self.manifest(h, builds: 1, in: dir)
         // A leftover of an older run, which only the listing can find.
-        try await h.createEmpty(try h.id("disks", "kiln-noop-0-0000000000-os"), tags: ["kiln:build": "noop-0", "kiln:run": "0000000000"])
-        let other = try await Self.plan(h, manifest, journal: { d in
-            var changed = d.digest
-            changed.value = String(repeating: "0", count: 64)
-            return try? Self.finishedJournal(d, digest: changed)
-        })
+        try await h.createEmpty(
+            try h.id("disks", "kiln-noop-0-0000000000-os"), tags: ["kiln:build": "noop-0", "kiln:run": "0000000000"])
+        let other = try await Self.plan(
+            h, manifest,
+            journal: { d in
+                var changed = d.digest
+                changed.value = String(repeating: "0", count: 64)
+                return try? Self.finishedJournal(d, digest: changed)
+            })
         #expect(other.reads.listings == 1, "another published digest: \(other.reads)")
         #expect(other.observed["noop-0"]?.leftovers.count == 1)
-        let failed = try await Self.plan(h, manifest, journal: { d in
-            var journal = try? Self.finishedJournal(d)
-            journal?.entries.append(JournalEntry(actionID: ActionID(build: d.name, kind: .replicate, target: "westus").description, phase: .failed(message: "Replication failed")))
-            return journal
-        })
+        let failed = try await Self.plan(
+            h, manifest,
+            journal: { d in
+                var journal = try? Self.finishedJournal(d)
+                journal?.entries.append(
+                    JournalEntry(
+                        actionID: ActionID(build: d.name, kind: .replicate, target: "westus").description,
+                        phase: .failed(message: "Replication failed")))
+                return journal
+            })
         #expect(failed.reads.listings == 1, "a failed action: \(failed.reads)")
-        let unfinished = try await Self.plan(h, manifest, journal: { d in
-            var journal = try? Self.finishedJournal(d)
-            journal?.entries.removeAll { $0.actionID.contains("delete-snapshot") }
-            return journal
-        })
+        let unfinished = try await Self.plan(
+            h, manifest,
+            journal: { d in
+                var journal = try? Self.finishedJournal(d)
+                journal?.entries.removeAll { $0.actionID.contains("delete-snapshot") }
+                return journal
+            })
         #expect(unfinished.reads.listings == 1, "a snapshot not deleted: \(unfinished.reads)")
     }
 
@@ -176,7 +203,8 @@ import Testing
         let h = try await ComputeTwinHarness.make()
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (_, observed, reads) = try await Self.plan(h, try Self.manifest(h, builds: 2, in: dir), journal: { _ in nil })
+        let (_, observed, reads) = try await Self.plan(
+            h, try Self.manifest(h, builds: 2, in: dir), journal: { _ in nil })
         #expect(reads == Reads(images: 2, versions: 2, listings: 1, platformLists: 1, temporaries: 4), "\(reads)")
         #expect(observed.values.allSatisfy { $0.disks.isEmpty && $0.leftovers.isEmpty })
     }
@@ -186,10 +214,13 @@ import Testing
         let created = await h.run([h.action(.createDisk, "os")])
         #expect(created.succeeded, "\(created.failureText)")
         let lun = try await h.attach(try h.diskID(.os))
-        let journal = BuildJournal(build: h.desired.name, attributes: ["run": h.desired.runID], entries: [
-            JournalEntry(actionID: ActionID(h.desired.name, .createDisk, .os).description, phase: .done(result: [:])),
-            JournalEntry(actionID: ActionID(h.desired.name, .attach, .os).description, phase: .done(result: [:])),
-        ])
+        let journal = BuildJournal(
+            build: h.desired.name, attributes: ["run": h.desired.runID],
+            entries: [
+                JournalEntry(
+                    actionID: ActionID(h.desired.name, .createDisk, .os).description, phase: .done(result: [:])),
+                JournalEntry(actionID: ActionID(h.desired.name, .attach, .os).description, phase: .done(result: [:])),
+            ])
         let (observed, reads) = try await Self.observeCounting(h, journal: journal)
         #expect(observed[h.desired.name]?.disks[.os]?.builderLUN == lun)
         #expect(reads == Reads(images: 1, versions: 1, listings: 1, vms: 1, temporaries: 2), "\(reads)")
@@ -214,7 +245,9 @@ import Testing
         let (observed, reads) = try await Self.observeCounting(h, journal: Self.deletedJournal(h.desired))
         let leftovers = observed[h.desired.name]?.leftovers ?? []
         #expect(leftovers.map(\.id).map { $0.lowercased() } == [old.description.lowercased()])
-        #expect(leftovers.first?.kind == .disk && leftovers.first?.attached == true && leftovers.first?.runID == "0000000000")
+        #expect(
+            leftovers.first?.kind == .disk && leftovers.first?.attached == true
+                && leftovers.first?.runID == "0000000000")
         #expect(reads == Reads(images: 1, versions: 1, listings: 1, vms: 1), "\(reads)")
     }
 
@@ -234,14 +267,19 @@ import Testing
         defer { dir.remove() }
         let manifest = try Self.manifest(h, builds: 16, in: dir)
         for b in manifest.builds {
-            try await h.createEmpty(try h.id("disks", "kiln-\(b.name)-0000000000-os"), tags: ["kiln:build": b.name, "kiln:run": "0000000000"])
+            try await h.createEmpty(
+                try h.id("disks", "kiln-\(b.name)-0000000000-os"),
+                tags: ["kiln:build": b.name, "kiln:run": "0000000000"])
         }
         // Kiln's tag for a build not in the manifest: nobody's leftover here.
-        try await h.createEmpty(try h.id("disks", "kiln-gone-0000000000-os"), tags: ["kiln:build": "gone", "kiln:run": "0000000000"])
+        try await h.createEmpty(
+            try h.id("disks", "kiln-gone-0000000000-os"), tags: ["kiln:build": "gone", "kiln:run": "0000000000"])
         let (desired, observed, reads) = try await Self.plan(h, manifest)
         for d in desired {
             let ids = (observed[d.name]?.leftovers ?? []).map { $0.id.lowercased() }
-            #expect(ids == [try h.id("disks", "kiln-\(d.name)-0000000000-os").description.lowercased()], "\(d.name): \(ids)")
+            #expect(
+                ids == [try h.id("disks", "kiln-\(d.name)-0000000000-os").description.lowercased()], "\(d.name): \(ids)"
+            )
         }
         #expect(reads == Reads(images: 16, versions: 16, listings: 1, platformLists: 1, vms: 1), "\(reads)")
     }
@@ -252,14 +290,16 @@ import Testing
         defer { dir.remove() }
         let source = try h.id("disks", "noop-source")
         try await h.createEmpty(source)
-        let (_, observed, reads) = try await Self.plan(h, try Self.manifest(h, builds: 4, source: "{disk: \(source)}", in: dir))
+        let (_, observed, reads) = try await Self.plan(
+            h, try Self.manifest(h, builds: 4, source: "{disk: \(source)}", in: dir))
         #expect(await h.azure.count(.disk, resource: source) == 1)
         #expect(observed.values.allSatisfy { !$0.sourceMissing })
         #expect(reads == Reads(images: 4, versions: 4, listings: 1, temporaries: 1), "\(reads)")
     }
 
     @Test func aMissingGalleryVersionSourceIsSeenMissing() async throws {
-        let version = "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
+        let version =
+            "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Compute/galleries/src/images/base/versions/1.0.0"
         let h = try await ComputeTwinHarness.make(source: "{galleryImageVersion: \(version)}")
         let o = try await Self.observe(h, journal: nil)
         #expect(o.sourceMissing)
@@ -267,11 +307,13 @@ import Testing
 
     @Test func aGalleryVersionStillReplicatingIsObservedWithItsRegionsProgress() async throws {
         let h = try await ComputeTwinHarness.make()
-        let os = h.action(.createDisk, "os"), snap = h.action(.snapshot, "os", after: [os.id])
+        let os = h.action(.createDisk, "os")
+        let snap = h.action(.snapshot, "os", after: [os.id])
         #expect(await h.run([os, snap, h.action(.galleryDefinition)]).succeeded)
         await h.azure.setLatency(.seconds(2400), for: .beginCreateGalleryImageVersion)
-        let body = try GalleryVersionExecutor(env: h.environment).versionBody(h.desired, try #require(h.desired.gallery), location: h.location,
-                                                                             action: h.action(.galleryVersion))
+        let body = try GalleryVersionExecutor(env: h.environment).versionBody(
+            h.desired, try #require(h.desired.gallery), location: h.location,
+            action: h.action(.galleryVersion))
         _ = try await h.azure.beginCreateGalleryImageVersion(try h.versionID(), body)
         h.clock.advance(by: .seconds(600))
 

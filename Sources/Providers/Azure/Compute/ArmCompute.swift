@@ -52,27 +52,37 @@ public struct ArmCompute: AzureCompute {
     }
 
     public func beginCreateGallery(_ id: ResourceID, _ gallery: AzureGallery) async throws -> any AzureOperation {
-        try await arm.beginCreateGallery(id, ArmGallery(location: gallery.location ?? "", tags: gallery.tags, description: gallery.description))
+        try await arm.beginCreateGallery(
+            id, ArmGallery(location: gallery.location ?? "", tags: gallery.tags, description: gallery.description))
     }
 
     public func galleryImage(_ id: ResourceID) async throws -> AzureGalleryImage? {
         try await arm.getGalleryImage(id).map(AzureGalleryImage.init(arm:))
     }
 
-    public func beginCreateGalleryImage(_ id: ResourceID, _ definition: AzureGalleryImage) async throws -> any AzureOperation {
+    public func beginCreateGalleryImage(
+        _ id: ResourceID, _ definition: AzureGalleryImage
+    ) async throws -> any AzureOperation {
         try await arm.beginCreateGalleryImage(id, definition.armBody)
     }
 
-    public func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion? {
-        try await arm.getGalleryImageVersion(id, replicationStatus: replicationStatus).map(AzureGalleryImageVersion.init(arm:))
+    public func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion?
+    {
+        try await arm.getGalleryImageVersion(id, replicationStatus: replicationStatus).map(
+            AzureGalleryImageVersion.init(arm:))
     }
 
-    public func beginCreateGalleryImageVersion(_ id: ResourceID, _ version: AzureGalleryImageVersion) async throws -> any AzureOperation {
+    public func beginCreateGalleryImageVersion(
+        _ id: ResourceID, _ version: AzureGalleryImageVersion
+    ) async throws -> any AzureOperation {
         try await arm.beginCreateGalleryImageVersion(id, version.armBody)
     }
 
-    public func beginUpdatePublishingProfile(_ id: ResourceID, _ profile: PublishingProfile) async throws -> any AzureOperation {
-        try await arm.beginPatch(id, body: PublishingProfilePatch(profile: profile.armBody), operation: "update gallery image version")
+    public func beginUpdatePublishingProfile(
+        _ id: ResourceID, _ profile: PublishingProfile
+    ) async throws -> any AzureOperation {
+        try await arm.beginPatch(
+            id, body: PublishingProfilePatch(profile: profile.armBody), operation: "update gallery image version")
     }
 
     public func beginDeleteGalleryImageVersion(_ id: ResourceID) async throws -> any AzureOperation {
@@ -92,16 +102,22 @@ public struct ArmCompute: AzureCompute {
         ensureNotInUse: @escaping @Sendable (_ disk: ResourceID, _ lun: Int) async throws -> Void,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
     ) async throws -> [Int?] {
-        try await arm.updateDataDisks(changes, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
-                                      ensureNotInUse: ensureNotInUse, onStarted: onStarted)
+        try await arm.updateDataDisks(
+            changes, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
+            ensureNotInUse: ensureNotInUse, onStarted: onStarted)
     }
 
-    public func resolvePlatformImage(subscription: String, location: String, urn: PlatformImageURN) async throws -> PlatformImageURN {
+    public func resolvePlatformImage(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> PlatformImageURN {
         try await arm.resolvePlatformImage(subscription: subscription, location: location, urn: urn)
     }
 
-    public func platformImageHyperVGeneration(subscription: String, location: String, urn: PlatformImageURN) async throws -> String? {
-        try await arm.getPlatformImageVersion(subscription: subscription, location: location, urn: urn)?.properties?.hyperVGeneration
+    public func platformImageHyperVGeneration(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> String? {
+        try await arm.getPlatformImageVersion(subscription: subscription, location: location, urn: urn)?.properties?
+            .hyperVGeneration
     }
 
     public func resources(subscription: String, resourceGroup: String) async throws -> [AzureTaggedResource] {
@@ -136,7 +152,9 @@ extension AzureConnection {
 struct PublishingProfilePatch: Encodable {
     let profile: ArmGalleryImageVersion.PublishingProfile
 
-    private enum Keys: String, CodingKey { case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate }
+    private enum Keys: String, CodingKey {
+        case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate
+    }
 
     func encode(to encoder: any Encoder) throws {
         var root = encoder.container(keyedBy: Keys.self)
@@ -181,8 +199,10 @@ extension DiskSource {
 extension AzureDisk {
     init(arm d: ArmDisk) {
         let p = d.properties
-        self.init(location: d.location, tags: d.tags, sku: d.sku?.name, zones: d.zones, source: p?.creationData.map(DiskSource.init(arm:)),
-                  sizeGB: p?.diskSizeGB, osType: p?.osType, hyperVGeneration: p?.hyperVGeneration)
+        self.init(
+            location: d.location, tags: d.tags, sku: d.sku?.name, zones: d.zones,
+            source: p?.creationData.map(DiskSource.init(arm:)),
+            sizeGB: p?.diskSizeGB, osType: p?.osType, hyperVGeneration: p?.hyperVGeneration)
         id = d.id
         name = d.name
         managedBy = d.managedBy
@@ -191,50 +211,65 @@ extension AzureDisk {
     }
 
     var armBody: ArmDisk {
-        ArmDisk(location: location ?? "", tags: tags, sku: sku.map { ArmSku(name: $0) }, zones: zones,
-                properties: .init(creationData: source?.armBody, diskSizeGB: sizeGB, osType: osType, hyperVGeneration: hyperVGeneration))
+        ArmDisk(
+            location: location ?? "", tags: tags, sku: sku.map { ArmSku(name: $0) }, zones: zones,
+            properties: .init(
+                creationData: source?.armBody, diskSizeGB: sizeGB, osType: osType, hyperVGeneration: hyperVGeneration))
     }
 }
 
 extension AzureSnapshot {
     init(arm s: ArmSnapshot) {
         let p = s.properties
-        self.init(location: s.location, tags: s.tags, sku: s.sku?.name, source: p?.creationData.map(DiskSource.init(arm:)),
-                  incremental: p?.incremental, hyperVGeneration: p?.hyperVGeneration)
+        self.init(
+            location: s.location, tags: s.tags, sku: s.sku?.name, source: p?.creationData.map(DiskSource.init(arm:)),
+            incremental: p?.incremental, hyperVGeneration: p?.hyperVGeneration)
         id = s.id
         name = s.name
         provisioningState = AzureProvisioningState(azure: p?.provisioningState)
     }
 
     var armBody: ArmSnapshot {
-        ArmSnapshot(location: location ?? "", tags: tags, sku: sku.map { ArmSku(name: $0) },
-                    properties: .init(creationData: (source ?? .empty).armBody, incremental: incremental, hyperVGeneration: hyperVGeneration))
+        ArmSnapshot(
+            location: location ?? "", tags: tags, sku: sku.map { ArmSku(name: $0) },
+            properties: .init(
+                creationData: (source ?? .empty).armBody, incremental: incremental, hyperVGeneration: hyperVGeneration))
     }
 }
 
 extension AzureImage {
     init(arm i: ArmImage) {
         let storage = i.properties?.storageProfile
-        self.init(location: i.location, tags: i.tags, osType: storage?.osDisk?.osType, osState: storage?.osDisk?.osState,
-                  osDisk: storage?.osDisk.map { Disk(snapshotID: $0.snapshot?.id, caching: $0.caching, storageAccountType: $0.storageAccountType) },
-                  dataDisks: storage?.dataDisks?.map {
-                      Disk(lun: $0.lun, snapshotID: $0.snapshot?.id, caching: $0.caching, storageAccountType: $0.storageAccountType)
-                  },
-                  hyperVGeneration: i.properties?.hyperVGeneration)
+        self.init(
+            location: i.location, tags: i.tags, osType: storage?.osDisk?.osType, osState: storage?.osDisk?.osState,
+            osDisk: storage?.osDisk.map {
+                Disk(snapshotID: $0.snapshot?.id, caching: $0.caching, storageAccountType: $0.storageAccountType)
+            },
+            dataDisks: storage?.dataDisks?.map {
+                Disk(
+                    lun: $0.lun, snapshotID: $0.snapshot?.id, caching: $0.caching,
+                    storageAccountType: $0.storageAccountType)
+            },
+            hyperVGeneration: i.properties?.hyperVGeneration)
         id = i.id
         provisioningState = AzureProvisioningState(azure: i.properties?.provisioningState)
     }
 
     var armBody: ArmImage {
         let os = osDisk ?? Disk(snapshotID: nil)
-        let armOS = ArmImage.OSDisk(osType: osType ?? "Linux", osState: osState ?? "Generalized", snapshot: os.snapshotID.map { ArmSubResource(id: $0) },
-                                    caching: os.caching, storageAccountType: os.storageAccountType)
+        let armOS = ArmImage.OSDisk(
+            osType: osType ?? "Linux", osState: osState ?? "Generalized",
+            snapshot: os.snapshotID.map { ArmSubResource(id: $0) },
+            caching: os.caching, storageAccountType: os.storageAccountType)
         let data = dataDisks?.map {
-            ArmImage.DataDisk(lun: $0.lun ?? 0, snapshot: $0.snapshotID.map { ArmSubResource(id: $0) }, caching: $0.caching,
-                              storageAccountType: $0.storageAccountType)
+            ArmImage.DataDisk(
+                lun: $0.lun ?? 0, snapshot: $0.snapshotID.map { ArmSubResource(id: $0) }, caching: $0.caching,
+                storageAccountType: $0.storageAccountType)
         }
-        return ArmImage(location: location ?? "", tags: tags,
-                        properties: .init(storageProfile: .init(osDisk: armOS, dataDisks: data), hyperVGeneration: hyperVGeneration))
+        return ArmImage(
+            location: location ?? "", tags: tags,
+            properties: .init(storageProfile: .init(osDisk: armOS, dataDisks: data), hyperVGeneration: hyperVGeneration)
+        )
     }
 }
 
@@ -248,16 +283,18 @@ extension AzureGallery {
 extension AzureGalleryImage {
     init(arm g: ArmGalleryImage) {
         let p = g.properties
-        self.init(location: g.location, tags: g.tags, osType: p?.osType, osState: p?.osState,
-                  identifier: p?.identifier.map { Identifier(publisher: $0.publisher, offer: $0.offer, sku: $0.sku) },
-                  hyperVGeneration: p?.hyperVGeneration, architecture: p?.architecture,
-                  features: p?.features?.map { Feature(name: $0.name, value: $0.value) },
-                  description: p?.description, endOfLifeDate: p?.endOfLifeDate)
+        self.init(
+            location: g.location, tags: g.tags, osType: p?.osType, osState: p?.osState,
+            identifier: p?.identifier.map { Identifier(publisher: $0.publisher, offer: $0.offer, sku: $0.sku) },
+            hyperVGeneration: p?.hyperVGeneration, architecture: p?.architecture,
+            features: p?.features?.map { Feature(name: $0.name, value: $0.value) },
+            description: p?.description, endOfLifeDate: p?.endOfLifeDate)
         provisioningState = AzureProvisioningState(azure: p?.provisioningState)
     }
 
     var armBody: ArmGalleryImage {
-        var p = ArmGalleryImage.Properties(osType: "", osState: "", identifier: .init(publisher: "", offer: "", sku: ""))
+        var p = ArmGalleryImage.Properties(
+            osType: "", osState: "", identifier: .init(publisher: "", offer: "", sku: ""))
         p.osType = osType
         p.osState = osState
         p.identifier = identifier.map { i in
@@ -280,13 +317,18 @@ extension AzureGalleryImage {
 
 extension PublishingProfile {
     init(arm p: ArmGalleryImageVersion.PublishingProfile) {
-        self.init(targetRegions: p.targetRegions?.map { Region(name: $0.name, replicas: $0.regionalReplicaCount, storageAccountType: $0.storageAccountType) },
-                  excludeFromLatest: p.excludeFromLatest, endOfLifeDate: p.endOfLifeDate)
+        self.init(
+            targetRegions: p.targetRegions?.map {
+                Region(name: $0.name, replicas: $0.regionalReplicaCount, storageAccountType: $0.storageAccountType)
+            },
+            excludeFromLatest: p.excludeFromLatest, endOfLifeDate: p.endOfLifeDate)
     }
 
     var armBody: ArmGalleryImageVersion.PublishingProfile {
         ArmGalleryImageVersion.PublishingProfile(
-            targetRegions: targetRegions?.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType) },
+            targetRegions: targetRegions?.map {
+                .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType)
+            },
             excludeFromLatest: excludeFromLatest, endOfLifeDate: endOfLifeDate)
     }
 }
@@ -294,24 +336,37 @@ extension PublishingProfile {
 extension AzureGalleryImageVersion {
     init(arm v: ArmGalleryImageVersion) {
         let p = v.properties
-        self.init(location: v.location, tags: v.tags, publishingProfile: p?.publishingProfile.map(PublishingProfile.init(arm:)),
-                  osDisk: p?.storageProfile?.osDiskImage.map { Disk(lun: $0.lun, sourceID: $0.source?.id, hostCaching: $0.hostCaching) },
-                  dataDisks: p?.storageProfile?.dataDiskImages?.map { Disk(lun: $0.lun, sourceID: $0.source?.id, hostCaching: $0.hostCaching) })
+        self.init(
+            location: v.location, tags: v.tags,
+            publishingProfile: p?.publishingProfile.map(PublishingProfile.init(arm:)),
+            osDisk: p?.storageProfile?.osDiskImage.map {
+                Disk(lun: $0.lun, sourceID: $0.source?.id, hostCaching: $0.hostCaching)
+            },
+            dataDisks: p?.storageProfile?.dataDiskImages?.map {
+                Disk(lun: $0.lun, sourceID: $0.source?.id, hostCaching: $0.hostCaching)
+            })
         id = v.id
         provisioningState = AzureProvisioningState(azure: p?.provisioningState)
         replication = p?.replicationStatus.map { status in
-            Replication(aggregatedState: status.aggregatedState, regions: status.summary?.map {
-                RegionalReplication(region: $0.region, state: $0.state.map(ReplicationState.init(azure:)), details: $0.details, progress: $0.progress)
-            })
+            Replication(
+                aggregatedState: status.aggregatedState,
+                regions: status.summary?.map {
+                    RegionalReplication(
+                        region: $0.region, state: $0.state.map(ReplicationState.init(azure:)), details: $0.details,
+                        progress: $0.progress)
+                })
         }
     }
 
     var armBody: ArmGalleryImageVersion {
         func image(_ disk: Disk) -> ArmGalleryImageVersion.DiskImage {
-            ArmGalleryImageVersion.DiskImage(lun: disk.lun, source: ArmSubResource(id: disk.sourceID), hostCaching: disk.hostCaching)
+            ArmGalleryImageVersion.DiskImage(
+                lun: disk.lun, source: ArmSubResource(id: disk.sourceID), hostCaching: disk.hostCaching)
         }
-        return ArmGalleryImageVersion(location: location ?? "", tags: tags, properties: .init(
-            publishingProfile: publishingProfile?.armBody,
-            storageProfile: .init(osDiskImage: osDisk.map(image), dataDiskImages: dataDisks?.map(image))))
+        return ArmGalleryImageVersion(
+            location: location ?? "", tags: tags,
+            properties: .init(
+                publishingProfile: publishingProfile?.armBody,
+                storageProfile: .init(osDiskImage: osDisk.map(image), dataDiskImages: dataDisks?.map(image))))
     }
 }

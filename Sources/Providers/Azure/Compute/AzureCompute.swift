@@ -40,7 +40,9 @@ public protocol AzureCompute: Sendable {
     func beginCreateGalleryImage(_ id: ResourceID, _ definition: AzureGalleryImage) async throws -> any AzureOperation
     /// Reads an image version; with `replicationStatus`, its per-region replication too.
     func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion?
-    func beginCreateGalleryImageVersion(_ id: ResourceID, _ version: AzureGalleryImageVersion) async throws -> any AzureOperation
+    func beginCreateGalleryImageVersion(
+        _ id: ResourceID, _ version: AzureGalleryImageVersion
+    ) async throws -> any AzureOperation
     /// Sets a version's publishing profile to `profile`: target regions and
     /// exclude-from-latest when given, and the end-of-life date always (nil removes it).
     func beginUpdatePublishingProfile(_ id: ResourceID, _ profile: PublishingProfile) async throws -> any AzureOperation
@@ -70,10 +72,14 @@ public protocol AzureCompute: Sendable {
 
     /// `urn` with `latest` replaced by the numerically highest version in `location`; a
     /// concrete version is returned unchanged.
-    func resolvePlatformImage(subscription: String, location: String, urn: PlatformImageURN) async throws -> PlatformImageURN
+    func resolvePlatformImage(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> PlatformImageURN
     /// The Hyper-V generation of a concrete platform image version; nil when the version
     /// does not exist or states none.
-    func platformImageHyperVGeneration(subscription: String, location: String, urn: PlatformImageURN) async throws -> String?
+    func platformImageHyperVGeneration(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> String?
 
     // MARK: Resources
 
@@ -108,14 +114,18 @@ extension AzureCompute {
     /// exists but is still being created by someone else (or by a run whose journal was
     /// lost): it polls the resource, never re-sends the request that made it.
     public func provisioningHandle(of id: ResourceID) -> OperationHandle {
-        OperationHandle(operation: "provisioning of \(id.name)", resource: id.description, method: .put,
-                        resourceURL: resourceURL(id), startedAt: Date())
+        OperationHandle(
+            operation: "provisioning of \(id.name)", resource: id.description, method: .put,
+            resourceURL: resourceURL(id), startedAt: Date())
     }
 
     /// Attaches and detaches with no check before a detach and no journal.
-    public func updateDataDisks(_ changes: [DataDiskChange], on vm: ResourceID, maxDataDisks: Int,
-                                lock: any DataDiskLUNLock, timeout: Duration) async throws -> [Int?] {
-        try await updateDataDisks(changes, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
-                                  ensureNotInUse: { _, _ in }, onStarted: { _ in })
+    public func updateDataDisks(
+        _ changes: [DataDiskChange], on vm: ResourceID, maxDataDisks: Int,
+        lock: any DataDiskLUNLock, timeout: Duration
+    ) async throws -> [Int?] {
+        try await updateDataDisks(
+            changes, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
+            ensureNotInUse: { _, _ in }, onStarted: { _ in })
     }
 }

@@ -82,8 +82,11 @@ public struct AzureDisk: Sendable, Hashable {
     public var diskState: String?
     public var provisioningState: AzureProvisioningState = .unreported
 
-    public init(location: String?, tags: [String: String]? = nil, sku: String? = nil, zones: [String]? = nil, source: DiskSource?,
-                sizeGB: Int? = nil, osType: String? = nil, hyperVGeneration: String? = nil) {
+    public init(
+        location: String?, tags: [String: String]? = nil, sku: String? = nil, zones: [String]? = nil,
+        source: DiskSource?,
+        sizeGB: Int? = nil, osType: String? = nil, hyperVGeneration: String? = nil
+    ) {
         self.location = location
         self.tags = tags
         self.sku = sku
@@ -116,8 +119,11 @@ public struct AzureSnapshot: Sendable, Hashable {
     public var name: String?
     public var provisioningState: AzureProvisioningState = .unreported
 
-    public init(location: String?, tags: [String: String]? = nil, sku: String? = nil, source: DiskSource?, incremental: Bool? = nil,
-                hyperVGeneration: String? = nil) {
+    public init(
+        location: String?, tags: [String: String]? = nil, sku: String? = nil, source: DiskSource?,
+        incremental: Bool? = nil,
+        hyperVGeneration: String? = nil
+    ) {
         self.location = location
         self.tags = tags
         self.sku = sku
@@ -158,8 +164,11 @@ public struct AzureImage: Sendable, Hashable {
     public var id: String?
     public var provisioningState: AzureProvisioningState = .unreported
 
-    public init(location: String?, tags: [String: String]? = nil, osType: String?, osState: String?, osDisk: Disk?, dataDisks: [Disk]? = nil,
-                hyperVGeneration: String?) {
+    public init(
+        location: String?, tags: [String: String]? = nil, osType: String?, osState: String?, osDisk: Disk?,
+        dataDisks: [Disk]? = nil,
+        hyperVGeneration: String?
+    ) {
         self.location = location
         self.tags = tags
         self.osType = osType
@@ -221,9 +230,11 @@ public struct AzureGalleryImage: Sendable, Hashable {
     public var endOfLifeDate: String?
     public var provisioningState: AzureProvisioningState = .unreported
 
-    public init(location: String?, tags: [String: String]? = nil, osType: String?, osState: String?, identifier: Identifier?,
-                hyperVGeneration: String? = nil, architecture: String? = nil, features: [Feature]? = nil,
-                description: String? = nil, endOfLifeDate: String? = nil) {
+    public init(
+        location: String?, tags: [String: String]? = nil, osType: String?, osState: String?, identifier: Identifier?,
+        hyperVGeneration: String? = nil, architecture: String? = nil, features: [Feature]? = nil,
+        description: String? = nil, endOfLifeDate: String? = nil
+    ) {
         self.location = location
         self.tags = tags
         self.osType = osType
@@ -345,8 +356,10 @@ public struct AzureGalleryImageVersion: Sendable, Hashable {
     public var provisioningState: AzureProvisioningState = .unreported
     public var replication: Replication?
 
-    public init(location: String?, tags: [String: String]? = nil, publishingProfile: PublishingProfile?, osDisk: Disk?,
-                dataDisks: [Disk]? = nil) {
+    public init(
+        location: String?, tags: [String: String]? = nil, publishingProfile: PublishingProfile?, osDisk: Disk?,
+        dataDisks: [Disk]? = nil
+    ) {
         self.location = location
         self.tags = tags
         self.publishingProfile = publishingProfile

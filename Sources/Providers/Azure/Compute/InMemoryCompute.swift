@@ -19,7 +19,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         case snapshot, beginCreateSnapshot, beginDeleteSnapshot
         case image, beginCreateImage, beginDeleteImage
         case gallery, beginCreateGallery, galleryImage, beginCreateGalleryImage
-        case galleryImageVersion, beginCreateGalleryImageVersion, beginUpdatePublishingProfile, beginDeleteGalleryImageVersion
+        case galleryImageVersion, beginCreateGalleryImageVersion, beginUpdatePublishingProfile,
+            beginDeleteGalleryImageVersion
         case dataDisks, updateDataDisks
         case resolvePlatformImage, platformImageHyperVGeneration
         case resources
@@ -105,8 +106,12 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     }
 
     /// Adds a platform image's versions in `location`, each of generation `hyperVGeneration`.
-    public func addPlatformImage(_ urn: PlatformImageURN, location: String, versions: [String], hyperVGeneration: String? = "V2") {
-        for version in versions { platformImages[Self.platformKey(urn, location), default: [:]][version] = .some(hyperVGeneration) }
+    public func addPlatformImage(
+        _ urn: PlatformImageURN, location: String, versions: [String], hyperVGeneration: String? = "V2"
+    ) {
+        for version in versions {
+            platformImages[Self.platformKey(urn, location), default: [:]][version] = .some(hyperVGeneration)
+        }
     }
 
     /// Sets how long the operations of `call` take.
@@ -116,7 +121,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
 
     /// The next operation `call` starts ends `Failed` with Azure's `code` and `message`
     /// (and a created resource reads `Failed`).
-    public func failNext(_ call: Call, code: String = "InternalOperationError", message: String = "the operation failed") {
+    public func failNext(
+        _ call: Call, code: String = "InternalOperationError", message: String = "the operation failed"
+    ) {
         operationFailures[call, default: []].append(
             ArmError(kind: .operationFailed, operation: call.rawValue, resource: "", code: code, message: message))
     }
@@ -155,7 +162,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
 
     /// How many times `call` was made (about `resource`, when given).
     public func count(_ call: Call, resource: ResourceID? = nil) -> Int {
-        calls.filter { $0.call == call && (resource == nil || $0.resource.lowercased() == resource!.description.lowercased()) }.count
+        calls.filter {
+            $0.call == call && (resource == nil || $0.resource.lowercased() == resource!.description.lowercased())
+        }.count
     }
 
     /// Forgets the calls made so far.
@@ -207,7 +216,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         var stored = snapshot
         stored.id = id.description
         stored.name = id.name
-        if case .copy(let source) = snapshot.source, let sourceID = try? ResourceID(parsing: source), let disk = disks[Self.key(sourceID)] {
+        if case .copy(let source) = snapshot.source, let sourceID = try? ResourceID(parsing: source),
+            let disk = disks[Self.key(sourceID)]
+        {
             stored.hyperVGeneration = stored.hyperVGeneration ?? disk.hyperVGeneration
         }
         stored.provisioningState = .inProgress(snapshots[key] == nil ? "Creating" : "Updating")
@@ -218,7 +229,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
 
     public func beginDeleteSnapshot(_ id: ResourceID) async throws -> any AzureOperation {
         try record(.beginDeleteSnapshot, id)
-        return beginDelete(.beginDeleteSnapshot, "delete snapshot", id, kind: .snapshot, exists: snapshots[Self.key(id)] != nil)
+        return beginDelete(
+            .beginDeleteSnapshot, "delete snapshot", id, kind: .snapshot, exists: snapshots[Self.key(id)] != nil)
     }
 
     // MARK: AzureCompute: managed images
@@ -266,21 +278,26 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         return galleryImages[Self.key(id)]
     }
 
-    public func beginCreateGalleryImage(_ id: ResourceID, _ definition: AzureGalleryImage) async throws -> any AzureOperation {
+    public func beginCreateGalleryImage(
+        _ id: ResourceID, _ definition: AzureGalleryImage
+    ) async throws -> any AzureOperation {
         try record(.beginCreateGalleryImage, id)
         let key = Self.key(id)
         guard let gallery = id.parent, galleries[Self.key(gallery)] != nil else {
-            throw Self.notFound("create gallery image definition", id, "the gallery \(id.parent?.name ?? "?") does not exist")
+            throw Self.notFound(
+                "create gallery image definition", id, "the gallery \(id.parent?.name ?? "?") does not exist")
         }
         var stored = definition
         stored.provisioningState = .inProgress(galleryImages[key] == nil ? "Creating" : "Updating")
         galleryImages[key] = stored
         ids[key] = id
-        return start(.beginCreateGalleryImage, "create gallery image definition", id, method: .put,
-                     effect: .provision(.galleryImage, key: key))
+        return start(
+            .beginCreateGalleryImage, "create gallery image definition", id, method: .put,
+            effect: .provision(.galleryImage, key: key))
     }
 
-    public func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion? {
+    public func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion?
+    {
         try record(.galleryImageVersion, id)
         let key = Self.key(id)
         guard var version = versions[key] else { return nil }
@@ -288,40 +305,50 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         return version
     }
 
-    public func beginCreateGalleryImageVersion(_ id: ResourceID, _ version: AzureGalleryImageVersion) async throws
+    public func beginCreateGalleryImageVersion(
+        _ id: ResourceID, _ version: AzureGalleryImageVersion
+    ) async throws
         -> any AzureOperation
     {
         try record(.beginCreateGalleryImageVersion, id)
         let key = Self.key(id)
         guard let definition = id.parent, galleryImages[Self.key(definition)] != nil else {
-            throw Self.notFound("create gallery image version", id, "the image definition \(id.parent?.name ?? "?") does not exist")
+            throw Self.notFound(
+                "create gallery image version", id, "the image definition \(id.parent?.name ?? "?") does not exist")
         }
         var stored = version
         stored.id = id.description
         stored.provisioningState = .inProgress(versions[key] == nil ? "Creating" : "Updating")
         versions[key] = stored
         ids[key] = id
-        let operation = start(.beginCreateGalleryImageVersion, "create gallery image version", id, method: .put,
-                              effect: .provision(.version, key: key))
+        let operation = start(
+            .beginCreateGalleryImageVersion, "create gallery image version", id, method: .put,
+            effect: .provision(.version, key: key))
         replication[key] = Replicating(starts: clock.now, ends: pending[operation.number ?? 0]?.ends ?? clock.now)
         return operation
     }
 
-    public func beginUpdatePublishingProfile(_ id: ResourceID, _ profile: PublishingProfile) async throws -> any AzureOperation {
+    public func beginUpdatePublishingProfile(
+        _ id: ResourceID, _ profile: PublishingProfile
+    ) async throws -> any AzureOperation {
         try record(.beginUpdatePublishingProfile, id)
         let key = Self.key(id)
-        guard versions[key] != nil else { throw Self.notFound("update gallery image version", id, "the version does not exist") }
+        guard versions[key] != nil else {
+            throw Self.notFound("update gallery image version", id, "the version does not exist")
+        }
         versions[key]?.provisioningState = .inProgress("Updating")
-        let operation = start(.beginUpdatePublishingProfile, "update gallery image version", id, method: .patch,
-                              effect: .profile(key: key, profile))
+        let operation = start(
+            .beginUpdatePublishingProfile, "update gallery image version", id, method: .patch,
+            effect: .profile(key: key, profile))
         replication[key] = Replicating(starts: clock.now, ends: pending[operation.number ?? 0]?.ends ?? clock.now)
         return operation
     }
 
     public func beginDeleteGalleryImageVersion(_ id: ResourceID) async throws -> any AzureOperation {
         try record(.beginDeleteGalleryImageVersion, id)
-        return beginDelete(.beginDeleteGalleryImageVersion, "delete gallery image version", id, kind: .version,
-                           exists: versions[Self.key(id)] != nil)
+        return beginDelete(
+            .beginDeleteGalleryImageVersion, "delete gallery image version", id, kind: .version,
+            exists: versions[Self.key(id)] != nil)
     }
 
     // MARK: AzureCompute: virtual machines
@@ -340,8 +367,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         try record(.updateDataDisks, vm)
         guard !changes.isEmpty else { return [] }
         return try await lock.withLUNLock {
-            let (results, operation) = try await self.changeDataDisks(changes, on: vm, maxDataDisks: maxDataDisks,
-                                                                      ensureNotInUse: ensureNotInUse)
+            let (results, operation) = try await self.changeDataDisks(
+                changes, on: vm, maxDataDisks: maxDataDisks,
+                ensureNotInUse: ensureNotInUse)
             if let operation {
                 try await onStarted(operation.handle)
                 try await operation.waitUntilDone(timeout: timeout)
@@ -358,15 +386,18 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         settle()
         let verb = changes.allSatisfy(\.isAttach) ? "attach data disk" : "attach and detach data disks"
         guard let dataDisks = machines[Self.key(vm)] else {
-            throw ArmError(kind: .http, operation: verb, resource: vm.description, status: 404, code: "ResourceNotFound",
-                           message: "the virtual machine does not exist")
+            throw ArmError(
+                kind: .http, operation: verb, resource: vm.description, status: 404, code: "ResourceNotFound",
+                message: "the virtual machine does not exist")
         }
         var lunOf: [ResourceID: Int] = [:]
         var detaching: [ResourceID] = []
         for change in changes {
             switch change {
             case .attach(let a):
-                if let existing = dataDisks.first(where: { $0.isDisk(a.disk) && !$0.toBeDetached }) { lunOf[a.disk] = existing.lun }
+                if let existing = dataDisks.first(where: { $0.isDisk(a.disk) && !$0.toBeDetached }) {
+                    lunOf[a.disk] = existing.lun
+                }
             case .detach(let disk, _):
                 guard lunOf[disk] == nil, let attached = dataDisks.first(where: { $0.isDisk(disk) }) else { continue }
                 try await ensureNotInUse(disk, attached.lun)
@@ -384,8 +415,10 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
                 throw Self.notFound(verb, a.disk, "the disk does not exist")
             }
             guard let lun = ArmClient.lowestFreeLUN(used: used, maxDataDisks: maxDataDisks) else {
-                throw ArmError(kind: .invalidRequest, operation: verb, resource: vm.description, code: ArmClient.maxDataDisksReached,
-                               message: "the VM has \(used.count) data disks and its size allows \(maxDataDisks)")
+                throw ArmError(
+                    kind: .invalidRequest, operation: verb, resource: vm.description,
+                    code: ArmClient.maxDataDisksReached,
+                    message: "the VM has \(used.count) data disks and its size allows \(maxDataDisks)")
             }
             used.insert(lun)
             lunOf[a.disk] = lun
@@ -393,27 +426,41 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         }
         let results = changes.map { lunOf[$0.disk] }
         guard !attaching.isEmpty || !detaching.isEmpty else { return (results, nil) }
-        let names = (attaching.map { "attach data disk \($0.disk.name) at LUN \($0.lun)" } + detaching.map { "detach data disk \($0.name)" })
-        let operation = start(.updateDataDisks, names.joined(separator: ", "), vm, method: .post,
-                              effect: .dataDisks(vm: Self.key(vm), attach: attaching, detach: detaching))
+        let names =
+            (attaching.map { "attach data disk \($0.disk.name) at LUN \($0.lun)" }
+                + detaching.map { "detach data disk \($0.name)" })
+        let operation = start(
+            .updateDataDisks, names.joined(separator: ", "), vm, method: .post,
+            effect: .dataDisks(vm: Self.key(vm), attach: attaching, detach: detaching))
         return (results, operation)
     }
 
     // MARK: AzureCompute: platform images and listings
 
-    public func resolvePlatformImage(subscription: String, location: String, urn: PlatformImageURN) async throws -> PlatformImageURN {
+    public func resolvePlatformImage(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> PlatformImageURN {
         try record(.resolvePlatformImage, "\(urn) in \(location)")
         guard urn.isLatest else { return urn }
-        guard let highest = ImageVersionOrder.highest(Array((platformImages[Self.platformKey(urn, location)] ?? [:]).keys)) else {
-            throw ArmError(kind: .invalidRequest, operation: "resolve latest version of platform image", resource: "\(urn) in \(location)",
-                           message: "the image has no versions in \(location)", hint: "check the publisher, offer, sku and location")
+        guard
+            let highest = ImageVersionOrder.highest(
+                Array((platformImages[Self.platformKey(urn, location)] ?? [:]).keys))
+        else {
+            throw ArmError(
+                kind: .invalidRequest, operation: "resolve latest version of platform image",
+                resource: "\(urn) in \(location)",
+                message: "the image has no versions in \(location)",
+                hint: "check the publisher, offer, sku and location")
         }
         return urn.resolved(to: highest)
     }
 
-    public func platformImageHyperVGeneration(subscription: String, location: String, urn: PlatformImageURN) async throws -> String? {
+    public func platformImageHyperVGeneration(
+        subscription: String, location: String, urn: PlatformImageURN
+    ) async throws -> String? {
         try record(.platformImageHyperVGeneration, "\(urn) in \(location)")
-        guard let version = urn.version, let generation = platformImages[Self.platformKey(urn, location)]?[version] else { return nil }
+        guard let version = urn.version, let generation = platformImages[Self.platformKey(urn, location)]?[version]
+        else { return nil }
         return generation
     }
 
@@ -422,7 +469,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         settle()
         return ids.sorted { $0.key < $1.key }.compactMap { key, id in
             guard id.segments.count == 1, id.subscription.lowercased() == subscription.lowercased(),
-                  id.resourceGroup.lowercased() == resourceGroup.lowercased(), let found = tags(of: key) else { return nil }
+                id.resourceGroup.lowercased() == resourceGroup.lowercased(), let found = tags(of: key)
+            else { return nil }
             return AzureTaggedResource(id: id.description, type: id.fullType, tags: found)
         }
     }
@@ -451,7 +499,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     }
 
     private static func notFound(_ operation: String, _ id: ResourceID, _ message: String) -> ArmError {
-        ArmError(kind: .http, operation: operation, resource: id.description, status: 404, code: "NotFound", message: message)
+        ArmError(
+            kind: .http, operation: operation, resource: id.description, status: 404, code: "NotFound", message: message
+        )
     }
 
     /// Records a call, settles finished operations, and throws an answer set for it.
@@ -492,7 +542,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
                 parts.firstIndex { $0.lowercased() == name }.flatMap { $0 + 1 < parts.count ? parts[$0 + 1] : nil }
             }
             guard let location = after("locations"), let publisher = after("publishers"), let offer = after("offers"),
-                  let sku = after("skus"), let version = after("versions") else { return nil }
+                let sku = after("skus"), let version = after("versions")
+            else { return nil }
             let urn = PlatformImageURN(publisher: publisher, offer: offer, sku: sku, version: nil)
             return platformImages[Self.platformKey(urn, location)]?[version] ?? nil
         case .galleryImageVersion(let id, _):
@@ -503,7 +554,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         }
     }
 
-    private func start(_ call: Call, _ name: String, _ id: ResourceID, method: AzureHTTPMethod, effect: Effect) -> Operation {
+    private func start(
+        _ call: Call, _ name: String, _ id: ResourceID, method: AzureHTTPMethod, effect: Effect
+    ) -> Operation {
         let number = nextOperation
         nextOperation += 1
         var failure: ArmError?
@@ -513,9 +566,11 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
             failure?.operation = name
             failure?.resource = id.description
         }
-        let handle = OperationHandle(operation: name, resource: id.description, method: method, resourceURL: resourceURL(id),
-                                     asyncOperationURL: URL(string: "memory://operations/\(number)"), startedAt: Date())
-        pending[number] = Pending(handle: handle, ends: clock.now.advanced(by: latency[call] ?? .zero), failure: failure, effect: effect)
+        let handle = OperationHandle(
+            operation: name, resource: id.description, method: method, resourceURL: resourceURL(id),
+            asyncOperationURL: URL(string: "memory://operations/\(number)"), startedAt: Date())
+        pending[number] = Pending(
+            handle: handle, ends: clock.now.advanced(by: latency[call] ?? .zero), failure: failure, effect: effect)
         return Operation(handle: handle, compute: self, number: number)
     }
 
@@ -539,7 +594,9 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     /// Finishes every operation whose time has come, in the order they end.
     private func settle() {
         let now = clock.now
-        for (number, op) in pending.filter({ $0.value.ends <= now }).sorted(by: { ($0.value.ends, $0.key) < ($1.value.ends, $1.key) }) {
+        for (number, op) in pending.filter({ $0.value.ends <= now }).sorted(by: {
+            ($0.value.ends, $0.key) < ($1.value.ends, $1.key)
+        }) {
             pending[number] = nil
             finished[number] = op.failure
             apply(op.effect, failed: op.failure != nil)
@@ -596,20 +653,27 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     }
 
     /// The version's replication per target region (its own region when it names none).
-    private func replicationOf(_ key: String, _ version: AzureGalleryImageVersion) -> AzureGalleryImageVersion.Replication {
+    private func replicationOf(
+        _ key: String, _ version: AzureGalleryImageVersion
+    ) -> AzureGalleryImageVersion.Replication {
         let regions = version.publishingProfile?.targetRegions?.map(\.name) ?? [version.location ?? ""]
         let timing = replication[key]
         let now = clock.now
         let failed = failedRegions[key] ?? [:]
         let summary = regions.map { name -> AzureGalleryImageVersion.RegionalReplication in
             let region = RegionName.normalized(name)
-            if let details = failed[region] { return .init(region: region, state: .failed, details: details, progress: 0) }
+            if let details = failed[region] {
+                return .init(region: region, state: .failed, details: details, progress: 0)
+            }
             guard let timing, now < timing.ends else { return .init(region: region, state: .completed, progress: 100) }
-            let total = timing.starts.duration(to: timing.ends), done = timing.starts.duration(to: now)
+            let total = timing.starts.duration(to: timing.ends)
+            let done = timing.starts.duration(to: now)
             let percent = total > .zero ? Int((done / total) * 100) : 0
             return .init(region: region, state: .replicating, progress: min(99, max(0, percent)))
         }
-        let aggregate = summary.contains { $0.state == .failed } ? "Failed"
+        let aggregate =
+            summary.contains { $0.state == .failed }
+            ? "Failed"
             : summary.allSatisfy { $0.state == .completed } ? "Completed" : "InProgress"
         return .init(aggregatedState: aggregate, regions: summary)
     }
@@ -624,16 +688,20 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
             if let number, finished[number] != nil || pending[number] != nil {
                 running = pending[number]
             } else {
-                running = pending.values.filter { $0.handle.resource.lowercased() == handle.resource.lowercased() }.min { $0.ends < $1.ends }
+                running = pending.values.filter { $0.handle.resource.lowercased() == handle.resource.lowercased() }.min
+                { $0.ends < $1.ends }
             }
             guard let running else { break }
             let waited = start.duration(to: clock.now)
             if waited + clock.now.duration(to: running.ends) > timeout {
                 // Waited as long as the caller allows, as a poller would.
                 try await clock.sleep(until: start.advanced(by: timeout), tolerance: nil)
-                throw ArmError(kind: .operationTimedOut, operation: handle.operation, resource: handle.resource,
-                               message: "still running after \(Int(timeout.secondsDouble)) s",
-                               hint: "it may still be running in Azure; run again to wait for it, or raise the timeout for this step")
+                throw ArmError(
+                    kind: .operationTimedOut, operation: handle.operation, resource: handle.resource,
+                    message: "still running after \(Int(timeout.secondsDouble)) s",
+                    hint:
+                        "it may still be running in Azure; run again to wait for it, or raise the timeout for this step"
+                )
             }
             try await clock.sleep(until: running.ends, tolerance: nil)
         }
@@ -642,11 +710,14 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         if number == nil || finished[number!] == nil, let id = try? ResourceID(parsing: handle.resource) {
             // A handle of another process: the resource tells how it went.
             let key = Self.key(id)
-            let state = disks[key]?.provisioningState ?? snapshots[key]?.provisioningState ?? images[key]?.provisioningState
-                ?? galleries[key]?.provisioningState ?? galleryImages[key]?.provisioningState ?? versions[key]?.provisioningState
+            let state =
+                disks[key]?.provisioningState ?? snapshots[key]?.provisioningState ?? images[key]?.provisioningState
+                ?? galleries[key]?.provisioningState ?? galleryImages[key]?.provisioningState
+                ?? versions[key]?.provisioningState
             if let state, state.isFailed {
-                throw ArmError(kind: .operationFailed, operation: handle.operation, resource: handle.resource,
-                               code: "ProvisioningState\(state)", message: "the resource's provisioningState is \(state)")
+                throw ArmError(
+                    kind: .operationFailed, operation: handle.operation, resource: handle.resource,
+                    code: "ProvisioningState\(state)", message: "the resource's provisioningState is \(state)")
             }
         }
     }

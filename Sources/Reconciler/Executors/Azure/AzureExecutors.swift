@@ -43,7 +43,8 @@ struct AzureOperations {
 
     /// Reads a journaled operation back. A bare URL (written by an older Kiln, or by hand)
     /// is taken as the `Azure-AsyncOperation` URL of `fallbackMethod` on `resource`.
-    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID, azure: any AzureCompute) -> OperationHandle? {
+    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID,
+                       azure: any AzureCompute) -> OperationHandle? {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         if let handle = try? decoder.decode(OperationHandle.self, from: Data(text.utf8)) { return handle }
@@ -64,7 +65,8 @@ struct AzureOperations {
     func rejoin(fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
                 whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Bool {
         guard let text = context.operationToRejoin,
-              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure) else { return false }
+              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
+        else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
         try await wait(azure.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
         return true
@@ -80,7 +82,8 @@ struct AzureOperations {
     /// Waits for a resource that exists but is still being provisioned (e.g. created by a
     /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
     func waitForProvisioning(_ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
-        try await wait(azure.operation(resuming: azure.provisioningHandle(of: id)), timeout: timeout, whileWaiting: whileWaiting)
+        let operation = azure.operation(resuming: azure.provisioningHandle(of: id))
+        try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
 
     private enum Finished: Sendable {
@@ -91,7 +94,8 @@ struct AzureOperations {
     /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
     /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
     /// is journaled) and with `CancellationError` when the run is cancelled.
-    func wait(_ operation: any AzureOperation, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
+    func wait(_ operation: any AzureOperation, timeout: Duration,
+              whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
         try context.checkInterruption()
         let interrupts = context.interrupts
         let actionID = context.action.id
@@ -161,8 +165,8 @@ extension ExecutorEnvironment {
     /// recorded on the OS snapshot or disk (inherited from the source), else V1.
     func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let snap = try await azure.snapshot(azureResourceID(d.snapshotID(.os), for: action)), let g = snap.hyperVGeneration { return g }
-        if let disk = try await azure.disk(azureResourceID(d.diskID(.os), for: action)), let g = disk.hyperVGeneration { return g }
+        if let g = try await azure.snapshot(azureResourceID(d.snapshotID(.os), for: action))?.hyperVGeneration { return g }
+        if let g = try await azure.disk(azureResourceID(d.diskID(.os), for: action))?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }
 
@@ -180,7 +184,9 @@ extension ExecutorEnvironment {
                                                                       urn: urn.resolved(to: version))
             }
         case .disk:
-            if let source = d.sourceID { found = try await azure.disk(azureResourceID(source, for: action))?.hyperVGeneration }
+            if let source = d.sourceID {
+                found = try await azure.disk(azureResourceID(source, for: action))?.hyperVGeneration
+            }
         case .galleryImageVersion:
             if let source = d.sourceID, let definition = try azureResourceID(source, for: action).parent {
                 found = try await azure.galleryImage(definition)?.hyperVGeneration

@@ -66,8 +66,8 @@ struct CreateDiskExecutor: ActionExecutor {
                 // An empty disk has no source to inherit a generation from.
                 hyperV = hyperV ?? HyperVGeneration.v1.rawValue
             }
-            return AzureDisk(location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones, source: creation,
-                             sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
+            return AzureDisk(location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones,
+                             source: creation, sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
         case .data(let lun):
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             let creation: DiskSource
@@ -83,8 +83,8 @@ struct CreateDiskExecutor: ActionExecutor {
                 }
                 creation = .galleryImageVersion(id: try sourceID(d, action), lun: lun)
             }
-            return AzureDisk(location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones, source: creation,
-                             sizeGB: disk.sizeGB)
+            return AzureDisk(location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones,
+                             source: creation, sizeGB: disk.sizeGB)
         }
     }
 

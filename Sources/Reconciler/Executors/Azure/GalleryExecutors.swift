@@ -83,7 +83,8 @@ struct GalleryDefinitionExecutor: ActionExecutor {
             var tags = d.build.tags
             tags["kiln:build"] = d.name
             body = AzureGalleryImage(location: location, tags: tags, osType: "Linux", osState: "Generalized",
-                                     identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name), hyperVGeneration: generation)
+                                     identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+                                     hyperVGeneration: generation)
         }
         try ops.context.checkInterruption()
         let operation = try await env.azure.beginCreateGalleryImage(id, body)
@@ -141,7 +142,8 @@ struct GalleryVersionExecutor: ActionExecutor {
         let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context, interval: progressInterval)
+        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
+                                           interval: progressInterval)
         let outcome = ActionOutcome.azure(versionID, [ActionOutcome.Key.galleryImageVersionID: versionID.description])
 
         try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
@@ -162,7 +164,8 @@ struct GalleryVersionExecutor: ActionExecutor {
 
         let location = try await galleryLocation(definitionID, d, action: action, context: context)
         try context.checkInterruption()
-        let operation = try await env.azure.beginCreateGalleryImageVersion(versionID, versionBody(d, g, location: location, action: action))
+        let body = try versionBody(d, g, location: location, action: action)
+        let operation = try await env.azure.beginCreateGalleryImageVersion(versionID, body)
         _ = try await ops.recordAndWait(operation, timeout: replication, whileWaiting: { try await progress.poll() })
         await progress.reportFinal()
         return outcome
@@ -182,15 +185,18 @@ struct GalleryVersionExecutor: ActionExecutor {
         return definition.location.map(AzureRegion.normalized) ?? d.location
     }
 
-    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> AzureGalleryImageVersion {
-        let os = AzureGalleryImageVersion.Disk(sourceID: d.snapshotID(.os), hostCaching: d.build.disk.cacheType.rawValue)
+    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String,
+                     action: Action) throws -> AzureGalleryImageVersion {
+        let os = AzureGalleryImageVersion.Disk(sourceID: d.snapshotID(.os),
+                                               hostCaching: d.build.disk.cacheType.rawValue)
         let data = try d.roles.compactMap { role -> AzureGalleryImageVersion.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return AzureGalleryImageVersion.Disk(lun: lun, sourceID: d.snapshotID(role), hostCaching: disk.cacheType.rawValue)
+            return AzureGalleryImageVersion.Disk(lun: lun, sourceID: d.snapshotID(role),
+                                                 hostCaching: disk.cacheType.rawValue)
         }
-        return AzureGalleryImageVersion(location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g), osDisk: os,
-                                        dataDisks: data.isEmpty ? nil : data)
+        return AzureGalleryImageVersion(location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g),
+                                        osDisk: os, dataDisks: data.isEmpty ? nil : data)
     }
 }
 
@@ -199,7 +205,9 @@ func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
     // No target regions: Azure's default, the gallery's own region.
     PublishingProfile(
         targetRegions: g.targetRegions.isEmpty ? nil
-            : g.targetRegions.map { .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
+            : g.targetRegions.map {
+                .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue)
+            },
         excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
 }
 
@@ -276,7 +284,8 @@ struct ReplicateExecutor: ActionExecutor {
             if !targets.isEmpty && !targets.contains(wanted) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
             }
-            if let status = version.replication?.regions?.first(where: { $0.region.map(AzureRegion.normalized) == wanted }) {
+            let regions = version.replication?.regions ?? []
+            if let status = regions.first(where: { $0.region.map(AzureRegion.normalized) == wanted }) {
                 let state = status.state ?? .unknown
                 switch state {
                 case .completed:
@@ -322,7 +331,8 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         let versionID = try env.azureResourceID(g.id, for: action)
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context, interval: progressInterval)
+        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
+                                           interval: progressInterval)
         // A re-joined PATCH that succeeded has done the repair.
         if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() }) {
             return .azure(versionID)
