@@ -51,7 +51,7 @@ struct LoopEmulator {
     }
 
     func builderDisks(lockPath: String) -> BuilderDisks {
-        BuilderDisks(arm: connection.arm, vm: vm, devices: SystemBlockDevices(deviceRoot: endpoints.deviceRoot),
+        BuilderDisks(azure: connection.compute, vm: vm, devices: SystemBlockDevices(deviceRoot: endpoints.deviceRoot),
                      lock: HostFileLUNLock(path: lockPath, timeout: .seconds(60)), maxDataDisks: 4)
     }
 }

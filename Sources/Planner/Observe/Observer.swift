@@ -8,13 +8,14 @@ import Providers
 ///
 /// Throws the first Azure or I/O error (its description names the operation and resource).
 public struct Observer: Sendable {
-    public var arm: ArmClient
+    public var azure: any AzureCompute
     public var devices: any BlockDeviceLocator
     public var mounts: any MountManager
     public var journals: any JournalStore
 
-    public init(arm: ArmClient, devices: any BlockDeviceLocator, mounts: any MountManager, journals: any JournalStore) {
-        self.arm = arm
+    public init(azure: any AzureCompute, devices: any BlockDeviceLocator, mounts: any MountManager,
+                journals: any JournalStore) {
+        self.azure = azure
         self.devices = devices
         self.mounts = mounts
         self.journals = journals
@@ -28,7 +29,8 @@ public struct Observer: Sendable {
         return try await withThrowingTaskGroup(of: (String, String?).self) { group in
             for urn in urns {
                 group.addTask {
-                    let resolved = try await arm.resolvePlatformImage(subscription: subscription, location: vm.location, urn: urn)
+                    let resolved = try await azure.resolvePlatformImage(subscription: subscription, location: vm.location,
+                                                                        urn: urn)
                     return (urn.description, resolved.version)
                 }
             }
@@ -47,7 +49,7 @@ public struct Observer: Sendable {
     /// some build has a disk whose attachment matters; a converged manifest then costs one
     /// GET per output (and `resolveVersions`' one list per `latest` image).
     public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
-        let shared = SharedObservation(attachments: BuilderAttachments(arm: arm, vm: vm.id), arm: arm)
+        let shared = SharedObservation(attachments: BuilderAttachments(azure: azure, vm: vm.id), azure: azure)
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
@@ -63,15 +65,18 @@ public struct Observer: Sendable {
     /// resource group on its own.
     func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
                  journal known: JournalView? = nil) async throws -> ObservedBuild {
-        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), arm: arm), table: table,
+        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), azure: azure),
+                          table: table,
                           builder: builder, journal: known)
     }
 
     func observe(_ d: DesiredBuild, shared: SharedObservation, table: MountTable,
                  builder: ResourceID? = nil, journal known: JournalView? = nil) async throws -> ObservedBuild {
         var o = ObservedBuild()
-        async let image = d.imageID.asyncMap { id in try await arm.getImage(id) }
-        async let version = d.gallery.asyncMap { g in try await arm.getGalleryImageVersion(g.id, replicationStatus: true) }
+        async let image = d.imageID.asyncMap { id in try await azure.image(id) }
+        async let version = d.gallery.asyncMap { g in
+            try await azure.galleryImageVersion(g.id, replicationStatus: true)
+        }
 
         let view: JournalView
         if let known { view = known } else { view = Self.view(of: try await journals.load(build: d.name)) }
@@ -92,7 +97,7 @@ public struct Observer: Sendable {
 
         for role in d.roles {
             let diskID = d.diskID(role)
-            if !deletedByThisRun(.deleteDisk(role), diskID), let disk = try await arm.getDisk(diskID) {
+            if !deletedByThisRun(.deleteDisk(role), diskID), let disk = try await azure.disk(diskID) {
                 // The builder VM is read (once for all builds) only here and for a leftover
                 // disk: a build with no disk of Kiln's has no attachment to place.
                 let lun = try await shared.attachments.lun(of: diskID.description)
@@ -102,23 +107,28 @@ public struct Observer: Sendable {
                 let owner = disk.managedBy.flatMap { $0.isEmpty ? nil : $0 }
                 let ours = owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
                 let elsewhere = lun == nil && !ours ? owner : nil
-                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? diskID.description, provisioningState: disk.properties?.provisioningState ?? "Succeeded"),
-                                             sizeGB: disk.properties?.diskSizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
+                let state = disk.provisioningState.azureText ?? "Succeeded"
+                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? diskID.description, provisioningState: state),
+                                             sizeGB: disk.sizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
                                              changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
             if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot(role), d.snapshotID(role)),
-               let snap = try await arm.getSnapshot(d.snapshotID(role)) {
-                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role).description, provisioningState: snap.properties?.provisioningState ?? "Succeeded")
+               let snap = try await azure.snapshot(d.snapshotID(role)) {
+                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role).description,
+                                                     provisioningState: snap.provisioningState.azureText ?? "Succeeded")
             }
         }
         if let id = d.sourceID {
             // Builds made from the same source share one read of it.
-            let arm = arm
+            let azure = azure
             switch d.build.source {
-            case .disk: o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await arm.getDisk(id) == nil }
+            case .disk:
+                o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await azure.disk(id) == nil }
             case .galleryImageVersion:
-                o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) { try await arm.getGalleryImageVersion(id) == nil }
+                o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) {
+                    try await azure.galleryImageVersion(id, replicationStatus: false) == nil
+                }
             default: break
             }
         }
@@ -131,22 +141,25 @@ public struct Observer: Sendable {
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
         }
         if let i = try await image {
-            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID?.description ?? "", provisioningState: i.properties?.provisioningState ?? "Succeeded"),
+            let state = i.provisioningState.azureText ?? "Succeeded"
+            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID?.description ?? "", provisioningState: state),
                                     digest: i.tags?[.digest])
         }
         if let v = try await version {
-            let statuses = Dictionary((v.properties?.replicationStatus?.summary ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
+            let statuses = Dictionary((v.replication?.regions ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
                                       uniquingKeysWith: { a, _ in a })
-            let regions = (v.properties?.publishingProfile?.targetRegions ?? []).map { r -> ObservedGalleryVersion.Region in
+            let regions = (v.publishingProfile?.targetRegions ?? []).map { r -> ObservedGalleryVersion.Region in
                 let status = statuses[Self.region(r.name)]
-                return .init(name: Self.region(r.name), replicas: r.regionalReplicaCount ?? 1, storageAccountType: r.storageAccountType ?? "Standard_LRS",
-                             state: status?.state ?? (v.properties?.provisioningState == "Succeeded" ? "Completed" : "Unknown"), progress: status?.progress)
+                let state = status?.state?.description ?? (v.provisioningState == .succeeded ? "Completed" : "Unknown")
+                return .init(name: Self.region(r.name), replicas: r.replicas ?? 1,
+                             storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state, progress: status?.progress)
             }
             o.galleryVersion = ObservedGalleryVersion(
-                resource: ObservedResource(id: v.id ?? d.gallery?.id.description ?? "", provisioningState: v.properties?.provisioningState ?? "Succeeded"),
+                resource: ObservedResource(id: v.id ?? d.gallery?.id.description ?? "",
+                                           provisioningState: v.provisioningState.azureText ?? "Succeeded"),
                 digest: v.tags?[.digest], regions: regions,
-                excludeFromLatest: v.properties?.publishingProfile?.excludeFromLatest ?? false,
-                endOfLifeDate: v.properties?.publishingProfile?.endOfLifeDate)
+                excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
+                endOfLifeDate: v.publishingProfile?.endOfLifeDate)
         }
         o.journal = view
         for r in listed {
@@ -220,10 +233,10 @@ struct BuilderAttachments: Sendable {
     private let load: @Sendable () async throws -> [String: Int]
     private let loading = SharedReads<[String: Int]>()
 
-    init(arm: ArmClient, vm: ResourceID) {
+    init(azure: any AzureCompute, vm: ResourceID) {
         load = {
-            let machine = try await arm.getVirtualMachine(vm)
-            return Dictionary((machine?.properties?.storageProfile?.dataDisks ?? []).compactMap { d in d.managedDisk?.id.map { ($0.lowercased(), d.lun) } },
+            let dataDisks = try await azure.dataDisks(of: vm) ?? []
+            return Dictionary(dataDisks.compactMap { d in d.diskID.map { ($0.lowercased(), d.lun) } },
                               uniquingKeysWith: { a, _ in a })
         }
     }
@@ -246,9 +259,9 @@ struct SharedObservation: Sendable {
     /// Whether a disk or gallery-version source is missing, by kind and id.
     var sources = SharedReads<Bool>()
 
-    init(attachments: BuilderAttachments, arm: ArmClient) {
+    init(attachments: BuilderAttachments, azure: any AzureCompute) {
         self.attachments = attachments
-        listings = TemporaryListings(arm: arm)
+        listings = TemporaryListings(azure: azure)
     }
 }
 
@@ -269,27 +282,19 @@ struct SharedReads<Value: Sendable>: Sendable {
 /// tag-filtered list (see `ArmClient.listResources`), and the observer needs each one's
 /// `kiln:build` and `kiln:run` to tell this run's resources from an older run's leftovers.
 struct TemporaryListings: Sendable {
-    let arm: ArmClient
-    private let listings = SharedReads<[ArmGenericResource]>()
+    let azure: any AzureCompute
+    private let listings = SharedReads<[AzureTaggedResource]>()
 
-    init(arm: ArmClient) {
-        self.arm = arm
+    init(azure: any AzureCompute) {
+        self.azure = azure
     }
 
     /// The resources of `d`'s temporary resource group whose build tag is `d`'s name.
-    func resources(of d: DesiredBuild) async throws -> [ArmGenericResource] {
-        let arm = arm, subscription = d.subscription, group = d.temporaryResourceGroup
+    func resources(of d: DesiredBuild) async throws -> [AzureTaggedResource] {
+        let azure = azure, subscription = d.subscription, group = d.temporaryResourceGroup
         let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
-            try await arm.listResources(subscription: subscription, resourceGroup: group).filter { $0.tag(.build) != nil }
+            try await azure.resources(subscription: subscription, resourceGroup: group).filter { $0.tag(.build) != nil }
         }
         return tagged.filter { $0.tag(.build) == d.name }
-    }
-}
-
-extension ArmGenericResource {
-    /// The value of one of Kiln's tags; ARM treats tag names case-insensitively.
-    func tag(_ tag: KilnTag) -> String? {
-        if let exact = tags?[tag] { return exact }
-        return tags?.first { $0.key.lowercased() == tag.name.lowercased() }?.value
     }
 }

@@ -13,7 +13,7 @@ import Model
 ///   same queue and under the same lock: one update of the VM at a time), waits for Azure,
 ///   then waits for the device to go.
 public struct BuilderDisks: Sendable {
-    public let arm: ArmClient
+    public let azure: any AzureCompute
     public let vm: ResourceID
     public let devices: any BlockDeviceLocator
     public let lock: any DataDiskLUNLock
@@ -21,14 +21,15 @@ public struct BuilderDisks: Sendable {
     /// Shared by every copy of this value, so all builds of one apply batch together.
     public let queue: DataDiskQueue
 
-    public init(arm: ArmClient, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock, maxDataDisks: Int) {
-        self.arm = arm
+    public init(azure: any AzureCompute, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock,
+                maxDataDisks: Int) {
+        self.azure = azure
         self.vm = vm
         self.devices = devices
         self.lock = lock
         self.maxDataDisks = maxDataDisks
         queue = DataDiskQueue { batch, timeout, onStarted in
-            try await arm.updateDataDisks(batch, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
+            try await azure.updateDataDisks(batch, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
                                           ensureNotInUse: { disk, lun in
                                               if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
                                                   throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)

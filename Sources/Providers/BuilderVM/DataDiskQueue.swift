@@ -20,7 +20,7 @@ import Model
 public actor DataDiskQueue {
     /// Sends one batch and waits for Azure, at most `timeout` (the longest of the batch's
     /// callers'); returns a LUN per change in the order of the batch (see
-    /// `ArmClient.updateDataDisks`). `onStarted` is called once, when Azure accepted the
+    /// `AzureCompute.updateDataDisks`). `onStarted` is called once, when Azure accepted the
     /// request.
     public typealias Perform = @Sendable (
         _ batch: [DataDiskChange],

@@ -71,9 +71,9 @@ public struct ApplyRun: Sendable {
 extension KilnSession {
     /// The environment the executors work in.
     public func executorEnvironment(_ snapshot: Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
-        let disks = BuilderDisks(arm: connection.arm, vm: snapshot.vm.id, devices: local.devices,
+        let disks = BuilderDisks(azure: connection.compute, vm: snapshot.vm.id, devices: local.devices,
                                  lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
-        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, arm: connection.arm, disks: disks,
+        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: connection.compute, disks: disks,
                                    local: local, processEnvironment: self.environment)
     }
 }

@@ -17,14 +17,16 @@ struct DeleteOutputExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         let tags: [String: String]?
         switch output {
         case .image:
-            guard let image = try await env.arm.getImage(id) else { return .none }
+            guard let image = try await env.azure.image(id) else { return .none }
             tags = image.tags
         case .galleryVersion:
-            guard let version = try await env.arm.getGalleryImageVersion(id) else { return .none }
+            guard let version = try await env.azure.galleryImageVersion(id, replicationStatus: false) else {
+                return .none
+            }
             tags = version.tags
         }
         guard tags?[.digest] != nil else {
@@ -35,8 +37,9 @@ struct DeleteOutputExecutor: ActionExecutor {
         }
         try context.checkInterruption()
         switch output {
-        case .image: _ = try await ops.recordAndWait(env.arm.beginDeleteImage(id), timeout: timeout)
-        case .galleryVersion: _ = try await ops.recordAndWait(env.arm.beginDeleteGalleryImageVersion(id), timeout: timeout)
+        case .image: try await ops.recordAndWait(env.azure.beginDeleteImage(id), timeout: timeout)
+        case .galleryVersion:
+            try await ops.recordAndWait(env.azure.beginDeleteGalleryImageVersion(id), timeout: timeout)
         }
         return .none
     }

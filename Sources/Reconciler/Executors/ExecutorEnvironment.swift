@@ -4,11 +4,11 @@ import Planner
 import Providers
 
 /// What every executor works with: the desired builds (rendered for this VM), the builder
-/// VM, the Azure client and the VM's local providers. Built once per apply by the command.
+/// VM, Azure (`AzureCompute`) and the VM's local providers. Built once per apply by the command.
 public struct ExecutorEnvironment: Sendable {
     public var desired: [String: DesiredBuild]
     public var vm: BuilderVM
-    public var arm: ArmClient
+    public var azure: any AzureCompute
     public var disks: BuilderDisks
     public var local: LocalProviders
     /// The process environment, for `{{env "…"}}` in commands.
@@ -16,11 +16,11 @@ public struct ExecutorEnvironment: Sendable {
     /// Work that several builds of this apply need done once (a shared gallery's creation).
     public let once = OncePerApply()
 
-    public init(desired: [DesiredBuild], vm: BuilderVM, arm: ArmClient, disks: BuilderDisks, local: LocalProviders,
-                processEnvironment: [String: String]) {
+    public init(desired: [DesiredBuild], vm: BuilderVM, azure: any AzureCompute, disks: BuilderDisks,
+                local: LocalProviders, processEnvironment: [String: String]) {
         self.desired = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, $0) })
         self.vm = vm
-        self.arm = arm
+        self.azure = azure
         self.disks = disks
         self.local = local
         self.processEnvironment = processEnvironment

@@ -26,7 +26,8 @@ public struct KilnSession: Sendable {
         connection = try AzureConnection(cloud: cloud, credential: target.credential, environment: target.environment,
                                          caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
         local = .system(wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)
-        observer = Observer(arm: connection.arm, devices: local.devices, mounts: local.mounts, journals: local.journal)
+        observer = Observer(azure: connection.compute, devices: local.devices, mounts: local.mounts,
+                            journals: local.journal)
     }
 
     /// The builder VM, from its instance metadata.

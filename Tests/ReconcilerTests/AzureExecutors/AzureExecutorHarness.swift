@@ -110,8 +110,8 @@ struct AzureExecutorHarness {
     }
 
     var environment: ExecutorEnvironment {
-        ExecutorEnvironment(desired: [desired], vm: BuilderVM(id: vm, location: endpoints.location), arm: arm,
-                            disks: BuilderDisks(arm: arm, vm: vm, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 4),
+        ExecutorEnvironment(desired: [desired], vm: BuilderVM(id: vm, location: endpoints.location), azure: ArmCompute(arm),
+                            disks: BuilderDisks(azure: ArmCompute(arm), vm: vm, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 4),
                             local: .inMemory(), processEnvironment: [:])
     }
 

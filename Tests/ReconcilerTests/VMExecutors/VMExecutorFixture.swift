@@ -79,8 +79,8 @@ struct VMExecutorFixture {
                             retry: AzureRetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, random: { 0 }))
         let local = LocalProviders(runner: runner, devices: devices, mounts: mounts, chroot: chroot, journal: InMemoryJournalStore())
         let vm = BuilderVM(id: fixtureVM, location: "eastus", vmSize: "Standard_D4s_v5")
-        env = ExecutorEnvironment(desired: [d], vm: vm, arm: arm,
-                                  disks: BuilderDisks(arm: arm, vm: fixtureVM, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 8),
+        env = ExecutorEnvironment(desired: [d], vm: vm, azure: ArmCompute(arm),
+                                  disks: BuilderDisks(azure: ArmCompute(arm), vm: fixtureVM, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 8),
                                   local: local, processEnvironment: processEnvironment)
     }
 

@@ -8,7 +8,7 @@ import Providers
 /// for it, re-join a recorded one instead of issuing the call again, and wait so that the
 /// user's interrupt ends the wait (the operation goes on in Azure and is re-joined next run).
 struct AzureOperations {
-    let arm: ArmClient
+    let azure: any AzureCompute
     let context: ExecutionContext
 
     /// The journal form of an operation: its handle as JSON (URLs and names, no secrets).
@@ -21,13 +21,14 @@ struct AzureOperations {
 
     /// Reads a journaled operation back. A bare URL (written by an older Kiln, or by hand)
     /// is taken as the `Azure-AsyncOperation` URL of `fallbackMethod` on `resource`.
-    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID, arm: ArmClient) -> OperationHandle? {
+    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID,
+                       azure: any AzureCompute) -> OperationHandle? {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         if let handle = try? decoder.decode(OperationHandle.self, from: Data(text.utf8)) { return handle }
         guard let url = URL(string: text), url.scheme != nil else { return nil }
         return OperationHandle(operation: "\(fallbackMethod.rawValue) \(resource.name)", resource: resource.description, method: fallbackMethod,
-                               resourceURL: arm.url(for: resource), asyncOperationURL: url, startedAt: Date())
+                               resourceURL: azure.resourceURL(resource), asyncOperationURL: url, startedAt: Date())
     }
 
     /// Records `handle` in the journal; done before any wait so a crash leaves it there.
@@ -42,15 +43,16 @@ struct AzureOperations {
     func rejoin(fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
                 whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Bool {
         guard let text = context.operationToRejoin,
-              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, arm: arm) else { return false }
+              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
+        else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
-        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        try await wait(azure.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
         return true
     }
 
     /// Journals and waits for an operation just started.
-    func recordAndWait(_ operation: LongRunningOperation, timeout: Duration,
-                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+    func recordAndWait(_ operation: any AzureOperation, timeout: Duration,
+                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
         try await record(operation.handle)
         return try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
@@ -58,25 +60,28 @@ struct AzureOperations {
     /// Waits for a resource that exists but is still being provisioned (e.g. created by a
     /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
     func waitForProvisioning(_ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
-        let handle = OperationHandle(operation: "provisioning of \(id.name)", resource: id.description, method: .put,
-                                     resourceURL: arm.url(for: id), startedAt: Date())
-        _ = try await wait(arm.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        let operation = azure.operation(resuming: azure.provisioningHandle(of: id))
+        try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
 
     private enum Finished: Sendable {
-        case operation(Data?)
+        case operation
         case sideTask
     }
 
     /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
     /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
     /// is journaled) and with `CancellationError` when the run is cancelled.
-    func wait(_ operation: LongRunningOperation, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Data? {
+    func wait(_ operation: any AzureOperation, timeout: Duration,
+              whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
         try context.checkInterruption()
         let interrupts = context.interrupts
         let actionID = context.action.id
         return try await withThrowingTaskGroup(of: Finished.self) { group in
-            group.addTask { .operation(try await operation.wait(timeout: timeout)) }
+            group.addTask {
+                try await operation.waitUntilDone(timeout: timeout)
+                return .operation
+            }
             group.addTask {
                 await interrupts.waitUntilInterrupted()
                 try Task.checkCancellation()
@@ -90,7 +95,7 @@ struct AzureOperations {
             }
             defer { group.cancelAll() }
             while let next = try await group.next() {
-                if case .operation(let body) = next { return body }
+                if case .operation = next { return }
             }
             throw CancellationError()
         }
@@ -125,8 +130,8 @@ extension ExecutorEnvironment {
     /// recorded on the OS snapshot or disk (inherited from the source), else V1.
     func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let snap = try await arm.getSnapshot(d.snapshotID(.os)), let g = snap.properties?.hyperVGeneration { return g }
-        if let disk = try await arm.getDisk(d.diskID(.os)), let g = disk.properties?.hyperVGeneration { return g }
+        if let g = try await azure.snapshot(d.snapshotID(.os))?.hyperVGeneration { return g }
+        if let g = try await azure.disk(d.diskID(.os))?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }
 
@@ -140,14 +145,14 @@ extension ExecutorEnvironment {
         switch d.build.source {
         case .platformImage(let urn):
             if let version = d.resolvedSourceVersion ?? urn.version {
-                found = try await arm.getPlatformImageVersion(subscription: d.subscription, location: d.location, urn: urn.resolved(to: version))?
-                    .properties?.hyperVGeneration
+                found = try await azure.platformImageHyperVGeneration(subscription: d.subscription, location: d.location,
+                                                                      urn: urn.resolved(to: version))
             }
         case .disk:
-            if let source = d.sourceID { found = try await arm.getDisk(source)?.properties?.hyperVGeneration }
+            if let source = d.sourceID { found = try await azure.disk(source)?.hyperVGeneration }
         case .galleryImageVersion:
             if let source = d.sourceID, let definition = source.parent {
-                found = try await arm.getGalleryImage(definition)?.properties?.hyperVGeneration
+                found = try await azure.galleryImage(definition)?.hyperVGeneration
             }
         case .scratch:
             break
@@ -155,14 +160,6 @@ extension ExecutorEnvironment {
         if let found { return found }
         return try await osHyperVGeneration(d, action: action)
     }
-}
-
-/// `Succeeded`, `Failed`, `Creating`… compared as Azure does, case-insensitively.
-enum AzureState {
-    static func succeeded(_ state: String?) -> Bool { state?.lowercased() == "succeeded" }
-    static func failed(_ state: String?) -> Bool { ["failed", "canceled", "cancelled"].contains(state?.lowercased() ?? "") }
-    /// Still being created or updated (or unknown): wait for it rather than PUT again.
-    static func inProgress(_ state: String?) -> Bool { !succeeded(state) && !failed(state) }
 }
 
 /// A function returning the time elapsed on `clock` since the call.

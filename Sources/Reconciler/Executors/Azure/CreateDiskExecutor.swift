@@ -18,28 +18,28 @@ struct CreateDiskExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let id = d.diskID(role)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
-        if let existing = try await env.arm.getDisk(id) {
-            let state = existing.properties?.provisioningState
-            if AzureState.succeeded(state) { return .azure(id) }
-            if AzureState.inProgress(state) {
+        if let existing = try await env.azure.disk(id) {
+            let state = existing.provisioningState
+            if state.isSucceeded { return .azure(id) }
+            if state.isInProgress {
                 try await ops.waitForProvisioning(id, timeout: timeout)
                 return .azure(id)
             }
             // Failed: PUT the same body again, which Azure retries in place.
-            context.logger.notice("disk \(id.name) is \(state ?? "in an unknown state"); creating it again")
+            context.logger.notice("disk \(id.name) is \(state.azureText ?? "in an unknown state"); creating it again")
         }
         try context.checkInterruption()
         let body = try diskBody(d, role: role, action: action)
-        let operation = try await env.arm.beginCreateDisk(id, body)
+        let operation = try await env.azure.beginCreateDisk(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return .azure(id)
     }
 
     /// The PUT body for a role's disk.
-    func diskBody(_ d: DesiredBuild, role: DiskRole, action: Action) throws -> ArmDisk {
+    func diskBody(_ d: DesiredBuild, role: DiskRole, action: Action) throws -> AzureDisk {
         let settings = d.build.disk
         var tags = d.tags
         tags[.role] = role.description
@@ -48,43 +48,43 @@ struct CreateDiskExecutor: ActionExecutor {
         case .os:
             var size = settings.sizeGB
             var hyperV = settings.hyperVGeneration?.rawValue
-            let creation: ArmCreationData
+            let creation: DiskSource
             switch d.build.source {
             case .platformImage(let urn):
                 guard let version = d.resolvedSourceVersion ?? urn.version,
                       let imageID = urn.resolved(to: version).versionID(subscription: d.subscription, location: d.location) else {
                     throw ExecutorError(action: action.id, message: "the platform image \(urn) has no resolved version; this is a bug in kiln (observation resolves latest)")
                 }
-                creation = ArmCreationData(createOption: "FromImage", imageReference: ArmImageDiskReference(id: imageID))
+                creation = .image(id: imageID)
             case .disk:
-                creation = ArmCreationData(createOption: "Copy", sourceResourceId: try sourceID(d, action))
+                creation = .copy(sourceID: try sourceID(d, action))
             case .galleryImageVersion:
-                creation = ArmCreationData(createOption: "FromImage", galleryImageReference: ArmImageDiskReference(id: try sourceID(d, action)))
+                creation = .galleryImageVersion(id: try sourceID(d, action), lun: nil)
             case .scratch(let sizeGB):
-                creation = ArmCreationData(createOption: "Empty")
+                creation = .empty
                 size = max(sizeGB, size ?? 0)
                 // An empty disk has no source to inherit a generation from.
                 hyperV = hyperV ?? HyperVGeneration.v1.rawValue
             }
-            return ArmDisk(location: d.location, tags: tags, sku: ArmSku(name: settings.storageAccountType.rawValue), zones: zones,
-                           properties: .init(creationData: creation, diskSizeGB: size, osType: "Linux", hyperVGeneration: hyperV))
+            return AzureDisk(location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones,
+                             source: creation, sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
         case .data(let lun):
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            let creation: ArmCreationData
+            let creation: DiskSource
             switch disk.origin {
             case .empty:
                 guard disk.sizeGB != nil else {
                     throw ExecutorError(action: action.id, message: "the empty data disk at LUN \(lun) has no sizeGB; set disk.dataDisks[lun \(lun)].sizeGB")
                 }
-                creation = ArmCreationData(createOption: "Empty")
+                creation = .empty
             case .source:
                 guard case .galleryImageVersion = d.build.source else {
                     throw ExecutorError(action: action.id, message: "the data disk at LUN \(lun) copies the source's data disk, but the source is a \(d.build.source.kindName), which has none; use origin: empty or a galleryImageVersion source")
                 }
-                creation = ArmCreationData(createOption: "FromImage", galleryImageReference: ArmImageDiskReference(id: try sourceID(d, action), lun: lun))
+                creation = .galleryImageVersion(id: try sourceID(d, action), lun: lun)
             }
-            return ArmDisk(location: d.location, tags: tags, sku: ArmSku(name: disk.storageAccountType.rawValue), zones: zones,
-                           properties: .init(creationData: creation, diskSizeGB: disk.sizeGB))
+            return AzureDisk(location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones,
+                             source: creation, sizeGB: disk.sizeGB)
         }
     }
 

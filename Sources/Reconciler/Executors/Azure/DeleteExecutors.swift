@@ -13,7 +13,7 @@ struct DeleteSnapshotExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let id = d.snapshotID(role)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
         try await TemporaryResources(env: env, ops: ops, action: action, build: d).deleteSnapshot(id, timeout: timeout)
         return .none
@@ -31,12 +31,12 @@ struct DeleteDiskExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let id = d.diskID(role)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
         let temporary = TemporaryResources(env: env, ops: ops, action: action, build: d)
-        guard let disk = try await env.arm.getDisk(id) else { return .none }
-        if let vm = TemporaryResources.attachedTo(disk) {
-            throw ExecutorError(action: action.id, message: "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.properties?.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself")
+        guard let disk = try await env.azure.disk(id) else { return .none }
+        if let vm = disk.attachedTo {
+            throw ExecutorError(action: action.id, message: "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself")
         }
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none
@@ -55,7 +55,7 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let id = try env.azureResource(of: action)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")
         guard isDisk || id.isType("Microsoft.Compute/snapshots") else {
             throw ExecutorError(action: action.id, message: "\(id) is neither a disk nor a snapshot; Kiln only releases its own temporary disks and snapshots")
@@ -67,9 +67,9 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
             try await temporary.deleteSnapshot(id, timeout: timeout)
             return .none
         }
-        guard var disk = try await env.arm.getDisk(id) else { return .none }
+        guard var disk = try await env.azure.disk(id) else { return .none }
         try temporary.requireOwned(id, tags: disk.tags)
-        if let vm = TemporaryResources.attachedTo(disk) {
+        if let vm = disk.attachedTo {
             guard let vmID = try? ResourceID(parsing: vm), vmID == env.vm.id else {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
             }
@@ -81,9 +81,9 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
             } catch let error as BuilderDiskError {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) from an earlier run is still in use on this VM: \(error.description)")
             }
-            guard let detached = try await env.arm.getDisk(id) else { return .none }
+            guard let detached = try await env.azure.disk(id) else { return .none }
             disk = detached
-            if let still = TemporaryResources.attachedTo(disk) {
+            if let still = disk.attachedTo {
                 throw ExecutorError(action: action.id, message: "leftover disk \(id.name) still reads as attached to \(still) after the detach; run kiln apply again")
             }
         }
@@ -101,10 +101,7 @@ extension ReleaseLeftoverExecutor {
     func unmountIfMountedAtTheBuildsPath(_ id: ResourceID, _ d: DesiredBuild, context: ExecutionContext) async throws {
         let root = canonicalPath(d.mountPath)
         guard let entry = try await env.local.mounts.mountTable().entry(at: root) else { return }
-        let machine = try await env.arm.getVirtualMachine(env.vm.id)
-        let lun = (machine?.properties?.storageProfile?.dataDisks ?? []).first { disk in
-            (disk.managedDisk?.id).flatMap { try? ResourceID(parsing: $0) } == id
-        }?.lun
+        let lun = (try await env.azure.dataDisks(of: env.vm.id) ?? []).first { $0.isDisk(id) }?.lun
         guard let lun, let device = try await env.local.devices.device(lun: lun), PartitionNaming.isOnDevice(entry.source, device.path) else { return }
         context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
         try await env.local.mounts.unmountAll(under: root)
@@ -119,13 +116,6 @@ struct TemporaryResources {
     let action: Action
     let build: DesiredBuild
 
-    /// The VM a disk is attached to (or reserved by), when it is.
-    static func attachedTo(_ disk: ArmDisk) -> String? {
-        if let vm = disk.managedBy, !vm.isEmpty { return vm }
-        if let state = disk.properties?.diskState?.lowercased(), state == "attached" || state == "reserved" { return "a VM" }
-        return nil
-    }
-
     /// Throws unless the tags say Kiln made the resource for this build.
     func requireOwned(_ id: ResourceID, tags: [String: String]?) throws {
         guard tags?[.build] == build.name else {
@@ -135,15 +125,15 @@ struct TemporaryResources {
     }
 
     func deleteSnapshot(_ id: ResourceID, timeout: Duration) async throws {
-        guard let snapshot = try await env.arm.getSnapshot(id) else { return }
+        guard let snapshot = try await env.azure.snapshot(id) else { return }
         try requireOwned(id, tags: snapshot.tags)
         try ops.context.checkInterruption()
-        _ = try await ops.recordAndWait(env.arm.beginDeleteSnapshot(id), timeout: timeout)
+        try await ops.recordAndWait(env.azure.beginDeleteSnapshot(id), timeout: timeout)
     }
 
-    func deleteDisk(_ id: ResourceID, _ disk: ArmDisk, timeout: Duration) async throws {
+    func deleteDisk(_ id: ResourceID, _ disk: AzureDisk, timeout: Duration) async throws {
         try requireOwned(id, tags: disk.tags)
         try ops.context.checkInterruption()
-        _ = try await ops.recordAndWait(env.arm.beginDeleteDisk(id), timeout: timeout)
+        try await ops.recordAndWait(env.azure.beginDeleteDisk(id), timeout: timeout)
     }
 }

@@ -23,7 +23,7 @@ struct GalleryDefinitionExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let (_, definitionID, galleryID) = try galleryIDs(d, env: env, action: action)
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         // The journal holds the last operation this action started (the gallery's or the
         // definition's): wait for it, then check both as on any run.
         try await ops.rejoin(fallbackMethod: .put, resource: definitionID, timeout: timeout)
@@ -37,25 +37,25 @@ struct GalleryDefinitionExecutor: ActionExecutor {
 
     /// The gallery's location, creating the gallery when it is missing.
     private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
-        var body: ArmGallery
-        if let gallery = try await env.arm.getGallery(id) {
-            let state = gallery.properties?.provisioningState
+        var body: AzureGallery
+        if let gallery = try await env.azure.gallery(id) {
+            let state = gallery.provisioningState
             let location = gallery.location.map(RegionName.normalized) ?? d.location
-            guard AzureState.failed(state) else {
-                if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            guard state.isFailed else {
+                if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
                 return location
             }
             // Failed (e.g. its creation failed in an earlier run): the same gallery again,
             // which Azure retries in place.
-            ops.context.logger.notice("gallery \(id.name) is \(state ?? "Failed"); creating it again")
-            body = ArmGallery(location: location, tags: gallery.tags, description: gallery.properties?.description)
+            ops.context.logger.notice("gallery \(id.name) is \(state.azureText ?? "Failed"); creating it again")
+            body = AzureGallery(location: location, tags: gallery.tags, description: gallery.description)
         } else {
             var tags = d.build.tags
             tags[.build] = d.name
-            body = ArmGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)")
+            body = AzureGallery(location: d.location, tags: tags, description: "created by Kiln for build \(d.name)")
         }
         try ops.context.checkInterruption()
-        let operation = try await env.arm.beginCreateGallery(id, body)
+        let operation = try await env.azure.beginCreateGallery(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return body.location ?? d.location
     }
@@ -64,44 +64,42 @@ struct GalleryDefinitionExecutor: ActionExecutor {
     private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
                                   ops: AzureOperations, timeout: Duration) async throws {
         let generation = try await env.sourceHyperVGeneration(d, action: action)
-        let body: ArmGalleryImage
-        if let definition = try await env.arm.getGalleryImage(id) {
-            let state = definition.properties?.provisioningState
-            if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+        var body: AzureGalleryImage
+        if let definition = try await env.azure.galleryImage(id) {
+            let state = definition.provisioningState
+            if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
             if let problem = Self.incompatibility(definition, generation: generation) {
                 throw ExecutorError(action: action.id, message: "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
                     + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
                     + (problem.contains("hyperVGeneration") ? ", or set disk.hyperVGeneration to the definition's" : ""))
             }
-            guard AzureState.failed(state), var properties = definition.properties else { return }
+            guard state.isFailed else { return }
             // Failed (e.g. its creation failed in an earlier run): the same definition again,
             // which Azure retries in place.
-            ops.context.logger.notice("image definition \(id.name) is \(state ?? "Failed"); creating it again")
-            properties.provisioningState = nil
-            body = ArmGalleryImage(location: definition.location ?? location, tags: definition.tags, properties: properties)
+            ops.context.logger.notice("image definition \(id.name) is \(state.azureText ?? "Failed"); creating it again")
+            body = definition
+            body.location = definition.location ?? location
         } else {
             var tags = d.build.tags
             tags[.build] = d.name
-            let properties = ArmGalleryImage.Properties(
-                osType: "Linux", osState: "Generalized",
-                identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-                hyperVGeneration: generation)
-            body = ArmGalleryImage(location: location, tags: tags, properties: properties)
+            body = AzureGalleryImage(location: location, tags: tags, osType: "Linux", osState: "Generalized",
+                                     identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+                                     hyperVGeneration: generation)
         }
         try ops.context.checkInterruption()
-        let operation = try await env.arm.beginCreateGalleryImage(id, body)
+        let operation = try await env.azure.beginCreateGalleryImage(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
     }
 
     /// Why an existing definition cannot hold a version of a Linux OS disk of `generation`
     /// (Azure refuses such a version, but only after the disk work), or nil. A definition
     /// without a generation is V1, Azure's default.
-    static func incompatibility(_ definition: ArmGalleryImage, generation: String) -> String? {
+    static func incompatibility(_ definition: AzureGalleryImage, generation: String) -> String? {
         var problems: [String] = []
-        if let os = definition.properties?.osType, os.lowercased() != "linux" {
+        if let os = definition.osType, os.lowercased() != "linux" {
             problems.append("its osType is \(os), the build's is Linux")
         }
-        let theirs = definition.properties?.hyperVGeneration ?? HyperVGeneration.v1.rawValue
+        let theirs = definition.hyperVGeneration ?? HyperVGeneration.v1.rawValue
         if theirs.uppercased() != generation.uppercased() {
             problems.append("its hyperVGeneration is \(theirs), the build's OS disk's is \(generation)")
         }
@@ -143,30 +141,31 @@ struct GalleryVersionExecutor: ActionExecutor {
         }
         let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
-        let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
+        let ops = AzureOperations(azure: env.azure, context: context)
+        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
+                                           interval: progressInterval)
         let outcome = ActionOutcome(resourceID: versionID, galleryImageVersionID: versionID)
 
         try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
-        var state: String?
-        if let existing = try await env.arm.getGalleryImageVersion(versionID) {
-            state = existing.properties?.provisioningState
+        if let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) {
+            let state = existing.provisioningState
             let digest = existing.tags?[.digest]
             guard digest == d.digest.value else {
                 let what = digest.map { "with digest \($0.dropFirst(7).prefix(12))" } ?? "and was not made by Kiln"
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) exists \(what), but the manifest builds \(d.digest.short); bump outputs.gallery.version: published gallery versions are immutable")
             }
-            if AzureState.succeeded(state) { return outcome }
-            if AzureState.inProgress(state) {
+            if state.isSucceeded { return outcome }
+            if state.isInProgress {
                 try await ops.waitForProvisioning(versionID, timeout: replication, whileWaiting: { try await progress.poll() })
                 return outcome
             }
-            context.logger.notice("gallery version \(g.version) is \(state ?? "in an unknown state"); publishing it again")
+            context.logger.notice("gallery version \(g.version) is \(state.azureText ?? "in an unknown state"); publishing it again")
         }
 
         let location = try await galleryLocation(definitionID, d, action: action, context: context)
         try context.checkInterruption()
-        let operation = try await env.arm.beginCreateGalleryImageVersion(versionID, versionBody(d, g, location: location, action: action))
+        let body = try versionBody(d, g, location: location, action: action)
+        let operation = try await env.azure.beginCreateGalleryImageVersion(versionID, body)
         _ = try await ops.recordAndWait(operation, timeout: replication, whileWaiting: { try await progress.poll() })
         await progress.reportFinal()
         return outcome
@@ -180,39 +179,42 @@ struct GalleryVersionExecutor: ActionExecutor {
         if let location = context.dependencyResults[ensured]?.location ?? context.buildResults[ensured]?.location {
             return location
         }
-        guard let definition = try await env.arm.getGalleryImage(definitionID) else {
+        guard let definition = try await env.azure.galleryImage(definitionID) else {
             throw ExecutorError(action: action.id, message: "image definition \(definitionID.name) (\(definitionID)) does not exist; run kiln apply again: its gallery-definition action creates it")
         }
         return definition.location.map(RegionName.normalized) ?? d.location
     }
 
-    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String, action: Action) throws -> ArmGalleryImageVersion {
-        let os = ArmGalleryImageVersion.DiskImage(source: ArmSubResource(id: d.snapshotID(.os).description), hostCaching: d.build.disk.cacheType.rawValue)
-        let data = try d.roles.compactMap { role -> ArmGalleryImageVersion.DiskImage? in
+    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String,
+                     action: Action) throws -> AzureGalleryImageVersion {
+        let os = AzureGalleryImageVersion.Disk(sourceID: d.snapshotID(.os).description,
+                                               hostCaching: d.build.disk.cacheType.rawValue)
+        let data = try d.roles.compactMap { role -> AzureGalleryImageVersion.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return ArmGalleryImageVersion.DiskImage(lun: lun, source: ArmSubResource(id: d.snapshotID(role).description), hostCaching: disk.cacheType.rawValue)
+            return AzureGalleryImageVersion.Disk(lun: lun, sourceID: d.snapshotID(role).description,
+                                                 hostCaching: disk.cacheType.rawValue)
         }
-        return ArmGalleryImageVersion(
-            location: location, tags: d.tags,
-            properties: .init(publishingProfile: galleryPublishingProfile(g),
-                              storageProfile: .init(osDiskImage: os, dataDiskImages: data.isEmpty ? nil : data)))
+        return AzureGalleryImageVersion(location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g),
+                                        osDisk: os, dataDisks: data.isEmpty ? nil : data)
     }
 }
 
 /// The publishing profile the manifest asks for.
-func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> ArmGalleryImageVersion.PublishingProfile {
+func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
     // No target regions: Azure's default, the gallery's own region.
-    ArmGalleryImageVersion.PublishingProfile(
+    PublishingProfile(
         targetRegions: g.targetRegions.isEmpty ? nil
-            : g.targetRegions.map { .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType.rawValue) },
+            : g.targetRegions.map {
+                .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue)
+            },
         excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
 }
 
 /// Reads a version's replication status (`$expand=ReplicationStatus`) and reports it as
 /// the action's progress: the mean percentage, and each region's state.
 struct ReplicationProgress: Sendable {
-    let arm: ArmClient
+    let azure: any AzureCompute
     let versionID: ResourceID
     let context: ExecutionContext
     let interval: Duration
@@ -223,8 +225,8 @@ struct ReplicationProgress: Sendable {
         while true {
             try await context.sleep(for: interval)
             // A failed read only loses one progress line; the wait itself reports errors.
-            guard let version = try? await arm.getGalleryImageVersion(versionID, replicationStatus: true),
-                  let status = version.properties?.replicationStatus else { continue }
+            guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
+                  let status = version.replication else { continue }
             let (percent, detail) = Self.describe(status)
             if detail != last {
                 context.reportProgress(percent: percent, detail: detail)
@@ -235,23 +237,23 @@ struct ReplicationProgress: Sendable {
 
     /// One last reading once the version is provisioned.
     func reportFinal() async {
-        guard let version = try? await arm.getGalleryImageVersion(versionID, replicationStatus: true),
-              let status = version.properties?.replicationStatus else { return }
+        guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
+              let status = version.replication else { return }
         let (percent, detail) = Self.describe(status)
         context.reportProgress(percent: percent, detail: detail)
     }
 
     /// "eastus 100%, westus2 40% (Replicating)" and the mean percentage.
-    static func describe(_ status: ArmGalleryImageVersion.ReplicationStatus) -> (Double?, String) {
-        let regions = status.summary ?? []
+    static func describe(_ status: AzureGalleryImageVersion.Replication) -> (Double?, String) {
+        let regions = status.regions ?? []
         guard !regions.isEmpty else { return (nil, "replication \(status.aggregatedState ?? "Unknown")") }
         let parts = regions.map { r -> String in
             let name = r.region.map(RegionName.normalized) ?? "?"
-            let state = r.state ?? "Unknown"
-            let pct = r.progress ?? (state.lowercased() == "completed" ? 100 : 0)
-            return state.lowercased() == "completed" || state.lowercased() == "replicating" ? "\(name) \(pct)%" : "\(name) \(pct)% (\(state))"
+            let state = r.state ?? .unknown
+            let pct = r.progress ?? (state == .completed ? 100 : 0)
+            return state == .completed || state == .replicating ? "\(name) \(pct)%" : "\(name) \(pct)% (\(state))"
         }
-        let total = regions.reduce(0) { $0 + ($1.progress ?? ($1.state?.lowercased() == "completed" ? 100 : 0)) }
+        let total = regions.reduce(0) { $0 + ($1.progress ?? ($1.state == .completed ? 100 : 0)) }
         return (Double(total) / Double(regions.count), parts.joined(separator: ", "))
     }
 }
@@ -277,35 +279,35 @@ struct ReplicateExecutor: ActionExecutor {
         var lastDetail = ""
         while true {
             try context.checkInterruption()
-            guard let version = try await env.arm.getGalleryImageVersion(versionID, replicationStatus: true) else {
+            guard let version = try await env.azure.galleryImageVersion(versionID, replicationStatus: true) else {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it")
             }
-            let props = version.properties
-            let targets = (props?.publishingProfile?.targetRegions ?? []).map { RegionName.normalized($0.name) }
+            let targets = (version.publishingProfile?.targetRegions ?? []).map { RegionName.normalized($0.name) }
             if !targets.isEmpty && !targets.contains(wanted) {
                 throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
             }
-            if let status = props?.replicationStatus?.summary?.first(where: { $0.region.map(RegionName.normalized) == wanted }) {
-                let state = status.state ?? "Unknown"
-                switch state.lowercased() {
-                case "completed":
+            let regions = version.replication?.regions ?? []
+            if let status = regions.first(where: { $0.region.map(RegionName.normalized) == wanted }) {
+                let state = status.state ?? .unknown
+                switch state {
+                case .completed:
                     context.reportProgress(percent: 100, detail: "\(wanted) Completed")
                     return ActionOutcome(resourceID: versionID, region: wanted)
-                case "failed":
+                case .failed:
                     let details = status.details.flatMap { $0.isEmpty ? nil : $0 } ?? "no details given"
                     throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again")
                 default:
-                    let detail = "\(wanted) \(status.progress.map { "\($0)%" } ?? state)"
+                    let detail = "\(wanted) \(status.progress.map { "\($0)%" } ?? state.description)"
                     if detail != lastDetail {
                         context.reportProgress(percent: status.progress.map { Double($0) }, detail: detail)
                         lastDetail = detail
                     }
                 }
-            } else if props?.replicationStatus == nil, AzureState.succeeded(props?.provisioningState), targets.contains(wanted) {
+            } else if version.replication == nil, version.provisioningState.isSucceeded, targets.contains(wanted) {
                 // No per-region status on offer: a provisioned version has replicated to its targets.
                 return ActionOutcome(resourceID: versionID, region: wanted)
-            } else if AzureState.failed(props?.provisioningState) {
-                throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(props?.provisioningState ?? "Failed"), so it will not replicate to \(region); delete it and run kiln apply again")
+            } else if version.provisioningState.isFailed {
+                throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(version.provisioningState), so it will not replicate to \(region); delete it and run kiln apply again")
             }
             if elapsed() + pollInterval > timeout {
                 throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) did not complete within \(d.build.timeouts.replication) (last: \(lastDetail.isEmpty ? "no status" : lastDetail)); it goes on in Azure: run kiln apply again to keep waiting, or raise timeouts.replication")
@@ -330,41 +332,22 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         }
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
-        let progress = ReplicationProgress(arm: env.arm, versionID: versionID, context: context, interval: progressInterval)
+        let ops = AzureOperations(azure: env.azure, context: context)
+        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
+                                           interval: progressInterval)
         // A re-joined PATCH that succeeded has done the repair.
         if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() }) {
             return .azure(versionID)
         }
-        guard let existing = try await env.arm.getGalleryImageVersion(versionID) else {
+        guard let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) else {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
         }
         guard existing.tags?[.digest] == d.digest.value else {
             throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
         }
         try context.checkInterruption()
-        let operation = try await env.arm.beginPatch(versionID, body: PublishingProfilePatch(profile: galleryPublishingProfile(g)),
-                                                     operation: "update gallery image version")
+        let operation = try await env.azure.beginUpdatePublishingProfile(versionID, galleryPublishingProfile(g))
         _ = try await ops.recordAndWait(operation, timeout: timeout, whileWaiting: { try await progress.poll() })
         return .azure(versionID)
-    }
-}
-
-/// The PATCH body of `update-gallery-version`: the manifest's publishing profile, with
-/// `endOfLifeDate: null` when the manifest sets none, so that a date added behind Kiln's
-/// back is removed (an ARM PATCH is a JSON merge patch: an absent field is left alone).
-struct PublishingProfilePatch: Encodable {
-    let profile: ArmGalleryImageVersion.PublishingProfile
-
-    private enum Keys: String, CodingKey { case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate }
-
-    func encode(to encoder: any Encoder) throws {
-        var root = encoder.container(keyedBy: Keys.self)
-        var properties = root.nestedContainer(keyedBy: Keys.self, forKey: .properties)
-        var p = properties.nestedContainer(keyedBy: Keys.self, forKey: .publishingProfile)
-        try p.encodeIfPresent(profile.targetRegions, forKey: .targetRegions)
-        try p.encodeIfPresent(profile.excludeFromLatest, forKey: .excludeFromLatest)
-        // Optional's encoding writes null for nil.
-        try p.encode(profile.endOfLifeDate, forKey: .endOfLifeDate)
     }
 }

@@ -19,45 +19,45 @@ struct ImageExecutor: ActionExecutor {
             throw ExecutorError(action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
         }
         let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(arm: env.arm, context: context)
+        let ops = AzureOperations(azure: env.azure, context: context)
         let outcome = ActionOutcome(resourceID: id, imageID: id)
 
         try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
-        if let existing = try await env.arm.getImage(id) {
-            let state = existing.properties?.provisioningState
+        if let existing = try await env.azure.image(id) {
+            let state = existing.provisioningState
             guard let digest = existing.tags?[.digest] else {
                 throw ExecutorError(action: action.id, message: "image \(id.name) exists and was not made by Kiln (no kiln:digest tag); Kiln never replaces what it did not create: delete it, or choose another outputs.image.id")
             }
-            if digest == d.digest.value && !AzureState.failed(state) {
-                if AzureState.inProgress(state) { try await ops.waitForProvisioning(id, timeout: timeout) }
+            if digest == d.digest.value && !state.isFailed {
+                if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
                 return outcome
             }
             // Kiln's image of another digest (or a failed one): managed images cannot be
             // updated in place, so replace it.
-            context.logger.info("deleting image \(id.name) (digest \(digest.dropFirst(7).prefix(12)), \(state ?? "unknown state")) to replace it")
+            context.logger.info("deleting image \(id.name) (digest \(digest.dropFirst(7).prefix(12)), \(state.azureText ?? "unknown state")) to replace it")
             try context.checkInterruption()
-            let deletion = try await env.arm.beginDeleteImage(id)
+            let deletion = try await env.azure.beginDeleteImage(id)
             _ = try await ops.recordAndWait(deletion, timeout: timeout)
         }
         try context.checkInterruption()
         let body = try await imageBody(d, action: action)
-        let operation = try await env.arm.beginCreateImage(id, body)
+        let operation = try await env.azure.beginCreateImage(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return outcome
     }
 
-    func imageBody(_ d: DesiredBuild, action: Action) async throws -> ArmImage {
+    func imageBody(_ d: DesiredBuild, action: Action) async throws -> AzureImage {
         let settings = d.build.disk
-        let osDisk = ArmImage.OSDisk(osType: "Linux", osState: "Generalized", snapshot: ArmSubResource(id: d.snapshotID(.os).description),
-                                     caching: settings.cacheType.rawValue, storageAccountType: settings.storageAccountType.rawValue)
-        let dataDisks = try d.roles.compactMap { role -> ArmImage.DataDisk? in
+        let osDisk = AzureImage.Disk(snapshotID: d.snapshotID(.os).description, caching: settings.cacheType.rawValue,
+                                     storageAccountType: settings.storageAccountType.rawValue)
+        let dataDisks = try d.roles.compactMap { role -> AzureImage.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return ArmImage.DataDisk(lun: lun, snapshot: ArmSubResource(id: d.snapshotID(role).description), caching: disk.cacheType.rawValue,
-                                     storageAccountType: disk.storageAccountType.rawValue)
+            return AzureImage.Disk(lun: lun, snapshotID: d.snapshotID(role).description, caching: disk.cacheType.rawValue,
+                                   storageAccountType: disk.storageAccountType.rawValue)
         }
-        let storage = ArmImage.StorageProfile(osDisk: osDisk, dataDisks: dataDisks.isEmpty ? nil : dataDisks)
         let generation = try await env.osHyperVGeneration(d, action: action)
-        return ArmImage(location: d.location, tags: d.tags, properties: .init(storageProfile: storage, hyperVGeneration: generation))
+        return AzureImage(location: d.location, tags: d.tags, osType: "Linux", osState: "Generalized", osDisk: osDisk,
+                          dataDisks: dataDisks.isEmpty ? nil : dataDisks, hyperVGeneration: generation)
     }
 }

@@ -88,7 +88,7 @@ public struct DetachExecutor: ActionExecutor {
     func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration,
                            clock: any Clock<Duration>) async throws {
         let elapsed = azureStopwatch(on: clock)
-        while let owner = try await env.arm.getDisk(disk)?.managedBy, !owner.isEmpty,
+        while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
               (try? ResourceID(parsing: owner)) == env.vm.id {
             guard elapsed() < timeout else {
                 throw ExecutorError(action: action.id, message: "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it")

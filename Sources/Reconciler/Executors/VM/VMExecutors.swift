@@ -14,11 +14,8 @@ struct VMDisks {
         let attach = ActionID(d.name, .attach(role))
         if let lun = context.buildResults[attach]?.lun { return lun }
         let diskID = d.diskID(role)
-        let machine = try await env.arm.getVirtualMachine(env.vm.id)
-        let dataDisks = machine?.properties?.storageProfile?.dataDisks ?? []
-        let attached = dataDisks.first { disk in
-            disk.toBeDetached != true && (disk.managedDisk?.id).flatMap { try? ResourceID(parsing: $0) } == diskID
-        }
+        let dataDisks = try await env.azure.dataDisks(of: env.vm.id) ?? []
+        let attached = dataDisks.first { disk in !disk.toBeDetached && disk.isDisk(diskID) }
         guard let attached else {
             throw ExecutorError(action: context.action.id, message: "disk \(d.diskName(role)) is not attached to the builder VM \(env.vm.id.name); run kiln plan to see what is missing, then kiln apply to attach it")
         }
