@@ -7,7 +7,7 @@ KILN := .build/debug/kiln
 # the busybox userland of the emulator's platform images).
 PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3
 
-.PHONY: all build test demo deps clean sdk-check bench robustness
+.PHONY: all build test demo deps clean sdk-check bench robustness lint format
 
 all: build
 
@@ -22,9 +22,18 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The tree is formatted by swift-format (bundled with Swift 6) at 120 columns (.swift-format):
+# `make format` rewrites it, `make lint` (part of `make test`) fails on any difference.
+FORMAT_PATHS := Package.swift Sources Tests
+lint:
+	$(SWIFT) format lint --strict --parallel --recursive $(FORMAT_PATHS)
+
+format:
+	$(SWIFT) format format --in-place --parallel --recursive $(FORMAT_PATHS)
+
 # The suite runs with an emulator serving in the background for the Azure client's
 # integration tests (scripts/test-with-emulator.sh stops it however the tests end).
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) KILN=$(KILN) scripts/test-with-emulator.sh
 

@@ -3,46 +3,6 @@ import Model
 import Planner
 import Providers
 
-/// `delete-snapshot[role]`: deletes the build's temporary snapshot and waits; a missing one
-/// is already deleted. Only a snapshot carrying this build's `kiln:build` tag is deleted.
-struct DeleteSnapshotExecutor: ActionExecutor {
-    let env: ExecutorEnvironment
-    let role: DiskRole
-
-    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
-        let d = try env.build(of: action)
-        let id = d.snapshotID(role)
-        let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(azure: env.azure, context: context)
-        try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
-        try await TemporaryResources(env: env, ops: ops, action: action, build: d).deleteSnapshot(id, timeout: timeout)
-        return .none
-    }
-}
-
-/// `delete-disk[role]`: deletes the build's temporary disk and waits; a missing one is
-/// already deleted. Refuses a disk that is still attached to a VM (detach comes first in
-/// the plan, so that means something is wrong) and one not tagged for this build.
-struct DeleteDiskExecutor: ActionExecutor {
-    let env: ExecutorEnvironment
-    let role: DiskRole
-
-    func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
-        let d = try env.build(of: action)
-        let id = d.diskID(role)
-        let timeout = d.build.timeouts.azureOperation.duration
-        let ops = AzureOperations(azure: env.azure, context: context)
-        try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
-        let temporary = TemporaryResources(env: env, ops: ops, action: action, build: d)
-        guard let disk = try await env.azure.disk(id) else { return .none }
-        if let vm = disk.attachedTo {
-            throw ExecutorError(action: action.id, message: "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself")
-        }
-        try await temporary.deleteDisk(id, disk, timeout: timeout)
-        return .none
-    }
-}
-
 /// `release-leftover[name]`: a temporary disk or snapshot of this build from another run
 /// (found by Kiln's tags; the action's `resource` is its id). A disk attached to the
 /// builder VM is detached first — unmounted before that when it is the root mounted at the
@@ -105,35 +65,5 @@ extension ReleaseLeftoverExecutor {
         guard let lun, let device = try await env.local.devices.device(lun: lun), PartitionNaming.isOnDevice(entry.source, device.path) else { return }
         context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
         try await env.local.mounts.unmountAll(under: root)
-    }
-}
-
-/// Deleting Kiln's temporary disks and snapshots, with the ownership check every deletion
-/// makes: Kiln never deletes what it did not create.
-struct TemporaryResources {
-    let env: ExecutorEnvironment
-    let ops: AzureOperations
-    let action: Action
-    let build: DesiredBuild
-
-    /// Throws unless the tags say Kiln made the resource for this build.
-    func requireOwned(_ id: ResourceID, tags: [String: String]?) throws {
-        guard tags?[.build] == build.name else {
-            let found = tags?[.build].map { "its kiln:build tag says \($0)" } ?? "it has no kiln:build tag"
-            throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): \(found), not build \(build.name), so Kiln did not create it for this build; delete it yourself if it is no longer needed")
-        }
-    }
-
-    func deleteSnapshot(_ id: ResourceID, timeout: Duration) async throws {
-        guard let snapshot = try await env.azure.snapshot(id) else { return }
-        try requireOwned(id, tags: snapshot.tags)
-        try ops.context.checkInterruption()
-        try await ops.recordAndWait(env.azure.beginDeleteSnapshot(id), timeout: timeout)
-    }
-
-    func deleteDisk(_ id: ResourceID, _ disk: AzureDisk, timeout: Duration) async throws {
-        try requireOwned(id, tags: disk.tags)
-        try ops.context.checkInterruption()
-        try await ops.recordAndWait(env.azure.beginDeleteDisk(id), timeout: timeout)
     }
 }

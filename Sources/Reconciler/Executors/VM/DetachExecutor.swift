@@ -1,0 +1,46 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// `detach[role]`: detaches the role's disk from the builder VM; nothing happens when it is
+/// not attached. `BuilderDisks` refuses (`BuilderDiskError.stillInUse`) while anything on
+/// the device is mounted, and waits for the device to go.
+public struct DetachExecutor: ActionExecutor {
+    public let env: ExecutorEnvironment
+    /// The disk it works on.
+    public let role: DiskRole
+
+    public init(env: ExecutorEnvironment, role: DiskRole) {
+        self.env = env
+        self.role = role
+    }
+
+    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let disk = d.diskID(role)
+        try context.checkInterruption()
+        try await env.disks.detach(
+            disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
+            onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
+        try await waitUntilReleased(disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
+                                    clock: context.clock)
+        return .none
+    }
+
+    /// Waits until the disk no longer names the builder VM as its owner. A detach that a
+    /// killed run started leaves the disk out of the VM's list (so `detach` above had
+    /// nothing to do) while Azure still finishes it; the snapshot and the deletion that
+    /// follow must not start before it has.
+    func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration,
+                           clock: any Clock<Duration>) async throws {
+        let elapsed = azureStopwatch(on: clock)
+        while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
+              (try? ResourceID(parsing: owner)) == env.vm.id {
+            guard elapsed() < timeout else {
+                throw ExecutorError(action: action.id, message: "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it")
+            }
+            try await clock.sleep(for: .seconds(1))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import Model
+import Planner
+import Providers
+
+/// `unmount`: everything at or under the build's mount path, deepest first, verified
+/// (`MountError.stillMounted` names what is left and why).
+public struct UnmountExecutor: ActionExecutor {
+    public let env: ExecutorEnvironment
+
+    public init(env: ExecutorEnvironment) {
+        self.env = env
+    }
+
+    public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
+        let d = try env.build(of: action)
+        let root = VMDisks(env: env).root(d)
+        try context.checkInterruption()
+        let unmounted = try await env.local.mounts.unmountAll(under: root)
+        if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root)") }
+        return .none
+    }
+}
