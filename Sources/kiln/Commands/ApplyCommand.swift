@@ -44,7 +44,8 @@ struct ApplyCommand: AsyncParsableCommand {
         do {
             // Fault injection for the crash matrix (docs/reliability.md); nil when unset.
             let crashAt = try CrashPoint.fromEnvironment(ProcessInfo.processInfo.environment)
-            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory))
+            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory),
+                                               mountLocks: try hostPathsOrExit().mountLocks)
             defer { for lock in locks { lock.release() } }
             outcome = try await withSession(target, manifest: manifest) { session in
                 let apply = ApplyRun(session: session, parallelism: parallelism)

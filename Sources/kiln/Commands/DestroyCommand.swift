@@ -35,7 +35,8 @@ struct DestroyCommand: AsyncParsableCommand {
         let manifestDirectory = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
         let outcome: Int32
         do {
-            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory), purpose: "kiln destroy")
+            let locks = try await ApplyRun.lock(manifest, journals: FileJournalStore(stateDirectory: target.stateDirectory), purpose: "kiln destroy",
+                                               mountLocks: try hostPathsOrExit().mountLocks)
             defer { for lock in locks { lock.release() } }
             outcome = try await withSession(target, manifest: manifest) { session in
                 let apply = ApplyRun(session: session, parallelism: options.parallelism)
