@@ -30,7 +30,9 @@ struct TargetOptions: ParsableArguments {
 
 /// The VM's mount root and run directory: `/mnt/kiln` and `/run/kiln` unless `KILN_MOUNT_ROOT`
 /// or `KILN_RUN_DIR` move them (read once; `loadManifestOrExit` reports a bad value).
-let hostPathsFromEnvironment = Result { () throws(HostPathsError) in try HostPaths(environment: ProcessInfo.processInfo.environment) }
+let hostPathsFromEnvironment = Result { () throws(HostPathsError) in
+    try HostPaths(environment: ProcessInfo.processInfo.environment)
+}
 
 /// The host paths, or exit 1 naming the variable that is wrong.
 func hostPathsOrExit() throws -> HostPaths {

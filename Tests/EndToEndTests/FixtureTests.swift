@@ -35,10 +35,12 @@ struct ServedEmulatorFixture {
         let bystander = try ChildProcess.spawn(URL(fileURLWithPath: "/bin/sleep"), ["300"])
         // The shell leaves a sleep running in a process group of its own (as kiln leaves a
         // step's processes when it is killed) and exits.
-        let child = try ChildProcess.spawn(URL(fileURLWithPath: "/bin/sh"), ["-c", "set -m; sleep 300 >/dev/null 2>&1 & echo $!"])
+        let script = "set -m; sleep 300 >/dev/null 2>&1 & echo $!"
+        let child = try ChildProcess.spawn(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
         let output = await child.readPipes()
         #expect(await child.exit() == 0)
-        let orphan = try #require(pid_t(String(decoding: output[0], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let printed = String(decoding: output[0], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let orphan = try #require(pid_t(printed))
         #expect(child.sessionMembers == [orphan])
         #expect(await child.killSession(timeout: .seconds(10)).isEmpty)
         #expect(child.sessionMembers.isEmpty)

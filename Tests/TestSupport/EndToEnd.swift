@@ -173,12 +173,15 @@ public final class ServedEmulator: @unchecked Sendable {
         let p = try ChildProcess.spawn(KilnBinary.url, arguments, output: .file(logFile), error: .file(logFile))
         process = p
         let endpointsFile = endpointsFile
-        let ready = await waitUntil(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: endpointsFile) || !p.isRunning }
+        let ready = await waitUntil(timeout: .seconds(60)) {
+            FileManager.default.fileExists(atPath: endpointsFile) || !p.isRunning
+        }
         guard ready, p.isRunning, let data = FileManager.default.contents(atPath: endpointsFile),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             await p.killSession()
             process = nil
-            throw FixtureError("the emulator did not start: \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+            let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            throw FixtureError("the emulator did not start: \(log)")
         }
         endpoints = object
     }

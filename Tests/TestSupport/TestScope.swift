@@ -44,7 +44,8 @@ public final class TestScope: Sendable {
     /// last registered first.
     public func run() async {
         while let next = cleanups.withLock({ list -> (@Sendable () async -> Void)? in
-            guard let phase = list.map(\.phase).min(), let index = list.lastIndex(where: { $0.phase == phase }) else { return nil }
+            guard let phase = list.map(\.phase).min(),
+                  let index = list.lastIndex(where: { $0.phase == phase }) else { return nil }
             return list.remove(at: index).run
         }) {
             await next()

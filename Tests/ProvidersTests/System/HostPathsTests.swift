@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func theEnvironmentMovesTheMountRootAndTheRunDirectory() throws {
-        let paths = try HostPaths(environment: ["KILN_MOUNT_ROOT": "/tmp/t1.mnt/", "KILN_RUN_DIR": "/tmp/t1/run", "KILN_X": "y"])
+        let environment = ["KILN_MOUNT_ROOT": "/tmp/t1.mnt/", "KILN_RUN_DIR": "/tmp/t1/run", "KILN_X": "y"]
+        let paths = try HostPaths(environment: environment)
         #expect(paths.mountRoot == "/tmp/t1.mnt")
         #expect(paths.defaultMountPath == "/tmp/t1.mnt/{{.BuildName}}")
         #expect(paths.lunLock == "/tmp/t1/run/lun.lock")
