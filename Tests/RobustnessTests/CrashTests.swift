@@ -104,12 +104,13 @@ struct CrashTests {
 
     static func interrupted(signals: Int, _ checks: Checks) async throws {
         let rig = try await CrashRig("kiln-crash-sigint")
-        try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 4\n")
+        try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 4\n")
         let build = try rig.nextBuild("int")
         var result = CrashCaseResult(label: "SIGINT ×\(signals)")
         let start = Date()
         let kiln = try rig.startApply(build)
-        checks.expect(await kiln.wait(for: "\(build.name)/provision[setup]: running"), "\(kiln.output)")
+        // The step's own output says its command runs (the `running` event comes before it starts).
+        checks.expect(await kiln.wait(for: "\(build.name)/provision[setup]: | kiln-test: sleeping"), "\(kiln.output)")
         for _ in 0..<signals {
             kiln.signal(SIGINT)
             // The second only after the first was taken in (the scheduler said so).
