@@ -46,14 +46,6 @@ for _ in $(seq 1 100); do
 done
 [ -s "$state/endpoints.json" ] || { echo "the emulator wrote no endpoints.json"; cat "$state/serve.log"; exit 1; }
 export KILN_EMULATOR_ENDPOINTS="$state/endpoints.json"
-if [ $# -gt 0 ]; then
-    "$SWIFT" test "$@"
-else
-    # Two runs. The end-to-end and robustness suites drive the kiln binary and emulator
-    # processes from synchronous tests, which hold a thread of Swift's cooperative pool (as
-    # wide as the machine has cores) while they wait; run beside the unit tests they would
-    # starve the async ones, whose deadlock guards then fire. So the unit and in-process
-    # integration tests run first, in parallel, then the end-to-end suites.
-    "$SWIFT" test --skip-build --skip 'EndToEndTests\.|RobustnessTests\.'
-    "$SWIFT" test --skip-build --filter 'EndToEndTests\.|RobustnessTests\.'
-fi
+# One run of the whole suite (or what the arguments select): the end-to-end tests await the
+# processes they start, and mount and lock under their own scratch directories.
+"$SWIFT" test "$@"

@@ -28,15 +28,34 @@ struct TargetOptions: ParsableArguments {
     }
 }
 
+/// The VM's mount root and run directory: `/mnt/kiln` and `/run/kiln` unless `KILN_MOUNT_ROOT`
+/// or `KILN_RUN_DIR` move them (read once; `loadManifestOrExit` reports a bad value).
+let hostPathsFromEnvironment = Result { () throws(HostPathsError) in
+    try HostPaths(environment: ProcessInfo.processInfo.environment)
+}
+
+/// The host paths, or exit 1 naming the variable that is wrong.
+func hostPathsOrExit() throws -> HostPaths {
+    switch hostPathsFromEnvironment {
+    case .success(let paths):
+        return paths
+    case .failure(let error):
+        Stderr.write("kiln: \(error)")
+        throw ExitCode(1)
+    }
+}
+
 /// A manifest loaded for a command: exits 1 with every diagnostic when it is invalid.
+/// Builds with the default mount path mount under the host paths' mount root.
 func loadManifestOrExit(_ file: String) throws -> Manifest {
+    let hostPaths = try hostPathsOrExit()
     let result = ManifestLoader.load(path: file)
     for d in result.diagnostics { Stderr.write(d.description) }
     guard let manifest = result.manifest else {
         Stderr.write("\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); 'kiln validate \(file)' lists them")
         throw ExitCode(1)
     }
-    return manifest
+    return hostPaths.placingDefaultMounts(of: manifest)
 }
 
 /// Opens a session for the target the options name, runs `body`, and closes everything
@@ -61,7 +80,8 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
     if let kind = options.credential { target.credential = kind }
     do {
         let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment,
-                                            wrapper: try CommandWrapper.from(manifest, environment: environment))
+                                            wrapper: try CommandWrapper.from(manifest, environment: environment),
+                                            hostPaths: try hostPathsOrExit())
         do {
             let result = try await body(session)
             await session.shutdown()

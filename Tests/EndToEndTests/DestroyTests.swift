@@ -6,7 +6,7 @@ import Testing
 /// served emulator (real loop devices, mounts and chroots). Each test has its own build
 /// name (copies of the quick start named `onerror…`/`destroy…`), its own emulator and
 /// scratch directory; serialized because they all load the machine heavily.
-@Suite(.serialized, .enabled(if: Privileges.isRoot, "needs root: attaches loop devices, mounts and chroots"))
+@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: attaches loop devices, mounts and chroots"))
 struct DestroyAndOnError {
     static let disks = "Microsoft.Compute/disks"
     static let snapshots = "Microsoft.Compute/snapshots"
@@ -28,62 +28,42 @@ struct DestroyAndOnError {
 
     static let failingScript = "#!/bin/sh\necho onerror: about to fail\necho GREETING is $GREETING\nexit 7\n"
 
-    /// Runs kiln to its end on a thread of its own: a test blocking one of the cooperative
-    /// pool's few threads for seconds starves the async tests that run beside this suite.
+    /// Runs kiln to its end.
     func kiln(_ arguments: [String], _ emulator: ServedEmulator, in dir: TemporaryDirectory) async throws -> ProcessResult {
-        let all = arguments + ["--emulator-endpoints", emulator.endpointsFile]
-        let directory = dir.url
-        return try await offPool { try KilnBinary.run(all, in: directory) }
+        try await KilnBinary.run(arguments + ["--emulator-endpoints", emulator.endpointsFile], in: dir.url)
     }
 
-    /// `body` on a new thread, awaited.
-    func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
-    }
-
-    /// Unmounts what a failed test may have left at the build's mount path (only ours).
-    func unmountLeft(_ name: String) {
-        Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
-        if !Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty {
-            _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-R", "/mnt/kiln/\(name)"])
-        }
-    }
-
-    func expectNothingLeft(_ name: String, _ emulator: ServedEmulator, _ dir: TemporaryDirectory, outputs: Bool = false) throws {
-        #expect(try emulator.resources(ofType: Self.disks).isEmpty)
-        #expect(try emulator.resources(ofType: Self.snapshots).isEmpty)
+    func expectNothingLeft(_ name: String, _ emulator: ServedEmulator, _ dir: TemporaryDirectory, outputs: Bool = false) async throws {
+        #expect(try await emulator.resources(ofType: Self.disks).isEmpty)
+        #expect(try await emulator.resources(ofType: Self.snapshots).isEmpty)
         if outputs {
-            #expect(try emulator.resources(ofType: Self.images).isEmpty)
-            #expect(try emulator.resources(ofType: Self.versions).isEmpty)
+            #expect(try await emulator.resources(ofType: Self.images).isEmpty)
+            #expect(try await emulator.resources(ofType: Self.versions).isEmpty)
         }
-        #expect(Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
-        #expect(Leaks.loopDevices(backedUnder: dir.url).isEmpty, "\(Leaks.loopDevices(backedUnder: dir.url))")
+        #expect(await Leaks.mounts(under: dir.hostPaths.mountPath(name)).isEmpty)
+        let loops = await Leaks.loopDevices(backedUnder: dir.url)
+        #expect(loops.isEmpty, "\(loops)")
     }
 
     @Test func onErrorKeepReportsTheKeptDiskAndARerunAfterTheFixConverges() async throws {
         let name = "onerrorkeep"
         let dir = try scratch(name, script: Self.failingScript)
-        defer { dir.remove() }
-        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
-        defer { emulator.stop() }
-        defer { unmountLeft(name) }
+        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
         let failed = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(failed.status == 1)
         // The step's output is streamed under the action, before the failure.
         #expect(failed.stdout.contains("  \(name)/provision[setup]: | onerror: about to fail"), "\(failed.stdout)")
         #expect(failed.stdout.contains("Kept for a cheap resume (--on-error keep):"), "\(failed.stdout)")
-        let disks = try emulator.resources(ofType: Self.disks)
+        let disks = try await emulator.resources(ofType: Self.disks)
         #expect(disks.count == 1)
         for disk in disks { #expect(failed.stdout.contains(disk)) }
         #expect(failed.stdout.contains("attached at LUN"))
-        #expect(failed.stdout.contains("mounted at /mnt/kiln/\(name)"))
+        #expect(failed.stdout.contains("mounted at \(dir.hostPaths.mountPath(name))"))
         #expect(failed.stdout.contains("remove them with: kiln destroy "))
         #expect(failed.stdout.contains("\(name).yaml --emulator-endpoints"))
         // Kept as it was: still mounted, so the resume is cheap.
-        #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
+        #expect(await !Leaks.mounts(under: dir.hostPaths.mountPath(name)).isEmpty)
 
         // The fix: the failed step is the only one edited, so the run continues on the kept disk
         // (no release, no new disk) from that step, and the build converges.
@@ -96,16 +76,13 @@ struct DestroyAndOnError {
         #expect(fixed.stdout.contains("\(name)/provision[setup]: running"), "\(fixed.stdout)")
         let plan = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
-        try expectNothingLeft(name, emulator, dir)
+        try await expectNothingLeft(name, emulator, dir)
     }
 
     @Test func onErrorCleanupRemovesEverythingTheFailedBuildMade() async throws {
         let name = "onerrorclean"
         let dir = try scratch(name, script: Self.failingScript)
-        defer { dir.remove() }
-        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
-        defer { emulator.stop() }
-        defer { unmountLeft(name) }
+        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
         let failed = try await kiln(["apply", "--auto-approve", "--json", "--on-error", "cleanup", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(failed.status == 1)
@@ -121,7 +98,7 @@ struct DestroyAndOnError {
         #expect(removed.contains { $0.contains("unmounted") })
         #expect(removed.contains { $0.contains("deleted disk kiln-\(name)-") })
         #expect(removed.contains { $0.contains("restored the image's own copied files") })
-        try expectNothingLeft(name, emulator, dir)
+        try await expectNothingLeft(name, emulator, dir)
         // The run state is cleared: the next plan starts from scratch.
         let plan = try await kiln(["plan", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.stdout.contains("\(name)/create-disk[os]") || plan.stdout.contains("create-disk[os]"), "\(plan.stdout)")
@@ -130,10 +107,7 @@ struct DestroyAndOnError {
     @Test func destroyAfterAConvergedApplyKeepsOutputsUnlessAsked() async throws {
         let name = "destroyconv"
         let dir = try scratch(name)
-        defer { dir.remove() }
-        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
-        defer { emulator.stop() }
-        defer { unmountLeft(name) }
+        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
         let apply = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
@@ -142,14 +116,14 @@ struct DestroyAndOnError {
         let refused = try await kiln(["destroy", "--outputs", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("--auto-approve"))
-        #expect(try emulator.resources(ofType: Self.images).count == 1)
+        #expect(try await emulator.resources(ofType: Self.images).count == 1)
 
         let temporary = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(temporary.status == 0, "\(temporary.stdout)\n\(temporary.stderr)")
         #expect(temporary.stdout.contains("Nothing to destroy"), "\(temporary.stdout)")
         #expect(temporary.stdout.contains("is an output; --outputs removes it"))
-        #expect(try emulator.resources(ofType: Self.images).count == 1)
-        #expect(try emulator.resources(ofType: Self.versions).count == 1)
+        #expect(try await emulator.resources(ofType: Self.images).count == 1)
+        #expect(try await emulator.resources(ofType: Self.versions).count == 1)
         // The outputs are intact: nothing to do.
         let plan = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
@@ -158,7 +132,7 @@ struct DestroyAndOnError {
         #expect(all.status == 0, "\(all.stdout)\n\(all.stderr)")
         #expect(all.stdout.contains("- \(name)/delete-image"), "\(all.stdout)")
         #expect(all.stdout.contains("Destroy complete: 2 removed."))
-        try expectNothingLeft(name, emulator, dir, outputs: true)
+        try await expectNothingLeft(name, emulator, dir, outputs: true)
         let again = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(again.status == 2, "\(again.stdout)")
     }
@@ -166,40 +140,31 @@ struct DestroyAndOnError {
     @Test func destroyAfterAKilledApplyRemovesTheAttachedAndMountedDisk() async throws {
         let name = "destroykill"
         let dir = try scratch(name)
-        defer { dir.remove() }
         try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 300\n")
-        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
-        defer { emulator.stop() }
-        defer { unmountLeft(name) }
+        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
         let apply = try BackgroundKiln(["apply", "--auto-approve", "--emulator-endpoints", emulator.endpointsFile, "manifests/\(name).yaml"], in: dir.url)
-        // Foundation's Process sees kiln's exit only once the step's orphaned chroot process
-        // is gone too: stop that first, whatever happens.
-        defer {
-            Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
-            apply.stop()
-        }
         // The step's streamed output says its process runs in the chroot (so it can be found and stopped).
-        let started = try await offPool { apply.wait(for: "\(name)/provision[setup]: | kiln-test: sleeping") }
+        let started = await apply.wait(for: "\(name)/provision[setup]: | kiln-test: sleeping")
         #expect(started, "\(apply.output)")
         // While apply runs, destroy is refused with the lock holder's details, like a second apply.
         let refused = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("\(apply.pid)"), "\(refused.stderr)")
         apply.signal(SIGKILL)
-        // The chroot's script outlives kiln (it is in its own process group): stop it so the
-        // root can be unmounted (only processes whose root is our mount path), then reap kiln.
-        Leaks.killProcessesRooted(at: "/mnt/kiln/\(name)")
-        _ = apply.waitForExit()
-        #expect(!Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
-        #expect(try emulator.resources(ofType: Self.disks).count == 1)
+        await apply.waitForExit()
+        // The chroot's script outlives kiln (it is in its own process group, in kiln's
+        // session): stop it so the root can be unmounted.
+        await apply.stop()
+        #expect(await !Leaks.mounts(under: dir.hostPaths.mountPath(name)).isEmpty)
+        #expect(try await emulator.resources(ofType: Self.disks).count == 1)
 
         let destroy = try await kiln(["destroy", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(destroy.status == 0, "\(destroy.stdout)\n\(destroy.stderr)")
         #expect(destroy.stdout.contains("\(name)/unmount"))
         #expect(destroy.stdout.contains("\(name)/detach[os]"))
         #expect(destroy.stdout.contains("Destroy complete: 3 removed."), "\(destroy.stdout)")
-        try expectNothingLeft(name, emulator, dir)
+        try await expectNothingLeft(name, emulator, dir)
         // The journal's run state is gone: the next apply starts afresh.
         let journal = dir.read(".kiln/\(name).journal.json") ?? ""
         #expect(!journal.contains("provision[setup]"))

@@ -3,14 +3,14 @@ import TestSupport
 import Testing
 
 /// `kiln plan`, `drift` and `graph` against the embedded emulator (`--emulator`), run as a
-/// user runs them, in a scratch copy of the examples so state stays out of the repository.
-@Suite(.serialized) struct PlanAgainstTheEmulator {
+/// user runs them, in a scratch copy of the examples (removed when each test ends) so state
+/// stays out of the repository.
+@Suite(.serialized, .endToEnd) struct PlanAgainstTheEmulator {
     func scratch() throws -> TemporaryDirectory { try manifestScratch("kiln-plan") }
 
-    @Test func aFreshManifestPlansTheWholeBuildAndExitsTwoWithDetailedExitCode() throws {
+    @Test func aFreshManifestPlansTheWholeBuildAndExitsTwoWithDetailedExitCode() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
-        let r = try KilnBinary.run(["plan", "--emulator", "--detailed-exitcode", "manifests/quickstart.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["plan", "--emulator", "--detailed-exitcode", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stdout.contains("+   create-disk[os]"))
         #expect(r.stdout.contains("*   provision[setup]"))
@@ -21,10 +21,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent(".kiln/emulator/endpoints.json").path))
     }
 
-    @Test func jsonAndSavedPlansCarryEveryAction() throws {
+    @Test func jsonAndSavedPlansCarryEveryAction() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
-        let r = try KilnBinary.run(["plan", "--emulator", "--json", "--out", "saved.json", "manifests/two-builds.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["plan", "--emulator", "--json", "--out", "saved.json", "manifests/two-builds.yaml"], in: dir.url)
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let plan = try #require(object["plan"] as? [String: Any])
@@ -38,60 +37,55 @@ import Testing
         #expect(mode == 0o600)
     }
 
-    @Test func aMissingSourceIsAConflictWithItsFix() throws {
+    @Test func aMissingSourceIsAConflictWithItsFix() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
-        let r = try KilnBinary.run(["plan", "--emulator", "manifests/from-managed-disk.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["plan", "--emulator", "manifests/from-managed-disk.yaml"], in: dir.url)
         #expect(r.status == 1)
         #expect(r.stdout.contains("! from-disk: the source disk golden-os does not exist"))
         #expect(r.stdout.contains("fix: create it, or point source.disk at one that exists"))
     }
 
-    @Test func driftReportsUnpublishedOutputsPerField() throws {
+    @Test func driftReportsUnpublishedOutputsPerField() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
-        let r = try KilnBinary.run(["drift", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["drift", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 2)
         #expect(r.stdout.contains("~ quickstart: image: expected exists, found deleted or never published"))
         #expect(r.stdout.contains("~ quickstart: gallery.version: expected 1.0.0, found deleted or never published"))
     }
 
-    @Test func graphPrintsDOT() throws {
+    @Test func graphPrintsDOT() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
-        let r = try KilnBinary.run(["graph", "--emulator", "manifests/two-builds.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["graph", "--emulator", "manifests/two-builds.yaml"], in: dir.url)
         #expect(r.status == 0)
         #expect(r.stdout.hasPrefix("digraph kiln {"))
         #expect(r.stdout.contains("\"worker/create-disk[os]\" -> \"worker/attach[os]\";"))
     }
 
     @Test(.enabled(if: Privileges.isRoot, "needs root: mounts a tmpfs"))
-    func aForeignMountAtTheMountPathIsNotTakenForProgress() throws {
+    func aForeignMountAtTheMountPathIsNotTakenForProgress() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
         let mountPoint = dir.url.appendingPathComponent("root").path
         let manifest = dir.url.appendingPathComponent("manifests/quickstart.yaml")
         let text = try String(contentsOf: manifest, encoding: .utf8)
             .replacingOccurrences(of: "    provision:\n", with: "    mount:\n      path: \(mountPoint)\n    provision:\n", options: [], range: nil)
         try text.write(to: manifest, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mounted = try runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "tmpfs", mountPoint])
+        let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "tmpfs", mountPoint])
         #expect(mounted.status == 0)
-        defer { _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), [mountPoint]) }
-        let r = try KilnBinary.run(["plan", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
+        try TestScope.onExit(.mounts) { _ = try? await runProcess(URL(fileURLWithPath: "/bin/umount"), [mountPoint]) }
+        let r = try await KilnBinary.run(["plan", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("*   mount "))
         #expect(r.stdout.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
     }
 
-    @Test func noAzureVMSaysSo() throws {
+    @Test func noAzureVMSaysSo() async throws {
         let dir = try scratch()
-        defer { dir.remove() }
         try dir.write("endpoints.json", """
             {"arm":"http://127.0.0.1:9","login":"http://127.0.0.1:9","imds":"http://127.0.0.1:9","deviceRoot":"/tmp",
              "credential":{"tenantId":"t","clientId":"c","clientSecret":"s"}}
             """)
-        let r = try KilnBinary.run(["plan", "--emulator-endpoints", "endpoints.json", "manifests/quickstart.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(["plan", "--emulator-endpoints", "endpoints.json", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 1)
         #expect(r.stderr.contains("this needs an Azure VM, or --emulator"))
     }

@@ -24,14 +24,14 @@ import Testing
         #expect(try quoted.render(values, mode: .shell) == "sh -c 'mount -o ro /dev/sdc1 '\\''/mnt/x y'\\'''")
     }
 
-    @Test func renderedShellValuesCannotInjectCommands() throws {
+    @Test func renderedShellValuesCannotInjectCommands() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let marker = dir.url.appendingPathComponent("pwned").path
         let hostile = TemplateValues(variables: ["Device": "x; touch \(marker); echo $(touch \(marker)) `touch \(marker)`"])
         let t = try Template(parsing: "printf '%s' {{.Device}}", allowed: ["Device"])
         let command = try t.render(hostile, mode: .shell)
-        let out = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+        let out = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
         #expect(out.status == 0)
         #expect(out.stdout == "x; touch \(marker); echo $(touch \(marker)) `touch \(marker)`")
         #expect(!FileManager.default.fileExists(atPath: marker))
@@ -72,7 +72,7 @@ import Testing
         #expect(ShellQuote.quote("it's") == "'it'\\''s'")
     }
 
-    @Test func awkwardStringsRoundTripThroughTheShell() throws {
+    @Test func awkwardStringsRoundTripThroughTheShell() async throws {
         let samples = ["", " ", "'", "''", "\"", "\\", "$HOME", "$(id)", "`id`", "a b\tc\nd", "*?[]{}", "~root", "!event",
                        "; rm -rf /", "é ü 漢字 🔥", "-n", "--", "#comment", "a'b\"c$d`e\\f"]
         var rng = SeededRandom(seed: 7)
@@ -83,7 +83,7 @@ import Testing
             }))
         }
         for s in all {
-            let out = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' " + ShellQuote.quote(s)])
+            let out = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' " + ShellQuote.quote(s)])
             #expect(out.stdout == s, "\(s.debugDescription)")
         }
     }

@@ -8,12 +8,12 @@ import Testing
 // version. Sharing the emulator keeps the matrix fast; distinct names keep cases apart.
 
 /// The quick start renamed for one case: build and image `name`, gallery version `version`
-/// of the shared image definition `crash`. Mounts at /mnt/kiln/<name>.
+/// of the shared image definition `crash`. Mounts at `mountPath` (under the rig's mount root).
 struct CrashBuild {
     let name: String
     let version: String
+    let mountPath: String
     var manifest: String { "manifests/\(name).yaml" }
-    var mountPath: String { "/mnt/kiln/\(name)" }
 
     /// Whether an ARM path names one of this build's resources: its temporary disks and
     /// snapshots (`kiln-<name>-…`), its image, image definition and gallery version.
@@ -24,9 +24,7 @@ struct CrashBuild {
 
     /// Lines of /proc/self/mountinfo at or under the build's mount path (`crash1` must not
     /// match `crash10`).
-    var leftoverMounts: [String] {
-        Leaks.mounts(containing: mountPath).filter { $0.contains(mountPath + " ") || $0.contains(mountPath + "/") }
-    }
+    func leftoverMounts() async -> [String] { await Leaks.mounts(under: mountPath) }
 }
 
 /// How one case ended: the figures the matrix reports.
@@ -69,7 +67,8 @@ struct CrashMatrixSummary: CustomStringConvertible {
     }
 }
 
-/// The shared emulator and scratch directory of a crash suite run.
+/// The shared emulator and scratch directory of a crash suite run; both go when the test
+/// ends (`TestScope`).
 final class CrashRig: @unchecked Sendable {
     // Fields are set once in init, except `counter`, guarded by `lock`: cases of one matrix
     // run on several threads at once (each with its own build).
@@ -78,34 +77,24 @@ final class CrashRig: @unchecked Sendable {
     private let lock = NSLock()
     private var counter = 0
     private let quickstart: String
-    /// Tells this rig's builds from those of another run of the suite on the same machine
-    /// (mount paths are machine-wide).
+    /// Tells this rig's builds from those of another run of the suite (in the emulator's
+    /// request log and the loop devices' backing files).
     private let run = String(UUID().uuidString.lowercased().prefix(4))
 
     /// `configJSON`: the emulator configuration (e.g. a fixed port so a restarted emulator
     /// answers where the running kiln expects it).
-    init(_ label: String, configJSON: String? = nil) throws {
+    init(_ label: String, configJSON: String? = nil) async throws {
         scratch = try manifestScratch(label)
-        do {
-            emulator = try ServedEmulator(stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
-        } catch {
-            scratch.remove()
-            throw error
-        }
+        emulator = try await ServedEmulator(stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
         quickstart = scratch.read("manifests/quickstart.yaml") ?? ""
-    }
-
-    /// Stops the emulator (it detaches every disk) and removes the scratch directory.
-    func close() {
-        emulator.stop()
-        scratch.remove()
     }
 
     /// A fresh build for the next case: build, image and gallery image definition
     /// `crash<run><prefix><n>`, gallery version 1.0.<n>.
     func nextBuild(_ prefix: String = "") throws -> CrashBuild {
         let n = lock.withLock { counter += 1; return counter }
-        let build = CrashBuild(name: "crash\(run)\(prefix)\(n)", version: "1.0.\(n)")
+        let name = "crash\(run)\(prefix)\(n)"
+        let build = CrashBuild(name: name, version: "1.0.\(n)", mountPath: scratch.hostPaths.mountPath(name))
         let text = quickstart
             .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
             .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")
@@ -131,30 +120,32 @@ final class CrashRig: @unchecked Sendable {
     }
 
     /// `kiln apply` to its end (bounded: a hang is killed and reported as exit 999).
-    func apply(_ build: CrashBuild, crashAt: String? = nil, timeout: TimeInterval = 600) throws -> (status: Int32, output: String) {
+    func apply(_ build: CrashBuild, crashAt: String? = nil, timeout: Duration = .seconds(600)) async throws -> (status: Int32, output: String) {
         let kiln = try startApply(build, crashAt: crashAt)
-        defer { kiln.stop() }
-        return (Self.finish(kiln, timeout: timeout), kiln.output)
+        let status = await Self.finish(kiln, timeout: timeout)
+        // What a killed kiln left running (its session) goes with it, as in a machine crash.
+        await kiln.stop()
+        return (status, kiln.output)
     }
 
     /// Waits for `kiln` to exit; 999 when it had to be killed after `timeout`.
-    static func finish(_ kiln: BackgroundKiln, timeout: TimeInterval = 600) -> Int32 {
-        if !waitUntil(timeout: timeout, { !kiln.process.isRunning }) {
-            kiln.stop()
+    static func finish(_ kiln: BackgroundKiln, timeout: Duration = .seconds(600)) async -> Int32 {
+        guard let status = await kiln.process.exit(within: timeout) else {
+            await kiln.stop()
             return 999
         }
-        return kiln.waitForExit()
+        return status
     }
 
     /// `kiln plan --detailed-exitcode` (0: nothing to do).
-    func plan(_ build: CrashBuild) throws -> ProcessResult {
-        try KilnBinary.run(["plan"] + target + ["--detailed-exitcode", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+    func plan(_ build: CrashBuild) async throws -> ProcessResult {
+        try await KilnBinary.run(["plan"] + target + ["--detailed-exitcode", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
     }
 
     /// The pending action ids of a fresh build's plan, in plan order, without the build
     /// name (`attach[os]`), from `kiln plan --json`.
-    func pendingActions(of build: CrashBuild) throws -> [String] {
-        let result = try KilnBinary.run(["plan"] + target + ["--json", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+    func pendingActions(of build: CrashBuild) async throws -> [String] {
+        let result = try await KilnBinary.run(["plan"] + target + ["--json", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
         guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
               let plan = object["plan"] as? [String: Any], let actions = plan["actions"] as? [[String: Any]] else {
             throw FixtureError("kiln plan --json gave no actions: \(result.stdout)\n\(result.stderr)")
@@ -166,12 +157,14 @@ final class CrashRig: @unchecked Sendable {
     }
 
     /// The last request number so far (to wait for a case's requests).
-    func requestMark() throws -> Int { try emulator.requests().last?.sequence ?? 0 }
+    func requestMark() async throws -> Int { try await emulator.requests().last?.sequence ?? 0 }
 
     /// PUTs creating the same disk, snapshot, image, gallery image definition or version
     /// of `build` more than once in `requests` (default: the whole log), with their count.
-    func createdTwice(_ build: CrashBuild, in requests: [LoggedRequest]? = nil) throws -> [String] {
-        let creating = try (requests ?? emulator.requests()).filter { request in
+    func createdTwice(_ build: CrashBuild, in requests: [LoggedRequest]? = nil) async throws -> [String] {
+        let all: [LoggedRequest]
+        if let requests { all = requests } else { all = try await emulator.requests() }
+        let creating = all.filter { request in
             request.method == "PUT" && request.isMutatingARM && request.status != 0 && build.owns(request.key.lowercased())
         }
         var seen: [String: Int] = [:]
@@ -180,65 +173,47 @@ final class CrashRig: @unchecked Sendable {
     }
 
     /// The build's temporary disks and snapshots still in the emulator.
-    func leftoverResources(of build: CrashBuild) throws -> [String] {
+    func leftoverResources(of build: CrashBuild) async throws -> [String] {
         let fragment = "kiln-\(build.name)-"
-        return (try emulator.resources(ofType: "Microsoft.Compute/disks") + emulator.resources(ofType: "Microsoft.Compute/snapshots"))
+        return (try await emulator.resources(ofType: "Microsoft.Compute/disks") + (try await emulator.resources(ofType: "Microsoft.Compute/snapshots")))
             .filter { $0.lowercased().contains(fragment) }
     }
 
     /// Resume, plan and leak checks after a case's interruption, filled into `result`.
-    func checkResume(_ build: CrashBuild, into result: inout CrashCaseResult) throws {
-        let resumed = try apply(build)
-        let plan = try plan(build)
+    func checkResume(_ build: CrashBuild, into result: inout CrashCaseResult) async throws {
+        let resumed = try await apply(build)
+        let plan = try await plan(build)
         result.converged = resumed.status == 0 && plan.status == 0
         if resumed.status != 0 { result.problems.append("resume exited \(resumed.status):\n\(resumed.output)") }
         if plan.status != 0 { result.problems.append("plan after the resume exited \(plan.status):\n\(plan.stdout)\(plan.stderr)") }
-        result.createdTwice = try createdTwice(build)
-        result.leftoverResources = try leftoverResources(of: build)
-        result.leftoverMounts = build.leftoverMounts
+        result.createdTwice = try await createdTwice(build)
+        result.leftoverResources = try await leftoverResources(of: build)
+        result.leftoverMounts = await build.leftoverMounts()
         // The emulator names a disk's blob after the disk (`…kiln-<build>-<run>-os-<hash>.img`).
-        result.leftoverLoopDevices = Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter { $0.contains("kiln-\(build.name)-") }
+        result.leftoverLoopDevices = await Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter { $0.contains("kiln-\(build.name)-") }
     }
 }
 
-/// Runs `body(0..<count)` on up to `width` threads at once; the results in index order.
+/// Runs `body(0..<count)`, up to `width` at once; the results in index order.
 /// (The cases wait mostly on Azure-style polling, so a few at a time cut the wall time
 /// nearly by as much.)
-func runConcurrently<T: Sendable>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-    let box = ConcurrentResults<T>(count: count)
-    let group = DispatchGroup()
-    for _ in 0..<max(1, min(width, count)) {
-        group.enter()
-        Thread.detachNewThread {
-            while let index = box.take() { box.put(index, body(index)) }
-            group.leave()
+func runConcurrently<T: Sendable>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) async -> T) async -> [T] {
+    await withTaskGroup(of: (Int, T).self) { group in
+        var next = 0
+        var results: [Int: T] = [:]
+        func startNext() {
+            guard next < count else { return }
+            let index = next
+            next += 1
+            group.addTask { (index, await body(index)) }
         }
-    }
-    group.wait()
-    return box.ordered
-}
-
-/// The work queue and results of `runConcurrently`.
-private final class ConcurrentResults<T: Sendable>: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private let count: Int
-    private var next = 0
-    private var results: [Int: T] = [:]
-
-    init(count: Int) { self.count = count }
-
-    func take() -> Int? {
-        lock.withLock {
-            guard next < count else { return nil }
-            defer { next += 1 }
-            return next
+        for _ in 0..<max(1, min(width, count)) { startNext() }
+        while let (index, result) = await group.next() {
+            results[index] = result
+            startNext()
         }
+        return (0..<count).compactMap { results[$0] }
     }
-
-    func put(_ index: Int, _ result: T) { lock.withLock { results[index] = result } }
-
-    var ordered: [T] { lock.withLock { (0..<count).compactMap { results[$0] } } }
 }
 
 
@@ -260,8 +235,8 @@ func freeLocalPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Expectations gathered on a plain thread and reported as issues back in the test's task
-/// (Swift Testing attributes an issue to a test through the task).
+/// Expectations gathered by a crash test's cases (run concurrently) and reported as issues
+/// of the test when it ends.
 final class Checks: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
@@ -278,20 +253,9 @@ final class Checks: @unchecked Sendable {
     }
 }
 
-/// Runs a crash test's blocking body (processes, waits, sleeps for minutes) on a thread of
-/// its own, not on Swift's cooperative pool: blocking the pool's few threads (2 on a
-/// 2-core machine) starved every async test running beside it in the same process.
-func offThePool(_ body: @escaping @Sendable (Checks) throws -> Void) async throws {
+/// Runs a crash test's body, then reports what its `Checks` gathered, however it ended.
+func withChecks(_ body: (Checks) async throws -> Void) async throws {
     let checks = Checks()
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        Thread.detachNewThread {
-            do {
-                try body(checks)
-                continuation.resume()
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-    }
-    checks.report()
+    defer { checks.report() }
+    try await body(checks)
 }

@@ -6,25 +6,24 @@ import Testing
 /// killed with SIGKILL at every action boundary (`KILN_CRASH_AT`), the emulator killed in
 /// the middle of an operation, SIGINT once and twice, and (full matrix) SIGKILL at random
 /// moments; after each, a plain `kiln apply` must converge with no Azure resource created
-/// twice and nothing left behind. Build names start with `crash` (mounts /mnt/kiln/crash…).
-@Suite(.serialized, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+/// twice and nothing left behind. Build names start with `crash`.
+@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct CrashTests {
     /// Every action of the quick start's plan: killed right after its completion is
     /// journaled (reduced matrix) and also right after its intent is (full matrix).
-    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() async throws { try await offThePool(Self.everyBoundary) }
+    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() async throws { try await withChecks(Self.everyBoundary) }
 
-    static func everyBoundary(_ checks: Checks) throws {
-        let rig = try CrashRig("kiln-crash-matrix")
-        defer { rig.close() }
+    static func everyBoundary(_ checks: Checks) async throws {
+        let rig = try await CrashRig("kiln-crash-matrix")
         let start = Date()
-        let actions = try rig.pendingActions(of: try rig.nextBuild("plan"))
+        let actions = try await rig.pendingActions(of: try rig.nextBuild("plan"))
         checks.expect(actions.count > 10, "\(actions)")
         let moments = Matrix.full ? ["before", "after"] : ["after"]
         let cases = moments.flatMap { moment in actions.map { "\(moment):\($0)" } }
         // Each case has its own build, so a few run at once (KILN_CRASH_WIDTH, default 3).
         let width = ProcessInfo.processInfo.environment["KILN_CRASH_WIDTH"].flatMap { Int($0) } ?? 3
-        let results = runConcurrently(cases.count, width: width) { index in
-            Self.boundaryCase(cases[index], rig: rig)
+        let results = await runConcurrently(cases.count, width: width) { index in
+            await Self.boundaryCase(cases[index], rig: rig)
         }
         for result in results {
             checks.expect(result.clean && result.killed, "\(result)\n\(result.problems.joined(separator: "\n"))")
@@ -34,17 +33,17 @@ struct CrashTests {
 
     /// One boundary case: `point` is `before:<action>` or `after:<action>` without the
     /// build name; a fresh build is killed there, then resumed.
-    static func boundaryCase(_ point: String, rig: CrashRig) -> CrashCaseResult {
+    static func boundaryCase(_ point: String, rig: CrashRig) async -> CrashCaseResult {
         let caseStart = Date()
         var result = CrashCaseResult(label: point)
         do {
             let build = try rig.nextBuild()
             let (moment, action) = (point.prefix { $0 != ":" }, point.drop { $0 != ":" }.dropFirst())
             let crashAt = "\(moment):\(build.name)/\(action)"
-            let killed = try rig.apply(build, crashAt: crashAt)
+            let killed = try await rig.apply(build, crashAt: crashAt)
             result.killed = killed.status == 128 + SIGKILL
             if !result.killed { result.problems.append("the run with KILN_CRASH_AT=\(crashAt) exited \(killed.status):\n\(killed.output)") }
-            try rig.checkResume(build, into: &result)
+            try await rig.checkResume(build, into: &result)
         } catch {
             result.problems.append("\(error)")
         }
@@ -56,12 +55,11 @@ struct CrashTests {
     /// The emulator SIGKILLed while a disk is being created (and, in the full matrix, while
     /// a snapshot is), restarted on the same port and state: the running apply rides it
     /// out or fails; a plain apply afterwards converges, with the disk created once.
-    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws { try await offThePool(Self.emulatorKilled) }
+    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws { try await withChecks(Self.emulatorKilled) }
 
-    static func emulatorKilled(_ checks: Checks) throws {
+    static func emulatorKilled(_ checks: Checks) async throws {
         let port = try freeLocalPort()
-        let rig = try CrashRig("kiln-crash-emulator", configJSON: #"{"port": \#(port)}"#)
-        defer { rig.close() }
+        let rig = try await CrashRig("kiln-crash-emulator", configJSON: #"{"port": \#(port)}"#)
         let cases = [(latency: "diskCreate", path: "/disks/kiln-"), (latency: "snapshot", path: "/snapshots/kiln-")]
         var results: [CrashCaseResult] = []
         let start = Date()
@@ -69,31 +67,31 @@ struct CrashTests {
             let caseStart = Date()
             let build = try rig.nextBuild("emu")
             var result = CrashCaseResult(label: "emulator killed during \(latency)")
-            let mark = try rig.requestMark()
-            try rig.emulator.setLatency(#"{"\#(latency)": 5}"#)
+            let mark = try await rig.requestMark()
+            try await rig.emulator.setLatency(#"{"\#(latency)": 5}"#)
             let kiln = try rig.startApply(build)
-            defer { kiln.stop() }
             var sent: [LoggedRequest] = []
-            let inFlight = waitUntil(timeout: 300) {
-                sent = (try? rig.emulator.requests(since: mark)) ?? sent
+            let inFlight = await waitUntil(timeout: .seconds(300)) {
+                sent = (try? await rig.emulator.requests(since: mark)) ?? sent
                 return sent.contains { $0.method == "PUT" && $0.path.lowercased().contains(path) } || !kiln.process.isRunning
             }
             checks.expect(inFlight && kiln.process.isRunning, "the apply never reached PUT …\(path):\n\(kiln.output)")
             // The request log dies with the emulator: keep what was sent before the crash.
-            sent = (try? rig.emulator.requests(since: mark)) ?? sent
-            rig.emulator.crash()
-            try rig.emulator.restart()
-            try rig.emulator.setLatency("{}")
-            let first = CrashRig.finish(kiln)
+            sent = (try? await rig.emulator.requests(since: mark)) ?? sent
+            await rig.emulator.crash()
+            try await rig.emulator.restart()
+            try await rig.emulator.setLatency("{}")
+            let first = await CrashRig.finish(kiln)
             result.killed = true
             print("emulator killed during \(latency): the running apply exited \(first)")
-            try rig.checkResume(build, into: &result)
+            try await rig.checkResume(build, into: &result)
             // A restarted emulator starts a new request log, numbered from 1 again.
-            result.createdTwice = try rig.createdTwice(build, in: sent + rig.emulator.requests())
+            result.createdTwice = try await rig.createdTwice(build, in: sent + (try await rig.emulator.requests()))
             result.seconds = Date().timeIntervalSince(caseStart)
             print(result)
             checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nfirst run:\n\(kiln.output)")
             results.append(result)
+            await kiln.stop()
         }
         print(CrashMatrixSummary(title: "emulator killed", results: results, seconds: Date().timeIntervalSince(start)))
     }
@@ -102,24 +100,23 @@ struct CrashTests {
     /// kiln exits non-zero saying how to resume, the journal records the step done; a plain
     /// apply then converges. Twice: kiln exits at once; a plain apply converges.
     @Test(arguments: [1, 2])
-    func anInterruptedApplyResumes(signals: Int) async throws { try await offThePool { try Self.interrupted(signals: signals, $0) } }
+    func anInterruptedApplyResumes(signals: Int) async throws { try await withChecks { try await Self.interrupted(signals: signals, $0) } }
 
-    static func interrupted(signals: Int, _ checks: Checks) throws {
-        let rig = try CrashRig("kiln-crash-sigint")
-        defer { rig.close() }
-        try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\nsleep 4\n")
+    static func interrupted(signals: Int, _ checks: Checks) async throws {
+        let rig = try await CrashRig("kiln-crash-sigint")
+        try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 4\n")
         let build = try rig.nextBuild("int")
         var result = CrashCaseResult(label: "SIGINT ×\(signals)")
         let start = Date()
         let kiln = try rig.startApply(build)
-        defer { kiln.stop() }
-        checks.expect(kiln.wait(for: "\(build.name)/provision[setup]: running"), "\(kiln.output)")
+        // The step's own output says its command runs (the `running` event comes before it starts).
+        checks.expect(await kiln.wait(for: "\(build.name)/provision[setup]: | kiln-test: sleeping"), "\(kiln.output)")
         for _ in 0..<signals {
             kiln.signal(SIGINT)
             // The second only after the first was taken in (the scheduler said so).
-            _ = kiln.wait(for: "Interrupt received", timeout: 30)
+            _ = await kiln.wait(for: "Interrupt received", timeout: .seconds(30))
         }
-        let status = CrashRig.finish(kiln)
+        let status = await CrashRig.finish(kiln)
         result.killed = status != 0
         checks.expect(status != 0, "\(kiln.output)")
         checks.expect(kiln.output.contains("run kiln apply again to resume"), "\(kiln.output)")
@@ -130,7 +127,7 @@ struct CrashTests {
             checks.expect(kiln.output.contains("✓ \(build.name)/provision[setup]"), "\(kiln.output)")
             checks.expect(!kiln.output.contains("\(build.name)/restore-files: running"), "\(kiln.output)")
         }
-        try rig.checkResume(build, into: &result)
+        try await rig.checkResume(build, into: &result)
         result.seconds = Date().timeIntervalSince(start)
         print(result)
         checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
@@ -140,35 +137,33 @@ struct CrashTests {
     /// moments, seeded; the seed is printed and `KILN_CRASH_SEED` replays it), with the
     /// emulator's realistic latencies scaled down so the moments fall inside operations.
     @Test(.enabled(if: Matrix.full, "full robustness matrix only (KILN_ROBUSTNESS=full)"))
-    func aKillAtRandomMomentsInsideOperationsResumes() async throws { try await offThePool(Self.randomMoments) }
+    func aKillAtRandomMomentsInsideOperationsResumes() async throws { try await withChecks(Self.randomMoments) }
 
-    static func randomMoments(_ checks: Checks) throws {
-        let rig = try CrashRig("kiln-crash-random")
-        defer { rig.close() }
+    static func randomMoments(_ checks: Checks) async throws {
+        let rig = try await CrashRig("kiln-crash-random")
         let seed = ProcessInfo.processInfo.environment["KILN_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
         print("random crash moments: seed \(seed) (KILN_CRASH_SEED=\(seed) replays them)")
         var generator = SeededRandom(seed: seed)
-        try rig.emulator.setLatency(#"{"diskCreate": 1, "snapshot": 1, "image": 1, "gallery": 1, "versionPerRegion": 1, "attach": 1, "detach": 1, "delete": 1}"#)
+        try await rig.emulator.setLatency(#"{"diskCreate": 1, "snapshot": 1, "image": 1, "gallery": 1, "versionPerRegion": 1, "attach": 1, "detach": 1, "delete": 1}"#)
         // One uninterrupted run gives the span to draw the moments from.
         let reference = try rig.nextBuild("ref")
         let referenceStart = Date()
-        let uninterrupted = try rig.apply(reference)
+        let uninterrupted = try await rig.apply(reference)
         checks.expect(uninterrupted.status == 0, "\(uninterrupted.output)")
         let span = Date().timeIntervalSince(referenceStart)
         let delays = (0..<20).map { _ in Double.random(in: 0.5..<max(1, span), using: &generator) }
         let start = Date()
         let width = ProcessInfo.processInfo.environment["KILN_CRASH_WIDTH"].flatMap { Int($0) } ?? 3
-        let results = runConcurrently(delays.count, width: width) { index in
+        let results = await runConcurrently(delays.count, width: width) { index in
             let caseStart = Date()
             var result = CrashCaseResult(label: "random \(index + 1) at \(String(format: "%.2f", delays[index])) s")
             do {
                 let build = try rig.nextBuild("rnd")
                 let kiln = try rig.startApply(build)
-                defer { kiln.stop() }
-                Thread.sleep(forTimeInterval: delays[index])
+                try? await Task.sleep(for: .seconds(delays[index]))
                 result.killed = kiln.process.isRunning
-                kiln.stop()
-                try rig.checkResume(build, into: &result)
+                await kiln.stop()
+                try await rig.checkResume(build, into: &result)
                 if !result.clean { result.problems.append("killed run:\n\(kiln.output)") }
             } catch {
                 result.problems.append("\(error)")
@@ -191,27 +186,25 @@ struct CrashTests {
 extension CrashTests {
     // The reduced matrix keeps the case that found the bug; the full one adds attach.
     @Test(arguments: Matrix.full ? ["attach", "detach"] : ["detach"])
-    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) async throws { try await offThePool { try Self.vmOperation(operation, $0) } }
+    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) async throws { try await withChecks { try await Self.vmOperation(operation, $0) } }
 
-    static func vmOperation(_ operation: String, _ checks: Checks) throws {
-        let rig = try CrashRig("kiln-crash-vmop")
-        defer { rig.close() }
+    static func vmOperation(_ operation: String, _ checks: Checks) async throws {
+        let rig = try await CrashRig("kiln-crash-vmop")
         let build = try rig.nextBuild("vm\(operation)")
         var result = CrashCaseResult(label: "killed during \(operation)")
         let start = Date()
-        try rig.emulator.setLatency(#"{"\#(operation)": 4}"#)
+        try await rig.emulator.setLatency(#"{"\#(operation)": 4}"#)
         let kiln = try rig.startApply(build)
-        defer { kiln.stop() }
         // attach is the build's first attachDetachDataDisks POST, detach its second.
         let wanted = operation == "attach" ? 1 : 2
-        let inFlight = waitUntil(timeout: 300) {
-            ((try? rig.emulator.requests()) ?? []).filter { $0.method == "POST" && $0.path.contains("attachDetachDataDisks") }.count >= wanted
+        let inFlight = await waitUntil(timeout: .seconds(300)) {
+            ((try? await rig.emulator.requests()) ?? []).filter { $0.method == "POST" && $0.path.contains("attachDetachDataDisks") }.count >= wanted
                 || !kiln.process.isRunning
         }
         checks.expect(inFlight && kiln.process.isRunning, "\(kiln.output)")
-        kiln.stop()
+        await kiln.stop()
         result.killed = true
-        try rig.checkResume(build, into: &result)
+        try await rig.checkResume(build, into: &result)
         result.seconds = Date().timeIntervalSince(start)
         print(result)
         let log = (try? String(contentsOf: rig.emulator.logFile, encoding: .utf8)) ?? ""

@@ -2,9 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A copy of the quick start renamed `fault<label>` (so it mounts at /mnt/kiln/fault<label>,
-/// a path no other suite uses), with an emulator of its own and switches for a provisioning
-/// step that fails or hangs.
+/// A copy of the quick start renamed `fault<label>`, with an emulator of its own and switches
+/// for a provisioning step that fails or hangs. Its scratch directory and emulator go when
+/// the test ends (`TestScope`).
 ///
 /// The switches are files in the host's `/dev`, which the chroot sees through its `/dev`
 /// bind mount: they change what the step does without changing the manifest, so the build's
@@ -18,44 +18,39 @@ final class FaultBuild: @unchecked Sendable {
     let manifest = "manifests/quickstart.yaml"
 
     /// `edits`: further (old, new) replacements in the manifest; `config`: the emulator's.
-    init(_ label: String, config: String? = nil, edits: [(String, String)] = []) throws {
+    init(_ label: String, config: String? = nil, edits: [(String, String)] = []) async throws {
         let name = "fault\(label)"
         let dir = try manifestScratch("kiln-\(name)")
         let switchPrefix = "/dev/kiln-fault-\(UUID().uuidString.prefix(8).lowercased())"
         let manifest = "manifests/quickstart.yaml"
-        do {
-            try dir.edit(manifest, replacing: "  - name: quickstart\n", with: "  - name: \(name)\n")
-            // A step that fails or hangs on demand; its timeout is short so a hang ends soon.
-            try dir.edit(manifest, replacing: "      - name: setup\n", with: """
-                      - name: fault
-                        timeout: 4s
-                        shell:
-                          - if [ -e \(switchPrefix)-fail ]; then echo "injected failure" >&2; exit 7; fi
-                          - while [ -e \(switchPrefix)-hang ]; do sleep 1; done
-                      - name: setup
+        try dir.edit(manifest, replacing: "  - name: quickstart\n", with: "  - name: \(name)\n")
+        // A step that fails or hangs on demand; its timeout is short so a hang ends soon.
+        try dir.edit(manifest, replacing: "      - name: setup\n", with: """
+                  - name: fault
+                    timeout: 4s
+                    shell:
+                      - if [ -e \(switchPrefix)-fail ]; then echo "injected failure" >&2; exit 7; fi
+                      - while [ -e \(switchPrefix)-hang ]; do sleep 1; done
+                  - name: setup
 
-                """)
-            for (old, new) in edits { try dir.edit(manifest, replacing: old, with: new) }
-            emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
-        } catch {
-            dir.remove()
-            throw error
-        }
+            """)
+        for (old, new) in edits { try dir.edit(manifest, replacing: old, with: new) }
+        emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
         self.name = name
         self.dir = dir
         self.switchPrefix = switchPrefix
     }
 
-    var mountPath: String { "/mnt/kiln/\(name)" }
+    var mountPath: String { dir.hostPaths.mountPath(name) }
 
-    func kiln(_ command: String, _ extra: [String] = []) throws -> ProcessResult {
+    func kiln(_ command: String, _ extra: [String] = []) async throws -> ProcessResult {
         var arguments = [command, "--emulator-endpoints", emulator.endpointsFile]
         if command == "apply" { arguments.append("--auto-approve") }
         if command == "plan" { arguments.append("--detailed-exitcode") }
-        return try KilnBinary.run(arguments + extra + [manifest], in: dir.url)
+        return try await KilnBinary.run(arguments + extra + [manifest], in: dir.url)
     }
 
-    func apply() throws -> ProcessResult { try kiln("apply") }
+    func apply() async throws -> ProcessResult { try await kiln("apply") }
 
     /// Turns the provisioning step's failure (`fail`) or hang (`hang`) on or off.
     func setSwitch(_ which: String, _ on: Bool) {
@@ -65,30 +60,30 @@ final class FaultBuild: @unchecked Sendable {
 
     /// Temporary disks and snapshots still in the emulator, mounts under the build's path,
     /// and loop devices backed by this test's files.
-    func leftovers() throws -> [String] {
+    func leftovers() async throws -> [String] {
         var found: [String] = []
-        found += try emulator.resources(ofType: "Microsoft.Compute/disks").map { "disk \($0)" }
-        found += try emulator.resources(ofType: "Microsoft.Compute/snapshots").map { "snapshot \($0)" }
-        found += Leaks.mounts(containing: mountPath).map { "mount \($0)" }
-        found += Leaks.loopDevices(backedUnder: dir.url).map { "loop device \($0)" }
+        found += try await emulator.resources(ofType: "Microsoft.Compute/disks").map { "disk \($0)" }
+        found += try await emulator.resources(ofType: "Microsoft.Compute/snapshots").map { "snapshot \($0)" }
+        found += await Leaks.mounts(under: mountPath).map { "mount \($0)" }
+        found += await Leaks.loopDevices(backedUnder: dir.url).map { "loop device \($0)" }
         return found
     }
 
     /// Checks the build converged: the plan is empty, outputs exist, nothing is left.
-    func expectConverged(_ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let plan = try kiln("plan")
+    func expectConverged(_ context: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let plan = try await kiln("plan")
         #expect(plan.status == 0, "\(context): plan after the re-run: \(plan.stdout)\(plan.stderr)", sourceLocation: sourceLocation)
-        #expect(try emulator.resources(ofType: "Microsoft.Compute/images").count == 1, "\(context)", sourceLocation: sourceLocation)
-        #expect(try emulator.resources(ofType: "Microsoft.Compute/galleries/images/versions").count == 1, "\(context)", sourceLocation: sourceLocation)
-        let left = try leftovers()
+        #expect(try await emulator.resources(ofType: "Microsoft.Compute/images").count == 1, "\(context)", sourceLocation: sourceLocation)
+        #expect(try await emulator.resources(ofType: "Microsoft.Compute/galleries/images/versions").count == 1, "\(context)", sourceLocation: sourceLocation)
+        let left = try await leftovers()
         #expect(left.isEmpty, "\(context): left behind: \(left)", sourceLocation: sourceLocation)
     }
 
     /// Every request the emulator logged, with its time.
-    func timeline() throws -> [TimedRequest] {
+    func timeline() async throws -> [TimedRequest] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let raw = try JSONSerialization.jsonObject(with: emulator.call("GET", "requests")) as? [[String: Any]] ?? []
+        let raw = try JSONSerialization.jsonObject(with: await emulator.call("GET", "requests")) as? [[String: Any]] ?? []
         return raw.compactMap { e in
             guard let seq = e["sequence"] as? Int, let t = (e["time"] as? String).flatMap(formatter.date(from:)),
                   let method = e["method"] as? String, let path = e["path"] as? String, let status = e["status"] as? Int else { return nil }
@@ -97,10 +92,10 @@ final class FaultBuild: @unchecked Sendable {
     }
 
     /// When each operation of the emulator ends (lower-cased id → start + duration).
-    func operationEnds() throws -> [String: Date] {
+    func operationEnds() async throws -> [String: Date] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let operations = (try emulator.inventory())["operations"] as? [[String: Any]] ?? []
+        let operations = (try await emulator.inventory())["operations"] as? [[String: Any]] ?? []
         var ends: [String: Date] = [:]
         for op in operations {
             guard let id = op["id"] as? String, let start = (op["startTime"] as? String).flatMap(formatter.date(from:)) else { continue }
@@ -109,17 +104,11 @@ final class FaultBuild: @unchecked Sendable {
         return ends
     }
 
-    /// Stops the emulator (it detaches what is still attached), removes switches and files.
+    /// Removes the switches (the scratch directory, its mounts and the emulator go when the
+    /// test ends).
     func close() {
         setSwitch("fail", false)
         setSwitch("hang", false)
-        // A failed test may leave the build mounted: unmount under its path, deepest first.
-        for line in Leaks.mounts(containing: mountPath).reversed() {
-            let fields = line.split(separator: " ")
-            if fields.count > 4 { _ = try? runProcess(URL(fileURLWithPath: "/bin/umount"), ["-l", String(fields[4])]) }
-        }
-        emulator.stop()
-        dir.remove()
     }
 }
 

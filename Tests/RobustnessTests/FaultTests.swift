@@ -8,9 +8,8 @@ import Testing
 /// other makes apply fail with a message naming what failed and why, and once the fault is
 /// gone a re-run resumes the same run and converges with nothing left behind.
 ///
-/// Serialized: the cases share the emulator-independent machine resources (mounts under
-/// /mnt/kiln/fault…, loop devices), and one at a time keeps the machine's load bearable.
-@Suite(.serialized, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+/// Serialized: one at a time keeps the machine's load bearable.
+@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct Faults {
     /// One transient fault (a set of emulator fault rules) and how long a throttled request
     /// must wait.
@@ -61,21 +60,21 @@ struct Faults {
     static let pollingConfig = #"{"latency": {"diskCreate": 2, "snapshot": 2, "image": 1}, "retryAfterSeconds": 1, "tokenLifetimeSeconds": 30}"#
 
     @Test(arguments: Faults.transients)
-    func aTransientFaultIsRiddenOut(_ fault: Transient) throws {
-        let build = try FaultBuild("t\(fault.label.replacingOccurrences(of: "-", with: ""))", config: Self.pollingConfig)
+    func aTransientFaultIsRiddenOut(_ fault: Transient) async throws {
+        let build = try await FaultBuild("t\(fault.label.replacingOccurrences(of: "-", with: ""))", config: Self.pollingConfig)
         defer { build.close() }
-        try build.emulator.setFaults(fault.rules)
-        let apply = try build.apply()
+        try await build.emulator.setFaults(fault.rules)
+        let apply = try await build.apply()
         #expect(apply.status == 0, "\(fault.label): \(apply.stdout)\n\(apply.stderr)")
-        let log = try build.timeline()
+        let log = try await build.timeline()
         // The fault really happened (else the case tests nothing).
         let faulted = log.filter { [0, 429, 500, 502, 503, 504].contains($0.status) }
         #expect(!faulted.isEmpty, "\(fault.label): no request was faulted")
-        let early = earlyRepeats(in: log, throttleSeconds: fault.throttleSeconds, pollSeconds: 1, operationEnds: try build.operationEnds())
+        let early = earlyRepeats(in: log, throttleSeconds: fault.throttleSeconds, pollSeconds: 1, operationEnds: try await build.operationEnds())
         #expect(early.isEmpty, "\(fault.label): repeated too soon: \(early)")
         print("faults: transient \(fault.label): exit \(apply.status), \(log.count) requests, \(faulted.count) faulted, \(early.count) too early")
-        try build.emulator.setFaults("[]")
-        try build.expectConverged(fault.label)
+        try await build.emulator.setFaults("[]")
+        try await build.expectConverged(fault.label)
     }
 
     /// An Azure operation that ends `Failed`: which request, and the action that issues it.
@@ -102,67 +101,67 @@ struct Faults {
     }
 
     @Test(arguments: Faults.failedOperations)
-    func anOperationEndingFailedFailsTheApplyAndAReRunConverges(_ op: FailedOperation) throws {
-        let build = try FaultBuild("op\(op.label)")
+    func anOperationEndingFailedFailsTheApplyAndAReRunConverges(_ op: FailedOperation) async throws {
+        let build = try await FaultBuild("op\(op.label)")
         defer { build.close() }
-        try build.emulator.setFaults(#"[{"kind": "failOperation", "method": "\#(op.method)", "path": "\#(op.path)", "times": 1, "code": "InternalDiskManagementError", "message": "Injected failure."}]"#)
-        let failed = try build.apply()
+        try await build.emulator.setFaults(#"[{"kind": "failOperation", "method": "\#(op.method)", "path": "\#(op.path)", "times": 1, "code": "InternalDiskManagementError", "message": "Injected failure."}]"#)
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(op.label): \(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/\(op.action)"), "\(op.label): the message names the action: \(text)")
         #expect(text.contains("InternalDiskManagementError") && text.contains("Injected failure"), "\(op.label): the message gives the cause: \(text)")
-        try build.emulator.setFaults("[]")
-        let rerun = try build.apply()
+        try await build.emulator.setFaults("[]")
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(op.label): \(rerun.stdout)\n\(rerun.stderr)")
         if ["snapshot", "image", "definition", "version"].contains(op.label) {
             #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "\(op.label): the re-run resumed: \(rerun.stdout)")
         }
-        try build.expectConverged("operation Failed (\(op.label))")
+        try await build.expectConverged("operation Failed (\(op.label))")
         print("faults: operation Failed (\(op.label)): exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     /// Throttling that outlasts Kiln's retries (8 attempts per request) is not transient:
     /// apply stops with Azure's words and the wait it asked for, and a later run resumes.
     @Test(.enabled(if: Matrix.full, "full matrix only (make robustness)"))
-    func endlessThrottlingFailsClearlyAndAReRunConverges() throws {
-        let build = try FaultBuild("throttleforever", config: Self.pollingConfig)
+    func endlessThrottlingFailsClearlyAndAReRunConverges() async throws {
+        let build = try await FaultBuild("throttleforever", config: Self.pollingConfig)
         defer { build.close() }
-        try build.emulator.setFaults(#"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 0, "retryAfter": 1}]"#)
-        let failed = try build.apply()
+        try await build.emulator.setFaults(#"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 0, "retryAfter": 1}]"#)
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/create-disk[os]"), "the message names the action: \(text)")
         #expect(text.contains("429 TooManyRequests") && text.contains("asks to wait 1 s"), "the message gives the cause: \(text)")
-        let early = earlyRepeats(in: try build.timeline(), throttleSeconds: 1, pollSeconds: 1, operationEnds: try build.operationEnds())
+        let early = earlyRepeats(in: try await build.timeline(), throttleSeconds: 1, pollSeconds: 1, operationEnds: try await build.operationEnds())
         #expect(early.isEmpty, "repeated too soon: \(early)")
-        try build.emulator.setFaults("[]")
-        let rerun = try build.apply()
+        try await build.emulator.setFaults("[]")
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
-        try build.expectConverged("endless throttling")
+        try await build.expectConverged("endless throttling")
         print("faults: endless throttling: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
-    @Test func aDeviceThatNeverAppearsFailsTheApplyAndAReRunConverges() throws {
-        let build = try FaultBuild("nodevice", edits: [("    tags:\n", "    timeouts:\n      deviceWait: 5s\n    tags:\n")])
+    @Test func aDeviceThatNeverAppearsFailsTheApplyAndAReRunConverges() async throws {
+        let build = try await FaultBuild("nodevice", edits: [("    tags:\n", "    timeouts:\n      deviceWait: 5s\n    tags:\n")])
         defer { build.close() }
-        try build.emulator.setFaults(#"[{"kind": "noDevice"}]"#)
-        let failed = try build.apply()
+        try await build.emulator.setFaults(#"[{"kind": "noDevice"}]"#)
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/device[os]") || text.contains("\(build.name)/attach[os]"), "the message names the action: \(text)")
         #expect(text.contains("no block device appeared for LUN 0"), "the message gives the cause: \(text)")
-        try build.emulator.setFaults("[]")
-        let rerun = try build.apply()
+        try await build.emulator.setFaults("[]")
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(!rerun.stdout.contains("\(build.name)/create-disk[os]: creating"), "the re-run resumed: \(rerun.stdout)")
-        try build.expectConverged("device never appears")
+        try await build.expectConverged("device never appears")
         print("faults: device never appears: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
-    @Test func aMountThatFailsFailsTheApplyAndTheFixedManifestConverges() throws {
-        let build = try FaultBuild("mount", edits: [("    provision:\n", "    mount:\n      options: [kiln_no_such_option]\n    provision:\n")])
+    @Test func aMountThatFailsFailsTheApplyAndTheFixedManifestConverges() async throws {
+        let build = try await FaultBuild("mount", edits: [("    provision:\n", "    mount:\n      options: [kiln_no_such_option]\n    provision:\n")])
         defer { build.close() }
-        let failed = try build.apply()
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/mount"), "the message names the action: \(text)")
@@ -170,45 +169,45 @@ struct Faults {
         // The fix changes the mount settings, hence the digest: a new run, which must also
         // clean up what the failed run left attached.
         try build.dir.edit(build.manifest, replacing: "    mount:\n      options: [kiln_no_such_option]\n", with: "")
-        let rerun = try build.apply()
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
-        try build.expectConverged("mount fails")
+        try await build.expectConverged("mount fails")
         print("faults: mount fails: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
-    @Test func aFailingProvisioningCommandFailsTheApplyAndAReRunResumes() throws {
-        let build = try FaultBuild("step")
+    @Test func aFailingProvisioningCommandFailsTheApplyAndAReRunResumes() async throws {
+        let build = try await FaultBuild("step")
         defer { build.close() }
         build.setSwitch("fail", true)
-        let failed = try build.apply()
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/provision[fault]"), "the message names the step: \(text)")
         #expect(text.contains("7") && text.contains("injected failure"), "the message gives the exit status and the step's output: \(text)")
         build.setSwitch("fail", false)
-        let rerun = try build.apply()
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
         #expect(rerun.stdout.contains("\(build.name)/provision[fault]: running"), "the failed step runs again: \(rerun.stdout)")
-        try build.expectConverged("step fails")
+        try await build.expectConverged("step fails")
         print("faults: provisioning command fails: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
-    @Test func aHangingProvisioningCommandTimesOutAndAReRunResumes() throws {
-        let build = try FaultBuild("hang")
+    @Test func aHangingProvisioningCommandTimesOutAndAReRunResumes() async throws {
+        let build = try await FaultBuild("hang")
         defer { build.close() }
         build.setSwitch("hang", true)
-        let failed = try build.apply()
+        let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/provision[fault]"), "the message names the step: \(text)")
         #expect(text.lowercased().contains("timed out") || text.lowercased().contains("timeout"), "the message says it timed out: \(text)")
         #expect(text.contains("4s") || text.contains("4 s"), "the message gives the timeout: \(text)")
         build.setSwitch("hang", false)
-        let rerun = try build.apply()
+        let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
-        try build.expectConverged("step hangs")
+        try await build.expectConverged("step hangs")
         print("faults: provisioning command hangs: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 }

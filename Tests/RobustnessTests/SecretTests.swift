@@ -7,14 +7,13 @@ import Testing
 /// secret, nor the private key, nor any token or client assertion may appear in Kiln's output
 /// (text and JSON events), its saved plan, its artifact, or any file of its state directory
 /// (journals, locks); those files are mode 0600.
-@Suite(.serialized, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct Secrets {
     static let secretApp = "44444444-4444-4444-4444-444444444444"
     static let certificateApp = "55555555-5555-5555-5555-555555555555"
 
-    @Test func neitherTheSecretNorThePrivateKeyNorATokenIsWrittenAnywhere() throws {
+    @Test func neitherTheSecretNorThePrivateKeyNorATokenIsWrittenAnywhere() async throws {
         let dir = try manifestScratch("kiln-faultsecret")
-        defer { dir.remove() }
         let name = "faultsecret"
         let manifest = "manifests/quickstart.yaml"
         try dir.edit(manifest, replacing: "  - name: quickstart\n", with: "  - name: \(name)\n")
@@ -23,7 +22,7 @@ struct Secrets {
         let secret = "kiln-secret-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let keys = dir.url.appendingPathComponent("keys")
         try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
-        let openssl = try runProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
+        let openssl = try await runProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kiln-secret-test", "-days", "1",
             "-keyout", keys.appendingPathComponent("app.key").path, "-out", keys.appendingPathComponent("app.crt").path,
         ])
@@ -43,13 +42,12 @@ struct Secrets {
               {"clientID": "\(Self.certificateApp)", "secret": null, "certificates": ["\(keys.appendingPathComponent("app.crt").path)"]}
             ]}
             """
-        let emulator = try ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
-        defer { emulator.stop() }
+        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
         var environment = ProcessInfo.processInfo.environment
         environment["KILN_TEST_CLIENT_SECRET"] = secret
         var outputs: [(String, String)] = []
-        func kiln(_ arguments: [String]) throws -> ProcessResult {
-            let r = try KilnBinary.run([arguments[0], "--emulator-endpoints", emulator.endpointsFile] + arguments.dropFirst(), in: dir.url, environment: environment)
+        func kiln(_ arguments: [String]) async throws -> ProcessResult {
+            let r = try await KilnBinary.run([arguments[0], "--emulator-endpoints", emulator.endpointsFile] + arguments.dropFirst(), in: dir.url, environment: environment)
             outputs.append(("kiln \(arguments.joined(separator: " ")) (stdout)", r.stdout))
             outputs.append(("kiln \(arguments.joined(separator: " ")) (stderr)", r.stderr))
             return r
@@ -69,23 +67,23 @@ struct Secrets {
             if credential == "client secret" {
                 // The manifest's app is the one used: a wrong secret is refused (and not printed).
                 environment["KILN_TEST_CLIENT_SECRET"] = secret + "-wrong"
-                let refused = try kiln(["plan", manifest])
+                let refused = try await kiln(["plan", manifest])
                 environment["KILN_TEST_CLIENT_SECRET"] = secret
                 #expect(refused.status == 1 && (refused.stdout + refused.stderr).contains("AADSTS7000215"), "a wrong secret: \(refused.stdout)\(refused.stderr)")
             }
-            let plan = try kiln(["plan", "--json", "--out", "plan-\(credential.prefix(4)).json", manifest])
+            let plan = try await kiln(["plan", "--json", "--out", "plan-\(credential.prefix(4)).json", manifest])
             #expect(plan.status == 0 || plan.status == 2, "\(credential): plan: \(plan.stdout)\(plan.stderr)")
-            let apply = try kiln(["apply", "--auto-approve", "--json", "--artifact", "out-\(credential.prefix(4)).json", "plan-\(credential.prefix(4)).json"])
+            let apply = try await kiln(["apply", "--auto-approve", "--json", "--artifact", "out-\(credential.prefix(4)).json", "plan-\(credential.prefix(4)).json"])
             #expect(apply.status == 0, "\(credential): apply: \(apply.stdout)\(apply.stderr)")
             if credential == "certificate" {
                 // The new version needs a new snapshot of a new disk, provisioned again first.
                 #expect(apply.stdout.contains("\"action\":\"\(name)/provision[setup]\""), "\(credential): apply: \(apply.stdout)")
             }
-            let drift = try kiln(["drift", manifest])
+            let drift = try await kiln(["drift", manifest])
             #expect(drift.status == 0, "\(credential): drift: \(drift.stdout)\(drift.stderr)")
         }
         // Each app really authenticated (else the test would prove nothing about it).
-        let tokens = try emulator.requests().filter { $0.path.lowercased().contains("/oauth2/") && $0.status == 200 }
+        let tokens = try await emulator.requests().filter { $0.path.lowercased().contains("/oauth2/") && $0.status == 200 }
         #expect(tokens.count >= 2)
 
         // Everything Kiln wrote: outputs, saved plans, artifacts, the state directory.
@@ -125,8 +123,8 @@ struct Secrets {
         let planModes = files.map { "\($0.lastPathComponent) \(String(((try? FileManager.default.attributesOfItem(atPath: $0.path)[.posixPermissions]) as? Int) ?? -1, radix: 8))" }
         print("secrets: \(haystacks.count) outputs and files searched (\(lines) lines, \(stateFiles.count) state files), \(hits.count) hits, \(modes.count) state files not 0600; \(tokens.count) tokens issued; saved plans and artifacts: \(planModes.joined(separator: ", "))")
 
-        #expect(Leaks.mounts(containing: "/mnt/kiln/\(name)").isEmpty)
-        emulator.stop()
-        #expect(Leaks.loopDevices(backedUnder: dir.url).isEmpty)
+        #expect(await Leaks.mounts(under: dir.hostPaths.mountPath(name)).isEmpty)
+        await emulator.stop()
+        #expect(await Leaks.loopDevices(backedUnder: dir.url).isEmpty)
     }
 }

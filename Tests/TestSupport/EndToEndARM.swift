@@ -8,38 +8,20 @@ import FoundationNetworking
 
 /// One HTTP exchange on loopback, bounded by `timeout`; throws only when there was no answer.
 public func httpExchange(_ method: String, _ urlString: String, headers: [String: String] = [:], body: Data? = nil,
-                         timeout: TimeInterval = 30) throws -> (status: Int, body: Data) {
+                         timeout: TimeInterval = 30) async throws -> (status: Int, body: Data) {
     guard let url = URL(string: urlString) else { throw FixtureError("bad URL \(urlString)") }
-    var request = URLRequest(url: url)
+    var request = URLRequest(url: url, timeoutInterval: timeout)
     request.httpMethod = method
     request.httpBody = body
     for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-    let box = ExchangeBox()
-    let done = DispatchSemaphore(value: 0)
-    URLSession.shared.dataTask(with: request) { data, response, error in
-        box.set(data: data, status: (response as? HTTPURLResponse)?.statusCode ?? 0, error: error)
-        done.signal()
-    }.resume()
-    guard done.wait(timeout: .now() + timeout) == .success else { throw FixtureError("\(method) \(url) timed out") }
-    let (data, status, error) = box.get()
-    if let error { throw FixtureError("\(method) \(url): \(error)") }
-    return (status, data ?? Data())
-}
-
-/// Carries a URLSession answer from its callback thread to the waiting test thread.
-private final class ExchangeBox: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var data: Data?
-    private var status = 0
-    private var error: (any Error)?
-    func set(data: Data?, status: Int, error: (any Error)?) {
-        lock.lock(); defer { lock.unlock() }
-        (self.data, self.status, self.error) = (data, status, error)
-    }
-    func get() -> (Data?, Int, (any Error)?) {
-        lock.lock(); defer { lock.unlock() }
-        return (data, status, error)
+    return try await withCheckedThrowingContinuation { continuation in
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error {
+                continuation.resume(throwing: FixtureError("\(method) \(url): \(error)"))
+            } else {
+                continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
+            }
+        }.resume()
     }
 }
 
@@ -48,14 +30,14 @@ extension ServedEmulator {
     public var subscriptionID: String { endpoints["subscriptionId"] as? String ?? "" }
 
     /// An access token for ARM from the emulator's Entra endpoint (its default client secret).
-    public func armToken() throws -> String {
+    public func armToken() async throws -> String {
         guard let login = endpoints["login"] as? String, let tenant = endpoints["tenantId"] as? String,
               let credential = endpoints["credential"] as? [String: Any],
               let client = credential["clientId"] as? String, let secret = credential["clientSecret"] as? String else {
             throw FixtureError("endpoints.json lacks login, tenantId or credential")
         }
         let form = "grant_type=client_credentials&client_id=\(client)&client_secret=\(secret)&scope=https%3A%2F%2Fmanagement.azure.com%2F.default"
-        let answer = try httpExchange("POST", "\(login)/\(tenant)/oauth2/v2.0/token",
+        let answer = try await httpExchange("POST", "\(login)/\(tenant)/oauth2/v2.0/token",
                                       headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Data(form.utf8))
         guard answer.status == 200, let object = try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any],
               let token = object["access_token"] as? String else {
@@ -67,12 +49,12 @@ extension ServedEmulator {
     /// An authenticated ARM call (`path` starts with `/subscriptions/`): the status and the
     /// JSON body (empty when there is none).
     @discardableResult
-    public func arm(_ method: String, _ path: String, apiVersion: String, body: String? = nil) throws -> (status: Int, json: [String: Any]) {
+    public func arm(_ method: String, _ path: String, apiVersion: String, body: String? = nil) async throws -> (status: Int, json: [String: Any]) {
         guard let base = endpoints["arm"] as? String else { throw FixtureError("endpoints.json lacks arm") }
-        var headers = ["Authorization": "Bearer \(try armToken())"]
+        var headers = ["Authorization": "Bearer \(try await armToken())"]
         if body != nil { headers["Content-Type"] = "application/json" }
         let separator = path.contains("?") ? "&" : "?"
-        let answer = try httpExchange(method, "\(base)\(path)\(separator)api-version=\(apiVersion)", headers: headers, body: body.map { Data($0.utf8) })
+        let answer = try await httpExchange(method, "\(base)\(path)\(separator)api-version=\(apiVersion)", headers: headers, body: body.map { Data($0.utf8) })
         let json = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any]) ?? [:]
         return (answer.status, json)
     }
@@ -80,40 +62,42 @@ extension ServedEmulator {
     /// Waits (bounded) until the resource at `path` reports `provisioningState` `Succeeded`
     /// or `Failed`; returns the last state seen.
     @discardableResult
-    public func waitForProvisioning(_ path: String, apiVersion: String, timeout: TimeInterval = 120) throws -> String {
+    public func waitForProvisioning(_ path: String, apiVersion: String, timeout: TimeInterval = 120) async throws -> String {
         var state = ""
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            let answer = try arm("GET", path, apiVersion: apiVersion)
+            let answer = try await arm("GET", path, apiVersion: apiVersion)
             state = (answer.json["properties"] as? [String: Any])?["provisioningState"] as? String ?? "HTTP \(answer.status)"
             if state == "Succeeded" || state == "Failed" { return state }
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         } while Date() < deadline
         return state
     }
 
     /// The inventory's resources (each a JSON object with `id`, `type`, `blobs`, …).
-    public func inventoryResources() throws -> [[String: Any]] {
-        (try inventory())["resources"] as? [[String: Any]] ?? []
+    public func inventoryResources() async throws -> [[String: Any]] {
+        (try await inventory())["resources"] as? [[String: Any]] ?? []
     }
 
     /// The files holding the blobs of the resource `id` (an image's or version's OS disk
     /// first, then its data disks, in the emulator's order). The loop backend names a blob
     /// file `<the blob id's last two components>-<16 hex of its SHA-256>.img`.
-    public func blobFiles(of id: String) throws -> [URL] {
-        guard let resource = try inventoryResources().first(where: { ($0["id"] as? String)?.lowercased() == id.lowercased() }) else {
+    public func blobFiles(of id: String) async throws -> [URL] {
+        guard let resource = try await inventoryResources().first(where: { ($0["id"] as? String)?.lowercased() == id.lowercased() }) else {
             throw FixtureError("the emulator has no resource \(id)")
         }
         let directory = stateDirectory.appendingPathComponent("disks/blobs")
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
-        return try ((resource["blobs"] as? [String]) ?? []).map { blob in
+        var files: [URL] = []
+        for blob in (resource["blobs"] as? [String]) ?? [] {
             let tail = blob.split(separator: "/").suffix(2).joined(separator: "_")
             let readable = String(tail.map { allowed.contains($0) ? $0 : "-" }.suffix(80))
-            let hash = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' \"$1\" | sha256sum", "sh", blob])
+            let hash = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' \"$1\" | sha256sum", "sh", blob])
             let file = directory.appendingPathComponent("\(readable)-\(hash.stdout.prefix(16)).img")
             guard FileManager.default.fileExists(atPath: file.path) else { throw FixtureError("blob \(blob): no file \(file.path)") }
-            return file
+            files.append(file)
         }
+        return files
     }
 }
 
@@ -121,8 +105,8 @@ extension ServedEmulator {
 /// `debugfs`, so nothing is mounted and no loop device is used.
 public enum DiskImage {
     /// The byte offset of partition `number` (1-based) in the image's partition table.
-    public static func partitionOffset(_ image: URL, number: Int) throws -> Int {
-        let out = try runProcess(URL(fileURLWithPath: "/usr/sbin/sfdisk"), ["-J", image.path])
+    public static func partitionOffset(_ image: URL, number: Int) async throws -> Int {
+        let out = try await runProcess(URL(fileURLWithPath: "/usr/sbin/sfdisk"), ["-J", image.path])
         guard out.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any],
               let table = object["partitiontable"] as? [String: Any],
               let device = table["device"] as? String, let partitions = table["partitions"] as? [[String: Any]],
@@ -136,9 +120,10 @@ public enum DiskImage {
 
     /// The content of `path` in the ext4 filesystem of `image` (in `partition` when given);
     /// nil when debugfs cannot read it.
-    public static func read(_ path: String, in image: URL, partition: Int? = nil) throws -> String? {
-        let device = try partition.map { "\(image.path)?offset=\(try partitionOffset(image, number: $0))" } ?? image.path
-        let out = try runProcess(URL(fileURLWithPath: "/usr/sbin/debugfs"), ["-R", "cat \(path)", device])
+    public static func read(_ path: String, in image: URL, partition: Int? = nil) async throws -> String? {
+        var device = image.path
+        if let partition { device += "?offset=\(try await partitionOffset(image, number: partition))" }
+        let out = try await runProcess(URL(fileURLWithPath: "/usr/sbin/debugfs"), ["-R", "cat \(path)", device])
         // debugfs exits 0 even when there is no filesystem or no such file; it says so on stderr.
         let failures = ["not found", "Could not open", "Bad magic", "not open"]
         guard out.status == 0, !failures.contains(where: out.stderr.contains) else { return nil }

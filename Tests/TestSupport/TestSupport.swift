@@ -54,35 +54,47 @@ public enum KilnBinary {
         return Repository.root.appendingPathComponent(".build/debug/kiln")
     }
 
-    /// Runs kiln with `arguments` in `directory` (default: the repository root), no stdin.
-    public static func run(_ arguments: [String], in directory: URL = Repository.root, environment: [String: String]? = nil) throws -> ProcessResult {
-        try runProcess(url, arguments, in: directory, environment: environment)
+    /// The environment kiln runs with in `directory`: `base` (default: this process's) with
+    /// the host paths of `directory` (`TestHostPaths`) unless `base` sets them, so a test's
+    /// kiln never mounts under /mnt/kiln nor locks under /run/kiln.
+    public static func environment(_ base: [String: String]? = nil, in directory: URL) -> [String: String] {
+        var environment = base ?? ProcessInfo.processInfo.environment
+        let paths = TestHostPaths(for: directory)
+        if environment["KILN_MOUNT_ROOT"] == nil { environment["KILN_MOUNT_ROOT"] = paths.mountRoot }
+        if environment["KILN_RUN_DIR"] == nil { environment["KILN_RUN_DIR"] = paths.runDirectory }
+        return environment
+    }
+
+    /// Runs kiln with `arguments` in `directory` (default: the repository root), no stdin,
+    /// with `environment(_:in:)`.
+    public static func run(_ arguments: [String], in directory: URL = Repository.root,
+                           environment: [String: String]? = nil) async throws -> ProcessResult {
+        try await runProcess(url, arguments, in: directory, environment: Self.environment(environment, in: directory))
     }
 }
 
-/// Runs a program to completion, capturing both streams (read concurrently, so a full pipe
-/// never blocks the child).
-public func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.wait()
-    process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+/// Where kiln run by a test in `directory` mounts builds and keeps its host-wide locks:
+/// `<directory>.mnt` and `<directory>/run`. The mount root is beside the directory, not in
+/// it, so removing the directory never walks into a mounted root (whose /dev is the host's).
+public struct TestHostPaths: Sendable {
+    public let mountRoot: String
+    public let runDirectory: String
+
+    public init(for directory: URL) {
+        let path = directory.standardizedFileURL.path
+        mountRoot = path + ".mnt"
+        runDirectory = path + "/run"
+    }
+
+    /// Where the build `name` mounts by default.
+    public func mountPath(_ build: String) -> String { mountRoot + "/" + build }
+}
+
+/// Runs a program to completion, capturing both streams, without holding a thread of the
+/// cooperative pool (`ChildProcess`).
+public func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                       environment: [String: String]? = nil) async throws -> ProcessResult {
+    try await ChildProcess.run(executable, arguments, in: directory, environment: environment)
 }
 
 /// Whether this process may mount, use loop devices and chroot.

@@ -156,7 +156,7 @@ public final class FileLock: @unchecked Sendable {
 /// reboot, as do the processes that could hold it).
 public enum HostLUNLock {
     /// The default lock file.
-    public static let defaultPath = "/run/kiln/lun.lock"
+    public static let defaultPath = HostPaths.standard.lunLock
 
     /// Takes the host-wide LUN lock, waiting up to `timeout`. See `FileLock.acquire`.
     public static func acquire(

@@ -72,16 +72,17 @@ extension KilnSession {
     /// The environment the executors work in.
     public func executorEnvironment(_ snapshot: Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
         let disks = BuilderDisks(azure: connection.compute, vm: snapshot.vm.id, devices: local.devices,
-                                 lock: HostFileLUNLock(), maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
+                                 lock: HostFileLUNLock(path: hostPaths.lunLock),
+                                 maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
         return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: connection.compute, disks: disks,
                                    local: local, processEnvironment: self.environment)
     }
 }
 
 /// The host-wide lock on a build's mount path: one file per path under `/run/kiln/mounts`
-/// (tmpfs, gone on reboot with its holders), named by a hash of the path.
+/// (tmpfs, gone on reboot with its holders; `HostPaths.mountLocks`), named by a hash of the path.
 public enum MountPathLock {
-    public static let defaultDirectory = "/run/kiln/mounts"
+    public static let defaultDirectory = HostPaths.standard.mountLocks
 
     public static func tryAcquire(_ mountPath: String, build: String, purpose: String = "kiln apply", directory: String) throws -> FileLock {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

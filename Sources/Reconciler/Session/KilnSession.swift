@@ -13,8 +13,11 @@ public struct KilnSession: Sendable {
     public let local: LocalProviders
     public let observer: Observer
     public let environment: [String: String]
+    /// The VM's mount root and run directory (host-wide locks).
+    public let hostPaths: HostPaths
 
-    public init(target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity) async throws {
+    public init(target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity,
+                hostPaths: HostPaths = .standard) async throws {
         var cloud = target.cloud
         if let endpoint = target.customMetadataEndpoint {
             let probe = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: target.caFile))
@@ -23,6 +26,7 @@ public struct KilnSession: Sendable {
         }
         self.target = target
         self.environment = environment
+        self.hostPaths = hostPaths
         connection = try AzureConnection(cloud: cloud, credential: target.credential, environment: target.environment,
                                          caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
         local = .system(wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)

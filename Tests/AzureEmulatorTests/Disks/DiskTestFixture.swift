@@ -86,7 +86,7 @@ final class DiskTestFixture: @unchecked Sendable {
             _ = try? await DiskCommand.run("partx", ["-d", device])
             _ = try? await DiskCommand.run("losetup", ["-d", device])
         }
-        if Leaks.mounts(containing: root).isEmpty { try? FileManager.default.removeItem(atPath: root) }
+        if await Leaks.mounts(containing: root).isEmpty { try? FileManager.default.removeItem(atPath: root) }
     }
 
     /// Runs `body` with a fixture and cleans up whether it throws or not.
