@@ -3,7 +3,7 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("MemberImportVisibility")
 ]
 
 let package = Package(
@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "Providers", targets: ["Providers"]),
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
-        .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
+        .library(name: "AzureEmulator", targets: ["AzureEmulator"])
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -26,7 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1")
     ],
     targets: [
         // Manifest types, YAML with source locations, validation, defaults, templates,
@@ -35,7 +35,7 @@ let package = Package(
             name: "Model",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: strict
         ),
@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl")
             ],
             swiftSettings: strict
         ),
@@ -66,7 +66,7 @@ let package = Package(
             dependencies: [
                 "Model", "Planner", "Providers",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: strict
         ),
@@ -84,7 +84,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird")
             ],
             swiftSettings: strict
         ),
@@ -93,7 +93,7 @@ let package = Package(
             dependencies: [
                 "Model", "Providers", "Planner", "Reconciler", "AzureEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
@@ -107,21 +107,25 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "AzureEmulator", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ReconcilerTests", dependencies: ["Reconciler", "AzureEmulator", "TestSupport"], swiftSettings: strict
+        ),
         .testTarget(
             name: "AzureEmulatorTests",
             dependencies: [
                 "AzureEmulator", "TestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client")
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         // Providers against an in-process emulator with real loop devices.
-        .testTarget(name: "IntegrationTests", dependencies: ["Providers", "AzureEmulator", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["Providers", "AzureEmulator", "TestSupport"], swiftSettings: strict
+        ),
         // The robustness matrix (docs/reliability.md): a reduced run in `make test`, the full
         // one with KILN_ROBUSTNESS=full (`make robustness`).
-        .testTarget(name: "RobustnessTests", dependencies: ["Model", "Planner", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RobustnessTests", dependencies: ["Model", "Planner", "TestSupport"], swiftSettings: strict)
     ],
     swiftLanguageModes: [.v6]
 )

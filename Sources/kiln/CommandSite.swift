@@ -12,7 +12,9 @@ struct CommandSite: WorkflowSite {
     var lockStore: any JournalStore { FileJournalStore(stateDirectory: target.stateDirectory) }
     /// `KILN_RUN_DIR/mounts` (a bad `KILN_RUN_DIR` has already ended the command when the
     /// manifest was loaded).
-    var mountLockDirectory: String { (try? hostPathsFromEnvironment.get())?.mountLocks ?? MountPathLock.defaultDirectory }
+    var mountLockDirectory: String {
+        (try? hostPathsFromEnvironment.get())?.mountLocks ?? MountPathLock.defaultDirectory
+    }
 
     func withWorld<T: Sendable>(_ body: (any WorkflowWorld) async throws -> T) async throws -> T {
         try await withSession(target, manifest: manifest) { session in try await body(session) }

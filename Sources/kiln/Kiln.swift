@@ -13,7 +13,7 @@ struct Kiln: AsyncParsableCommand {
             DestroyCommand.self,
             DriftCommand.self,
             GraphCommand.self,
-            EmulatorCommand.self,
+            EmulatorCommand.self
         ]
     )
 }

@@ -11,19 +11,26 @@ struct TargetOptions: ParsableArguments {
     @Flag(help: "Run against an embedded emulator whose state lives under STATE-DIR/emulator (loop devices when root).")
     var emulator = false
 
-    @Option(name: .customLong("emulator-endpoints"), help: "Run against a running 'kiln emulator serve', given its endpoints.json.",
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .customLong("emulator-endpoints"),
+        help: "Run against a running 'kiln emulator serve', given its endpoints.json.",
+        completion: .file(extensions: ["json"]))
     var emulatorEndpoints: String?
 
     @Option(name: .customLong("state-dir"), help: "Where journals and the embedded emulator's state live.")
     var stateDirectory = ".kiln"
 
-    @Option(help: "The credential to use, overriding the manifest: \(AzureCredentialKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help:
+            "The credential to use, overriding the manifest: \(AzureCredentialKind.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
     var credential: AzureCredentialKind?
 
     func validate() throws {
         if emulator && emulatorEndpoints != nil {
-            throw ValidationError("--emulator and --emulator-endpoints are exclusive: one starts an emulator, the other uses a running one")
+            throw ValidationError(
+                "--emulator and --emulator-endpoints are exclusive: one starts an emulator, the other uses a running one"
+            )
         }
     }
 }
@@ -52,7 +59,9 @@ func loadManifestOrExit(_ file: String) throws -> Manifest {
     let result = ManifestLoader.load(path: file)
     for d in result.diagnostics { Stderr.write(d.description) }
     guard let manifest = result.manifest else {
-        Stderr.write("\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); 'kiln validate \(file)' lists them")
+        Stderr.write(
+            "\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); 'kiln validate \(file)' lists them"
+        )
         throw ExitCode(1)
     }
     return hostPaths.placingDefaultMounts(of: manifest)
@@ -60,7 +69,9 @@ func loadManifestOrExit(_ file: String) throws -> Manifest {
 
 /// Opens a session for the target the options name, runs `body`, and closes everything
 /// (the session's connections and an embedded emulator) however `body` ends.
-func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ body: (KilnSession) async throws -> T) async throws -> T {
+func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ body: (KilnSession) async throws -> T)
+    async throws -> T
+{
     let environment = ProcessInfo.processInfo.environment
     var embedded: EmulatorServer?
     var target: AzureTarget
@@ -79,9 +90,10 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
     }
     if let kind = options.credential { target.credential = kind }
     do {
-        let session = try await KilnSession(target: target, stateDirectory: options.stateDirectory, environment: environment,
-                                            wrapper: try CommandWrapper.from(manifest, environment: environment),
-                                            hostPaths: try hostPathsOrExit())
+        let session = try await KilnSession(
+            target: target, stateDirectory: options.stateDirectory, environment: environment,
+            wrapper: try CommandWrapper.from(manifest, environment: environment),
+            hostPaths: try hostPathsOrExit())
         do {
             let result = try await body(session)
             await session.shutdown()
@@ -102,14 +114,17 @@ enum EmbeddedEmulator {
     static func server(stateDirectory: URL) throws -> EmulatorServer {
         let configuration = EmulatorConfiguration()
         let deviceRoot = EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory)
-        let context = DiskBackendContext(stateDirectory: stateDirectory, deviceRoot: deviceRoot, platformImages: configuration.platformImages)
-        let backend: any DiskBackend = getuid() == 0
+        let context = DiskBackendContext(
+            stateDirectory: stateDirectory, deviceRoot: deviceRoot, platformImages: configuration.platformImages)
+        let backend: any DiskBackend =
+            getuid() == 0
             ? try EmulatorBackends.loop(context)
             : try EmulatorBackends.memory(context)
         // Kiln's own output is what the user reads; the embedded emulator only speaks up for problems.
         var logger = Logger(label: "kiln.emulator")
         logger.logLevel = .warning
-        return EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
+        return EmulatorServer(
+            configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
     }
 }
 

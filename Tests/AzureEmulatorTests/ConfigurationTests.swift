@@ -1,19 +1,23 @@
 import Foundation
 import Testing
+
 @testable import AzureEmulator
 
 @Suite("Emulator configuration files")
 struct ConfigurationTests {
     var repoRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     @Test func shippedFilesLoad() throws {
-        let realistic = try EmulatorConfiguration.load(contentsOf: repoRoot.appendingPathComponent("emulator/latency-realistic.json"))
+        let realistic = try EmulatorConfiguration.load(
+            contentsOf: repoRoot.appendingPathComponent("emulator/latency-realistic.json"))
         #expect(realistic.latency.attach > 0)
         #expect(realistic.latency.versionPerRegion > realistic.latency.diskCreate)
         #expect(realistic.subscription == EmulatorConfiguration().subscription)
-        let example = try EmulatorConfiguration.load(contentsOf: repoRoot.appendingPathComponent("emulator/example-config.json"))
+        let example = try EmulatorConfiguration.load(
+            contentsOf: repoRoot.appendingPathComponent("emulator/example-config.json"))
         #expect(example.builderVM.name == "kiln-builder")
         #expect(example.platformImages.count == 3)
         #expect(example.resourceGroups == ["kiln-images"])
@@ -39,9 +43,15 @@ struct ConfigurationTests {
 
     @Test func regionsReplicateSideBySideUnlessTheModelSaysOneAfterAnother() throws {
         let decoder = JSONDecoder()
-        #expect(try decoder.decode(LatencyModel.self, from: Data(#"{"versionPerRegion": 9}"#.utf8)).replication == .concurrent)
-        #expect(try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "sequential"}"#.utf8)).replication == .sequential)
-        #expect(throws: (any Error).self) { try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "parallel"}"#.utf8)) }
+        #expect(
+            try decoder.decode(LatencyModel.self, from: Data(#"{"versionPerRegion": 9}"#.utf8)).replication
+                == .concurrent)
+        #expect(
+            try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "sequential"}"#.utf8)).replication
+                == .sequential)
+        #expect(throws: (any Error).self) {
+            try decoder.decode(LatencyModel.self, from: Data(#"{"replication": "parallel"}"#.utf8))
+        }
 
         let regions = ["westus", "eastus", "northeurope"]
         let side = ReplicationPlan(start: Date(), perRegion: 9, regions: regions, concurrent: true)

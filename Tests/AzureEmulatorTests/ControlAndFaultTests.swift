@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Testing
+
 @testable import AzureEmulator
 
 @Suite("Control surface, faults, restart persistence")
@@ -8,11 +9,13 @@ struct ControlAndFaultTests {
     @Test func requestLogRecordsEveryRequest() async throws {
         try await withEmulator { h in
             _ = try await h.vm()
-            _ = try await h.send("GET", "/metadata/instance?api-version=2021-02-01", headers: ["Metadata": "true"], auth: false)
+            _ = try await h.send(
+                "GET", "/metadata/instance?api-version=2021-02-01", headers: ["Metadata": "true"], auth: false)
             let log = try await h.send("GET", "/_emulator/requests", auth: false)
             let entries = try #require(log.json?.arrayValue)
             #expect(entries.count >= 3)  // token, VM GET, IMDS
-            let vmGet = try #require(entries.first { $0["path"]?.stringValue?.hasSuffix("/virtualMachines/kiln-builder") == true })
+            let vmGet = try #require(
+                entries.first { $0["path"]?.stringValue?.hasSuffix("/virtualMachines/kiln-builder") == true })
             #expect(vmGet["method"]?.stringValue == "GET")
             #expect(vmGet["apiVersion"]?.stringValue == "2024-07-01")
             #expect(vmGet["status"]?.intValue == 200)
@@ -28,7 +31,10 @@ struct ControlAndFaultTests {
 
     @Test func throttleFaultGives429WithRetryAfterThenRecovers() async throws {
         try await withEmulator { h in
-            let set = try await h.send("POST", "/_emulator/faults", json: ["kind": "throttle", "method": "GET", "path": "*/virtualmachines/*", "retryAfter": 7], auth: false)
+            let set = try await h.send(
+                "POST", "/_emulator/faults",
+                json: ["kind": "throttle", "method": "GET", "path": "*/virtualmachines/*", "retryAfter": 7], auth: false
+            )
             #expect(set.status == 200)
             let r = try await h.vm()
             #expect(r.status == 429)
@@ -39,7 +45,13 @@ struct ControlAndFaultTests {
     }
 
     @Test func errorFaultsHonourSkipAndTimes() async throws {
-        try await withEmulator({ $0.faults = [FaultRule(kind: "error", method: "PUT", path: "*/disks/*", skip: 1, times: 2, status: 503, code: "ServiceUnavailable")] }) { h in
+        try await withEmulator({
+            $0.faults = [
+                FaultRule(
+                    kind: "error", method: "PUT", path: "*/disks/*", skip: 1, times: 2, status: 503,
+                    code: "ServiceUnavailable")
+            ]
+        }) { h in
             #expect(try await h.putDisk("f1").status == 202)
             let second = try await h.putDisk("f2")
             #expect(second.status == 503)
@@ -51,7 +63,9 @@ struct ControlAndFaultTests {
 
     @Test func dropFaultClosesTheConnection() async throws {
         try await withEmulator { h in
-            _ = try await h.send("PUT", "/_emulator/faults", json: [["kind": "drop", "path": "/subscriptions/*/resourcegroups/*/virtualmachines/*"]], auth: false)
+            _ = try await h.send(
+                "PUT", "/_emulator/faults",
+                json: [["kind": "drop", "path": "/subscriptions/*/resourcegroups/*/virtualmachines/*"]], auth: false)
             await #expect(throws: (any Error).self) { _ = try await h.vm() }
             #expect(try await h.vm().status == 200)
             let log = try await h.send("GET", "/_emulator/requests", auth: false)
@@ -61,7 +75,12 @@ struct ControlAndFaultTests {
 
     @Test func failOperationFaultEndsTheOperationFailed() async throws {
         try await withEmulator { h in
-            _ = try await h.send("POST", "/_emulator/faults", json: ["kind": "failOperation", "method": "PUT", "path": "*/disks/doomed", "code": "InternalDiskManagementError", "message": "boom"], auth: false)
+            _ = try await h.send(
+                "POST", "/_emulator/faults",
+                json: [
+                    "kind": "failOperation", "method": "PUT", "path": "*/disks/doomed",
+                    "code": "InternalDiskManagementError", "message": "boom"
+                ], auth: false)
             let r = try await h.putDisk("doomed")
             #expect(r.status == 202)
             let done = try await h.waitForOperation(r)
@@ -69,16 +88,22 @@ struct ControlAndFaultTests {
             #expect(done.json?.at("error", "code")?.stringValue == "InternalDiskManagementError")
             let loc = try await h.send("GET", try #require(r.header("location")))
             #expect(loc.errorCode == "InternalDiskManagementError")
-            #expect(try await h.send("GET", h.diskPath("doomed")).json?.at("properties", "provisioningState")?.stringValue == "Failed")
+            #expect(
+                try await h.send("GET", h.diskPath("doomed")).json?.at("properties", "provisioningState")?.stringValue
+                    == "Failed")
         }
     }
 
     @Test func tokenOutageFaultHitsEveryTokenEndpoint() async throws {
         try await withEmulator(getToken: false, { $0.faults = [FaultRule(kind: "tokenOutage", times: 2)] }) { h in
-            let v2 = try await h.send("POST", "/\(h.configuration.tenant)/oauth2/v2.0/token", raw: Data("grant_type=client_credentials".utf8), auth: false)
+            let v2 = try await h.send(
+                "POST", "/\(h.configuration.tenant)/oauth2/v2.0/token", raw: Data("grant_type=client_credentials".utf8),
+                auth: false)
             #expect(v2.status == 503)
             #expect(v2.json?["error"]?.stringValue == "temporarily_unavailable")
-            let imds = try await h.send("GET", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/", headers: ["Metadata": "true"], auth: false)
+            let imds = try await h.send(
+                "GET", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/",
+                headers: ["Metadata": "true"], auth: false)
             #expect(imds.status == 503)
             #expect(try await h.clientSecretToken().isEmpty == false)
         }
@@ -99,13 +124,27 @@ struct ControlAndFaultTests {
     @Test func inventoryAndResetDetachEverything() async throws {
         try await withEmulator { h in
             try await h.createDisk("r0")
-            let a = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("r0"))]]]]]])
+            let a = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("r0"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(a)
             let inv = try await h.send("GET", "/_emulator/inventory", auth: false)
             #expect(inv.json?["devices"]?.arrayValue?.count == 1)
-            #expect(inv.json?["devices"]?.arrayValue?.first?["lunLink"]?.stringValue?.hasSuffix("/disk/azure/scsi1/lun0") == true)
-            #expect(inv.json?["resources"]?.arrayValue?.contains { $0["kind"]?.stringValue == "disk" && $0["diskState"]?.stringValue == "Attached" } == true)
+            #expect(
+                inv.json?["devices"]?.arrayValue?.first?["lunLink"]?.stringValue?.hasSuffix("/disk/azure/scsi1/lun0")
+                    == true)
+            #expect(
+                inv.json?["resources"]?.arrayValue?.contains {
+                    $0["kind"]?.stringValue == "disk" && $0["diskState"]?.stringValue == "Attached"
+                } == true)
             let reset = try await h.send("POST", "/_emulator/reset", auth: false)
             #expect(reset.status == 200)
             #expect(reset.json?["devices"]?.arrayValue?.isEmpty == true)
@@ -128,8 +167,20 @@ struct ControlAndFaultTests {
         let token: String
         do {
             try await first.createDisk("keep")  // waits through the latency
-            let a = try await first.send("PATCH", first.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(first.diskID("keep"))]]]]]])
+            let a = try await first.send(
+                "PATCH", first.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                [
+                                    "lun": 0, "createOption": "Attach",
+                                    "managedDisk": ["id": .string(first.diskID("keep"))]
+                                ]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await first.waitForOperation(a)
             // Slow disk creation from now on, so the next one is still running when we stop
             // (20 s: a loaded CI machine once took more than 5 s between the PUT and the stop).
@@ -152,9 +203,12 @@ struct ControlAndFaultTests {
             second.token = token  // tokens survive: the signing key is in the state
             let path = URL(string: statusURL)!
             let newURL = second.endpoints.arm + path.path + "?" + (path.query ?? "")
-            let done = try await second.waitForOperation(HTTPResult(status: 202, headers: ["azure-asyncoperation": newURL], body: Data()))
+            let done = try await second.waitForOperation(
+                HTTPResult(status: 202, headers: ["azure-asyncoperation": newURL], body: Data()))
             #expect(done.json?["status"]?.stringValue == "Succeeded")
-            #expect(try await second.send("GET", second.diskPath("inflight")).json?.at("properties", "provisioningState")?.stringValue == "Succeeded")
+            #expect(
+                try await second.send("GET", second.diskPath("inflight")).json?.at("properties", "provisioningState")?
+                    .stringValue == "Succeeded")
             let keep = try await second.send("GET", second.diskPath("keep"))
             #expect(keep.json?.at("properties", "diskState")?.stringValue == "Attached")
             // the attached disk is back on its LUN after the restart
@@ -173,7 +227,8 @@ struct ControlAndFaultTests {
 struct ThroughputTests {
     @Test func smallGETsPerSecond() async throws {
         try await withEmulator { h in
-            let total = 2000, workers = 8
+            let total = 2000
+            let workers = 8
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<workers {
@@ -185,7 +240,9 @@ struct ThroughputTests {
             }
             let elapsed = ContinuousClock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("kiln emulator throughput: \(total) authenticated VM GETs over \(workers) connections in \(String(format: "%.2f", seconds)) s = \(Int(Double(total) / seconds)) requests/s")
+            print(
+                "kiln emulator throughput: \(total) authenticated VM GETs over \(workers) connections in \(String(format: "%.2f", seconds)) s = \(Int(Double(total) / seconds)) requests/s"
+            )
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AzureEmulator
 
 /// The `noDevice` fault: the attach succeeds in ARM but the disk's `lun<N>` links do not
@@ -16,7 +17,9 @@ struct NoDeviceFaultTests {
             directory = deviceRoot + "/disk/azure/scsi1"
         }
         func createEmpty(id: String, sizeGB: Int) async throws { try await inner.createEmpty(id: id, sizeGB: sizeGB) }
-        func copy(from source: String, to id: String, sizeGB: Int?) async throws { try await inner.copy(from: source, to: id, sizeGB: sizeGB) }
+        func copy(from source: String, to id: String, sizeGB: Int?) async throws {
+            try await inner.copy(from: source, to: id, sizeGB: sizeGB)
+        }
         func createFromPlatformImage(_ image: PlatformImageKey, to id: String, sizeGB: Int?) async throws {
             try await inner.createFromPlatformImage(image, to: id, sizeGB: sizeGB)
         }
@@ -49,10 +52,20 @@ struct NoDeviceFaultTests {
         do {
             let links = dir.appendingPathComponent("dev/disk/azure/scsi1").path
             try await h.createDisk("hidden")
-            let set = try await h.send("POST", "/_emulator/faults", json: ["kind": "noDevice", "path": "*/disks/hidden"], auth: false)
+            let set = try await h.send(
+                "POST", "/_emulator/faults", json: ["kind": "noDevice", "path": "*/disks/hidden"], auth: false)
             #expect(set.status == 200)
-            let attach = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("hidden"))]]]]]])
+            let attach = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("hidden"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(attach.status == 200)
             let done = try await h.waitForOperation(attach)
             #expect(done.json?["status"]?.stringValue == "Succeeded")
@@ -79,9 +92,19 @@ struct NoDeviceFaultTests {
         let h = try await Harness.start(stateDirectory: dir, backend: backend)
         do {
             try await h.createDisk("shown")
-            _ = try await h.send("POST", "/_emulator/faults", json: ["kind": "noDevice", "path": "*/disks/other"], auth: false)
-            let attach = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("shown"))]]]]]])
+            _ = try await h.send(
+                "POST", "/_emulator/faults", json: ["kind": "noDevice", "path": "*/disks/other"], auth: false)
+            let attach = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("shown"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(attach)
             #expect(linkExists(dir.appendingPathComponent("dev/disk/azure/scsi1/lun0").path))
         } catch {

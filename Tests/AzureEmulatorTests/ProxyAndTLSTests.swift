@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Testing
+
 @testable import AzureEmulator
 
 @Suite("TLS listener and proxy mode")
@@ -21,7 +22,9 @@ struct ProxyAndTLSTests {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
-    func get(_ c: HTTPClient, _ url: String, headers: [String: String] = [:], method: HTTPMethod = .GET, body: String? = nil) async throws -> HTTPResult {
+    func get(
+        _ c: HTTPClient, _ url: String, headers: [String: String] = [:], method: HTTPMethod = .GET, body: String? = nil
+    ) async throws -> HTTPResult {
         var req = HTTPClientRequest(url: url)
         req.method = method
         for (k, v) in headers { req.headers.add(name: k, value: v) }
@@ -53,7 +56,13 @@ struct ProxyAndTLSTests {
     }
 
     @Test func plainOnlyHasNoCAAndNoProxy() async throws {
-        try await withEmulator(getToken: false, { $0.tls = false; $0.proxy = false }) { h in
+        try await withEmulator(
+            getToken: false,
+            {
+                $0.tls = false
+                $0.proxy = false
+            }
+        ) { h in
             #expect(h.endpoints.https == nil)
             #expect(h.endpoints.proxy == nil)
             #expect(h.endpoints.caFile == nil)
@@ -65,21 +74,34 @@ struct ProxyAndTLSTests {
         try await withEmulator(getToken: false) { h in
             let c = try client(h, proxy: true)
             do {
-                let sub = h.configuration.subscription, tenant = h.configuration.tenant
+                let sub = h.configuration.subscription
+                let tenant = h.configuration.tenant
                 let probe = try await get(c, "https://management.azure.com/subscriptions/\(sub)?api-version=2016-06-01")
                 #expect(probe.status == 401)
-                #expect(probe.header("www-authenticate")?.contains("authorization_uri=\"https://login.microsoftonline.com/\(tenant)\"") == true)
-                let form = "grant_type=client_credentials&client_id=\(h.configuration.clients[0].clientID)&client_secret=kiln-emulator-secret&resource=https%3A%2F%2Fmanagement.azure.com%2F"
-                let tok = try await get(c, "https://login.microsoftonline.com/\(tenant)/oauth2/token?api-version=1.0",
-                                        headers: ["Content-Type": "application/x-www-form-urlencoded"], method: .POST, body: form)
+                #expect(
+                    probe.header("www-authenticate")?.contains(
+                        "authorization_uri=\"https://login.microsoftonline.com/\(tenant)\"") == true)
+                let form =
+                    "grant_type=client_credentials&client_id=\(h.configuration.clients[0].clientID)&client_secret=kiln-emulator-secret&resource=https%3A%2F%2Fmanagement.azure.com%2F"
+                let tok = try await get(
+                    c, "https://login.microsoftonline.com/\(tenant)/oauth2/token?api-version=1.0",
+                    headers: ["Content-Type": "application/x-www-form-urlencoded"], method: .POST, body: form)
                 #expect(tok.status == 200)
                 let token = try #require(tok.json?["access_token"]?.stringValue)
-                let disk = "https://management.azure.com/subscriptions/\(sub)/resourceGroups/\(h.rg)/providers/Microsoft.Compute/disks/viaproxy?api-version=2019-11-01"
-                let put = try await get(c, disk, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], method: .PUT,
-                                        body: #"{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}"#)
+                let disk =
+                    "https://management.azure.com/subscriptions/\(sub)/resourceGroups/\(h.rg)/providers/Microsoft.Compute/disks/viaproxy?api-version=2019-11-01"
+                let put = try await get(
+                    c, disk, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
+                    method: .PUT,
+                    body:
+                        #"{"location":"westus","properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":1}}"#)
                 #expect(put.status == 202)
-                #expect(put.header("azure-asyncoperation")?.hasPrefix("https://management.azure.com/subscriptions/\(sub)/providers/Microsoft.Compute/locations/westus/DiskOperations/") == true)
-                let imds = try await get(c, "http://169.254.169.254/metadata/instance?api-version=2017-08-01", headers: ["Metadata": "true"])
+                #expect(
+                    put.header("azure-asyncoperation")?.hasPrefix(
+                        "https://management.azure.com/subscriptions/\(sub)/providers/Microsoft.Compute/locations/westus/DiskOperations/"
+                    ) == true)
+                let imds = try await get(
+                    c, "http://169.254.169.254/metadata/instance?api-version=2017-08-01", headers: ["Metadata": "true"])
                 #expect(imds.status == 200)
                 #expect(imds.json?.at("compute", "name")?.stringValue == "kiln-builder")
                 await #expect(throws: (any Error).self) { _ = try await get(c, "https://example.com/") }
@@ -88,12 +110,19 @@ struct ProxyAndTLSTests {
                 // The proxy logs its refusals asynchronously: poll the log a bounded number of times.
                 var entries: [JSON] = []
                 for _ in 0..<100 {
-                    entries = try await h.send("GET", h.endpoints.control + "/requests", auth: false).json?.arrayValue ?? []
+                    entries =
+                        try await h.send("GET", h.endpoints.control + "/requests", auth: false).json?.arrayValue ?? []
                     if entries.contains(where: { $0["status"]?.intValue == 403 }) { break }
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                #expect(entries.contains { $0["host"]?.stringValue == "management.azure.com" && $0["viaProxy"]?.boolValue == true })
-                #expect(entries.contains { $0["host"]?.stringValue == "169.254.169.254" && $0["viaProxy"]?.boolValue == true })
+                #expect(
+                    entries.contains {
+                        $0["host"]?.stringValue == "management.azure.com" && $0["viaProxy"]?.boolValue == true
+                    })
+                #expect(
+                    entries.contains {
+                        $0["host"]?.stringValue == "169.254.169.254" && $0["viaProxy"]?.boolValue == true
+                    })
                 #expect(entries.contains { $0["status"]?.intValue == 403 })
             } catch {
                 try? await c.shutdown()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AzureEmulator
 
 @Suite("Emulator server: auth, api-versions, robustness")
@@ -66,10 +67,17 @@ struct ServerTests {
 
     @Test func badJSONWrongTypesAndHugeBodiesGetAzureErrors() async throws {
         try await withEmulator({ $0.maxBodyBytes = 64 * 1024 }) { h in
-            let bad = try await h.send("PUT", h.diskPath("d1"), raw: Data("{\"location\": ".utf8), headers: ["Content-Type": "application/json"])
+            let bad = try await h.send(
+                "PUT", h.diskPath("d1"), raw: Data("{\"location\": ".utf8),
+                headers: ["Content-Type": "application/json"])
             #expect(bad.status == 400)
             #expect(bad.errorCode == "InvalidRequestContent")
-            let wrong = try await h.send("PUT", h.diskPath("d1"), json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": "lots"]])
+            let wrong = try await h.send(
+                "PUT", h.diskPath("d1"),
+                json: [
+                    "location": "westus",
+                    "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": "lots"]
+                ])
             #expect(wrong.status == 400)
             #expect(wrong.errorCode == "InvalidRequestContent")
             let notObject = try await h.send("PUT", h.diskPath("d1"), json: [1, 2])
@@ -92,9 +100,13 @@ struct ServerTests {
             let b = try await h.send("GET", "\(h.compute)/widgets/w?api-version=2024-07-01")
             #expect(b.status == 404)
             #expect(b.errorCode == "InvalidResourceType")
-            let c = try await h.send("GET", "/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01")
+            let c = try await h.send(
+                "GET", "/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01")
             #expect(c.errorCode == "SubscriptionNotFound")
-            let d = try await h.send("GET", "/subscriptions/\(h.sub)/resourceGroups/nope/providers/Microsoft.Compute/disks/x?api-version=2024-03-02")
+            let d = try await h.send(
+                "GET",
+                "/subscriptions/\(h.sub)/resourceGroups/nope/providers/Microsoft.Compute/disks/x?api-version=2024-03-02"
+            )
             #expect(d.status == 404)
             #expect(d.errorCode == "ResourceGroupNotFound")
             let e = try await h.send("POST", h.diskPath("x"), json: [:])
@@ -105,7 +117,8 @@ struct ServerTests {
     @Test func pathsAndNamesAreCaseInsensitive() async throws {
         try await withEmulator { h in
             try await h.createDisk("MixedCase")
-            let path = "/SUBSCRIPTIONS/\(h.sub)/RESOURCEGROUPS/\(h.rg.uppercased())/PROVIDERS/microsoft.compute/DISKS/mixedcase?api-version=2024-03-02"
+            let path =
+                "/SUBSCRIPTIONS/\(h.sub)/RESOURCEGROUPS/\(h.rg.uppercased())/PROVIDERS/microsoft.compute/DISKS/mixedcase?api-version=2024-03-02"
             let r = try await h.send("GET", path)
             #expect(r.status == 200)
             #expect(r.json?["name"]?.stringValue == "MixedCase")
@@ -159,8 +172,11 @@ struct ServerTests {
             #expect(put.status == 201)
             #expect(try await h.send("HEAD", rg).status == 204)
             #expect(try await h.send("PUT", rg, json: ["location": "westus"]).status == 200)
-            let disk = try await h.send("PUT", "/subscriptions/\(h.sub)/resourceGroups/IMAGES-RG/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
-                                        json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]])
+            let disk = try await h.send(
+                "PUT",
+                "/subscriptions/\(h.sub)/resourceGroups/IMAGES-RG/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
+                json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]]
+            )
             #expect(disk.status == 202)
             let list = try await h.send("GET", "/subscriptions/\(h.sub)/resourcegroups?api-version=2021-04-01")
             #expect(list.json?["value"]?.arrayValue?.count == 2)
@@ -171,10 +187,15 @@ struct ServerTests {
 
     @Test func resourceGroupsOnDemand() async throws {
         try await withEmulator({ $0.createResourceGroupsOnDemand = true }) { h in
-            let r = try await h.send("PUT", "/subscriptions/\(h.sub)/resourceGroups/fresh/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
-                                     json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]])
+            let r = try await h.send(
+                "PUT",
+                "/subscriptions/\(h.sub)/resourceGroups/fresh/providers/Microsoft.Compute/disks/d?api-version=2024-03-02",
+                json: ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": 1]]
+            )
             #expect(r.status == 202)
-            #expect(try await h.send("GET", "/subscriptions/\(h.sub)/resourceGroups/fresh?api-version=2021-04-01").status == 200)
+            #expect(
+                try await h.send("GET", "/subscriptions/\(h.sub)/resourceGroups/fresh?api-version=2021-04-01").status
+                    == 200)
         }
     }
 

@@ -1,10 +1,13 @@
 import Foundation
 import Testing
+
 @testable import AzureEmulator
 
 @Suite("Virtual machines: data-disk attach and detach")
 struct VirtualMachineTests {
-    func dataDisks(_ r: HTTPResult) -> [JSON] { r.json?.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? [] }
+    func dataDisks(_ r: HTTPResult) -> [JSON] {
+        r.json?.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []
+    }
 
     @Test func attachByPUTWithIfMatchThenDetachByEmptyList() async throws {
         try await withEmulator { h in
@@ -15,7 +18,9 @@ struct VirtualMachineTests {
             #expect(vm.json?["etag"]?.stringValue == etag)
             // Echo the GET body with one data disk, as az and packer do.
             var body = try #require(vm.json)
-            body.set(["properties", "storageProfile", "dataDisks"], [["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("d0"))]]])
+            body.set(
+                ["properties", "storageProfile", "dataDisks"],
+                [["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("d0"))]]])
             let put = try await h.send("PUT", h.vmPath, json: body, headers: ["If-Match": etag])
             #expect(put.status == 200)
             #expect(put.json?.at("properties", "provisioningState")?.stringValue == "Updating")
@@ -59,17 +64,29 @@ struct VirtualMachineTests {
         try await withEmulator { h in
             try await h.createDisk("p0")
             try await h.createDisk("p1")
-            let attach = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("p0"))]],
-                ["lun": 3, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("p1"))], "caching": "ReadOnly"],
-            ]]]])
+            let attach = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("p0"))]],
+                                [
+                                    "lun": 3, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("p1"))],
+                                    "caching": "ReadOnly"
+                                ]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(attach.status == 200)
             _ = try await h.waitForOperation(attach)
             #expect(await h.backend.blob(atLUN: 3) == Emulator.normalizeID(h.diskID("p1")))
             var list = dataDisks(try await h.vm())
             #expect(list.count == 2)
             list[1]["toBeDetached"] = true
-            let detach = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": .array(list)]]])
+            let detach = try await h.send(
+                "PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": .array(list)]]])
             #expect(detach.status == 200)
             _ = try await h.waitForOperation(detach)
             let now = dataDisks(try await h.vm())
@@ -82,45 +99,111 @@ struct VirtualMachineTests {
     @Test func attachErrorsUseAzureCodes() async throws {
         try await withEmulator({ $0.builderVM.maxDataDisks = 2 }) { h in
             for n in ["a", "b", "c", "other"] { try await h.createDisk(n) }
-            let first = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]]]]]])
+            let first = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(first)
             // LUN already used by an attached disk
-            let conflict = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]]]]]])
+            let conflict = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(conflict.status == 400)
             #expect(conflict.errorCode == "InvalidParameter")
             #expect(conflict.json?.at("error", "message")?.stringValue == "A disk at LUN 0 already exists.")
             // too many disks for the size
-            let tooMany = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
-                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]],
-                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("c"))]]]]]])
+            let tooMany = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
+                                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]],
+                                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("c"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(tooMany.status == 409)
             #expect(tooMany.errorCode == "OperationNotAllowed")
             // LUN out of range
-            let range = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 64, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]]]]]])
+            let range = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 64, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("b"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(range.status == 400)
             // a disk owned by another VM
             let otherVM = "\(h.compute)/virtualMachines/other-vm?api-version=2024-07-01"
-            let created = try await h.send("PUT", otherVM, json: ["location": "westus", "properties": ["hardwareProfile": ["vmSize": "Standard_B2s"]]], headers: ["If-None-Match": "*"])
+            let created = try await h.send(
+                "PUT", otherVM,
+                json: ["location": "westus", "properties": ["hardwareProfile": ["vmSize": "Standard_B2s"]]],
+                headers: ["If-None-Match": "*"])
             #expect(created.status == 201)
             _ = try await h.waitForOperation(created)
             let again = try await h.send("PUT", otherVM, json: ["location": "westus"], headers: ["If-None-Match": "*"])
             #expect(again.status == 412)
-            let onOther = try await h.send("PATCH", otherVM, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("other"))]]]]]])
+            let onOther = try await h.send(
+                "PATCH", otherVM,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("other"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(onOther)
-            let stolen = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
-                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("other"))]]]]]])
+            let stolen = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 0, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("a"))]],
+                                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("other"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(stolen.status == 409)
             #expect(stolen.errorCode == "ConflictingUserInput")
             // a disk that does not exist
-            let ghost = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 5, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("ghost"))]]]]]])
+            let ghost = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 5, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("ghost"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(ghost.status == 404)
         }
     }
@@ -129,8 +212,15 @@ struct VirtualMachineTests {
         try await withEmulator { h in
             try await h.createDisk("x0")
             try await h.createDisk("x1")
-            let action = "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
-            let r = try await h.send("POST", action, json: ["dataDisksToAttach": [["diskId": .string(h.diskID("x0"))], ["diskId": .string(h.diskID("x1")), "lun": 5]]])
+            let action =
+                "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+            let r = try await h.send(
+                "POST", action,
+                json: [
+                    "dataDisksToAttach": [
+                        ["diskId": .string(h.diskID("x0"))], ["diskId": .string(h.diskID("x1")), "lun": 5]
+                    ]
+                ])
             #expect(r.status == 202)
             _ = try await h.waitForOperation(r)
             let result = try await h.send("GET", try #require(r.header("location")))
@@ -150,8 +240,17 @@ struct VirtualMachineTests {
     @Test func detachWhileMountedIsRecordedAsAViolation() async throws {
         try await withEmulator { h in
             try await h.createDisk("busy")
-            let a = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("busy"))]]]]]])
+            let a = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("busy"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(a)
             await h.backend.markBusy(lun: 2)
             let d = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": []]]])
@@ -166,13 +265,25 @@ struct VirtualMachineTests {
     @Test func attachWithLatencyHappensWithoutPolling() async throws {
         try await withEmulator({ $0.latency.attach = 0.3 }) { h in
             try await h.createDisk("lazy")
-            let a = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("lazy"))]]]]]])
+            let a = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("lazy"))]]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(a.status == 200)
             // Nobody polls; the emulator's timer completes the attach (bounded wait).
             var attached = false
             for _ in 0..<200 {
-                if await h.backend.blob(atLUN: 1) != nil { attached = true; break }
+                if await h.backend.blob(atLUN: 1) != nil {
+                    attached = true
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(attached)
@@ -182,10 +293,21 @@ struct VirtualMachineTests {
     @Test func imdsListsTheAttachedDataDisksAsStrings() async throws {
         try await withEmulator { h in
             try await h.createDisk("seen", sizeGB: 3)
-            let a = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": [
-                ["lun": 4, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("seen"))]]]]]])
+            let a = try await h.send(
+                "PATCH", h.vmPath,
+                json: [
+                    "properties": [
+                        "storageProfile": [
+                            "dataDisks": [
+                                ["lun": 4, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("seen"))]]
+                            ]
+                        ]
+                    ]
+                ])
             _ = try await h.waitForOperation(a)
-            let r = try await h.send("GET", "/metadata/instance/compute/storageProfile/dataDisks?api-version=2021-02-01", headers: ["Metadata": "true"], auth: false)
+            let r = try await h.send(
+                "GET", "/metadata/instance/compute/storageProfile/dataDisks?api-version=2021-02-01",
+                headers: ["Metadata": "true"], auth: false)
             let disk = try #require(r.json?.arrayValue?.first)
             #expect(disk["lun"]?.stringValue == "4")
             #expect(disk["diskSizeGB"]?.stringValue == "3")

@@ -17,11 +17,13 @@ struct DestroyAndOnError {
     /// `script` replaces the quick start's setup script when given.
     func scratch(_ name: String, script: String? = nil) throws -> TemporaryDirectory {
         let dir = try manifestScratch("kiln-\(name)")
-        let quickstart = try String(contentsOf: dir.url.appendingPathComponent("manifests/quickstart.yaml"), encoding: .utf8)
+        let quickstart = try String(
+            contentsOf: dir.url.appendingPathComponent("manifests/quickstart.yaml"), encoding: .utf8)
         try quickstart.replacingOccurrences(of: "quickstart", with: name)
             .write(to: dir.url.appendingPathComponent("manifests/\(name).yaml"), atomically: true, encoding: .utf8)
         if let script {
-            try script.write(to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
+            try script.write(
+                to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
         }
         return dir
     }
@@ -29,11 +31,15 @@ struct DestroyAndOnError {
     static let failingScript = "#!/bin/sh\necho onerror: about to fail\necho GREETING is $GREETING\nexit 7\n"
 
     /// Runs kiln to its end.
-    func kiln(_ arguments: [String], _ emulator: ServedEmulator, in dir: TemporaryDirectory) async throws -> ProcessResult {
+    func kiln(_ arguments: [String], _ emulator: ServedEmulator, in dir: TemporaryDirectory) async throws
+        -> ProcessResult
+    {
         try await KilnBinary.run(arguments + ["--emulator-endpoints", emulator.endpointsFile], in: dir.url)
     }
 
-    func expectNothingLeft(_ name: String, _ emulator: ServedEmulator, _ dir: TemporaryDirectory, outputs: Bool = false) async throws {
+    func expectNothingLeft(_ name: String, _ emulator: ServedEmulator, _ dir: TemporaryDirectory, outputs: Bool = false)
+        async throws
+    {
         #expect(try await emulator.resources(ofType: Self.disks).isEmpty)
         #expect(try await emulator.resources(ofType: Self.snapshots).isEmpty)
         if outputs {
@@ -67,8 +73,10 @@ struct DestroyAndOnError {
 
         // The fix: the failed step is the only one edited, so the run continues on the kept disk
         // (no release, no new disk) from that step, and the build converges.
-        let original = try String(contentsOf: Repository.manifests.appendingPathComponent("scripts/setup.sh"), encoding: .utf8)
-        try original.write(to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
+        let original = try String(
+            contentsOf: Repository.manifests.appendingPathComponent("scripts/setup.sh"), encoding: .utf8)
+        try original.write(
+            to: dir.url.appendingPathComponent("manifests/scripts/setup.sh"), atomically: true, encoding: .utf8)
         let fixed = try await kiln(["apply", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(fixed.status == 0, "\(fixed.stdout)\n\(fixed.stderr)")
         #expect(!fixed.stdout.contains("\(name)/release-leftover["), "\(fixed.stdout)")
@@ -84,13 +92,20 @@ struct DestroyAndOnError {
         let dir = try scratch(name, script: Self.failingScript)
         let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
-        let failed = try await kiln(["apply", "--auto-approve", "--json", "--on-error", "cleanup", "manifests/\(name).yaml"], emulator, in: dir)
+        let failed = try await kiln(
+            ["apply", "--auto-approve", "--json", "--on-error", "cleanup", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(failed.status == 1)
-        let events = failed.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let events = failed.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         let types = events.compactMap { $0["type"] as? String }
         #expect(types.contains("failed"))
         // Streamed output, as events; the step's environment value is not a secret, so it shows.
-        #expect(events.contains { $0["type"] as? String == "output" && $0["line"] as? String == "onerror: about to fail" && $0["action"] as? String == "\(name)/provision[setup]" })
+        #expect(
+            events.contains {
+                $0["type"] as? String == "output" && $0["line"] as? String == "onerror: about to fail"
+                    && $0["action"] as? String == "\(name)/provision[setup]"
+            })
         #expect(types.last == "cleanup", "\(types)")
         let teardown = try #require(events.last?["teardown"] as? [String: Any])
         #expect(teardown["outcome"] as? String == "complete")
@@ -101,7 +116,9 @@ struct DestroyAndOnError {
         try await expectNothingLeft(name, emulator, dir)
         // The run state is cleared: the next plan starts from scratch.
         let plan = try await kiln(["plan", "manifests/\(name).yaml"], emulator, in: dir)
-        #expect(plan.stdout.contains("\(name)/create-disk[os]") || plan.stdout.contains("create-disk[os]"), "\(plan.stdout)")
+        #expect(
+            plan.stdout.contains("\(name)/create-disk[os]") || plan.stdout.contains("create-disk[os]"), "\(plan.stdout)"
+        )
     }
 
     @Test func destroyAfterAConvergedApplyKeepsOutputsUnlessAsked() async throws {
@@ -128,7 +145,8 @@ struct DestroyAndOnError {
         let plan = try await kiln(["plan", "--detailed-exitcode", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(plan.status == 0, "\(plan.stdout)")
 
-        let all = try await kiln(["destroy", "--outputs", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
+        let all = try await kiln(
+            ["destroy", "--outputs", "--auto-approve", "manifests/\(name).yaml"], emulator, in: dir)
         #expect(all.status == 0, "\(all.stdout)\n\(all.stderr)")
         #expect(all.stdout.contains("- \(name)/delete-image"), "\(all.stdout)")
         #expect(all.stdout.contains("Destroy complete: 2 removed."))
@@ -140,10 +158,14 @@ struct DestroyAndOnError {
     @Test func destroyAfterAKilledApplyRemovesTheAttachedAndMountedDisk() async throws {
         let name = "destroykill"
         let dir = try scratch(name)
-        try dir.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 300\n")
+        try dir.edit(
+            "manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 300\n"
+        )
         let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
 
-        let apply = try BackgroundKiln(["apply", "--auto-approve", "--emulator-endpoints", emulator.endpointsFile, "manifests/\(name).yaml"], in: dir.url)
+        let apply = try BackgroundKiln(
+            ["apply", "--auto-approve", "--emulator-endpoints", emulator.endpointsFile, "manifests/\(name).yaml"],
+            in: dir.url)
         // The step's streamed output says its process runs in the chroot (so it can be found and stopped).
         let started = await apply.wait(for: "\(name)/provision[setup]: | kiln-test: sleeping")
         #expect(started, "\(apply.output)")

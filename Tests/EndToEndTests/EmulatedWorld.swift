@@ -32,11 +32,17 @@ final class EmulatedWorld: Sendable {
     }
 
     /// `kiln COMMAND --emulator-endpoints … ARGS` in the scratch directory.
-    func kiln(_ command: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> ProcessResult {
-        try await KilnBinary.run([command, "--emulator-endpoints", emulator.endpointsFile] + arguments, in: dir.url, environment: environment)
+    func kiln(_ command: String, _ arguments: [String], environment: [String: String]? = nil) async throws
+        -> ProcessResult
+    {
+        try await KilnBinary.run(
+            [command, "--emulator-endpoints", emulator.endpointsFile] + arguments, in: dir.url, environment: environment
+        )
     }
 
-    func apply(_ manifest: String) async throws -> ProcessResult { try await kiln("apply", ["--auto-approve", manifest]) }
+    func apply(_ manifest: String) async throws -> ProcessResult {
+        try await kiln("apply", ["--auto-approve", manifest])
+    }
 
     /// The id of a resource in the builder's resource group, e.g. `id("images", "web")`.
     func id(_ type: String, _ name: String) -> String {
@@ -69,18 +75,24 @@ final class EmulatedWorld: Sendable {
     /// What every converged apply leaves: a second plan with nothing to do, no temporary
     /// disk or snapshot (disks in `keeping` are the test's own sources), no attachment to the
     /// builder VM, no mount under the builds' paths.
-    func expectConverged(_ manifest: String, builds: [String], keeping: Set<String> = [],
-                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectConverged(
+        _ manifest: String, builds: [String], keeping: Set<String> = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let plan = try await kiln("plan", ["--detailed-exitcode", manifest])
         #expect(plan.status == 0, "second plan:\n\(plan.stdout)\n\(plan.stderr)", sourceLocation: sourceLocation)
-        let disks = try await emulator.resources(ofType: "Microsoft.Compute/disks").filter { !keeping.contains($0.lowercased()) }
+        let disks = try await emulator.resources(ofType: "Microsoft.Compute/disks").filter {
+            !keeping.contains($0.lowercased())
+        }
         #expect(disks.isEmpty, "temporary disks left: \(disks)", sourceLocation: sourceLocation)
         let snapshots = try await emulator.resources(ofType: "Microsoft.Compute/snapshots")
         #expect(snapshots.isEmpty, "temporary snapshots left: \(snapshots)", sourceLocation: sourceLocation)
         let inventory = try await emulator.inventory()
         let devices = inventory["devices"] as? [Any] ?? []
         #expect(devices.isEmpty, "devices still attached: \(devices)", sourceLocation: sourceLocation)
-        let vm = (inventory["resources"] as? [[String: Any]] ?? []).first { ($0["type"] as? String) == "Microsoft.Compute/virtualMachines" }
+        let vm = (inventory["resources"] as? [[String: Any]] ?? []).first {
+            ($0["type"] as? String) == "Microsoft.Compute/virtualMachines"
+        }
         let dataDisks = vm?["dataDisks"] as? [Any] ?? []
         #expect(dataDisks.isEmpty, "builder VM still has data disks: \(dataDisks)", sourceLocation: sourceLocation)
         let violations = inventory["violations"] as? [Any] ?? []
@@ -92,19 +104,27 @@ final class EmulatedWorld: Sendable {
     }
 
     /// An image and, when given, a gallery version exist and carry the same Kiln digest tag.
-    func expectPublished(image: String?, version: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectPublished(image: String?, version: String? = nil, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
         var digests: [String] = []
         if let image {
             let tag = try await digestTag(image, apiVersion: Self.computeAPI)
-            #expect(tag?.hasPrefix("sha256:") == true, "image \(image): kiln:digest tag \(tag ?? "absent")", sourceLocation: sourceLocation)
+            #expect(
+                tag?.hasPrefix("sha256:") == true, "image \(image): kiln:digest tag \(tag ?? "absent")",
+                sourceLocation: sourceLocation)
             if let tag { digests.append(tag) }
         }
         if let version {
             let tag = try await digestTag(version, apiVersion: Self.galleryAPI)
-            #expect(tag?.hasPrefix("sha256:") == true, "version \(version): kiln:digest tag \(tag ?? "absent")", sourceLocation: sourceLocation)
+            #expect(
+                tag?.hasPrefix("sha256:") == true, "version \(version): kiln:digest tag \(tag ?? "absent")",
+                sourceLocation: sourceLocation)
             if let tag { digests.append(tag) }
         }
-        #expect(Set(digests).count <= 1, "outputs of one build with different digests: \(digests)", sourceLocation: sourceLocation)
+        #expect(
+            Set(digests).count <= 1, "outputs of one build with different digests: \(digests)",
+            sourceLocation: sourceLocation)
     }
 
     /// The content of `path` in the OS disk (blob 0, `partition` when partitioned) or a data

@@ -13,7 +13,8 @@ struct ServedEmulatorFixture {
         #expect(try await emulator.resources(ofType: "Microsoft.Compute/virtualMachines").count == 1)
         #expect(try await emulator.resources(ofType: "Microsoft.Compute/disks").isEmpty)
         let requests = try await emulator.requests()
-        #expect(requests.map(\.key) == ["PUT /_emulator/faults", "GET /_emulator/inventory", "GET /_emulator/inventory"])
+        #expect(
+            requests.map(\.key) == ["PUT /_emulator/faults", "GET /_emulator/inventory", "GET /_emulator/inventory"])
         #expect(requests.filter(\.isMutatingARM).isEmpty)
         await emulator.crash()
         try await emulator.restart()

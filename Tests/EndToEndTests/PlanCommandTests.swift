@@ -10,7 +10,8 @@ import Testing
 
     @Test func aFreshManifestPlansTheWholeBuildAndExitsTwoWithDetailedExitCode() async throws {
         let dir = try scratch()
-        let r = try await KilnBinary.run(["plan", "--emulator", "--detailed-exitcode", "manifests/quickstart.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(
+            ["plan", "--emulator", "--detailed-exitcode", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stdout.contains("+   create-disk[os]"))
         #expect(r.stdout.contains("*   provision[setup]"))
@@ -18,22 +19,29 @@ import Testing
         #expect(r.stdout.contains("+   gallery-definition"))
         #expect(r.stdout.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
         // The emulator's state persists under the state directory; no device is left behind.
-        #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent(".kiln/emulator/endpoints.json").path))
+        #expect(
+            FileManager.default.fileExists(atPath: dir.url.appendingPathComponent(".kiln/emulator/endpoints.json").path)
+        )
     }
 
     @Test func jsonAndSavedPlansCarryEveryAction() async throws {
         let dir = try scratch()
-        let r = try await KilnBinary.run(["plan", "--emulator", "--json", "--out", "saved.json", "manifests/two-builds.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(
+            ["plan", "--emulator", "--json", "--out", "saved.json", "manifests/two-builds.yaml"], in: dir.url)
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let plan = try #require(object["plan"] as? [String: Any])
         #expect((plan["builds"] as? [[String: Any]])?.count == 2)
-        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent("saved.json"))) as? [String: Any])
+        let saved = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent("saved.json")))
+                as? [String: Any])
         #expect(saved["format_version"] as? Int == 1)
         #expect(saved["manifest"] as? String == "manifests/two-builds.yaml")
         #expect((saved["fingerprint"] as? String)?.hasPrefix("sha256:") == true)
         #expect(NSDictionary(dictionary: try #require(saved["plan"] as? [String: Any])).isEqual(to: plan))
-        let mode = try FileManager.default.attributesOfItem(atPath: dir.url.appendingPathComponent("saved.json").path)[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: dir.url.appendingPathComponent("saved.json").path)[
+                .posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
@@ -67,7 +75,9 @@ import Testing
         let mountPoint = dir.url.appendingPathComponent("root").path
         let manifest = dir.url.appendingPathComponent("manifests/quickstart.yaml")
         let text = try String(contentsOf: manifest, encoding: .utf8)
-            .replacingOccurrences(of: "    provision:\n", with: "    mount:\n      path: \(mountPoint)\n    provision:\n", options: [], range: nil)
+            .replacingOccurrences(
+                of: "    provision:\n", with: "    mount:\n      path: \(mountPoint)\n    provision:\n", options: [],
+                range: nil)
         try text.write(to: manifest, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         let mounted = try await runProcess(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "tmpfs", mountPoint])
@@ -81,11 +91,14 @@ import Testing
 
     @Test func noAzureVMSaysSo() async throws {
         let dir = try scratch()
-        try dir.write("endpoints.json", """
+        try dir.write(
+            "endpoints.json",
+            """
             {"arm":"http://127.0.0.1:9","login":"http://127.0.0.1:9","imds":"http://127.0.0.1:9","deviceRoot":"/tmp",
              "credential":{"tenantId":"t","clientId":"c","clientSecret":"s"}}
             """)
-        let r = try await KilnBinary.run(["plan", "--emulator-endpoints", "endpoints.json", "manifests/quickstart.yaml"], in: dir.url)
+        let r = try await KilnBinary.run(
+            ["plan", "--emulator-endpoints", "endpoints.json", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 1)
         #expect(r.stderr.contains("this needs an Azure VM, or --emulator"))
     }

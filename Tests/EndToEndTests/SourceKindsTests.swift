@@ -7,7 +7,9 @@ import Testing
 /// Each test applies one example, checks the outputs carry Kiln's digest tag and hold what
 /// the steps wrote, that a second plan has nothing to do and that nothing is left behind.
 /// Serialized: each loads the machine heavily.
-@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+@Suite(
+    .serialized, .endToEnd,
+    .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct SourceKinds {
     /// `source.disk`: a copy of a managed disk (created here through ARM from a platform
     /// image), grown, mounted at partition 1, an uploaded file; a managed image only.
@@ -15,24 +17,33 @@ struct SourceKinds {
         try await timed("fromAManagedDisk") {
             let world = try await EmulatedWorld("kiln-e2e-disk")
             let golden = world.id("disks", "golden-os")
-            let platform = "/Subscriptions/\(world.emulator.subscriptionID)/Providers/Microsoft.Compute/Locations/westus/Publishers/Canonical/ArtifactTypes/VMImage/Offers/ubuntu-24_04-lts/Skus/server/Versions/24.04.202502010"
-            let created = try await world.emulator.arm("PUT", golden, apiVersion: EmulatedWorld.diskAPI, body: """
-                {"location": "westus", "sku": {"name": "Premium_LRS"}, "properties": {"hyperVGeneration": "V2",
-                 "creationData": {"createOption": "FromImage", "imageReference": {"id": "\(platform)"}}}}
-                """)
+            let platform =
+                "/Subscriptions/\(world.emulator.subscriptionID)/Providers/Microsoft.Compute/Locations/westus/Publishers/Canonical/ArtifactTypes/VMImage/Offers/ubuntu-24_04-lts/Skus/server/Versions/24.04.202502010"
+            let created = try await world.emulator.arm(
+                "PUT", golden, apiVersion: EmulatedWorld.diskAPI,
+                body: """
+                    {"location": "westus", "sku": {"name": "Premium_LRS"}, "properties": {"hyperVGeneration": "V2",
+                     "creationData": {"createOption": "FromImage", "imageReference": {"id": "\(platform)"}}}}
+                    """)
             #expect([200, 201, 202].contains(created.status), "\(created.json)")
-            #expect(try await world.emulator.waitForProvisioning(golden, apiVersion: EmulatedWorld.diskAPI) == "Succeeded")
+            #expect(
+                try await world.emulator.waitForProvisioning(golden, apiVersion: EmulatedWorld.diskAPI) == "Succeeded")
 
             let apply = try await world.apply("manifests/from-managed-disk.yaml")
             #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
             let image = world.id("images", "from-disk")
             try await world.expectPublished(image: image)
-            let motd = try String(contentsOf: world.dir.url.appendingPathComponent("manifests/files/motd"), encoding: .utf8)
+            let motd = try String(
+                contentsOf: world.dir.url.appendingPathComponent("manifests/files/motd"), encoding: .utf8)
             #expect(try await world.read("/etc/motd", in: image) == motd)
             // The source is the user's: copied, never changed or deleted.
             #expect(try await world.get(golden, apiVersion: EmulatedWorld.diskAPI)["managedBy"] as? String == nil)
-            try await world.expectConverged("manifests/from-managed-disk.yaml", builds: ["from-disk"], keeping: [golden.lowercased()])
-            #expect(try await world.emulator.resources(ofType: "Microsoft.Compute/disks").map { $0.lowercased() } == [golden.lowercased()])
+            try await world.expectConverged(
+                "manifests/from-managed-disk.yaml", builds: ["from-disk"], keeping: [golden.lowercased()])
+            #expect(
+                try await world.emulator.resources(ofType: "Microsoft.Compute/disks").map { $0.lowercased() } == [
+                    golden.lowercased()
+                ])
             await world.close(builds: ["from-disk"])
         }
     }
@@ -43,7 +54,9 @@ struct SourceKinds {
     @Test func fromAGalleryVersion() async throws {
         try await timed("fromAGalleryVersion") {
             let world = try await EmulatedWorld("kiln-e2e-layered")
-            try world.dir.write("manifests/layered-base.yaml", """
+            try world.dir.write(
+                "manifests/layered-base.yaml",
+                """
                 builds:
                   - name: layered-base
                     source:
@@ -75,17 +88,21 @@ struct SourceKinds {
             let baseVersion = world.versionID("layered-base", "1.0.0")
             try await world.expectPublished(image: nil, version: baseVersion)
 
-            try world.dir.edit("manifests/from-gallery-version.yaml", replacing: "images/quickstart/versions/1.0.0", with: "images/layered-base/versions/1.0.0")
+            try world.dir.edit(
+                "manifests/from-gallery-version.yaml", replacing: "images/quickstart/versions/1.0.0",
+                with: "images/layered-base/versions/1.0.0")
             // The step fails unless the base layer's file is in this layer's chroot.
-            try world.dir.edit("manifests/from-gallery-version.yaml", replacing: "          - echo layered >> /etc/kiln/layers",
-                               with: "          - grep -qx base /etc/kiln/layers\n          - echo layered >> /etc/kiln/layers")
+            try world.dir.edit(
+                "manifests/from-gallery-version.yaml", replacing: "          - echo layered >> /etc/kiln/layers",
+                with: "          - grep -qx base /etc/kiln/layers\n          - echo layered >> /etc/kiln/layers")
             let apply = try await world.apply("manifests/from-gallery-version.yaml")
             #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
             let version = world.versionID("layered", "1.1.0")
             try await world.expectPublished(image: nil, version: version)
             #expect(try await world.read("/etc/kiln/layers", in: version) == "base\nlayered\n")
             #expect(try await world.read("/marker", in: version, blob: 1, partition: nil) == "base-data\n")
-            let properties = try await world.get(version, apiVersion: EmulatedWorld.galleryAPI)["properties"] as? [String: Any]
+            let properties =
+                try await world.get(version, apiVersion: EmulatedWorld.galleryAPI)["properties"] as? [String: Any]
             let publishing = properties?["publishingProfile"] as? [String: Any]
             #expect(publishing?["endOfLifeDate"] as? String != nil)
             #expect(publishing?["excludeFromLatest"] as? Bool == false)
@@ -126,12 +143,18 @@ struct SourceKinds {
             let version = world.versionID("with-data", "1.0.0")
             try await world.expectPublished(image: image, version: version)
 
-            let imageDisks = ((try await world.get(image, apiVersion: EmulatedWorld.computeAPI)["properties"] as? [String: Any])?["storageProfile"] as? [String: Any])?["dataDisks"] as? [[String: Any]] ?? []
+            let imageDisks =
+                ((try await world.get(image, apiVersion: EmulatedWorld.computeAPI)["properties"] as? [String: Any])?[
+                    "storageProfile"] as? [String: Any])?["dataDisks"] as? [[String: Any]] ?? []
             #expect(imageDisks.compactMap { $0["lun"] as? Int }.sorted() == [0, 1])
-            let properties = try await world.get(version, apiVersion: EmulatedWorld.galleryAPI)["properties"] as? [String: Any]
-            let versionDisks = (properties?["storageProfile"] as? [String: Any])?["dataDiskImages"] as? [[String: Any]] ?? []
+            let properties =
+                try await world.get(version, apiVersion: EmulatedWorld.galleryAPI)["properties"] as? [String: Any]
+            let versionDisks =
+                (properties?["storageProfile"] as? [String: Any])?["dataDiskImages"] as? [[String: Any]] ?? []
             #expect(versionDisks.compactMap { $0["lun"] as? Int }.sorted() == [0, 1])
-            let regions = ((properties?["publishingProfile"] as? [String: Any])?["targetRegions"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            let regions =
+                ((properties?["publishingProfile"] as? [String: Any])?["targetRegions"] as? [[String: Any]] ?? [])
+                .compactMap { $0["name"] as? String }
             #expect(regions.count == 3, "\(regions)")
 
             // The step wrote through the mount at /var/lib/data: the file is on data disk 0.
@@ -157,17 +180,22 @@ struct SourceKinds {
             let world = try await EmulatedWorld("kiln-e2e-two")
             let apply = try await world.apply("manifests/two-builds.yaml")
             #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
-            let web = world.id("images", "web"), worker = world.id("images", "worker")
+            let web = world.id("images", "web")
+            let worker = world.id("images", "worker")
             try await world.expectPublished(image: web)
             try await world.expectPublished(image: worker)
             #expect(try await world.read("/etc/role", in: web) == "web\n")
             #expect(try await world.read("/etc/role", in: worker) == "worker\n")
 
             let puts = try await world.mutations(since: 0).filter { $0.hasPrefix("PUT ") }
-            let diskPuts = puts.indices.filter { puts[$0].contains("/disks/kiln-web-") || puts[$0].contains("/disks/kiln-worker-") }
+            let diskPuts = puts.indices.filter {
+                puts[$0].contains("/disks/kiln-web-") || puts[$0].contains("/disks/kiln-worker-")
+            }
             let firstImage = puts.firstIndex { $0.contains("Microsoft.Compute/images/") }
             #expect(diskPuts.count == 2, "\(puts)")
-            if let firstImage, let lastDisk = diskPuts.max() { #expect(lastDisk < firstImage, "not side by side: \(puts)") }
+            if let firstImage, let lastDisk = diskPuts.max() {
+                #expect(lastDisk < firstImage, "not side by side: \(puts)")
+            }
             try await world.expectConverged("manifests/two-builds.yaml", builds: ["web", "worker"])
             await world.close(builds: ["web", "worker"])
         }

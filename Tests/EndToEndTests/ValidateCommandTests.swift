@@ -43,7 +43,10 @@ import Testing
     @Test func jsonReportIsMachineReadable() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("w.yaml", "builds:\n  - name: x\n    source: {platformImage: 'a:b:c:1.0'}\n    outputs:\n      gallery: {resourceGroup: rg, gallery: g, imageDefinition: d, version: 1.0.0}\n")
+        try dir.write(
+            "w.yaml",
+            "builds:\n  - name: x\n    source: {platformImage: 'a:b:c:1.0'}\n    outputs:\n      gallery: {resourceGroup: rg, gallery: g, imageDefinition: d, version: 1.0.0}\n"
+        )
         let r = try await KilnBinary.run(["validate", "--json", "w.yaml"], in: dir.url)
         #expect(r.status == 0)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -58,16 +61,21 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try dir.write("empty.yaml", "")
-        try Data([0x7F, 0x45, 0x4C, 0x46, 0x00, 0x01, 0xFF, 0xFE]).write(to: dir.url.appendingPathComponent("binary.yaml"))
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0x00, 0x01, 0xFF, 0xFE]).write(
+            to: dir.url.appendingPathComponent("binary.yaml"))
         var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for i in 1...8 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ",") + "]\n" }
+        for i in 1...8 {
+            bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ",") + "]\n"
+        }
         try dir.write("bomb.yaml", bomb + "builds: *a8\n")
         try dir.write("deep.yaml", "builds: " + String(repeating: "{a: ", count: 50_000))
         for file in ["empty.yaml", "binary.yaml", "bomb.yaml", "deep.yaml"] {
             let r = try await KilnBinary.run(["validate", file], in: dir.url)
             #expect(r.status == 1, "\(file)")
             let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""
-            #expect(first.range(of: #"^\#(file):\d+:\d+: error: .+ — .+"#, options: .regularExpression) != nil, "\(file): \(first)")
+            #expect(
+                first.range(of: #"^\#(file):\d+:\d+: error: .+ — .+"#, options: .regularExpression) != nil,
+                "\(file): \(first)")
         }
     }
 }
@@ -75,9 +83,15 @@ import Testing
 @Suite struct CommandLine {
     @Test func versionAndHelpListTheSubcommands() async throws {
         let v = try await KilnBinary.run(["--version"])
-        #expect(v.status == 0 && v.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+"#, options: .regularExpression) != nil)
+        #expect(
+            v.status == 0
+                && v.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(
+                    of: #"^\d+\.\d+\.\d+"#, options: .regularExpression) != nil
+        )
         let help = try await KilnBinary.run(["--help"])
-        for sub in ["validate", "plan", "apply", "drift", "graph", "emulator"] { #expect(help.stdout.contains(sub), "\(sub)") }
+        for sub in ["validate", "plan", "apply", "drift", "graph", "emulator"] {
+            #expect(help.stdout.contains(sub), "\(sub)")
+        }
     }
 
     @Test func completionScriptsComeFromTheArgumentParser() async throws {

@@ -18,16 +18,22 @@ struct LoopEmulator {
         let state = try existing ?? TemporaryDirectory("kiln-integration")
         let configuration = EmulatorConfiguration()
         let deviceRoot = EmulatorServer.deviceRoot(for: configuration, stateDirectory: state.url)
-        let backend = try LoopDiskBackend(stateDirectory: state.url.appendingPathComponent("disks").path, deviceRoot: deviceRoot.path,
-                                          imageCacheDirectory: state.url.appendingPathComponent("images").path)
+        let backend = try LoopDiskBackend(
+            stateDirectory: state.url.appendingPathComponent("disks").path, deviceRoot: deviceRoot.path,
+            imageCacheDirectory: state.url.appendingPathComponent("images").path)
         let server = EmulatorServer(configuration: configuration, stateDirectory: state.url, backend: backend)
         let endpoints = try await server.start()
-        let cloud = AzureCloud.emulator(arm: URL(string: endpoints.arm)!, login: URL(string: endpoints.login), imds: URL(string: endpoints.imds))
-        let env = ["AZURE_TENANT_ID": endpoints.credential.tenantId, "AZURE_CLIENT_ID": endpoints.credential.clientId,
-                   "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? ""]
-        let connection = try AzureConnection(cloud: cloud, credential: .environment, environment: env, caFile: endpoints.caFile)
-        return LoopEmulator(server: server, endpoints: endpoints, connection: connection, state: state,
-                            vm: try ResourceID(parsing: endpoints.builderVMId))
+        let cloud = AzureCloud.emulator(
+            arm: URL(string: endpoints.arm)!, login: URL(string: endpoints.login), imds: URL(string: endpoints.imds))
+        let env = [
+            "AZURE_TENANT_ID": endpoints.credential.tenantId, "AZURE_CLIENT_ID": endpoints.credential.clientId,
+            "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? ""
+        ]
+        let connection = try AzureConnection(
+            cloud: cloud, credential: .environment, environment: env, caFile: endpoints.caFile)
+        return LoopEmulator(
+            server: server, endpoints: endpoints, connection: connection, state: state,
+            vm: try ResourceID(parsing: endpoints.builderVMId))
     }
 
     func stop() async {
@@ -37,22 +43,31 @@ struct LoopEmulator {
     }
 
     func disk(_ name: String) throws -> ResourceID {
-        try ResourceID(parsing: "/subscriptions/\(vm.subscription)/resourceGroups/\(vm.resourceGroup)/providers/Microsoft.Compute/disks/\(name)")
+        try ResourceID(
+            parsing:
+                "/subscriptions/\(vm.subscription)/resourceGroups/\(vm.resourceGroup)/providers/Microsoft.Compute/disks/\(name)"
+        )
     }
 
     /// A disk made from the catalog's first platform image.
     func platformDisk(_ name: String) async throws -> ResourceID {
         let id = try disk(name)
-        let image = "/subscriptions/\(vm.subscription)/providers/Microsoft.Compute/locations/\(endpoints.location)/publishers/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions/24.04.202501010"
-        _ = try await connection.arm.beginCreateDisk(id, ArmDisk(location: endpoints.location,
-            properties: .init(creationData: .init(createOption: "FromImage", imageReference: .init(id: image)))))
-            .wait(timeout: .seconds(120))
+        let image =
+            "/subscriptions/\(vm.subscription)/providers/Microsoft.Compute/locations/\(endpoints.location)/publishers/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions/24.04.202501010"
+        _ = try await connection.arm.beginCreateDisk(
+            id,
+            ArmDisk(
+                location: endpoints.location,
+                properties: .init(creationData: .init(createOption: "FromImage", imageReference: .init(id: image))))
+        )
+        .wait(timeout: .seconds(120))
         return id
     }
 
     func builderDisks(lockPath: String) -> BuilderDisks {
-        BuilderDisks(azure: connection.compute, vm: vm, devices: SystemBlockDevices(deviceRoot: endpoints.deviceRoot),
-                     lock: HostFileLUNLock(path: lockPath, timeout: .seconds(60)), maxDataDisks: 4)
+        BuilderDisks(
+            azure: connection.compute, vm: vm, devices: SystemBlockDevices(deviceRoot: endpoints.deviceRoot),
+            lock: HostFileLUNLock(path: lockPath, timeout: .seconds(60)), maxDataDisks: 4)
     }
 }
 
@@ -91,9 +106,11 @@ struct BuilderDisksOnLoopDevices {
         let emulator = try await LoopEmulator.start()
         do {
             let lockPath = emulator.state.url.appendingPathComponent("lun.lock").path
-            let a = try await emulator.platformDisk("a"), b = try await emulator.platformDisk("b")
+            let a = try await emulator.platformDisk("a")
+            let b = try await emulator.platformDisk("b")
             // Two BuilderDisks with their own file-lock handles stand for two processes.
-            let first = emulator.builderDisks(lockPath: lockPath), second = emulator.builderDisks(lockPath: lockPath)
+            let first = emulator.builderDisks(lockPath: lockPath)
+            let second = emulator.builderDisks(lockPath: lockPath)
             async let x = first.attach(a, timeout: .seconds(60), deviceTimeout: .seconds(30))
             async let y = second.attach(b, timeout: .seconds(60), deviceTimeout: .seconds(30))
             let (da, db) = try await (x, y)

@@ -13,33 +13,44 @@ struct EmulatorLoopDevices {
     let runner = ProcessCommandRunner()
 
     func sh(_ command: String) async throws -> String {
-        try await runner.runChecked(CommandSpec(command, captureStdout: true)).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await runner.runChecked(CommandSpec(command, captureStdout: true)).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 
     func control(_ emulator: LoopEmulator, _ method: AzureHTTPMethod, _ path: String) async throws -> [String: Any] {
-        let response = try await emulator.connection.transport.send(AzureHTTPRequest(method: method, url: URL(string: emulator.endpoints.control + path)!))
+        let response = try await emulator.connection.transport.send(
+            AzureHTTPRequest(method: method, url: URL(string: emulator.endpoints.control + path)!))
         try #require(response.isSuccess, "\(method) \(path): HTTP \(response.status)")
         return (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
     }
 
-    func link(_ emulator: LoopEmulator, _ name: String) -> String { emulator.endpoints.deviceRoot + "/disk/azure/scsi1/" + name }
+    func link(_ emulator: LoopEmulator, _ name: String) -> String {
+        emulator.endpoints.deviceRoot + "/disk/azure/scsi1/" + name
+    }
 
     @Test func aFileWrittenThroughThePartitionLinkIsInTheDiskAfterDetach() async throws {
         let emulator = try await LoopEmulator.start()
         let mountPoint = emulator.state.url.appendingPathComponent("mnt").path
-        defer { Task { _ = try? await runner.run(CommandSpec("umount -R \(shellQuote(mountPoint)) 2>/dev/null || true")) } }
+        defer {
+            Task { _ = try? await runner.run(CommandSpec("umount -R \(shellQuote(mountPoint)) 2>/dev/null || true")) }
+        }
         do {
-            let arm = emulator.connection.arm, lock = InProcessLUNLock()
+            let arm = emulator.connection.arm
+            let lock = InProcessLUNLock()
             let id = try await emulator.platformDisk("os")
-            let lun = try await arm.attachDataDisk(id, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
+            let lun = try await arm.attachDataDisk(
+                id, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
             #expect(FileManager.default.fileExists(atPath: link(emulator, "lun\(lun)-part1")))
-            _ = try await sh("mkdir -p \(shellQuote(mountPoint)) && mount \(shellQuote(link(emulator, "lun\(lun)-part1"))) \(shellQuote(mountPoint))")
+            _ = try await sh(
+                "mkdir -p \(shellQuote(mountPoint)) && mount \(shellQuote(link(emulator, "lun\(lun)-part1"))) \(shellQuote(mountPoint))"
+            )
             try "through lun0-part1\n".write(toFile: mountPoint + "/root/marker", atomically: false, encoding: .utf8)
             _ = try await sh("umount \(shellQuote(mountPoint))")
             try await arm.detachDataDisk(id, from: emulator.vm, timeout: .seconds(60))
             #expect(!FileManager.default.fileExists(atPath: link(emulator, "lun\(lun)")))
             // Attach again and read the file back from the disk.
-            let again = try await arm.attachDataDisk(id, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
+            let again = try await arm.attachDataDisk(
+                id, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
             _ = try await sh("mount -o ro \(shellQuote(link(emulator, "lun\(again)-part1"))) \(shellQuote(mountPoint))")
             #expect(try String(contentsOfFile: mountPoint + "/root/marker", encoding: .utf8) == "through lun0-part1\n")
             _ = try await sh("umount \(shellQuote(mountPoint))")
@@ -57,9 +68,11 @@ struct EmulatorLoopDevices {
         do {
             let arm = emulator.connection.arm
             let id = try await emulator.platformDisk("busy")
-            let lun = try await arm.attachDataDisk(id, to: emulator.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
+            let lun = try await arm.attachDataDisk(
+                id, to: emulator.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
             let device = try await sh("readlink -f \(shellQuote(link(emulator, "lun\(lun)-part1")))")
-            _ = try await sh("mkdir -p \(shellQuote(mountPoint)) && mount \(shellQuote(device)) \(shellQuote(mountPoint))")
+            _ = try await sh(
+                "mkdir -p \(shellQuote(mountPoint)) && mount \(shellQuote(device)) \(shellQuote(mountPoint))")
             // Azure does not know about mounts: the raw ARM detach goes through, and the emulator records it.
             try await arm.detachDataDisk(id, from: emulator.vm, timeout: .seconds(60))
             let inventory = try await control(emulator, .get, "/inventory")
@@ -77,8 +90,10 @@ struct EmulatorLoopDevices {
     @Test func aRestartReattachesAndAResetLeavesNothingBehind() async throws {
         var emulator = try await LoopEmulator.start()
         do {
-            let arm = emulator.connection.arm, lock = InProcessLUNLock()
-            let a = try await emulator.platformDisk("a"), b = try await emulator.platformDisk("b")
+            let arm = emulator.connection.arm
+            let lock = InProcessLUNLock()
+            let a = try await emulator.platformDisk("a")
+            let b = try await emulator.platformDisk("b")
             _ = try await arm.attachDataDisk(a, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
             _ = try await arm.attachDataDisk(b, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
             let blobs = emulator.state.url.appendingPathComponent("disks/blobs").path
@@ -86,10 +101,14 @@ struct EmulatorLoopDevices {
             // Stop (detaches everything) and start again on the same state: attachments come back.
             emulator = try await emulator.restarted()
             #expect(try await sh("losetup -a | grep -c \(shellQuote(blobs)) || true") == "2")
-            #expect(FileManager.default.fileExists(atPath: link(emulator, "lun0")) && FileManager.default.fileExists(atPath: link(emulator, "lun1")))
+            #expect(
+                FileManager.default.fileExists(atPath: link(emulator, "lun0"))
+                    && FileManager.default.fileExists(atPath: link(emulator, "lun1")))
             _ = try await control(emulator, .post, "/reset")
             #expect(try await sh("losetup -a | grep -c \(shellQuote(blobs)) || true") == "0")
-            let links = (try? FileManager.default.contentsOfDirectory(atPath: emulator.endpoints.deviceRoot + "/disk/azure/scsi1")) ?? []
+            let links =
+                (try? FileManager.default.contentsOfDirectory(
+                    atPath: emulator.endpoints.deviceRoot + "/disk/azure/scsi1")) ?? []
             #expect(links.isEmpty)
             #expect(try await emulator.connection.arm.getDisk(a) == nil)
         } catch {

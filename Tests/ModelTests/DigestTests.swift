@@ -31,8 +31,10 @@ import Testing
         """
 
     /// Writes the fixture (manifest with `edit` applied, script and files) and returns its digest.
-    func digest(_ edit: (String) -> String = { $0 }, files: [String: String] = [:], resolved: String? = nil,
-                environment: [String: String] = ["KILN_TEST_VALUE": "v1"]) throws -> BuildDigest {
+    func digest(
+        _ edit: (String) -> String = { $0 }, files: [String: String] = [:], resolved: String? = nil,
+        environment: [String: String] = ["KILN_TEST_VALUE": "v1"]
+    ) throws -> BuildDigest {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         var contents = ["scripts/s.sh": "echo script\n", "files/a.txt": "alpha\n", "files/sub/b.txt": "beta\n"]
@@ -40,20 +42,26 @@ import Testing
         for (path, text) in contents { try dir.write(path, text, mode: 0o644) }
         // Directory modes are part of an upload's digest; fix them so the umask cannot matter.
         for d in ["files", "files/sub"] {
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.url.appendingPathComponent(d).path)
+            try FileManager.default.setAttributes(
+                [.posixPermissions: 0o755], ofItemAtPath: dir.url.appendingPathComponent(d).path)
         }
         let r = try loadManifest(edit(Self.manifest), in: dir)
         let build = try #require(r.manifest?.builds.first, "\(r.errors)")
-        return try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: resolved,
-                                       values: TemplateValues(environment: environment))
+        return try BuildDigest.compute(
+            for: build, baseDirectory: dir.url, resolvedPlatformVersion: resolved,
+            values: TemplateValues(environment: environment))
     }
 
     @Test func sameInputsGiveTheSameDigestEverywhere() throws {
-        let a = try digest(), b = try digest()
+        let a = try digest()
+        let b = try digest()
         #expect(a == b)
         // Pinned: a change here means every published image would look out of date.
         #expect(a.value == "sha256:8f4677dc2f83d90d2fc858ea42cef55aad301ae8c4bf94ea989f8bf4bfcc4b2e")
-        #expect(a.components.map(\.name) == ["source", "disk", "mount", "provision[first]", "provision[script]", "provision[files]"])
+        #expect(
+            a.components.map(\.name) == [
+                "source", "disk", "mount", "provision[first]", "provision[script]", "provision[files]"
+            ])
     }
 
     @Test func meaningfulChangesChangeTheDigestAndSayWhere() throws {
@@ -69,7 +77,10 @@ import Testing
             ("script args", try digest { $0.replacingOccurrences(of: "[--x]", with: "[--y]") }, "provision[script]"),
             ("uploaded file", try digest(files: ["files/sub/b.txt": "gamma\n"]), "provision[files]"),
             ("added file", try digest(files: ["files/c.txt": "new\n"]), "provision[files]"),
-            ("upload mode", try digest { $0.replacingOccurrences(of: "\"0644\"", with: "\"0600\"") }, "provision[files]"),
+            (
+                "upload mode", try digest { $0.replacingOccurrences(of: "\"0644\"", with: "\"0600\"") },
+                "provision[files]"
+            )
         ]
         for (label, changed, component) in changes {
             #expect(changed.value != base.value, "\(label)")
@@ -83,7 +94,7 @@ import Testing
             try digest { $0.replacingOccurrences(of: "zone: \"1\"", with: "zone: \"2\"") },
             try digest { $0.replacingOccurrences(of: "team: a", with: "team: b") },
             try digest { $0.replacingOccurrences(of: "10m", with: "20m") },
-            try digest { $0.replacingOccurrences(of: "images/web", with: "images/other") },
+            try digest { $0.replacingOccurrences(of: "images/web", with: "images/other") }
         ]
         for d in same { #expect(d.value == base.value) }
     }

@@ -13,7 +13,9 @@ import Testing
         for text in ["", "\n\n  \n", "# only a comment\n", "---\n", "~\n"] {
             let r = load(bytes: Array(text.utf8))
             #expect(r.errors.count == 1, "\(text.debugDescription): \(r.errors)")
-            #expect(r.errors.first?.message.contains("empty") == true || r.errors.first?.message.contains("must be a mapping") == true, "\(text.debugDescription)")
+            #expect(
+                r.errors.first?.message.contains("empty") == true
+                    || r.errors.first?.message.contains("must be a mapping") == true, "\(text.debugDescription)")
         }
     }
 
@@ -108,4 +110,3 @@ import Testing
         }
     }
 }
-

@@ -5,17 +5,23 @@ import Testing
 
 @Suite struct Templates {
     let values = TemplateValues(
-        variables: ["Device": "/dev/sdc", "MountPath": "/mnt/kiln/my build", "Command": "mount -o ro /dev/sdc1 '/mnt/x y'"],
+        variables: [
+            "Device": "/dev/sdc", "MountPath": "/mnt/kiln/my build", "Command": "mount -o ro /dev/sdc1 '/mnt/x y'"
+        ],
         vm: ["location": "eastus", "name": "vm; rm -rf /"],
         environment: ["TOKEN": "a'b$(c)"])
 
     @Test func rendersVariablesVMAndEnvInPlainFields() throws {
-        let t = try Template(parsing: "{{.Device}} in {{vm \"location\"}} with {{env \"TOKEN\"}} and {{env \"UNSET\"}}.", allowed: ["Device"])
+        let t = try Template(
+            parsing: "{{.Device}} in {{vm \"location\"}} with {{env \"TOKEN\"}} and {{env \"UNSET\"}}.",
+            allowed: ["Device"])
         #expect(try t.render(values, mode: .plain) == "/dev/sdc in eastus with a'b$(c) and .")
     }
 
     @Test func shellFieldsQuoteEveryValueButTheCommand() throws {
-        let t = try Template(parsing: "echo {{.MountPath}} {{vm \"name\"}} {{env \"TOKEN\"}} {{.Device}}1", allowed: ["MountPath", "Device"])
+        let t = try Template(
+            parsing: "echo {{.MountPath}} {{vm \"name\"}} {{env \"TOKEN\"}} {{.Device}}1",
+            allowed: ["MountPath", "Device"])
         let rendered = try t.render(values, mode: .shell)
         #expect(rendered == "echo '/mnt/kiln/my build' 'vm; rm -rf /' 'a'\\''b$(c)' /dev/sdc1")
         let wrapper = try Template(parsing: "sudo -n {{.Command}}", allowed: ["Command"])
@@ -28,7 +34,9 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let marker = dir.url.appendingPathComponent("pwned").path
-        let hostile = TemplateValues(variables: ["Device": "x; touch \(marker); echo $(touch \(marker)) `touch \(marker)`"])
+        let hostile = TemplateValues(variables: [
+            "Device": "x; touch \(marker); echo $(touch \(marker)) `touch \(marker)`"
+        ])
         let t = try Template(parsing: "printf '%s' {{.Device}}", allowed: ["Device"])
         let command = try t.render(hostile, mode: .shell)
         let out = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
@@ -39,12 +47,15 @@ import Testing
 
     @Test func unresolvedVMMetadataCanBeKeptOrIsAnError() throws {
         let t = try Template(parsing: "/subscriptions/{{vm \"subscription_id\"}}/x", allowed: [])
-        #expect(try t.render(TemplateValues(), mode: .plain, keepUnresolved: true) == "/subscriptions/{{vm \"subscription_id\"}}/x")
+        #expect(
+            try t.render(TemplateValues(), mode: .plain, keepUnresolved: true)
+                == "/subscriptions/{{vm \"subscription_id\"}}/x")
         #expect(throws: TemplateRenderError.self) { try t.render(TemplateValues(), mode: .plain) }
     }
 
     @Test func syntaxErrorsAreListedWithOffsets() {
-        let problems = Template.problems(in: "a {{}} b {{.X}} {{vm}} {{frob 1}} {{\"s\"}} {{env \"A\" \"B\"}} {{", allowed: [])
+        let problems = Template.problems(
+            in: "a {{}} b {{.X}} {{vm}} {{frob 1}} {{\"s\"}} {{env \"A\" \"B\"}} {{", allowed: [])
         #expect(problems.map(\.offset) == [2, 9, 16, 23, 34, 42, 58])
         #expect(problems[0].message.contains("is empty"))
         #expect(problems[1].fix.contains("this field takes no .Variables"))
@@ -73,17 +84,22 @@ import Testing
     }
 
     @Test func awkwardStringsRoundTripThroughTheShell() async throws {
-        let samples = ["", " ", "'", "''", "\"", "\\", "$HOME", "$(id)", "`id`", "a b\tc\nd", "*?[]{}", "~root", "!event",
-                       "; rm -rf /", "é ü 漢字 🔥", "-n", "--", "#comment", "a'b\"c$d`e\\f"]
+        let samples = [
+            "", " ", "'", "''", "\"", "\\", "$HOME", "$(id)", "`id`", "a b\tc\nd", "*?[]{}", "~root", "!event",
+            "; rm -rf /", "é ü 漢字 🔥", "-n", "--", "#comment", "a'b\"c$d`e\\f"
+        ]
         var rng = SeededRandom(seed: 7)
         var all = samples
         for _ in 0..<50 {
-            all.append(String((0..<Int.random(in: 0...12, using: &rng)).map { _ in
-                Character(Unicode.Scalar(UInt8.random(in: 0x20...0x7E, using: &rng)))
-            }))
+            all.append(
+                String(
+                    (0..<Int.random(in: 0...12, using: &rng)).map { _ in
+                        Character(Unicode.Scalar(UInt8.random(in: 0x20...0x7E, using: &rng)))
+                    }))
         }
         for s in all {
-            let out = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' " + ShellQuote.quote(s)])
+            let out = try await runProcess(
+                URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '%s' " + ShellQuote.quote(s)])
             #expect(out.stdout == s, "\(s.debugDescription)")
         }
     }

@@ -10,7 +10,7 @@ import Testing
         .detach(.os),
         .snapshot(.data(lun: 0)), .image, .galleryDefinition, .galleryVersion, .updateGalleryVersion,
         .replicate(region: "West US 2"), .deleteSnapshot(.os), .deleteDisk(.data(lun: 3)),
-        .releaseLeftover(disk: "kiln-web-0123456789-os"), .deleteImage, .deleteGalleryVersion,
+        .releaseLeftover(disk: "kiln-web-0123456789-os"), .deleteImage, .deleteGalleryVersion
     ]
 
     @Test func everyKindHasAStepAndEveryStepItsKind() {

@@ -9,7 +9,9 @@ import Testing
 @Suite struct AzureTargetCredential {
     func endpoints() throws -> (TemporaryDirectory, String) {
         let dir = try TemporaryDirectory("kiln-target")
-        let file = try dir.write("endpoints.json", """
+        let file = try dir.write(
+            "endpoints.json",
+            """
             {"arm": "http://127.0.0.1:1", "login": "http://127.0.0.1:1", "imds": "http://127.0.0.1:1", "deviceRoot": "/tmp/x",
              "credential": {"tenantId": "tenant-1", "clientId": "app-from-endpoints", "clientSecret": "endpoints-secret"}}
             """)
@@ -50,7 +52,8 @@ import Testing
         credential.kind = .clientSecret
         credential.clientId = "secret-app"
         credential.clientSecretEnv = "MY_SECRET"
-        target.useManifestCredential(AzureSettings(tenant: "tenant-2", credential: credential), environment: ["MY_SECRET": "s3"])
+        target.useManifestCredential(
+            AzureSettings(tenant: "tenant-2", credential: credential), environment: ["MY_SECRET": "s3"])
         #expect(target.environment["AZURE_CLIENT_ID"] == "secret-app")
         #expect(target.environment["AZURE_CLIENT_SECRET"] == "s3")
         #expect(target.environment["AZURE_TENANT_ID"] == "tenant-2")

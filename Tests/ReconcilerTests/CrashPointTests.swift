@@ -1,9 +1,10 @@
 import Foundation
 import Planner
 import Providers
-@testable import Reconciler
 import Synchronization
 import Testing
+
+@testable import Reconciler
 
 /// The fault-injection hook `KILN_CRASH_AT` (the crash matrix in RobustnessTests uses it
 /// with the real binary; here: that it parses, and fires at the right journal entry, with a
@@ -22,8 +23,11 @@ import Testing
     @Test func theEnvironmentUnsetOrEmptyMeansNoCrashAndAMalformedValueIsAnError() throws {
         #expect(try CrashPoint.fromEnvironment([:]) == nil)
         #expect(try CrashPoint.fromEnvironment(["KILN_CRASH_AT": ""]) == nil)
-        #expect(try CrashPoint.fromEnvironment(["KILN_CRASH_AT": "before:a/mount"]) == CrashPoint(.before, id("a/mount")))
-        let error = #expect(throws: CrashPointError.self) { try CrashPoint.fromEnvironment(["KILN_CRASH_AT": "a/mount"]) }
+        #expect(
+            try CrashPoint.fromEnvironment(["KILN_CRASH_AT": "before:a/mount"]) == CrashPoint(.before, id("a/mount")))
+        let error = #expect(throws: CrashPointError.self) {
+            try CrashPoint.fromEnvironment(["KILN_CRASH_AT": "a/mount"])
+        }
         #expect(error?.description.contains("before:<action id> or after:<action id>") == true)
     }
 
@@ -35,9 +39,10 @@ import Testing
         let executor = FakeExecutor()
         let p = plan([act("web", .provision, "a"), act("web", .provision, "b", after: [id("web/provision[a]")])])
         let seen = Mutex<[String]?>(nil)
-        let s = Scheduler(executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock(),
-                          crashAt: CrashPoint(moment, id("web/provision[a]")),
-                          crash: { seen.withLock { $0 = executor.recorder.log } })
+        let s = Scheduler(
+            executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock(),
+            crashAt: CrashPoint(moment, id("web/provision[a]")),
+            crash: { seen.withLock { $0 = executor.recorder.log } })
         let result = try await withDeadlockGuard("the run") { await s.run(p) }
         #expect(result.succeeded)
         switch moment {
@@ -49,8 +54,10 @@ import Testing
 
     @Test func unsetTheSchedulerNeverCrashes() async throws {
         let fired = Mutex(false)
-        let s = Scheduler(executor: FakeExecutor(), journals: InMemoryJournalStore(), events: CollectingEventSink(), clock: VirtualClock(),
-                          crash: { fired.withLock { $0 = true } })
+        let s = Scheduler(
+            executor: FakeExecutor(), journals: InMemoryJournalStore(), events: CollectingEventSink(),
+            clock: VirtualClock(),
+            crash: { fired.withLock { $0 = true } })
         let result = try await withDeadlockGuard("the run") { await s.run(plan([act("web", .provision, "a")])) }
         #expect(result.succeeded)
         #expect(!fired.withLock { $0 })

@@ -1,11 +1,13 @@
 import Foundation
 import Planner
 import Providers
-@testable import Reconciler
 import Synchronization
 import Testing
+
+@testable import Reconciler
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct InterruptTests {
@@ -13,16 +15,19 @@ import Glibc
         let store = InMemoryJournalStore()
         let events = CollectingEventSink()
         let interrupts = InterruptController()
-        let started = Latch(), release = Latch()
-        let executor = FakeExecutor(["web/provision[a]": { _, _ in
-            started.open()
-            await release.wait()
-            return .none
-        }])
+        let started = Latch()
+        let release = Latch()
+        let executor = FakeExecutor([
+            "web/provision[a]": { _, _ in
+                started.open()
+                await release.wait()
+                return .none
+            }
+        ])
         let p = plan([
             act("web", .provision, "a"),
             act("web", .provision, "b", after: [id("web/provision[a]")]),
-            act("web", .image, change: .create),
+            act("web", .image, change: .create)
         ])
         let s = scheduler(executor, store: store, events: events, interrupts: interrupts, parallelism: 1)
         let run = Task { await s.run(p) }
@@ -40,7 +45,10 @@ import Glibc
         #expect(await phases(store, "web/provision[a]") == ["intent", "done"])
         #expect(await phases(store, "web/provision[b]").isEmpty)
         #expect(events.events.contains(.interruptReceived(level: .graceful, running: [id("web/provision[a]")])))
-        guard case .summary = events.events.last else { Issue.record("summary is not last"); return }
+        guard case .summary = events.events.last else {
+            Issue.record("summary is not last")
+            return
+        }
     }
 
     @Test func theFirstInterruptStopsAPollingActionAtASafePoint() async throws {
@@ -48,11 +56,13 @@ import Glibc
         let interrupts = InterruptController()
         let polling = Latch()
         let url = "https://management.azure.com/operations/op3"
-        let executor = FakeExecutor(["web/snapshot[os]": { _, context in
-            try await context.recordOperation(url)
-            polling.open()
-            while true { try await context.sleep(for: .seconds(15)) }
-        }])
+        let executor = FakeExecutor([
+            "web/snapshot[os]": { _, context in
+                try await context.recordOperation(url)
+                polling.open()
+                while true { try await context.sleep(for: .seconds(15)) }
+            }
+        ])
         // A real clock: the sleep must end because of the interrupt, not by itself.
         let s = scheduler(executor, store: store, interrupts: interrupts, clock: ContinuousClock())
         let run = Task { await s.run(plan([act("web", .snapshot, "os", change: .create)])) }
@@ -70,7 +80,9 @@ import Glibc
         let store = InMemoryJournalStore()
         let events = CollectingEventSink()
         let interrupts = InterruptController()
-        let aStarted = Latch(), bStarted = Latch(), never = Latch()
+        let aStarted = Latch()
+        let bStarted = Latch()
+        let never = Latch()
         let executor = FakeExecutor([
             // Ignores the first interrupt, honours cancellation.
             "web/provision[a]": { _, _ in
@@ -83,9 +95,12 @@ import Glibc
                 bStarted.open()
                 await never.wait()
                 return .none
-            },
+            }
         ])
-        let p = plan([act("web", .provision, "a"), act("api", .provision, "b"), act("web", .image, after: [id("web/provision[a]")])])
+        let p = plan([
+            act("web", .provision, "a"), act("api", .provision, "b"),
+            act("web", .image, after: [id("web/provision[a]")])
+        ])
         let s = scheduler(executor, store: store, events: events, interrupts: interrupts)
         let run = Task { await s.run(p) }
         try await withDeadlockGuard("both actions to start") {
@@ -105,16 +120,20 @@ import Glibc
         #expect(await phases(store, "web/provision[a]") == ["intent"])
         let kinds = events.events.map { "\($0)".prefix(while: { $0 != "(" }) }
         #expect(kinds.last == "summary")
-        #expect(events.events.contains(.interruptReceived(level: .immediate, running: [id("web/provision[a]"), id("api/provision[b]")])))
+        #expect(
+            events.events.contains(
+                .interruptReceived(level: .immediate, running: [id("web/provision[a]"), id("api/provision[b]")])))
     }
 
     @Test func cancellingTheCallerIsAnImmediateInterrupt() async throws {
         let started = Latch()
-        let executor = FakeExecutor(["web/provision[a]": { _, _ in
-            started.open()
-            try await ContinuousClock().sleep(for: .seconds(3600))
-            return .none
-        }])
+        let executor = FakeExecutor([
+            "web/provision[a]": { _, _ in
+                started.open()
+                try await ContinuousClock().sleep(for: .seconds(3600))
+                return .none
+            }
+        ])
         let s = scheduler(executor, store: InMemoryJournalStore())
         let run = Task { await s.run(plan([act("web", .provision, "a")])) }
         try await withDeadlockGuard("the action to start") { await started.wait() }
@@ -127,7 +146,8 @@ import Glibc
         let interrupts = InterruptController()
         interrupts.interrupt()
         let executor = FakeExecutor()
-        let result = await scheduler(executor, store: InMemoryJournalStore(), interrupts: interrupts).run(plan([act("web", .mount)]))
+        let result = await scheduler(executor, store: InMemoryJournalStore(), interrupts: interrupts).run(
+            plan([act("web", .mount)]))
         #expect(executor.recorder.started.isEmpty)
         #expect(result.status(id("web/mount")) == .notStarted)
         #expect(result.interrupted)

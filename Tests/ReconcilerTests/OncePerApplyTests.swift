@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Reconciler
 
 /// `OncePerApply`: callers that ask together share one run of the work; a failed run lets
@@ -29,23 +30,46 @@ import Testing
     }
 
     @Test func callersThatAskTogetherShareOneRun() async throws {
-        let once = OncePerApply(), counter = Counter()
-        let first = Task { try await once.run("gallery g") { await counter.enter(); return "westus" } }
+        let once = OncePerApply()
+        let counter = Counter()
+        let first = Task {
+            try await once.run("gallery g") {
+                await counter.enter()
+                return "westus"
+            }
+        }
         try await waitUntil { await counter.isHeld }
-        let others = (0..<7).map { _ in Task { try await once.run("gallery g") { await counter.enter(); return "other" } } }
+        let others = (0..<7).map { _ in
+            Task {
+                try await once.run("gallery g") {
+                    await counter.enter()
+                    return "other"
+                }
+            }
+        }
         try await Task.sleep(for: .milliseconds(50))
         await counter.open()
         #expect(try await first.value == "westus")
         for other in others { #expect(try await other.value == "westus") }
         #expect(await counter.runs == 1)
         // Nothing is remembered: a later caller runs the work again.
-        #expect(try await once.run("gallery g") { await counter.enter(); return "again" } == "again")
+        #expect(
+            try await once.run("gallery g") {
+                await counter.enter()
+                return "again"
+            } == "again")
         #expect(await counter.runs == 2)
     }
 
     @Test func whenTheFirstRunFailsEachWaitingCallerRunsItself() async throws {
-        let once = OncePerApply(), counter = Counter()
-        let first = Task { try await once.run("gallery g") { await counter.enter(); throw Refused() } }
+        let once = OncePerApply()
+        let counter = Counter()
+        let first = Task {
+            try await once.run("gallery g") {
+                await counter.enter()
+                throw Refused()
+            }
+        }
         try await waitUntil { await counter.isHeld }
         let second = Task { try await once.run("gallery g") { "second's own" } }
         try await Task.sleep(for: .milliseconds(50))
@@ -55,8 +79,14 @@ import Testing
     }
 
     @Test func differentKeysDoNotWaitForEachOther() async throws {
-        let once = OncePerApply(), counter = Counter()
-        let held = Task { try await once.run("gallery a") { await counter.enter(); return "a" } }
+        let once = OncePerApply()
+        let counter = Counter()
+        let held = Task {
+            try await once.run("gallery a") {
+                await counter.enter()
+                return "a"
+            }
+        }
         try await waitUntil { await counter.isHeld }
         #expect(try await once.run("gallery b") { "b" } == "b")
         await counter.open()

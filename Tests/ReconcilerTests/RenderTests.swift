@@ -2,9 +2,10 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Reconciler
 
 @Suite struct RenderTests {
     static let setup = id("web/provision[setup]")
@@ -16,22 +17,27 @@ import Testing
         r.receive(.done(Self.setup, elapsed: .milliseconds(3400)))
         r.receive(.started(id("web/create-disk[os]"), change: .create, resource: "d", rejoining: false))
         r.receive(.started(id("web/gallery-version"), change: .create, resource: "v", rejoining: true))
-        r.receive(.failed(ActionFailure(action: id("web/provision[motd]"), message: "command `sh -c x` exited with status 2", command: "sh -c x",
-                                        outputTail: ["x: not found"]), elapsed: .seconds(65)))
+        r.receive(
+            .failed(
+                ActionFailure(
+                    action: id("web/provision[motd]"), message: "command `sh -c x` exited with status 2",
+                    command: "sh -c x",
+                    outputTail: ["x: not found"]), elapsed: .seconds(65)))
         r.receive(.skipped(id("web/pre-unmount"), upstream: id("web/provision[motd]")))
         r.receive(.interrupted(id("web/snapshot[os]"), elapsed: .seconds(1)))
-        #expect(out.lines == [
-            "* web/provision[setup]: running…",
-            "✓ web/provision[setup]: done after 3s",
-            "+ web/create-disk[os]: creating…",
-            "+ web/gallery-version: re-joining the operation started by the last run…",
-            "✗ web/provision[motd]: failed after 1m5s: command `sh -c x` exited with status 2",
-            "    command: sh -c x",
-            "    last output:",
-            "    | x: not found",
-            "· web/pre-unmount: not run, because web/provision[motd] failed",
-            "! web/snapshot[os]: interrupted after 1s; the next kiln apply resumes it",
-        ])
+        #expect(
+            out.lines == [
+                "* web/provision[setup]: running…",
+                "✓ web/provision[setup]: done after 3s",
+                "+ web/create-disk[os]: creating…",
+                "+ web/gallery-version: re-joining the operation started by the last run…",
+                "✗ web/provision[motd]: failed after 1m5s: command `sh -c x` exited with status 2",
+                "    command: sh -c x",
+                "    last output:",
+                "    | x: not found",
+                "· web/pre-unmount: not run, because web/provision[motd] failed",
+                "! web/snapshot[os]: interrupted after 1s; the next kiln apply resumes it"
+            ])
     }
 
     @Test func plainLinesPrintProgressOncePerTenthAndTheSummaryWithOutputs() {
@@ -39,17 +45,22 @@ import Testing
         let r = PlainLineRenderer(output: out)
         let rep = id("web/replicate[westus2]")
         for p in [10.0, 12, 15, 20, 100] { r.receive(.progress(rep, percent: p, detail: "replicating to westus2")) }
-        r.receive(.summary(ApplySummary(outcome: .complete, done: 4, alreadyDone: 2, failures: [], skipped: 0, blocked: 0, interrupted: 0, notStarted: 0,
-                                        outputs: [PublishedOutputs(build: "web", imageID: "/i", galleryImageVersionID: "/v")])))
-        #expect(out.lines == [
-            "  web/replicate[westus2]: 10% replicating to westus2",
-            "  web/replicate[westus2]: 20% replicating to westus2",
-            "  web/replicate[westus2]: 100% replicating to westus2",
-            "Apply complete: 4 actions done, 2 already done.",
-            "Outputs:",
-            "  web image: /i",
-            "  web gallery version: /v",
-        ])
+        r.receive(
+            .summary(
+                ApplySummary(
+                    outcome: .complete, done: 4, alreadyDone: 2, failures: [], skipped: 0, blocked: 0, interrupted: 0,
+                    notStarted: 0,
+                    outputs: [PublishedOutputs(build: "web", imageID: "/i", galleryImageVersionID: "/v")])))
+        #expect(
+            out.lines == [
+                "  web/replicate[westus2]: 10% replicating to westus2",
+                "  web/replicate[westus2]: 20% replicating to westus2",
+                "  web/replicate[westus2]: 100% replicating to westus2",
+                "Apply complete: 4 actions done, 2 already done.",
+                "Outputs:",
+                "  web image: /i",
+                "  web gallery version: /v"
+            ])
     }
 
     @Test func jsonLinesParseOneByOneWithTheVersionFirstAndTheSummaryLast() async throws {
@@ -61,17 +72,18 @@ import Testing
             },
             "web/provision[bad]": { _, _ in
                 throw CommandRunnerError.failed(command: "sh -c false", termination: .exited(1), tail: ["oops"])
-            },
+            }
         ])
         let p = plan([
             act("web", .replicate, "eastus", change: .wait),
             act("web", .provision, "bad"),
-            act("web", .preUnmount, after: [id("web/provision[bad]")]),
+            act("web", .preUnmount, after: [id("web/provision[bad]")])
         ])
         _ = await scheduler(executor, store: InMemoryJournalStore(), events: JSONLinesRenderer(output: out)).run(p)
 
         let objects = try out.lines.map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
         }
         let types = objects.map { $0["type"] as? String ?? "?" }
         #expect(types.first == "version")
@@ -100,7 +112,9 @@ import Testing
 
     @Test func theLiveViewRedrawsRunningActionsAndFallsBackToPlainLinesOffATerminal() {
         #expect(ApplyRenderer.make(.text, output: CapturedOutput(isTerminal: false)) is PlainLineRenderer)
-        #expect(ApplyRenderer.make(.text, output: CapturedOutput(isTerminal: true), environment: ["TERM": "dumb"]) is PlainLineRenderer)
+        #expect(
+            ApplyRenderer.make(.text, output: CapturedOutput(isTerminal: true), environment: ["TERM": "dumb"])
+                is PlainLineRenderer)
         #expect(ApplyRenderer.make(.jsonLines, output: CapturedOutput(isTerminal: true)) is JSONLinesRenderer)
 
         let out = CapturedOutput(isTerminal: true, columns: 40)
@@ -117,8 +131,10 @@ import Testing
         #expect(text.contains("done after 1m30s"))
         // No drawn line is wider than the terminal.
         for line in text.split(separator: "\n") where line.contains("⋯") {
-            let visible = line.replacingOccurrences(of: "\u{1B}[2m", with: "").replacingOccurrences(of: "\u{1B}[0m", with: "")
-                .replacingOccurrences(of: "\u{1B}[1A\u{1B}[2K", with: "").replacingOccurrences(of: "\r", with: "")
+            let visible = line.replacingOccurrences(of: "\u{1B}[2m", with: "").replacingOccurrences(
+                of: "\u{1B}[0m", with: ""
+            )
+            .replacingOccurrences(of: "\u{1B}[1A\u{1B}[2K", with: "").replacingOccurrences(of: "\r", with: "")
             #expect(visible.count <= 39, "\(visible)")
         }
     }
@@ -127,21 +143,23 @@ import Testing
 @Suite struct ArtifactTests {
     @Test func theArtifactListsThePublishedIdsAndIsWrittenWithMode0644() async throws {
         let imageID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/web"
-        let versionID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
+        let versionID =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
         let executor = FakeExecutor([
-            "web/image": { _, _ in ActionOutcome(imageID: try ResourceID(parsing: imageID)) },
+            "web/image": { _, _ in ActionOutcome(imageID: try ResourceID(parsing: imageID)) }
         ])
         let p = plan([
             act("web", .image, change: .create, resource: imageID),
             // Done in an earlier run, its journal entry lost: the plan's resource stands in.
             act("web", .galleryVersion, status: .done, change: .create, resource: versionID),
-            act("api", .image, status: .done, change: .create, resource: "/api-image"),
+            act("api", .image, status: .done, change: .create, resource: "/api-image")
         ])
         let result = await scheduler(executor, store: InMemoryJournalStore()).run(p)
-        #expect(result.outputs == [
-            PublishedOutputs(build: "web", imageID: imageID, galleryImageVersionID: versionID),
-            PublishedOutputs(build: "api", imageID: "/api-image"),
-        ])
+        #expect(
+            result.outputs == [
+                PublishedOutputs(build: "web", imageID: imageID, galleryImageVersionID: versionID),
+                PublishedOutputs(build: "api", imageID: "/api-image")
+            ])
 
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -149,7 +167,8 @@ import Testing
         try result.writeArtifact(to: path)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o644)
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         #expect(document["format_version"] as? String == "1")
         #expect(document["outcome"] as? String == "complete")
         let builds = try #require(document["builds"] as? [[String: Any]])
@@ -162,10 +181,15 @@ import Testing
     static let journaledImage = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/from-journal"
 
     @Test func doneResultsFromTheJournalProvideOutputs() async throws {
-        let store = InMemoryJournalStore(journals: [BuildJournal(build: "web", entries: [
-            JournalEntry(actionID: "web/image", phase: .done(result: ["imageId": Self.journaledImage])),
-        ])])
-        let result = await scheduler(FakeExecutor(), store: store).run(plan([act("web", .image, status: .done, change: .create, resource: "/from-plan")]))
+        let store = InMemoryJournalStore(journals: [
+            BuildJournal(
+                build: "web",
+                entries: [
+                    JournalEntry(actionID: "web/image", phase: .done(result: ["imageId": Self.journaledImage]))
+                ])
+        ])
+        let result = await scheduler(FakeExecutor(), store: store).run(
+            plan([act("web", .image, status: .done, change: .create, resource: "/from-plan")]))
         #expect(result.outputs == [PublishedOutputs(build: "web", imageID: Self.journaledImage)])
         #expect(result.succeeded)
         #expect(result.summary.message == "Apply complete: 0 actions done, 1 already done.")
@@ -182,9 +206,15 @@ import Testing
         // A cancelled executor reporting late:
         gate.emit(.progress(a, percent: 10, detail: "late"))
         gate.emit(.done(a, elapsed: .seconds(2)))
-        let summary = ApplySummary(outcome: .interrupted, done: 0, alreadyDone: 0, failures: [], skipped: 0, blocked: 0, interrupted: 1, notStarted: 0, outputs: [])
+        let summary = ApplySummary(
+            outcome: .interrupted, done: 0, alreadyDone: 0, failures: [], skipped: 0, blocked: 0, interrupted: 1,
+            notStarted: 0, outputs: [])
         gate.emit(.summary(summary))
         gate.emit(.started(id("web/mount"), change: .run, resource: nil, rejoining: false))
-        #expect(sink.events == [.started(a, change: .run, resource: nil, rejoining: false), .interrupted(a, elapsed: .seconds(1)), .summary(summary)])
+        #expect(
+            sink.events == [
+                .started(a, change: .run, resource: nil, rejoining: false), .interrupted(a, elapsed: .seconds(1)),
+                .summary(summary)
+            ])
     }
 }

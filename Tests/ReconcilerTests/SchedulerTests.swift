@@ -2,9 +2,10 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Reconciler
 
 @Suite struct SchedulerTests {
     @Test func dependenciesFinishBeforeTheirDependentsStart() async throws {
@@ -82,24 +83,43 @@ import Testing
         let result = try await withDeadlockGuard("the run") { await s.run(p) }
         #expect(result.succeeded)
         let started = executor.recorder.started
-        #expect(started == ["a/gallery-version", "b/gallery-version", "a/image", "b/image",
-                            "a/delete-disk[os]", "b/delete-disk[os]", "a/replicate[westus]", "b/replicate[westus]"], "\(started)")
+        #expect(
+            started == [
+                "a/gallery-version", "b/gallery-version", "a/image", "b/image",
+                "a/delete-disk[os]", "b/delete-disk[os]", "a/replicate[westus]", "b/replicate[westus]"
+            ], "\(started)")
     }
 
     @Test func withSlotsToSpareReadyActionsAreChosenInPlanOrder() {
         // The choice itself (the executors then start concurrently, in no fixed order).
-        let p = plan([act("a", .deleteDisk, "os", change: .delete), act("a", .image, change: .create), act("a", .galleryVersion, change: .create)])
-        #expect(SchedulerRun(plan: p, parallelism: 10).startable().map(\.id.description) == ["a/delete-disk[os]", "a/image", "a/gallery-version"])
+        let p = plan([
+            act("a", .deleteDisk, "os", change: .delete), act("a", .image, change: .create),
+            act("a", .galleryVersion, change: .create)
+        ])
+        #expect(
+            SchedulerRun(plan: p, parallelism: 10).startable().map(\.id.description) == [
+                "a/delete-disk[os]", "a/image", "a/gallery-version"
+            ])
         #expect(SchedulerRun(plan: p, parallelism: 1).startable().map(\.id.description) == ["a/gallery-version"])
-        #expect(SchedulerRun(plan: p, parallelism: 2).startable().map(\.id.description) == ["a/image", "a/gallery-version"])
+        #expect(
+            SchedulerRun(plan: p, parallelism: 2).startable().map(\.id.description) == ["a/image", "a/gallery-version"])
     }
 
     @Test func independentBranchesAndBuildsRunSideBySide() async throws {
         // Each executor waits until the other one has started: only concurrent runs finish.
-        let webStarted = Latch(), apiStarted = Latch()
+        let webStarted = Latch()
+        let apiStarted = Latch()
         let executor = FakeExecutor([
-            "web/provision[setup]": { _, _ in webStarted.open(); await apiStarted.wait(); return ActionOutcome(location: "web") },
-            "api/provision[setup]": { _, _ in apiStarted.open(); await webStarted.wait(); return ActionOutcome(location: "api") },
+            "web/provision[setup]": { _, _ in
+                webStarted.open()
+                await apiStarted.wait()
+                return ActionOutcome(location: "web")
+            },
+            "api/provision[setup]": { _, _ in
+                apiStarted.open()
+                await webStarted.wait()
+                return ActionOutcome(location: "api")
+            }
         ])
         let store = InMemoryJournalStore()
         let p = plan([act("web", .provision, "setup"), act("api", .provision, "setup")])
@@ -121,7 +141,7 @@ import Testing
         act("web", .provision, "child", after: [id("web/provision[bad]")]),
         act("web", .preUnmount, after: [id("web/provision[child]")]),
         act("web", .createDisk, "lun1", after: [id("web/resolve-source")], change: .create),
-        act("web", .attach, "lun1", after: [id("web/create-disk[lun1]")]),
+        act("web", .attach, "lun1", after: [id("web/create-disk[lun1]")])
     ])
 
     @Test func aFailureStopsItsDependentsAndLetsIndependentBranchesFinish() async throws {
@@ -149,7 +169,10 @@ import Testing
         #expect(failed.count == 1)
         let skipped = events.events.compactMap { if case .skipped(let id, let up) = $0 { "\(id)<-\(up)" } else { nil } }
         #expect(skipped == ["web/provision[child]<-web/provision[bad]", "web/pre-unmount<-web/provision[bad]"])
-        guard case .summary(let summary) = events.events.last else { Issue.record("summary is not last"); return }
+        guard case .summary(let summary) = events.events.last else {
+            Issue.record("summary is not last")
+            return
+        }
         #expect(summary.message.hasPrefix("Apply failed: 1 action failed, 2 not run because of it, 3 done."))
     }
 
@@ -160,11 +183,14 @@ import Testing
 
         // What the planner does with the journal's completed set: mark those done.
         let journal = await store.stored(build: "web")!
-        let completed = Set(journal.latestByAction.compactMap { key, entry -> String? in
-            if case .done = entry.phase { return key } else { return nil }
-        })
+        let completed = Set(
+            journal.latestByAction.compactMap { key, entry -> String? in
+                if case .done = entry.phase { return key } else { return nil }
+            })
         var second = Self.failingPlan
-        for i in second.actions.indices where completed.contains(second.actions[i].id.description) { second.actions[i].status = .done }
+        for i in second.actions.indices where completed.contains(second.actions[i].id.description) {
+            second.actions[i].status = .done
+        }
 
         let executor = FakeExecutor()
         let result = await scheduler(executor, store: store).run(second)
@@ -183,16 +209,21 @@ import Testing
         let store = InMemoryJournalStore()
         let clock = VirtualClock()
         let events = CollectingEventSink()
-        let url = "https://management.azure.com/subscriptions/s/providers/Microsoft.Compute/locations/eastus/operations/op1?api-version=2024-03-02"
-        let executor = FakeExecutor(["web/create-disk[os]": { action, context in
-            try await context.recordOperation(url)
-            // Poll twice, as a long-running operation would be (virtual time).
-            try await context.sleep(for: .seconds(30))
-            context.reportProgress(percent: 50, detail: "creating")
-            try await context.sleep(for: .seconds(30))
-            return ActionOutcome(resourceID: try ResourceID(parsing: action.resource!))
-        }])
-        let disk = act("web", .createDisk, "os", change: .create, resource: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/kiln-web-r1-os")
+        let url =
+            "https://management.azure.com/subscriptions/s/providers/Microsoft.Compute/locations/eastus/operations/op1?api-version=2024-03-02"
+        let executor = FakeExecutor([
+            "web/create-disk[os]": { action, context in
+                try await context.recordOperation(url)
+                // Poll twice, as a long-running operation would be (virtual time).
+                try await context.sleep(for: .seconds(30))
+                context.reportProgress(percent: 50, detail: "creating")
+                try await context.sleep(for: .seconds(30))
+                return ActionOutcome(resourceID: try ResourceID(parsing: action.resource!))
+            }
+        ])
+        let disk = act(
+            "web", .createDisk, "os", change: .create,
+            resource: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/kiln-web-r1-os")
         let result = await scheduler(executor, store: store, events: events, clock: clock).run(plan([disk]))
 
         #expect(result.succeeded)
@@ -207,15 +238,21 @@ import Testing
     @Test func anInFlightActionIsRejoinedWithItsOperationURL() async throws {
         let url = "https://management.azure.com/operations/op7"
         let gv = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
-        let store = InMemoryJournalStore(journals: [BuildJournal(build: "web", entries: [
-            JournalEntry(actionID: "web/gallery-version", phase: .intent),
-            JournalEntry(actionID: "web/gallery-version", phase: .started(operationURL: url)),
-        ])])
+        let store = InMemoryJournalStore(journals: [
+            BuildJournal(
+                build: "web",
+                entries: [
+                    JournalEntry(actionID: "web/gallery-version", phase: .intent),
+                    JournalEntry(actionID: "web/gallery-version", phase: .started(operationURL: url))
+                ])
+        ])
         let events = CollectingEventSink()
-        let executor = FakeExecutor(["web/gallery-version": { _, context in
-            guard context.operationToRejoin == url else { throw Boom() }
-            return ActionOutcome(galleryImageVersionID: try ResourceID(parsing: gv))
-        }])
+        let executor = FakeExecutor([
+            "web/gallery-version": { _, context in
+                guard context.operationToRejoin == url else { throw Boom() }
+                return ActionOutcome(galleryImageVersionID: try ResourceID(parsing: gv))
+            }
+        ])
         let version = act("web", .galleryVersion, status: .inFlight, change: .create, resource: gv, operation: url)
         let result = await scheduler(executor, store: store, events: events).run(plan([version]))
 
@@ -232,7 +269,7 @@ import Testing
         let p = plan([
             act("web", .galleryVersion, status: .blocked, change: .create),
             act("web", .replicate, "eastus", after: [id("web/gallery-version")], change: .wait),
-            act("web", .image, change: .create, resource: "img"),
+            act("web", .image, change: .create, resource: "img")
         ])
         let result = await scheduler(executor, store: InMemoryJournalStore(), events: events).run(p)
 
@@ -258,9 +295,13 @@ import Testing
 
     @Test func aCommandFailureCarriesTheCommandAndItsLastOutput() async throws {
         let store = InMemoryJournalStore()
-        let executor = FakeExecutor(["web/provision[setup]": { _, _ in
-            throw CommandRunnerError.failed(command: "/bin/sh -c 'apt-get install nginx'", termination: .exited(100), tail: ["E: Unable to locate package nginx"])
-        }])
+        let executor = FakeExecutor([
+            "web/provision[setup]": { _, _ in
+                throw CommandRunnerError.failed(
+                    command: "/bin/sh -c 'apt-get install nginx'", termination: .exited(100),
+                    tail: ["E: Unable to locate package nginx"])
+            }
+        ])
         let result = await scheduler(executor, store: store).run(plan([act("web", .provision, "setup")]))
 
         let failure = try #require(result.failures.first)
@@ -268,7 +309,10 @@ import Testing
         #expect(failure.outputTail == ["E: Unable to locate package nginx"])
         #expect(failure.message.hasPrefix("command `/bin/sh -c 'apt-get install nginx'`"))
         let last = await store.stored(build: "web")!.entries.last!
-        guard case .failed(let journaled) = last.phase else { Issue.record("not failed: \(last.phase)"); return }
+        guard case .failed(let journaled) = last.phase else {
+            Issue.record("not failed: \(last.phase)")
+            return
+        }
         #expect(journaled.contains("E: Unable to locate package nginx"))
     }
 
@@ -299,7 +343,7 @@ import Testing
                 let journal = try await context.journal.load()
                 #expect(journal.latest(for: "web/snapshot[os]")?.phase == .started(operationURL: url))
                 return ActionOutcome(resourceID: try ResourceID(parsing: snapshot))
-            },
+            }
         ])
         let s = Scheduler(executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock())
         let locks = try await s.lockBuilds(of: plan([act("web", .snapshot, "os")]))

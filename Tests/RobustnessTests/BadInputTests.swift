@@ -25,7 +25,9 @@ import Testing
         var files: [(name: String, label: String)] = []
         for example in examples {
             let source = try [UInt8](Data(contentsOf: Repository.manifests.appendingPathComponent(example)))
-            for c in mutator.cases(from: source, name: example.replacingOccurrences(of: ".yaml", with: ""), count: Self.casesPerExample) {
+            for c in mutator.cases(
+                from: source, name: example.replacingOccurrences(of: ".yaml", with: ""), count: Self.casesPerExample)
+            {
                 let name = String(format: "case%05d.yaml", files.count)
                 try Data(c.bytes).write(to: dir.url.appendingPathComponent("manifests/\(name)"))
                 files.append((name, c.label))
@@ -36,20 +38,23 @@ import Testing
         let batchSize = 60
         for start in stride(from: 0, to: files.count, by: batchSize) {
             let batch = Array(files[start..<min(start + batchSize, files.count)])
-            let run = try await ValidateRun(batch.map(\.name), in: dir.url.appendingPathComponent("manifests"), timeout: .seconds(300))
+            let run = try await ValidateRun(
+                batch.map(\.name), in: dir.url.appendingPathComponent("manifests"), timeout: .seconds(300))
             if run.isCleanExit, let verdicts = run.verdicts(for: batch.map(\.name)) {
                 for (file, verdict) in zip(batch, verdicts) { tally.add(verdict, label: file.label, name: file.name) }
                 continue
             }
             // A crash or a hang somewhere in the batch: find the culprit, one file at a time.
             for file in batch {
-                let single = try await ValidateRun([file.name], in: dir.url.appendingPathComponent("manifests"), timeout: .seconds(120))
+                let single = try await ValidateRun(
+                    [file.name], in: dir.url.appendingPathComponent("manifests"), timeout: .seconds(120))
                 if single.timedOut {
                     tally.add(.hang, label: file.label, name: file.name)
                 } else if !single.isCleanExit {
                     tally.add(.crash("exit \(single.statusDescription)"), label: file.label, name: file.name)
                 } else {
-                    tally.add(single.verdicts(for: [file.name])?.first ?? .unattributed, label: file.label, name: file.name)
+                    tally.add(
+                        single.verdicts(for: [file.name])?.first ?? .unattributed, label: file.label, name: file.name)
                 }
             }
         }
@@ -92,8 +97,12 @@ struct CorpusTally {
         var k = byKind[kind] ?? (0, 0, 0)
         k.cases += 1
         switch verdict {
-        case .valid: valid += 1; k.valid += 1
-        case .invalid: invalid += 1; k.invalid += 1
+        case .valid:
+            valid += 1
+            k.valid += 1
+        case .invalid:
+            invalid += 1
+            k.invalid += 1
         case .unlocated(let line): unlocated.append("\(name) (\(label)): \(line.prefix(300))")
         case .crash(let why): crashes.append("\(name) (\(label)): \(why)")
         case .hang: hangs.append("\(name) (\(label))")
@@ -117,10 +126,12 @@ struct ValidateRun {
     var bySignal: Bool
 
     init(_ names: [String], in directory: URL, timeout: Duration) async throws {
-        let out = directory.appendingPathComponent(".validate.out"), err = directory.appendingPathComponent(".validate.err")
+        let out = directory.appendingPathComponent(".validate.out")
+        let err = directory.appendingPathComponent(".validate.err")
         try? FileManager.default.removeItem(at: out)
         try? FileManager.default.removeItem(at: err)
-        let process = try ChildProcess.spawn(KilnBinary.url, ["validate"] + names, in: directory, output: .file(out), error: .file(err))
+        let process = try ChildProcess.spawn(
+            KilnBinary.url, ["validate"] + names, in: directory, output: .file(out), error: .file(err))
         // A hang is what this detects, so the bound is generous (the machine is shared).
         let exit = await process.exit(within: timeout)
         timedOut = exit == nil
@@ -143,9 +154,13 @@ struct ValidateRun {
         let known = Set(names)
         var valid = Set<String>()
         for line in stdout.split(separator: "\n", omittingEmptySubsequences: false) {
-            if let r = line.range(of: ": valid, "), known.contains(String(line[..<r.lowerBound])) { valid.insert(String(line[..<r.lowerBound])) }
+            if let r = line.range(of: ": valid, "), known.contains(String(line[..<r.lowerBound])) {
+                valid.insert(String(line[..<r.lowerBound]))
+            }
         }
-        var located: [String: Int] = [:], summaries: [String: Int] = [:], unlocated: [String: String] = [:]
+        var located: [String: Int] = [:]
+        var summaries: [String: Int] = [:]
+        var unlocated: [String: String] = [:]
         var current: String?
         for raw in stderr.split(separator: "\n", omittingEmptySubsequences: false) {
             let line = String(raw)
@@ -175,8 +190,10 @@ struct ValidateRun {
                 result.append(.valid)
             } else if let errors = summaries[name] {
                 // Every error the summary counts must have been printed with its place.
-                result.append(errors > 0 && located[name] ?? 0 >= errors ? .invalid(errors: errors)
-                              : .unlocated("summary counts \(errors) errors, \(located[name] ?? 0) printed with a location"))
+                result.append(
+                    errors > 0 && located[name] ?? 0 >= errors
+                        ? .invalid(errors: errors)
+                        : .unlocated("summary counts \(errors) errors, \(located[name] ?? 0) printed with a location"))
             } else {
                 return nil
             }

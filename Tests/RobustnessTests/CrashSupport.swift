@@ -44,7 +44,10 @@ struct CrashCaseResult: Sendable, CustomStringConvertible {
     /// What went wrong, with the kiln output that shows it.
     var problems: [String] = []
 
-    var clean: Bool { converged && createdTwice.isEmpty && leftoverResources.isEmpty && leftoverMounts.isEmpty && leftoverLoopDevices.isEmpty }
+    var clean: Bool {
+        converged && createdTwice.isEmpty && leftoverResources.isEmpty && leftoverMounts.isEmpty
+            && leftoverLoopDevices.isEmpty
+    }
 
     var description: String {
         "\(label): killed=\(killed) converged=\(converged) twice=\(createdTwice) leftovers=\(leftoverResources + leftoverMounts + leftoverLoopDevices) \(String(format: "%.1f", seconds)) s"
@@ -62,7 +65,8 @@ struct CrashMatrixSummary: CustomStringConvertible {
         let resources = results.reduce(0) { $0 + $1.leftoverResources.count }
         let mounts = results.reduce(0) { $0 + $1.leftoverMounts.count }
         let loops = results.reduce(0) { $0 + $1.leftoverLoopDevices.count }
-        return "crash matrix \(title): cases \(results.count), killed \(results.filter(\.killed).count), converged \(results.filter(\.converged).count), "
+        return
+            "crash matrix \(title): cases \(results.count), killed \(results.filter(\.killed).count), converged \(results.filter(\.converged).count), "
             + "created twice \(twice), leftover resources \(resources), mounts \(mounts), loop devices \(loops), wall \(String(format: "%.0f", seconds)) s"
     }
 }
@@ -85,22 +89,29 @@ final class CrashRig: @unchecked Sendable {
     /// answers where the running kiln expects it).
     init(_ label: String, configJSON: String? = nil) async throws {
         scratch = try manifestScratch(label)
-        emulator = try await ServedEmulator(stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
+        emulator = try await ServedEmulator(
+            stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
         quickstart = scratch.read("manifests/quickstart.yaml") ?? ""
     }
 
     /// A fresh build for the next case: build, image and gallery image definition
     /// `crash<run><prefix><n>`, gallery version 1.0.<n>.
     func nextBuild(_ prefix: String = "") throws -> CrashBuild {
-        let n = lock.withLock { counter += 1; return counter }
+        let n = lock.withLock {
+            counter += 1
+            return counter
+        }
         let name = "crash\(run)\(prefix)\(n)"
         let build = CrashBuild(name: name, version: "1.0.\(n)", mountPath: scratch.hostPaths.mountPath(name))
-        let text = quickstart
+        let text =
+            quickstart
             .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
             .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")
             .replacingOccurrences(of: "imageDefinition: quickstart", with: "imageDefinition: \(build.name)")
             .replacingOccurrences(of: "version: 1.0.0", with: "version: \(build.version)")
-        guard text.contains(build.name), text.contains(build.version) else { throw FixtureError("manifests/quickstart.yaml changed shape; update CrashRig.nextBuild") }
+        guard text.contains(build.name), text.contains(build.version) else {
+            throw FixtureError("manifests/quickstart.yaml changed shape; update CrashRig.nextBuild")
+        }
         try scratch.write(build.manifest, text)
         return build
     }
@@ -116,11 +127,15 @@ final class CrashRig: @unchecked Sendable {
 
     /// `kiln apply` in the background.
     func startApply(_ build: CrashBuild, crashAt: String? = nil, extra: [String] = []) throws -> BackgroundKiln {
-        try BackgroundKiln(["apply"] + target + ["--auto-approve"] + extra + [build.manifest], in: scratch.url, environment: environment(crashAt: crashAt))
+        try BackgroundKiln(
+            ["apply"] + target + ["--auto-approve"] + extra + [build.manifest], in: scratch.url,
+            environment: environment(crashAt: crashAt))
     }
 
     /// `kiln apply` to its end (bounded: a hang is killed and reported as exit 999).
-    func apply(_ build: CrashBuild, crashAt: String? = nil, timeout: Duration = .seconds(600)) async throws -> (status: Int32, output: String) {
+    func apply(_ build: CrashBuild, crashAt: String? = nil, timeout: Duration = .seconds(600)) async throws -> (
+        status: Int32, output: String
+    ) {
         let kiln = try startApply(build, crashAt: crashAt)
         let status = await Self.finish(kiln, timeout: timeout)
         // What a killed kiln left running (its session) goes with it, as in a machine crash.
@@ -139,15 +154,19 @@ final class CrashRig: @unchecked Sendable {
 
     /// `kiln plan --detailed-exitcode` (0: nothing to do).
     func plan(_ build: CrashBuild) async throws -> ProcessResult {
-        try await KilnBinary.run(["plan"] + target + ["--detailed-exitcode", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+        try await KilnBinary.run(
+            ["plan"] + target + ["--detailed-exitcode", build.manifest], in: scratch.url,
+            environment: environment(crashAt: nil))
     }
 
     /// The pending action ids of a fresh build's plan, in plan order, without the build
     /// name (`attach[os]`), from `kiln plan --json`.
     func pendingActions(of build: CrashBuild) async throws -> [String] {
-        let result = try await KilnBinary.run(["plan"] + target + ["--json", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
+        let result = try await KilnBinary.run(
+            ["plan"] + target + ["--json", build.manifest], in: scratch.url, environment: environment(crashAt: nil))
         guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
-              let plan = object["plan"] as? [String: Any], let actions = plan["actions"] as? [[String: Any]] else {
+            let plan = object["plan"] as? [String: Any], let actions = plan["actions"] as? [[String: Any]]
+        else {
             throw FixtureError("kiln plan --json gave no actions: \(result.stdout)\n\(result.stderr)")
         }
         return actions.compactMap { action -> String? in
@@ -165,7 +184,8 @@ final class CrashRig: @unchecked Sendable {
         let all: [LoggedRequest]
         if let requests { all = requests } else { all = try await emulator.requests() }
         let creating = all.filter { request in
-            request.method == "PUT" && request.isMutatingARM && request.status != 0 && build.owns(request.key.lowercased())
+            request.method == "PUT" && request.isMutatingARM && request.status != 0
+                && build.owns(request.key.lowercased())
         }
         var seen: [String: Int] = [:]
         for request in creating { seen[request.key, default: 0] += 1 }
@@ -175,7 +195,9 @@ final class CrashRig: @unchecked Sendable {
     /// The build's temporary disks and snapshots still in the emulator.
     func leftoverResources(of build: CrashBuild) async throws -> [String] {
         let fragment = "kiln-\(build.name)-"
-        return (try await emulator.resources(ofType: "Microsoft.Compute/disks") + (try await emulator.resources(ofType: "Microsoft.Compute/snapshots")))
+        return
+            (try await emulator.resources(ofType: "Microsoft.Compute/disks")
+            + (try await emulator.resources(ofType: "Microsoft.Compute/snapshots")))
             .filter { $0.lowercased().contains(fragment) }
     }
 
@@ -185,12 +207,16 @@ final class CrashRig: @unchecked Sendable {
         let plan = try await plan(build)
         result.converged = resumed.status == 0 && plan.status == 0
         if resumed.status != 0 { result.problems.append("resume exited \(resumed.status):\n\(resumed.output)") }
-        if plan.status != 0 { result.problems.append("plan after the resume exited \(plan.status):\n\(plan.stdout)\(plan.stderr)") }
+        if plan.status != 0 {
+            result.problems.append("plan after the resume exited \(plan.status):\n\(plan.stdout)\(plan.stderr)")
+        }
         result.createdTwice = try await createdTwice(build)
         result.leftoverResources = try await leftoverResources(of: build)
         result.leftoverMounts = await build.leftoverMounts()
         // The emulator names a disk's blob after the disk (`…kiln-<build>-<run>-os-<hash>.img`).
-        result.leftoverLoopDevices = await Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter { $0.contains("kiln-\(build.name)-") }
+        result.leftoverLoopDevices = await Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter {
+            $0.contains("kiln-\(build.name)-")
+        }
     }
 }
 
@@ -216,7 +242,6 @@ func runConcurrently<T: Sendable>(_ count: Int, width: Int, _ body: @escaping @S
     }
 }
 
-
 /// A TCP port free at the moment of asking (for an emulator that must keep its port
 /// across a restart).
 func freeLocalPort() throws -> Int {
@@ -229,7 +254,9 @@ func freeLocalPort() throws -> Int {
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw FixtureError("bind: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -242,14 +269,18 @@ final class Checks: @unchecked Sendable {
     private let lock = NSLock()
     private var failures: [(String, SourceLocation)] = []
 
-    func expect(_ condition: Bool, _ message: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+    func expect(
+        _ condition: Bool, _ message: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard !condition else { return }
         let text = message()
         lock.withLock { failures.append((text, sourceLocation)) }
     }
 
     func report() {
-        for (text, location) in lock.withLock({ failures }) { Issue.record(Comment(rawValue: text), sourceLocation: location) }
+        for (text, location) in lock.withLock({ failures }) {
+            Issue.record(Comment(rawValue: text), sourceLocation: location)
+        }
     }
 }
 

@@ -7,11 +7,15 @@ import Testing
 /// the middle of an operation, SIGINT once and twice, and (full matrix) SIGKILL at random
 /// moments; after each, a plain `kiln apply` must converge with no Azure resource created
 /// twice and nothing left behind. Build names start with `crash`.
-@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+@Suite(
+    .serialized, .endToEnd,
+    .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct CrashTests {
     /// Every action of the quick start's plan: killed right after its completion is
     /// journaled (reduced matrix) and also right after its intent is (full matrix).
-    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() async throws { try await withChecks(Self.everyBoundary) }
+    @Test func aKillAtEveryActionBoundaryResumesToTheSameResult() async throws {
+        try await withChecks(Self.everyBoundary)
+    }
 
     static func everyBoundary(_ checks: Checks) async throws {
         let rig = try await CrashRig("kiln-crash-matrix")
@@ -28,7 +32,10 @@ struct CrashTests {
         for result in results {
             checks.expect(result.clean && result.killed, "\(result)\n\(result.problems.joined(separator: "\n"))")
         }
-        print(CrashMatrixSummary(title: "boundaries (\(Matrix.full ? "full" : "reduced"), \(width) at a time)", results: results, seconds: Date().timeIntervalSince(start)))
+        print(
+            CrashMatrixSummary(
+                title: "boundaries (\(Matrix.full ? "full" : "reduced"), \(width) at a time)", results: results,
+                seconds: Date().timeIntervalSince(start)))
     }
 
     /// One boundary case: `point` is `before:<action>` or `after:<action>` without the
@@ -42,7 +49,10 @@ struct CrashTests {
             let crashAt = "\(moment):\(build.name)/\(action)"
             let killed = try await rig.apply(build, crashAt: crashAt)
             result.killed = killed.status == 128 + SIGKILL
-            if !result.killed { result.problems.append("the run with KILN_CRASH_AT=\(crashAt) exited \(killed.status):\n\(killed.output)") }
+            if !result.killed {
+                result.problems.append(
+                    "the run with KILN_CRASH_AT=\(crashAt) exited \(killed.status):\n\(killed.output)")
+            }
             try await rig.checkResume(build, into: &result)
         } catch {
             result.problems.append("\(error)")
@@ -55,7 +65,9 @@ struct CrashTests {
     /// The emulator SIGKILLed while a disk is being created (and, in the full matrix, while
     /// a snapshot is), restarted on the same port and state: the running apply rides it
     /// out or fails; a plain apply afterwards converges, with the disk created once.
-    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws { try await withChecks(Self.emulatorKilled) }
+    @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws {
+        try await withChecks(Self.emulatorKilled)
+    }
 
     static func emulatorKilled(_ checks: Checks) async throws {
         let port = try freeLocalPort()
@@ -73,7 +85,8 @@ struct CrashTests {
             var sent: [LoggedRequest] = []
             let inFlight = await waitUntil(timeout: .seconds(300)) {
                 sent = (try? await rig.emulator.requests(since: mark)) ?? sent
-                return sent.contains { $0.method == "PUT" && $0.path.lowercased().contains(path) } || !kiln.process.isRunning
+                return sent.contains { $0.method == "PUT" && $0.path.lowercased().contains(path) }
+                    || !kiln.process.isRunning
             }
             checks.expect(inFlight && kiln.process.isRunning, "the apply never reached PUT …\(path):\n\(kiln.output)")
             // The request log dies with the emulator: keep what was sent before the crash.
@@ -89,7 +102,8 @@ struct CrashTests {
             result.createdTwice = try await rig.createdTwice(build, in: sent + (try await rig.emulator.requests()))
             result.seconds = Date().timeIntervalSince(caseStart)
             print(result)
-            checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nfirst run:\n\(kiln.output)")
+            checks.expect(
+                result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nfirst run:\n\(kiln.output)")
             results.append(result)
             await kiln.stop()
         }
@@ -100,11 +114,14 @@ struct CrashTests {
     /// kiln exits non-zero saying how to resume, the journal records the step done; a plain
     /// apply then converges. Twice: kiln exits at once; a plain apply converges.
     @Test(arguments: [1, 2])
-    func anInterruptedApplyResumes(signals: Int) async throws { try await withChecks { try await Self.interrupted(signals: signals, $0) } }
+    func anInterruptedApplyResumes(signals: Int) async throws {
+        try await withChecks { try await Self.interrupted(signals: signals, $0) }
+    }
 
     static func interrupted(signals: Int, _ checks: Checks) async throws {
         let rig = try await CrashRig("kiln-crash-sigint")
-        try rig.scratch.edit("manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 4\n")
+        try rig.scratch.edit(
+            "manifests/scripts/setup.sh", replacing: "set -eu\n", with: "set -eu\necho kiln-test: sleeping\nsleep 4\n")
         let build = try rig.nextBuild("int")
         var result = CrashCaseResult(label: "SIGINT ×\(signals)")
         let start = Date()
@@ -121,7 +138,8 @@ struct CrashTests {
         checks.expect(status != 0, "\(kiln.output)")
         checks.expect(kiln.output.contains("run kiln apply again to resume"), "\(kiln.output)")
         let journal = rig.scratch.read(".kiln/\(build.name).journal.json") ?? ""
-        checks.expect((try? JSONSerialization.jsonObject(with: Data(journal.utf8))) != nil, "the journal is not JSON: \(journal)")
+        checks.expect(
+            (try? JSONSerialization.jsonObject(with: Data(journal.utf8))) != nil, "the journal is not JSON: \(journal)")
         if signals == 1 {
             // The running step finished: its `done` is journaled, and nothing after it ran.
             checks.expect(kiln.output.contains("✓ \(build.name)/provision[setup]"), "\(kiln.output)")
@@ -141,10 +159,14 @@ struct CrashTests {
 
     static func randomMoments(_ checks: Checks) async throws {
         let rig = try await CrashRig("kiln-crash-random")
-        let seed = ProcessInfo.processInfo.environment["KILN_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
+        let seed =
+            ProcessInfo.processInfo.environment["KILN_CRASH_SEED"].flatMap { UInt64($0) }
+            ?? UInt64(Date().timeIntervalSince1970 * 1000)
         print("random crash moments: seed \(seed) (KILN_CRASH_SEED=\(seed) replays them)")
         var generator = SeededRandom(seed: seed)
-        try await rig.emulator.setLatency(#"{"diskCreate": 1, "snapshot": 1, "image": 1, "gallery": 1, "versionPerRegion": 1, "attach": 1, "detach": 1, "delete": 1}"#)
+        try await rig.emulator.setLatency(
+            #"{"diskCreate": 1, "snapshot": 1, "image": 1, "gallery": 1, "versionPerRegion": 1, "attach": 1, "detach": 1, "delete": 1}"#
+        )
         // One uninterrupted run gives the span to draw the moments from.
         let reference = try rig.nextBuild("ref")
         let referenceStart = Date()
@@ -175,7 +197,9 @@ struct CrashTests {
         for result in results {
             checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))")
         }
-        print(CrashMatrixSummary(title: "random moments, seed \(seed)", results: results, seconds: Date().timeIntervalSince(start)))
+        print(
+            CrashMatrixSummary(
+                title: "random moments, seed \(seed)", results: results, seconds: Date().timeIntervalSince(start)))
     }
 }
 
@@ -186,7 +210,9 @@ struct CrashTests {
 extension CrashTests {
     // The reduced matrix keeps the case that found the bug; the full one adds attach.
     @Test(arguments: Matrix.full ? ["attach", "detach"] : ["detach"])
-    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) async throws { try await withChecks { try await Self.vmOperation(operation, $0) } }
+    func aKillWhileTheVMOperationIsInFlightResumes(operation: String) async throws {
+        try await withChecks { try await Self.vmOperation(operation, $0) }
+    }
 
     static func vmOperation(_ operation: String, _ checks: Checks) async throws {
         let rig = try await CrashRig("kiln-crash-vmop")
@@ -198,7 +224,9 @@ extension CrashTests {
         // attach is the build's first attachDetachDataDisks POST, detach its second.
         let wanted = operation == "attach" ? 1 : 2
         let inFlight = await waitUntil(timeout: .seconds(300)) {
-            ((try? await rig.emulator.requests()) ?? []).filter { $0.method == "POST" && $0.path.contains("attachDetachDataDisks") }.count >= wanted
+            ((try? await rig.emulator.requests()) ?? []).filter {
+                $0.method == "POST" && $0.path.contains("attachDetachDataDisks")
+            }.count >= wanted
                 || !kiln.process.isRunning
         }
         checks.expect(inFlight && kiln.process.isRunning, "\(kiln.output)")
@@ -208,6 +236,9 @@ extension CrashTests {
         result.seconds = Date().timeIntervalSince(start)
         print(result)
         let log = (try? String(contentsOf: rig.emulator.logFile, encoding: .utf8)) ?? ""
-        checks.expect(result.clean, "\(result)\n\(result.problems.joined(separator: "\n"))\nkilled run:\n\(kiln.output)\nemulator:\n\(log.suffix(3000))")
+        checks.expect(
+            result.clean,
+            "\(result)\n\(result.problems.joined(separator: "\n"))\nkilled run:\n\(kiln.output)\nemulator:\n\(log.suffix(3000))"
+        )
     }
 }

@@ -25,15 +25,17 @@ final class FaultBuild: @unchecked Sendable {
         let manifest = "manifests/quickstart.yaml"
         try dir.edit(manifest, replacing: "  - name: quickstart\n", with: "  - name: \(name)\n")
         // A step that fails or hangs on demand; its timeout is short so a hang ends soon.
-        try dir.edit(manifest, replacing: "      - name: setup\n", with: """
-                  - name: fault
-                    timeout: 4s
-                    shell:
-                      - if [ -e \(switchPrefix)-fail ]; then echo "injected failure" >&2; exit 7; fi
-                      - while [ -e \(switchPrefix)-hang ]; do sleep 1; done
-                  - name: setup
+        try dir.edit(
+            manifest, replacing: "      - name: setup\n",
+            with: """
+                      - name: fault
+                        timeout: 4s
+                        shell:
+                          - if [ -e \(switchPrefix)-fail ]; then echo "injected failure" >&2; exit 7; fi
+                          - while [ -e \(switchPrefix)-hang ]; do sleep 1; done
+                      - name: setup
 
-            """)
+                """)
         for (old, new) in edits { try dir.edit(manifest, replacing: old, with: new) }
         emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
         self.name = name
@@ -55,7 +57,11 @@ final class FaultBuild: @unchecked Sendable {
     /// Turns the provisioning step's failure (`fail`) or hang (`hang`) on or off.
     func setSwitch(_ which: String, _ on: Bool) {
         let path = "\(switchPrefix)-\(which)"
-        if on { FileManager.default.createFile(atPath: path, contents: Data("kiln fault test\n".utf8)) } else { unlink(path) }
+        if on {
+            FileManager.default.createFile(atPath: path, contents: Data("kiln fault test\n".utf8))
+        } else {
+            unlink(path)
+        }
     }
 
     /// Temporary disks and snapshots still in the emulator, mounts under the build's path,
@@ -72,9 +78,15 @@ final class FaultBuild: @unchecked Sendable {
     /// Checks the build converged: the plan is empty, outputs exist, nothing is left.
     func expectConverged(_ context: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let plan = try await kiln("plan")
-        #expect(plan.status == 0, "\(context): plan after the re-run: \(plan.stdout)\(plan.stderr)", sourceLocation: sourceLocation)
-        #expect(try await emulator.resources(ofType: "Microsoft.Compute/images").count == 1, "\(context)", sourceLocation: sourceLocation)
-        #expect(try await emulator.resources(ofType: "Microsoft.Compute/galleries/images/versions").count == 1, "\(context)", sourceLocation: sourceLocation)
+        #expect(
+            plan.status == 0, "\(context): plan after the re-run: \(plan.stdout)\(plan.stderr)",
+            sourceLocation: sourceLocation)
+        #expect(
+            try await emulator.resources(ofType: "Microsoft.Compute/images").count == 1, "\(context)",
+            sourceLocation: sourceLocation)
+        #expect(
+            try await emulator.resources(ofType: "Microsoft.Compute/galleries/images/versions").count == 1,
+            "\(context)", sourceLocation: sourceLocation)
         let left = try await leftovers()
         #expect(left.isEmpty, "\(context): left behind: \(left)", sourceLocation: sourceLocation)
     }
@@ -83,10 +95,12 @@ final class FaultBuild: @unchecked Sendable {
     func timeline() async throws -> [TimedRequest] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let raw = try JSONSerialization.jsonObject(with: await emulator.call("GET", "requests")) as? [[String: Any]] ?? []
+        let raw =
+            try JSONSerialization.jsonObject(with: await emulator.call("GET", "requests")) as? [[String: Any]] ?? []
         return raw.compactMap { e in
             guard let seq = e["sequence"] as? Int, let t = (e["time"] as? String).flatMap(formatter.date(from:)),
-                  let method = e["method"] as? String, let path = e["path"] as? String, let status = e["status"] as? Int else { return nil }
+                let method = e["method"] as? String, let path = e["path"] as? String, let status = e["status"] as? Int
+            else { return nil }
             return TimedRequest(sequence: seq, time: t, method: method, path: path, status: status)
         }.sorted { $0.sequence < $1.sequence }
     }
@@ -98,7 +112,8 @@ final class FaultBuild: @unchecked Sendable {
         let operations = (try await emulator.inventory())["operations"] as? [[String: Any]] ?? []
         var ends: [String: Date] = [:]
         for op in operations {
-            guard let id = op["id"] as? String, let start = (op["startTime"] as? String).flatMap(formatter.date(from:)) else { continue }
+            guard let id = op["id"] as? String, let start = (op["startTime"] as? String).flatMap(formatter.date(from:))
+            else { continue }
             ends[id.lowercased()] = start.addingTimeInterval((op["durationSeconds"] as? NSNumber)?.doubleValue ?? 0)
         }
         return ends
@@ -121,10 +136,13 @@ struct TimedRequest: Sendable {
     var status: Int
 
     var key: String { "\(method) \(path)" }
-    var isTokenRequest: Bool { path.lowercased().contains("/oauth2/") || path.lowercased().hasPrefix("/metadata/identity/") }
+    var isTokenRequest: Bool {
+        path.lowercased().contains("/oauth2/") || path.lowercased().hasPrefix("/metadata/identity/")
+    }
     var isOperationPoll: Bool {
         let p = path.lowercased()
-        return method == "GET" && (p.contains("/diskoperations/") || p.contains("/operations/") || p.contains("/capsoperations/"))
+        return method == "GET"
+            && (p.contains("/diskoperations/") || p.contains("/operations/") || p.contains("/capsoperations/"))
     }
 }
 
@@ -133,7 +151,9 @@ struct TimedRequest: Sendable {
 /// before the operation's end, `operationEnds` by lower-cased operation id), the
 /// next poll of that URL sooner than the answer's `Retry-After: pollSeconds`. Times are when
 /// the emulator received each request, so a gap measured is at least the client's wait.
-func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: Double, operationEnds: [String: Date]) -> [String] {
+func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: Double, operationEnds: [String: Date])
+    -> [String]
+{
     let slack = 0.05  // the log keeps milliseconds
     var found: [String] = []
     for (i, r) in log.enumerated() {
@@ -141,7 +161,8 @@ func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: 
         if r.status == 429 {
             wait = throttleSeconds
         } else if r.isOperationPoll, (200..<300).contains(r.status),
-                  let end = operationEnds[r.path.split(separator: "/").last.map { $0.lowercased() } ?? ""], r.time < end {
+            let end = operationEnds[r.path.split(separator: "/").last.map { $0.lowercased() } ?? ""], r.time < end
+        {
             // Only an "in progress" answer carries the Retry-After to honour: after a dropped
             // connection (status 0) or a 5xx the client retries on its own backoff.
             wait = pollSeconds
@@ -151,7 +172,9 @@ func earlyRepeats(in log: [TimedRequest], throttleSeconds: Double, pollSeconds: 
         guard let next = log[(i + 1)...].first(where: { $0.key == r.key }) else { continue }
         let gap = next.time.timeIntervalSince(r.time)
         if gap + slack < wait {
-            found.append("\(next.key) #\(next.sequence) came \(String(format: "%.3f", gap)) s after #\(r.sequence) (status \(r.status)), wanted ≥ \(wait) s")
+            found.append(
+                "\(next.key) #\(next.sequence) came \(String(format: "%.3f", gap)) s after #\(r.sequence) (status \(r.status)), wanted ≥ \(wait) s"
+            )
         }
     }
     return found

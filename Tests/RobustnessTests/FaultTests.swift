@@ -9,7 +9,9 @@ import Testing
 /// gone a re-run resumes the same run and converges with nothing left behind.
 ///
 /// Serialized: one at a time keeps the machine's load bearable.
-@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+@Suite(
+    .serialized, .endToEnd,
+    .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct Faults {
     /// One transient fault (a set of emulator fault rules) and how long a throttled request
     /// must wait.
@@ -24,44 +26,71 @@ struct Faults {
     /// has one case per fault kind this way, in the time of one build).
     static var transients: [Transient] {
         var cases = [
-            Transient(label: "all-kinds", rules: """
-                [{"kind": "throttle", "path": "/subscriptions/*", "times": 4, "retryAfter": 2},
-                 {"kind": "error", "status": 503, "method": "GET", "path": "/subscriptions/*", "skip": 6, "times": 2},
-                 {"kind": "error", "status": 500, "method": "PUT", "path": "*/disks/*", "times": 2},
-                 {"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 12, "times": 2},
-                 {"kind": "drop", "method": "PUT", "path": "*/galleries/*", "times": 1},
-                 {"kind": "tokenOutage", "times": 5}]
-                """, throttleSeconds: 2),
+            Transient(
+                label: "all-kinds",
+                rules: """
+                    [{"kind": "throttle", "path": "/subscriptions/*", "times": 4, "retryAfter": 2},
+                     {"kind": "error", "status": 503, "method": "GET", "path": "/subscriptions/*", "skip": 6, "times": 2},
+                     {"kind": "error", "status": 500, "method": "PUT", "path": "*/disks/*", "times": 2},
+                     {"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 12, "times": 2},
+                     {"kind": "drop", "method": "PUT", "path": "*/galleries/*", "times": 1},
+                     {"kind": "tokenOutage", "times": 5}]
+                    """, throttleSeconds: 2)
         ]
         guard Matrix.full else { return cases }
         cases += [
-            Transient(label: "throttle", rules: #"[{"kind": "throttle", "path": "/subscriptions/*", "times": 6, "retryAfter": 2}]"#, throttleSeconds: 2),
-            Transient(label: "errors", rules: """
-                [{"kind": "error", "status": 503, "method": "GET", "path": "/subscriptions/*", "times": 3},
-                 {"kind": "error", "status": 500, "method": "PUT", "path": "*/disks/*", "times": 2},
-                 {"kind": "error", "status": 500, "method": "DELETE", "path": "*/snapshots/*", "times": 2}]
-                """),
-            Transient(label: "drops", rules: """
-                [{"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 2, "times": 3},
-                 {"kind": "drop", "method": "PUT", "path": "*/galleries/*", "times": 1}]
-                """),
+            Transient(
+                label: "throttle",
+                rules: #"[{"kind": "throttle", "path": "/subscriptions/*", "times": 6, "retryAfter": 2}]"#,
+                throttleSeconds: 2),
+            Transient(
+                label: "errors",
+                rules: """
+                    [{"kind": "error", "status": 503, "method": "GET", "path": "/subscriptions/*", "times": 3},
+                     {"kind": "error", "status": 500, "method": "PUT", "path": "*/disks/*", "times": 2},
+                     {"kind": "error", "status": 500, "method": "DELETE", "path": "*/snapshots/*", "times": 2}]
+                    """),
+            Transient(
+                label: "drops",
+                rules: """
+                    [{"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 2, "times": 3},
+                     {"kind": "drop", "method": "PUT", "path": "*/galleries/*", "times": 1}]
+                    """),
             Transient(label: "tokens", rules: #"[{"kind": "tokenOutage", "times": 3}]"#),
-            Transient(label: "throttle-polls", rules: #"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 5, "retryAfter": 1}]"#, throttleSeconds: 1),
+            Transient(
+                label: "throttle-polls",
+                rules:
+                    #"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 5, "retryAfter": 1}]"#,
+                throttleSeconds: 1),
             // 6 in a row on one request: Kiln makes 8 attempts at most (AzureRetryPolicy.arm).
-            Transient(label: "throttle-writes", rules: #"[{"kind": "throttle", "method": "PUT", "path": "/subscriptions/*", "times": 6, "retryAfter": 3}, {"kind": "throttle", "method": "POST", "path": "/subscriptions/*", "times": 2, "retryAfter": 3}]"#, throttleSeconds: 3),
-            Transient(label: "errors-502-504", rules: #"[{"kind": "error", "status": 502, "path": "/subscriptions/*", "skip": 5, "times": 2}, {"kind": "error", "status": 504, "method": "GET", "path": "/subscriptions/*", "skip": 10, "times": 3}]"#),
-            Transient(label: "drops-late", rules: #"[{"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 20, "times": 4}, {"kind": "drop", "method": "DELETE", "path": "/subscriptions/*", "times": 1}]"#),
-            Transient(label: "tokens-long", rules: #"[{"kind": "tokenOutage", "times": 6}]"#),
+            Transient(
+                label: "throttle-writes",
+                rules:
+                    #"[{"kind": "throttle", "method": "PUT", "path": "/subscriptions/*", "times": 6, "retryAfter": 3}, {"kind": "throttle", "method": "POST", "path": "/subscriptions/*", "times": 2, "retryAfter": 3}]"#,
+                throttleSeconds: 3),
+            Transient(
+                label: "errors-502-504",
+                rules:
+                    #"[{"kind": "error", "status": 502, "path": "/subscriptions/*", "skip": 5, "times": 2}, {"kind": "error", "status": 504, "method": "GET", "path": "/subscriptions/*", "skip": 10, "times": 3}]"#
+            ),
+            Transient(
+                label: "drops-late",
+                rules:
+                    #"[{"kind": "drop", "method": "GET", "path": "/subscriptions/*", "skip": 20, "times": 4}, {"kind": "drop", "method": "DELETE", "path": "/subscriptions/*", "times": 1}]"#
+            ),
+            Transient(label: "tokens-long", rules: #"[{"kind": "tokenOutage", "times": 6}]"#)
         ]
         return cases
     }
 
     /// Slow enough operations that Kiln polls them (so poll spacing is checked too).
-    static let pollingConfig = #"{"latency": {"diskCreate": 2, "snapshot": 2, "image": 1}, "retryAfterSeconds": 1, "tokenLifetimeSeconds": 30}"#
+    static let pollingConfig =
+        #"{"latency": {"diskCreate": 2, "snapshot": 2, "image": 1}, "retryAfterSeconds": 1, "tokenLifetimeSeconds": 30}"#
 
     @Test(arguments: Faults.transients)
     func aTransientFaultIsRiddenOut(_ fault: Transient) async throws {
-        let build = try await FaultBuild("t\(fault.label.replacingOccurrences(of: "-", with: ""))", config: Self.pollingConfig)
+        let build = try await FaultBuild(
+            "t\(fault.label.replacingOccurrences(of: "-", with: ""))", config: Self.pollingConfig)
         defer { build.close() }
         try await build.emulator.setFaults(fault.rules)
         let apply = try await build.apply()
@@ -70,9 +99,13 @@ struct Faults {
         // The fault really happened (else the case tests nothing).
         let faulted = log.filter { [0, 429, 500, 502, 503, 504].contains($0.status) }
         #expect(!faulted.isEmpty, "\(fault.label): no request was faulted")
-        let early = earlyRepeats(in: log, throttleSeconds: fault.throttleSeconds, pollSeconds: 1, operationEnds: try await build.operationEnds())
+        let early = earlyRepeats(
+            in: log, throttleSeconds: fault.throttleSeconds, pollSeconds: 1,
+            operationEnds: try await build.operationEnds())
         #expect(early.isEmpty, "\(fault.label): repeated too soon: \(early)")
-        print("faults: transient \(fault.label): exit \(apply.status), \(log.count) requests, \(faulted.count) faulted, \(early.count) too early")
+        print(
+            "faults: transient \(fault.label): exit \(apply.status), \(log.count) requests, \(faulted.count) faulted, \(early.count) too early"
+        )
         try await build.emulator.setFaults("[]")
         try await build.expectConverged(fault.label)
     }
@@ -95,8 +128,9 @@ struct Faults {
             FailedOperation(label: "attach", method: "POST", path: "*/attachDetachDataDisks", action: "attach[os]"),
             // Not `*/images/*`: the image definition (`galleries/…/images/…`), made at the start, matches that too.
             FailedOperation(label: "image", method: "PUT", path: "*/Microsoft.Compute/images/*", action: "image"),
-            FailedOperation(label: "definition", method: "PUT", path: "*/galleries/*/images/*", action: "gallery-definition"),
-            FailedOperation(label: "version", method: "PUT", path: "*/versions/*", action: "gallery-version"),
+            FailedOperation(
+                label: "definition", method: "PUT", path: "*/galleries/*/images/*", action: "gallery-definition"),
+            FailedOperation(label: "version", method: "PUT", path: "*/versions/*", action: "gallery-version")
         ]
     }
 
@@ -104,20 +138,28 @@ struct Faults {
     func anOperationEndingFailedFailsTheApplyAndAReRunConverges(_ op: FailedOperation) async throws {
         let build = try await FaultBuild("op\(op.label)")
         defer { build.close() }
-        try await build.emulator.setFaults(#"[{"kind": "failOperation", "method": "\#(op.method)", "path": "\#(op.path)", "times": 1, "code": "InternalDiskManagementError", "message": "Injected failure."}]"#)
+        try await build.emulator.setFaults(
+            #"[{"kind": "failOperation", "method": "\#(op.method)", "path": "\#(op.path)", "times": 1, "code": "InternalDiskManagementError", "message": "Injected failure."}]"#
+        )
         let failed = try await build.apply()
         #expect(failed.status == 1, "\(op.label): \(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/\(op.action)"), "\(op.label): the message names the action: \(text)")
-        #expect(text.contains("InternalDiskManagementError") && text.contains("Injected failure"), "\(op.label): the message gives the cause: \(text)")
+        #expect(
+            text.contains("InternalDiskManagementError") && text.contains("Injected failure"),
+            "\(op.label): the message gives the cause: \(text)")
         try await build.emulator.setFaults("[]")
         let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(op.label): \(rerun.stdout)\n\(rerun.stderr)")
         if ["snapshot", "image", "definition", "version"].contains(op.label) {
-            #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "\(op.label): the re-run resumed: \(rerun.stdout)")
+            #expect(
+                !rerun.stdout.contains("\(build.name)/provision[motd]: running"),
+                "\(op.label): the re-run resumed: \(rerun.stdout)")
         }
         try await build.expectConverged("operation Failed (\(op.label))")
-        print("faults: operation Failed (\(op.label)): exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
+        print(
+            "faults: operation Failed (\(op.label)): exit \(failed.status), then \(rerun.status); \(failureLine(failed))"
+        )
     }
 
     /// Throttling that outlasts Kiln's retries (8 attempts per request) is not transient:
@@ -126,13 +168,18 @@ struct Faults {
     func endlessThrottlingFailsClearlyAndAReRunConverges() async throws {
         let build = try await FaultBuild("throttleforever", config: Self.pollingConfig)
         defer { build.close() }
-        try await build.emulator.setFaults(#"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 0, "retryAfter": 1}]"#)
+        try await build.emulator.setFaults(
+            #"[{"kind": "throttle", "method": "GET", "path": "*operations/*", "times": 0, "retryAfter": 1}]"#)
         let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/create-disk[os]"), "the message names the action: \(text)")
-        #expect(text.contains("429 TooManyRequests") && text.contains("asks to wait 1 s"), "the message gives the cause: \(text)")
-        let early = earlyRepeats(in: try await build.timeline(), throttleSeconds: 1, pollSeconds: 1, operationEnds: try await build.operationEnds())
+        #expect(
+            text.contains("429 TooManyRequests") && text.contains("asks to wait 1 s"),
+            "the message gives the cause: \(text)")
+        let early = earlyRepeats(
+            in: try await build.timeline(), throttleSeconds: 1, pollSeconds: 1,
+            operationEnds: try await build.operationEnds())
         #expect(early.isEmpty, "repeated too soon: \(early)")
         try await build.emulator.setFaults("[]")
         let rerun = try await build.apply()
@@ -142,30 +189,37 @@ struct Faults {
     }
 
     @Test func aDeviceThatNeverAppearsFailsTheApplyAndAReRunConverges() async throws {
-        let build = try await FaultBuild("nodevice", edits: [("    tags:\n", "    timeouts:\n      deviceWait: 5s\n    tags:\n")])
+        let build = try await FaultBuild(
+            "nodevice", edits: [("    tags:\n", "    timeouts:\n      deviceWait: 5s\n    tags:\n")])
         defer { build.close() }
         try await build.emulator.setFaults(#"[{"kind": "noDevice"}]"#)
         let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
-        #expect(text.contains("\(build.name)/device[os]") || text.contains("\(build.name)/attach[os]"), "the message names the action: \(text)")
+        #expect(
+            text.contains("\(build.name)/device[os]") || text.contains("\(build.name)/attach[os]"),
+            "the message names the action: \(text)")
         #expect(text.contains("no block device appeared for LUN 0"), "the message gives the cause: \(text)")
         try await build.emulator.setFaults("[]")
         let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
-        #expect(!rerun.stdout.contains("\(build.name)/create-disk[os]: creating"), "the re-run resumed: \(rerun.stdout)")
+        #expect(
+            !rerun.stdout.contains("\(build.name)/create-disk[os]: creating"), "the re-run resumed: \(rerun.stdout)")
         try await build.expectConverged("device never appears")
         print("faults: device never appears: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
 
     @Test func aMountThatFailsFailsTheApplyAndTheFixedManifestConverges() async throws {
-        let build = try await FaultBuild("mount", edits: [("    provision:\n", "    mount:\n      options: [kiln_no_such_option]\n    provision:\n")])
+        let build = try await FaultBuild(
+            "mount", edits: [("    provision:\n", "    mount:\n      options: [kiln_no_such_option]\n    provision:\n")]
+        )
         defer { build.close() }
         let failed = try await build.apply()
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/mount"), "the message names the action: \(text)")
-        #expect(text.contains("mount") && text.contains("kiln_no_such_option"), "the message shows the command: \(text)")
+        #expect(
+            text.contains("mount") && text.contains("kiln_no_such_option"), "the message shows the command: \(text)")
         // The fix changes the mount settings, hence the digest: a new run, which must also
         // clean up what the failed run left attached.
         try build.dir.edit(build.manifest, replacing: "    mount:\n      options: [kiln_no_such_option]\n", with: "")
@@ -183,12 +237,17 @@ struct Faults {
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/provision[fault]"), "the message names the step: \(text)")
-        #expect(text.contains("7") && text.contains("injected failure"), "the message gives the exit status and the step's output: \(text)")
+        #expect(
+            text.contains("7") && text.contains("injected failure"),
+            "the message gives the exit status and the step's output: \(text)")
         build.setSwitch("fail", false)
         let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
-        #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
-        #expect(rerun.stdout.contains("\(build.name)/provision[fault]: running"), "the failed step runs again: \(rerun.stdout)")
+        #expect(
+            !rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
+        #expect(
+            rerun.stdout.contains("\(build.name)/provision[fault]: running"),
+            "the failed step runs again: \(rerun.stdout)")
         try await build.expectConverged("step fails")
         print("faults: provisioning command fails: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
@@ -201,12 +260,15 @@ struct Faults {
         #expect(failed.status == 1, "\(failed.stdout)\n\(failed.stderr)")
         let text = failed.stdout + failed.stderr
         #expect(text.contains("\(build.name)/provision[fault]"), "the message names the step: \(text)")
-        #expect(text.lowercased().contains("timed out") || text.lowercased().contains("timeout"), "the message says it timed out: \(text)")
+        #expect(
+            text.lowercased().contains("timed out") || text.lowercased().contains("timeout"),
+            "the message says it timed out: \(text)")
         #expect(text.contains("4s") || text.contains("4 s"), "the message gives the timeout: \(text)")
         build.setSwitch("hang", false)
         let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
-        #expect(!rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
+        #expect(
+            !rerun.stdout.contains("\(build.name)/provision[motd]: running"), "motd is not run again: \(rerun.stdout)")
         try await build.expectConverged("step hangs")
         print("faults: provisioning command hangs: exit \(failed.status), then \(rerun.status); \(failureLine(failed))")
     }
@@ -214,5 +276,7 @@ struct Faults {
 
 /// The first "✗ action: failed …" line of a failed apply, for the report.
 func failureLine(_ result: ProcessResult) -> String {
-    (result.stdout + result.stderr).split(separator: "\n").first { $0.contains("✗") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "(no ✗ line)"
+    (result.stdout + result.stderr).split(separator: "\n").first { $0.contains("✗") }.map {
+        $0.trimmingCharacters(in: .whitespaces)
+    } ?? "(no ✗ line)"
 }

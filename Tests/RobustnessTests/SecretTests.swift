@@ -7,7 +7,9 @@ import Testing
 /// secret, nor the private key, nor any token or client assertion may appear in Kiln's output
 /// (text and JSON events), its saved plan, its artifact, or any file of its state directory
 /// (journals, locks); those files are mode 0600.
-@Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+@Suite(
+    .serialized, .endToEnd,
+    .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
 struct Secrets {
     static let secretApp = "44444444-4444-4444-4444-444444444444"
     static let certificateApp = "55555555-5555-5555-5555-555555555555"
@@ -22,10 +24,13 @@ struct Secrets {
         let secret = "kiln-secret-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let keys = dir.url.appendingPathComponent("keys")
         try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
-        let openssl = try await runProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kiln-secret-test", "-days", "1",
-            "-keyout", keys.appendingPathComponent("app.key").path, "-out", keys.appendingPathComponent("app.crt").path,
-        ])
+        let openssl = try await runProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kiln-secret-test", "-days", "1",
+                "-keyout", keys.appendingPathComponent("app.key").path, "-out",
+                keys.appendingPathComponent("app.crt").path
+            ])
         try #require(openssl.status == 0, "openssl: \(openssl.stderr)")
         let key = try String(contentsOf: keys.appendingPathComponent("app.key"), encoding: .utf8)
         let certificate = try String(contentsOf: keys.appendingPathComponent("app.crt"), encoding: .utf8)
@@ -42,26 +47,39 @@ struct Secrets {
               {"clientID": "\(Self.certificateApp)", "secret": null, "certificates": ["\(keys.appendingPathComponent("app.crt").path)"]}
             ]}
             """
-        let emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
+        let emulator = try await ServedEmulator(
+            stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: config)
         var environment = ProcessInfo.processInfo.environment
         environment["KILN_TEST_CLIENT_SECRET"] = secret
         var outputs: [(String, String)] = []
         func kiln(_ arguments: [String]) async throws -> ProcessResult {
-            let r = try await KilnBinary.run([arguments[0], "--emulator-endpoints", emulator.endpointsFile] + arguments.dropFirst(), in: dir.url, environment: environment)
+            let r = try await KilnBinary.run(
+                [arguments[0], "--emulator-endpoints", emulator.endpointsFile] + arguments.dropFirst(), in: dir.url,
+                environment: environment)
             outputs.append(("kiln \(arguments.joined(separator: " ")) (stdout)", r.stdout))
             outputs.append(("kiln \(arguments.joined(separator: " ")) (stderr)", r.stderr))
             return r
         }
 
         for (credential, edit) in [
-            ("client secret", "azure:\n  credential:\n    kind: clientSecret\n    clientId: \(Self.secretApp)\n    clientSecretEnv: KILN_TEST_CLIENT_SECRET\nbuilds:\n"),
-            ("certificate", "azure:\n  credential:\n    kind: clientCertificate\n    clientId: \(Self.certificateApp)\n    clientCertificatePath: keys/app.pem\nbuilds:\n"),
+            (
+                "client secret",
+                "azure:\n  credential:\n    kind: clientSecret\n    clientId: \(Self.secretApp)\n    clientSecretEnv: KILN_TEST_CLIENT_SECRET\nbuilds:\n"
+            ),
+            (
+                "certificate",
+                "azure:\n  credential:\n    kind: clientCertificate\n    clientId: \(Self.certificateApp)\n    clientCertificatePath: keys/app.pem\nbuilds:\n"
+            )
         ] {
             // Fresh manifest text per credential; the certificate run publishes a new version so it has work to do.
             let text = try #require(dir.read(manifest))
             let base = text.components(separatedBy: "builds:\n").dropFirst().joined(separator: "builds:\n")
-            var manifestText = text.components(separatedBy: "azure:\n").first!.components(separatedBy: "builds:\n").first! + edit + base
-            if credential == "certificate" { manifestText = manifestText.replacingOccurrences(of: "version: 1.0.0", with: "version: 1.0.1") }
+            var manifestText =
+                text.components(separatedBy: "azure:\n").first!.components(separatedBy: "builds:\n").first! + edit
+                + base
+            if credential == "certificate" {
+                manifestText = manifestText.replacingOccurrences(of: "version: 1.0.0", with: "version: 1.0.1")
+            }
             try manifestText.write(to: dir.url.appendingPathComponent(manifest), atomically: true, encoding: .utf8)
 
             if credential == "client secret" {
@@ -69,21 +87,30 @@ struct Secrets {
                 environment["KILN_TEST_CLIENT_SECRET"] = secret + "-wrong"
                 let refused = try await kiln(["plan", manifest])
                 environment["KILN_TEST_CLIENT_SECRET"] = secret
-                #expect(refused.status == 1 && (refused.stdout + refused.stderr).contains("AADSTS7000215"), "a wrong secret: \(refused.stdout)\(refused.stderr)")
+                #expect(
+                    refused.status == 1 && (refused.stdout + refused.stderr).contains("AADSTS7000215"),
+                    "a wrong secret: \(refused.stdout)\(refused.stderr)")
             }
             let plan = try await kiln(["plan", "--json", "--out", "plan-\(credential.prefix(4)).json", manifest])
             #expect(plan.status == 0 || plan.status == 2, "\(credential): plan: \(plan.stdout)\(plan.stderr)")
-            let apply = try await kiln(["apply", "--auto-approve", "--json", "--artifact", "out-\(credential.prefix(4)).json", "plan-\(credential.prefix(4)).json"])
+            let apply = try await kiln([
+                "apply", "--auto-approve", "--json", "--artifact", "out-\(credential.prefix(4)).json",
+                "plan-\(credential.prefix(4)).json"
+            ])
             #expect(apply.status == 0, "\(credential): apply: \(apply.stdout)\(apply.stderr)")
             if credential == "certificate" {
                 // The new version needs a new snapshot of a new disk, provisioned again first.
-                #expect(apply.stdout.contains("\"action\":\"\(name)/provision[setup]\""), "\(credential): apply: \(apply.stdout)")
+                #expect(
+                    apply.stdout.contains("\"action\":\"\(name)/provision[setup]\""),
+                    "\(credential): apply: \(apply.stdout)")
             }
             let drift = try await kiln(["drift", manifest])
             #expect(drift.status == 0, "\(credential): drift: \(drift.stdout)\(drift.stderr)")
         }
         // Each app really authenticated (else the test would prove nothing about it).
-        let tokens = try await emulator.requests().filter { $0.path.lowercased().contains("/oauth2/") && $0.status == 200 }
+        let tokens = try await emulator.requests().filter {
+            $0.path.lowercased().contains("/oauth2/") && $0.status == 200
+        }
         #expect(tokens.count >= 2)
 
         // Everything Kiln wrote: outputs, saved plans, artifacts, the state directory.
@@ -94,7 +121,8 @@ struct Secrets {
         let state = dir.url.appendingPathComponent(".kiln")
         var stateFiles: [URL] = []
         if let walker = FileManager.default.enumerator(at: state, includingPropertiesForKeys: [.isRegularFileKey]) {
-            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
+            for case let url as URL in walker
+            where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
                 stateFiles.append(url)
             }
         }
@@ -111,7 +139,9 @@ struct Secrets {
             if text.contains(secret + "-wrong") { hits.append("\(source): the wrong client secret") }
             if keyLines.contains(where: { text.contains($0) }) { hits.append("\(source): private key material") }
             if text.contains("PRIVATE KEY") { hits.append("\(source): a PEM private key marker") }
-            if text.range(of: #"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"#, options: .regularExpression) != nil { hits.append("\(source): a JWT (token or client assertion)") }
+            if text.range(of: #"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"#, options: .regularExpression) != nil {
+                hits.append("\(source): a JWT (token or client assertion)")
+            }
         }
         #expect(hits.isEmpty, "secrets written: \(hits)")
         var modes: [String] = []
@@ -120,8 +150,12 @@ struct Secrets {
             if mode != 0o600 { modes.append("\(file.lastPathComponent): \(String(mode, radix: 8))") }
         }
         #expect(modes.isEmpty, "state files not 0600: \(modes)")
-        let planModes = files.map { "\($0.lastPathComponent) \(String(((try? FileManager.default.attributesOfItem(atPath: $0.path)[.posixPermissions]) as? Int) ?? -1, radix: 8))" }
-        print("secrets: \(haystacks.count) outputs and files searched (\(lines) lines, \(stateFiles.count) state files), \(hits.count) hits, \(modes.count) state files not 0600; \(tokens.count) tokens issued; saved plans and artifacts: \(planModes.joined(separator: ", "))")
+        let planModes = files.map {
+            "\($0.lastPathComponent) \(String(((try? FileManager.default.attributesOfItem(atPath: $0.path)[.posixPermissions]) as? Int) ?? -1, radix: 8))"
+        }
+        print(
+            "secrets: \(haystacks.count) outputs and files searched (\(lines) lines, \(stateFiles.count) state files), \(hits.count) hits, \(modes.count) state files not 0600; \(tokens.count) tokens issued; saved plans and artifacts: \(planModes.joined(separator: ", "))"
+        )
 
         #expect(await Leaks.mounts(under: dir.hostPaths.mountPath(name)).isEmpty)
         await emulator.stop()

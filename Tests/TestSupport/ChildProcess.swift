@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program a test started, awaited without holding a thread of Swift's cooperative pool:
@@ -39,9 +40,11 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` with `arguments` (not including argv[0]) in `directory`, with
     /// `environment` (default: the test process's).
-    public static func spawn(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
-                             environment: [String: String]? = nil, output: Output = .pipe,
-                             error: Output = .pipe) throws -> ChildProcess {
+    public static func spawn(
+        _ executable: URL, _ arguments: [String], in directory: URL? = nil,
+        environment: [String: String]? = nil, output: Output = .pipe,
+        error: Output = .pipe
+    ) throws -> ChildProcess {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -85,8 +88,8 @@ public final class ChildProcess: Sendable {
         let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
         let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         var pid = pid_t()
         let rc = posix_spawn(&pid, executable.path, &fileActions, &attributes, argv, envp)
@@ -210,13 +213,16 @@ public final class ChildProcess: Sendable {
     }
 
     /// Runs `executable` to its end, capturing both streams.
-    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
-                           environment: [String: String]? = nil) async throws -> ProcessResult {
+    public static func run(
+        _ executable: URL, _ arguments: [String], in directory: URL? = nil,
+        environment: [String: String]? = nil
+    ) async throws -> ProcessResult {
         let child = try spawn(executable, arguments, in: directory, environment: environment)
         let output = await child.readPipes()
         let status = await child.exit()
-        return ProcessResult(status: status, stdout: String(decoding: output[0], as: UTF8.self),
-                             stderr: String(decoding: output[1], as: UTF8.self))
+        return ProcessResult(
+            status: status, stdout: String(decoding: output[0], as: UTF8.self),
+            stderr: String(decoding: output[1], as: UTF8.self))
     }
 }
 
@@ -227,7 +233,8 @@ public enum ProcessTable {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> pid_t? in
             guard let pid = pid_t(entry), let stat = read("/proc/\(entry)/stat"),
-                  let commEnd = stat.lastIndex(of: ")") else { return nil }
+                let commEnd = stat.lastIndex(of: ")")
+            else { return nil }
             // After "pid (comm)": state, ppid, pgrp, session, …
             let fields = stat[stat.index(after: commEnd)...].split(separator: " ")
             guard fields.count > 3, fields[0] != "Z", pid_t(fields[3]) == session else { return nil }
@@ -249,7 +256,8 @@ public enum ProcessTable {
 /// glibc functions Swift's Glibc module does not declare, looked up at run time.
 private enum SpawnSymbols {
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>)
+    typealias AddChdir =
+        @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>)
         -> Int32
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 

@@ -79,9 +79,10 @@ public final class BackgroundKiln: Sendable {
         let scope = try TestScope.required()
         outputFile = directory.appendingPathComponent("kiln-\(UUID().uuidString.prefix(6)).log")
         FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        process = try ChildProcess.spawn(KilnBinary.url, arguments, in: directory,
-                                         environment: KilnBinary.environment(environment, in: directory),
-                                         output: .file(outputFile), error: .file(outputFile))
+        process = try ChildProcess.spawn(
+            KilnBinary.url, arguments, in: directory,
+            environment: KilnBinary.environment(environment, in: directory),
+            output: .file(outputFile), error: .file(outputFile))
         let process = process
         scope.onExit(.processes) {
             let left = await process.killSession()
@@ -168,7 +169,8 @@ public final class ServedEmulator: @unchecked Sendable {
     private func start() async throws {
         try? FileManager.default.removeItem(atPath: endpointsFile)
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let arguments = ["emulator", "serve", "--state-dir", stateDirectory.path, "--devices", devices, "--no-tls"]
+        let arguments =
+            ["emulator", "serve", "--state-dir", stateDirectory.path, "--devices", devices, "--no-tls"]
             + (configFile.map { ["--config", $0.path] } ?? [])
         let p = try ChildProcess.spawn(KilnBinary.url, arguments, output: .file(logFile), error: .file(logFile))
         process = p
@@ -177,7 +179,8 @@ public final class ServedEmulator: @unchecked Sendable {
             FileManager.default.fileExists(atPath: endpointsFile) || !p.isRunning
         }
         guard ready, p.isRunning, let data = FileManager.default.contents(atPath: endpointsFile),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
             await p.killSession()
             process = nil
             let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
@@ -224,7 +227,9 @@ public final class ServedEmulator: @unchecked Sendable {
     /// The ids of the inventory's resources of an ARM type (e.g. `Microsoft.Compute/disks`).
     public func resources(ofType type: String) async throws -> [String] {
         let all = (try await inventory())["resources"] as? [[String: Any]] ?? []
-        return all.filter { ($0["type"] as? String)?.lowercased() == type.lowercased() }.compactMap { $0["id"] as? String }
+        return all.filter { ($0["type"] as? String)?.lowercased() == type.lowercased() }.compactMap {
+            $0["id"] as? String
+        }
     }
 
     /// Replaces the fault rules (a JSON array, docs/emulator.md); `"[]"` clears them.
@@ -239,7 +244,8 @@ public final class ServedEmulator: @unchecked Sendable {
         let headers = body == nil ? [:] : ["Content-Type": "application/json"]
         let answer = try await httpExchange(method, url, headers: headers, body: body.map { Data($0.utf8) })
         guard (200..<300).contains(answer.status) else {
-            throw FixtureError("\(method) \(url): HTTP \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+            throw FixtureError(
+                "\(method) \(url): HTTP \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
         }
         return answer.body
     }

@@ -45,7 +45,8 @@ public final class TestScope: Sendable {
     public func run() async {
         while let next = cleanups.withLock({ list -> (@Sendable () async -> Void)? in
             guard let phase = list.map(\.phase).min(),
-                  let index = list.lastIndex(where: { $0.phase == phase }) else { return nil }
+                let index = list.lastIndex(where: { $0.phase == phase })
+            else { return nil }
             return list.remove(at: index).run
         }) {
             await next()
@@ -73,8 +74,10 @@ public final class TestScope: Sendable {
 public struct EndToEndTrait: TestTrait, SuiteTrait, TestScoping {
     public var isRecursive: Bool { true }
 
-    public func provideScope(for test: Test, testCase: Test.Case?,
-                             performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         guard testCase != nil else { return try await function() }
         await MachineSlots.shared.acquire()
         do {

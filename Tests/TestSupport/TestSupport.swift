@@ -28,7 +28,9 @@ public struct TemporaryDirectory: Sendable {
 }
 
 /// Loads manifest text as if it were the file `name` inside `directory` (default: a fresh temp dir).
-public func loadManifest(_ text: String, name: String = "kiln.yaml", in directory: TemporaryDirectory? = nil) throws -> ManifestLoader.Result {
+public func loadManifest(_ text: String, name: String = "kiln.yaml", in directory: TemporaryDirectory? = nil) throws
+    -> ManifestLoader.Result
+{
     let dir = try directory ?? TemporaryDirectory()
     defer { if directory == nil { dir.remove() } }
     let file = try dir.write(name, text)
@@ -67,8 +69,10 @@ public enum KilnBinary {
 
     /// Runs kiln with `arguments` in `directory` (default: the repository root), no stdin,
     /// with `environment(_:in:)`.
-    public static func run(_ arguments: [String], in directory: URL = Repository.root,
-                           environment: [String: String]? = nil) async throws -> ProcessResult {
+    public static func run(
+        _ arguments: [String], in directory: URL = Repository.root,
+        environment: [String: String]? = nil
+    ) async throws -> ProcessResult {
         try await runProcess(url, arguments, in: directory, environment: Self.environment(environment, in: directory))
     }
 }
@@ -92,8 +96,10 @@ public struct TestHostPaths: Sendable {
 
 /// Runs a program to completion, capturing both streams, without holding a thread of the
 /// cooperative pool (`ChildProcess`).
-public func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
-                       environment: [String: String]? = nil) async throws -> ProcessResult {
+public func runProcess(
+    _ executable: URL, _ arguments: [String], in directory: URL? = nil,
+    environment: [String: String]? = nil
+) async throws -> ProcessResult {
     try await ChildProcess.run(executable, arguments, in: directory, environment: environment)
 }
 

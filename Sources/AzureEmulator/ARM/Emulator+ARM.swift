@@ -6,13 +6,23 @@ extension Emulator {
         ARMError(405, "MethodNotAllowed", "The requested resource does not support http method '\(request.method)'.")
     }
 
-    func arm(_ request: EmulatorRequest, _ lower: [String], failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func arm(_ request: EmulatorRequest, _ lower: [String], failOperation: FaultRule?) async throws(ARMError)
+        -> EmulatorResponse
+    {
         let seg = request.segments
         if lower == ["tenants"] {
             try apiVersions.check(request, family: .resources, typeName: "tenants", location: config.location)
-            return .json(200, ["value": [["id": .string("/tenants/\(config.tenant)"), "tenantId": .string(config.tenant),
-                                          "tenantCategory": "Home", "displayName": "Kiln Emulator",
-                                          "defaultDomain": .string(config.tenantDomain), "domains": [.string(config.tenantDomain)]]]])
+            return .json(
+                200,
+                [
+                    "value": [
+                        [
+                            "id": .string("/tenants/\(config.tenant)"), "tenantId": .string(config.tenant),
+                            "tenantCategory": "Home", "displayName": "Kiln Emulator",
+                            "defaultDomain": .string(config.tenantDomain), "domains": [.string(config.tenantDomain)]
+                        ]
+                    ]
+                ])
         }
         if lower.first == "providers" {
             throw ARMError(404, "NotFound", "The provider-level path \(request.path) is not emulated.")
@@ -25,7 +35,8 @@ extension Emulator {
         guard lower[1] == config.subscription.lowercased() else {
             throw ARMError(404, "SubscriptionNotFound", "The subscription '\(seg[1])' could not be found.")
         }
-        let rest = Array(lower.dropFirst(2)), restSeg = Array(seg.dropFirst(2))
+        let rest = Array(lower.dropFirst(2))
+        let restSeg = Array(seg.dropFirst(2))
         switch rest.first {
         case nil:
             try apiVersions.check(request, family: .resources, typeName: "subscriptions", location: config.location)
@@ -37,25 +48,40 @@ extension Emulator {
             return try listResources(request, resourceGroup: nil)
         case "locations" where rest.count == 1:
             try apiVersions.check(request, family: .resources, typeName: "locations", location: config.location)
-            return .json(200, ["value": [["id": .string("/subscriptions/\(config.subscription)/locations/\(config.location)"),
-                                          "name": .string(config.location), "displayName": .string(config.location),
-                                          "regionalDisplayName": .string(config.location), "type": "Region"]]])
+            return .json(
+                200,
+                [
+                    "value": [
+                        [
+                            "id": .string("/subscriptions/\(config.subscription)/locations/\(config.location)"),
+                            "name": .string(config.location), "displayName": .string(config.location),
+                            "regionalDisplayName": .string(config.location), "type": "Region"
+                        ]
+                    ]
+                ])
         case "resourcegroups":
             return try await resourceGroupRoutes(request, rest, restSeg, failOperation: failOperation)
         case "providers":
             guard rest.count >= 2 else { break }
             if rest.count == 2 {
                 try apiVersions.check(request, family: .resources, typeName: "providers", location: config.location)
-                return .json(200, ["id": .string("/subscriptions/\(config.subscription)/providers/\(restSeg[1])"),
-                                   "namespace": .string(restSeg[1]), "registrationState": "Registered", "registrationPolicy": "RegistrationRequired"])
+                return .json(
+                    200,
+                    [
+                        "id": .string("/subscriptions/\(config.subscription)/providers/\(restSeg[1])"),
+                        "namespace": .string(restSeg[1]), "registrationState": "Registered",
+                        "registrationPolicy": "RegistrationRequired"
+                    ])
             }
             guard rest[1] == "microsoft.compute" else { break }
-            let tail = Array(rest.dropFirst(2)), tailSeg = Array(restSeg.dropFirst(2))
+            let tail = Array(rest.dropFirst(2))
+            let tailSeg = Array(restSeg.dropFirst(2))
             if tail.first == "locations", tail.count >= 2 {
                 return try await locationRoutes(request, tail, tailSeg)
             }
             if tail.count == 1, request.method == "GET", let kind = Self.listKind(tail[0]) {
-                try apiVersions.check(request, family: Self.family(kind), typeName: tailSeg[0], location: config.location)
+                try apiVersions.check(
+                    request, family: Self.family(kind), typeName: tailSeg[0], location: config.location)
                 return listKind(kind, resourceGroup: nil, parent: nil, request)
             }
             throw invalidType(tailSeg.first ?? "", request)
@@ -85,8 +111,10 @@ extension Emulator {
     }
 
     func invalidType(_ type: String, _ request: EmulatorRequest) -> ARMError {
-        ARMError(404, "InvalidResourceType",
-                 "The resource type '\(type)' could not be found in the namespace 'Microsoft.Compute' for api version '\(request.apiVersion ?? "")'.")
+        ARMError(
+            404, "InvalidResourceType",
+            "The resource type '\(type)' could not be found in the namespace 'Microsoft.Compute' for api version '\(request.apiVersion ?? "")'."
+        )
     }
 
     func subscriptionBody() -> JSON {
@@ -94,29 +122,46 @@ extension Emulator {
             "id": .string("/subscriptions/\(config.subscription)"), "authorizationSource": "RoleBased",
             "managedByTenants": [], "subscriptionId": .string(config.subscription), "tenantId": .string(config.tenant),
             "displayName": .string(config.subscriptionName), "state": "Enabled",
-            "subscriptionPolicies": ["locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"],
+            "subscriptionPolicies": [
+                "locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"
+            ]
         ]
     }
 
     /// `GET {ARM}/metadata/endpoints`: what `az cloud register` and go-azure-sdk read. No auth.
     func cloudMetadata(_ request: EmulatorRequest) throws(ARMError) -> EmulatorResponse {
-        let arm = request.baseURL + "/", login = loginBase(for: request) + "/"
+        let arm = request.baseURL + "/"
+        let login = loginBase(for: request) + "/"
         if request.apiVersion == "2015-01-01" {
-            return .json(200, ["galleryEndpoint": .string(arm), "graphEndpoint": "https://graph.windows.net/",
-                               "portalEndpoint": "https://portal.azure.com/",
-                               "authentication": ["loginEndpoint": .string(login), "audiences": [.string(arm), "https://management.azure.com/"]]])
+            return .json(
+                200,
+                [
+                    "galleryEndpoint": .string(arm), "graphEndpoint": "https://graph.windows.net/",
+                    "portalEndpoint": "https://portal.azure.com/",
+                    "authentication": [
+                        "loginEndpoint": .string(login), "audiences": [.string(arm), "https://management.azure.com/"]
+                    ]
+                ])
         }
         let doc: JSON = [
             "name": "AzureCloud", "portal": "https://portal.azure.com",
-            "authentication": ["loginEndpoint": .string(login), "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
-                               "tenant": "common", "identityProvider": "AAD"],
-            "media": "https://rest.media.azure.net", "graphAudience": "https://graph.windows.net/", "graph": "https://graph.windows.net/",
-            "suffixes": ["storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io",
-                         "sqlServerHostname": "database.windows.net"],
+            "authentication": [
+                "loginEndpoint": .string(login),
+                "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+                "tenant": "common", "identityProvider": "AAD"
+            ],
+            "media": "https://rest.media.azure.net", "graphAudience": "https://graph.windows.net/",
+            "graph": "https://graph.windows.net/",
+            "suffixes": [
+                "storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io",
+                "sqlServerHostname": "database.windows.net"
+            ],
             "batch": "https://batch.core.windows.net/", "resourceManager": .string(arm),
-            "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/quickstart-templates/aliases.json",
-            "activeDirectoryDataLake": "https://datalake.azure.net/", "sqlManagement": "https://management.core.windows.net:8443/",
-            "microsoftGraphResourceId": "https://graph.microsoft.com/",
+            "vmImageAliasDoc":
+                "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/quickstart-templates/aliases.json",
+            "activeDirectoryDataLake": "https://datalake.azure.net/",
+            "sqlManagement": "https://management.core.windows.net:8443/",
+            "microsoftGraphResourceId": "https://graph.microsoft.com/"
         ]
         if let v = request.apiVersion, v < "2022-09-01" { return .json(200, [doc]) }
         return .json(200, doc)
@@ -124,13 +169,23 @@ extension Emulator {
 
     // MARK: Resource groups
 
-    func resourceGroupRoutes(_ request: EmulatorRequest, _ rest: [String], _ restSeg: [String], failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func resourceGroupRoutes(
+        _ request: EmulatorRequest, _ rest: [String], _ restSeg: [String], failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         if rest.count == 1 {
             try apiVersions.check(request, family: .resources, typeName: "resourceGroups", location: config.location)
             guard request.method == "GET" else { throw methodNotAllowed(request) }
-            return .json(200, ["value": .array(state.resourceGroups.values.sorted { ($0["name"]?.stringValue ?? "") < ($1["name"]?.stringValue ?? "") })])
+            return .json(
+                200,
+                [
+                    "value": .array(
+                        state.resourceGroups.values.sorted {
+                            ($0["name"]?.stringValue ?? "") < ($1["name"]?.stringValue ?? "")
+                        })
+                ])
         }
-        let rgName = restSeg[1], rgKey = rest[1]
+        let rgName = restSeg[1]
+        let rgKey = rest[1]
         if rest.count == 2 {
             try apiVersions.check(request, family: .resources, typeName: "resourceGroups", location: config.location)
             switch request.method {
@@ -144,18 +199,21 @@ extension Emulator {
                 }
                 let existed = state.resourceGroups[rgKey] != nil
                 let name = state.resourceGroups[rgKey]?["name"]?.stringValue ?? rgName
-                state.resourceGroups[rgKey] = Self.resourceGroupBody(config: config, name: name, location: loc, tags: try body.stringMap("tags"))
+                state.resourceGroups[rgKey] = Self.resourceGroupBody(
+                    config: config, name: name, location: loc, tags: try body.stringMap("tags"))
                 markDirty()
                 return .json(existed ? 200 : 201, state.resourceGroups[rgKey]!)
             default:
                 throw methodNotAllowed(request)
             }
         }
-        guard state.resourceGroups[rgKey] != nil || (config.createResourceGroupsOnDemand && request.method == "PUT") else {
+        guard state.resourceGroups[rgKey] != nil || (config.createResourceGroupsOnDemand && request.method == "PUT")
+        else {
             throw resourceGroupNotFound(rgName)
         }
         if state.resourceGroups[rgKey] == nil {
-            state.resourceGroups[rgKey] = Self.resourceGroupBody(config: config, name: rgName, location: config.location, tags: nil)
+            state.resourceGroups[rgKey] = Self.resourceGroupBody(
+                config: config, name: rgName, location: config.location, tags: nil)
             markDirty()
         }
         let rg = state.resourceGroups[rgKey]?["name"]?.stringValue ?? rgName
@@ -163,11 +221,15 @@ extension Emulator {
             try apiVersions.check(request, family: .resources, typeName: "resources", location: config.location)
             return try listResources(request, resourceGroup: rgKey)
         }
-        guard rest.count >= 5, rest[2] == "providers" else { throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).") }
+        guard rest.count >= 5, rest[2] == "providers" else {
+            throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).")
+        }
         guard rest[3] == "microsoft.compute" else {
             throw ARMError(404, "InvalidResourceNamespace", "The resource namespace '\(restSeg[3])' is invalid.")
         }
-        return try await computeRoutes(request, resourceGroup: rg, Array(rest.dropFirst(4)), Array(restSeg.dropFirst(4)), failOperation: failOperation)
+        return try await computeRoutes(
+            request, resourceGroup: rg, Array(rest.dropFirst(4)), Array(restSeg.dropFirst(4)),
+            failOperation: failOperation)
     }
 
     func resourceGroupNotFound(_ name: String) -> ARMError {
@@ -175,7 +237,9 @@ extension Emulator {
     }
 
     /// Routes below `/resourceGroups/{rg}/providers/Microsoft.Compute/`.
-    func computeRoutes(_ request: EmulatorRequest, resourceGroup rg: String, _ p: [String], _ s: [String], failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func computeRoutes(
+        _ request: EmulatorRequest, resourceGroup rg: String, _ p: [String], _ s: [String], failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let base = "/subscriptions/\(config.subscription)/resourceGroups/\(rg)/providers/Microsoft.Compute"
         func idOf(_ parts: [String]) -> String { base + "/" + parts.joined(separator: "/") }
         guard let type = p.first else { throw invalidType("", request) }
@@ -186,14 +250,20 @@ extension Emulator {
             let canonical = kind == .disk ? "disks" : "snapshots"
             if p.count == 1 { return try listOnly(kind, rg, request) }
             let id = idOf([canonical, s[1]])
-            if p.count == 2 { return try await diskLike(request, kind: kind, id: id, resourceGroup: rg, failOperation: failOperation) }
+            if p.count == 2 {
+                return try await diskLike(request, kind: kind, id: id, resourceGroup: rg, failOperation: failOperation)
+            }
             if p.count == 3, request.method == "POST", p[2] == "begingetaccess" || p[2] == "endgetaccess" {
-                return try await diskAccess(request, kind: kind, id: id, grant: p[2] == "begingetaccess", failOperation: failOperation)
+                return try await diskAccess(
+                    request, kind: kind, id: id, grant: p[2] == "begingetaccess", failOperation: failOperation)
             }
         case "images":
             try apiVersions.check(request, family: .compute, typeName: s[0], location: config.location)
             if p.count == 1 { return try listOnly(.image, rg, request) }
-            if p.count == 2 { return try await imageRoutes(request, id: idOf(["images", s[1]]), resourceGroup: rg, failOperation: failOperation) }
+            if p.count == 2 {
+                return try await imageRoutes(
+                    request, id: idOf(["images", s[1]]), resourceGroup: rg, failOperation: failOperation)
+            }
         case "virtualmachines":
             try apiVersions.check(request, family: .compute, typeName: s[0], location: config.location)
             if p.count == 1 { return try listOnly(.virtualMachine, rg, request) }
@@ -204,7 +274,9 @@ extension Emulator {
                 return try await attachDetachDataDisks(request, id: id, failOperation: failOperation)
             }
             if p.count == 3, p[2] == "instanceview", request.method == "GET" {
-                guard let vm = resource(Self.normalizeID(id)) else { throw ARMError.notFound(type: "Microsoft.Compute/virtualMachines", name: s[1], resourceGroup: rg) }
+                guard let vm = resource(Self.normalizeID(id)) else {
+                    throw ARMError.notFound(type: "Microsoft.Compute/virtualMachines", name: s[1], resourceGroup: rg)
+                }
                 return .json(200, instanceView(vm))
             }
         case "galleries":
@@ -223,7 +295,9 @@ extension Emulator {
     }
 
     /// `{"value":[...]}` of one kind, in a resource group (or the subscription), optionally under a parent.
-    func listKind(_ kind: ResourceKind, resourceGroup: String?, parent: String?, _ request: EmulatorRequest) -> EmulatorResponse {
+    func listKind(_ kind: ResourceKind, resourceGroup: String?, parent: String?, _ request: EmulatorRequest)
+        -> EmulatorResponse
+    {
         let rgPrefix = resourceGroup.map { "/subscriptions/\(config.subscription)/resourcegroups/\($0)/".lowercased() }
         let items = state.resources.filter { key, r in
             guard r.kind == kind else { return false }
@@ -237,7 +311,9 @@ extension Emulator {
     /// The body a client sees: with `$expand=ReplicationStatus` the live replication state.
     func publicBody(_ r: StoredResource, _ request: EmulatorRequest) -> JSON {
         var body = r.body
-        if r.kind == .galleryImageVersion, request.query["$expand"]?.lowercased() == "replicationstatus", let plan = r.replication {
+        if r.kind == .galleryImageVersion, request.query["$expand"]?.lowercased() == "replicationstatus",
+            let plan = r.replication
+        {
             body.set(["properties", "replicationStatus"], replicationStatus(plan))
         }
         if r.kind == .virtualMachine, request.query["$expand"]?.lowercased() == "instanceview" {
@@ -251,9 +327,12 @@ extension Emulator {
         return [
             "computerName": .string(vm.name), "osName": "ubuntu", "osVersion": "24.04",
             "statuses": [
-                ["code": .string("ProvisioningState/\(state.lowercased())"), "level": "Info", "displayStatus": .string("Provisioning \(state.lowercased())")],
-                ["code": "PowerState/running", "level": "Info", "displayStatus": "VM running"],
-            ],
+                [
+                    "code": .string("ProvisioningState/\(state.lowercased())"), "level": "Info",
+                    "displayStatus": .string("Provisioning \(state.lowercased())")
+                ],
+                ["code": "PowerState/running", "level": "Info", "displayStatus": "VM running"]
+            ]
         ]
     }
 
@@ -263,38 +342,63 @@ extension Emulator {
         let summary: [JSON] = plan.regions.enumerated().map { i, region in
             let window = plan.window(i)
             let progress: Int
-            if plan.perRegion <= 0 || elapsed >= window.ends { progress = 100 } else {
+            if plan.perRegion <= 0 || elapsed >= window.ends {
+                progress = 100
+            } else {
                 progress = max(0, min(99, Int((elapsed - window.begins) / plan.perRegion * 100)))
             }
             let state: String
-            if progress == 100 { state = "Completed" } else if plan.failed { state = "Failed" } else { state = "Replicating" }
+            if progress == 100 {
+                state = "Completed"
+            } else if plan.failed {
+                state = "Failed"
+            } else {
+                state = "Replicating"
+            }
             if state != "Completed" { all = false }
-            return ["region": .string(region), "state": .string(state), "details": plan.failed && state == "Failed" ? "Replication failed (injected by the emulator)." : "", "progress": JSON(progress)]
+            return [
+                "region": .string(region), "state": .string(state),
+                "details": plan.failed && state == "Failed" ? "Replication failed (injected by the emulator)." : "",
+                "progress": JSON(progress)
+            ]
         }
-        return ["aggregatedState": .string(all ? "Completed" : (plan.failed ? "Failed" : "InProgress")), "summary": .array(summary)]
+        return [
+            "aggregatedState": .string(all ? "Completed" : (plan.failed ? "Failed" : "InProgress")),
+            "summary": .array(summary)
+        ]
     }
 
     // MARK: Resources by tag
 
     func listResources(_ request: EmulatorRequest, resourceGroup: String?) throws(ARMError) -> EmulatorResponse {
         guard request.method == "GET" else { throw methodNotAllowed(request) }
-        var tagName: String?, tagValue: String?, typeFilter: String?, nameFilter: String?
+        var tagName: String?
+        var tagValue: String?
+        var typeFilter: String?
+        var nameFilter: String?
         if let filter = request.query["$filter"], !filter.isEmpty {
             for clause in filter.components(separatedBy: " and ") {
                 let parts = clause.trimmingCharacters(in: .whitespaces).components(separatedBy: " eq ")
                 guard parts.count == 2 else {
-                    throw ARMError(400, "InvalidFilterInQueryString", "The $filter '\(filter)' is not supported. Use tagName eq '..' [and tagValue eq '..'], resourceType eq '..' or name eq '..'.")
+                    throw ARMError(
+                        400, "InvalidFilterInQueryString",
+                        "The $filter '\(filter)' is not supported. Use tagName eq '..' [and tagValue eq '..'], resourceType eq '..' or name eq '..'."
+                    )
                 }
                 let field = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
                 var value = parts[1].trimmingCharacters(in: .whitespaces)
-                if value.hasPrefix("'"), value.hasSuffix("'"), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+                if value.hasPrefix("'"), value.hasSuffix("'"), value.count >= 2 {
+                    value = String(value.dropFirst().dropLast())
+                }
                 switch field {
                 case "tagname": tagName = value
                 case "tagvalue": tagValue = value
                 case "resourcetype": typeFilter = value.lowercased()
                 case "name": nameFilter = value.lowercased()
                 default:
-                    throw ARMError(400, "InvalidFilterInQueryString", "The filter field '\(parts[0])' is not supported in '\(filter)'.")
+                    throw ARMError(
+                        400, "InvalidFilterInQueryString",
+                        "The filter field '\(parts[0])' is not supported in '\(filter)'.")
                 }
             }
         }
@@ -312,8 +416,10 @@ extension Emulator {
                 guard let match = tags.first(where: { $0.key.lowercased() == tagName.lowercased() }) else { continue }
                 if let tagValue, match.value.stringValue != tagValue { continue }
             }
-            var item: JSON = ["id": .string(r.id), "name": .string(r.name), "type": .string(r.kind.armType),
-                              "location": r.body["location"] ?? .string(config.location)]
+            var item: JSON = [
+                "id": .string(r.id), "name": .string(r.name), "type": .string(r.kind.armType),
+                "location": r.body["location"] ?? .string(config.location)
+            ]
             // ARM leaves the tags out of a list filtered by tag (the Resources - List By
             // Resource Group spec; seen with a name-only filter too), so clients that need
             // them list without the filter.
@@ -329,12 +435,17 @@ extension Emulator {
 
     // MARK: Locations (operation status, platform images)
 
-    func locationRoutes(_ request: EmulatorRequest, _ tail: [String], _ tailSeg: [String]) async throws(ARMError) -> EmulatorResponse {
+    func locationRoutes(_ request: EmulatorRequest, _ tail: [String], _ tailSeg: [String]) async throws(ARMError)
+        -> EmulatorResponse
+    {
         // tail = ["locations", loc, ...]
-        let rest = Array(tail.dropFirst(2)), restSeg = Array(tailSeg.dropFirst(2))
+        let rest = Array(tail.dropFirst(2))
+        let restSeg = Array(tailSeg.dropFirst(2))
         if rest.count == 2, ["operations", "diskoperations", "capsoperations"].contains(rest[0]) {
             guard request.apiVersion?.isEmpty == false else {
-                throw ARMError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+                throw ARMError(
+                    400, "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.")
             }
             return try await operationStatus(request, opID: restSeg[1])
         }

@@ -5,14 +5,17 @@ import Foundation
 /// ARM validates synchronously); the operation's time decides when it reads Succeeded.
 extension Emulator {
     static func validDiskName(_ n: String) -> Bool {
-        !n.isEmpty && n.count <= 80 && n.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
+        !n.isEmpty && n.count <= 80
+            && n.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
     }
 
     static func skuTier(_ sku: String) -> String { sku.lowercased().hasPrefix("premium") ? "Premium" : "Standard" }
 
     static func premiumTier(sizeGB: Int) -> String {
-        let tiers: [(Int, String)] = [(4, "P1"), (8, "P2"), (16, "P3"), (32, "P4"), (64, "P6"), (128, "P10"), (256, "P15"),
-                                      (512, "P20"), (1024, "P30"), (2048, "P40"), (4096, "P50"), (8192, "P60"), (16384, "P70")]
+        let tiers: [(Int, String)] = [
+            (4, "P1"), (8, "P2"), (16, "P3"), (32, "P4"), (64, "P6"), (128, "P10"), (256, "P15"),
+            (512, "P20"), (1024, "P30"), (2048, "P40"), (4096, "P50"), (8192, "P60"), (16384, "P70")
+        ]
         return tiers.first { sizeGB <= $0.0 }?.1 ?? "P80"
     }
 
@@ -21,31 +24,45 @@ extension Emulator {
     }
 
     func finishIfInstant(_ op: OperationRecord) async {
-        guard op.duration <= 0, let current = state.operations[op.id], !current.isDone, !current.completing else { return }
+        guard op.duration <= 0, let current = state.operations[op.id], !current.isDone, !current.completing else {
+            return
+        }
         state.operations[op.id]?.completing = true
         await complete(op.id)
     }
 
-    func diskLike(_ request: EmulatorRequest, kind: ResourceKind, id: String, resourceGroup: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func diskLike(
+        _ request: EmulatorRequest, kind: ResourceKind, id: String, resourceGroup: String, failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let key = Self.normalizeID(id)
         let name = String(id.split(separator: "/").last ?? "")
         switch request.method {
         case "GET":
-            guard let r = resource(key), r.kind == kind else { throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup) }
+            guard let r = resource(key), r.kind == kind else {
+                throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup)
+            }
             return .json(200, publicBody(r, request))
         case "PUT":
             guard Self.validDiskName(name) else {
-                throw ARMError(400, "InvalidParameter", "The name '\(name)' is invalid: use up to 80 letters, digits, '_', '-' and '.'.", target: kind == .disk ? "diskName" : "snapshotName")
+                throw ARMError(
+                    400, "InvalidParameter",
+                    "The name '\(name)' is invalid: use up to 80 letters, digits, '_', '-' and '.'.",
+                    target: kind == .disk ? "diskName" : "snapshotName")
             }
             let body = try BodyReader.parse(request.body)
             if let existing = resource(key), existing.kind == kind {
-                return try await updateDiskLike(request, key: key, existing: existing, body: body, isPatch: false, failOperation: failOperation)
+                return try await updateDiskLike(
+                    request, key: key, existing: existing, body: body, isPatch: false, failOperation: failOperation)
             }
-            return try await createDiskLike(request, kind: kind, key: key, id: id, name: name, body: body, failOperation: failOperation)
+            return try await createDiskLike(
+                request, kind: kind, key: key, id: id, name: name, body: body, failOperation: failOperation)
         case "PATCH":
-            guard let existing = resource(key), existing.kind == kind else { throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup) }
+            guard let existing = resource(key), existing.kind == kind else {
+                throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup)
+            }
             let body = try BodyReader.parse(request.body)
-            return try await updateDiskLike(request, key: key, existing: existing, body: body, isPatch: true, failOperation: failOperation)
+            return try await updateDiskLike(
+                request, key: key, existing: existing, body: body, isPatch: true, failOperation: failOperation)
         case "DELETE":
             return try await deleteResource(request, key: key, kind: kind, failOperation: failOperation)
         default:
@@ -60,7 +77,10 @@ extension Emulator {
         case platform(PlatformImage)
     }
 
-    func createDiskLike(_ request: EmulatorRequest, kind: ResourceKind, key: String, id: String, name: String, body: BodyReader, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func createDiskLike(
+        _ request: EmulatorRequest, kind: ResourceKind, key: String, id: String, name: String, body: BodyReader,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         guard let location = try body.string("location") else {
             throw ARMError(400, "LocationRequired", "The location property is required for this definition.")
         }
@@ -68,30 +88,51 @@ extension Emulator {
         let zones = try body.array("zones")
         _ = try body.object("properties")
         guard try body.object("properties", "creationData") != nil else { throw ARMError.missing("creationData") }
-        guard let createOption = try body.string("properties", "creationData", "createOption") else { throw ARMError.missing("creationData.createOption") }
+        guard let createOption = try body.string("properties", "creationData", "createOption") else {
+            throw ARMError.missing("creationData.createOption")
+        }
         let requestedSize = try body.int("properties", "diskSizeGB")
         if let s = requestedSize, s < 1 || s > 32767 {
-            throw ARMError(400, "InvalidParameter", "The value \(s) of parameter 'diskSizeGB' is out of range; it must be between 1 and 32767.", target: "diskSizeGB")
+            throw ARMError(
+                400, "InvalidParameter",
+                "The value \(s) of parameter 'diskSizeGB' is out of range; it must be between 1 and 32767.",
+                target: "diskSizeGB")
         }
         var creationData = body.value(["properties", "creationData"]) ?? [:]
         let source: DiskSource
         switch createOption.lowercased() {
         case "empty":
-            guard kind == .disk else { throw ARMError(400, "InvalidParameter", "A snapshot cannot be created with createOption 'Empty'.", target: "creationData.createOption") }
+            guard kind == .disk else {
+                throw ARMError(
+                    400, "InvalidParameter", "A snapshot cannot be created with createOption 'Empty'.",
+                    target: "creationData.createOption")
+            }
             guard let s = requestedSize else { throw ARMError.missing("diskSizeGB") }
             source = .empty(s)
         case "copy":
-            guard let src = try body.string("properties", "creationData", "sourceResourceId") else { throw ARMError.missing("creationData.sourceResourceId") }
+            guard let src = try body.string("properties", "creationData", "sourceResourceId") else {
+                throw ARMError.missing("creationData.sourceResourceId")
+            }
             guard let (srcKey, srcRes) = resolve(src, kinds: [.disk, .snapshot]) else {
-                throw ARMError(404, "NotFound", "Source resource '\(src)' was not found (a disk or snapshot is required for createOption Copy).", target: "sourceResourceId")
+                throw ARMError(
+                    404, "NotFound",
+                    "Source resource '\(src)' was not found (a disk or snapshot is required for createOption Copy).",
+                    target: "sourceResourceId")
             }
             let uid = srcRes.body.at("properties", "uniqueId")?.stringValue
             source = .blob(srcKey, inherit: srcRes.body["properties"], sourceUniqueID: uid)
         case "fromimage":
-            guard kind == .disk else { throw ARMError(400, "InvalidParameter", "A snapshot cannot be created with createOption 'FromImage'.", target: "creationData.createOption") }
+            guard kind == .disk else {
+                throw ARMError(
+                    400, "InvalidParameter", "A snapshot cannot be created with createOption 'FromImage'.",
+                    target: "creationData.createOption")
+            }
             source = try imageSource(body)
         default:
-            throw ARMError(400, "InvalidParameter", "createOption '\(createOption)' is not supported by this emulator (supported: Empty, Copy, FromImage).", target: "creationData.createOption")
+            throw ARMError(
+                400, "InvalidParameter",
+                "createOption '\(createOption)' is not supported by this emulator (supported: Empty, Copy, FromImage).",
+                target: "creationData.createOption")
         }
         if case .blob(_, _, let uid) = source, let uid { creationData["sourceUniqueId"] = .string(uid) }
 
@@ -114,7 +155,9 @@ extension Emulator {
         case .platform(let img):
             if props["osType"] == nil { props["osType"] = .string(img.osType) }
             if props["hyperVGeneration"] == nil { props["hyperVGeneration"] = .string(img.hyperVGeneration) }
-            if props["supportedCapabilities"] == nil { props["supportedCapabilities"] = ["acceleratedNetwork": true, "architecture": .string(img.architecture)] }
+            if props["supportedCapabilities"] == nil {
+                props["supportedCapabilities"] = ["acceleratedNetwork": true, "architecture": .string(img.architecture)]
+            }
         case .empty: break
         }
         if kind == .snapshot {
@@ -123,8 +166,10 @@ extension Emulator {
                 props["incrementalSnapshotFamilyId"] = .string(Self.stableUUID(srcKey))
             }
         }
-        var res: JSON = ["id": .string(id), "name": .string(name), "type": .string(kind.armType), "location": .string(location),
-                         "sku": ["name": .string(skuName), "tier": .string(Self.skuTier(skuName))]]
+        var res: JSON = [
+            "id": .string(id), "name": .string(name), "type": .string(kind.armType), "location": .string(location),
+            "sku": ["name": .string(skuName), "tier": .string(Self.skuTier(skuName))]
+        ]
         if let tags { res["tags"] = tags }
         if let zones { res["zones"] = .array(zones) }
         res["properties"] = props
@@ -153,8 +198,9 @@ extension Emulator {
         }
         state.resources[key] = stored
         let latencySeconds = kind == .disk ? latency.diskCreate : latency.snapshot
-        let op = startOperation(kind: kind, method: "PUT", resourceID: stored.id, opKind: kind == .disk ? "diskCreate" : "snapshot",
-                                duration: latencySeconds, completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: kind, method: "PUT", resourceID: stored.id, opKind: kind == .disk ? "diskCreate" : "snapshot",
+            duration: latencySeconds, completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(202, stored.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
@@ -166,7 +212,8 @@ extension Emulator {
         for (i, b) in s.utf8.enumerated() { bytes[i % 16] = bytes[i % 16] &* 31 &+ b }
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         let c = Array(hex)
-        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+        return
+            "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
     }
 
     /// `FromImage`: a platform image version, a managed image, or a gallery image version (+ `lun`).
@@ -174,14 +221,19 @@ extension Emulator {
         if let ref = try body.string("properties", "creationData", "galleryImageReference", "id") {
             let lun = try body.int("properties", "creationData", "galleryImageReference", "lun")
             guard let (vKey, v) = resolve(ref, kinds: [.galleryImageVersion]) else {
-                throw ARMError(404, "NotFound", "The gallery image version '\(ref)' was not found.", target: "galleryImageReference.id")
+                throw ARMError(
+                    404, "NotFound", "The gallery image version '\(ref)' was not found.",
+                    target: "galleryImageReference.id")
             }
             let blob = lun.map { "\(vKey)/datadisk/\($0)" } ?? "\(vKey)/osdisk"
             guard v.blobs.contains(blob) else {
-                throw ARMError(400, "InvalidParameter", "The gallery image version '\(ref)' has no data disk at LUN \(lun ?? -1).", target: "galleryImageReference.lun")
+                throw ARMError(
+                    400, "InvalidParameter", "The gallery image version '\(ref)' has no data disk at LUN \(lun ?? -1).",
+                    target: "galleryImageReference.lun")
             }
             var inherit: JSON = [:]
-            if lun == nil, let def = resource(Self.normalizeID(v.id).components(separatedBy: "/versions/").first ?? "") {
+            if lun == nil, let def = resource(Self.normalizeID(v.id).components(separatedBy: "/versions/").first ?? "")
+            {
                 inherit["osType"] = def.body.at("properties", "osType")
                 inherit["hyperVGeneration"] = def.body.at("properties", "hyperVGeneration")
             }
@@ -194,7 +246,9 @@ extension Emulator {
         if let (iKey, img) = resolve(ref, kinds: [.image]) {
             let blob = lun.map { "\(iKey)/datadisk/\($0)" } ?? "\(iKey)/osdisk"
             guard img.blobs.contains(blob) else {
-                throw ARMError(400, "InvalidParameter", "The image '\(ref)' has no data disk at LUN \(lun ?? -1).", target: "imageReference.lun")
+                throw ARMError(
+                    400, "InvalidParameter", "The image '\(ref)' has no data disk at LUN \(lun ?? -1).",
+                    target: "imageReference.lun")
             }
             var inherit: JSON = [:]
             if lun == nil {
@@ -205,41 +259,75 @@ extension Emulator {
         }
         let p = ref.lowercased().split(separator: "/").map(String.init)
         // subscriptions/{s}/providers/microsoft.compute/locations/{l}/publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{k}/versions/{v}
-        guard p.count == 16, p[0] == "subscriptions", p[4] == "locations", p[6] == "publishers", p[8] == "artifacttypes",
-              p[10] == "offers", p[12] == "skus", p[14] == "versions"
+        guard p.count == 16, p[0] == "subscriptions", p[4] == "locations", p[6] == "publishers",
+            p[8] == "artifacttypes",
+            p[10] == "offers", p[12] == "skus", p[14] == "versions"
         else {
-            throw ARMError(400, "InvalidParameter", "imageReference.id '\(ref)' is neither a platform image version, a managed image nor a gallery image version.", target: "imageReference.id")
+            throw ARMError(
+                400, "InvalidParameter",
+                "imageReference.id '\(ref)' is neither a platform image version, a managed image nor a gallery image version.",
+                target: "imageReference.id")
         }
-        guard let img = config.platformImages.first(where: {
-            $0.publisher.lowercased() == p[7] && $0.offer.lowercased() == p[11] && $0.sku.lowercased() == p[13] && $0.version.lowercased() == p[15]
-        }) else {
-            throw ARMError(404, "PlatformImageNotFound", "The platform image '\(p[7]):\(p[11]):\(p[13]):\(p[15])' is not available. Verify that all fields in the storage profile are correct.", target: "imageReference")
+        guard
+            let img = config.platformImages.first(where: {
+                $0.publisher.lowercased() == p[7] && $0.offer.lowercased() == p[11] && $0.sku.lowercased() == p[13]
+                    && $0.version.lowercased() == p[15]
+            })
+        else {
+            throw ARMError(
+                404, "PlatformImageNotFound",
+                "The platform image '\(p[7]):\(p[11]):\(p[13]):\(p[15])' is not available. Verify that all fields in the storage profile are correct.",
+                target: "imageReference")
         }
-        if let lun { throw ARMError(400, "InvalidParameter", "The platform image has no data disk at LUN \(lun).", target: "imageReference.lun") }
+        if let lun {
+            throw ARMError(
+                400, "InvalidParameter", "The platform image has no data disk at LUN \(lun).",
+                target: "imageReference.lun")
+        }
         return .platform(img)
     }
 
-    func updateDiskLike(_ request: EmulatorRequest, key: String, existing: StoredResource, body: BodyReader, isPatch: Bool, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func updateDiskLike(
+        _ request: EmulatorRequest, key: String, existing: StoredResource, body: BodyReader, isPatch: Bool,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         var r = existing
         if !isPatch {
-            if let loc = try body.string("location"), Self.normalizeLocation(loc) != Self.normalizeLocation(r.body["location"]?.stringValue ?? "") {
-                throw ARMError(409, "InvalidResourceLocation", "The resource '\(r.name)' already exists in location '\(r.body["location"]?.stringValue ?? "")' in resource group. A resource with the same name cannot be created in location '\(loc)'. Please select a new resource name.")
+            if let loc = try body.string("location"),
+                Self.normalizeLocation(loc) != Self.normalizeLocation(r.body["location"]?.stringValue ?? "")
+            {
+                throw ARMError(
+                    409, "InvalidResourceLocation",
+                    "The resource '\(r.name)' already exists in location '\(r.body["location"]?.stringValue ?? "")' in resource group. A resource with the same name cannot be created in location '\(loc)'. Please select a new resource name."
+                )
             }
             if let opt = try body.string("properties", "creationData", "createOption"),
-               let old = r.body.at("properties", "creationData", "createOption")?.stringValue, opt.lowercased() != old.lowercased() {
-                throw ARMError(409, "PropertyChangeNotAllowed", "Changing property 'creationData.createOption' is not allowed.", target: "creationData.createOption")
+                let old = r.body.at("properties", "creationData", "createOption")?.stringValue,
+                opt.lowercased() != old.lowercased()
+            {
+                throw ARMError(
+                    409, "PropertyChangeNotAllowed", "Changing property 'creationData.createOption' is not allowed.",
+                    target: "creationData.createOption")
             }
         }
         if let newSize = try body.int("properties", "diskSizeGB") {
             let current = r.body.at("properties", "diskSizeGB")?.intValue ?? 0
             if newSize < current {
-                throw ARMError(409, "OperationNotAllowed", "Disk '\(r.name)' cannot be resized from \(current) GB to \(newSize) GB: a disk can only grow.", target: "diskSizeGB")
+                throw ARMError(
+                    409, "OperationNotAllowed",
+                    "Disk '\(r.name)' cannot be resized from \(current) GB to \(newSize) GB: a disk can only grow.",
+                    target: "diskSizeGB")
             }
             if newSize > current {
                 if r.kind == .disk, let vm = r.body["managedBy"]?.stringValue {
-                    throw ARMError(409, "Conflict", "Disk resizing is allowed only when creating a VM or when the VM is deallocated. Disk '\(r.name)' is attached to VM '\(vm)'.")
+                    throw ARMError(
+                        409, "Conflict",
+                        "Disk resizing is allowed only when creating a VM or when the VM is deallocated. Disk '\(r.name)' is attached to VM '\(vm)'."
+                    )
                 }
-                do { try await backend.resize(id: key, sizeGB: newSize) } catch { throw backendError("resize \(r.id)", error) }
+                do { try await backend.resize(id: key, sizeGB: newSize) } catch {
+                    throw backendError("resize \(r.id)", error)
+                }
                 r = state.resources[key] ?? r
                 r.body.set(["properties", "diskSizeGB"], JSON(newSize))
                 r.body.set(["properties", "diskSizeBytes"], JSON(newSize * 1_073_741_824))
@@ -249,22 +337,29 @@ extension Emulator {
             }
         }
         if let tags = try body.stringMap("tags") { r.body["tags"] = tags }
-        if let sku = try body.string("sku", "name") { r.body["sku"] = ["name": .string(sku), "tier": .string(Self.skuTier(sku))] }
-        let readOnly: Set<String> = ["creationData", "diskSizeGB", "diskSizeBytes", "uniqueId", "timeCreated", "provisioningState",
-                                     "diskState", "LastOwnershipUpdateTime", "incrementalSnapshotFamilyId"]
+        if let sku = try body.string("sku", "name") {
+            r.body["sku"] = ["name": .string(sku), "tier": .string(Self.skuTier(sku))]
+        }
+        let readOnly: Set<String> = [
+            "creationData", "diskSizeGB", "diskSizeBytes", "uniqueId", "timeCreated", "provisioningState",
+            "diskState", "LastOwnershipUpdateTime", "incrementalSnapshotFamilyId"
+        ]
         if let props = try body.object("properties")?.objectValue {
             for (k, v) in props where !readOnly.contains(k) { r.body.set(["properties", k], v) }
         }
         r.setProvisioningState("Updating")
         state.resources[key] = r
-        let op = startOperation(kind: r.kind, method: isPatch ? "PATCH" : "PUT", resourceID: r.id, opKind: "diskUpdate",
-                                duration: latency.diskUpdate, completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: r.kind, method: isPatch ? "PATCH" : "PUT", resourceID: r.id, opKind: "diskUpdate",
+            duration: latency.diskUpdate, completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(isPatch ? 202 : 200, r.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
     }
 
-    func diskAccess(_ request: EmulatorRequest, kind: ResourceKind, id: String, grant: Bool, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func diskAccess(_ request: EmulatorRequest, kind: ResourceKind, id: String, grant: Bool, failOperation: FaultRule?)
+        async throws(ARMError) -> EmulatorResponse
+    {
         let key = Self.normalizeID(id)
         let name = String(id.split(separator: "/").last ?? "")
         guard let r = resource(key), r.kind == kind else {
@@ -273,15 +368,22 @@ extension Emulator {
         var result: JSON = [:]
         if grant {
             if let vm = r.body["managedBy"]?.stringValue {
-                throw ARMError(409, "Conflict", "Access not permitted because disk '\(r.name)' is currently attached to running VM '\(vm)'.")
+                throw ARMError(
+                    409, "Conflict",
+                    "Access not permitted because disk '\(r.name)' is currently attached to running VM '\(vm)'.")
             }
             let body = request.body.isEmpty ? BodyReader(json: [:]) : try BodyReader.parse(request.body)
             _ = try body.string("access")
             _ = try body.int("durationInSeconds")
-            result = ["accessSAS": .string("https://md-\(Self.stableUUID(key).prefix(12)).blob.core.windows.net/\(UUID().uuidString.lowercased())/abcd?sv=2018-03-28&sr=b&si=emulator&sig=emulator")]
+            result = [
+                "accessSAS": .string(
+                    "https://md-\(Self.stableUUID(key).prefix(12)).blob.core.windows.net/\(UUID().uuidString.lowercased())/abcd?sv=2018-03-28&sr=b&si=emulator&sig=emulator"
+                )
+            ]
         }
-        var op = startOperation(kind: kind, method: "POST", resourceID: r.id, opKind: "access", duration: latency.access,
-                                completion: .access(resourceKey: key, grant: grant), failOperation: failOperation)
+        var op = startOperation(
+            kind: kind, method: "POST", resourceID: r.id, opKind: "access", duration: latency.access,
+            completion: .access(resourceKey: key, grant: grant), failOperation: failOperation)
         op.result = result
         state.operations[op.id] = op
         let response = EmulatorResponse.empty(202, headers: lroHeaders(op, request))
@@ -290,7 +392,9 @@ extension Emulator {
     }
 
     /// DELETE of any kind: 204 when missing, 202 + polling headers otherwise.
-    func deleteResource(_ request: EmulatorRequest, key: String, kind: ResourceKind, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func deleteResource(_ request: EmulatorRequest, key: String, kind: ResourceKind, failOperation: FaultRule?)
+        async throws(ARMError) -> EmulatorResponse
+    {
         guard let r = resource(key), r.kind == kind else { return .empty(204) }
         switch kind {
         case .disk:
@@ -302,11 +406,13 @@ extension Emulator {
                 throw ARMError(409, "OperationNotAllowed", "The emulator's builder VM '\(r.name)' cannot be deleted.")
             }
             if !(r.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).isEmpty {
-                throw ARMError(409, "OperationNotAllowed", "VM '\(r.name)' still has data disks attached; detach them first.")
+                throw ARMError(
+                    409, "OperationNotAllowed", "VM '\(r.name)' still has data disks attached; detach them first.")
             }
         case .gallery, .galleryImage:
             if state.resources.keys.contains(where: { $0.hasPrefix(key + "/") }) {
-                throw ARMError(409, "CannotDeleteResource", "Can not delete resource before nested resources are deleted.")
+                throw ARMError(
+                    409, "CannotDeleteResource", "Can not delete resource before nested resources are deleted.")
             }
         default: break
         }
@@ -315,8 +421,9 @@ extension Emulator {
             copy.setProvisioningState("Deleting")
             state.resources[key] = copy
         }
-        let op = startOperation(kind: kind, method: "DELETE", resourceID: r.id, opKind: "delete", duration: latency.delete,
-                                completion: .delete(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: kind, method: "DELETE", resourceID: r.id, opKind: "delete", duration: latency.delete,
+            completion: .delete(resourceKey: key), failOperation: failOperation)
         await finishIfInstant(op)
         return .empty(202, headers: lroHeaders(op, request))
     }

@@ -4,7 +4,9 @@ import Foundation
 /// to each target region advances with time.
 extension Emulator {
     static func validGalleryName(_ n: String) -> Bool {
-        guard let f = n.first, let l = n.last, f.isLetter || f.isNumber, l.isLetter || l.isNumber, n.count <= 80 else { return false }
+        guard let f = n.first, let l = n.last, f.isLetter || f.isNumber, l.isLetter || l.isNumber, n.count <= 80 else {
+            return false
+        }
         var prevSep = false
         for c in n {
             guard c.isASCII else { return false }
@@ -21,11 +23,15 @@ extension Emulator {
         return parts.count == 3 && parts.allSatisfy { p in !p.isEmpty && p.allSatisfy(\.isNumber) && Int32(p) != nil }
     }
 
-    func galleryRoutes(_ request: EmulatorRequest, resourceGroup rg: String, _ p: [String], _ s: [String], base: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func galleryRoutes(
+        _ request: EmulatorRequest, resourceGroup rg: String, _ p: [String], _ s: [String], base: String,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let galleryID = "\(base)/galleries/\(s[1])"
         let galleryKey = Self.normalizeID(galleryID)
         if p.count == 2 {
-            return try await galleryLike(request, kind: .gallery, id: galleryID, parentKey: nil, resourceGroup: rg, failOperation: failOperation)
+            return try await galleryLike(
+                request, kind: .gallery, id: galleryID, parentKey: nil, resourceGroup: rg, failOperation: failOperation)
         }
         guard p[2] == "images" else { throw invalidType("galleries/\(s[2])", request) }
         if p.count == 3 {
@@ -36,7 +42,9 @@ extension Emulator {
         let defID = "\(galleryID)/images/\(s[3])"
         let defKey = Self.normalizeID(defID)
         if p.count == 4 {
-            return try await galleryLike(request, kind: .galleryImage, id: defID, parentKey: galleryKey, resourceGroup: rg, failOperation: failOperation)
+            return try await galleryLike(
+                request, kind: .galleryImage, id: defID, parentKey: galleryKey, resourceGroup: rg,
+                failOperation: failOperation)
         }
         guard p[4] == "versions" else { throw invalidType("galleries/images/\(s[4])", request) }
         if p.count == 5 {
@@ -45,22 +53,31 @@ extension Emulator {
             return listKind(.galleryImageVersion, resourceGroup: rg, parent: defKey, request)
         }
         if p.count == 6 {
-            return try await galleryVersion(request, id: "\(defID)/versions/\(s[5])", defKey: defKey, parentName: "\(s[1])/\(s[3])", resourceGroup: rg, failOperation: failOperation)
+            return try await galleryVersion(
+                request, id: "\(defID)/versions/\(s[5])", defKey: defKey, parentName: "\(s[1])/\(s[3])",
+                resourceGroup: rg, failOperation: failOperation)
         }
         throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).")
     }
 
     func parentNotFound(_ name: String) -> ARMError {
-        ARMError(404, "ParentResourceNotFound", "Can not perform requested operation on nested resource. Parent resource '\(name)' not found.")
+        ARMError(
+            404, "ParentResourceNotFound",
+            "Can not perform requested operation on nested resource. Parent resource '\(name)' not found.")
     }
 
     /// Galleries and image definitions: metadata-only resources.
-    func galleryLike(_ request: EmulatorRequest, kind: ResourceKind, id: String, parentKey: String?, resourceGroup: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func galleryLike(
+        _ request: EmulatorRequest, kind: ResourceKind, id: String, parentKey: String?, resourceGroup: String,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let key = Self.normalizeID(id)
         let name = String(id.split(separator: "/").last ?? "")
         switch request.method {
         case "GET":
-            guard let r = resource(key), r.kind == kind else { throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup) }
+            guard let r = resource(key), r.kind == kind else {
+                throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup)
+            }
             return .json(200, publicBody(r, request))
         case "DELETE":
             return try await deleteResource(request, key: key, kind: kind, failOperation: failOperation)
@@ -74,12 +91,15 @@ extension Emulator {
         }
         let body = try BodyReader.parse(request.body)
         let existing = resource(key)
-        if request.method == "PATCH", existing == nil { throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup) }
+        if request.method == "PATCH", existing == nil {
+            throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup)
+        }
         var res: JSON
         if var r = existing?.body {
             if let tags = try body.stringMap("tags") { r["tags"] = tags }
             if let props = try body.object("properties")?.objectValue {
-                for (k, v) in props where !["provisioningState", "identifier"].contains(k) || kind == .galleryImage && k == "identifier" {
+                for (k, v) in props
+                where !["provisioningState", "identifier"].contains(k) || kind == .galleryImage && k == "identifier" {
                     r.set(["properties", k], v)
                 }
             }
@@ -91,7 +111,10 @@ extension Emulator {
             }
             if kind == .gallery {
                 guard Self.validGalleryName(name) else {
-                    throw ARMError(400, "InvalidParameter", "The gallery name '\(name)' is invalid: use letters, digits, '_' and '.', starting and ending with a letter or digit.", target: "galleryName")
+                    throw ARMError(
+                        400, "InvalidParameter",
+                        "The gallery name '\(name)' is invalid: use letters, digits, '_' and '.', starting and ending with a letter or digit.",
+                        target: "galleryName")
                 }
             }
             var props = try body.object("properties") ?? [:]
@@ -102,29 +125,38 @@ extension Emulator {
                 guard try pr.string("osType") != nil else { throw ARMError.missing("osType") }
                 guard try pr.string("osState") != nil else { throw ARMError.missing("osState") }
                 guard try pr.string("identifier", "publisher") != nil, try pr.string("identifier", "offer") != nil,
-                      try pr.string("identifier", "sku") != nil else { throw ARMError.missing("identifier") }
+                    try pr.string("identifier", "sku") != nil
+                else { throw ARMError.missing("identifier") }
                 if props["hyperVGeneration"] == nil { props["hyperVGeneration"] = "V1" }
                 if props["architecture"] == nil { props["architecture"] = "x64" }
             }
             props["provisioningState"] = "Creating"
-            res = ["id": .string(id), "name": .string(name), "type": .string(kind.armType), "location": .string(location), "properties": props]
+            res = [
+                "id": .string(id), "name": .string(name), "type": .string(kind.armType), "location": .string(location),
+                "properties": props
+            ]
             if let tags = try body.stringMap("tags") { res["tags"] = tags }
         }
         state.resources[key] = StoredResource(kind: kind, body: res, blobs: existing?.blobs ?? [])
-        let op = startOperation(kind: kind, method: request.method, resourceID: id, opKind: "gallery", duration: latency.gallery,
-                                completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: kind, method: request.method, resourceID: id, opKind: "gallery", duration: latency.gallery,
+            completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(existing == nil ? 201 : 200, res, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
     }
 
-    func galleryVersion(_ request: EmulatorRequest, id: String, defKey: String, parentName: String, resourceGroup: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func galleryVersion(
+        _ request: EmulatorRequest, id: String, defKey: String, parentName: String, resourceGroup: String,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let key = Self.normalizeID(id)
         let name = String(id.split(separator: "/").last ?? "")
         switch request.method {
         case "GET":
             guard let r = resource(key), r.kind == .galleryImageVersion else {
-                throw ARMError.notFound(type: "Microsoft.Compute/galleries/images/versions", name: name, resourceGroup: resourceGroup)
+                throw ARMError.notFound(
+                    type: "Microsoft.Compute/galleries/images/versions", name: name, resourceGroup: resourceGroup)
             }
             return .json(200, publicBody(r, request))
         case "DELETE":
@@ -137,11 +169,18 @@ extension Emulator {
         guard let def = resource(defKey) else { throw parentNotFound(parentName) }
         let body = try BodyReader.parse(request.body)
         if let existing = resource(key), existing.kind == .galleryImageVersion {
-            return try await updateVersion(request, key: key, existing: existing, body: body, failOperation: failOperation)
+            return try await updateVersion(
+                request, key: key, existing: existing, body: body, failOperation: failOperation)
         }
-        if request.method == "PATCH" { throw ARMError.notFound(type: "Microsoft.Compute/galleries/images/versions", name: name, resourceGroup: resourceGroup) }
+        if request.method == "PATCH" {
+            throw ARMError.notFound(
+                type: "Microsoft.Compute/galleries/images/versions", name: name, resourceGroup: resourceGroup)
+        }
         guard Self.validVersionName(name) else {
-            throw ARMError(400, "InvalidParameter", "The gallery image version name '\(name)' is invalid: it must be <Major>.<Minor>.<Patch>, each a 32-bit integer.", target: "galleryImageVersionName")
+            throw ARMError(
+                400, "InvalidParameter",
+                "The gallery image version name '\(name)' is invalid: it must be <Major>.<Minor>.<Patch>, each a 32-bit integer.",
+                target: "galleryImageVersionName")
         }
         guard let location = try body.string("location") else {
             throw ARMError(400, "LocationRequired", "The location property is required for this definition.")
@@ -152,13 +191,17 @@ extension Emulator {
         var copies: [(dst: String, src: String)] = []
         if let src = try body.string("properties", "storageProfile", "source", "id") {
             guard let (srcKey, srcRes) = resolve(src, kinds: [.image, .galleryImageVersion]) else {
-                throw ARMError(404, "NotFound", "The source '\(src)' of the gallery image version was not found.", target: "storageProfile.source.id")
+                throw ARMError(
+                    404, "NotFound", "The source '\(src)' of the gallery image version was not found.",
+                    target: "storageProfile.source.id")
             }
             for blob in srcRes.blobs { copies.append((key + blob.dropFirst(srcKey.count), blob)) }
         }
         if let src = try body.string("properties", "storageProfile", "osDiskImage", "source", "id") {
             guard let (srcKey, _) = resolve(src, kinds: [.disk, .snapshot]) else {
-                throw ARMError(404, "NotFound", "The OS disk image source '\(src)' was not found.", target: "storageProfile.osDiskImage.source.id")
+                throw ARMError(
+                    404, "NotFound", "The OS disk image source '\(src)' was not found.",
+                    target: "storageProfile.osDiskImage.source.id")
             }
             copies.removeAll { $0.dst == "\(key)/osdisk" }
             copies.append(("\(key)/osdisk", srcKey))
@@ -166,27 +209,38 @@ extension Emulator {
         for (i, d) in (try body.array("properties", "storageProfile", "dataDiskImages") ?? []).enumerated() {
             let r = BodyReader(json: d)
             guard let lun = try r.int("lun") else { throw ARMError.missing("storageProfile.dataDiskImages[\(i)].lun") }
-            guard let src = try r.string("source", "id") else { throw ARMError.missing("storageProfile.dataDiskImages[\(i)].source.id") }
+            guard let src = try r.string("source", "id") else {
+                throw ARMError.missing("storageProfile.dataDiskImages[\(i)].source.id")
+            }
             guard let (srcKey, _) = resolve(src, kinds: [.disk, .snapshot]) else {
-                throw ARMError(404, "NotFound", "The data disk image source '\(src)' was not found.", target: "storageProfile.dataDiskImages[\(i)].source.id")
+                throw ARMError(
+                    404, "NotFound", "The data disk image source '\(src)' was not found.",
+                    target: "storageProfile.dataDiskImages[\(i)].source.id")
             }
             copies.removeAll { $0.dst == "\(key)/datadisk/\(lun)" }
             copies.append(("\(key)/datadisk/\(lun)", srcKey))
         }
         guard copies.contains(where: { $0.dst == "\(key)/osdisk" }) else {
-            throw ARMError(400, "InvalidParameter", "The gallery image version needs an OS disk source: storageProfile.source.id or storageProfile.osDiskImage.source.id.", target: "storageProfile")
+            throw ARMError(
+                400, "InvalidParameter",
+                "The gallery image version needs an OS disk source: storageProfile.source.id or storageProfile.osDiskImage.source.id.",
+                target: "storageProfile")
         }
         var props = body.value(["properties"]) ?? [:]
         let publishing = publishingProfile(props["publishingProfile"], location: location)
         props["publishingProfile"] = publishing
         props["provisioningState"] = "Creating"
-        var res: JSON = ["id": .string(id), "name": .string(name), "type": "Microsoft.Compute/galleries/images/versions",
-                         "location": .string(location), "properties": props]
+        var res: JSON = [
+            "id": .string(id), "name": .string(name), "type": "Microsoft.Compute/galleries/images/versions",
+            "location": .string(location), "properties": props
+        ]
         if let tags = try body.stringMap("tags") { res["tags"] = tags }
         let regions = (publishing["targetRegions"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         let concurrent = latency.replication == .concurrent
-        let plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: regions, concurrent: concurrent)
-        state.resources[key] = StoredResource(kind: .galleryImageVersion, body: res, blobs: copies.map(\.dst), replication: plan)
+        let plan = ReplicationPlan(
+            start: Date(), perRegion: latency.versionPerRegion, regions: regions, concurrent: concurrent)
+        state.resources[key] = StoredResource(
+            kind: .galleryImageVersion, body: res, blobs: copies.map(\.dst), replication: plan)
         markDirty()
         for c in copies {
             do { try await backend.copy(from: c.src, to: c.dst, sizeGB: nil) } catch {
@@ -195,7 +249,9 @@ extension Emulator {
                 throw backendError("copy \(c.src) into gallery image version \(id)", error)
             }
         }
-        guard var stored = state.resources[key] else { throw ARMError(409, "Conflict", "The request failed due to conflict with a concurrent request.") }
+        guard var stored = state.resources[key] else {
+            throw ARMError(409, "Conflict", "The request failed due to conflict with a concurrent request.")
+        }
         // Fill in the storage profile as ARM reports it (sizes, host caching, sources).
         var sp = stored.body.at("properties", "storageProfile") ?? [:]
         var os = sp["osDiskImage"] ?? [:]
@@ -214,9 +270,11 @@ extension Emulator {
         stored.body.set(["properties", "storageProfile"], sp)
         _ = def
         state.resources[key] = stored
-        let op = startOperation(kind: .galleryImageVersion, method: "PUT", resourceID: id, opKind: "versionPerRegion",
-                                duration: ReplicationPlan.duration(perRegion: plan.perRegion, newRegions: max(1, regions.count), concurrent: concurrent),
-                                completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: .galleryImageVersion, method: "PUT", resourceID: id, opKind: "versionPerRegion",
+            duration: ReplicationPlan.duration(
+                perRegion: plan.perRegion, newRegions: max(1, regions.count), concurrent: concurrent),
+            completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(201, stored.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
@@ -247,7 +305,9 @@ extension Emulator {
     }
 
     /// PATCH or re-PUT of a version: publishing profile (new regions replicate), tags.
-    func updateVersion(_ request: EmulatorRequest, key: String, existing: StoredResource, body: BodyReader, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func updateVersion(
+        _ request: EmulatorRequest, key: String, existing: StoredResource, body: BodyReader, failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         var r = existing
         if let tags = try body.stringMap("tags") { r.body["tags"] = tags }
         var duration = 0.0
@@ -256,21 +316,26 @@ extension Emulator {
             var merged = old.merging(pp)
             merged["publishedDate"] = old["publishedDate"]
             merged = publishingProfile(merged, location: r.body["location"]?.stringValue ?? config.location)
-            let oldRegions = Set((old["targetRegions"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue.map(Self.normalizeLocation) })
+            let oldRegions = Set(
+                (old["targetRegions"]?.arrayValue ?? []).compactMap {
+                    $0["name"]?.stringValue.map(Self.normalizeLocation)
+                })
             let newRegions = (merged["targetRegions"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             let added = newRegions.filter { !oldRegions.contains(Self.normalizeLocation($0)) }
             if !added.isEmpty {
                 // Regions already replicated stay Completed; the new ones replicate now.
                 let concurrent = latency.replication == .concurrent
                 let kept = newRegions.filter { oldRegions.contains(Self.normalizeLocation($0)) }
-                var plan = ReplicationPlan(start: Date(), perRegion: latency.versionPerRegion, regions: kept + added,
-                                           concurrent: concurrent, completedBefore: kept.count)
+                var plan = ReplicationPlan(
+                    start: Date(), perRegion: latency.versionPerRegion, regions: kept + added,
+                    concurrent: concurrent, completedBefore: kept.count)
                 if !concurrent {
                     // One after another: the kept regions' turns lie in the past.
                     plan.start = Date().addingTimeInterval(-plan.perRegion * Double(kept.count))
                 }
                 r.replication = plan
-                duration = ReplicationPlan.duration(perRegion: plan.perRegion, newRegions: added.count, concurrent: concurrent)
+                duration = ReplicationPlan.duration(
+                    perRegion: plan.perRegion, newRegions: added.count, concurrent: concurrent)
             } else if var plan = r.replication {
                 plan.regions = newRegions
                 r.replication = plan
@@ -280,8 +345,9 @@ extension Emulator {
         if let sp = try body.object("properties", "safetyProfile") { r.body.set(["properties", "safetyProfile"], sp) }
         r.setProvisioningState("Updating")
         state.resources[key] = r
-        let op = startOperation(kind: .galleryImageVersion, method: request.method, resourceID: r.id, opKind: "versionPerRegion",
-                                duration: duration, completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: .galleryImageVersion, method: request.method, resourceID: r.id, opKind: "versionPerRegion",
+            duration: duration, completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(200, r.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response

@@ -4,13 +4,18 @@ import Model
 /// The platform image catalog: publishers, offers, skus and versions as bare JSON arrays
 /// (what packer and azure-cli decode), and one version's details.
 extension Emulator {
-    func platformImages(_ request: EmulatorRequest, location: String, _ rest: [String], _ seg: [String]) throws(ARMError) -> EmulatorResponse {
+    func platformImages(_ request: EmulatorRequest, location: String, _ rest: [String], _ seg: [String])
+        throws(ARMError) -> EmulatorResponse
+    {
         guard request.method == "GET" else { throw methodNotAllowed(request) }
         let cat = config.platformImages
         let base = "/Subscriptions/\(config.subscription)/Providers/Microsoft.Compute/Locations/\(location)/Publishers"
-        func item(_ name: String, _ id: String) -> JSON { ["name": .string(name), "location": .string(location), "id": .string(id)] }
+        func item(_ name: String, _ id: String) -> JSON {
+            ["name": .string(name), "location": .string(location), "id": .string(id)]
+        }
         func unique(_ names: [String]) -> [String] {
-            var seen = Set<String>(), out: [String] = []
+            var seen = Set<String>()
+            var out: [String] = []
             for n in names where seen.insert(n.lowercased()).inserted { out.append(n) }
             return out.sorted { $0.lowercased() < $1.lowercased() }
         }
@@ -31,20 +36,29 @@ extension Emulator {
         let inOffer = inPub.filter { $0.offer.lowercased() == offer }
         let offerName = inOffer.first?.offer ?? seg[5]
         if rest.count == 6 { throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).") }
-        guard rest[6] == "skus" else { throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).") }
+        guard rest[6] == "skus" else {
+            throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).")
+        }
         if rest.count == 7 {
-            return .json(200, .array(unique(inOffer.map(\.sku)).map { item($0, "\(offersBase)/\(offerName)/Skus/\($0)") }))
+            return .json(
+                200, .array(unique(inOffer.map(\.sku)).map { item($0, "\(offersBase)/\(offerName)/Skus/\($0)") }))
         }
         let sku = rest[7]
         let inSku = inOffer.filter { $0.sku.lowercased() == sku }
         let skuName = inSku.first?.sku ?? seg[7]
-        guard rest.count >= 9, rest[8] == "versions" else { throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).") }
+        guard rest.count >= 9, rest[8] == "versions" else {
+            throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).")
+        }
         let versionsBase = "\(offersBase)/\(offerName)/Skus/\(skuName)/Versions"
         if rest.count == 9 {
             var versions = inSku.sorted { ImageVersionOrder.less($0.version, $1.version) }
             if let order = request.query["$orderby"]?.lowercased() {
-                if order == "name desc" { versions.reverse() } else if order != "name" && order != "name asc" {
-                    throw ARMError(400, "InvalidParameter", "$orderby '\(order)' is not supported; use 'name desc' or 'name'.", target: "$orderby")
+                if order == "name desc" {
+                    versions.reverse()
+                } else if order != "name" && order != "name asc" {
+                    throw ARMError(
+                        400, "InvalidParameter", "$orderby '\(order)' is not supported; use 'name desc' or 'name'.",
+                        target: "$orderby")
                 }
             }
             if let topText = request.query["$top"] {
@@ -54,7 +68,14 @@ extension Emulator {
                 versions = Array(versions.prefix(top))
             }
             if request.query["$expand"]?.lowercased().hasPrefix("properties") == true {
-                return .json(200, ["value": .array(versions.map { imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)") })])
+                return .json(
+                    200,
+                    [
+                        "value": .array(
+                            versions.map {
+                                imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)")
+                            })
+                    ])
             }
             return .json(200, .array(versions.map { item($0.version, "\(versionsBase)/\($0.version)") }))
         }
@@ -72,13 +93,16 @@ extension Emulator {
                 "automaticOSUpgradeProperties": ["automaticOSUpgradeSupported": false],
                 "imageDeprecationStatus": ["imageState": "Active"],
                 "features": img.hyperVGeneration == "V2"
-                    ? [["name": "SecurityType", "value": "TrustedLaunchSupported"], ["name": "IsAcceleratedNetworkSupported", "value": "True"],
-                       ["name": "DiskControllerTypes", "value": "SCSI, NVMe"]]
+                    ? [
+                        ["name": "SecurityType", "value": "TrustedLaunchSupported"],
+                        ["name": "IsAcceleratedNetworkSupported", "value": "True"],
+                        ["name": "DiskControllerTypes", "value": "SCSI, NVMe"]
+                    ]
                     : [["name": "IsAcceleratedNetworkSupported", "value": "True"]],
                 "osDiskImage": ["operatingSystem": .string(img.osType), "sizeInGb": JSON(img.sizeGB)],
-                "dataDiskImages": [],
+                "dataDiskImages": []
             ],
-            "location": .string(location), "name": .string(img.version), "id": .string(id),
+            "location": .string(location), "name": .string(img.version), "id": .string(id)
         ]
     }
 }

@@ -13,25 +13,43 @@ extension Emulator {
         var body: JSON = [
             "id": .string(c.builderVMID), "name": .string(vm.name), "type": "Microsoft.Compute/virtualMachines",
             "location": .string(c.location), "tags": [:], "etag": "\"1\"",
-            "identity": ["type": "SystemAssigned", "principalId": .string(vm.identityObjectID), "tenantId": .string(c.tenant)],
+            "identity": [
+                "type": "SystemAssigned", "principalId": .string(vm.identityObjectID), "tenantId": .string(c.tenant)
+            ],
             "properties": [
                 "vmId": .string(stableUUID(c.builderVMID.lowercased())),
                 "hardwareProfile": ["vmSize": .string(vm.size)],
                 "storageProfile": [
-                    "imageReference": ["publisher": .string(first?.publisher ?? "Canonical"), "offer": .string(first?.offer ?? "ubuntu-24_04-lts"),
-                                       "sku": .string(first?.sku ?? "server"), "version": "latest", "exactVersion": .string(first?.version ?? "")],
-                    "osDisk": ["osType": "Linux", "name": .string(osDiskName), "createOption": "FromImage", "caching": "ReadWrite",
-                               "managedDisk": ["storageAccountType": "Premium_LRS", "id": .string("\(rgBase)/Microsoft.Compute/disks/\(osDiskName)")],
-                               "deleteOption": "Delete", "diskSizeGB": 30],
-                    "dataDisks": [], "diskControllerType": "SCSI",
+                    "imageReference": [
+                        "publisher": .string(first?.publisher ?? "Canonical"),
+                        "offer": .string(first?.offer ?? "ubuntu-24_04-lts"),
+                        "sku": .string(first?.sku ?? "server"), "version": "latest",
+                        "exactVersion": .string(first?.version ?? "")
+                    ],
+                    "osDisk": [
+                        "osType": "Linux", "name": .string(osDiskName), "createOption": "FromImage",
+                        "caching": "ReadWrite",
+                        "managedDisk": [
+                            "storageAccountType": "Premium_LRS",
+                            "id": .string("\(rgBase)/Microsoft.Compute/disks/\(osDiskName)")
+                        ],
+                        "deleteOption": "Delete", "diskSizeGB": 30
+                    ],
+                    "dataDisks": [], "diskControllerType": "SCSI"
                 ],
-                "osProfile": ["computerName": .string(vm.name), "adminUsername": "azureuser",
-                              "linuxConfiguration": ["disablePasswordAuthentication": true, "provisionVMAgent": true],
-                              "secrets": [], "allowExtensionOperations": true, "requireGuestProvisionSignal": true],
-                "networkProfile": ["networkInterfaces": [["id": .string("\(rgBase)/Microsoft.Network/networkInterfaces/\(vm.name)-nic")]]],
+                "osProfile": [
+                    "computerName": .string(vm.name), "adminUsername": "azureuser",
+                    "linuxConfiguration": ["disablePasswordAuthentication": true, "provisionVMAgent": true],
+                    "secrets": [], "allowExtensionOperations": true, "requireGuestProvisionSignal": true
+                ],
+                "networkProfile": [
+                    "networkInterfaces": [
+                        ["id": .string("\(rgBase)/Microsoft.Network/networkInterfaces/\(vm.name)-nic")]
+                    ]
+                ],
                 "provisioningState": "Succeeded",
-                "timeCreated": .string(Timestamp.string(Date())),
-            ],
+                "timeCreated": .string(Timestamp.string(Date()))
+            ]
         ]
         if !vm.zone.isEmpty { body["zones"] = [.string(vm.zone)] }
         return body
@@ -47,7 +65,9 @@ extension Emulator {
         state.resources[vmKey]?.body["etag"] = value
     }
 
-    func virtualMachineRoutes(_ request: EmulatorRequest, id: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func virtualMachineRoutes(_ request: EmulatorRequest, id: String, failOperation: FaultRule?) async throws(ARMError)
+        -> EmulatorResponse
+    {
         let key = Self.normalizeID(id)
         let name = String(id.split(separator: "/").last ?? "")
         let rg = id.components(separatedBy: "/")[4]
@@ -58,7 +78,9 @@ extension Emulator {
             }
             return .json(200, publicBody(vm, request), headers: [("ETag", etag(key))])
         case "PUT", "PATCH":
-            return try await updateVM(request, key: key, id: id, name: name, rg: rg, isPatch: request.method == "PATCH", failOperation: failOperation)
+            return try await updateVM(
+                request, key: key, id: id, name: name, rg: rg, isPatch: request.method == "PATCH",
+                failOperation: failOperation)
         case "DELETE":
             return try await deleteResource(request, key: key, kind: .virtualMachine, failOperation: failOperation)
         default:
@@ -71,25 +93,37 @@ extension Emulator {
         if let im = request.header("if-match") {
             let given = im.hasPrefix("W/") ? String(im.dropFirst(2)) : im
             guard exists, given == "*" || given == current || "\"\(given)\"" == current else {
-                throw ARMError(412, "PreconditionFailed", "Etag provided in if-match header \(im) does not match etag \(exists ? current : "(none)") of resource.")
+                throw ARMError(
+                    412, "PreconditionFailed",
+                    "Etag provided in if-match header \(im) does not match etag \(exists ? current : "(none)") of resource."
+                )
             }
         }
         if let inm = request.header("if-none-match") {
             guard inm == "*" else {
-                throw ARMError(400, "InvalidParameter", "Only '*' is supported in the If-None-Match header.", target: "If-None-Match")
+                throw ARMError(
+                    400, "InvalidParameter", "Only '*' is supported in the If-None-Match header.",
+                    target: "If-None-Match")
             }
-            if exists { throw ARMError(412, "PreconditionFailed", "The resource already exists and If-None-Match: * was given.") }
+            if exists {
+                throw ARMError(412, "PreconditionFailed", "The resource already exists and If-None-Match: * was given.")
+            }
         }
     }
 
-    func updateVM(_ request: EmulatorRequest, key: String, id: String, name: String, rg: String, isPatch: Bool, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func updateVM(
+        _ request: EmulatorRequest, key: String, id: String, name: String, rg: String, isPatch: Bool,
+        failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         let existing = resource(key)
         try checkPreconditions(request, key: key, exists: existing != nil)
         let body = try BodyReader.parse(request.body)
         let requested = try body.array("properties", "storageProfile", "dataDisks")
         let tags = try body.stringMap("tags")
         guard var vm = existing else {
-            if isPatch { throw ARMError.notFound(type: "Microsoft.Compute/virtualMachines", name: name, resourceGroup: rg) }
+            if isPatch {
+                throw ARMError.notFound(type: "Microsoft.Compute/virtualMachines", name: name, resourceGroup: rg)
+            }
             return try await createVM(request, key: key, id: id, name: name, body: body, failOperation: failOperation)
         }
         let current = vm.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []
@@ -104,26 +138,35 @@ extension Emulator {
         bumpETag(key)
         let op: OperationRecord
         if plan.attach.isEmpty && plan.detach.isEmpty {
-            op = startOperation(kind: .virtualMachine, method: request.method, resourceID: vm.id, opKind: "vmUpdate", duration: 0,
-                                completion: .provision(resourceKey: key), failOperation: failOperation)
+            op = startOperation(
+                kind: .virtualMachine, method: request.method, resourceID: vm.id, opKind: "vmUpdate", duration: 0,
+                completion: .provision(resourceKey: key), failOperation: failOperation)
         } else {
             let d = max(plan.attach.isEmpty ? 0 : latency.attach, plan.detach.isEmpty ? 0 : latency.detach)
-            op = startOperation(kind: .virtualMachine, method: request.method, resourceID: vm.id,
-                                opKind: plan.attach.isEmpty ? "detach" : "attach", duration: d,
-                                completion: .vmDisks(vmKey: key, attach: plan.attach, detach: plan.detach, previousDataDisks: .array(current)),
-                                failOperation: failOperation)
+            op = startOperation(
+                kind: .virtualMachine, method: request.method, resourceID: vm.id,
+                opKind: plan.attach.isEmpty ? "detach" : "attach", duration: d,
+                completion: .vmDisks(
+                    vmKey: key, attach: plan.attach, detach: plan.detach, previousDataDisks: .array(current)),
+                failOperation: failOperation)
         }
-        let response = EmulatorResponse.json(200, state.resources[key]?.body ?? vm.body, headers: [("ETag", etag(key))] + lroHeaders(op, request))
+        let response = EmulatorResponse.json(
+            200, state.resources[key]?.body ?? vm.body, headers: [("ETag", etag(key))] + lroHeaders(op, request))
         await finishIfInstant(op)
         return response
     }
 
-    func createVM(_ request: EmulatorRequest, key: String, id: String, name: String, body: BodyReader, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func createVM(
+        _ request: EmulatorRequest, key: String, id: String, name: String, body: BodyReader, failOperation: FaultRule?
+    ) async throws(ARMError) -> EmulatorResponse {
         guard let location = try body.string("location") else {
             throw ARMError(400, "LocationRequired", "The location property is required for this definition.")
         }
         if let dd = try body.array("properties", "storageProfile", "dataDisks"), !dd.isEmpty {
-            throw ARMError(400, "InvalidParameter", "The emulator creates VMs without data disks; attach them with a later PUT, PATCH or attachDetachDataDisks.", target: "dataDisks")
+            throw ARMError(
+                400, "InvalidParameter",
+                "The emulator creates VMs without data disks; attach them with a later PUT, PATCH or attachDetachDataDisks.",
+                target: "dataDisks")
         }
         var vm = body.json
         vm["id"] = .string(id)
@@ -137,8 +180,9 @@ extension Emulator {
         state.vmETags[key] = 1
         vm["etag"] = .string(etag(key))
         state.resources[key] = StoredResource(kind: .virtualMachine, body: vm)
-        let op = startOperation(kind: .virtualMachine, method: "PUT", resourceID: id, opKind: "vmCreate", duration: 0,
-                                completion: .provision(resourceKey: key), failOperation: failOperation)
+        let op = startOperation(
+            kind: .virtualMachine, method: "PUT", resourceID: id, opKind: "vmCreate", duration: 0,
+            completion: .provision(resourceKey: key), failOperation: failOperation)
         let response = EmulatorResponse.json(201, vm, headers: [("ETag", etag(key))] + lroHeaders(op, request))
         await finishIfInstant(op)
         return response
@@ -152,7 +196,8 @@ extension Emulator {
 
     /// Disk keys with an attach or detach operation still running, and the VM attaching them.
     func pendingDiskOperations() -> (attaching: [String: String], detaching: Set<String>) {
-        var attaching: [String: String] = [:], detaching = Set<String>()
+        var attaching: [String: String] = [:]
+        var detaching = Set<String>()
         for op in state.operations.values where !op.isDone {
             if case .vmDisks(let vmKey, let a, let d, _) = op.completion {
                 for s in a { attaching[s.diskKey] = state.resources[vmKey]?.id ?? vmKey }
@@ -164,134 +209,38 @@ extension Emulator {
 
     func pendingAttachOwner(diskKey: String) -> String? { pendingDiskOperations().attaching[diskKey] }
 
-    /// Turns the requested `dataDisks` array into the new list plus the disks to attach and
-    /// detach, with ARM's validation errors.
-    func planDataDisks(vmKey: String, vm: StoredResource, current: [JSON], requested: [JSON]) throws(ARMError) -> DataDiskPlan {
-        let pending = pendingDiskOperations()
-        func diskKeyOf(_ entry: JSON) -> String? { entry.at("managedDisk", "id")?.stringValue.map(Self.normalizeID) }
-        var currentByDisk: [String: JSON] = [:]
-        for c in current { if let k = diskKeyOf(c) { currentByDisk[k] = c } }
-
-        struct Parsed { var entry: JSON; var lun: Int; var diskID: String?; var key: String?; var toBeDetached: Bool }
-        var parsed: [Parsed] = []
-        for e in requested {
-            let r = BodyReader(json: e)
-            guard e.objectValue != nil else { throw ARMError.invalidContent("Each element of 'properties.storageProfile.dataDisks' must be an object.") }
-            guard let lun = try r.int("lun") else { throw ARMError.missing("dataDisk.lun") }
-            guard (0...63).contains(lun) else {
-                throw ARMError(400, "InvalidParameter", "The value \(lun) of parameter 'dataDisk.lun' is out of range. Value '\(lun)' must be between '0' and '63' inclusive.", target: "dataDisk.lun")
-            }
-            let diskID = try r.string("managedDisk", "id")
-            let tbd = try r.bool("toBeDetached") ?? false
-            parsed.append(Parsed(entry: e, lun: lun, diskID: diskID, key: diskID.map(Self.normalizeID), toBeDetached: tbd))
-        }
-        // Disks already attached claim their LUNs first, so a newcomer on a taken LUN gets
-        // "A disk at LUN N already exists."
-        var lunOwner: [Int: String] = [:]
-        var list: [JSON] = [], attach: [DiskSlot] = [], detach: [DiskSlot] = []
-        var mentioned = Set<String>()
-        for p in parsed {
-            guard let key = p.key, let cur = currentByDisk[key] else { continue }
-            mentioned.insert(key)
-            let curLun = cur["lun"]?.intValue ?? p.lun
-            if p.toBeDetached {
-                var kept = cur
-                kept["toBeDetached"] = true
-                if let opt = p.entry["detachOption"] { kept["detachOption"] = opt }
-                list.append(kept)
-                if !pending.detaching.contains(key) { detach.append(DiskSlot(diskKey: key, diskID: cur.at("managedDisk", "id")?.stringValue ?? key, lun: curLun)) }
-                continue
-            }
-            if curLun != p.lun {
-                throw ARMError(400, "InvalidParameter", "Changing the LUN of attached disk '\(cur["name"]?.stringValue ?? key)' from \(curLun) to \(p.lun) is not allowed; detach it first.", target: "dataDisks")
-            }
-            if let other = lunOwner[p.lun] {
-                throw ARMError(400, "InvalidParameter", "A disk named '\(other)' already uses the same LUN: \(p.lun).", target: "dataDisks")
-            }
-            lunOwner[p.lun] = cur["name"]?.stringValue ?? key
-            var kept = cur
-            for k in ["caching", "writeAcceleratorEnabled", "deleteOption"] { if let v = p.entry[k] { kept[k] = v } }
-            list.append(kept)
-        }
-        for p in parsed where p.key == nil || currentByDisk[p.key!] == nil {
-            if p.toBeDetached { continue }
-            let createOption = p.entry["createOption"]?.stringValue ?? "Attach"
-            guard let diskID = p.diskID, let key = p.key, createOption.lowercased() == "attach" else {
-                throw ARMError(400, "InvalidParameter", "The emulator attaches existing managed disks only: use createOption 'Attach' with managedDisk.id (got '\(createOption)').", target: "dataDisks")
-            }
-            let idParts = diskID.split(separator: "/").map(String.init)
-            if idParts.count > 1, idParts[0].lowercased() == "subscriptions", idParts[1].lowercased() != config.subscription.lowercased() {
-                throw ARMError(400, "InvalidParameter", "Subscription \(config.subscription) of the request must match the subscription \(idParts[1]) contained in the managed disk id.", target: "dataDisks")
-            }
-            guard let (_, disk) = resolve(diskID, kinds: [.disk]) else {
-                throw ARMError(404, "NotFound", "Disk \(idParts.last ?? diskID) is not found.", target: "dataDisks")
-            }
-            if let owner = disk.body["managedBy"]?.stringValue, Self.normalizeID(owner) != vmKey {
-                throw ARMError(409, "ConflictingUserInput", "Disk '\(diskID)' cannot be attached as the disk is already owned by VM '\(owner)'.", target: "dataDisks")
-            }
-            if let owner = pending.attaching[key] {
-                throw ARMError(409, "ConflictingUserInput", "Disk '\(diskID)' cannot be attached as the disk is already owned by VM '\(owner)'.", target: "dataDisks")
-            }
-            if pending.detaching.contains(key) {
-                throw ARMError(409, "AttachDiskWhileBeingDetached", "Cannot attach data disk '\(disk.name)' to VM '\(vm.name)' because the disk is currently being detached. Please wait until the disk is completely detached and then try again.", target: "dataDisks")
-            }
-            if let other = lunOwner[p.lun] {
-                let existing = current.contains { $0["lun"]?.intValue == p.lun && $0["name"]?.stringValue == other }
-                if existing {
-                    throw ARMError(400, "InvalidParameter", "A disk at LUN \(p.lun) already exists.", target: "dataDisks")
-                }
-                throw ARMError(400, "InvalidParameter", "A disk named '\(disk.name)' already uses the same LUN: \(p.lun).", target: "dataDisks")
-            }
-            lunOwner[p.lun] = disk.name
-            mentioned.insert(key)
-            let entry: JSON = [
-                "lun": JSON(p.lun), "name": .string(disk.name), "createOption": "Attach",
-                "caching": p.entry["caching"] ?? "None", "writeAcceleratorEnabled": p.entry["writeAcceleratorEnabled"] ?? false,
-                "managedDisk": ["id": .string(diskID), "storageAccountType": disk.body.at("sku", "name") ?? "Standard_LRS"],
-                "diskSizeGB": disk.body.at("properties", "diskSizeGB") ?? 0, "toBeDetached": false,
-                "deleteOption": p.entry["deleteOption"] ?? "Detach",
-            ]
-            list.append(entry)
-            attach.append(DiskSlot(diskKey: key, diskID: diskID, lun: p.lun))
-        }
-        for (key, cur) in currentByDisk where !mentioned.contains(key) {
-            if cur["toBeDetached"]?.boolValue == true && pending.detaching.contains(key) {
-                list.append(cur)  // its detach is already under way
-                continue
-            }
-            if !pending.detaching.contains(key) {
-                detach.append(DiskSlot(diskKey: key, diskID: cur.at("managedDisk", "id")?.stringValue ?? key, lun: cur["lun"]?.intValue ?? -1))
-            }
-        }
-        let max = vmKey == builderVMKey ? config.builderVM.maxDataDisks : 64
-        let active = list.filter { $0["toBeDetached"]?.boolValue != true }.count
-        if active > max {
-            throw ARMError(409, "OperationNotAllowed", "The maximum number of data disks allowed to be attached to a VM of this size is \(max).", target: "dataDisks")
-        }
-        list.sort { ($0["lun"]?.intValue ?? 0) < ($1["lun"]?.intValue ?? 0) }
-        return DataDiskPlan(list: list, attach: attach, detach: detach)
-    }
-
     /// `POST .../attachDetachDataDisks`: 202 with polling headers; the `Location` URL finally
     /// returns the VM's storage profile.
-    func attachDetachDataDisks(_ request: EmulatorRequest, id: String, failOperation: FaultRule?) async throws(ARMError) -> EmulatorResponse {
+    func attachDetachDataDisks(_ request: EmulatorRequest, id: String, failOperation: FaultRule?) async throws(ARMError)
+        -> EmulatorResponse
+    {
         let key = Self.normalizeID(id)
         guard var vm = resource(key), vm.kind == .virtualMachine else {
-            throw ARMError.notFound(type: "Microsoft.Compute/virtualMachines", name: String(id.split(separator: "/").last ?? ""), resourceGroup: id.components(separatedBy: "/")[4])
+            throw ARMError.notFound(
+                type: "Microsoft.Compute/virtualMachines", name: String(id.split(separator: "/").last ?? ""),
+                resourceGroup: id.components(separatedBy: "/")[4])
         }
         let body = try BodyReader.parse(request.body)
         let toAttach = try body.array("dataDisksToAttach") ?? []
         let toDetach = try body.array("dataDisksToDetach") ?? []
         guard !toAttach.isEmpty || !toDetach.isEmpty else {
-            throw ARMError(400, "InvalidParameter", "At least one of 'dataDisksToAttach' or 'dataDisksToDetach' must be specified.", target: "dataDisksToAttach")
+            throw ARMError(
+                400, "InvalidParameter",
+                "At least one of 'dataDisksToAttach' or 'dataDisksToDetach' must be specified.",
+                target: "dataDisksToAttach")
         }
         let current = vm.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []
         var requested = current
         for d in toDetach {
-            guard let diskID = try BodyReader(json: d).string("diskId") else { throw ARMError.missing("dataDisksToDetach.diskId") }
+            guard let diskID = try BodyReader(json: d).string("diskId") else {
+                throw ARMError.missing("dataDisksToDetach.diskId")
+            }
             let k = Self.normalizeID(diskID)
-            guard requested.contains(where: { $0.at("managedDisk", "id")?.stringValue.map(Self.normalizeID) == k }) else {
-                throw ARMError(400, "InvalidParameter", "Disk '\(diskID)' is not attached to VM '\(vm.name)'.", target: "dataDisksToDetach")
+            guard requested.contains(where: { $0.at("managedDisk", "id")?.stringValue.map(Self.normalizeID) == k })
+            else {
+                throw ARMError(
+                    400, "InvalidParameter", "Disk '\(diskID)' is not attached to VM '\(vm.name)'.",
+                    target: "dataDisksToDetach")
             }
             requested.removeAll { $0.at("managedDisk", "id")?.stringValue.map(Self.normalizeID) == k }
         }
@@ -314,16 +263,21 @@ extension Emulator {
         state.resources[key] = vm
         bumpETag(key)
         let d = max(plan.attach.isEmpty ? 0 : latency.attach, plan.detach.isEmpty ? 0 : latency.detach)
-        let op = startOperation(kind: .virtualMachine, method: "POST", resourceID: vm.id, opKind: plan.attach.isEmpty ? "detach" : "attach",
-                                duration: d, completion: .vmDisks(vmKey: key, attach: plan.attach, detach: plan.detach, previousDataDisks: .array(current)),
-                                failOperation: failOperation)
+        let op = startOperation(
+            kind: .virtualMachine, method: "POST", resourceID: vm.id, opKind: plan.attach.isEmpty ? "detach" : "attach",
+            duration: d,
+            completion: .vmDisks(
+                vmKey: key, attach: plan.attach, detach: plan.detach, previousDataDisks: .array(current)),
+            failOperation: failOperation)
         let response = EmulatorResponse.empty(202, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
     }
 
     /// Applies an attach/detach operation at completion; returns the operation's failure, if any.
-    func completeVMDisks(vmKey: String, attach: [DiskSlot], detach: [DiskSlot], previous: JSON, failure: FailureInfo?) async -> FailureInfo? {
+    func completeVMDisks(vmKey: String, attach: [DiskSlot], detach: [DiskSlot], previous: JSON, failure: FailureInfo?)
+        async -> FailureInfo?
+    {
         let isBuilder = vmKey == builderVMKey
         guard let vmID = state.resources[vmKey]?.id else { return failure }
         if failure != nil {
@@ -340,10 +294,13 @@ extension Emulator {
                     hiddenDeviceLUNs.remove(rec.lun)
                     let outcome = try await backend.detach(lun: rec.lun)
                     if let v = outcome.violation {
-                        state.violations.append(Violation(time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun): \(v)"))
+                        state.violations.append(
+                            Violation(time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun): \(v)"))
                     }
                 } catch {
-                    state.violations.append(Violation(time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun) failed: \(error)"))
+                    state.violations.append(
+                        Violation(
+                            time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun) failed: \(error)"))
                 }
                 state.attachments.removeAll { $0.diskKey == slot.diskKey }
             }
@@ -358,10 +315,13 @@ extension Emulator {
             if isBuilder {
                 do {
                     let device = try await backend.attach(id: slot.diskKey, lun: slot.lun)
-                    state.attachments.append(AttachmentRecord(lun: slot.lun, diskKey: slot.diskKey, diskID: slot.diskID, device: device))
+                    state.attachments.append(
+                        AttachmentRecord(lun: slot.lun, diskKey: slot.diskKey, diskID: slot.diskID, device: device))
                     if hidesDevice(diskID: slot.diskID) { hideDevice(lun: slot.lun) }
                 } catch {
-                    failed = FailureInfo(code: "InternalExecutionError", message: "Attaching disk '\(slot.diskID)' at LUN \(slot.lun) failed: \(error)", status: 500)
+                    failed = FailureInfo(
+                        code: "InternalExecutionError",
+                        message: "Attaching disk '\(slot.diskID)' at LUN \(slot.lun) failed: \(error)", status: 500)
                     failedKeys.insert(slot.diskKey)
                     continue
                 }
@@ -401,7 +361,9 @@ extension Emulator {
                 let device = try await backend.attach(id: key, lun: lun)
                 state.attachments.append(AttachmentRecord(lun: lun, diskKey: key, diskID: id, device: device))
             } catch {
-                state.violations.append(Violation(time: Date(), message: "re-attaching \(id) at LUN \(lun) after a restart failed: \(error)"))
+                state.violations.append(
+                    Violation(
+                        time: Date(), message: "re-attaching \(id) at LUN \(lun) after a restart failed: \(error)"))
             }
         }
         markDirty()

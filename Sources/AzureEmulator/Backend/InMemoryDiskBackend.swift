@@ -30,7 +30,9 @@ public actor InMemoryDiskBackend: DiskBackend {
 
     public func copy(from source: String, to id: String, sizeGB: Int?) async throws {
         guard let s = blobs[source] else { throw InMemoryDiskError(message: "source blob \(source) does not exist") }
-        if let sizeGB, sizeGB < s { throw InMemoryDiskError(message: "cannot copy \(source) (\(s) GiB) into a smaller \(sizeGB) GiB blob") }
+        if let sizeGB, sizeGB < s {
+            throw InMemoryDiskError(message: "cannot copy \(source) (\(s) GiB) into a smaller \(sizeGB) GiB blob")
+        }
         blobs[id] = max(s, sizeGB ?? 0)
     }
 
@@ -53,15 +55,18 @@ public actor InMemoryDiskBackend: DiskBackend {
         guard blobs[id] != nil else { throw InMemoryDiskError(message: "blob \(id) does not exist") }
         if let other = attached[lun] { throw InMemoryDiskError(message: "LUN \(lun) is already taken by \(other.id)") }
         nextLoop += 1
-        let dev = AttachedDevice(loopDevice: "/dev/loop\(nextLoop)", lunLink: "\(deviceRoot)/disk/azure/scsi1/lun\(lun)",
-                                 partitions: ["/dev/loop\(nextLoop)p1"])
+        let dev = AttachedDevice(
+            loopDevice: "/dev/loop\(nextLoop)", lunLink: "\(deviceRoot)/disk/azure/scsi1/lun\(lun)",
+            partitions: ["/dev/loop\(nextLoop)p1"])
         attached[lun] = (id, dev)
         return dev
     }
 
     public func detach(lun: Int) async throws -> DetachOutcome {
         guard attached.removeValue(forKey: lun) != nil else { return DetachOutcome() }
-        if busyLUNs.remove(lun) != nil { return DetachOutcome(violation: "the device at LUN \(lun) was still mounted (EBUSY)") }
+        if busyLUNs.remove(lun) != nil {
+            return DetachOutcome(violation: "the device at LUN \(lun) was still mounted (EBUSY)")
+        }
         return DetachOutcome()
     }
 

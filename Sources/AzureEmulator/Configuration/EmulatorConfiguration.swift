@@ -52,7 +52,8 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
         builderVM = try c.decodeIfPresent(BuilderVM.self, forKey: .builderVM) ?? d.builderVM
         resourceGroups = try c.decodeIfPresent([String].self, forKey: .resourceGroups) ?? d.resourceGroups
-        createResourceGroupsOnDemand = try c.decodeIfPresent(Bool.self, forKey: .createResourceGroupsOnDemand) ?? d.createResourceGroupsOnDemand
+        createResourceGroupsOnDemand =
+            try c.decodeIfPresent(Bool.self, forKey: .createResourceGroupsOnDemand) ?? d.createResourceGroupsOnDemand
         clients = try c.decodeIfPresent([RegisteredClient].self, forKey: .clients) ?? d.clients
         platformImages = try c.decodeIfPresent([PlatformImage].self, forKey: .platformImages) ?? d.platformImages
         latency = try c.decodeIfPresent(LatencyModel.self, forKey: .latency) ?? d.latency
@@ -61,7 +62,8 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         retryAfterSeconds = try c.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? d.retryAfterSeconds
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
         deviceRoot = try c.decodeIfPresent(String.self, forKey: .deviceRoot)
-        extraAPIVersions = try c.decodeIfPresent([String: [String]].self, forKey: .extraAPIVersions) ?? d.extraAPIVersions
+        extraAPIVersions =
+            try c.decodeIfPresent([String: [String]].self, forKey: .extraAPIVersions) ?? d.extraAPIVersions
         tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? d.tls
         proxy = try c.decodeIfPresent(Bool.self, forKey: .proxy) ?? d.proxy
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the emulator configuration")
@@ -77,16 +79,19 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public static func load(contentsOf url: URL) throws -> EmulatorConfiguration {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ConfigurationError(message: "cannot read the emulator configuration \(url.path): \(error.localizedDescription)")
+            throw ConfigurationError(
+                message: "cannot read the emulator configuration \(url.path): \(error.localizedDescription)")
         }
         do {
             return try JSONDecoder().decode(EmulatorConfiguration.self, from: data)
         } catch let error as ConfigurationError {
             throw ConfigurationError(message: "\(url.path): \(error.message)")
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ConfigurationError(message: "\(url.path): missing key '\(key.stringValue)' at \(pathText(ctx.codingPath))")
+            throw ConfigurationError(
+                message: "\(url.path): missing key '\(key.stringValue)' at \(pathText(ctx.codingPath))")
         } catch let DecodingError.typeMismatch(type, ctx) {
-            throw ConfigurationError(message: "\(url.path): wrong type at \(pathText(ctx.codingPath)), expected \(type)")
+            throw ConfigurationError(
+                message: "\(url.path): wrong type at \(pathText(ctx.codingPath)), expected \(type)")
         } catch {
             throw ConfigurationError(message: "\(url.path) is not valid emulator configuration JSON: \(error)")
         }
@@ -112,7 +117,10 @@ private struct AnyKey: CodingKey {
 func rejectUnknownKeys(_ decoder: any Decoder, known: [String], in what: String) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     for key in c.allKeys where !known.contains(key.stringValue) {
-        throw ConfigurationError(message: "unknown key '\(key.stringValue)' in \(what) at \(pathText(decoder.codingPath)); known keys: \(known.joined(separator: ", "))")
+        throw ConfigurationError(
+            message:
+                "unknown key '\(key.stringValue)' in \(what) at \(pathText(decoder.codingPath)); known keys: \(known.joined(separator: ", "))"
+        )
     }
 }
 
@@ -216,7 +224,9 @@ public struct PlatformImage: Sendable, Codable, Equatable {
     public var sizeGB: Int = 30
     public var architecture: String = "x64"
 
-    public init(publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String, sizeGB: Int = 30) {
+    public init(
+        publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String, sizeGB: Int = 30
+    ) {
         self.publisher = publisher
         self.offer = offer
         self.sku = sku
@@ -238,14 +248,21 @@ public struct PlatformImage: Sendable, Codable, Equatable {
     }
 
     public var key: PlatformImageKey {
-        PlatformImageKey(publisher: publisher, offer: offer, sku: sku, version: version, hyperVGeneration: hyperVGeneration)
+        PlatformImageKey(
+            publisher: publisher, offer: offer, sku: sku, version: version, hyperVGeneration: hyperVGeneration)
     }
 
     /// Two versions of a Gen2 image and one Gen1 image.
     public static let defaultCatalog: [PlatformImage] = [
-        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010", hyperVGeneration: "V2"),
-        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202502010", hyperVGeneration: "V2"),
-        PlatformImage(publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server-gen1", version: "24.04.202501010", hyperVGeneration: "V1"),
+        PlatformImage(
+            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010",
+            hyperVGeneration: "V2"),
+        PlatformImage(
+            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202502010",
+            hyperVGeneration: "V2"),
+        PlatformImage(
+            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server-gen1", version: "24.04.202501010",
+            hyperVGeneration: "V1")
     ]
 }
 
@@ -272,15 +289,23 @@ public struct LatencyModel: Sendable, Codable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func v(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? 0 }
-        diskCreate = try v(.diskCreate); diskUpdate = try v(.diskUpdate); snapshot = try v(.snapshot)
-        image = try v(.image); gallery = try v(.gallery); versionPerRegion = try v(.versionPerRegion)
-        attach = try v(.attach); detach = try v(.detach); delete = try v(.delete); access = try v(.access)
+        diskCreate = try v(.diskCreate)
+        diskUpdate = try v(.diskUpdate)
+        snapshot = try v(.snapshot)
+        image = try v(.image)
+        gallery = try v(.gallery)
+        versionPerRegion = try v(.versionPerRegion)
+        attach = try v(.attach)
+        detach = try v(.detach)
+        delete = try v(.delete)
+        access = try v(.access)
         replication = try c.decodeIfPresent(Replication.self, forKey: .replication) ?? .concurrent
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the latency model")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, replication, attach, detach, delete, access
+        case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, replication, attach, detach, delete,
+            access
     }
 
     /// How a gallery image version's target regions replicate.

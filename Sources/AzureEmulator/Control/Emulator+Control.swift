@@ -35,7 +35,11 @@ extension Emulator {
             } catch {
                 throw ARMError(400, "InvalidRequestContent", "The fault rules are invalid: \(error)")
             }
-            if request.method == "PUT" { faultHits = Array(repeating: 0, count: rules.count) } else { faultHits.append(0) }
+            if request.method == "PUT" {
+                faultHits = Array(repeating: 0, count: rules.count)
+            } else {
+                faultHits.append(0)
+            }
             faults = rules
             revealHiddenDevicesIfNoRuleLeft()
             markDirty()
@@ -52,7 +56,10 @@ extension Emulator {
         case ("GET", "endpoints"):
             return .json(200, endpointsDocument ?? [:])
         default:
-            throw ARMError(404, "NotFound", "Unknown control path \(request.method) \(request.path); known: GET inventory, GET|DELETE requests, GET|PUT latency, GET|PUT|POST|DELETE faults, POST reset, GET endpoints.")
+            throw ARMError(
+                404, "NotFound",
+                "Unknown control path \(request.method) \(request.path); known: GET inventory, GET|DELETE requests, GET|PUT latency, GET|PUT|POST|DELETE faults, POST reset, GET endpoints."
+            )
         }
     }
 
@@ -71,29 +78,45 @@ extension Emulator {
                 o["managedBy"] = r.body["managedBy"] ?? .null
             }
             if r.kind == .virtualMachine {
-                o["dataDisks"] = .array((r.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).map {
-                    ["lun": $0["lun"] ?? .null, "id": $0.at("managedDisk", "id") ?? .null, "toBeDetached": $0["toBeDetached"] ?? false]
-                })
+                o["dataDisks"] = .array(
+                    (r.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).map {
+                        [
+                            "lun": $0["lun"] ?? .null, "id": $0.at("managedDisk", "id") ?? .null,
+                            "toBeDetached": $0["toBeDetached"] ?? false
+                        ]
+                    })
                 o["etag"] = .string(etag(Self.normalizeID(r.id)))
             }
             o["blobs"] = .array(r.blobs.map { .string($0) })
             return o
         }
         let operations: [JSON] = state.operations.values.sorted { $0.startTime < $1.startTime }.map { op in
-            var o: JSON = ["id": .string(op.id), "kind": .string(op.kind), "method": .string(op.method), "resourceId": .string(op.resourceID),
-                           "status": .string(op.status), "startTime": .string(Timestamp.string(op.startTime)), "durationSeconds": .number(op.duration)]
+            var o: JSON = [
+                "id": .string(op.id), "kind": .string(op.kind), "method": .string(op.method),
+                "resourceId": .string(op.resourceID),
+                "status": .string(op.status), "startTime": .string(Timestamp.string(op.startTime)),
+                "durationSeconds": .number(op.duration)
+            ]
             if let f = op.failure { o["error"] = ["code": .string(f.code), "message": .string(f.message)] }
             return o
         }
         let devices: [JSON] = state.attachments.sorted { $0.lun < $1.lun }.map { a in
-            ["lun": JSON(a.lun), "diskId": .string(a.diskID), "loopDevice": .string(a.device.loopDevice),
-             "lunLink": .string(a.device.lunLink), "partitions": .array(a.device.partitions.map { .string($0) })]
+            [
+                "lun": JSON(a.lun), "diskId": .string(a.diskID), "loopDevice": .string(a.device.loopDevice),
+                "lunLink": .string(a.device.lunLink), "partitions": .array(a.device.partitions.map { .string($0) })
+            ]
         }
-        let violations: [JSON] = state.violations.map { ["time": .string(Timestamp.string($0.time)), "message": .string($0.message)] }
+        let violations: [JSON] = state.violations.map {
+            ["time": .string(Timestamp.string($0.time)), "message": .string($0.message)]
+        }
         return [
-            "resources": .array(resources), "resourceGroups": .array(state.resourceGroups.values.compactMap { $0["name"] }.sorted { ($0.stringValue ?? "") < ($1.stringValue ?? "") }),
+            "resources": .array(resources),
+            "resourceGroups": .array(
+                state.resourceGroups.values.compactMap { $0["name"] }.sorted {
+                    ($0.stringValue ?? "") < ($1.stringValue ?? "")
+                }),
             "operations": .array(operations), "devices": .array(devices), "violations": .array(violations),
-            "builderVM": .string(config.builderVMID), "deviceRoot": .string(deviceRoot),
+            "builderVM": .string(config.builderVMID), "deviceRoot": .string(deviceRoot)
         ]
     }
 
@@ -120,10 +143,14 @@ extension Emulator {
     }
 
     /// Logs a request answered before it reached `handle` (refused by the proxy, body too large).
-    func logUnhandled(method: String, host: String, path: String, apiVersion: String? = nil, status: Int, viaProxy: Bool) {
+    func logUnhandled(
+        method: String, host: String, path: String, apiVersion: String? = nil, status: Int, viaProxy: Bool
+    ) {
         let seq = requestLog.nextSequence()
-        requestLog.append(RequestLogEntry(sequence: seq, time: Date(), method: method, host: host, path: path,
-                                          apiVersion: apiVersion, status: status, durationMs: 0, viaProxy: viaProxy))
+        requestLog.append(
+            RequestLogEntry(
+                sequence: seq, time: Date(), method: method, host: host, path: path,
+                apiVersion: apiVersion, status: status, durationMs: 0, viaProxy: viaProxy))
     }
 
     func setEndpoints(_ doc: JSON, listenBase: String) {

@@ -30,8 +30,10 @@ public struct FaultRule: Sendable, Codable, Equatable {
     public var code: String?
     public var message: String?
 
-    public init(kind: String, method: String? = nil, path: String? = nil, skip: Int = 0, times: Int = 1,
-                status: Int? = nil, retryAfter: Int? = nil, code: String? = nil, message: String? = nil) {
+    public init(
+        kind: String, method: String? = nil, path: String? = nil, skip: Int = 0, times: Int = 1,
+        status: Int? = nil, retryAfter: Int? = nil, code: String? = nil, message: String? = nil
+    ) {
         self.kind = kind
         self.method = method
         self.path = path
@@ -47,7 +49,8 @@ public struct FaultRule: Sendable, Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kind = try c.decode(String.self, forKey: .kind)
         guard Self.kinds.contains(kind) else {
-            throw ConfigurationError(message: "unknown fault kind '\(kind)'; known kinds: \(Self.kinds.joined(separator: ", "))")
+            throw ConfigurationError(
+                message: "unknown fault kind '\(kind)'; known kinds: \(Self.kinds.joined(separator: ", "))")
         }
         method = try c.decodeIfPresent(String.self, forKey: .method)
         path = try c.decodeIfPresent(String.self, forKey: .path)
@@ -76,22 +79,32 @@ public struct FaultRule: Sendable, Codable, Equatable {
     }
 
     static func isTokenPath(_ lower: String) -> Bool {
-        lower.hasSuffix("/oauth2/token") || lower.hasSuffix("/oauth2/v2.0/token") || lower.hasPrefix("/metadata/identity/")
+        lower.hasSuffix("/oauth2/token") || lower.hasSuffix("/oauth2/v2.0/token")
+            || lower.hasPrefix("/metadata/identity/")
     }
 }
 
 /// `*`-only glob matching.
 enum Glob {
     static func matches(pattern: String, text: String) -> Bool {
-        let p = Array(pattern.utf8), t = Array(text.utf8)
-        var pi = 0, ti = 0, star = -1, mark = 0
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        var pi = 0
+        var ti = 0
+        var star = -1
+        var mark = 0
         while ti < t.count {
             if pi < p.count, p[pi] == UInt8(ascii: "*") {
-                star = pi; mark = ti; pi += 1
+                star = pi
+                mark = ti
+                pi += 1
             } else if pi < p.count, p[pi] == t[ti] {
-                pi += 1; ti += 1
+                pi += 1
+                ti += 1
             } else if star >= 0 {
-                pi = star + 1; mark += 1; ti = mark
+                pi = star + 1
+                mark += 1
+                ti = mark
             } else {
                 return false
             }

@@ -33,14 +33,16 @@ struct RequestLog: Sendable {
     mutating func clear() { entries.removeAll() }
 
     func json(since: Int) -> JSON {
-        .array(entries.filter { $0.sequence > since }.sorted { $0.sequence < $1.sequence }.map { e in
-            var o: JSON = [
-                "sequence": JSON(e.sequence), "time": .string(Timestamp.string(e.time)), "method": .string(e.method),
-                "host": .string(e.host), "path": .string(e.path), "status": JSON(e.status),
-                "durationMs": JSON(e.durationMs), "viaProxy": .bool(e.viaProxy),
-            ]
-            o["apiVersion"] = e.apiVersion.map { .string($0) } ?? .null
-            return o
-        })
+        .array(
+            entries.filter { $0.sequence > since }.sorted { $0.sequence < $1.sequence }.map { e in
+                var o: JSON = [
+                    "sequence": JSON(e.sequence), "time": .string(Timestamp.string(e.time)),
+                    "method": .string(e.method),
+                    "host": .string(e.host), "path": .string(e.path), "status": JSON(e.status),
+                    "durationMs": JSON(e.durationMs), "viaProxy": .bool(e.viaProxy)
+                ]
+                o["apiVersion"] = e.apiVersion.map { .string($0) } ?? .null
+                return o
+            })
     }
 }

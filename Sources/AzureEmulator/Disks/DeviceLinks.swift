@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `DEVROOT/disk/azure/scsi1/lun<N>` and `lun<N>-part<K>` links, as udev makes them on

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a disk-backend operation failed. Each case names the blob or LUN involved and the
@@ -33,28 +33,30 @@ public enum DiskBackendError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case let .blobNotFound(id):
+        case .blobNotFound(let id):
             return "disk blob '\(id)' does not exist in the emulator's state directory; create it first"
-        case let .blobAttached(id, lun):
+        case .blobAttached(let id, let lun):
             return "disk blob '\(id)' is attached at LUN \(lun); detach it first"
-        case let .shrinkRefused(id, current, requested):
-            return "disk blob '\(id)' has \(current) bytes; refusing to shrink it to \(requested) bytes (disks only grow)"
-        case let .invalidSize(id, sizeGB):
+        case .shrinkRefused(let id, let current, let requested):
+            return
+                "disk blob '\(id)' has \(current) bytes; refusing to shrink it to \(requested) bytes (disks only grow)"
+        case .invalidSize(let id, let sizeGB):
             return "disk blob '\(id)': size \(sizeGB) GiB is out of range (1...32767 GiB)"
-        case let .lunInUse(lun, by):
+        case .lunInUse(let lun, let by):
             return "LUN \(lun) is already used by '\(by)'; pick another LUN or detach that disk first"
-        case let .invalidLun(lun):
+        case .invalidLun(let lun):
             return "LUN \(lun) is out of range; Azure data disk LUNs are 0...63"
-        case let .nothingAttached(lun):
+        case .nothingAttached(let lun):
             return "no disk is attached at LUN \(lun)"
-        case let .commandFailed(command, status, stderr):
+        case .commandFailed(let command, let status, let stderr):
             let detail = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             return "'\(command)' exited with status \(status)" + (detail.isEmpty ? "" : ": \(detail)")
-        case let .toolMissing(tool, package):
-            return "host tool '\(tool)' not found; install the Debian package '\(package)' (apt-get install -y \(package))"
-        case let .systemCall(call, path, code):
+        case .toolMissing(let tool, let package):
+            return
+                "host tool '\(tool)' not found; install the Debian package '\(package)' (apt-get install -y \(package))"
+        case .systemCall(let call, let path, let code):
             return "\(call) on '\(path)' failed: \(String(cString: strerror(code))) (errno \(code))"
-        case let .imageBuildFailed(image, reason):
+        case .imageBuildFailed(let image, let reason):
             return "building platform image \(image) failed: \(reason)"
         }
     }

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the host tools the disk layer needs (losetup, partx, sfdisk, mkfs.ext4).
@@ -24,7 +24,7 @@ enum DiskCommand {
     /// The Debian package that provides each tool, for the "install X" hint.
     private static let packages = [
         "losetup": "util-linux", "partx": "util-linux", "sfdisk": "fdisk",
-        "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs", "busybox": "busybox-static",
+        "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs", "busybox": "busybox-static"
     ]
 
     static func locate(_ tool: String) throws -> String {

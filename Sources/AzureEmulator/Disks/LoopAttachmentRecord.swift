@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One disk attached to the builder VM, as recorded in `STATE/attachments.json` so that an

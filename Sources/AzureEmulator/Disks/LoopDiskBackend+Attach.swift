@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension LoopDiskBackend {
@@ -15,11 +15,15 @@ extension LoopDiskBackend {
         // The same disk at the same LUN (an emulator restarting after a crash re-attaches what
         // its state says is attached): adopt the attachment that survived.
         if let existing = attachments[lun], existing.id == id, lunsInProgress[lun] == nil,
-           LoopDeviceState.isBacked(existing.loopDevice, by: existing.file) {
-            return AttachedDevice(loopDevice: existing.loopDevice, lunLink: links.lunLink(lun),
-                                  partitions: existing.partitions.sorted { $0.key < $1.key }.map(\.value))
+            LoopDeviceState.isBacked(existing.loopDevice, by: existing.file)
+        {
+            return AttachedDevice(
+                loopDevice: existing.loopDevice, lunLink: links.lunLink(lun),
+                partitions: existing.partitions.sorted { $0.key < $1.key }.map(\.value))
         }
-        if let other = attachments[lun]?.id ?? lunsInProgress[lun] { throw DiskBackendError.lunInUse(lun: lun, by: other) }
+        if let other = attachments[lun]?.id ?? lunsInProgress[lun] {
+            throw DiskBackendError.lunInUse(lun: lun, by: other)
+        }
         try refuseIfAttached(id)
         let file = blobPath(id: id)
         guard FileManager.default.fileExists(atPath: file) else { throw DiskBackendError.blobNotFound(id: id) }
@@ -33,7 +37,8 @@ extension LoopDiskBackend {
                 command: "losetup -P -f --show \(file)", status: 0, stderr: "unexpected output '\(loop)'")
         }
         // Recorded at once, so that a crash from here on leaves a record to detach by.
-        var record = LoopAttachmentRecord(id: id, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
+        var record = LoopAttachmentRecord(
+            id: id, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
         attachments[lun] = record
         do {
             try store.save(attachments)
@@ -65,7 +70,9 @@ extension LoopDiskBackend {
         let violation = try await release(record)
         attachments[lun] = nil
         try store.save(attachments)
-        if let violation { logger.warning("detach violation", metadata: ["lun": "\(lun)", "violation": "\(violation)"]) }
+        if let violation {
+            logger.warning("detach violation", metadata: ["lun": "\(lun)", "violation": "\(violation)"])
+        }
         return DetachOutcome(violation: violation)
     }
 
@@ -113,7 +120,8 @@ extension LoopDiskBackend {
         let output = try await DiskCommand.run("partx", ["-a", loop])
         var found = LoopDeviceState.partitions(of: loop)
         if output.status != 0, found.isEmpty, !output.stderr.contains("failed to read partition table") {
-            throw DiskBackendError.commandFailed(command: "partx -a \(loop)", status: output.status, stderr: output.stderr)
+            throw DiskBackendError.commandFailed(
+                command: "partx -a \(loop)", status: output.status, stderr: output.stderr)
         }
         // devtmpfs makes the nodes as the kernel adds the partitions; allow it a moment.
         var attempts = 0
@@ -145,7 +153,8 @@ extension LoopDiskBackend {
             let devices = [record.loopDevice] + LoopDeviceState.partitions(of: record.loopDevice).map(\.device)
             let busy = LoopDeviceState.busyDevices(devices)
             if !busy.isEmpty {
-                violation = "disk '\(record.id)' at LUN \(record.lun) (\(record.loopDevice)) was detached while still in use: "
+                violation =
+                    "disk '\(record.id)' at LUN \(record.lun) (\(record.loopDevice)) was detached while still in use: "
                     + "an O_EXCL open of \(busy.joined(separator: ", ")) failed with EBUSY (still mounted?)"
             }
         }
@@ -193,8 +202,11 @@ extension LoopDiskBackend {
         var kept: [Int: LoopAttachmentRecord] = [:]
         for (lun, record) in records {
             guard LoopDeviceState.isBacked(record.loopDevice, by: record.file) else {
-                logger.info("dropping stale attachment record", metadata: [
-                    "lun": "\(lun)", "id": "\(record.id)", "device": "\(record.loopDevice)"])
+                logger.info(
+                    "dropping stale attachment record",
+                    metadata: [
+                        "lun": "\(lun)", "id": "\(record.id)", "device": "\(record.loopDevice)"
+                    ])
                 continue
             }
             var current = record
@@ -206,7 +218,8 @@ extension LoopDiskBackend {
         removeStrayLinks(links: links, keeping: Set(kept.keys))
         for record in kept.values {
             // Replacing by rename keeps each wanted link present throughout.
-            let wanted = Set(record.partitions.keys.map { links.partitionLink(record.lun, $0) } + [links.lunLink(record.lun)])
+            let wanted = Set(
+                record.partitions.keys.map { links.partitionLink(record.lun, $0) } + [links.lunLink(record.lun)])
             for link in links.existingLinks(lun: record.lun) where !wanted.contains(link) { links.remove(link: link) }
             for (number, device) in record.partitions.sorted(by: { $0.key < $1.key }) {
                 try? links.place(link: links.partitionLink(record.lun, number), target: device)

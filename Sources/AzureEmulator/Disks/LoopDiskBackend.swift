@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real disk backend: every disk, snapshot and image is a sparse file under
@@ -113,7 +113,9 @@ public actor LoopDiskBackend: DiskBackend {
 
     public func copy(from source: String, to id: String, sizeGB: Int?) async throws {
         let sourcePath = blobPath(id: source)
-        guard FileManager.default.fileExists(atPath: sourcePath) else { throw DiskBackendError.blobNotFound(id: source) }
+        guard FileManager.default.fileExists(atPath: sourcePath) else {
+            throw DiskBackendError.blobNotFound(id: source)
+        }
         try await copyFile(sourcePath, to: id, sizeGB: sizeGB)
     }
 
@@ -129,7 +131,8 @@ public actor LoopDiskBackend: DiskBackend {
         guard FileManager.default.fileExists(atPath: path) else { throw DiskBackendError.blobNotFound(id: id) }
         try await offloadBlocking { try SparseFile.grow(at: path, to: bytes, id: id) }
         if let record = attachments.values.first(where: { $0.id == id }),
-           LoopDeviceState.isBacked(record.loopDevice, by: record.file) {
+            LoopDeviceState.isBacked(record.loopDevice, by: record.file)
+        {
             try await DiskCommand.check("losetup", ["-c", record.loopDevice])
         }
     }
@@ -177,7 +180,9 @@ public actor LoopDiskBackend: DiskBackend {
     }
 
     func refuseIfAttached(_ id: String) throws {
-        if let lun = attachments.values.first(where: { $0.id == id })?.lun ?? lunsInProgress.first(where: { $0.value == id })?.key {
+        if let lun = attachments.values.first(where: { $0.id == id })?.lun
+            ?? lunsInProgress.first(where: { $0.value == id })?.key
+        {
             throw DiskBackendError.blobAttached(id: id, lun: lun)
         }
     }

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Builds the disk file of a platform image: a partition table (MBR for Hyper-V generation
@@ -38,7 +38,9 @@ public actor PlatformImageBuilder {
     ///   - diskBytes: the apparent size of each image disk (sparse); at least 64 MiB.
     ///   - busyboxPath: a statically linked busybox; by default `/bin/busybox` or
     ///     `/usr/bin/busybox` from Debian's `busybox-static`.
-    public init(cacheDirectory: String, diskBytes: Int64 = PlatformImageBuilder.defaultDiskBytes, busyboxPath: String? = nil) {
+    public init(
+        cacheDirectory: String, diskBytes: Int64 = PlatformImageBuilder.defaultDiskBytes, busyboxPath: String? = nil
+    ) {
         self.cacheDirectory = cacheDirectory
         self.diskBytes = max(diskBytes, 64 << 20)
         self.busyboxOverride = busyboxPath
@@ -62,7 +64,8 @@ public actor PlatformImageBuilder {
         let busybox = busyboxOverride
         let cacheDirectory = self.cacheDirectory
         let task = Task<String, any Error> {
-            try await Self.build(key: key, into: path, cacheDirectory: cacheDirectory, diskBytes: diskBytes, busybox: busybox)
+            try await Self.build(
+                key: key, into: path, cacheDirectory: cacheDirectory, diskBytes: diskBytes, busybox: busybox)
             return path
         }
         inFlight[key] = task
@@ -92,8 +95,9 @@ public actor PlatformImageBuilder {
                 let rootStart = espStart + espSectors
                 let lastUsable = total - 34  // the backup GPT takes the last 33 sectors
                 let rootSectors = (lastUsable - rootStart + 1) / alignment * alignment
-                return Layout(gpt: true, rootStart: rootStart, rootSectors: rootSectors,
-                              espStart: espStart, espSectors: espSectors)
+                return Layout(
+                    gpt: true, rootStart: rootStart, rootSectors: rootSectors,
+                    espStart: espStart, espSectors: espSectors)
             }
             let rootStart: Int64 = 2048
             return Layout(gpt: false, rootStart: rootStart, rootSectors: (total - rootStart) / alignment * alignment)
@@ -106,9 +110,11 @@ public actor PlatformImageBuilder {
                 return "label: dos\n\(file)1 : start=\(rootStart), size=\(rootSectors), type=83, bootable\n"
             }
             var script = "label: gpt\n"
-            script += "\(file)1 : start=\(rootStart), size=\(rootSectors), type=0FC63DAF-8483-4772-8E79-3D69C8477DE4, name=\"cloudimg-rootfs\"\n"
+            script +=
+                "\(file)1 : start=\(rootStart), size=\(rootSectors), type=0FC63DAF-8483-4772-8E79-3D69C8477DE4, name=\"cloudimg-rootfs\"\n"
             if let espStart, let espSectors {
-                script += "\(file)15 : start=\(espStart), size=\(espSectors), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"UEFI\"\n"
+                script +=
+                    "\(file)15 : start=\(espStart), size=\(espSectors), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"UEFI\"\n"
             }
             return script
         }
@@ -122,7 +128,9 @@ public actor PlatformImageBuilder {
 
         let busyboxPath = try busybox ?? locateBusybox()
         guard isStaticELF(busyboxPath) else {
-            throw fail("\(busyboxPath) is not a statically linked executable, so it cannot run in the image's chroot; install the Debian package busybox-static")
+            throw fail(
+                "\(busyboxPath) is not a statically linked executable, so it cannot run in the image's chroot; install the Debian package busybox-static"
+            )
         }
         let fm = FileManager.default
         try fm.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
@@ -140,11 +148,13 @@ public actor PlatformImageBuilder {
         guard layout.rootSectors > 8192 else { throw fail("disk of \(diskBytes) bytes is too small") }
         try SparseFile.create(at: disk, bytes: diskBytes)
         try await runSfdisk(disk: disk, script: layout.sfdiskScript(file: disk))
-        try await DiskCommand.check("mkfs.ext4", [
-            "-q", "-F", "-b", "4096", "-L", "cloudimg-rootfs",
-            "-E", "offset=\(layout.rootOffsetBytes),root_owner=0:0",
-            "-d", root, disk, "\(layout.rootKiB)k",
-        ])
+        try await DiskCommand.check(
+            "mkfs.ext4",
+            [
+                "-q", "-F", "-b", "4096", "-L", "cloudimg-rootfs",
+                "-E", "offset=\(layout.rootOffsetBytes),root_owner=0:0",
+                "-d", root, disk, "\(layout.rootKiB)k"
+            ])
         // mke2fs must not have touched the size; a longer file would move the backup GPT.
         guard try SparseFile.size(of: disk) == diskBytes else { throw fail("mkfs.ext4 changed the disk file's size") }
         guard rename(disk, finalPath) == 0 else {
@@ -174,7 +184,8 @@ public actor PlatformImageBuilder {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         guard let header = try? handle.read(upToCount: 64), header.count == 64,
-              header.prefix(4) == Data([0x7f, 0x45, 0x4c, 0x46]), header[4] == 2 /* 64-bit */ else { return false }
+            header.prefix(4) == Data([0x7f, 0x45, 0x4c, 0x46]), header[4] == 2  // 64-bit
+        else { return false }
         func little(_ data: Data, _ offset: Int, _ count: Int) -> UInt64 {
             (0..<count).reduce(UInt64(0)) { $0 | UInt64(data[data.startIndex + offset + $1]) << (8 * UInt64($1)) }
         }
@@ -182,7 +193,8 @@ public actor PlatformImageBuilder {
         let phentsize = Int(little(header, 0x36, 2))
         let phnum = Int(little(header, 0x38, 2))
         guard phentsize >= 4, phnum > 0, (try? handle.seek(toOffset: phoff)) != nil,
-              let table = try? handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum else { return false }
+            let table = try? handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum
+        else { return false }
         let ptInterp: UInt64 = 3
         return !(0..<phnum).contains { little(table, $0 * phentsize, 4) == ptInterp }
     }
@@ -195,10 +207,12 @@ public actor PlatformImageBuilder {
         "cut", "tr", "tee", "find", "xargs", "date", "dirname", "basename", "readlink", "realpath",
         "stat", "du", "df", "pwd", "which", "expr", "seq", "mktemp", "md5sum", "sha256sum", "gzip",
         "gunzip", "zcat", "tar", "diff", "cmp", "ps", "kill", "vi", "less", "more", "mount", "umount",
-        "install", "nproc", "timeout", "base64", "od", "hexdump", "dd", "stty", "tty",
+        "install", "nproc", "timeout", "base64", "od", "hexdump", "dd", "stty", "tty"
     ]
 
-    private static func populateRoot(_ root: String, key: PlatformImageKey, busybox: String, available: Set<String>) throws {
+    private static func populateRoot(_ root: String, key: PlatformImageKey, busybox: String, available: Set<String>)
+        throws
+    {
         let fm = FileManager.default
         func dir(_ path: String, _ mode: Int = 0o755) throws {
             try fm.createDirectory(atPath: root + path, withIntermediateDirectories: true)
@@ -214,8 +228,10 @@ public actor PlatformImageBuilder {
             try fm.createSymbolicLink(atPath: root + path, withDestinationPath: target)
         }
 
-        for path in ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/etc", "/home", "/mnt", "/opt",
-                     "/var/log", "/var/lib", "/var/cache", "/proc", "/sys", "/dev", "/run/systemd/resolve", "/boot"] {
+        for path in [
+            "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/etc", "/home", "/mnt", "/opt",
+            "/var/log", "/var/lib", "/var/cache", "/proc", "/sys", "/dev", "/run/systemd/resolve", "/boot"
+        ] {
             try dir(path)
         }
         try dir("/tmp", 0o1777)
@@ -237,19 +253,22 @@ public actor PlatformImageBuilder {
         try link("/usr/bin/env", "../../bin/busybox")
 
         func quoted(_ value: String) -> String {
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-        let osRelease = [
-            "NAME=\"Kiln Emulator Linux\"",
-            "ID=kiln-emulator",
-            "VERSION=\(quoted("\(key.sku) \(key.version)"))",
-            "VERSION_ID=\(quoted(key.version))",
-            "PRETTY_NAME=\(quoted("Kiln emulator image \(key.publisher):\(key.offer):\(key.sku):\(key.version)"))",
-            "KILN_IMAGE_PUBLISHER=\(quoted(key.publisher))",
-            "KILN_IMAGE_OFFER=\(quoted(key.offer))",
-            "KILN_IMAGE_SKU=\(quoted(key.sku))",
-            "KILN_IMAGE_VERSION=\(quoted(key.version))",
-            "KILN_IMAGE_HYPERV_GENERATION=\(quoted(key.hyperVGeneration))",
-        ].joined(separator: "\n") + "\n"
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
+        }
+        let osRelease =
+            [
+                "NAME=\"Kiln Emulator Linux\"",
+                "ID=kiln-emulator",
+                "VERSION=\(quoted("\(key.sku) \(key.version)"))",
+                "VERSION_ID=\(quoted(key.version))",
+                "PRETTY_NAME=\(quoted("Kiln emulator image \(key.publisher):\(key.offer):\(key.sku):\(key.version)"))",
+                "KILN_IMAGE_PUBLISHER=\(quoted(key.publisher))",
+                "KILN_IMAGE_OFFER=\(quoted(key.offer))",
+                "KILN_IMAGE_SKU=\(quoted(key.sku))",
+                "KILN_IMAGE_VERSION=\(quoted(key.version))",
+                "KILN_IMAGE_HYPERV_GENERATION=\(quoted(key.hyperVGeneration))"
+            ].joined(separator: "\n") + "\n"
         try file("/usr/lib/os-release", osRelease)
         try link("/etc/os-release", "../usr/lib/os-release")
         try file("/etc/hostname", "localhost\n")

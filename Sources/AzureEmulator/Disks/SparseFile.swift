@@ -1,8 +1,14 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
-import CoreFoundation
+    import Glibc
+    // `struct stat`'s members are attributed to whichever C module the compiler loaded the
+    // header through first (Glibc or Dispatch's CDispatch, varying between builds), and
+    // MemberImportVisibility wants that module imported: import both.
+    #if canImport(CDispatch)
+        import CDispatch
+    #endif
+    import CoreFoundation
 #endif
 
 /// Sparse-file primitives for disk blobs: a 30 GiB disk must cost only what was written,
@@ -25,9 +31,10 @@ enum SparseFile {
     /// `_IOW(0x94, 9, int)`.
     private static let ficlone: UInt = 0x4004_9409
 
-    private typealias CopyFileRange = @convention(c) (
-        Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
-    ) -> Int
+    private typealias CopyFileRange =
+        @convention(c) (
+            Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
+        ) -> Int
 
     /// copy_file_range(2) looked up at run time: Glibc declares it only under _GNU_SOURCE.
     /// nil when the C library lacks it (then pread/pwrite is used).
@@ -89,7 +96,9 @@ enum SparseFile {
         if ioctl(output, ficlone, input) == 0 { return .reflink }
 
         var info = stat()
-        guard fstat(input, &info) == 0 else { throw DiskBackendError.systemCall(call: "fstat", path: source, errno: errno) }
+        guard fstat(input, &info) == 0 else {
+            throw DiskBackendError.systemCall(call: "fstat", path: source, errno: errno)
+        }
         let total = Int64(info.st_size)
         // Setting the size first makes every range we do not write a hole.
         guard ftruncate(output, off_t(total)) == 0 else {
@@ -104,8 +113,9 @@ enum SparseFile {
             }
             var dataEnd = lseek(input, dataStart, seekHole)
             if dataEnd < 0 { dataEnd = off_t(total) }
-            try copyRange(input, output, from: Int64(dataStart), count: Int64(dataEnd - dataStart),
-                          source: source, destination: destination)
+            try copyRange(
+                input, output, from: Int64(dataStart), count: Int64(dataEnd - dataStart),
+                source: source, destination: destination)
             position = Int64(dataEnd)
         }
         return .dataExtents

@@ -1,8 +1,8 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// A certificate registered on an app: its thumbprints (what `x5t` / `x5t#S256` name) and the
 /// RSA key that must have signed a client assertion.
@@ -14,7 +14,7 @@ struct ClientCertificate: Sendable {
     /// Parses the first `CERTIFICATE` block of `pem`.
     init(pem: String) throws {
         guard let begin = pem.range(of: "-----BEGIN CERTIFICATE-----"),
-              let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex)
+            let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex)
         else { throw ConfigurationError(message: "no '-----BEGIN CERTIFICATE-----' block") }
         let b64 = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
         guard let der = Data(base64Encoded: String(b64)) else {
@@ -22,7 +22,8 @@ struct ClientCertificate: Sendable {
         }
         let cert = try Certificate(derEncoded: Array(der))
         guard let key = _RSA.Signing.PublicKey(cert.publicKey) else {
-            throw ConfigurationError(message: "the certificate's key is not RSA; Entra client assertions are RS256/PS256")
+            throw ConfigurationError(
+                message: "the certificate's key is not RSA; Entra client assertions are RS256/PS256")
         }
         sha1 = Data(Insecure.SHA1.hash(data: der))
         sha256 = Data(SHA256.hash(data: der))
@@ -37,11 +38,14 @@ struct ClientCertificate: Sendable {
                 text = entry
             } else {
                 do { text = try String(contentsOfFile: entry, encoding: .utf8) } catch {
-                    throw ConfigurationError(message: "client \(client): cannot read certificate file \(entry): \(error.localizedDescription)")
+                    throw ConfigurationError(
+                        message:
+                            "client \(client): cannot read certificate file \(entry): \(error.localizedDescription)")
                 }
             }
             do { return try ClientCertificate(pem: text) } catch {
-                throw ConfigurationError(message: "client \(client): certificate \(entry.prefix(60)) is unusable: \(error)")
+                throw ConfigurationError(
+                    message: "client \(client): certificate \(entry.prefix(60)) is unusable: \(error)")
             }
         }
     }
@@ -50,7 +54,9 @@ struct ClientCertificate: Sendable {
     func verifies(_ jwt: ParsedJWT, alg: String) -> Bool {
         let sig = _RSA.Signing.RSASignature(rawRepresentation: jwt.signature)
         switch alg {
-        case "RS256": return publicKey.isValidSignature(sig, for: SHA256.hash(data: jwt.signingInput), padding: .insecurePKCS1v1_5)
+        case "RS256":
+            return publicKey.isValidSignature(
+                sig, for: SHA256.hash(data: jwt.signingInput), padding: .insecurePKCS1v1_5)
         case "PS256": return publicKey.isValidSignature(sig, for: SHA256.hash(data: jwt.signingInput), padding: .PSS)
         default: return false
         }

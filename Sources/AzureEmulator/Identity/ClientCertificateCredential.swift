@@ -1,8 +1,8 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// A self-signed RSA client certificate and the client assertions it signs, as MSAL builds
 /// them. For tests and tools that exercise the emulator's certificate credential: register
@@ -27,7 +27,8 @@ public struct ClientCertificateCredential: Sendable {
         var serializer = DER.Serializer()
         try serializer.serialize(cert)
         let der = serializer.serializedBytes
-        return ClientCertificateCredential(certificatePEM: pem(der, label: "CERTIFICATE"), privateKeyPEM: key.pemRepresentation, der: der, key: key)
+        return ClientCertificateCredential(
+            certificatePEM: pem(der, label: "CERTIFICATE"), privateKeyPEM: key.pemRepresentation, der: der, key: key)
     }
 
     static func pem(_ der: [UInt8], label: String) -> String {
@@ -44,7 +45,9 @@ public struct ClientCertificateCredential: Sendable {
 
     /// A signed client assertion: PS256 with `x5t#S256` (current MSAL) or RS256 with `x5t`
     /// (legacy and ADFS). `lifetime` may be negative to make an expired one.
-    public func assertion(clientID: String, audience: String, pss: Bool = true, lifetime: TimeInterval = 600) throws -> String {
+    public func assertion(clientID: String, audience: String, pss: Bool = true, lifetime: TimeInterval = 600) throws
+        -> String
+    {
         let now = Int(Date().timeIntervalSince1970)
         var header: JSON = ["alg": pss ? "PS256" : "RS256", "typ": "JWT"]
         if pss {
@@ -54,7 +57,8 @@ public struct ClientCertificateCredential: Sendable {
         }
         let claims: JSON = [
             "aud": .string(audience), "iss": .string(clientID), "sub": .string(clientID),
-            "jti": .string(UUID().uuidString.lowercased()), "nbf": JSON(now), "iat": JSON(now), "exp": JSON(now + Int(lifetime)),
+            "jti": .string(UUID().uuidString.lowercased()), "nbf": JSON(now), "iat": JSON(now),
+            "exp": JSON(now + Int(lifetime))
         ]
         let input = Base64URL.encode(header.encoded()) + "." + Base64URL.encode(claims.encoded())
         let digest = SHA256.hash(data: Data(input.utf8))

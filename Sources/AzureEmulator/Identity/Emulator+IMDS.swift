@@ -16,8 +16,13 @@ extension Emulator {
         }
         let newest: JSON = ["2025-04-07", "2024-07-17", "2024-03-15"]
         guard let v = request.apiVersion, apiVersions.accepted(.imds).contains(v) else {
-            return imdsError(400, ["error": "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds",
-                                   "newest-versions": newest])
+            return imdsError(
+                400,
+                [
+                    "error":
+                        "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds",
+                    "newest-versions": newest
+                ])
         }
         _ = v
         if lower.starts(with: ["metadata", "identity", "oauth2", "token"]) { return managedIdentityToken(request) }
@@ -51,7 +56,8 @@ extension Emulator {
 
     func managedIdentityToken(_ request: EmulatorRequest) -> EmulatorResponse {
         guard let resource = request.query["resource"], !resource.isEmpty else {
-            return imdsError(400, ["error": "invalid_request", "error_description": "Required query variable 'resource' is missing"])
+            return imdsError(
+                400, ["error": "invalid_request", "error_description": "Required query variable 'resource' is missing"])
         }
         let vm = config.builderVM
         if let cid = request.query["client_id"], cid.lowercased() != vm.identityClientID.lowercased() {
@@ -64,17 +70,26 @@ extension Emulator {
             return imdsError(400, ["error": "invalid_request", "error_description": "Identity not found"])
         }
         guard isARMAudience(resource, request: request) else {
-            return imdsError(400, ["error": "invalid_resource",
-                                   "error_description": .string("AADSTS500011: The resource principal named \(resource) was not found in the tenant named \(config.tenant).")])
+            return imdsError(
+                400,
+                [
+                    "error": "invalid_resource",
+                    "error_description": .string(
+                        "AADSTS500011: The resource principal named \(resource) was not found in the tenant named \(config.tenant)."
+                    )
+                ])
         }
-        let issued = issueToken(appID: vm.identityClientID, objectID: vm.identityObjectID, resource: resource, version: "1.0")
+        let issued = issueToken(
+            appID: vm.identityClientID, objectID: vm.identityObjectID, resource: resource, version: "1.0")
         let life = String(config.tokenLifetimeSeconds)
-        return .json(200, [
-            "access_token": .string(issued.token), "client_id": .string(vm.identityClientID),
-            "expires_in": .string(life), "expires_on": .string(String(issued.expiresOn)),
-            "ext_expires_in": .string(life), "not_before": .string(String(issued.notBefore)),
-            "resource": .string(resource), "token_type": "Bearer", "refresh_token": "",
-        ])
+        return .json(
+            200,
+            [
+                "access_token": .string(issued.token), "client_id": .string(vm.identityClientID),
+                "expires_in": .string(life), "expires_on": .string(String(issued.expiresOn)),
+                "ext_expires_in": .string(life), "not_before": .string(String(issued.notBefore)),
+                "resource": .string(resource), "token_type": "Bearer", "refresh_token": ""
+            ])
     }
 
     /// The `compute` section; every primitive is a string, as IMDS writes them.
@@ -83,12 +98,16 @@ extension Emulator {
         let body = state.resources[builderVMKey]?.body ?? Self.builderVMBody(config)
         let dataDisks: [JSON] = (body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).map { d in
             [
-                "caching": .string(d["caching"]?.stringValue ?? "None"), "createOption": .string(d["createOption"]?.stringValue ?? "Attach"),
+                "caching": .string(d["caching"]?.stringValue ?? "None"),
+                "createOption": .string(d["createOption"]?.stringValue ?? "Attach"),
                 "diskSizeGB": .string(d["diskSizeGB"]?.intValue.map(String.init) ?? ""), "image": ["uri": ""],
                 "lun": .string(d["lun"]?.intValue.map(String.init) ?? ""),
-                "managedDisk": ["id": .string(d.at("managedDisk", "id")?.stringValue ?? ""),
-                                "storageAccountType": .string(d.at("managedDisk", "storageAccountType")?.stringValue ?? "Standard_LRS")],
-                "name": .string(d["name"]?.stringValue ?? ""), "vhd": ["uri": ""], "writeAcceleratorEnabled": "false",
+                "managedDisk": [
+                    "id": .string(d.at("managedDisk", "id")?.stringValue ?? ""),
+                    "storageAccountType": .string(
+                        d.at("managedDisk", "storageAccountType")?.stringValue ?? "Standard_LRS")
+                ],
+                "name": .string(d["name"]?.stringValue ?? ""), "vhd": ["uri": ""], "writeAcceleratorEnabled": "false"
             ]
         }
         let os = body.at("properties", "storageProfile", "osDisk") ?? [:]
@@ -96,7 +115,10 @@ extension Emulator {
         return [
             "azEnvironment": "AzurePublicCloud", "evictionPolicy": "", "isHostCompatibilityLayerVm": "false",
             "licenseType": "", "location": .string(config.location), "name": .string(vm.name),
-            "offer": .string(img["offer"]?.stringValue ?? ""), "osProfile": ["adminUsername": "azureuser", "computerName": .string(vm.name), "disablePasswordAuthentication": "true"],
+            "offer": .string(img["offer"]?.stringValue ?? ""),
+            "osProfile": [
+                "adminUsername": "azureuser", "computerName": .string(vm.name), "disablePasswordAuthentication": "true"
+            ],
             "osType": "Linux", "placementGroupId": "", "plan": ["name": "", "product": "", "publisher": ""],
             "platformFaultDomain": "0", "platformUpdateDomain": "0", "priority": "", "provider": "Microsoft.Compute",
             "publicKeys": [], "publisher": .string(img["publisher"]?.stringValue ?? ""),
@@ -105,24 +127,41 @@ extension Emulator {
             "sku": .string(img["sku"]?.stringValue ?? ""),
             "storageProfile": [
                 "dataDisks": .array(dataDisks),
-                "imageReference": ["id": "", "offer": .string(img["offer"]?.stringValue ?? ""), "publisher": .string(img["publisher"]?.stringValue ?? ""),
-                                   "sku": .string(img["sku"]?.stringValue ?? ""), "version": .string(img["version"]?.stringValue ?? "")],
-                "osDisk": ["caching": "ReadWrite", "createOption": "FromImage", "diskSizeGB": .string(os["diskSizeGB"]?.intValue.map(String.init) ?? "30"),
-                           "managedDisk": ["id": .string(os.at("managedDisk", "id")?.stringValue ?? ""), "storageAccountType": "Premium_LRS"],
-                           "name": .string(os["name"]?.stringValue ?? ""), "osType": "Linux", "writeAcceleratorEnabled": "false"],
-                "resourceDisk": ["size": "16384"],
+                "imageReference": [
+                    "id": "", "offer": .string(img["offer"]?.stringValue ?? ""),
+                    "publisher": .string(img["publisher"]?.stringValue ?? ""),
+                    "sku": .string(img["sku"]?.stringValue ?? ""), "version": .string(img["version"]?.stringValue ?? "")
+                ],
+                "osDisk": [
+                    "caching": "ReadWrite", "createOption": "FromImage",
+                    "diskSizeGB": .string(os["diskSizeGB"]?.intValue.map(String.init) ?? "30"),
+                    "managedDisk": [
+                        "id": .string(os.at("managedDisk", "id")?.stringValue ?? ""),
+                        "storageAccountType": "Premium_LRS"
+                    ],
+                    "name": .string(os["name"]?.stringValue ?? ""), "osType": "Linux",
+                    "writeAcceleratorEnabled": "false"
+                ],
+                "resourceDisk": ["size": "16384"]
             ],
             "subscriptionId": .string(config.subscription), "tags": "", "tagsList": [], "userData": "",
             "version": .string(img["version"]?.stringValue ?? ""),
             "vmId": .string(body.at("properties", "vmId")?.stringValue ?? ""), "vmScaleSetName": "",
-            "vmSize": .string(vm.size), "zone": .string(vm.zone),
+            "vmSize": .string(vm.size), "zone": .string(vm.zone)
         ]
     }
 
     func imdsNetwork() -> JSON {
-        ["interface": [[
-            "ipv4": ["ipAddress": [["privateIpAddress": "10.0.0.4", "publicIpAddress": ""]], "subnet": [["address": "10.0.0.0", "prefix": "24"]]],
-            "ipv6": ["ipAddress": []], "macAddress": "000D3A000001",
-        ]]]
+        [
+            "interface": [
+                [
+                    "ipv4": [
+                        "ipAddress": [["privateIpAddress": "10.0.0.4", "publicIpAddress": ""]],
+                        "subnet": [["address": "10.0.0.0", "prefix": "24"]]
+                    ],
+                    "ipv6": ["ipAddress": []], "macAddress": "000D3A000001"
+                ]
+            ]
+        ]
     }
 }

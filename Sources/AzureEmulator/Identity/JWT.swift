@@ -28,9 +28,9 @@ struct ParsedJWT: Sendable {
     init?(_ token: String) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
-              let h = Base64URL.decode(parts[0]), let p = Base64URL.decode(parts[1]), let s = Base64URL.decode(parts[2]),
-              let header = try? JSON.decode(h), header.objectValue != nil,
-              let claims = try? JSON.decode(p), claims.objectValue != nil
+            let h = Base64URL.decode(parts[0]), let p = Base64URL.decode(parts[1]), let s = Base64URL.decode(parts[2]),
+            let header = try? JSON.decode(h), header.objectValue != nil,
+            let claims = try? JSON.decode(p), claims.objectValue != nil
         else { return nil }
         self.header = header
         self.claims = claims
@@ -65,7 +65,9 @@ struct TokenSigner: Sendable {
     /// The claims of a token this emulator signed, or nil when the signature does not verify.
     func verify(_ token: String) -> ParsedJWT? {
         guard let jwt = ParsedJWT(token), jwt.header["alg"]?.stringValue == "HS256" else { return nil }
-        guard HMAC<SHA256>.isValidAuthenticationCode(jwt.signature, authenticating: jwt.signingInput, using: key) else { return nil }
+        guard HMAC<SHA256>.isValidAuthenticationCode(jwt.signature, authenticating: jwt.signingInput, using: key) else {
+            return nil
+        }
         return jwt
     }
 }

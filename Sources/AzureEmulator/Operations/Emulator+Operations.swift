@@ -4,16 +4,20 @@ import Logging
 /// Long-running operations: creation, the polling headers, the status endpoint and completion.
 extension Emulator {
     /// Starts an operation. A `failOperation` fault makes it end Failed with the fault's code.
-    func startOperation(kind: ResourceKind, method: String, resourceID: String, opKind: String, duration: Double,
-                        completion: Completion, failOperation: FaultRule?) -> OperationRecord {
+    func startOperation(
+        kind: ResourceKind, method: String, resourceID: String, opKind: String, duration: Double,
+        completion: Completion, failOperation: FaultRule?
+    ) -> OperationRecord {
         var op = OperationRecord(
-            id: UUID().uuidString.lowercased(), family: kind.operationFamily, location: Self.normalizeLocation(config.location),
+            id: UUID().uuidString.lowercased(), family: kind.operationFamily,
+            location: Self.normalizeLocation(config.location),
             method: method, resourceID: resourceID, kind: opKind, startTime: Date(), duration: max(0, duration),
             completion: completion)
         if let f = failOperation {
-            op.failure = FailureInfo(code: f.code ?? "InternalExecutionError",
-                                     message: f.message ?? "An internal execution error occurred (injected by the emulator).",
-                                     status: f.status ?? 500)
+            op.failure = FailureInfo(
+                code: f.code ?? "InternalExecutionError",
+                message: f.message ?? "An internal execution error occurred (injected by the emulator).",
+                status: f.status ?? 500)
         }
         state.operations[op.id] = op
         inProgress += 1
@@ -23,13 +27,16 @@ extension Emulator {
 
     func statusURL(_ op: OperationRecord, _ request: EmulatorRequest, monitor: Bool) -> String {
         let v = request.apiVersion ?? "2024-03-02"
-        return "\(request.baseURL)/subscriptions/\(config.subscription)/providers/Microsoft.Compute/locations/\(op.location)/\(op.family)/\(op.id)?\(monitor ? "monitor=true&" : "")api-version=\(v)"
+        return
+            "\(request.baseURL)/subscriptions/\(config.subscription)/providers/Microsoft.Compute/locations/\(op.location)/\(op.family)/\(op.id)?\(monitor ? "monitor=true&" : "")api-version=\(v)"
     }
 
     func lroHeaders(_ op: OperationRecord, _ request: EmulatorRequest) -> [(String, String)] {
-        [("Azure-AsyncOperation", statusURL(op, request, monitor: false)),
-         ("Location", statusURL(op, request, monitor: true)),
-         ("Retry-After", String(config.retryAfterSeconds))]
+        [
+            ("Azure-AsyncOperation", statusURL(op, request, monitor: false)),
+            ("Location", statusURL(op, request, monitor: true)),
+            ("Retry-After", String(config.retryAfterSeconds))
+        ]
     }
 
     /// Finishes every operation whose time is up. Called before each request and by a timer,
@@ -71,13 +78,17 @@ extension Emulator {
                 state.resources[key] = r
             }
         case .vmDisks(let vmKey, let attach, let detach, let previous):
-            failure = await completeVMDisks(vmKey: vmKey, attach: attach, detach: detach, previous: previous, failure: failure)
+            failure = await completeVMDisks(
+                vmKey: vmKey, attach: attach, detach: detach, previous: previous, failure: failure)
             // attachDetachDataDisks' result (its Location URL) is the VM's storage profile.
-            if op.method == "POST", let sp = state.resources[vmKey]?.body.at("properties", "storageProfile") { op.result = sp }
+            if op.method == "POST", let sp = state.resources[vmKey]?.body.at("properties", "storageProfile") {
+                op.result = sp
+            }
         case .access(let key, let grant):
             if failure == nil, var r = state.resources[key] {
                 let attached = r.body["managedBy"]?.stringValue != nil
-                r.body.set(["properties", "diskState"], .string(grant ? "ActiveSAS" : (attached ? "Attached" : "Unattached")))
+                r.body.set(
+                    ["properties", "diskState"], .string(grant ? "ActiveSAS" : (attached ? "Attached" : "Unattached")))
                 state.resources[key] = r
             }
         }
@@ -101,7 +112,10 @@ extension Emulator {
     /// The operation-status endpoint (`Azure-AsyncOperation`), and with `monitor=true` the
     /// `Location` flavour that answers 202 until done and then the operation's result.
     func operationStatus(_ request: EmulatorRequest, opID: String) async throws(ARMError) -> EmulatorResponse {
-        guard request.method == "GET" else { throw ARMError(405, "MethodNotAllowed", "The requested resource does not support http method '\(request.method)'.") }
+        guard request.method == "GET" else {
+            throw ARMError(
+                405, "MethodNotAllowed", "The requested resource does not support http method '\(request.method)'.")
+        }
         guard let op = state.operations[opID.lowercased()] else {
             throw ARMError(404, "ResourceNotFound", "The operation '\(opID)' was not found.")
         }
@@ -118,14 +132,15 @@ extension Emulator {
             }
         }
         var body: JSON = [
-            "name": .string(op.id), "status": .string(op.status), "startTime": .string(Timestamp.string(op.startTime)),
+            "name": .string(op.id), "status": .string(op.status), "startTime": .string(Timestamp.string(op.startTime))
         ]
         if op.isDone {
             body["endTime"] = .string(Timestamp.string(op.endTime))
             if let f = op.failure {
                 body["error"] = ["code": .string(f.code), "message": .string(f.message)]
             } else if op.family == "DiskOperations", op.method != "DELETE", op.method != "POST",
-                      let r = resource(Self.normalizeID(op.resourceID)) {
+                let r = resource(Self.normalizeID(op.resourceID))
+            {
                 body["properties"] = ["output": publicBody(r, request)]
             }
             if op.method == "POST", op.failure == nil, let result = op.result, result.objectValue?.isEmpty == false {

@@ -15,12 +15,13 @@ struct CertificateAuthority: Sendable {
     static let azureHosts = [
         "management.azure.com", "management.core.windows.net", "login.microsoftonline.com", "login.windows.net",
         "sts.windows.net", "management.chinacloudapi.cn", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
-        "management.usgovcloudapi.net", "login.microsoftonline.us", "localhost",
+        "management.usgovcloudapi.net", "login.microsoftonline.us", "localhost"
     ]
 
     /// Loads the CA from `directory`, or creates it.
     static func loadOrCreate(in directory: URL) throws -> CertificateAuthority {
-        let certURL = directory.appendingPathComponent("ca.pem"), keyURL = directory.appendingPathComponent("ca-key.pem")
+        let certURL = directory.appendingPathComponent("ca.pem")
+        let keyURL = directory.appendingPathComponent("ca-key.pem")
         if FileManager.default.fileExists(atPath: certURL.path), FileManager.default.fileExists(atPath: keyURL.path) {
             let cert = try Certificate(pemEncoded: String(contentsOf: certURL, encoding: .utf8))
             let key = try Certificate.PrivateKey(pemEncoded: String(contentsOf: keyURL, encoding: .utf8))

@@ -59,8 +59,10 @@ actor Emulator {
 
     /// Makes sure the resource groups and the builder VM exist.
     static func seed(_ state: inout PersistentState, _ config: EmulatorConfiguration) {
-        for rg in [config.builderVM.resourceGroup] + config.resourceGroups where state.resourceGroups[rg.lowercased()] == nil {
-            state.resourceGroups[rg.lowercased()] = resourceGroupBody(config: config, name: rg, location: config.location, tags: nil)
+        for rg in [config.builderVM.resourceGroup] + config.resourceGroups
+        where state.resourceGroups[rg.lowercased()] == nil {
+            state.resourceGroups[rg.lowercased()] = resourceGroupBody(
+                config: config, name: rg, location: config.location, tags: nil)
         }
         let vmKey = config.builderVMID.lowercased()
         if state.resources[vmKey] == nil {
@@ -73,7 +75,7 @@ actor Emulator {
         var rg: JSON = [
             "id": .string("/subscriptions/\(config.subscription)/resourceGroups/\(name)"),
             "name": .string(name), "type": "Microsoft.Resources/resourceGroups",
-            "location": .string(location), "properties": ["provisioningState": "Succeeded"],
+            "location": .string(location), "properties": ["provisioningState": "Succeeded"]
         ]
         if let tags { rg["tags"] = tags }
         return rg
@@ -106,11 +108,14 @@ actor Emulator {
             response.headers.append(("x-ms-request-id", requestID))
             let correlation = request.header("x-ms-correlation-request-id") ?? requestID
             response.headers.append(("x-ms-correlation-request-id", correlation))
-            if let cid = request.header("x-ms-client-request-id") { response.headers.append(("x-ms-client-request-id", cid)) }
+            if let cid = request.header("x-ms-client-request-id") {
+                response.headers.append(("x-ms-client-request-id", cid))
+            }
             let lower = request.path.lowercased()
             if lower.hasPrefix("/subscriptions") {
                 let stamp = Self.routingStamp(started)
-                response.headers.append(("x-ms-routing-request-id", "\(config.location.uppercased()):\(stamp):\(requestID)"))
+                response.headers.append(
+                    ("x-ms-routing-request-id", "\(config.location.uppercased()):\(stamp):\(requestID)"))
                 switch request.method {
                 case "GET", "HEAD":
                     response.headers.append(("x-ms-ratelimit-remaining-subscription-reads", "249"))
@@ -124,10 +129,11 @@ actor Emulator {
                 }
             }
         }
-        requestLog.append(RequestLogEntry(
-            sequence: seq, time: started, method: request.method, host: request.host, path: request.path,
-            apiVersion: request.apiVersion, status: response.drop ? 0 : response.status,
-            durationMs: Int(Date().timeIntervalSince(started) * 1000), viaProxy: request.viaProxy))
+        requestLog.append(
+            RequestLogEntry(
+                sequence: seq, time: started, method: request.method, host: request.host, path: request.path,
+                apiVersion: request.apiVersion, status: response.drop ? 0 : response.status,
+                durationMs: Int(Date().timeIntervalSince(started) * 1000), viaProxy: request.viaProxy))
         if dirty { persist() }
         return response
     }
@@ -138,7 +144,8 @@ actor Emulator {
         var tm = tm()
         gmtime_r(&t, &tm)
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(tm.tm_year + 1900)\(two(tm.tm_mon + 1))\(two(tm.tm_mday))T\(two(tm.tm_hour))\(two(tm.tm_min))\(two(tm.tm_sec))Z"
+        return
+            "\(tm.tm_year + 1900)\(two(tm.tm_mon + 1))\(two(tm.tm_mday))T\(two(tm.tm_hour))\(two(tm.tm_min))\(two(tm.tm_sec))Z"
     }
 
     func route(_ request: EmulatorRequest, failOperation: FaultRule?) async -> EmulatorResponse {
@@ -206,7 +213,8 @@ actor Emulator {
                 }
                 try links.place(link: links.lunLink(lun), target: rec.device.loopDevice)
             } catch {
-                state.violations.append(Violation(time: Date(), message: "making the hidden device links of LUN \(lun) failed: \(error)"))
+                state.violations.append(
+                    Violation(time: Date(), message: "making the hidden device links of LUN \(lun) failed: \(error)"))
             }
         }
         hiddenDeviceLUNs = []
@@ -218,21 +226,28 @@ actor Emulator {
             return .dropped
         case "throttle":
             let after = f.retryAfter ?? 1
-            return ARMError(429, f.code ?? "TooManyRequests",
-                            f.message ?? "The request is being throttled as the limit has been reached for operation type - Read_ObservationWindow_00:05:00.",
-                            headers: [("Retry-After", String(after))]).response
+            return ARMError(
+                429, f.code ?? "TooManyRequests",
+                f.message
+                    ?? "The request is being throttled as the limit has been reached for operation type - Read_ObservationWindow_00:05:00.",
+                headers: [("Retry-After", String(after))]
+            ).response
         case "tokenOutage":
             let body: JSON = [
                 "error": "temporarily_unavailable",
-                "error_description": .string("AADSTS50196: The server terminated an operation because it encountered a client request loop or the service is temporarily unavailable. Trace ID: \(UUID().uuidString.lowercased())"),
-                "error_codes": [50196], "timestamp": .string(Timestamp.string(Date())),
+                "error_description": .string(
+                    "AADSTS50196: The server terminated an operation because it encountered a client request loop or the service is temporarily unavailable. Trace ID: \(UUID().uuidString.lowercased())"
+                ),
+                "error_codes": [50196], "timestamp": .string(Timestamp.string(Date()))
             ]
             return .json(f.status ?? 503, body, headers: [("Retry-After", String(f.retryAfter ?? 1))])
         default:
             var headers: [(String, String)] = []
             if let after = f.retryAfter { headers.append(("Retry-After", String(after))) }
-            return ARMError(f.status ?? 500, f.code ?? "InternalServerError",
-                            f.message ?? "An internal server error occurred (injected by the emulator).", headers: headers).response
+            return ARMError(
+                f.status ?? 500, f.code ?? "InternalServerError",
+                f.message ?? "An internal server error occurred (injected by the emulator).", headers: headers
+            ).response
         }
     }
 

@@ -73,8 +73,10 @@ public actor EmulatorServer {
     var ticker: Task<Void, Never>?
     public private(set) var endpoints: EmulatorEndpoints?
 
-    public init(configuration: EmulatorConfiguration, stateDirectory: URL, backend: any DiskBackend,
-                logger: Logger = Logger(label: "kiln.emulator"), clock: any Clock<Duration> = ContinuousClock()) {
+    public init(
+        configuration: EmulatorConfiguration, stateDirectory: URL, backend: any DiskBackend,
+        logger: Logger = Logger(label: "kiln.emulator"), clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.configuration = configuration
         self.stateDirectory = stateDirectory
         self.backend = backend
@@ -92,7 +94,8 @@ public actor EmulatorServer {
     public func start() async throws -> EmulatorEndpoints {
         if let endpoints { return endpoints }
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        let emulator = try Emulator(configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
+        let emulator = try Emulator(
+            configuration: configuration, stateDirectory: stateDirectory, backend: backend, logger: logger)
         self.emulator = emulator
         await emulator.restoreAttachments()
         await emulator.persist()
@@ -107,33 +110,50 @@ public actor EmulatorServer {
     func listen(_ emulator: Emulator) async throws -> EmulatorEndpoints {
 
         let host = configuration.host
-        let plainPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
-                                                           fallbackHost: "\(host):\(configuration.port)"),
-                                         port: configuration.port, tls: nil)
+        let plainPort = try await launch(
+            EmulatorResponder(
+                emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
+                fallbackHost: "\(host):\(configuration.port)"),
+            port: configuration.port, tls: nil)
         let urlHost = host.contains(":") ? "[\(host)]" : host
         let base = "http://\(urlHost):\(plainPort)"
-        var secureBase: String?, proxyURL: String?, caFile: String?
+        var secureBase: String?
+        var proxyURL: String?
+        var caFile: String?
         if configuration.tls || configuration.proxy {
             let ca = try CertificateAuthority.loadOrCreate(in: stateDirectory)
             let issued = try ca.issueServerCertificate()
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(issued.chainPEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(issued.chainPEM.utf8)).map {
+                NIOSSLCertificateSource.certificate($0)
+            }
             let key = try NIOSSLPrivateKey(bytes: Array(issued.keyPEM.utf8), format: .pem)
-            let tlsConfig = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            let tlsConfig = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain, privateKey: .privateKey(key))
             caFile = ca.caFile.path
-            let tlsPort = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
-                                                             fallbackHost: "\(host)"),
-                                           port: 0, tls: tlsConfig)
+            let tlsPort = try await launch(
+                EmulatorResponder(
+                    emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
+                    fallbackHost: "\(host)"),
+                port: 0, tls: tlsConfig)
             secureBase = "https://\(urlHost):\(tlsPort)"
             if configuration.proxy {
                 // Listeners only the proxy splices into, so the log can say "via proxy".
-                let innerTLS = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
-                                                                  fallbackHost: "management.azure.com", viaProxy: true),
-                                                port: 0, tls: tlsConfig)
-                let innerPlain = try await launch(EmulatorResponder(emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
-                                                                    fallbackHost: "169.254.169.254", viaProxy: true),
-                                                  port: 0, tls: nil)
-                let proxy = try await ProxyServer.start(host: host, port: 0, tlsPort: innerTLS, plainPort: innerPlain) { method, target in
-                    Task { await emulator.logUnhandled(method: method, host: "proxy", path: target, status: 403, viaProxy: true) }
+                let innerTLS = try await launch(
+                    EmulatorResponder(
+                        emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "https",
+                        fallbackHost: "management.azure.com", viaProxy: true),
+                    port: 0, tls: tlsConfig)
+                let innerPlain = try await launch(
+                    EmulatorResponder(
+                        emulator: emulator, maxBody: configuration.maxBodyBytes, scheme: "http",
+                        fallbackHost: "169.254.169.254", viaProxy: true),
+                    port: 0, tls: nil)
+                let proxy = try await ProxyServer.start(host: host, port: 0, tlsPort: innerTLS, plainPort: innerPlain) {
+                    method, target in
+                    Task {
+                        await emulator.logUnhandled(
+                            method: method, host: "proxy", path: target, status: 403, viaProxy: true)
+                    }
                 }
                 self.proxy = proxy
                 proxyURL = "http://\(urlHost):\(proxy.port)"
@@ -144,9 +164,11 @@ public actor EmulatorServer {
         let ep = EmulatorEndpoints(
             arm: base, login: base, https: secureBase, imds: base, proxy: proxyURL, caFile: caFile,
             deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
-            builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription, tenantId: configuration.tenant,
+            builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription,
+            tenantId: configuration.tenant,
             location: configuration.location, control: base + "/_emulator", stateDirectory: stateDirectory.path,
-            credential: .init(tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret))
+            credential: .init(
+                tenantId: configuration.tenant, clientId: client?.clientID ?? "", clientSecret: client?.secret))
         endpoints = ep
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -172,23 +194,29 @@ public actor EmulatorServer {
         let app = Application(
             responder: responder,
             server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: port), serverName: "kiln-emulator"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: port), serverName: "kiln-emulator"),
             onServerRunning: { channel in continuation.yield(.success(channel.localAddress?.port ?? 0)) },
             logger: appLogger)
-        serverTasks.append(Task {
-            do { try await app.runService(gracefulShutdownSignals: []) } catch { continuation.yield(.failure(error)) }
-            continuation.finish()
-        })
+        serverTasks.append(
+            Task {
+                do { try await app.runService(gracefulShutdownSignals: []) } catch {
+                    continuation.yield(.failure(error))
+                }
+                continuation.finish()
+            })
         for await result in stream {
             switch result {
             case .success(let p) where p > 0: return p
             case .success: break
             case .failure(let e):
-                throw EmulatorStartError(message: "the emulator could not listen on \(configuration.host):\(port): \(e)")
+                throw EmulatorStartError(
+                    message: "the emulator could not listen on \(configuration.host):\(port): \(e)")
             }
             break
         }
-        throw EmulatorStartError(message: "the emulator's HTTP server stopped before it listened on \(configuration.host):\(port)")
+        throw EmulatorStartError(
+            message: "the emulator's HTTP server stopped before it listened on \(configuration.host):\(port)")
     }
 
     /// Stops listening, finishes nothing early, and frees every loop device.
@@ -247,13 +275,17 @@ struct EmulatorResponder: HTTPResponder {
         let host = request.head.authority ?? fallbackHost
         let query = EmulatorRequest.parseQuery(request.uri.query ?? "")
         if let cl = request.headers[.contentLength].flatMap(Int.init), cl > maxBody {
-            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
+            await emulator.logUnhandled(
+                method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"],
+                status: 413, viaProxy: viaProxy)
             return Self.tooLarge(maxBody)
         }
         var req = request
         let buffer: ByteBuffer
         do { buffer = try await req.collectBody(upTo: maxBody) } catch {
-            await emulator.logUnhandled(method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"], status: 413, viaProxy: viaProxy)
+            await emulator.logUnhandled(
+                method: request.method.rawValue, host: host, path: rawPath, apiVersion: query["api-version"],
+                status: 413, viaProxy: viaProxy)
             return Self.tooLarge(maxBody)
         }
         var headers: [String: String] = [:]
@@ -274,15 +306,20 @@ struct EmulatorResponder: HTTPResponder {
         for (n, v) in r.headers {
             if let name = HTTPField.Name(n) { fields.append(HTTPField(name: name, value: v)) }
         }
-        return Response(status: HTTPResponse.Status(code: r.status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: r.body)))
+        return Response(
+            status: HTTPResponse.Status(code: r.status), headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: r.body)))
     }
 
     static func tooLarge(_ max: Int) -> Response {
-        let body = ARMError(413, "RequestEntityTooLarge", "The request body is larger than the \(max) bytes this emulator accepts.").body.encoded()
+        let body = ARMError(
+            413, "RequestEntityTooLarge", "The request body is larger than the \(max) bytes this emulator accepts."
+        ).body.encoded()
         var fields = HTTPFields()
         fields[.contentType] = "application/json; charset=utf-8"
         fields.append(HTTPField(name: HTTPField.Name("x-ms-request-id")!, value: UUID().uuidString.lowercased()))
         fields[.connection] = "close"
-        return Response(status: .contentTooLarge, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(
+            status: .contentTooLarge, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

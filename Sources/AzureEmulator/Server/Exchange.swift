@@ -48,7 +48,8 @@ struct EmulatorRequest: Sendable {
         let text = String(decoding: body, as: UTF8.self)
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            out[Self.decodeFormComponent(String(parts[0]))] = parts.count > 1 ? Self.decodeFormComponent(String(parts[1])) : ""
+            out[Self.decodeFormComponent(String(parts[0]))] =
+                parts.count > 1 ? Self.decodeFormComponent(String(parts[1])) : ""
         }
         return out
     }
@@ -62,7 +63,9 @@ struct EmulatorResponse: Sendable {
     var drop = false
 
     static func json(_ status: Int, _ body: JSON, headers: [(String, String)] = []) -> EmulatorResponse {
-        EmulatorResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")] + headers, body: body.encoded())
+        EmulatorResponse(
+            status: status, headers: [("Content-Type", "application/json; charset=utf-8")] + headers,
+            body: body.encoded())
     }
 
     static func empty(_ status: Int, headers: [(String, String)] = []) -> EmulatorResponse {
@@ -70,7 +73,8 @@ struct EmulatorResponse: Sendable {
     }
 
     static func text(_ status: Int, _ text: String) -> EmulatorResponse {
-        EmulatorResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Data(text.utf8))
+        EmulatorResponse(
+            status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Data(text.utf8))
     }
 
     static let dropped = EmulatorResponse(status: 0, drop: true)
@@ -103,11 +107,15 @@ struct ARMError: Error, Sendable {
     }
 
     static func notFound(type: String, name: String, resourceGroup: String) -> ARMError {
-        ARMError(404, "ResourceNotFound", "The Resource '\(type)/\(name)' under resource group '\(resourceGroup)' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+        ARMError(
+            404, "ResourceNotFound",
+            "The Resource '\(type)/\(name)' under resource group '\(resourceGroup)' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        )
     }
 
     static func invalidContent(_ detail: String) -> ARMError {
-        ARMError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: '\(detail)'.")
+        ARMError(
+            400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: '\(detail)'.")
     }
 
     static func missing(_ path: String) -> ARMError {
@@ -123,7 +131,8 @@ struct BodyReader {
         if data.isEmpty { throw ARMError.invalidContent("The request body is empty; a JSON object is required.") }
         let j: JSON
         do { j = try JSON.decode(data) } catch {
-            throw ARMError.invalidContent("Unexpected character or malformed JSON: \(String(describing: error).prefix(200))")
+            throw ARMError.invalidContent(
+                "Unexpected character or malformed JSON: \(String(describing: error).prefix(200))")
         }
         guard j.objectValue != nil else { throw ARMError.invalidContent("The request body must be a JSON object.") }
         return BodyReader(json: j)

@@ -16,15 +16,18 @@ final class ProxyServer: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    static func start(host: String, port: Int, tlsPort: Int, plainPort: Int,
-                      refused: @escaping @Sendable (_ method: String, _ target: String) -> Void) async throws -> ProxyServer {
+    static func start(
+        host: String, port: Int, tlsPort: Int, plainPort: Int,
+        refused: @escaping @Sendable (_ method: String, _ target: String) -> Void
+    ) async throws -> ProxyServer {
         let allowed = Set(CertificateAuthority.azureHosts)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(
-                        ProxyFrontHandler(allowedHosts: allowed, tlsPort: tlsPort, plainPort: plainPort, refused: refused))
+                        ProxyFrontHandler(
+                            allowedHosts: allowed, tlsPort: tlsPort, plainPort: plainPort, refused: refused))
                 }
             }
             .bind(host: host, port: port).get()
@@ -48,7 +51,8 @@ final class ProxyFrontHandler: ChannelInboundHandler {
     var buffer = ByteBuffer()
     var pending: [ByteBuffer] = []
 
-    init(allowedHosts: Set<String>, tlsPort: Int, plainPort: Int, refused: @escaping @Sendable (String, String) -> Void) {
+    init(allowedHosts: Set<String>, tlsPort: Int, plainPort: Int, refused: @escaping @Sendable (String, String) -> Void)
+    {
         self.allowedHosts = allowedHosts
         self.tlsPort = tlsPort
         self.plainPort = plainPort
@@ -66,7 +70,9 @@ final class ProxyFrontHandler: ChannelInboundHandler {
             buffer.writeBuffer(&bytes)
             let view = buffer.readableBytesView
             guard let end = view.firstRange(of: [13, 10, 13, 10]) else {
-                if buffer.readableBytes > 64 * 1024 { reject(context, "request head too large", method: "?", target: "?") }
+                if buffer.readableBytes > 64 * 1024 {
+                    reject(context, "request head too large", method: "?", target: "?")
+                }
                 return
             }
             let headLength = end.upperBound - view.startIndex
@@ -74,7 +80,8 @@ final class ProxyFrontHandler: ChannelInboundHandler {
             let line = head.split(separator: "\r\n", maxSplits: 1).first.map(String.init) ?? ""
             let parts = line.split(separator: " ").map(String.init)
             guard parts.count == 3 else { return reject(context, "malformed request line", method: "?", target: line) }
-            let method = parts[0].uppercased(), target = parts[1]
+            let method = parts[0].uppercased()
+            let target = parts[1]
             if method == "CONNECT" {
                 let hp = target.split(separator: ":")
                 let host = hp.first.map { String($0).lowercased() } ?? ""
@@ -82,24 +89,33 @@ final class ProxyFrontHandler: ChannelInboundHandler {
                 // Some clients (AsyncHTTPClient) tunnel plain HTTP too: CONNECT 169.254.169.254:80 is IMDS.
                 let imds = host == "169.254.169.254" && port == 80
                 guard (allowedHosts.contains(host) && port == 443) || imds else {
-                    return reject(context, "the emulator's proxy only tunnels to Azure hosts it emulates; \(target) is refused", method: method, target: target)
+                    return reject(
+                        context, "the emulator's proxy only tunnels to Azure hosts it emulates; \(target) is refused",
+                        method: method, target: target)
                 }
                 buffer.moveReaderIndex(forwardBy: headLength)
                 let rest = buffer
                 buffer = ByteBuffer()
-                connect(context, to: imds ? plainPort : tlsPort, first: rest, reply: "HTTP/1.1 200 Connection established\r\nContent-Length: 0\r\n\r\n")
+                connect(
+                    context, to: imds ? plainPort : tlsPort, first: rest,
+                    reply: "HTTP/1.1 200 Connection established\r\nContent-Length: 0\r\n\r\n")
             } else if target.lowercased().hasPrefix("http://") {
                 let afterScheme = target.dropFirst("http://".count)
                 let authority = afterScheme.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
                 let host = authority.split(separator: ":").first.map { String($0).lowercased() } ?? ""
                 guard host == "169.254.169.254" else {
-                    return reject(context, "the emulator's proxy serves plain HTTP only for IMDS (169.254.169.254); \(target) is refused", method: method, target: target)
+                    return reject(
+                        context,
+                        "the emulator's proxy serves plain HTTP only for IMDS (169.254.169.254); \(target) is refused",
+                        method: method, target: target)
                 }
                 let all = buffer
                 buffer = ByteBuffer()
                 connect(context, to: plainPort, first: all, reply: nil)
             } else {
-                reject(context, "a proxy request needs CONNECT or an absolute-form http:// target", method: method, target: target)
+                reject(
+                    context, "a proxy request needs CONNECT or an absolute-form http:// target", method: method,
+                    target: target)
             }
         }
     }
@@ -107,7 +123,9 @@ final class ProxyFrontHandler: ChannelInboundHandler {
     func reject(_ context: ChannelHandlerContext, _ message: String, method: String, target: String) {
         refused(method, target)
         let body = message + "\n"
-        let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        let response =
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+            + body
         mode = .connecting
         context.writeAndFlush(wrapInboundOut(ByteBuffer(string: response)), promise: nil)
         context.close(promise: nil)
@@ -155,7 +173,8 @@ final class GlueHandler: ChannelInboundHandler {
     var context: ChannelHandlerContext?
 
     static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let a = GlueHandler(), b = GlueHandler()
+        let a = GlueHandler()
+        let b = GlueHandler()
         a.partner = b
         b.partner = a
         return (a, b)

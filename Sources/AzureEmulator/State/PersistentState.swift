@@ -168,7 +168,8 @@ struct StateStore: Sendable {
             decoder.dateDecodingStrategy = .secondsSince1970
             return try decoder.decode(PersistentState.self, from: data)
         } catch {
-            throw ConfigurationError(message: "cannot read the emulator state \(file.path): \(error). Move it away to start from scratch.")
+            throw ConfigurationError(
+                message: "cannot read the emulator state \(file.path): \(error). Move it away to start from scratch.")
         }
     }
 

@@ -25,7 +25,8 @@ public struct PlatformImageURN: Sendable, Hashable, Codable, CustomStringConvert
     /// The ARM id of one version of this image in a location, as disks' `imageReference.id` takes it.
     public func versionID(subscription: String, location: String) -> String? {
         guard let version else { return nil }
-        return "/subscriptions/\(subscription)/providers/Microsoft.Compute/locations/\(location)/publishers/\(publisher)/artifacttypes/vmimage/offers/\(offer)/skus/\(sku)/versions/\(version)"
+        return
+            "/subscriptions/\(subscription)/providers/Microsoft.Compute/locations/\(location)/publishers/\(publisher)/artifacttypes/vmimage/offers/\(offer)/skus/\(sku)/versions/\(version)"
     }
 }
 
@@ -45,13 +46,15 @@ extension PlatformImageURN {
     public init(parsing text: String) throws(PlatformImageURNError) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 4 else {
-            throw PlatformImageURNError(input: text, reason: "it has \(parts.count) part\(parts.count == 1 ? "" : "s"), not 4")
+            throw PlatformImageURNError(
+                input: text, reason: "it has \(parts.count) part\(parts.count == 1 ? "" : "s"), not 4")
         }
         let names = ["publisher", "offer", "sku", "version"]
         for (name, part) in zip(names, parts) {
             if part.isEmpty { throw PlatformImageURNError(input: text, reason: "the \(name) is empty") }
             if !part.allSatisfy(Self.isNameCharacter) {
-                throw PlatformImageURNError(input: text, reason: "the \(name) may hold only letters, digits, '-', '_' and '.'")
+                throw PlatformImageURNError(
+                    input: text, reason: "the \(name) may hold only letters, digits, '-', '_' and '.'")
             }
         }
         let version: String?
@@ -59,7 +62,9 @@ extension PlatformImageURN {
             version = nil
         } else {
             guard ImageVersionOrder.components(parts[3]) != nil else {
-                throw PlatformImageURNError(input: text, reason: "the version must be 'latest' or dot-separated numbers such as 22.04.202501010")
+                throw PlatformImageURNError(
+                    input: text, reason: "the version must be 'latest' or dot-separated numbers such as 22.04.202501010"
+                )
             }
             version = parts[3]
         }
@@ -84,9 +89,10 @@ public enum ImageVersionOrder {
     /// True when `a` sorts before `b` numerically; non-numeric versions sort first, by string.
     public static func less(_ a: String, _ b: String) -> Bool {
         switch (components(a), components(b)) {
-        case let (x?, y?):
+        case (let x?, let y?):
             for i in 0..<max(x.count, y.count) {
-                let l = i < x.count ? x[i] : 0, r = i < y.count ? y[i] : 0
+                let l = i < x.count ? x[i] : 0
+                let r = i < y.count ? y[i] : 0
                 if l != r { return l < r }
             }
             return x.count < y.count

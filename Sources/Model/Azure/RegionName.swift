@@ -1,3 +1,5 @@
+import Foundation
+
 /// Azure region names as ARM compares them: `West US 2`, `westus2` and `WestUS2` are one region.
 public enum RegionName {
     /// Lower case, spaces removed.
@@ -5,5 +7,3 @@ public enum RegionName {
         name.lowercased().replacingOccurrences(of: " ", with: "")
     }
 }
-
-import Foundation

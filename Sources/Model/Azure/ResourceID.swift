@@ -11,7 +11,8 @@ public struct ResourceID: Sendable, CustomStringConvertible {
     /// Type/name pairs below the provider, outermost first: `[("galleries","g"),("images","i")]`.
     public let segments: [(type: String, name: String)]
 
-    public init(subscription: String, resourceGroup: String, provider: String, segments: [(type: String, name: String)]) {
+    public init(subscription: String, resourceGroup: String, provider: String, segments: [(type: String, name: String)])
+    {
         self.subscription = subscription
         self.resourceGroup = resourceGroup
         self.provider = provider
@@ -30,7 +31,9 @@ public struct ResourceID: Sendable, CustomStringConvertible {
     /// The id of the parent resource (one type/name pair fewer), or nil at the top level.
     public var parent: ResourceID? {
         guard segments.count > 1 else { return nil }
-        return ResourceID(subscription: subscription, resourceGroup: resourceGroup, provider: provider, segments: Array(segments.dropLast()))
+        return ResourceID(
+            subscription: subscription, resourceGroup: resourceGroup, provider: provider,
+            segments: Array(segments.dropLast()))
     }
 
     public var description: String {
@@ -41,7 +44,9 @@ public struct ResourceID: Sendable, CustomStringConvertible {
 }
 
 extension ResourceID: Hashable {
-    public static func == (a: ResourceID, b: ResourceID) -> Bool { a.description.lowercased() == b.description.lowercased() }
+    public static func == (a: ResourceID, b: ResourceID) -> Bool {
+        a.description.lowercased() == b.description.lowercased()
+    }
     public func hash(into hasher: inout Hasher) { hasher.combine(description.lowercased()) }
 }
 
@@ -74,7 +79,9 @@ extension ResourceID {
         guard !trimmed.isEmpty else { throw fail("it is empty") }
         let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if parts.contains(where: \.isEmpty) { throw fail("it has an empty segment") }
-        if parts.contains(where: { $0.contains(where: { $0.isWhitespace || $0.isNewline }) }) { throw fail("it contains whitespace") }
+        if parts.contains(where: { $0.contains(where: { $0.isWhitespace || $0.isNewline }) }) {
+            throw fail("it contains whitespace")
+        }
         guard parts.count >= 7 else { throw fail("it is too short") }
         guard parts.count % 2 == 0 else { throw fail("a type has no name") }
         guard parts[0].lowercased() == "subscriptions" else { throw fail("it must start with /subscriptions/") }

@@ -46,8 +46,10 @@ extension BuildDigest {
     /// Computes the digest. Relative paths resolve against `baseDirectory`; `resolvedSource`
     /// replaces a platform image's `latest` with the concrete version when it is known;
     /// templates are rendered with `values` (instance metadata left as written when absent).
-    public static func compute(for build: Build, baseDirectory: URL, resolvedPlatformVersion: String? = nil,
-                               values: TemplateValues = TemplateValues()) throws(DigestError) -> BuildDigest {
+    public static func compute(
+        for build: Build, baseDirectory: URL, resolvedPlatformVersion: String? = nil,
+        values: TemplateValues = TemplateValues()
+    ) throws(DigestError) -> BuildDigest {
         var components: [Component] = []
         var vars = values
         vars.variables["BuildName"] = build.name
@@ -55,7 +57,9 @@ extension BuildDigest {
         let source: String
         switch build.source {
         case .platformImage(let urn):
-            source = "platformImage:" + (resolvedPlatformVersion.map { urn.resolved(to: $0) } ?? urn).description.lowercased()
+            source =
+                "platformImage:"
+                + (resolvedPlatformVersion.map { urn.resolved(to: $0) } ?? urn).description.lowercased()
         case .disk(let id): source = "disk:" + render(id, vars).lowercased()
         case .galleryImageVersion(let id): source = "galleryImageVersion:" + render(id, vars).lowercased()
         case .scratch(let size): source = "scratch:\(size)"
@@ -74,7 +78,11 @@ extension BuildDigest {
             var h = SHA256()
             var files: [String] = []
             feed(&h, "step")
-            for (k, v) in step.env.sorted(by: { $0.key < $1.key }) { feed(&h, "env"); feed(&h, k); feed(&h, render(v, vars)) }
+            for (k, v) in step.env.sorted(by: { $0.key < $1.key }) {
+                feed(&h, "env")
+                feed(&h, k)
+                feed(&h, render(v, vars))
+            }
             switch step.action {
             case .shell(let lines):
                 feed(&h, "shell")
@@ -97,7 +105,10 @@ extension BuildDigest {
 
         var total = SHA256()
         feed(&total, format)
-        for c in components { feed(&total, c.name); feed(&total, c.digest) }
+        for c in components {
+            feed(&total, c.name)
+            feed(&total, c.digest)
+        }
         return BuildDigest(value: "sha256:" + hex(total.finalize()), components: components)
     }
 
@@ -106,7 +117,9 @@ extension BuildDigest {
     }
 
     private static func render(_ text: String, _ values: TemplateValues) -> String {
-        guard let t = try? Template(parsing: text, allowed: ["BuildName", "Device", "MountPath", "Command"]) else { return text }
+        guard let t = try? Template(parsing: text, allowed: ["BuildName", "Device", "MountPath", "Command"]) else {
+            return text
+        }
         // Device and MountPath differ per run, not per image: keep them as written.
         var v = values
         v.variables["Device"] = nil
@@ -131,7 +144,9 @@ extension BuildDigest {
         var chunks = SHA256()
         while true {
             let chunk: Data?
-            do { chunk = try handle.read(upToCount: 1 << 20) } catch { throw DigestError(path: label, reason: "\(error)") }
+            do { chunk = try handle.read(upToCount: 1 << 20) } catch {
+                throw DigestError(path: label, reason: "\(error)")
+            }
             guard let chunk, !chunk.isEmpty else { break }
             size += UInt64(chunk.count)
             chunks.update(data: chunk)
@@ -154,7 +169,9 @@ extension BuildDigest {
             try feedFile(&h, url, label: label)
             return
         }
-        guard let entries = fm.subpaths(atPath: url.path) else { throw DigestError(path: label, reason: "the directory cannot be listed") }
+        guard let entries = fm.subpaths(atPath: url.path) else {
+            throw DigestError(path: label, reason: "the directory cannot be listed")
+        }
         for relative in entries.sorted() {
             let full = url.appendingPathComponent(relative)
             feed(&h, "entry")

@@ -36,8 +36,10 @@ public struct AzureSettings: Sendable, Hashable, Codable {
     public var tenant: String?
     public var credential: CredentialSettings
 
-    public init(cloud: Cloud = .public, metadataEndpoint: String? = nil, subscription: String? = nil,
-                tenant: String? = nil, credential: CredentialSettings = CredentialSettings()) {
+    public init(
+        cloud: Cloud = .public, metadataEndpoint: String? = nil, subscription: String? = nil,
+        tenant: String? = nil, credential: CredentialSettings = CredentialSettings()
+    ) {
         self.cloud = cloud
         self.metadataEndpoint = metadataEndpoint
         self.subscription = subscription
@@ -74,9 +76,11 @@ public struct CredentialSettings: Sendable, Hashable, Codable {
     public var oidcRequestURL: String?
     public var oidcRequestTokenEnv: String?
 
-    public init(kind: Kind = .default, clientId: String? = nil, clientSecretEnv: String? = nil,
-                clientCertificatePath: String? = nil, clientCertificatePasswordEnv: String? = nil,
-                federatedTokenFile: String? = nil, oidcRequestURL: String? = nil, oidcRequestTokenEnv: String? = nil) {
+    public init(
+        kind: Kind = .default, clientId: String? = nil, clientSecretEnv: String? = nil,
+        clientCertificatePath: String? = nil, clientCertificatePasswordEnv: String? = nil,
+        federatedTokenFile: String? = nil, oidcRequestURL: String? = nil, oidcRequestTokenEnv: String? = nil
+    ) {
         self.kind = kind
         self.clientId = clientId
         self.clientSecretEnv = clientSecretEnv
@@ -102,9 +106,11 @@ public struct Build: Sendable, Hashable, Codable {
     public var temporary: TemporarySettings
     public var timeouts: Timeouts
 
-    public init(name: String, source: Source, disk: DiskSettings = DiskSettings(), mount: MountSettings,
-                provision: [ProvisionStep] = [], outputs: Outputs, tags: [String: String] = [:],
-                temporary: TemporarySettings = TemporarySettings(), timeouts: Timeouts = Timeouts()) {
+    public init(
+        name: String, source: Source, disk: DiskSettings = DiskSettings(), mount: MountSettings,
+        provision: [ProvisionStep] = [], outputs: Outputs, tags: [String: String] = [:],
+        temporary: TemporarySettings = TemporarySettings(), timeouts: Timeouts = Timeouts()
+    ) {
         self.name = name
         self.source = source
         self.disk = disk
@@ -184,11 +190,14 @@ public enum ReplicaStorageType: String, Sendable, Hashable, Codable, CaseIterabl
 }
 
 public enum CacheType: String, Sendable, Hashable, Codable, CaseIterable {
-    case none = "None", readOnly = "ReadOnly", readWrite = "ReadWrite"
+    case none = "None"
+    case readOnly = "ReadOnly"
+    case readWrite = "ReadWrite"
 }
 
 public enum HyperVGeneration: String, Sendable, Hashable, Codable, CaseIterable {
-    case v1 = "V1", v2 = "V2"
+    case v1 = "V1"
+    case v2 = "V2"
 }
 
 /// The working OS disk and any data disks.
@@ -204,8 +213,10 @@ public struct DiskSettings: Sendable, Hashable, Codable {
     public var zone: String?
     public var dataDisks: [DataDisk]
 
-    public init(sizeGB: Int? = nil, storageAccountType: StorageAccountType = .standardLRS, cacheType: CacheType = .readOnly,
-                hyperVGeneration: HyperVGeneration? = nil, zone: String? = nil, dataDisks: [DataDisk] = []) {
+    public init(
+        sizeGB: Int? = nil, storageAccountType: StorageAccountType = .standardLRS, cacheType: CacheType = .readOnly,
+        hyperVGeneration: HyperVGeneration? = nil, zone: String? = nil, dataDisks: [DataDisk] = []
+    ) {
         self.sizeGB = sizeGB
         self.storageAccountType = storageAccountType
         self.cacheType = cacheType
@@ -233,8 +244,10 @@ public struct DataDisk: Sendable, Hashable, Codable {
     /// The partition to mount.
     public var partition: Partition
 
-    public init(lun: Int, origin: Origin = .empty, sizeGB: Int? = nil, storageAccountType: StorageAccountType = .standardLRS,
-                cacheType: CacheType = .readOnly, mountPath: String? = nil, partition: Partition = .whole) {
+    public init(
+        lun: Int, origin: Origin = .empty, sizeGB: Int? = nil, storageAccountType: StorageAccountType = .standardLRS,
+        cacheType: CacheType = .readOnly, mountPath: String? = nil, partition: Partition = .whole
+    ) {
         self.lun = lun
         self.origin = origin
         self.sizeGB = sizeGB
@@ -262,7 +275,7 @@ public struct ChrootMount: Sendable, Hashable, Codable {
         ChrootMount(type: "sysfs", source: "sysfs", target: "/sys"),
         ChrootMount(type: "bind", source: "/dev", target: "/dev"),
         ChrootMount(type: "devpts", source: "devpts", target: "/dev/pts"),
-        ChrootMount(type: "binfmt_misc", source: "binfmt_misc", target: "/proc/sys/fs/binfmt_misc"),
+        ChrootMount(type: "binfmt_misc", source: "binfmt_misc", target: "/proc/sys/fs/binfmt_misc")
     ]
 }
 
@@ -288,10 +301,13 @@ public struct MountSettings: Sendable, Hashable, Codable {
 
     public static let defaultPath = "/mnt/kiln/{{.BuildName}}"
 
-    public init(partition: Partition = .number(1), path: String = MountSettings.defaultPath, options: [String] = [], lvmRootDevice: String? = nil,
-                manualMountCommand: String? = nil, preMountCommands: [String] = [], postMountCommands: [String] = [],
-                preUnmountCommands: [String] = [], chrootMounts: [ChrootMount] = ChrootMount.defaults,
-                copyFiles: [String] = ["/etc/resolv.conf"], commandWrapper: String = "{{.Command}}") {
+    public init(
+        partition: Partition = .number(1), path: String = MountSettings.defaultPath, options: [String] = [],
+        lvmRootDevice: String? = nil,
+        manualMountCommand: String? = nil, preMountCommands: [String] = [], postMountCommands: [String] = [],
+        preUnmountCommands: [String] = [], chrootMounts: [ChrootMount] = ChrootMount.defaults,
+        copyFiles: [String] = ["/etc/resolv.conf"], commandWrapper: String = "{{.Command}}"
+    ) {
         self.partition = partition
         self.path = path
         self.options = options
@@ -303,118 +319,6 @@ public struct MountSettings: Sendable, Hashable, Codable {
         self.chrootMounts = chrootMounts
         self.copyFiles = copyFiles
         self.commandWrapper = commandWrapper
-    }
-}
-
-/// One provisioning step, run in order inside the chroot.
-public struct ProvisionStep: Sendable, Hashable, Codable {
-    public enum Action: Sendable, Hashable {
-        /// Inline commands, run one after another by `/bin/sh -c` inside the chroot.
-        case shell([String])
-        /// A host script copied into the image and run there with arguments.
-        case script(path: String, args: [String])
-        /// A host file or directory copied into the image.
-        case upload(source: String, destination: String, mode: UInt16?)
-    }
-    /// A stable name for the journal and the plan (`shell-1`, `script-2`… by default).
-    public var name: String
-    public var action: Action
-    /// Environment for the step (on top of PATH, KILN_DEVICE and KILN_MOUNT_PATH).
-    public var env: [String: String]
-    public var timeout: Seconds
-
-    public init(name: String, action: Action, env: [String: String] = [:], timeout: Seconds = Timeouts.defaultProvisionStep) {
-        self.name = name
-        self.action = action
-        self.env = env
-        self.timeout = timeout
-    }
-}
-
-extension ProvisionStep.Action: Codable {
-    private enum CodingKeys: String, CodingKey { case shell, script, args, upload }
-    private struct Upload: Codable { var source: String; var destination: String; var mode: String? }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        switch self {
-        case .shell(let lines): try c.encode(lines, forKey: .shell)
-        case .script(let path, let args):
-            try c.encode(path, forKey: .script)
-            try c.encode(args, forKey: .args)
-        case .upload(let s, let d, let mode):
-            try c.encode(Upload(source: s, destination: d, mode: mode.map { "0" + String($0, radix: 8) }), forKey: .upload)
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let lines = try c.decodeIfPresent([String].self, forKey: .shell) {
-            self = .shell(lines)
-        } else if let path = try c.decodeIfPresent(String.self, forKey: .script) {
-            self = .script(path: path, args: try c.decodeIfPresent([String].self, forKey: .args) ?? [])
-        } else {
-            let u = try c.decode(Upload.self, forKey: .upload)
-            self = .upload(source: u.source, destination: u.destination, mode: u.mode.flatMap { UInt16($0, radix: 8) })
-        }
-    }
-}
-
-/// What a build publishes.
-public struct Outputs: Sendable, Hashable, Codable {
-    public var image: ImageOutput?
-    public var gallery: GalleryOutput?
-    /// Provision only; publish nothing (Packer's `skip_create_image`).
-    public var skip: Bool
-
-    public init(image: ImageOutput? = nil, gallery: GalleryOutput? = nil, skip: Bool = false) {
-        self.image = image
-        self.gallery = gallery
-        self.skip = skip
-    }
-}
-
-public struct ImageOutput: Sendable, Hashable, Codable {
-    /// The managed image's resource id (templates allowed: `{{vm "subscription_id"}}`).
-    public var id: String
-    public init(id: String) { self.id = id }
-}
-
-public struct GalleryOutput: Sendable, Hashable, Codable {
-    /// nil: the subscription Kiln works in.
-    public var subscription: String?
-    public var resourceGroup: String
-    public var gallery: String
-    public var imageDefinition: String
-    /// `MAJOR.MINOR.PATCH`.
-    public var version: String
-    public var targetRegions: [TargetRegion]
-    public var excludeFromLatest: Bool
-    /// `YYYY-MM-DD` or an RFC 3339 time.
-    public var endOfLifeDate: String?
-
-    public init(subscription: String? = nil, resourceGroup: String, gallery: String, imageDefinition: String, version: String,
-                targetRegions: [TargetRegion] = [], excludeFromLatest: Bool = false, endOfLifeDate: String? = nil) {
-        self.subscription = subscription
-        self.resourceGroup = resourceGroup
-        self.gallery = gallery
-        self.imageDefinition = imageDefinition
-        self.version = version
-        self.targetRegions = targetRegions
-        self.excludeFromLatest = excludeFromLatest
-        self.endOfLifeDate = endOfLifeDate
-    }
-}
-
-public struct TargetRegion: Sendable, Hashable, Codable {
-    /// A region name such as `eastus`; `{{vm "location"}}` is the builder VM's.
-    public var name: String
-    public var replicas: Int
-    public var storageAccountType: ReplicaStorageType
-    public init(name: String, replicas: Int = 1, storageAccountType: ReplicaStorageType = .standardLRS) {
-        self.name = name
-        self.replicas = replicas
-        self.storageAccountType = storageAccountType
     }
 }
 
@@ -442,8 +346,10 @@ public struct Timeouts: Sendable, Hashable, Codable {
     /// Default for each provisioning step.
     public var provisionStep: Seconds
 
-    public init(deviceWait: Seconds = Seconds(180), azureOperation: Seconds = Seconds(1800),
-                replication: Seconds = Seconds(4 * 3600), provisionStep: Seconds = Timeouts.defaultProvisionStep) {
+    public init(
+        deviceWait: Seconds = Seconds(180), azureOperation: Seconds = Seconds(1800),
+        replication: Seconds = Seconds(4 * 3600), provisionStep: Seconds = Timeouts.defaultProvisionStep
+    ) {
         self.deviceWait = deviceWait
         self.azureOperation = azureOperation
         self.replication = replication
@@ -474,25 +380,5 @@ public enum Partition: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let n = try? c.decode(Int.self) { self = n == 0 ? .whole : .number(n) } else { self = .whole }
-    }
-}
-
-extension ProvisionStep {
-    private enum CodingKeys: String, CodingKey { case name, shell, script, args, upload, env, timeout }
-
-    /// Written the way the manifest spells it: the action's key sits beside name, env and timeout.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try action.encode(to: encoder)
-        try c.encode(env, forKey: .env)
-        try c.encode(timeout, forKey: .timeout)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(name: try c.decode(String.self, forKey: .name), action: try Action(from: decoder),
-                  env: try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:],
-                  timeout: try c.decodeIfPresent(Seconds.self, forKey: .timeout) ?? Timeouts.defaultProvisionStep)
     }
 }

@@ -24,18 +24,26 @@ public enum ManifestLoader {
         let name = displayName ?? path
         let url = URL(fileURLWithPath: path)
         let fail = { (message: String, fix: String) in
-            Result(file: name, manifest: nil, diagnostics: [Diagnostic(.error, at: SourceLocation(file: name, line: 1, column: 1), message, fix: fix)])
+            Result(
+                file: name, manifest: nil,
+                diagnostics: [Diagnostic(.error, at: SourceLocation(file: name, line: 1, column: 1), message, fix: fix)]
+            )
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             return fail("no such file", "check the path")
         }
         if isDirectory.boolValue { return fail("this is a directory, not a manifest", "name a .yaml file") }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > InputGuard.maxBytes {
-            return fail("the file is \(size) bytes; Kiln reads manifests of at most \(InputGuard.maxBytes) bytes",
-                        "check that this is the manifest you meant (split very large manifests into several files)")
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+            size > InputGuard.maxBytes
+        {
+            return fail(
+                "the file is \(size) bytes; Kiln reads manifests of at most \(InputGuard.maxBytes) bytes",
+                "check that this is the manifest you meant (split very large manifests into several files)")
         }
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return fail("the file cannot be read", "check its permissions") }
+        guard let handle = try? FileHandle(forReadingFrom: url) else {
+            return fail("the file cannot be read", "check its permissions")
+        }
         defer { try? handle.close() }
         // Read at most one byte past the cap, so a file that grows meanwhile is still bounded.
         let data = (try? handle.read(upToCount: InputGuard.maxBytes + 1)) ?? Data()
@@ -54,8 +62,10 @@ public enum ManifestLoader {
             text = t
         }
         if text.allSatisfy({ $0.isWhitespace }) {
-            ctx.add(Diagnostic(.error, at: ctx.location(line: 1, column: 1), "the manifest is empty",
-                               fix: "add a `builds:` list; see manifests/quickstart.yaml"))
+            ctx.add(
+                Diagnostic(
+                    .error, at: ctx.location(line: 1, column: 1), "the manifest is empty",
+                    fix: "add a `builds:` list; see manifests/quickstart.yaml"))
             return Result(file: file, manifest: nil, diagnostics: ctx.finished())
         }
         let root: Node?
@@ -65,13 +75,18 @@ public enum ManifestLoader {
             ctx.add(diagnostic(for: error, ctx: ctx, text: text))
             return Result(file: file, manifest: nil, diagnostics: ctx.finished())
         } catch {
-            ctx.add(Diagnostic(.error, at: ctx.location(line: 1, column: 1), "the YAML cannot be read: \(error)", fix: "check the file's syntax"))
+            ctx.add(
+                Diagnostic(
+                    .error, at: ctx.location(line: 1, column: 1), "the YAML cannot be read: \(error)",
+                    fix: "check the file's syntax"))
             return Result(file: file, manifest: nil, diagnostics: ctx.finished())
         }
         if let root, let overflow = firstNodeBeyondBudget(root) {
-            ctx.add(Diagnostic(.error, at: ctx.location(overflow),
-                               "the document expands to more than \(maxExpandedNodes) values through aliases (a YAML bomb?)",
-                               fix: "use anchors and aliases sparingly; a manifest needs far fewer values"))
+            ctx.add(
+                Diagnostic(
+                    .error, at: ctx.location(overflow),
+                    "the document expands to more than \(maxExpandedNodes) values through aliases (a YAML bomb?)",
+                    fix: "use anchors and aliases sparingly; a manifest needs far fewer values"))
             return Result(file: file, manifest: nil, diagnostics: ctx.finished())
         }
         let decoder = ManifestDecoder(ctx: ctx, lines: text.split(separator: "\n", omittingEmptySubsequences: false))
@@ -91,7 +106,10 @@ public enum ManifestLoader {
             case .scalar, .alias: break
             case .sequence(let s): stack.append(contentsOf: Array(s))
             case .mapping(let m):
-                for (k, v) in m { stack.append(k); stack.append(v) }
+                for (k, v) in m {
+                    stack.append(k)
+                    stack.append(v)
+                }
             }
         }
         return nil
@@ -103,7 +121,8 @@ public enum ManifestLoader {
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             let line = mark.line - 1 < lines.count && mark.line >= 1 ? lines[mark.line - 1] : ""
-            let atTab = line.unicodeScalars.dropFirst(max(0, mark.column - 1)).first == "\t"
+            let atTab =
+                line.unicodeScalars.dropFirst(max(0, mark.column - 1)).first == "\t"
                 || line.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t")
             let fix = atTab ? "indent with spaces; YAML does not allow tabs for indentation" : syntaxFix(problem)
             return Diagnostic(.error, at: ctx.location(line: mark.line, column: mark.column), message, fix: fix)
@@ -113,25 +132,45 @@ public enum ManifestLoader {
         case .parser(let context, let problem, let mark, _): return make(mark, problem, context)
         case .composer(let context, let problem, let mark, _): return make(mark, problem, context)
         case .reader(let problem, let offset, _, _):
-            var line = 1, column = 1
+            var line = 1
+            var column = 1
             if let offset {
-                for b in text.utf8.prefix(offset) { if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 } }
+                for b in text.utf8.prefix(offset) {
+                    if b == 0x0A {
+                        line += 1
+                        column = 1
+                    } else if b & 0xC0 != 0x80 {
+                        column += 1
+                    }
+                }
             }
-            return Diagnostic(.error, at: ctx.location(line: line, column: column), "the file cannot be read as YAML: \(problem)", fix: "save it as UTF-8 text")
+            return Diagnostic(
+                .error, at: ctx.location(line: line, column: column), "the file cannot be read as YAML: \(problem)",
+                fix: "save it as UTF-8 text")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return Diagnostic(.error, at: ctx.location(line: context.mark.line, column: context.mark.column),
-                              "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping", fix: "keep one of them")
+            return Diagnostic(
+                .error, at: ctx.location(line: context.mark.line, column: context.mark.column),
+                "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                fix: "keep one of them")
         default:
-            return Diagnostic(.error, at: ctx.location(line: 1, column: 1), "the YAML cannot be read: \(error)", fix: "check the file's syntax")
+            return Diagnostic(
+                .error, at: ctx.location(line: 1, column: 1), "the YAML cannot be read: \(error)",
+                fix: "check the file's syntax")
         }
     }
 
     static func syntaxFix(_ problem: String) -> String {
         if problem.contains("tab") { return "indent with spaces; YAML does not allow tabs for indentation" }
-        if problem.contains("mapping values are not allowed") { return "quote a value that contains ': ', or fix the indentation" }
-        if problem.contains("did not find expected key") { return "check the indentation of this line against the one above" }
+        if problem.contains("mapping values are not allowed") {
+            return "quote a value that contains ': ', or fix the indentation"
+        }
+        if problem.contains("did not find expected key") {
+            return "check the indentation of this line against the one above"
+        }
         if problem.contains("undefined alias") { return "define the anchor (&name) before using *name" }
-        if problem.contains("found character that cannot start any token") { return "quote the value (characters such as @ and ` cannot start a plain value)" }
+        if problem.contains("found character that cannot start any token") {
+            return "quote the value (characters such as @ and ` cannot start a plain value)"
+        }
         return "check the indentation and quoting around this place"
     }
 }

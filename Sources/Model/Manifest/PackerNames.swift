@@ -50,7 +50,7 @@ public enum PackerNames {
         ("skip_create_image", "outputs.skip"),
         ("replicas", "outputs.gallery.targetRegions[].replicas"),
         ("storage_account_type", "storageAccountType"),
-        ("object_id", "(not needed: Kiln never asks for the principal's object id)"),
+        ("object_id", "(not needed: Kiln never asks for the principal's object id)")
     ]
 
     /// Squashed Packer key → Kiln path, for unknown-key hints. Keys whose squashed form is

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A whole number of seconds, written in manifests as `90s`, `15m`, `2h` or `1h30m`.
 public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var value: Int
@@ -10,7 +12,8 @@ public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConv
     /// The shortest spelling: `1h30m`, `15m`, `90s` → `1m30s`.
     public var description: String {
         if value == 0 { return "0s" }
-        var rest = value, out = ""
+        var rest = value
+        var out = ""
         for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
             out += "\(rest / size)\(unit)"
             rest %= size
@@ -20,11 +23,17 @@ public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConv
 
     /// Parses `<n><unit>` groups (units h, m, s; at least one group; at most 30 days).
     public init?(parsing text: String) {
-        var total = 0, number = "", sawGroup = false
+        var total = 0
+        var number = ""
+        var sawGroup = false
         var lastUnitRank = -1
         for c in text.trimmingCharacters(in: .whitespaces) {
-            if c.isASCII, c.isNumber { number.append(c); continue }
-            let rank: Int, size: Int
+            if c.isASCII, c.isNumber {
+                number.append(c)
+                continue
+            }
+            let rank: Int
+            let size: Int
             switch c {
             case "h": (rank, size) = (0, 3600)
             case "m": (rank, size) = (1, 60)
@@ -49,10 +58,9 @@ public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConv
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let s = Seconds(parsing: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a duration: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a duration: \(text)"))
         }
         self = s
     }
 }
-
-import Foundation

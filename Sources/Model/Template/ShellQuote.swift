@@ -1,3 +1,5 @@
+import Foundation
+
 /// POSIX shell quoting.
 public enum ShellQuote {
     /// Characters that never need quoting in a POSIX shell word.
@@ -18,5 +20,3 @@ public enum ShellQuote {
     /// Joins words into one command line, quoting each.
     public static func join(_ words: [String]) -> String { words.map(quote).joined(separator: " ") }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Kiln's small template language, a subset of Go's text/template that Packer users know:
 ///
 /// * `{{.Device}}`, `{{.MountPath}}`, `{{.Command}}`, `{{.BuildName}}` — values Kiln supplies;
@@ -25,7 +27,9 @@ public struct Template: Sendable, Hashable {
     public let parts: [Part]
 
     /// The instance-metadata keys `{{vm "…"}}` accepts.
-    public static let vmKeys = ["name", "subscription_id", "resource_group", "location", "zone", "resource_id", "vm_size"]
+    public static let vmKeys = [
+        "name", "subscription_id", "resource_group", "location", "zone", "resource_id", "vm_size"
+    ]
 
     /// Variables every field may use (none yet besides those a context adds).
     public var variables: Set<String> {
@@ -77,10 +81,14 @@ extension Template {
         while i < scalars.count {
             if scalars[i] == "{", i + 1 < scalars.count, scalars[i + 1] == "{" {
                 guard let close = Self.findClose(scalars, from: i + 2) else {
-                    errors.append(TemplateError(offset: i, message: "'{{' is never closed", fix: "add the matching '}}'"))
+                    errors.append(
+                        TemplateError(offset: i, message: "'{{' is never closed", fix: "add the matching '}}'"))
                     break
                 }
-                if !literal.isEmpty { parts.append(.text(String(literal))); literal = .init() }
+                if !literal.isEmpty {
+                    parts.append(.text(String(literal)))
+                    literal = .init()
+                }
                 let body = String(String.UnicodeScalarView(scalars[(i + 2)..<close]))
                 do throws(TemplateError) {
                     parts.append(.action(try Self.parseAction(body, offset: i, allowed: allowed)))
@@ -102,7 +110,10 @@ extension Template {
         var inString = false
         while i + 1 < s.count {
             if inString {
-                if s[i] == "\\" { i += 2; continue }
+                if s[i] == "\\" {
+                    i += 2
+                    continue
+                }
                 if s[i] == "\"" { inString = false }
             } else if s[i] == "\"" {
                 inString = true
@@ -114,7 +125,10 @@ extension Template {
         return nil
     }
 
-    private enum Token: Equatable { case word(String), string(String) }
+    private enum Token: Equatable {
+        case word(String)
+        case string(String)
+    }
 
     private static func tokenize(_ body: String, offset: Int) throws(TemplateError) -> [Token] {
         var tokens: [Token] = []
@@ -122,18 +136,31 @@ extension Template {
         var i = 0
         while i < s.count {
             let c = s[i]
-            if c == " " || c == "\t" { i += 1; continue }
+            if c == " " || c == "\t" {
+                i += 1
+                continue
+            }
             if c == "\"" {
                 var value = String.UnicodeScalarView()
                 i += 1
                 var closed = false
                 while i < s.count {
-                    if s[i] == "\\", i + 1 < s.count { value.append(s[i + 1]); i += 2; continue }
-                    if s[i] == "\"" { closed = true; i += 1; break }
-                    value.append(s[i]); i += 1
+                    if s[i] == "\\", i + 1 < s.count {
+                        value.append(s[i + 1])
+                        i += 2
+                        continue
+                    }
+                    if s[i] == "\"" {
+                        closed = true
+                        i += 1
+                        break
+                    }
+                    value.append(s[i])
+                    i += 1
                 }
                 guard closed else {
-                    throw TemplateError(offset: offset, message: "a string in '{{\(body)}}' is not closed", fix: "close it with \"")
+                    throw TemplateError(
+                        offset: offset, message: "a string in '{{\(body)}}' is not closed", fix: "close it with \"")
                 }
                 tokens.append(.string(String(value)))
                 continue
@@ -143,32 +170,46 @@ extension Template {
                 i += 1
                 var closed = false
                 while i < s.count {
-                    if s[i] == "`" { closed = true; i += 1; break }
-                    value.append(s[i]); i += 1
+                    if s[i] == "`" {
+                        closed = true
+                        i += 1
+                        break
+                    }
+                    value.append(s[i])
+                    i += 1
                 }
                 guard closed else {
-                    throw TemplateError(offset: offset, message: "a string in '{{\(body)}}' is not closed", fix: "close it with `")
+                    throw TemplateError(
+                        offset: offset, message: "a string in '{{\(body)}}' is not closed", fix: "close it with `")
                 }
                 tokens.append(.string(String(value)))
                 continue
             }
             var word = String.UnicodeScalarView()
-            while i < s.count, s[i] != " ", s[i] != "\t", s[i] != "\"" { word.append(s[i]); i += 1 }
+            while i < s.count, s[i] != " ", s[i] != "\t", s[i] != "\"" {
+                word.append(s[i])
+                i += 1
+            }
             tokens.append(.word(String(word)))
         }
         return tokens
     }
 
-    private static func parseAction(_ body: String, offset: Int, allowed: Set<String>) throws(TemplateError) -> Expression {
+    private static func parseAction(_ body: String, offset: Int, allowed: Set<String>) throws(TemplateError)
+        -> Expression
+    {
         let tokens = try tokenize(body, offset: offset)
         guard !tokens.isEmpty else {
-            throw TemplateError(offset: offset, message: "'{{}}' is empty", fix: "write a value such as {{.Device}}, or remove the braces")
+            throw TemplateError(
+                offset: offset, message: "'{{}}' is empty",
+                fix: "write a value such as {{.Device}}, or remove the braces")
         }
         var rest = tokens[...]
         let e = try parseExpression(&rest, body: body, offset: offset, allowed: allowed)
         if let extra = rest.first {
-            throw TemplateError(offset: offset, message: "'{{\(body)}}' has an unexpected \(describe(extra))",
-                                fix: "write one value per {{ }}")
+            throw TemplateError(
+                offset: offset, message: "'{{\(body)}}' has an unexpected \(describe(extra))",
+                fix: "write one value per {{ }}")
         }
         return e
     }
@@ -180,37 +221,55 @@ extension Template {
         }
     }
 
-    private static func parseExpression(_ tokens: inout ArraySlice<Token>, body: String, offset: Int, allowed: Set<String>) throws(TemplateError) -> Expression {
+    private static func parseExpression(
+        _ tokens: inout ArraySlice<Token>, body: String, offset: Int, allowed: Set<String>
+    ) throws(TemplateError) -> Expression {
         guard let first = tokens.popFirst() else {
-            throw TemplateError(offset: offset, message: "'{{\(body)}}' ends where a value was expected", fix: "give the function its argument")
+            throw TemplateError(
+                offset: offset, message: "'{{\(body)}}' ends where a value was expected",
+                fix: "give the function its argument")
         }
         switch first {
         case .string(let s):
-            throw TemplateError(offset: offset, message: "'{{\(body)}}' is only a string (\"\(s)\")", fix: "write the text without braces")
+            throw TemplateError(
+                offset: offset, message: "'{{\(body)}}' is only a string (\"\(s)\")",
+                fix: "write the text without braces")
         case .word(let w) where w.hasPrefix("."):
             let name = String(w.dropFirst())
             guard allowed.contains(name) else {
                 let list = allowed.sorted().map { "." + $0 }
                 let hint = Suggestions.closest(to: name, in: Array(allowed)).map { "did you mean .\($0)? " } ?? ""
-                throw TemplateError(offset: offset, message: "'\(w)' is not available here",
-                                    fix: list.isEmpty ? "this field takes no .Variables; use vm or env" : "\(hint)this field can use \(list.joined(separator: ", "))")
+                throw TemplateError(
+                    offset: offset, message: "'\(w)' is not available here",
+                    fix: list.isEmpty
+                        ? "this field takes no .Variables; use vm or env"
+                        : "\(hint)this field can use \(list.joined(separator: ", "))")
             }
             return .variable(name)
         case .word("vm"):
             guard case .string(let key)? = tokens.popFirst() else {
-                throw TemplateError(offset: offset, message: "vm needs a quoted key, as in {{vm \"location\"}}", fix: "keys: \(vmKeys.joined(separator: ", "))")
+                throw TemplateError(
+                    offset: offset, message: "vm needs a quoted key, as in {{vm \"location\"}}",
+                    fix: "keys: \(vmKeys.joined(separator: ", "))")
             }
             guard vmKeys.contains(key) else {
                 let hint = Suggestions.closest(to: key, in: vmKeys).map { "did you mean \"\($0)\"? " } ?? ""
-                throw TemplateError(offset: offset, message: "vm has no key \"\(key)\"", fix: "\(hint)keys: \(vmKeys.joined(separator: ", "))")
+                throw TemplateError(
+                    offset: offset, message: "vm has no key \"\(key)\"",
+                    fix: "\(hint)keys: \(vmKeys.joined(separator: ", "))")
             }
             return .vm(key)
         case .word("env"):
             guard case .string(let name)? = tokens.popFirst() else {
-                throw TemplateError(offset: offset, message: "env needs a quoted variable name, as in {{env \"HOME\"}}", fix: "quote the name")
+                throw TemplateError(
+                    offset: offset, message: "env needs a quoted variable name, as in {{env \"HOME\"}}",
+                    fix: "quote the name")
             }
-            guard !name.isEmpty, name.unicodeScalars.allSatisfy({ ShellQuote.isSafe($0) && $0 != "/" && $0 != "=" }) else {
-                throw TemplateError(offset: offset, message: "\"\(name)\" is not an environment variable name", fix: "use letters, digits and _")
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy({ ShellQuote.isSafe($0) && $0 != "/" && $0 != "=" })
+            else {
+                throw TemplateError(
+                    offset: offset, message: "\"\(name)\" is not an environment variable name",
+                    fix: "use letters, digits and _")
             }
             return .env(name)
         case .word("quote"):
@@ -218,8 +277,9 @@ extension Template {
         case .word(let w):
             let functions = ["vm", "env", "quote"]
             let hint = Suggestions.closest(to: w, in: functions).map { "did you mean \($0)? " } ?? ""
-            throw TemplateError(offset: offset, message: "'\(w)' is not a template function or variable",
-                                fix: "\(hint)use .Variable, vm \"key\", env \"NAME\" or quote")
+            throw TemplateError(
+                offset: offset, message: "'\(w)' is not a template function or variable",
+                fix: "\(hint)use .Variable, vm \"key\", env \"NAME\" or quote")
         }
     }
 }
@@ -255,7 +315,9 @@ extension Template {
 
     /// Renders the template. Unknown `env` variables render as empty strings, like Packer's;
     /// `vm` keys throw when no metadata was given (`keepUnresolved` leaves them as written).
-    public func render(_ values: TemplateValues, mode: Mode, keepUnresolved: Bool = false) throws(TemplateRenderError) -> String {
+    public func render(_ values: TemplateValues, mode: Mode, keepUnresolved: Bool = false) throws(TemplateRenderError)
+        -> String
+    {
         var out = ""
         for part in parts {
             switch part {
@@ -267,7 +329,9 @@ extension Template {
         return out
     }
 
-    private func evaluate(_ e: Expression, _ values: TemplateValues, mode: Mode, keepUnresolved: Bool, quoteIt: Bool) throws(TemplateRenderError) -> String {
+    private func evaluate(_ e: Expression, _ values: TemplateValues, mode: Mode, keepUnresolved: Bool, quoteIt: Bool)
+        throws(TemplateRenderError) -> String
+    {
         let raw: String
         switch e {
         case .variable(let name):
@@ -292,5 +356,3 @@ extension Template {
         return quoteIt ? ShellQuote.quote(raw) : raw
     }
 }
-
-import Foundation

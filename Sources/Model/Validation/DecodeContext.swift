@@ -36,7 +36,10 @@ final class DecodeContext {
     }
 
     func add(_ diagnostic: Diagnostic) {
-        guard diagnostics.count < Self.maxDiagnostics else { suppressed += 1; return }
+        guard diagnostics.count < Self.maxDiagnostics else {
+            suppressed += 1
+            return
+        }
         if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
     }
 
@@ -44,10 +47,15 @@ final class DecodeContext {
 
     /// The diagnostics sorted by place, with a closing note when some were dropped.
     func finished() -> [Diagnostic] {
-        var out = diagnostics.sorted { ($0.location, $0.severity == .error ? 0 : 1) < ($1.location, $1.severity == .error ? 0 : 1) }
+        var out = diagnostics.sorted {
+            ($0.location, $0.severity == .error ? 0 : 1) < ($1.location, $1.severity == .error ? 0 : 1)
+        }
         if suppressed > 0 {
-            out.append(Diagnostic(.error, at: location(line: 1, column: 1),
-                "\(suppressed) more problems were found and not listed", fix: "fix the ones above and run validate again"))
+            out.append(
+                Diagnostic(
+                    .error, at: location(line: 1, column: 1),
+                    "\(suppressed) more problems were found and not listed",
+                    fix: "fix the ones above and run validate again"))
         }
         return out
     }

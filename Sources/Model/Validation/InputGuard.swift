@@ -16,14 +16,16 @@ enum InputGuard {
 
     static func check(_ bytes: [UInt8]) -> Verdict {
         if bytes.count > maxBytes {
-            return .rejected(line: 1, column: 1,
+            return .rejected(
+                line: 1, column: 1,
                 message: "the file is \(bytes.count) bytes; Kiln reads manifests of at most \(maxBytes) bytes",
                 fix: "check that this is the manifest you meant (split very large manifests into several files)")
         }
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
         // Validate UTF-8 and look for bytes YAML does not allow, tracking line and column.
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         var i = body.startIndex
         while i < body.endIndex {
             let b = body[i]
@@ -48,21 +50,31 @@ enum InputGuard {
                 }
             }
             if !valid {
-                return .rejected(line: line, column: column,
-                    message: "the file is not valid UTF-8 (byte 0x\(String(b, radix: 16, uppercase: true)) at offset \(i))",
+                return .rejected(
+                    line: line, column: column,
+                    message:
+                        "the file is not valid UTF-8 (byte 0x\(String(b, radix: 16, uppercase: true)) at offset \(i))",
                     fix: "save the manifest as UTF-8 text")
             }
             if length == 1 && b < 0x20 && b != 0x0A && b != 0x0D && b != 0x09 {
-                return .rejected(line: line, column: column,
-                    message: "the file holds a control byte 0x\(String(b, radix: 16, uppercase: true)); it looks binary, not YAML",
+                return .rejected(
+                    line: line, column: column,
+                    message:
+                        "the file holds a control byte 0x\(String(b, radix: 16, uppercase: true)); it looks binary, not YAML",
                     fix: "remove the byte, or check that this is the manifest you meant")
             }
-            if b == 0x0A { line += 1; column = 1 } else { column += 1 }
+            if b == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
             i += length
         }
         let text = String(decoding: body, as: UTF8.self)
         if let deep = firstTooDeep(text) {
-            return .rejected(line: deep.line, column: deep.column,
+            return .rejected(
+                line: deep.line, column: deep.column,
                 message: "the YAML nests deeper than Kiln accepts (\(deep.what))",
                 fix: "a manifest needs only a few levels; flatten this structure")
         }
@@ -82,9 +94,15 @@ enum InputGuard {
             // Block nesting: the column where content starts after indentation and `- `/`? `/`: ` indicators.
             var col = 0
             while col < chars.count {
-                if chars[col] == " " || chars[col] == "\t" { col += 1; continue }
-                if col + 1 < chars.count, chars[col] == "-" || chars[col] == "?" || chars[col] == ":", chars[col + 1] == " " {
-                    col += 2; continue
+                if chars[col] == " " || chars[col] == "\t" {
+                    col += 1
+                    continue
+                }
+                if col + 1 < chars.count, chars[col] == "-" || chars[col] == "?" || chars[col] == ":",
+                    chars[col + 1] == " "
+                {
+                    col += 2
+                    continue
                 }
                 break
             }
@@ -97,13 +115,18 @@ enum InputGuard {
             while k < chars.count {
                 let c = chars[k]
                 if let q = quote {
-                    if c == "\\" && q == "\"" { k += 2; continue }
+                    if c == "\\" && q == "\"" {
+                        k += 2
+                        continue
+                    }
                     if c == q { quote = nil }
-                    k += 1; continue
+                    k += 1
+                    continue
                 }
                 switch c {
                 case "#" where k == 0 || chars[k - 1] == " " || chars[k - 1] == "\t":
-                    k = chars.count; continue
+                    k = chars.count
+                    continue
                 case "\"", "'":
                     if atValueStart || flowDepth > 0 { quote = c }
                 case "[", "{":

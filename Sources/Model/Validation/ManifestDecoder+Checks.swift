@@ -16,50 +16,83 @@ extension ManifestDecoder {
         let ascii = v.allSatisfy(\.isASCII)
         switch kind {
         case .resourceGroup:
-            let ok = ascii && (1...90).contains(v.count) && !v.hasSuffix(".")
+            let ok =
+                ascii && (1...90).contains(v.count) && !v.hasSuffix(".")
                 && v.allSatisfy { $0.isLetter || $0.isNumber || "-_.()".contains($0) }
-            if !ok { ctx.error(text.node, "\(path) '\(v)' is not a valid resource group name", fix: "use 1 to 90 letters, digits, - _ . ( ), not ending in a period") }
+            if !ok {
+                ctx.error(
+                    text.node, "\(path) '\(v)' is not a valid resource group name",
+                    fix: "use 1 to 90 letters, digits, - _ . ( ), not ending in a period")
+            }
         case .gallery:
-            let ok = ascii && (1...80).contains(v.count) && v.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
+            let ok =
+                ascii && (1...80).contains(v.count)
+                && v.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
                 && !v.hasPrefix(".") && !v.hasSuffix(".")
-            if !ok { ctx.error(text.node, "\(path) '\(v)' is not a valid gallery name", fix: "use 1 to 80 letters, digits, '_' and '.' (no hyphens), not starting or ending with '.'") }
+            if !ok {
+                ctx.error(
+                    text.node, "\(path) '\(v)' is not a valid gallery name",
+                    fix: "use 1 to 80 letters, digits, '_' and '.' (no hyphens), not starting or ending with '.'")
+            }
         case .imageDefinition:
-            let ok = ascii && (1...80).contains(v.count) && v.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+            let ok =
+                ascii && (1...80).contains(v.count) && v.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
                 && (v.first?.isLetter == true || v.first?.isNumber == true) && !v.hasSuffix(".") && !v.hasSuffix("-")
-            if !ok { ctx.error(text.node, "\(path) '\(v)' is not a valid image definition name", fix: "use 1 to 80 letters, digits, '-', '_' and '.', starting with a letter or digit") }
+            if !ok {
+                ctx.error(
+                    text.node, "\(path) '\(v)' is not a valid image definition name",
+                    fix: "use 1 to 80 letters, digits, '-', '_' and '.', starting with a letter or digit")
+            }
         }
     }
 
     func checkGUIDOrTemplate(_ text: Located<String>, path: String, allowDomain: Bool = false) -> Bool {
         if text.value.contains("{{") { return template(text, path: path, allowed: []) != nil }
         if UUID(uuidString: text.value) != nil { return true }
-        if allowDomain, text.value.contains("."), text.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) { return true }
-        ctx.error(text.node, "\(path) '\(text.value)' is not a GUID\(allowDomain ? " or a domain" : "")",
-                  fix: "write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or use {{env \"NAME\"}}")
+        if allowDomain, text.value.contains("."),
+            text.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") })
+        {
+            return true
+        }
+        ctx.error(
+            text.node, "\(path) '\(text.value)' is not a GUID\(allowDomain ? " or a domain" : "")",
+            fix: "write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or use {{env \"NAME\"}}")
         return false
     }
 
     func checkEnvName(_ text: Located<String>, path: String) -> Bool {
-        let ok = text.value.first.map { $0.isLetter || $0 == "_" } == true
+        let ok =
+            text.value.first.map { $0.isLetter || $0 == "_" } == true
             && text.value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
-        if !ok { ctx.error(text.node, "\(path) '\(text.value)' is not an environment variable name", fix: "use letters, digits and _, e.g. AZURE_CLIENT_SECRET") }
+        if !ok {
+            ctx.error(
+                text.node, "\(path) '\(text.value)' is not an environment variable name",
+                fix: "use letters, digits and _, e.g. AZURE_CLIENT_SECRET")
+        }
         return ok
     }
 
     func checkURL(_ text: Located<String>, path: String) -> Bool {
-        guard let url = URL(string: text.value), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http", url.host != nil else {
-            ctx.error(text.node, "\(path) '\(text.value)' is not an http(s) URL", fix: "write a full URL such as https://example.com/path")
+        guard let url = URL(string: text.value), let scheme = url.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", url.host != nil
+        else {
+            ctx.error(
+                text.node, "\(path) '\(text.value)' is not an http(s) URL",
+                fix: "write a full URL such as https://example.com/path")
             return false
         }
         return true
     }
 
     func checkFile(_ text: Located<String>, path: String, directoryAllowed: Bool) -> Bool {
-        let url = text.value.hasPrefix("/") ? URL(fileURLWithPath: text.value) : ctx.baseDirectory.appendingPathComponent(text.value)
+        let url =
+            text.value.hasPrefix("/")
+            ? URL(fileURLWithPath: text.value) : ctx.baseDirectory.appendingPathComponent(text.value)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            ctx.error(text.node, "\(path) '\(text.value)' does not exist (looked for \(url.standardizedFileURL.path))",
-                      fix: "paths are relative to the manifest's directory; create the file or fix the path")
+            ctx.error(
+                text.node, "\(path) '\(text.value)' does not exist (looked for \(url.standardizedFileURL.path))",
+                fix: "paths are relative to the manifest's directory; create the file or fix the path")
             return false
         }
         if isDirectory.boolValue && !directoryAllowed {
@@ -92,35 +125,50 @@ extension ManifestDecoder {
         guard case .scalar(let s) = text.node, let mark = s.mark else { return ctx.location(text.node) }
         let prefix = text.value.unicodeScalars.prefix(offset)
         let newlines = prefix.filter { $0 == "\n" }.count
-        let sinceNewline = prefix.count - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0)
+        let sinceNewline =
+            prefix.count
+            - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0)
         switch s.style {
         case .literal, .folded:
             let line = mark.line + 1 + newlines
             let indent = line - 1 < lines.count ? lines[line - 1].prefix(while: { $0 == " " }).count : 0
             return ctx.location(line: line, column: indent + sinceNewline + 1)
         case .singleQuoted, .doubleQuoted:
-            return ctx.location(line: mark.line + newlines, column: newlines == 0 ? mark.column + 1 + offset : sinceNewline + 1)
+            return ctx.location(
+                line: mark.line + newlines, column: newlines == 0 ? mark.column + 1 + offset : sinceNewline + 1)
         default:
-            return ctx.location(line: mark.line + newlines, column: newlines == 0 ? mark.column + offset : sinceNewline + 1)
+            return ctx.location(
+                line: mark.line + newlines, column: newlines == 0 ? mark.column + offset : sinceNewline + 1)
         }
     }
 
     /// Two builds publishing to the same image or gallery version would overwrite each other.
     func checkOutputsUnique(_ builds: [Located<Build>]) {
-        var images: [String: String] = [:], versions: [String: String] = [:]
+        var images: [String: String] = [:]
+        var versions: [String: String] = [:]
         for located in builds {
             let (b, node) = (located.value, located.node)
             if let id = b.outputs.image?.id.lowercased() {
                 if let other = images[id] {
-                    ctx.error(node, "builds '\(other)' and '\(b.name)' both publish the image \(b.outputs.image!.id)", fix: "give each build its own outputs.image.id")
-                } else { images[id] = b.name }
+                    ctx.error(
+                        node, "builds '\(other)' and '\(b.name)' both publish the image \(b.outputs.image!.id)",
+                        fix: "give each build its own outputs.image.id")
+                } else {
+                    images[id] = b.name
+                }
             }
             if let g = b.outputs.gallery {
-                let key = [g.subscription ?? "", g.resourceGroup, g.gallery, g.imageDefinition, g.version].joined(separator: "/").lowercased()
+                let key = [g.subscription ?? "", g.resourceGroup, g.gallery, g.imageDefinition, g.version].joined(
+                    separator: "/"
+                ).lowercased()
                 if let other = versions[key] {
-                    ctx.error(node, "builds '\(other)' and '\(b.name)' both publish \(g.gallery)/\(g.imageDefinition) version \(g.version)",
-                              fix: "give each build its own gallery version")
-                } else { versions[key] = b.name }
+                    ctx.error(
+                        node,
+                        "builds '\(other)' and '\(b.name)' both publish \(g.gallery)/\(g.imageDefinition) version \(g.version)",
+                        fix: "give each build its own gallery version")
+                } else {
+                    versions[key] = b.name
+                }
             }
         }
     }

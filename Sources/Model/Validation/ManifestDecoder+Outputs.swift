@@ -9,7 +9,8 @@ extension ManifestDecoder {
         var out = Outputs()
         if let image = r.mapping("image") {
             if let id = image.string("id", required: true, fix: "give the managed image's resource id"),
-               resourceID(id, path: image.child("id"), type: "Microsoft.Compute/images") != nil {
+                resourceID(id, path: image.child("id"), type: "Microsoft.Compute/images") != nil
+            {
                 out.image = ImageOutput(id: id.value)
             }
             image.finish()
@@ -18,12 +19,15 @@ extension ManifestDecoder {
         if let skip = r.bool("skip") {
             out.skip = skip.value
             if skip.value, r.has("image") || r.has("gallery") {
-                ctx.error(skip.node, "outputs.skip: true conflicts with outputs.image/outputs.gallery", fix: "remove skip, or remove the outputs")
+                ctx.error(
+                    skip.node, "outputs.skip: true conflicts with outputs.image/outputs.gallery",
+                    fix: "remove skip, or remove the outputs")
             }
         }
         if !out.skip && !r.has("image") && !r.has("gallery") {
-            ctx.error(r.node, "outputs names neither an image nor a gallery version",
-                      fix: "add outputs.image.id and/or outputs.gallery (or outputs.skip: true to provision only)")
+            ctx.error(
+                r.node, "outputs names neither an image nor a gallery version",
+                fix: "add outputs.image.id and/or outputs.gallery (or outputs.skip: true to provision only)")
         }
         r.finish()
         return out
@@ -43,8 +47,9 @@ extension ManifestDecoder {
         if let version {
             versionOK = Self.isGalleryVersion(version.value)
             if !versionOK {
-                ctx.error(version.node, "\(r.child("version")) '\(version.value)' is not MAJOR.MINOR.PATCH",
-                          fix: "use three whole numbers, e.g. 1.0.0 (each at most 2147483647)")
+                ctx.error(
+                    version.node, "\(r.child("version")) '\(version.value)' is not MAJOR.MINOR.PATCH",
+                    fix: "use three whole numbers, e.g. 1.0.0 (each at most 2147483647)")
             }
         }
         var regions: [TargetRegion] = []
@@ -55,7 +60,9 @@ extension ManifestDecoder {
                 // A bare region name is accepted as shorthand for {name: region}.
                 if case .scalar = item, let name = MappingReader.scalarString(item, path: p, ctx: ctx) {
                     if let region = regionName(name, path: p) {
-                        if seen[region] != nil { ctx.error(item, "region \(region) is listed twice", fix: "list each region once") } else {
+                        if seen[region] != nil {
+                            ctx.error(item, "region \(region) is listed twice", fix: "list each region once")
+                        } else {
                             seen[region] = item
                             regions.append(TargetRegion(name: region))
                         }
@@ -66,12 +73,16 @@ extension ManifestDecoder {
                 let name = t.string("name", required: true, fix: "name the region, e.g. name: eastus")
                 var region = TargetRegion(name: "")
                 if let n = t.int("replicas", range: 1...100) { region.replicas = n.value }
-                if let s = t.choice("storageAccountType", ReplicaStorageType.self) { region.storageAccountType = s.value }
+                if let s = t.choice("storageAccountType", ReplicaStorageType.self) {
+                    region.storageAccountType = s.value
+                }
                 t.finish()
                 if let name, let rn = regionName(name, path: "\(p).name") {
                     region.name = rn
                     if let first = seen[rn] {
-                        ctx.error(name.node, "region \(rn) is listed twice (first at line \(first.mark?.line ?? 0))", fix: "list each region once")
+                        ctx.error(
+                            name.node, "region \(rn) is listed twice (first at line \(first.mark?.line ?? 0))",
+                            fix: "list each region once")
                     } else {
                         seen[rn] = name.node
                         regions.append(region)
@@ -80,8 +91,10 @@ extension ManifestDecoder {
             }
         }
         if regions.isEmpty {
-            ctx.warning(r.raw("targetRegions") ?? r.node, "\(r.path) has no targetRegions, so the version is replicated only to the builder VM's region",
-                        fix: "list the regions that need the image under targetRegions")
+            ctx.warning(
+                r.raw("targetRegions") ?? r.node,
+                "\(r.path) has no targetRegions, so the version is replicated only to the builder VM's region",
+                fix: "list the regions that need the image under targetRegions")
         }
         var exclude = r.bool("excludeFromLatest")?.value ?? false
         if let old = r.bool("exludeFromLatest") {
@@ -93,21 +106,31 @@ extension ManifestDecoder {
             if let date = Self.parseDate(e.value) {
                 eol = e.value
                 if date < Date() {
-                    ctx.warning(e.node, "\(r.child("endOfLifeDate")) \(e.value) is in the past", fix: "use a future date, or remove it")
+                    ctx.warning(
+                        e.node, "\(r.child("endOfLifeDate")) \(e.value) is in the past",
+                        fix: "use a future date, or remove it")
                 }
             } else {
-                ctx.error(e.node, "\(r.child("endOfLifeDate")) '\(e.value)' is not a date", fix: "write YYYY-MM-DD or an RFC 3339 time such as 2027-06-30T00:00:00Z")
+                ctx.error(
+                    e.node, "\(r.child("endOfLifeDate")) '\(e.value)' is not a date",
+                    fix: "write YYYY-MM-DD or an RFC 3339 time such as 2027-06-30T00:00:00Z")
             }
         }
         r.finish()
         guard let rg, let gallery, let definition, let version, versionOK else { return nil }
-        return GalleryOutput(subscription: sub?.value, resourceGroup: rg.value, gallery: gallery.value, imageDefinition: definition.value,
-                             version: version.value, targetRegions: regions, excludeFromLatest: exclude, endOfLifeDate: eol)
+        return GalleryOutput(
+            subscription: sub?.value, resourceGroup: rg.value, gallery: gallery.value,
+            imageDefinition: definition.value,
+            version: version.value, targetRegions: regions, excludeFromLatest: exclude, endOfLifeDate: eol)
     }
 
     static func isGalleryVersion(_ v: String) -> Bool {
         let parts = v.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 3 && parts.allSatisfy { p in !p.isEmpty && p.count <= 10 && p.allSatisfy { $0.isASCII && $0.isNumber } && (Int(p) ?? .max) <= Int(Int32.max) }
+        return parts.count == 3
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.count <= 10 && p.allSatisfy { $0.isASCII && $0.isNumber }
+                    && (Int(p) ?? .max) <= Int(Int32.max)
+            }
     }
 
     static func parseDate(_ text: String) -> Date? {
@@ -127,8 +150,12 @@ extension ManifestDecoder {
             return template(text, path: path, allowed: []) != nil ? text.value : nil
         }
         let squashed = RegionName.normalized(text.value)
-        guard !squashed.isEmpty, squashed.count <= 40, squashed.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-            ctx.error(text.node, "\(path) '\(text.value)' is not an Azure region name", fix: "use a name such as eastus or westeurope, or {{vm \"location\"}}")
+        guard !squashed.isEmpty, squashed.count <= 40,
+            squashed.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else {
+            ctx.error(
+                text.node, "\(path) '\(text.value)' is not an Azure region name",
+                fix: "use a name such as eastus or westeurope, or {{vm \"location\"}}")
             return nil
         }
         return squashed
@@ -141,22 +168,31 @@ extension ManifestDecoder {
         var out: [String: String] = [:]
         for (k, v) in tags.value {
             if k.value.lowercased().hasPrefix(KilnTag.prefix) {
-                ctx.error(k.node, "tag '\(k.value)' uses the reserved prefix \(KilnTag.prefix)",
-                          fix: "Kiln sets \(KilnTag.prefix)* tags itself; rename yours")
+                ctx.error(
+                    k.node, "tag '\(k.value)' uses the reserved prefix \(KilnTag.prefix)",
+                    fix: "Kiln sets \(KilnTag.prefix)* tags itself; rename yours")
                 continue
             }
             if k.value.count > 512 || k.value.contains(where: { "<>%&\\?/".contains($0) }) {
-                ctx.error(k.node, "tag name '\(k.value.prefix(40))' is not allowed by Azure", fix: "use at most 512 characters and none of < > % & \\ ? /")
+                ctx.error(
+                    k.node, "tag name '\(k.value.prefix(40))' is not allowed by Azure",
+                    fix: "use at most 512 characters and none of < > % & \\ ? /")
                 continue
             }
             if v.value.count > 256 {
-                ctx.error(v.node, "tag '\(k.value)' has a value of \(v.value.count) characters; Azure allows 256", fix: "shorten it")
+                ctx.error(
+                    v.node, "tag '\(k.value)' has a value of \(v.value.count) characters; Azure allows 256",
+                    fix: "shorten it")
                 continue
             }
-            if template(v, path: "\(r.child("tags")).\(k.value)", allowed: ["BuildName"]) != nil { out[k.value] = v.value }
+            if template(v, path: "\(r.child("tags")).\(k.value)", allowed: ["BuildName"]) != nil {
+                out[k.value] = v.value
+            }
         }
         if out.count > 46 {
-            ctx.error(tags.node, "\(r.child("tags")) has \(out.count) tags; Azure allows 50 per resource and Kiln uses 4", fix: "keep at most 46")
+            ctx.error(
+                tags.node, "\(r.child("tags")) has \(out.count) tags; Azure allows 50 per resource and Kiln uses 4",
+                fix: "keep at most 46")
         }
         return out
     }

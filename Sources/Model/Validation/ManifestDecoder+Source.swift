@@ -10,10 +10,15 @@ extension ManifestDecoder {
         let present = kinds.filter { r.has($0) }
         var out: Source?
         if present.count > 1 {
-            ctx.error(r.keyNode(present[1]), "source has both \(present[0]) and \(present[1])",
-                      fix: "a build has exactly one source: keep one of \(present.joined(separator: ", "))")
+            ctx.error(
+                r.keyNode(present[1]), "source has both \(present[0]) and \(present[1])",
+                fix: "a build has exactly one source: keep one of \(present.joined(separator: ", "))")
         } else if present.isEmpty {
-            ctx.error(r.node, "source names no image", fix: "add one of: platformImage: publisher:offer:sku:version, disk: <disk id>, galleryImageVersion: <version id>, scratch: {sizeGB: N}")
+            ctx.error(
+                r.node, "source names no image",
+                fix:
+                    "add one of: platformImage: publisher:offer:sku:version, disk: <disk id>, galleryImageVersion: <version id>, scratch: {sizeGB: N}"
+            )
         }
         if let urn = r.string("platformImage") {
             do throws(PlatformImageURNError) {
@@ -27,11 +32,16 @@ extension ManifestDecoder {
             if out == nil { out = .disk(id.value) }
         }
         if let id = r.string("galleryImageVersion"),
-           resourceID(id, path: r.child("galleryImageVersion"), type: "Microsoft.Compute/galleries/images/versions") != nil {
+            resourceID(id, path: r.child("galleryImageVersion"), type: "Microsoft.Compute/galleries/images/versions")
+                != nil
+        {
             if out == nil { out = .galleryImageVersion(id.value) }
         }
         if let scratch = r.mapping("scratch") {
-            if let size = scratch.int("sizeGB", range: 1...32767, required: true, unit: "GiB", fix: "give the empty disk's size, e.g. sizeGB: 30") {
+            if let size = scratch.int(
+                "sizeGB", range: 1...32767, required: true, unit: "GiB",
+                fix: "give the empty disk's size, e.g. sizeGB: 30")
+            {
                 if out == nil { out = .scratch(sizeGB: size.value) }
             }
             scratch.finish()
@@ -44,7 +54,9 @@ extension ManifestDecoder {
         let candidate: String
         do throws(TemplateError) {
             let t = try Template(parsing: text.value, allowed: ["BuildName"])
-            candidate = (try? t.render(TemplateValues(variables: ["BuildName": "b"], vm: Self.placeholderVM), mode: .plain)) ?? text.value
+            candidate =
+                (try? t.render(TemplateValues(variables: ["BuildName": "b"], vm: Self.placeholderVM), mode: .plain))
+                ?? text.value
         } catch {
             report(error, in: text, path: path)
             return nil
@@ -52,7 +64,9 @@ extension ManifestDecoder {
         do throws(ResourceIDError) {
             let id = try ResourceID(parsing: candidate)
             guard id.isType(type) else {
-                ctx.error(text.node, "\(path) is a \(id.fullType) id, not a \(type) id", fix: "give the id of a \(type.split(separator: "/").last.map(String.init) ?? type) resource")
+                ctx.error(
+                    text.node, "\(path) is a \(id.fullType) id, not a \(type) id",
+                    fix: "give the id of a \(type.split(separator: "/").last.map(String.init) ?? type) resource")
                 return nil
             }
             return id
@@ -71,23 +85,32 @@ extension ManifestDecoder {
         if let v = r.choice("cacheType", CacheType.self) { out.cacheType = v.value }
         if let v = r.choice("hyperVGeneration", HyperVGeneration.self) { out.hyperVGeneration = v.value }
         if let z = r.string("zone") {
-            if z.value.count <= 3, z.value.allSatisfy(\.isNumber) { out.zone = z.value } else {
-                ctx.error(z.node, "disk.zone is '\(z.value)', not an availability zone number", fix: "use 1, 2 or 3, or leave it out to use the builder VM's zone")
+            if z.value.count <= 3, z.value.allSatisfy(\.isNumber) {
+                out.zone = z.value
+            } else {
+                ctx.error(
+                    z.node, "disk.zone is '\(z.value)', not an availability zone number",
+                    fix: "use 1, 2 or 3, or leave it out to use the builder VM's zone")
             }
         }
         if let items = r.sequence("dataDisks") {
             var luns: [Int: Node] = [:]
             for (i, item) in items.enumerated() {
                 guard let d = MappingReader(item, path: r.child("dataDisks[\(i)]"), ctx: ctx) else { continue }
-                let lun = d.int("lun", range: 0...63, required: true, fix: "give the LUN the disk has in the image, 0 to 63")
+                let lun = d.int(
+                    "lun", range: 0...63, required: true, fix: "give the LUN the disk has in the image, 0 to 63")
                 var disk = DataDisk(lun: lun?.value ?? 0)
                 if let o = d.choice("origin", DataDisk.Origin.self) { disk.origin = o.value }
                 disk.sizeGB = d.int("sizeGB", range: 1...32767, unit: "GiB")?.value
                 if let v = d.choice("storageAccountType", StorageAccountType.self) { disk.storageAccountType = v.value }
                 if let v = d.choice("cacheType", CacheType.self) { disk.cacheType = v.value }
                 if let p = d.string("mountPath") {
-                    if p.value.hasPrefix("/") && !p.value.split(separator: "/").contains("..") { disk.mountPath = p.value } else {
-                        ctx.error(p.node, "\(d.child("mountPath")) must be an absolute path inside the image with no '..'", fix: "e.g. /var/lib/data")
+                    if p.value.hasPrefix("/") && !p.value.split(separator: "/").contains("..") {
+                        disk.mountPath = p.value
+                    } else {
+                        ctx.error(
+                            p.node, "\(d.child("mountPath")) must be an absolute path inside the image with no '..'",
+                            fix: "e.g. /var/lib/data")
                     }
                 }
                 if let p = d.raw("partition") {
@@ -102,7 +125,10 @@ extension ManifestDecoder {
                 }
                 if let lun {
                     if let first = luns[lun.value] {
-                        ctx.error(lun.node, "LUN \(lun.value) is used by two data disks (first at line \(first.mark?.line ?? 0))", fix: "give each data disk its own LUN")
+                        ctx.error(
+                            lun.node,
+                            "LUN \(lun.value) is used by two data disks (first at line \(first.mark?.line ?? 0))",
+                            fix: "give each data disk its own LUN")
                     } else {
                         luns[lun.value] = lun.node
                         out.dataDisks.append(disk)

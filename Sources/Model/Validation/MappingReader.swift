@@ -27,8 +27,9 @@ final class MappingReader {
         self.path = path
         self.node = node
         guard case .mapping(let mapping) = node else {
-            ctx.error(node, "\(path.isEmpty ? "the document" : path) must be a mapping, not \(node.kindName)",
-                      fix: "write it as `key: value` lines")
+            ctx.error(
+                node, "\(path.isEmpty ? "the document" : path) must be a mapping, not \(node.kindName)",
+                fix: "write it as `key: value` lines")
             return nil
         }
         collect(mapping, explicit: true)
@@ -48,15 +49,19 @@ final class MappingReader {
             }
             if let first = entries.first(where: { $0.key == ks.string }) {
                 if explicit {
-                    ctx.error(k, "duplicate key '\(ks.string)' in \(where_()) (first at line \(first.keyNode.mark?.line ?? 0))",
-                              fix: "keep one of them")
+                    ctx.error(
+                        k,
+                        "duplicate key '\(ks.string)' in \(where_()) (first at line \(first.keyNode.mark?.line ?? 0))",
+                        fix: "keep one of them")
                 }
                 continue
             }
             entries.append((ks.string, k, v))
         }
         for m in merges {
-            if case .mapping(let mm) = m { collect(mm, explicit: false) } else {
+            if case .mapping(let mm) = m {
+                collect(mm, explicit: false)
+            } else {
                 ctx.error(m, "a merge key (<<) in \(where_()) must refer to a mapping, not \(m.kindName)")
             }
         }
@@ -109,19 +114,25 @@ final class MappingReader {
         return Located(value: s.string, node: v)
     }
 
-    func int(_ key: String, range: ClosedRange<Int>, required: Bool = false, unit: String = "", fix: String = "") -> Located<Int>? {
+    func int(_ key: String, range: ClosedRange<Int>, required: Bool = false, unit: String = "", fix: String = "")
+        -> Located<Int>?
+    {
         guard let v = raw(key) else {
             if required { missing(key, fix: fix) }
             return nil
         }
         guard case .scalar(let s) = v, let n = Int(s.string.trimmingCharacters(in: .whitespaces)) else {
-            ctx.error(v, "\(child(key)) must be a whole number\(unit.isEmpty ? "" : " of \(unit)"), not \(v.kindName)\(Self.shown(v))",
-                      fix: fix.isEmpty ? "write a number such as \(range.lowerBound)" : fix)
+            ctx.error(
+                v,
+                "\(child(key)) must be a whole number\(unit.isEmpty ? "" : " of \(unit)"), not \(v.kindName)\(Self.shown(v))",
+                fix: fix.isEmpty ? "write a number such as \(range.lowerBound)" : fix)
             return nil
         }
         guard range.contains(n) else {
-            ctx.error(v, "\(child(key)) is \(n), outside \(range.lowerBound)...\(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")",
-                      fix: fix.isEmpty ? "use a value between \(range.lowerBound) and \(range.upperBound)" : fix)
+            ctx.error(
+                v,
+                "\(child(key)) is \(n), outside \(range.lowerBound)...\(range.upperBound)\(unit.isEmpty ? "" : " \(unit)")",
+                fix: fix.isEmpty ? "use a value between \(range.lowerBound) and \(range.upperBound)" : fix)
             return nil
         }
         return Located(value: n, node: v)
@@ -130,7 +141,8 @@ final class MappingReader {
     func bool(_ key: String) -> Located<Bool>? {
         guard let v = raw(key) else { return nil }
         guard case .scalar(let s) = v, let b = Node.boolValue(s.string) else {
-            ctx.error(v, "\(child(key)) must be true or false, not \(v.kindName)\(Self.shown(v))", fix: "write true or false")
+            ctx.error(
+                v, "\(child(key)) must be true or false, not \(v.kindName)\(Self.shown(v))", fix: "write true or false")
             return nil
         }
         return Located(value: b, node: v)
@@ -138,26 +150,32 @@ final class MappingReader {
 
     /// An enum value, matched case-insensitively (as Azure matches them) and returned in its
     /// canonical spelling; a bad value lists the allowed ones.
-    func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) -> Located<E>? where E.RawValue == String {
+    func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) -> Located<E>?
+    where E.RawValue == String {
         guard let text = string(key) else { return nil }
         return Self.choice(text, E.self, path: child(key), ctx: ctx)
     }
 
-    static func choice<E: RawRepresentable & CaseIterable>(_ text: Located<String>, _ type: E.Type, path: String, ctx: DecodeContext) -> Located<E>? where E.RawValue == String {
+    static func choice<E: RawRepresentable & CaseIterable>(
+        _ text: Located<String>, _ type: E.Type, path: String, ctx: DecodeContext
+    ) -> Located<E>? where E.RawValue == String {
         if let match = E.allCases.first(where: { $0.rawValue.lowercased() == text.value.lowercased() }) {
             return Located(value: match, node: text.node)
         }
         let allowed = E.allCases.map(\.rawValue)
         let hint = Suggestions.closest(to: text.value, in: allowed).map { "did you mean '\($0)'? " } ?? ""
-        ctx.error(text.node, "\(path) is '\(text.value)', which is not one of: \(allowed.joined(separator: ", "))",
-                  fix: "\(hint)use one of the listed values")
+        ctx.error(
+            text.node, "\(path) is '\(text.value)', which is not one of: \(allowed.joined(separator: ", "))",
+            fix: "\(hint)use one of the listed values")
         return nil
     }
 
     func strings(_ key: String, fix: String = "") -> Located<[Located<String>]>? {
         guard let v = raw(key) else { return nil }
         guard case .sequence(let seq) = v else {
-            ctx.error(v, "\(child(key)) must be a list, not \(v.kindName)", fix: fix.isEmpty ? "write each item on its own `- ` line" : fix)
+            ctx.error(
+                v, "\(child(key)) must be a list, not \(v.kindName)",
+                fix: fix.isEmpty ? "write each item on its own `- ` line" : fix)
             return nil
         }
         var out: [Located<String>] = []
@@ -170,7 +188,9 @@ final class MappingReader {
     func stringMap(_ key: String) -> Located<[(key: Located<String>, value: Located<String>)]>? {
         guard let v = raw(key) else { return nil }
         guard case .mapping(let m) = v else {
-            ctx.error(v, "\(child(key)) must be a mapping of names to values, not \(v.kindName)", fix: "write `NAME: value` lines")
+            ctx.error(
+                v, "\(child(key)) must be a mapping of names to values, not \(v.kindName)",
+                fix: "write `NAME: value` lines")
             return nil
         }
         var out: [(key: Located<String>, value: Located<String>)] = []
@@ -193,7 +213,9 @@ final class MappingReader {
     func sequence(_ key: String, fix: String = "") -> [Node]? {
         guard let v = raw(key) else { return nil }
         guard case .sequence(let seq) = v else {
-            ctx.error(v, "\(child(key)) must be a list, not \(v.kindName)", fix: fix.isEmpty ? "write each item on its own `- ` line" : fix)
+            ctx.error(
+                v, "\(child(key)) must be a list, not \(v.kindName)",
+                fix: fix.isEmpty ? "write each item on its own `- ` line" : fix)
             return nil
         }
         return Array(seq)
@@ -203,8 +225,9 @@ final class MappingReader {
     func duration(_ key: String) -> Located<Seconds>? {
         guard let text = string(key) else { return nil }
         guard let d = Seconds(parsing: text.value) else {
-            ctx.error(text.node, "\(child(key)) is '\(text.value)', which is not a duration",
-                      fix: "write a number with a unit, e.g. 90s, 15m, 2h or 1h30m")
+            ctx.error(
+                text.node, "\(child(key)) is '\(text.value)', which is not a duration",
+                fix: "write a number with a unit, e.g. 90s, 15m, 2h or 1h30m")
             return nil
         }
         return Located(value: d, node: text.node)

@@ -14,8 +14,10 @@ public enum DesiredState {
     /// - Parameters:
     ///   - resolvedVersions: the concrete version of each `latest` platform image, keyed by
     ///     the URN's description (`publisher:offer:sku:latest`).
-    public static func builds(_ manifest: Manifest, vm: BuilderVM, resolvedVersions: [String: String] = [:],
-                              environment: [String: String] = [:]) throws -> [DesiredBuild] {
+    public static func builds(
+        _ manifest: Manifest, vm: BuilderVM, resolvedVersions: [String: String] = [:],
+        environment: [String: String] = [:]
+    ) throws -> [DesiredBuild] {
         let base = URL(fileURLWithPath: manifest.file).deletingLastPathComponent()
         let vmValues = vm.templateValues
         return try manifest.builds.map { build in
@@ -46,24 +48,30 @@ public enum DesiredState {
                     resolved = urn.version
                 }
             }
-            let digest = try BuildDigest.compute(for: build, baseDirectory: base, resolvedPlatformVersion: resolved, values: values)
+            let digest = try BuildDigest.compute(
+                for: build, baseDirectory: base, resolvedPlatformVersion: resolved, values: values)
             let subscription = try manifest.azure.subscription.map(render) ?? vm.id.subscription
             var gallery: DesiredGalleryVersion?
             if let g = build.outputs.gallery, !build.outputs.skip {
                 let sub = try g.subscription.map(render) ?? subscription
-                let id = try parseID("/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)")
+                let id = try parseID(
+                    "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)"
+                )
                 var regions = try g.targetRegions.map { r in
-                    TargetRegion(name: RegionName.normalized(try render(r.name)),
-                                 replicas: r.replicas, storageAccountType: r.storageAccountType)
+                    TargetRegion(
+                        name: RegionName.normalized(try render(r.name)),
+                        replicas: r.replicas, storageAccountType: r.storageAccountType)
                 }
                 if regions.isEmpty { regions = [TargetRegion(name: vm.location)] }
-                gallery = DesiredGalleryVersion(id: id, version: g.version, targetRegions: regions, excludeFromLatest: g.excludeFromLatest,
-                                                endOfLifeDate: g.endOfLifeDate)
+                gallery = DesiredGalleryVersion(
+                    id: id, version: g.version, targetRegions: regions, excludeFromLatest: g.excludeFromLatest,
+                    endOfLifeDate: g.endOfLifeDate)
             }
-            var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: vm.location,
-                                 temporaryResourceGroup: try build.temporary.resourceGroup.map(render) ?? vm.id.resourceGroup,
-                                 imageID: build.outputs.skip ? nil : try build.outputs.image.map { try renderID($0.id) },
-                                 gallery: gallery)
+            var d = DesiredBuild(
+                build: build, digest: digest, subscription: subscription, location: vm.location,
+                temporaryResourceGroup: try build.temporary.resourceGroup.map(render) ?? vm.id.resourceGroup,
+                imageID: build.outputs.skip ? nil : try build.outputs.image.map { try renderID($0.id) },
+                gallery: gallery)
             d.resolvedSourceVersion = resolved
             d.zone = build.disk.zone ?? vm.zone
             switch build.source {

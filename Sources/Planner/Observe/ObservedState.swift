@@ -21,10 +21,13 @@ public struct ObservedBuild: Sendable, Hashable, Codable {
     /// The managed disk or gallery version source does not exist (or is not provisioned).
     public var sourceMissing: Bool = false
 
-    public init(disks: [DiskRole: ObservedDisk] = [:], snapshots: [DiskRole: ObservedResource] = [:], devices: [DiskRole: String] = [:],
-                rootMounted: Bool = false, chrootMountsPresent: Bool = false, journal: JournalView = JournalView(),
-                image: ObservedImage? = nil, galleryVersion: ObservedGalleryVersion? = nil, leftovers: [Leftover] = [],
-                sourceMissing: Bool = false) {
+    public init(
+        disks: [DiskRole: ObservedDisk] = [:], snapshots: [DiskRole: ObservedResource] = [:],
+        devices: [DiskRole: String] = [:],
+        rootMounted: Bool = false, chrootMountsPresent: Bool = false, journal: JournalView = JournalView(),
+        image: ObservedImage? = nil, galleryVersion: ObservedGalleryVersion? = nil, leftovers: [Leftover] = [],
+        sourceMissing: Bool = false
+    ) {
         self.sourceMissing = sourceMissing
         self.disks = disks
         self.snapshots = snapshots
@@ -71,7 +74,10 @@ public struct ObservedDisk: Sendable, Hashable, Codable {
     /// attach or detach is still under way (nil otherwise; optional so that plans saved
     /// before it existed still decode).
     public var changingOnBuilder: Bool?
-    public init(resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil, changingOnBuilder: Bool? = nil) {
+    public init(
+        resource: ObservedResource, sizeGB: Int? = nil, builderLUN: Int? = nil, attachedElsewhere: String? = nil,
+        changingOnBuilder: Bool? = nil
+    ) {
         self.resource = resource
         self.sizeGB = sizeGB
         self.builderLUN = builderLUN
@@ -98,7 +104,9 @@ public struct ObservedGalleryVersion: Sendable, Hashable, Codable {
         /// Azure's replication state: `Completed`, `Replicating`, `Failed`, `Unknown`.
         public var state: String
         public var progress: Int?
-        public init(name: String, replicas: Int, storageAccountType: String, state: String = "Completed", progress: Int? = nil) {
+        public init(
+            name: String, replicas: Int, storageAccountType: String, state: String = "Completed", progress: Int? = nil
+        ) {
             self.name = name
             self.replicas = replicas
             self.storageAccountType = storageAccountType
@@ -111,7 +119,10 @@ public struct ObservedGalleryVersion: Sendable, Hashable, Codable {
     public var regions: [Region]
     public var excludeFromLatest: Bool
     public var endOfLifeDate: String?
-    public init(resource: ObservedResource, digest: String?, regions: [Region], excludeFromLatest: Bool = false, endOfLifeDate: String? = nil) {
+    public init(
+        resource: ObservedResource, digest: String?, regions: [Region], excludeFromLatest: Bool = false,
+        endOfLifeDate: String? = nil
+    ) {
         self.resource = resource
         self.digest = digest
         self.regions = regions
@@ -157,9 +168,11 @@ public struct JournalView: Sendable, Hashable, Codable {
     /// The digest components of the last published build, to explain what changed.
     public var published: BuildDigest?
 
-    public init(runID: String? = nil, completed: Set<ActionID> = [], inFlight: [ActionID: String?] = [:],
-                failed: [ActionID: String] = [:], published: BuildDigest? = nil,
-                digest: String? = nil, generation: Int = 0, stepDigests: [ActionID: String] = [:]) {
+    public init(
+        runID: String? = nil, completed: Set<ActionID> = [], inFlight: [ActionID: String?] = [:],
+        failed: [ActionID: String] = [:], published: BuildDigest? = nil,
+        digest: String? = nil, generation: Int = 0, stepDigests: [ActionID: String] = [:]
+    ) {
         self.runID = runID
         self.digest = digest
         self.generation = generation

@@ -13,8 +13,10 @@ public struct Observer: Sendable {
     public var mounts: any MountManager
     public var journals: any JournalStore
 
-    public init(azure: any AzureCompute, devices: any BlockDeviceLocator, mounts: any MountManager,
-                journals: any JournalStore) {
+    public init(
+        azure: any AzureCompute, devices: any BlockDeviceLocator, mounts: any MountManager,
+        journals: any JournalStore
+    ) {
         self.azure = azure
         self.devices = devices
         self.mounts = mounts
@@ -23,14 +25,19 @@ public struct Observer: Sendable {
 
     /// Resolves every `latest` platform image of the manifest in the VM's location (the
     /// numerically highest version, not the first in name order).
-    public func resolveVersions(_ manifest: Manifest, vm: BuilderVM, subscription: String) async throws -> [String: String] {
+    public func resolveVersions(_ manifest: Manifest, vm: BuilderVM, subscription: String) async throws -> [String:
+        String]
+    {
         var urns: [PlatformImageURN] = []
-        for b in manifest.builds { if case .platformImage(let u) = b.source, u.isLatest, !urns.contains(u) { urns.append(u) } }
+        for b in manifest.builds {
+            if case .platformImage(let u) = b.source, u.isLatest, !urns.contains(u) { urns.append(u) }
+        }
         return try await withThrowingTaskGroup(of: (String, String?).self) { group in
             for urn in urns {
                 group.addTask {
-                    let resolved = try await azure.resolvePlatformImage(subscription: subscription, location: vm.location,
-                                                                        urn: urn)
+                    let resolved = try await azure.resolvePlatformImage(
+                        subscription: subscription, location: vm.location,
+                        urn: urn)
                     return (urn.description, resolved.version)
                 }
             }
@@ -48,12 +55,16 @@ public struct Observer: Sendable {
     /// read per distinct disk or gallery-version source, and the builder VM read only when
     /// some build has a disk whose attachment matters; a converged manifest then costs one
     /// GET per output (and `resolveVersions`' one list per `latest` image).
-    public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:]) async throws -> [String: ObservedBuild] {
+    public func observe(_ desired: [DesiredBuild], vm: BuilderVM, journals known: [String: JournalView] = [:])
+        async throws -> [String: ObservedBuild]
+    {
         let shared = SharedObservation(attachments: BuilderAttachments(azure: azure, vm: vm.id), azure: azure)
         let table = try await mounts.mountTable()
         return try await withThrowingTaskGroup(of: (String, ObservedBuild).self) { group in
             for d in desired {
-                group.addTask { (d.name, try await observe(d, shared: shared, table: table, builder: vm.id, journal: known[d.name])) }
+                group.addTask {
+                    (d.name, try await observe(d, shared: shared, table: table, builder: vm.id, journal: known[d.name]))
+                }
             }
             var out: [String: ObservedBuild] = [:]
             for try await (name, o) in group { out[name] = o }
@@ -63,15 +74,20 @@ public struct Observer: Sendable {
 
     /// Observes one build with the builder VM's attachments given (tests), listing its
     /// resource group on its own.
-    func observe(_ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
-                 journal known: JournalView? = nil) async throws -> ObservedBuild {
-        try await observe(d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), azure: azure),
-                          table: table,
-                          builder: builder, journal: known)
+    func observe(
+        _ d: DesiredBuild, attached: [String: Int], table: MountTable, builder: ResourceID? = nil,
+        journal known: JournalView? = nil
+    ) async throws -> ObservedBuild {
+        try await observe(
+            d, shared: SharedObservation(attachments: BuilderAttachments(fixed: attached), azure: azure),
+            table: table,
+            builder: builder, journal: known)
     }
 
-    func observe(_ d: DesiredBuild, shared: SharedObservation, table: MountTable,
-                 builder: ResourceID? = nil, journal known: JournalView? = nil) async throws -> ObservedBuild {
+    func observe(
+        _ d: DesiredBuild, shared: SharedObservation, table: MountTable,
+        builder: ResourceID? = nil, journal known: JournalView? = nil
+    ) async throws -> ObservedBuild {
         var o = ObservedBuild()
         async let image = d.imageID.asyncMap { id in try await azure.image(id) }
         async let version = d.gallery.asyncMap { g in
@@ -92,7 +108,8 @@ public struct Observer: Sendable {
         // up in the listing (and is read); a listing that still shows a deleted one only costs
         // the GET.
         func deletedByThisRun(_ step: ActionStep, _ id: ResourceID) -> Bool {
-            view.runID == d.runID && view.completed.contains(ActionID(d.name, step)) && !listedIDs.contains(id.description.lowercased())
+            view.runID == d.runID && view.completed.contains(ActionID(d.name, step))
+                && !listedIDs.contains(id.description.lowercased())
         }
 
         for role in d.roles {
@@ -105,18 +122,22 @@ public struct Observer: Sendable {
                 // Ours in managedBy but not in its list: a detach (or an attach) of ours still
                 // under way, e.g. when the run that started it was killed; not another VM.
                 let owner = disk.managedBy.flatMap { $0.isEmpty ? nil : $0 }
-                let ours = owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
+                let ours =
+                    owner.flatMap { try? ResourceID(parsing: $0) }.map { builder != nil && $0 == builder } ?? false
                 let elsewhere = lun == nil && !ours ? owner : nil
                 let state = disk.provisioningState.azureText ?? "Succeeded"
-                o.disks[role] = ObservedDisk(resource: ObservedResource(id: disk.id ?? diskID.description, provisioningState: state),
-                                             sizeGB: disk.sizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
-                                             changingOnBuilder: lun == nil && ours ? true : nil)
+                o.disks[role] = ObservedDisk(
+                    resource: ObservedResource(id: disk.id ?? diskID.description, provisioningState: state),
+                    sizeGB: disk.sizeGB, builderLUN: lun, attachedElsewhere: elsewhere,
+                    changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
             if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot(role), d.snapshotID(role)),
-               let snap = try await azure.snapshot(d.snapshotID(role)) {
-                o.snapshots[role] = ObservedResource(id: snap.id ?? d.snapshotID(role).description,
-                                                     provisioningState: snap.provisioningState.azureText ?? "Succeeded")
+                let snap = try await azure.snapshot(d.snapshotID(role))
+            {
+                o.snapshots[role] = ObservedResource(
+                    id: snap.id ?? d.snapshotID(role).description,
+                    provisioningState: snap.provisioningState.azureText ?? "Succeeded")
             }
         }
         if let id = d.sourceID {
@@ -124,7 +145,9 @@ public struct Observer: Sendable {
             let azure = azure
             switch d.build.source {
             case .disk:
-                o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) { try await azure.disk(id) == nil }
+                o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) {
+                    try await azure.disk(id) == nil
+                }
             case .galleryImageVersion:
                 o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) {
                     try await azure.galleryImageVersion(id, replicationStatus: false) == nil
@@ -135,42 +158,58 @@ public struct Observer: Sendable {
         let mountPath = d.mountPath
         // Only this run's OS disk mounted at the path counts: a mount of anything else there
         // (another run's disk, another process's) is not progress of this build.
-        if let root = table.entry(at: mountPath), let osDevice = o.devices[.os], PartitionNaming.isOnDevice(root.source, osDevice) {
+        if let root = table.entry(at: mountPath), let osDevice = o.devices[.os],
+            PartitionNaming.isOnDevice(root.source, osDevice)
+        {
             o.rootMounted = true
             let targets = d.build.mount.chrootMounts.map { mountPath + $0.target }
             o.chrootMountsPresent = targets.allSatisfy { table.entry(at: $0) != nil }
         }
         if let i = try await image {
             let state = i.provisioningState.azureText ?? "Succeeded"
-            o.image = ObservedImage(resource: ObservedResource(id: i.id ?? d.imageID?.description ?? "", provisioningState: state),
-                                    digest: i.tags?[.digest])
+            o.image = ObservedImage(
+                resource: ObservedResource(id: i.id ?? d.imageID?.description ?? "", provisioningState: state),
+                digest: i.tags?[.digest])
         }
         if let v = try await version {
-            let statuses = Dictionary((v.replication?.regions ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
-                                      uniquingKeysWith: { a, _ in a })
+            let statuses = Dictionary(
+                (v.replication?.regions ?? []).compactMap { s in s.region.map { (Self.region($0), s) } },
+                uniquingKeysWith: { a, _ in a })
             let regions = (v.publishingProfile?.targetRegions ?? []).map { r -> ObservedGalleryVersion.Region in
                 let status = statuses[Self.region(r.name)]
                 let state = status?.state?.description ?? (v.provisioningState == .succeeded ? "Completed" : "Unknown")
-                return .init(name: Self.region(r.name), replicas: r.replicas ?? 1,
-                             storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state, progress: status?.progress)
+                return .init(
+                    name: Self.region(r.name), replicas: r.replicas ?? 1,
+                    storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state, progress: status?.progress
+                )
             }
             o.galleryVersion = ObservedGalleryVersion(
-                resource: ObservedResource(id: v.id ?? d.gallery?.id.description ?? "",
-                                           provisioningState: v.provisioningState.azureText ?? "Succeeded"),
+                resource: ObservedResource(
+                    id: v.id ?? d.gallery?.id.description ?? "",
+                    provisioningState: v.provisioningState.azureText ?? "Succeeded"),
                 digest: v.tags?[.digest], regions: regions,
                 excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.publishingProfile?.endOfLifeDate)
         }
         o.journal = view
         for r in listed {
-            guard let id = r.id, let run = r.tag(.run), run != d.runID, let type = r.type?.lowercased() else { continue }
+            guard let id = r.id, let run = r.tag(.run), run != d.runID, let type = r.type?.lowercased() else {
+                continue
+            }
             let kind: Leftover.Kind
-            if type == "microsoft.compute/disks" { kind = .disk } else if type == "microsoft.compute/snapshots" { kind = .snapshot } else { continue }
+            if type == "microsoft.compute/disks" {
+                kind = .disk
+            } else if type == "microsoft.compute/snapshots" {
+                kind = .snapshot
+            } else {
+                continue
+            }
             // A snapshot is never a data disk of a VM: only a leftover disk needs the VM read.
             let lun = kind == .disk ? try await shared.attachments.lun(of: id) : nil
             var leftover = Leftover(id: id, kind: kind, runID: run, attached: lun != nil)
             if let lun, let device = try await devices.device(lun: lun),
-               let root = table.entry(at: mountPath), PartitionNaming.isOnDevice(root.source, device.path) {
+                let root = table.entry(at: mountPath), PartitionNaming.isOnDevice(root.source, device.path)
+            {
                 leftover.mountedAt = mountPath
             }
             o.leftovers.append(leftover)
@@ -193,7 +232,9 @@ public struct Observer: Sendable {
     /// What the skip gives up: resources tagged with this build's name by another checkout
     /// (another state directory), which are not this journal's to release anyway.
     static func accountsForEveryTemporary(_ view: JournalView, of d: DesiredBuild) -> Bool {
-        guard view.runID == d.runID, view.published == d.digest, view.failed.isEmpty, view.inFlight.isEmpty else { return false }
+        guard view.runID == d.runID, view.published == d.digest, view.failed.isEmpty, view.inFlight.isEmpty else {
+            return false
+        }
         return d.roles.allSatisfy { role in
             view.completed.contains(ActionID(d.name, .deleteDisk(role)))
                 && (d.build.outputs.skip || view.completed.contains(ActionID(d.name, .deleteSnapshot(role))))
@@ -202,7 +243,8 @@ public struct Observer: Sendable {
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.
     public static func view(of journal: BuildJournal) -> JournalView {
-        var view = JournalView(runID: journal.header.run, digest: journal.header.digest, generation: journal.header.generation)
+        var view = JournalView(
+            runID: journal.header.run, digest: journal.header.digest, generation: journal.header.generation)
         for (key, entry) in journal.latestByAction {
             guard let id = ActionID(parsing: key) else { continue }
             switch entry.phase {
@@ -236,8 +278,9 @@ struct BuilderAttachments: Sendable {
     init(azure: any AzureCompute, vm: ResourceID) {
         load = {
             let dataDisks = try await azure.dataDisks(of: vm) ?? []
-            return Dictionary(dataDisks.compactMap { d in d.diskID.map { ($0.lowercased(), d.lun) } },
-                              uniquingKeysWith: { a, _ in a })
+            return Dictionary(
+                dataDisks.compactMap { d in d.diskID.map { ($0.lowercased(), d.lun) } },
+                uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -291,7 +334,9 @@ struct TemporaryListings: Sendable {
 
     /// The resources of `d`'s temporary resource group whose build tag is `d`'s name.
     func resources(of d: DesiredBuild) async throws -> [AzureTaggedResource] {
-        let azure = azure, subscription = d.subscription, group = d.temporaryResourceGroup
+        let azure = azure
+        let subscription = d.subscription
+        let group = d.temporaryResourceGroup
         let tagged = try await listings.value(of: "\(subscription)/\(group)".lowercased()) {
             try await azure.resources(subscription: subscription, resourceGroup: group).filter { $0.tag(.build) != nil }
         }

@@ -21,7 +21,13 @@ public enum DiskRole: Sendable, Hashable, Comparable, Codable, CustomStringConve
     }
 
     public init?(_ text: String) {
-        if text == "os" { self = .os } else if text.hasPrefix("lun"), let n = Int(text.dropFirst(3)) { self = .data(lun: n) } else { return nil }
+        if text == "os" {
+            self = .os
+        } else if text.hasPrefix("lun"), let n = Int(text.dropFirst(3)) {
+            self = .data(lun: n)
+        } else {
+            return nil
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -32,7 +38,8 @@ public enum DiskRole: Sendable, Hashable, Comparable, Codable, CustomStringConve
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let role = DiskRole(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a disk role: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a disk role: \(text)"))
         }
         self = role
     }
@@ -169,7 +176,7 @@ public enum ActionStep: Sendable, Hashable {
     public var diskRole: DiskRole? {
         switch self {
         case .createDisk(let role), .attach(let role), .device(let role), .detach(let role), .snapshot(let role),
-             .deleteSnapshot(let role), .deleteDisk(let role):
+            .deleteSnapshot(let role), .deleteDisk(let role):
             role
         default:
             nil
@@ -180,14 +187,14 @@ public enum ActionStep: Sendable, Hashable {
     public var target: String? {
         switch self {
         case .createDisk(let role), .attach(let role), .device(let role), .detach(let role), .snapshot(let role),
-             .deleteSnapshot(let role), .deleteDisk(let role):
+            .deleteSnapshot(let role), .deleteDisk(let role):
             role.description
         case .provision(let step): step
         case .replicate(let region): region
         case .releaseLeftover(let disk): disk
         case .resolveSource, .preMount, .mount, .postMount, .chrootMounts, .copyFiles, .preUnmount, .restoreFiles,
-             .unmount, .image, .galleryDefinition, .galleryVersion, .updateGalleryVersion, .deleteImage,
-             .deleteGalleryVersion:
+            .unmount, .image, .galleryDefinition, .galleryVersion, .updateGalleryVersion, .deleteImage,
+            .deleteGalleryVersion:
             nil
         }
     }
@@ -283,7 +290,8 @@ public struct ActionID: Sendable, Hashable, Comparable, Codable, CustomStringCon
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = ActionID(parsing: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an action id: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an action id: \(text)"))
         }
         self = id
     }

@@ -30,8 +30,10 @@ public struct DesiredBuild: Sendable, Hashable {
     /// The rendered id of a managed disk or gallery image version source.
     public var sourceID: ResourceID?
 
-    public init(build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
-                imageID: ResourceID? = nil, gallery: DesiredGalleryVersion? = nil) {
+    public init(
+        build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
+        imageID: ResourceID? = nil, gallery: DesiredGalleryVersion? = nil
+    ) {
         self.build = build
         self.digest = digest
         self.generation = 0
@@ -70,21 +72,26 @@ public struct DesiredBuild: Sendable, Hashable {
 
     /// `build`'s mount path with `{{.BuildName}}` rendered (no VM needed).
     public static func mountPath(of build: Build) -> String {
-        guard let t = try? Template(parsing: build.mount.path, allowed: ["BuildName", "Device"]) else { return build.mount.path }
-        return (try? t.render(TemplateValues(variables: ["BuildName": build.name]), mode: .plain, keepUnresolved: true)) ?? build.mount.path
+        guard let t = try? Template(parsing: build.mount.path, allowed: ["BuildName", "Device"]) else {
+            return build.mount.path
+        }
+        return (try? t.render(TemplateValues(variables: ["BuildName": build.name]), mode: .plain, keepUnresolved: true))
+            ?? build.mount.path
     }
 
     public func diskName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)" }
     public func snapshotName(_ role: DiskRole) -> String { "kiln-\(name)-\(runID)-\(role)-snap" }
 
     public func diskID(_ role: DiskRole) -> ResourceID {
-        ResourceID(subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
-                   segments: [("disks", diskName(role))])
+        ResourceID(
+            subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
+            segments: [("disks", diskName(role))])
     }
 
     public func snapshotID(_ role: DiskRole) -> ResourceID {
-        ResourceID(subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
-                   segments: [("snapshots", snapshotName(role))])
+        ResourceID(
+            subscription: subscription, resourceGroup: temporaryResourceGroup, provider: "Microsoft.Compute",
+            segments: [("snapshots", snapshotName(role))])
     }
 
     /// The tags Kiln puts on everything it creates for this build (plus the user's).
@@ -105,7 +112,9 @@ public struct DesiredGalleryVersion: Sendable, Hashable {
     public var excludeFromLatest: Bool
     public var endOfLifeDate: String?
 
-    public init(id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?) {
+    public init(
+        id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?
+    ) {
         self.id = id
         self.version = version
         self.targetRegions = targetRegions

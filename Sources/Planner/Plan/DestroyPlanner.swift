@@ -48,7 +48,9 @@ public enum DestroyPlanner {
         }
     }
 
-    public static func plan(_ desired: [DesiredBuild], observed: [String: ObservedBuild], options: Options = Options()) -> DestroyPlan {
+    public static func plan(_ desired: [DesiredBuild], observed: [String: ObservedBuild], options: Options = Options())
+        -> DestroyPlan
+    {
         var actions: [Action] = []
         var kept: [String] = []
         for d in desired {
@@ -56,63 +58,92 @@ public enum DestroyPlanner {
             actions += a
             kept += k
         }
-        let plan = Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) }, actions: actions, conflicts: [])
+        let plan = Plan(
+            builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID) }, actions: actions,
+            conflicts: [])
         return DestroyPlan(plan: plan, kept: kept)
     }
 
     private static func build(_ d: DesiredBuild, _ o: ObservedBuild, _ options: Options) -> ([Action], [String]) {
         var actions: [Action] = []
         var kept: [String] = []
-        func add(_ step: ActionStep, _ change: Change, _ resource: String?, _ reason: String, _ deps: [ActionID]) -> ActionID {
+        func add(_ step: ActionStep, _ change: Change, _ resource: String?, _ reason: String, _ deps: [ActionID])
+            -> ActionID
+        {
             let id = ActionID(d.name, step)
-            actions.append(Action(id: id, change: change, status: .todo, resource: resource, reason: reason, dependsOn: deps))
+            actions.append(
+                Action(id: id, change: change, status: .todo, resource: resource, reason: reason, dependsOn: deps))
             return id
         }
         let mountPath = d.mountPath
         let mountedLeftovers = o.leftovers.filter { $0.mountedAt != nil }
         var beforeUnmount: [ActionID] = []
         if options.restoreFiles, o.rootMounted, !d.build.mount.copyFiles.isEmpty {
-            beforeUnmount.append(add(.restoreFiles, .run, nil, "put back the image's own \(d.build.mount.copyFiles.joined(separator: ", "))", []))
+            beforeUnmount.append(
+                add(
+                    .restoreFiles, .run, nil,
+                    "put back the image's own \(d.build.mount.copyFiles.joined(separator: ", "))", []))
         }
         var unmount: [ActionID] = []
         if o.rootMounted || !mountedLeftovers.isEmpty {
-            let what = o.rootMounted ? "this run's root filesystem" : "a leftover disk of run \(mountedLeftovers[0].runID)"
-            unmount = [add(.unmount, .run, mountPath, "\(what) is mounted at \(mountPath): unmount everything under it (verified, deepest first)", beforeUnmount)]
+            let what =
+                o.rootMounted ? "this run's root filesystem" : "a leftover disk of run \(mountedLeftovers[0].runID)"
+            unmount = [
+                add(
+                    .unmount, .run, mountPath,
+                    "\(what) is mounted at \(mountPath): unmount everything under it (verified, deepest first)",
+                    beforeUnmount)
+            ]
         }
         for role in d.roles {
             guard let disk = o.disks[role] else { continue }
             let name = d.diskName(role)
             if let vm = disk.attachedElsewhere {
-                kept.append("\(d.name): disk \(name) is attached to another VM (\(vm)); Kiln leaves it: detach it there, then run kiln destroy again")
+                kept.append(
+                    "\(d.name): disk \(name) is attached to another VM (\(vm)); Kiln leaves it: detach it there, then run kiln destroy again"
+                )
                 continue
             }
             var deps: [ActionID] = []
             if let lun = disk.builderLUN {
                 let device = o.devices[role].map { " as \($0)" } ?? ""
-                deps = [add(.detach(role), .run, name, "attached to the builder VM at LUN \(lun)\(device): detach", unmount)]
+                deps = [
+                    add(.detach(role), .run, name, "attached to the builder VM at LUN \(lun)\(device): detach", unmount)
+                ]
             }
-            _ = add(.deleteDisk(role), .delete, disk.resource.id, "temporary disk of run \(d.runID) (\(options.purpose))", deps)
+            _ = add(
+                .deleteDisk(role), .delete, disk.resource.id, "temporary disk of run \(d.runID) (\(options.purpose))",
+                deps)
         }
         for role in d.roles {
             guard let snapshot = o.snapshots[role] else { continue }
-            _ = add(.deleteSnapshot(role), .delete, snapshot.id, "temporary snapshot of run \(d.runID) (\(options.purpose))", [])
+            _ = add(
+                .deleteSnapshot(role), .delete, snapshot.id,
+                "temporary snapshot of run \(d.runID) (\(options.purpose))", [])
         }
         for leftover in o.leftovers {
             var steps: [String] = []
             if let m = leftover.mountedAt { steps.append("unmounted at \(m) first") }
             if leftover.attached { steps.append("detach") }
             steps.append("delete")
-            _ = add(.releaseLeftover(disk: leftover.name), .delete, leftover.id,
-                    "temporary \(leftover.kind.rawValue) of run \(leftover.runID) (found by Kiln's tags): " + steps.joined(separator: ", then "),
-                    leftover.mountedAt != nil || leftover.attached ? unmount : [])
+            _ = add(
+                .releaseLeftover(disk: leftover.name), .delete, leftover.id,
+                "temporary \(leftover.kind.rawValue) of run \(leftover.runID) (found by Kiln's tags): "
+                    + steps.joined(separator: ", then "),
+                leftover.mountedAt != nil || leftover.attached ? unmount : [])
         }
         if let v = o.galleryVersion, let g = d.gallery {
             if !options.outputs {
-                kept.append("\(d.name): gallery version \(g.version) (\(v.resource.id)) is an output; --outputs removes it")
+                kept.append(
+                    "\(d.name): gallery version \(g.version) (\(v.resource.id)) is an output; --outputs removes it")
             } else if v.digest == nil {
-                kept.append("\(d.name): gallery version \(g.version) (\(v.resource.id)) has no kiln:digest tag, so Kiln did not make it; left alone")
+                kept.append(
+                    "\(d.name): gallery version \(g.version) (\(v.resource.id)) has no kiln:digest tag, so Kiln did not make it; left alone"
+                )
             } else {
-                _ = add(.deleteGalleryVersion, .delete, v.resource.id, "gallery version \(g.version) published by Kiln (--outputs)", [])
+                _ = add(
+                    .deleteGalleryVersion, .delete, v.resource.id,
+                    "gallery version \(g.version) published by Kiln (--outputs)", [])
             }
         }
         if let i = o.image {
@@ -120,7 +151,9 @@ public enum DestroyPlanner {
             if !options.outputs {
                 kept.append("\(d.name): image \(name) (\(i.resource.id)) is an output; --outputs removes it")
             } else if i.digest == nil {
-                kept.append("\(d.name): image \(name) (\(i.resource.id)) has no kiln:digest tag, so Kiln did not make it; left alone")
+                kept.append(
+                    "\(d.name): image \(name) (\(i.resource.id)) has no kiln:digest tag, so Kiln did not make it; left alone"
+                )
             } else {
                 _ = add(.deleteImage, .delete, i.resource.id, "managed image published by Kiln (--outputs)", [])
             }

@@ -53,7 +53,10 @@ public struct Action: Sendable, Hashable, Codable, Identifiable {
     /// The operation URL to re-join, for in-flight actions.
     public var operation: String?
 
-    public init(id: ActionID, change: Change, status: ActionStatus, resource: String?, reason: String, dependsOn: [ActionID], operation: String? = nil) {
+    public init(
+        id: ActionID, change: Change, status: ActionStatus, resource: String?, reason: String, dependsOn: [ActionID],
+        operation: String? = nil
+    ) {
         self.id = id
         self.change = change
         self.status = status

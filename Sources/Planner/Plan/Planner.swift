@@ -14,8 +14,11 @@ public enum Planner {
             actions += a
             conflicts += c
         }
-        return Plan(builds: desired.map { .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason) },
-                    actions: actions, conflicts: conflicts)
+        return Plan(
+            builds: desired.map {
+                .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason)
+            },
+            actions: actions, conflicts: conflicts)
     }
 }
 
@@ -49,8 +52,8 @@ struct BuildPlanner {
         var deps: [ActionID]
     }
 
-    private var b: String { d.name }
-    private var hasSnapshots: Bool { !d.build.outputs.skip && (d.imageID != nil || d.gallery != nil) }
+    var b: String { d.name }
+    var hasSnapshots: Bool { !d.build.outputs.skip && (d.imageID != nil || d.gallery != nil) }
 
     /// The nodes in dependency order.
     func graph() -> [Node] {
@@ -88,7 +91,8 @@ struct BuildPlanner {
         let preUnmount = add(.preUnmount, .run, nil, [last])
         let restore = add(.restoreFiles, .run, nil, [preUnmount])
         let unmount = add(.unmount, .run, mountPath, [restore])
-        var detaches: [DiskRole: ActionID] = [:], snapshots: [DiskRole: ActionID] = [:]
+        var detaches: [DiskRole: ActionID] = [:]
+        var snapshots: [DiskRole: ActionID] = [:]
         for role in d.roles {
             detaches[role] = add(.detach(role), .run, d.diskName(role), [unmount])
             if hasSnapshots {
@@ -104,15 +108,23 @@ struct BuildPlanner {
             let version = add(.galleryVersion, .create, g.id.description, allSnapshots + definition)
             outputs.append(version)
             var regionDeps = [version]
-            if !galleryDrift.isEmpty { regionDeps.append(add(.updateGalleryVersion, .update, g.id.description, [version])) }
+            if !galleryDrift.isEmpty {
+                regionDeps.append(add(.updateGalleryVersion, .update, g.id.description, [version]))
+            }
             for region in g.targetRegions {
                 outputs.append(add(.replicate(region: region.name), .wait, "\(g.id) in \(region.name)", regionDeps))
             }
         }
         if !d.build.temporary.keep {
             for role in d.roles {
-                if let snap = snapshots[role] { _ = add(.deleteSnapshot(role), .delete, d.snapshotID(role).description, outputs.isEmpty ? [snap] : outputs) }
-                _ = add(.deleteDisk(role), .delete, d.diskID(role).description, [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
+                if let snap = snapshots[role] {
+                    _ = add(
+                        .deleteSnapshot(role), .delete, d.snapshotID(role).description,
+                        outputs.isEmpty ? [snap] : outputs)
+                }
+                _ = add(
+                    .deleteDisk(role), .delete, d.diskID(role).description,
+                    [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
             }
         }
         return nodes
@@ -134,7 +146,8 @@ struct BuildPlanner {
         let isDone: (ActionID) -> Bool = { status[$0] == .done }
 
         // 1. Outputs: evidence only.
-        for n in nodes where [.image, .galleryDefinition, .galleryVersion, .replicate, .resolveSource].contains(n.id.kind) {
+        for n in nodes
+        where [.image, .galleryDefinition, .galleryVersion, .replicate, .resolveSource].contains(n.id.kind) {
             if n.id.kind == .resolveSource || strong.contains(n.id) {
                 status[n.id] = .done
             } else {
@@ -185,7 +198,10 @@ struct BuildPlanner {
                 status[n.id] = .done
             } else {
                 status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
-                reasons[n.id] = n.id.kind == .unmount ? "unmount after provisioning (verified, deepest first)" : "detach \(d.diskName(role(n.id))) after unmount"
+                reasons[n.id] =
+                    n.id.kind == .unmount
+                    ? "unmount after provisioning (verified, deepest first)"
+                    : "detach \(d.diskName(role(n.id))) after unmount"
             }
         }
         // 5. Conditions and disks, last step first: needed while a local step after them is left.
@@ -195,8 +211,11 @@ struct BuildPlanner {
             var needed = localSteps.contains { after.contains($0) && !isDone($0) }
             if case .createDisk(let role) = n.id.step {
                 let snapshotID = ActionID(b, .snapshot(role))
-                if index[snapshotID] != nil { needed = needed || !isDone(snapshotID) }
-                else { needed = needed || !isDone(ActionID(b, .detach(role))) }
+                if index[snapshotID] != nil {
+                    needed = needed || !isDone(snapshotID)
+                } else {
+                    needed = needed || !isDone(ActionID(b, .detach(role)))
+                }
             }
             if strong.contains(n.id) || !needed {
                 status[n.id] = .done
@@ -215,7 +234,10 @@ struct BuildPlanner {
                 let creator = ActionID(b, n.id.kind == .deleteDisk ? .createDisk(r) : .snapshot(r))
                 let willExist = present || status[creator].map { $0 != .done } == true
                 status[n.id] = willExist ? .todo : .done
-                reasons[n.id] = present ? "temporary; no longer needed once the outputs are published" : "temporary; deleted once the outputs are published"
+                reasons[n.id] =
+                    present
+                    ? "temporary; no longer needed once the outputs are published"
+                    : "temporary; deleted once the outputs are published"
             case .releaseLeftover:
                 status[n.id] = .todo
                 if let l = o.leftovers.first(where: { $0.name == n.id.target }) {
@@ -237,8 +259,9 @@ struct BuildPlanner {
         let actions = nodes.map { n -> Action in
             var s = status[n.id] ?? .todo
             if !conflicts.isEmpty && s != .done { s = .blocked }
-            return Action(id: n.id, change: n.change, status: s, resource: n.resource,
-                          reason: s == .done ? "" : (reasons[n.id] ?? ""), dependsOn: n.deps, operation: operations[n.id])
+            return Action(
+                id: n.id, change: n.change, status: s, resource: n.resource,
+                reason: s == .done ? "" : (reasons[n.id] ?? ""), dependsOn: n.deps, operation: operations[n.id])
         }
         return (actions, conflicts)
     }
@@ -246,9 +269,9 @@ struct BuildPlanner {
     // MARK: Evidence
 
     /// The disk of an action about one disk; called only for those kinds (the OS disk otherwise).
-    private func role(_ id: ActionID) -> DiskRole { id.step.diskRole ?? .os }
+    func role(_ id: ActionID) -> DiskRole { id.step.diskRole ?? .os }
 
-    private func journalDone(_ id: ActionID) -> Bool {
+    func journalDone(_ id: ActionID) -> Bool {
         guard o.journal.runID == d.runID, o.journal.completed.contains(id) else { return false }
         // A provisioning step counts only as the manifest now has it.
         if case .provision(let step) = id.step, let recorded = o.journal.stepDigests[id] {
@@ -258,9 +281,11 @@ struct BuildPlanner {
     }
 
     /// An Azure operation an earlier run started and did not see finish.
-    private func inFlight(_ id: ActionID, _ operations: inout [ActionID: String]) -> Bool {
+    func inFlight(_ id: ActionID, _ operations: inout [ActionID: String]) -> Bool {
         guard o.journal.runID == d.runID, let entry = o.journal.inFlight[id] else {
-            if case .replicate(let region) = id.step, let r = observedRegion(region), r.state.lowercased() == "replicating" {
+            if case .replicate(let region) = id.step, let r = observedRegion(region),
+                r.state.lowercased() == "replicating"
+            {
                 return true
             }
             return false
@@ -269,7 +294,7 @@ struct BuildPlanner {
         return !id.kind.isLocalStep
     }
 
-    private func strongEvidence(_ id: ActionID) -> Bool {
+    func strongEvidence(_ id: ActionID) -> Bool {
         switch id.kind {
         case .createDisk: return o.disks[role(id)]?.resource.succeeded == true
         case .attach: return o.disks[role(id)]?.builderLUN != nil
@@ -283,13 +308,15 @@ struct BuildPlanner {
         case .image: return imageCurrent
         case .galleryVersion: return galleryCurrent
         case .replicate:
-            guard galleryCurrent, case .replicate(let region) = id.step, let r = observedRegion(region) else { return false }
+            guard galleryCurrent, case .replicate(let region) = id.step, let r = observedRegion(region) else {
+                return false
+            }
             return r.state.lowercased() == "completed"
         default: return false
         }
     }
 
-    private func teardownHolds(_ id: ActionID) -> Bool {
+    func teardownHolds(_ id: ActionID) -> Bool {
         switch id.kind {
         case .unmount: return !o.rootMounted
         // A detach still under way (its run killed) has not torn down yet: it runs, and waits.
@@ -298,31 +325,33 @@ struct BuildPlanner {
         }
     }
 
-    private var imageCurrent: Bool {
+    var imageCurrent: Bool {
         guard let i = o.image else { return false }
         return i.resource.succeeded && i.digest == d.digest.value
     }
 
-    private var imageNeedsReplace: Bool {
+    var imageNeedsReplace: Bool {
         guard let i = o.image, let digest = i.digest else { return false }
         return digest != d.digest.value || !i.resource.succeeded
     }
 
-    private var galleryCurrent: Bool {
+    var galleryCurrent: Bool {
         guard let v = o.galleryVersion else { return false }
         return v.resource.succeeded && v.digest == d.digest.value
     }
 
-    private func observedRegion(_ name: String) -> ObservedGalleryVersion.Region? {
+    func observedRegion(_ name: String) -> ObservedGalleryVersion.Region? {
         o.galleryVersion?.regions.first { normalized($0.name) == normalized(name) }
     }
 
-    private func normalized(_ region: String) -> String { RegionName.normalized(region) }
+    func normalized(_ region: String) -> String { RegionName.normalized(region) }
 
     /// In-place differences between the published version and the manifest (only when the
     /// version has this build's digest: otherwise it is a conflict, not drift).
     var galleryDrift: [String] {
-        guard let g = d.gallery, let v = o.galleryVersion, v.digest == d.digest.value, v.resource.succeeded else { return [] }
+        guard let g = d.gallery, let v = o.galleryVersion, v.digest == d.digest.value, v.resource.succeeded else {
+            return []
+        }
         var out: [String] = []
         let want = Dictionary(g.targetRegions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
         let have = Dictionary(v.regions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
@@ -335,142 +364,12 @@ struct BuildPlanner {
                 out.append("\(name) storage \(h.storageAccountType) → \(w.storageAccountType.rawValue)")
             }
         }
-        if g.excludeFromLatest != v.excludeFromLatest { out.append("excludeFromLatest \(v.excludeFromLatest) → \(g.excludeFromLatest)") }
+        if g.excludeFromLatest != v.excludeFromLatest {
+            out.append("excludeFromLatest \(v.excludeFromLatest) → \(g.excludeFromLatest)")
+        }
         if (g.endOfLifeDate ?? "") != (v.endOfLifeDate ?? "") {
             out.append("endOfLifeDate \(v.endOfLifeDate ?? "none") → \(g.endOfLifeDate ?? "none")")
         }
         return out
-    }
-
-    // MARK: Reasons
-
-    private var sourceDescription: String? {
-        switch d.build.source {
-        case .platformImage(let urn): urn.description
-        case .disk(let id), .galleryImageVersion(let id): id
-        case .scratch: nil
-        }
-    }
-
-    private func localReason(_ id: ActionID) -> String {
-        if o.journal.runID == d.runID {
-            if let message = o.journal.failed[id] { return "failed in the last run (\(message)): runs again" }
-            if o.journal.inFlight[id] != nil { return "interrupted in the last run: runs again" }
-        }
-        switch id.kind {
-        case .preMount: return d.build.mount.preMountCommands.isEmpty ? "no pre-mount commands" : "\(d.build.mount.preMountCommands.count) pre-mount command(s) on the host"
-        case .copyFiles: return d.build.mount.copyFiles.isEmpty ? "no host files to copy" : "copy \(d.build.mount.copyFiles.joined(separator: ", ")) in, saving the image's own"
-        case .provision:
-            guard let step = d.build.provision.first(where: { $0.name == id.target }) else { return "provisioning step" }
-            switch step.action {
-            case .shell(let lines): return "\(lines.count) command(s) in the chroot"
-            case .script(let path, _): return "run \(path) in the chroot"
-            case .upload(let s, let dst, _): return "upload \(s) to \(dst)"
-            }
-        case .preUnmount: return d.build.mount.preUnmountCommands.isEmpty ? "no pre-unmount commands" : "\(d.build.mount.preUnmountCommands.count) pre-unmount command(s) on the host"
-        case .restoreFiles: return "restore the image's own copies of the copied files"
-        default: return ""
-        }
-    }
-
-    private func conditionReason(_ id: ActionID) -> String {
-        let rebootHint = o.journal.runID == d.runID && !o.journal.completed.isEmpty
-        switch id.kind {
-        case .createDisk:
-            return "disk \(d.diskName(role(id))) missing"
-        case .attach:
-            return "attach \(d.diskName(role(id))) to the builder VM"
-        case .device:
-            return "wait for the device of \(role(id))"
-        case .mount:
-            return rebootHint && !o.rootMounted ? "not mounted (the VM restarted?): mount again" : "mount the root filesystem"
-        case .postMount:
-            return d.build.mount.postMountCommands.isEmpty ? "no post-mount commands" : "\(d.build.mount.postMountCommands.count) post-mount command(s); they run after every mount, so keep them idempotent"
-        case .chrootMounts:
-            return "mount \(d.build.mount.chrootMounts.map(\.target).joined(separator: ", ")) inside the root"
-        default:
-            return ""
-        }
-    }
-
-    private func outputReason(_ id: ActionID) -> String {
-        switch id.kind {
-        case .image:
-            guard let image = o.image else { return "image \(lastSegment(d.imageID)) missing" }
-            return "image \(lastSegment(d.imageID)) " + digestChange(image.digest)
-        case .galleryDefinition:
-            // Not observed (that would cost reads in every plan): the action reads both.
-            guard let g = d.gallery else { return "" }
-            let parts = g.definitionID.segments
-            guard parts.count >= 2 else { return "" }
-            return "gallery \(parts[parts.count - 2].name) and image definition \(parts[parts.count - 1].name): created when missing, checked when present"
-        case .galleryVersion:
-            guard let g = d.gallery else { return "" }
-            return o.galleryVersion == nil ? "gallery version \(g.version) missing" : "gallery version \(g.version) not provisioned (\(o.galleryVersion!.resource.provisioningState))"
-        case .replicate:
-            guard let g = d.gallery else { return "" }
-            let region = id.target ?? ""
-            if let r = observedRegion(region), galleryCurrent {
-                if r.state.lowercased() == "replicating" { return "replicating to \(region)" + (r.progress.map { " (\($0)%)" } ?? "") }
-                return "replication to \(region) is \(r.state)"
-            }
-            return "gallery version \(g.version) missing in \(region)"
-        default:
-            return ""
-        }
-    }
-
-    private func digestChange(_ published: String?) -> String {
-        guard let published else { return "exists without Kiln's digest tag" }
-        guard published != d.digest.value else { return "not provisioned" }
-        let shortOld = String(published.dropFirst("sha256:".count).prefix(12))
-        if let previous = o.journal.published, previous.value == published {
-            let parts = d.digest.changedComponents(since: previous).map { c -> String in
-                if !c.files.isEmpty { return c.files.map { "\($0) edited" }.joined(separator: ", ") }
-                return "\(c.name) changed"
-            }
-            if !parts.isEmpty { return "digest changed: " + parts.joined(separator: ", ") }
-        }
-        return "digest changed (published \(shortOld), manifest \(d.digest.short))"
-    }
-
-    private func lastSegment(_ id: ResourceID?) -> String { id?.name ?? "" }
-
-    // MARK: Conflicts
-
-    func conflicts() -> [PlanConflict] {
-        var out: [PlanConflict] = []
-        // The source only matters while a disk still has to be made from it.
-        if o.sourceMissing, let source = d.sourceID, !imageCurrent || (d.gallery != nil && !galleryCurrent), o.disks[.os] == nil {
-            out.append(PlanConflict(build: b, resource: source.description, message: "the source \(d.build.source.kindName) \(lastSegment(source)) does not exist",
-                                    fix: "create it, or point source.\(d.build.source.kindName) at one that exists"))
-        }
-        if let g = d.gallery, let v = o.galleryVersion, v.digest != d.digest.value {
-            let fix = "bump outputs.gallery.version (e.g. \(nextPatch(g.version))): published gallery versions are immutable"
-            if let digest = v.digest {
-                out.append(PlanConflict(build: b, resource: g.id.description,
-                    message: "gallery version \(g.version) exists with digest \(digest.dropFirst(7).prefix(12)), but the manifest now builds \(d.digest.short) (\(digestChange(digest).replacingOccurrences(of: "digest changed: ", with: "")))",
-                    fix: fix))
-            } else {
-                out.append(PlanConflict(build: b, resource: g.id.description, message: "gallery version \(g.version) exists and was not made by Kiln", fix: fix))
-            }
-        }
-        if let imageID = d.imageID, let i = o.image, i.digest == nil {
-            out.append(PlanConflict(build: b, resource: imageID.description, message: "image \(lastSegment(imageID)) exists and was not made by Kiln (no kiln:digest tag)",
-                                    fix: "Kiln never replaces what it did not create: delete it, or choose another outputs.image.id"))
-        }
-        for (role, disk) in o.disks.sorted(by: { $0.key < $1.key }) {
-            if let vm = disk.attachedElsewhere {
-                out.append(PlanConflict(build: b, resource: disk.resource.id, message: "disk \(d.diskName(role)) is attached to another VM (\(vm))",
-                                        fix: "detach it there, or delete it so Kiln creates a new one"))
-            }
-        }
-        return out
-    }
-
-    private func nextPatch(_ version: String) -> String {
-        let parts = version.split(separator: ".").compactMap { Int($0) }
-        guard parts.count == 3 else { return version }
-        return "\(parts[0]).\(parts[1]).\(parts[2] + 1)"
     }
 }

@@ -12,7 +12,9 @@ import Model
 /// and the old run's resources become leftovers that apply releases.
 public enum RunContinuity {
     /// The generation `desired` should use, and why it is a fresh one (nil: continues or first run).
-    public static func generation(for desired: DesiredBuild, journal: JournalView) -> (generation: Int, freshBecause: String?) {
+    public static func generation(for desired: DesiredBuild, journal: JournalView) -> (
+        generation: Int, freshBecause: String?
+    ) {
         let g = journal.generation
         guard let run = journal.runID, run == DesiredBuild.runID(for: desired.digest, generation: g) else {
             // No journal, or the source, disk or mount settings changed: names differ anyway.
@@ -25,8 +27,10 @@ public enum RunContinuity {
 
     /// What in the journal's run makes continuing it wrong, or nil.
     static func blockingProgress(_ d: DesiredBuild, _ journal: JournalView) -> String? {
-        let pastProvisioning: [ActionKind] = [.preUnmount, .restoreFiles, .unmount, .detach, .snapshot, .image, .galleryVersion,
-                                               .updateGalleryVersion, .replicate, .deleteSnapshot, .deleteDisk]
+        let pastProvisioning: [ActionKind] = [
+            .preUnmount, .restoreFiles, .unmount, .detach, .snapshot, .image, .galleryVersion,
+            .updateGalleryVersion, .replicate, .deleteSnapshot, .deleteDisk
+        ]
         let touched = journal.completed.union(journal.inFlight.keys).union(journal.failed.keys)
         if let later = touched.filter({ pastProvisioning.contains($0.kind) && $0.build == d.name }).sorted().first {
             return "the last run got past provisioning (\(later.kind.rawValue)) with other inputs"
@@ -41,7 +45,8 @@ public enum RunContinuity {
         let ran = journal.completed.filter { $0.kind == .provision && $0.build == d.name }
         if let changed = ran.filter({ !valid.contains($0.target ?? "") }).sorted().first {
             let stillThere = d.build.provision.contains { $0.name == changed.target }
-            return "step \(changed.target ?? "") already ran on the disk and " + (stillThere ? "was changed or moved since" : "is no longer in the manifest")
+            return "step \(changed.target ?? "") already ran on the disk and "
+                + (stillThere ? "was changed or moved since" : "is no longer in the manifest")
         }
         return nil
     }

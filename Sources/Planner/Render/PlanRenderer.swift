@@ -16,16 +16,22 @@ public enum PlanRenderer {
             for build in plan.builds {
                 let pending = plan.pending.filter { $0.id.build == build.name }
                 guard !pending.isEmpty else { continue }
-                out += "\n  # \(build.name) (digest \(build.digest.dropFirst("sha256:".count).prefix(12)), run \(build.runID))\n"
+                out +=
+                    "\n  # \(build.name) (digest \(build.digest.dropFirst("sha256:".count).prefix(12)), run \(build.runID))\n"
                 if let why = build.freshRunReason { out += "  # a fresh run on new disks: \(why)\n" }
                 let width = min(36, pending.map { label($0).count }.max() ?? 0)
                 for a in pending {
                     let name = label(a)
                     let padding = String(repeating: " ", count: max(1, width - name.count + 2))
-                    out += "  \(a.change.symbol.padding(toLength: 3, withPad: " ", startingAt: 0)) \(name)\(a.resource.map { padding + $0 } ?? "")\n"
+                    out +=
+                        "  \(a.change.symbol.padding(toLength: 3, withPad: " ", startingAt: 0)) \(name)\(a.resource.map { padding + $0 } ?? "")\n"
                     var why = a.reason
                     switch a.status {
-                    case .inFlight: why += why.isEmpty ? "in flight since the last run: waits for it" : " (in flight since the last run: waits for it)"
+                    case .inFlight:
+                        why +=
+                            why.isEmpty
+                            ? "in flight since the last run: waits for it"
+                            : " (in flight since the last run: waits for it)"
                     case .blocked: why = "blocked by a conflict" + (why.isEmpty ? "" : ": \(why)")
                     default: break
                     }
@@ -53,10 +59,13 @@ public enum PlanRenderer {
             "\(c[.update] ?? 0) to change",
             "\((c[.delete] ?? 0) + (c[.replace] ?? 0)) to destroy",
             "\(c[.run] ?? 0) to run",
-            "\(c[.wait] ?? 0) to wait for",
+            "\(c[.wait] ?? 0) to wait for"
         ]
         let blocked = plan.pending.filter { $0.status == .blocked }.count
-        if blocked > 0 { parts.append("\(blocked) blocked by \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s")") }
+        if blocked > 0 {
+            parts.append(
+                "\(blocked) blocked by \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s")")
+        }
         return "Plan: " + parts.joined(separator: ", ") + "."
     }
 
@@ -67,7 +76,10 @@ public enum PlanRenderer {
             var plan: Plan
             var summary: String
             var empty: Bool
-            enum CodingKeys: String, CodingKey { case formatVersion = "format_version", plan, summary, empty }
+            enum CodingKeys: String, CodingKey {
+                case formatVersion = "format_version"
+                case plan, summary, empty
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -78,12 +90,16 @@ public enum PlanRenderer {
     /// The DAG as Graphviz DOT: one cluster per build, edges from an action to the actions
     /// that wait for it, pending actions drawn solid and done ones dashed and grey.
     public static func dot(_ plan: Plan) -> String {
-        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
         var out = "digraph kiln {\n  rankdir = \"LR\";\n  node [shape = rect, fontname = \"sans-serif\"];\n"
         for (i, build) in plan.builds.enumerated() {
             out += "  subgraph \(q("cluster_\(i)")) {\n    label = \(q(build.name));\n"
             for a in plan.actions where a.id.build == build.name {
-                let style = a.status == .done ? ", style = dashed, color = grey, fontcolor = grey" : (a.status == .blocked ? ", color = red" : "")
+                let style =
+                    a.status == .done
+                    ? ", style = dashed, color = grey, fontcolor = grey" : (a.status == .blocked ? ", color = red" : "")
                 out += "    \(q(a.id.description)) [label = \(q("\(a.change.symbol) \(label(a))"))\(style)];\n"
             }
             out += "  }\n"

@@ -29,8 +29,9 @@ public struct AzureConnection: Sendable {
     ) throws {
         let transport = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: caFile))
         let context = AzureCredentialContext(cloud: cloud, transport: transport, clock: clock, logger: logger)
-        let credential = AzureCredentialFactory.make(kind, environment: environment, context: context,
-                                                     managedIdentityClientID: managedIdentityClientID, assertionStyle: assertionStyle)
+        let credential = AzureCredentialFactory.make(
+            kind, environment: environment, context: context,
+            managedIdentityClientID: managedIdentityClientID, assertionStyle: assertionStyle)
         self.cloud = cloud
         self.transport = transport
         self.credential = credential

@@ -21,35 +21,43 @@ public struct BuilderDisks: Sendable {
     /// Shared by every copy of this value, so all builds of one apply batch together.
     public let queue: DataDiskQueue
 
-    public init(azure: any AzureCompute, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock,
-                maxDataDisks: Int) {
+    public init(
+        azure: any AzureCompute, vm: ResourceID, devices: any BlockDeviceLocator, lock: any DataDiskLUNLock,
+        maxDataDisks: Int
+    ) {
         self.azure = azure
         self.vm = vm
         self.devices = devices
         self.lock = lock
         self.maxDataDisks = maxDataDisks
         queue = DataDiskQueue { batch, timeout, onStarted in
-            try await azure.updateDataDisks(batch, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
-                                          ensureNotInUse: { disk, lun in
-                                              if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
-                                                  throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
-                                              }
-                                          },
-                                          onStarted: onStarted)
+            try await azure.updateDataDisks(
+                batch, on: vm, maxDataDisks: maxDataDisks, lock: lock, timeout: timeout,
+                ensureNotInUse: { disk, lun in
+                    if let device = try await devices.device(lun: lun), try await devices.isInUse(device.path) {
+                        throw BuilderDiskError.stillInUse(disk: disk.name, lun: lun, device: device.path)
+                    }
+                },
+                onStarted: onStarted)
         }
     }
 
     /// Attaches `disk` (or adopts its existing attachment) and returns its device.
-    public func attach(_ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
-                       onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws -> AttachedBlockDevice {
-        let lun = try await queue.attach(DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
+    public func attach(
+        _ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws -> AttachedBlockDevice {
+        let lun = try await queue.attach(
+            DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
         return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
     }
 
     /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`
     /// when its device is still in use.
-    public func detach(_ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
-                       onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }) async throws {
+    public func detach(
+        _ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
+        onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
+    ) async throws {
         if let lun = try await queue.detach(disk, timeout: timeout, onStarted: onStarted) {
             try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
         }
@@ -81,8 +89,10 @@ public struct HostFileLUNLock: DataDiskLUNLock {
     }
 
     public func withLUNLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let lock = try await HostLUNLock.acquire(path: path, purpose: "choose a LUN and attach a disk", timeout: timeout)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let lock = try await HostLUNLock.acquire(
+            path: path, purpose: "choose a LUN and attach a disk", timeout: timeout)
         defer { lock.release() }
         return try await body()
     }

@@ -22,11 +22,12 @@ public actor DataDiskQueue {
     /// callers'); returns a LUN per change in the order of the batch (see
     /// `AzureCompute.updateDataDisks`). `onStarted` is called once, when Azure accepted the
     /// request.
-    public typealias Perform = @Sendable (
-        _ batch: [DataDiskChange],
-        _ timeout: Duration,
-        _ onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
-    ) async throws -> [Int?]
+    public typealias Perform =
+        @Sendable (
+            _ batch: [DataDiskChange],
+            _ timeout: Duration,
+            _ onStarted: @escaping @Sendable (OperationHandle) async throws -> Void
+        ) async throws -> [Int?]
 
     /// How long a leader waits for companions before it sends its batch.
     public let gather: Duration
@@ -62,8 +63,10 @@ public actor DataDiskQueue {
         var continuation: CheckedContinuation<Turn, Never>
     }
 
-    public init(gather: Duration = .milliseconds(100), clock: any Clock<Duration> = ContinuousClock(),
-                perform: @escaping Perform) {
+    public init(
+        gather: Duration = .milliseconds(100), clock: any Clock<Duration> = ContinuousClock(),
+        perform: @escaping Perform
+    ) {
         self.gather = gather
         self.clock = clock
         self.perform = perform
@@ -178,12 +181,13 @@ public actor DataDiskQueue {
         let failures = CallbackFailures()
         let batch: Result<[Int?], any Error>
         do {
-            batch = .success(try await perform(members.map(\.change), members.map(\.timeout).max()!) { handle in
-                // Each member journals the operation; one journal failing fails only its own.
-                for (index, callback) in callbacks.enumerated() {
-                    do { try await callback(handle) } catch { await failures.record(error, at: index) }
-                }
-            })
+            batch = .success(
+                try await perform(members.map(\.change), members.map(\.timeout).max()!) { handle in
+                    // Each member journals the operation; one journal failing fails only its own.
+                    for (index, callback) in callbacks.enumerated() {
+                        do { try await callback(handle) } catch { await failures.record(error, at: index) }
+                    }
+                })
         } catch {
             batch = .failure(error)
         }
@@ -191,7 +195,11 @@ public actor DataDiskQueue {
         case .success(let luns):
             var results: [Result<Int?, any Error>] = []
             for (index, lun) in luns.enumerated() {
-                if let error = await failures.error(at: index) { results.append(.failure(error)) } else { results.append(.success(lun)) }
+                if let error = await failures.error(at: index) {
+                    results.append(.failure(error))
+                } else {
+                    results.append(.success(lun))
+                }
             }
             return results
         case .failure(let error) where members.count == 1 || error is CancellationError:

@@ -69,7 +69,8 @@ public enum HostFileRestore: Sendable, Equatable {
 ///   back, also from a later run. `restoreHostFile` never deletes a file it did not copy.
 public protocol ChrootExecutor: Sendable {
     /// Runs `command` in its root, streaming output lines to `output`.
-    func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws -> CommandResult
+    func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws
+        -> CommandResult
     /// Copies the host file or directory `hostPath` to `path` (absolute, inside `root`).
     /// Files get `mode` when given, else keep their host mode; directories are merged into
     /// the destination, keeping their host modes.
@@ -161,6 +162,10 @@ func resolveInRoot(root: String, path: String, followFinal: Bool) throws(ChrootE
 
 /// True when `name` can be a shell environment variable name.
 func isValidEnvironmentName(_ name: String) -> Bool {
-    guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
-    return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+        return false
+    }
+    return name.unicodeScalars.allSatisfy {
+        $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+    }
 }

@@ -29,13 +29,16 @@ public actor InMemoryChrootExecutor: ChrootExecutor {
     public func setFailFileOperations(_ message: String?) { failFileOperations = message }
     public func setFile(_ path: String, _ node: Node?) { files[path] = node }
 
-    public func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws -> CommandResult {
+    public func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws
+        -> CommandResult
+    {
         let (_, display) = try SystemChrootExecutor.commandLine(for: command)
         commands.append(command)
         let runner = InMemoryCommandRunner()
         for rule in rules { await runner.on(rule.matching, respond: rule.response) }
         return try await runner.run(
-            CommandSpec(command.command, displayCommand: display, timeout: command.timeout, tailLines: command.tailLines),
+            CommandSpec(
+                command.command, displayCommand: display, timeout: command.timeout, tailLines: command.tailLines),
             output: output)
     }
 
@@ -99,6 +102,8 @@ public actor InMemoryChrootExecutor: ChrootExecutor {
     }
 
     private func checkFailure(_ operation: String) throws {
-        if let failFileOperations { throw ChrootError.fileOperationFailed(operation: operation, cause: failFileOperations) }
+        if let failFileOperations {
+            throw ChrootError.fileOperationFailed(operation: operation, cause: failFileOperations)
+        }
     }
 }

@@ -1,8 +1,15 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
+    // `struct stat`'s members are attributed to whichever C module the compiler loaded the
+    // header through first (Glibc or Dispatch's CDispatch, varying between builds), and
+    // MemberImportVisibility wants that module imported: import both.
+    #if canImport(CDispatch)
+        import CDispatch
+    #endif
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs chroot commands and file copies as host commands through a `CommandRunner`, so
@@ -25,7 +32,8 @@ public struct SystemChrootExecutor: ChrootExecutor {
     }
 
     /// The host command line for `command`, and its display form with values hidden.
-    public static func commandLine(for command: ChrootCommand) throws(ChrootError) -> (command: String, display: String) {
+    public static func commandLine(for command: ChrootCommand) throws(ChrootError) -> (command: String, display: String)
+    {
         let environment = command.effectiveEnvironment.sorted { $0.key < $1.key }
         for (name, _) in environment where !isValidEnvironmentName(name) { throw .invalidEnvironmentName(name) }
         let assignments = environment.map { shellQuote("\($0.key)=\($0.value)") }
@@ -35,7 +43,9 @@ public struct SystemChrootExecutor: ChrootExecutor {
         return (line, display)
     }
 
-    public func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws -> CommandResult {
+    public func run(_ command: ChrootCommand, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws
+        -> CommandResult
+    {
         let (line, display) = try Self.commandLine(for: command)
         return try await runner.run(
             CommandSpec(line, displayCommand: display, timeout: command.timeout, tailLines: command.tailLines),
@@ -64,13 +74,15 @@ public struct SystemChrootExecutor: ChrootExecutor {
         let destination = try resolveInRoot(root: root, path: path, followFinal: false)
         let names = HostFileBackupNames(destination: destination)
         guard FileKind(path: source, followLinks: true) == .regular else {
-            throw ChrootError.invalidSource(path: source, reason: "only regular files (or links to them) can be copied into the image")
+            throw ChrootError.invalidSource(
+                path: source, reason: "only regular files (or links to them) can be copied into the image")
         }
         let operation = "copying host file \(source) to \(path) in \(root)"
 
         // Already saved by an earlier, interrupted run: the image's original is the backup
         // (or its absence the marker), and what is at the destination now is Kiln's copy.
-        let alreadySaved = FileKind(path: names.backup, followLinks: false) != .absent
+        let alreadySaved =
+            FileKind(path: names.backup, followLinks: false) != .absent
             || FileKind(path: names.absentMarker, followLinks: false) != .absent
         if !alreadySaved {
             switch FileKind(path: destination, followLinks: false) {
@@ -81,14 +93,16 @@ public struct SystemChrootExecutor: ChrootExecutor {
             case .regular, .symlink:
                 // rename keeps the original exactly: its inode, owner, mode, and a symlink
                 // as the symlink itself.
-                try await runScript(["mv -f -T -- \(shellQuote(destination)) \(shellQuote(names.backup))"], operation: operation)
+                try await runScript(
+                    ["mv -f -T -- \(shellQuote(destination)) \(shellQuote(names.backup))"], operation: operation)
             case .directory:
                 throw ChrootError.cannotReplace(path: path, kind: "directory")
             case .other(let kind):
                 throw ChrootError.cannotReplace(path: path, kind: kind)
             }
         }
-        try await runScript([Self.installFileCommand(source: source, destination: destination, mode: nil)], operation: operation)
+        try await runScript(
+            [Self.installFileCommand(source: source, destination: destination, mode: nil)], operation: operation)
     }
 
     @discardableResult
@@ -98,7 +112,8 @@ public struct SystemChrootExecutor: ChrootExecutor {
         let names = HostFileBackupNames(destination: destination)
         let operation = "restoring \(path) in \(root)"
         if FileKind(path: names.backup, followLinks: false) != .absent {
-            try await runScript(["mv -f -T -- \(shellQuote(names.backup)) \(shellQuote(destination))"], operation: operation)
+            try await runScript(
+                ["mv -f -T -- \(shellQuote(names.backup)) \(shellQuote(destination))"], operation: operation)
             return .restoredOriginal
         }
         if FileKind(path: names.absentMarker, followLinks: false) != .absent {
@@ -120,7 +135,7 @@ public struct SystemChrootExecutor: ChrootExecutor {
         let temp = "\(directory)/.kiln-upload-\(UInt32.random(in: 0...UInt32.max)).\(name)"
         var steps = [
             "mkdir -p -- \(shellQuote(directory))",
-            "cp -L --preserve=mode -- \(shellQuote(source)) \(shellQuote(temp))",
+            "cp -L --preserve=mode -- \(shellQuote(source)) \(shellQuote(temp))"
         ]
         if let mode { steps.append("chmod \(String(mode, radix: 8)) -- \(shellQuote(temp))") }
         steps.append("mv -f -T -- \(shellQuote(temp)) \(shellQuote(destination))")
@@ -141,15 +156,20 @@ public struct SystemChrootExecutor: ChrootExecutor {
                 // An existing directory in the image may be a symlink (`/bin -> usr/bin`):
                 // merge into where it leads inside the image.
                 let to = try resolveInRoot(root: root, path: inRoot, followFinal: true)
-                let dirMode = (try? FileManager.default.attributesOfItem(atPath: from)[.posixPermissions] as? Int) ?? 0o755
-                commands.append("mkdir -p -- \(shellQuote(to)) && chmod \(String(dirMode, radix: 8)) -- \(shellQuote(to))")
+                let dirMode =
+                    (try? FileManager.default.attributesOfItem(atPath: from)[.posixPermissions] as? Int) ?? 0o755
+                commands.append(
+                    "mkdir -p -- \(shellQuote(to)) && chmod \(String(dirMode, radix: 8)) -- \(shellQuote(to))")
             case .regular:
                 let to = try resolveInRoot(root: root, path: inRoot, followFinal: false)
                 commands.append(Self.installFileCommand(source: from, destination: to, mode: mode))
             case .symlink(let target):
                 let to = try resolveInRoot(root: root, path: inRoot, followFinal: false)
-                let temp = "\((to as NSString).deletingLastPathComponent)/.kiln-upload-\(UInt32.random(in: 0...UInt32.max)).link"
-                commands.append("ln -s -- \(shellQuote(target)) \(shellQuote(temp)) && mv -f -T -- \(shellQuote(temp)) \(shellQuote(to))")
+                let temp =
+                    "\((to as NSString).deletingLastPathComponent)/.kiln-upload-\(UInt32.random(in: 0...UInt32.max)).link"
+                commands.append(
+                    "ln -s -- \(shellQuote(target)) \(shellQuote(temp)) && mv -f -T -- \(shellQuote(temp)) \(shellQuote(to))"
+                )
             case .absent, .other:
                 continue
             }
@@ -169,7 +189,10 @@ public struct SystemChrootExecutor: ChrootExecutor {
             batch.removeAll()
             size = 0
             do {
-                try await runner.runChecked(CommandSpec("/bin/sh -c \(shellQuote(script))", displayCommand: "/bin/sh -c <\(operation)>", timeout: fileCommandTimeout))
+                try await runner.runChecked(
+                    CommandSpec(
+                        "/bin/sh -c \(shellQuote(script))", displayCommand: "/bin/sh -c <\(operation)>",
+                        timeout: fileCommandTimeout))
             } catch let error as CommandRunnerError {
                 throw ChrootError.fileOperationFailed(operation: operation, cause: error.description)
             }
@@ -220,7 +243,9 @@ enum FileKind: Equatable {
         case S_IFLNK:
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let count = readlink(path, &buffer, buffer.count - 1)
-            self = .symlink(target: count >= 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "")
+            self = .symlink(
+                target: count >= 0
+                    ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "")
         case S_IFBLK: self = .other("block device")
         case S_IFCHR: self = .other("character device")
         case S_IFIFO: self = .other("fifo")

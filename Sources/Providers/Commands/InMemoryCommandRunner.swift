@@ -32,7 +32,9 @@ public actor InMemoryCommandRunner: CommandRunner {
         rules.append((text, response))
     }
 
-    public func run(_ spec: CommandSpec, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws -> CommandResult {
+    public func run(_ spec: CommandSpec, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws
+        -> CommandResult
+    {
         let wrapped = wrapper(spec.command)
         commands.append(wrapped)
         specs.append(spec)
@@ -42,7 +44,8 @@ public actor InMemoryCommandRunner: CommandRunner {
             let lines = stdout.map { CommandOutputLine(.stdout, $0) } + stderr.map { CommandOutputLine(.stderr, $0) }
             lines.forEach(output)
             return CommandResult(
-                command: spec.displayCommand, termination: .exited(status), tail: Array(lines.map(\.text).suffix(spec.tailLines)),
+                command: spec.displayCommand, termination: .exited(status),
+                tail: Array(lines.map(\.text).suffix(spec.tailLines)),
                 stdout: spec.captureStdout ? stdout.map { $0 + "\n" }.joined() : "")
         case .signal(let signal):
             return CommandResult(command: spec.displayCommand, termination: .signaled(signal), tail: [])

@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs commands as `/bin/sh -c <wrapped command>` with `posix_spawn`, each in a process
@@ -36,7 +37,9 @@ public struct ProcessCommandRunner: CommandRunner {
         self.lingeringOutputLimit = lingeringOutputLimit
     }
 
-    public func run(_ spec: CommandSpec, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws -> CommandResult {
+    public func run(_ spec: CommandSpec, output: @escaping @Sendable (CommandOutputLine) -> Void) async throws
+        -> CommandResult
+    {
         let wrapped = wrapper(spec.command)
         // The shell changes directory before the wrapped command runs (glibc's
         // posix_spawn_file_actions_addchdir_np is not visible to Swift here).
@@ -73,11 +76,14 @@ public struct ProcessCommandRunner: CommandRunner {
 
         switch completion.killReason {
         case .timeout?:
-            throw CommandRunnerError.timedOut(command: spec.displayCommand, timeout: spec.timeout ?? .zero, tail: completion.tail)
+            throw CommandRunnerError.timedOut(
+                command: spec.displayCommand, timeout: spec.timeout ?? .zero, tail: completion.tail)
         case .cancelled?:
             throw CommandRunnerError.cancelled(command: spec.displayCommand, tail: completion.tail)
         case nil:
-            return CommandResult(command: spec.displayCommand, termination: completion.termination, tail: completion.tail, stdout: completion.stdout)
+            return CommandResult(
+                command: spec.displayCommand, termination: completion.termination, tail: completion.tail,
+                stdout: completion.stdout)
         }
     }
 }
@@ -166,7 +172,8 @@ final class SpawnedProcess: Sendable {
             var wakePipe: [Int32] = [-1, -1]
             guard makeCloseOnExecPipe(&outPipe) else { throw SpawnFailure(message: "pipe: \(errnoText())") }
             guard makeCloseOnExecPipe(&errPipe) else {
-                close(outPipe[0]); close(outPipe[1])
+                close(outPipe[0])
+                close(outPipe[1])
                 throw SpawnFailure(message: "pipe: \(errnoText())")
             }
             guard makeCloseOnExecPipe(&wakePipe) else {
@@ -203,7 +210,8 @@ final class SpawnedProcess: Sendable {
         defer { posix_spawnattr_destroy(&attributes) }
         // Its own process group (pgid = pid), so the whole tree can be signalled at once;
         // a clean signal mask and default dispositions, whatever Kiln's own are.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attributes, 0)
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)
@@ -218,8 +226,8 @@ final class SpawnedProcess: Sendable {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
 
         var pid = pid_t()
@@ -270,7 +278,8 @@ private final class OutputPump: @unchecked Sendable {
 
     init(
         process: SpawnedProcess, stdoutFD: Int32, stderrFD: Int32, wakeFD: Int32, tailLimit: Int, captureStdout: Bool,
-        killGracePeriod: Duration, lingeringOutputLimit: Duration, output: @escaping @Sendable (CommandOutputLine) -> Void
+        killGracePeriod: Duration, lingeringOutputLimit: Duration,
+        output: @escaping @Sendable (CommandOutputLine) -> Void
     ) {
         self.process = process
         self.fds = [stdoutFD, stderrFD]
@@ -340,7 +349,9 @@ private final class OutputPump: @unchecked Sendable {
             if let exitedAt, clock.now - exitedAt >= lingeringOutputLimit {
                 // Something the command left behind still holds the pipes. When we are
                 // killing, give SIGKILL its chance first.
-                if process.killReason == nil || killSent || termSentAt.map({ clock.now - $0 >= killGracePeriod }) == true {
+                if process.killReason == nil || killSent
+                    || termSentAt.map({ clock.now - $0 >= killGracePeriod }) == true
+                {
                     if process.killReason != nil && !killSent { kill(-process.pid, SIGKILL) }
                     break
                 }
@@ -348,9 +359,10 @@ private final class OutputPump: @unchecked Sendable {
         }
         for index in fds.indices where fds[index] >= 0 { closeStream(index) }
 
-        process.finish(SpawnedProcess.Completion(
-            termination: termination ?? .exited(-1), tail: tail,
-            stdout: String(decoding: stdout, as: UTF8.self), killReason: nil))
+        process.finish(
+            SpawnedProcess.Completion(
+                termination: termination ?? .exited(-1), tail: tail,
+                stdout: String(decoding: stdout, as: UTF8.self), killReason: nil))
         // After `finish` closed the write end, so that no kill request writes into a pipe
         // without a reader.
         close(wakeFD)
@@ -398,10 +410,12 @@ private final class OutputPump: @unchecked Sendable {
 /// descriptor from 3 up, so a command never inherits one Kiln (or a test runner hosting
 /// Kiln) opened without close-on-exec — such a descriptor on a file inside a mount keeps the
 /// mount busy. Without it (older glibc) children inherit only what lacks close-on-exec.
-nonisolated(unsafe) private let spawnAddCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-}()
+nonisolated(unsafe) private let spawnAddCloseFrom:
+    (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
 /// Serialises pipe creation with spawning; see `SpawnedProcess.launch`.
 private let spawnLock = Mutex(())

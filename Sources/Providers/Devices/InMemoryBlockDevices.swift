@@ -68,9 +68,12 @@ public actor InMemoryBlockDevices: BlockDeviceLocator {
         }
     }
 
-    public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws -> String {
+    public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws
+        -> String
+    {
         guard let partition else { return device.path }
         if let path = disks[device.lun]?.partitions[partition] { return path }
-        throw BlockDeviceError.partitionTimedOut(partition: partition, device: device.path, timeout: timeout, looked: ["\(device.link)-part\(partition)"])
+        throw BlockDeviceError.partitionTimedOut(
+            partition: partition, device: device.path, timeout: timeout, looked: ["\(device.link)-part\(partition)"])
     }
 }

@@ -1,8 +1,15 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
+    // `struct stat`'s members are attributed to whichever C module the compiler loaded the
+    // header through first (Glibc or Dispatch's CDispatch, varying between builds), and
+    // MemberImportVisibility wants that module imported: import both.
+    #if canImport(CDispatch)
+        import CDispatch
+    #endif
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finds data-disk devices through the udev links that Azure images create, under a
@@ -64,13 +71,16 @@ public struct SystemBlockDevices: BlockDeviceLocator {
 
     /// The block device name (`nvme0n3`) of the remote NVMe namespace for `lun`, if any.
     func nvmeNamespace(lun: Int) -> String? {
-        guard let sysfsRoot, let names = try? FileManager.default.contentsOfDirectory(atPath: "\(sysfsRoot)/block") else { return nil }
+        guard let sysfsRoot, let names = try? FileManager.default.contentsOfDirectory(atPath: "\(sysfsRoot)/block")
+        else { return nil }
         func read(_ path: String) -> String? {
             (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return names.sorted().first { name in
             // Namespaces only (nvme0n3), not partitions (nvme0n3p1).
-            guard name.hasPrefix("nvme"), name.dropFirst(4).contains("n"), !name.dropFirst(4).contains("p") else { return false }
+            guard name.hasPrefix("nvme"), name.dropFirst(4).contains("n"), !name.dropFirst(4).contains("p") else {
+                return false
+            }
             return read("\(sysfsRoot)/block/\(name)/device/model") == Self.remoteNVMeModel
                 && read("\(sysfsRoot)/block/\(name)/nsid").flatMap { Int($0) } == lun + 2
         }
@@ -81,7 +91,9 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     public func waitForRemoval(lun: Int, timeout: Duration) async throws {
         var waited = Duration.zero
         while let device = try await device(lun: lun) {
-            if waited >= timeout { throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: device.link) }
+            if waited >= timeout {
+                throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: device.link)
+            }
             try await clock.sleep(for: pollInterval)
             waited += pollInterval
         }
@@ -89,7 +101,9 @@ public struct SystemBlockDevices: BlockDeviceLocator {
 
     public func waitForDevice(lun: Int, timeout: Duration) async throws -> AttachedBlockDevice {
         let looked = lookedAt(lun: lun)
-        return try await poll(timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)) {
+        return try await poll(
+            timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)
+        ) {
             try await device(lun: lun)
         }
     }
@@ -99,12 +113,15 @@ public struct SystemBlockDevices: BlockDeviceLocator {
         ["\(device.link)-part\(partition)", PartitionNaming.prefix(of: device.path) + String(partition)]
     }
 
-    public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws -> String {
+    public func waitForPartition(_ partition: Int?, of device: AttachedBlockDevice, timeout: Duration) async throws
+        -> String
+    {
         guard let partition else { return device.path }
         let looked = candidatePartitionPaths(partition, of: device)
         return try await poll(
             timeout: timeout,
-            onTimeout: BlockDeviceError.partitionTimedOut(partition: partition, device: device.path, timeout: timeout, looked: looked)
+            onTimeout: BlockDeviceError.partitionTimedOut(
+                partition: partition, device: device.path, timeout: timeout, looked: looked)
         ) {
             for path in looked where pathExists(path) { return try resolve(path) }
             return nil
@@ -125,7 +142,9 @@ public struct SystemBlockDevices: BlockDeviceLocator {
         throw BlockDeviceError.cannotProbe(device: devicePath, reason: errnoText(code))
     }
 
-    private func poll<T: Sendable>(timeout: Duration, onTimeout: BlockDeviceError, _ probe: () async throws -> T?) async throws -> T {
+    private func poll<T: Sendable>(timeout: Duration, onTimeout: BlockDeviceError, _ probe: () async throws -> T?)
+        async throws -> T
+    {
         var waited = Duration.zero
         while true {
             if let found = try await probe() { return found }

@@ -12,7 +12,9 @@ public actor FileJournalStore: JournalStore {
     public nonisolated let stateDirectory: String
     private let clock: any Clock<Duration>
 
-    public init(stateDirectory: String = FileJournalStore.defaultStateDirectory, clock: any Clock<Duration> = ContinuousClock()) {
+    public init(
+        stateDirectory: String = FileJournalStore.defaultStateDirectory, clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.stateDirectory = stateDirectory
         self.clock = clock
     }
@@ -75,7 +77,8 @@ public actor FileJournalStore: JournalStore {
         try validateJournalBuildName(build)
         try ensureStateDirectory(build: build)
         do {
-            return try await FileLock.acquire(path: lockPath(build: build), purpose: purpose, timeout: timeout, clock: clock)
+            return try await FileLock.acquire(
+                path: lockPath(build: build), purpose: purpose, timeout: timeout, clock: clock)
         } catch let error as FileLockError {
             throw Self.map(error, build: build)
         }
@@ -84,7 +87,8 @@ public actor FileJournalStore: JournalStore {
     private static func map(_ error: FileLockError, build: String) -> JournalError {
         switch error {
         case .held(let path, let holder, let waited): .locked(build: build, path: path, holder: holder, waited: waited)
-        case .io(let path, let operation, let reason): .lockFailed(build: build, path: path, reason: "\(operation): \(reason)")
+        case .io(let path, let operation, let reason):
+            .lockFailed(build: build, path: path, reason: "\(operation): \(reason)")
         }
     }
 
@@ -106,9 +110,11 @@ public actor FileJournalStore: JournalStore {
 
     private func ensureStateDirectory(build: String) throws(JournalError) {
         do {
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw .writeFailed(build: build, path: stateDirectory, reason: "cannot create the state directory: \(error)")
+            throw .writeFailed(
+                build: build, path: stateDirectory, reason: "cannot create the state directory: \(error)")
         }
     }
 
@@ -128,7 +134,9 @@ public actor FileJournalStore: JournalStore {
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date
+            }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
         }

@@ -36,7 +36,9 @@ public actor InMemoryJournalStore: JournalStore {
 
     public func replace(_ journal: BuildJournal) async throws {
         try validateJournalBuildName(journal.build)
-        if let failWrites { throw JournalError.writeFailed(build: journal.build, path: "memory:\(journal.build)", reason: failWrites) }
+        if let failWrites {
+            throw JournalError.writeFailed(build: journal.build, path: "memory:\(journal.build)", reason: failWrites)
+        }
         journals[journal.build] = journal
     }
 
@@ -78,7 +80,8 @@ final class InMemoryJournalLocks: Sendable {
         }
         try holders.withLock { holders in
             if let current = holders[build] {
-                throw JournalError.locked(build: build, path: "memory:\(build).lock", holder: current.holder, waited: waited)
+                throw JournalError.locked(
+                    build: build, path: "memory:\(build).lock", holder: current.holder, waited: waited)
             }
             holders[build] = (token, holder)
         }

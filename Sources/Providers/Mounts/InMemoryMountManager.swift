@@ -13,9 +13,12 @@ public actor InMemoryMountManager: MountManager {
     public private(set) var log: [String] = []
     private var nextID: Int
 
-    public init(table: MountTable = MountTable(entries: [
-        MountEntry(mountID: 1, parentID: 0, device: "0:1", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/root"),
-    ])) {
+    public init(
+        table: MountTable = MountTable(entries: [
+            MountEntry(
+                mountID: 1, parentID: 0, device: "0:1", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/root")
+        ])
+    ) {
         self.table = table
         self.nextID = (table.entries.map(\.mountID).max() ?? 0) + 1
     }
@@ -34,15 +37,19 @@ public actor InMemoryMountManager: MountManager {
         log.append(request.commandLine)
         if let failMounts { throw MountError.commandFailed(operation: "mounting \(request)", cause: failMounts) }
         let parent = table.entries.last { entry in
-            entry.mountPoint == "/" || request.target == entry.mountPoint || request.target.hasPrefix(entry.mountPoint + "/")
+            entry.mountPoint == "/" || request.target == entry.mountPoint
+                || request.target.hasPrefix(entry.mountPoint + "/")
         }
-        let fsType: String = switch request.kind {
-        case .filesystem(let type): type ?? "auto"
-        case .bind: parent?.fsType ?? "none"
-        }
-        table.entries.append(MountEntry(
-            mountID: nextID, parentID: parent?.mountID ?? 0, device: "0:\(nextID)", root: "/", mountPoint: request.target,
-            mountOptions: request.options, fsType: fsType, source: request.source))
+        let fsType: String =
+            switch request.kind {
+            case .filesystem(let type): type ?? "auto"
+            case .bind: parent?.fsType ?? "none"
+            }
+        table.entries.append(
+            MountEntry(
+                mountID: nextID, parentID: parent?.mountID ?? 0, device: "0:\(nextID)", root: "/",
+                mountPoint: request.target,
+                mountOptions: request.options, fsType: fsType, source: request.source))
         nextID += 1
     }
 
@@ -53,7 +60,8 @@ public actor InMemoryMountManager: MountManager {
         }
         let id = table.entries[index].mountID
         if busy.contains(mountPoint) || table.entries.contains(where: { $0.parentID == id }) {
-            throw MountError.commandFailed(operation: "unmounting \(mountPoint)", cause: "umount: \(mountPoint): target is busy")
+            throw MountError.commandFailed(
+                operation: "unmounting \(mountPoint)", cause: "umount: \(mountPoint): target is busy")
         }
         table.entries.remove(at: index)
     }

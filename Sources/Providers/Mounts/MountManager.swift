@@ -84,7 +84,8 @@ public enum MountError: Error, Sendable, CustomStringConvertible {
         case .stillMounted(let path, let remaining, let failures):
             "could not unmount everything under \(path); still mounted: "
                 + remaining.map { entry in
-                    "\(entry.mountPoint) (\(entry.source), \(entry.fsType))" + (failures[entry.mountPoint].map { ": \($0)" } ?? "")
+                    "\(entry.mountPoint) (\(entry.source), \(entry.fsType))"
+                        + (failures[entry.mountPoint].map { ": \($0)" } ?? "")
                 }.joined(separator: "; ")
                 + ". A process may still use it (check with `fuser -vm <path>`); stop it and run again"
         case .notMounted(let path):

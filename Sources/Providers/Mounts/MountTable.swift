@@ -83,7 +83,7 @@ public struct MountTable: Sendable, Equatable {
     private static func parse(line: Substring, number: Int) throws(MountError) -> MountEntry {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count >= separator + 3,
-              let mountID = Int(fields[0]), let parentID = Int(fields[1])
+            let mountID = Int(fields[0]), let parentID = Int(fields[1])
         else {
             throw .malformedMountInfo(line: number, text: String(line))
         }
@@ -97,7 +97,8 @@ public struct MountTable: Sendable, Equatable {
             optionalFields: Array(fields[6..<separator]),
             fsType: decodeMountInfoEscapes(fields[separator + 1]),
             source: decodeMountInfoEscapes(fields[separator + 2]),
-            superOptions: fields.count > separator + 3 ? fields[separator + 3].split(separator: ",").map(String.init) : []
+            superOptions: fields.count > separator + 3
+                ? fields[separator + 3].split(separator: ",").map(String.init) : []
         )
     }
 }
@@ -111,10 +112,13 @@ public func decodeMountInfoEscapes(_ field: String) -> String {
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count)
     var i = 0
-    func octal(_ b: UInt8) -> UInt8? { (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(b) ? b - UInt8(ascii: "0") : nil }
+    func octal(_ b: UInt8) -> UInt8? {
+        (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(b) ? b - UInt8(ascii: "0") : nil
+    }
     while i < bytes.count {
         if bytes[i] == UInt8(ascii: "\\"), i + 3 < bytes.count,
-           let a = octal(bytes[i + 1]), let b = octal(bytes[i + 2]), let c = octal(bytes[i + 3]), a <= 3 {
+            let a = octal(bytes[i + 1]), let b = octal(bytes[i + 2]), let c = octal(bytes[i + 3]), a <= 3
+        {
             out.append(a << 6 | b << 3 | c)
             i += 4
             continue

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Mounts through host commands (`mkdir -p`, `mount`, `umount`) run by a `CommandRunner`,
@@ -14,7 +15,10 @@ public struct SystemMountManager: MountManager {
     /// Time limit of each mount/umount command.
     public var commandTimeout: Duration
 
-    public init(runner: any CommandRunner, mountInfoPath: String = "/proc/self/mountinfo", commandTimeout: Duration = .seconds(120)) {
+    public init(
+        runner: any CommandRunner, mountInfoPath: String = "/proc/self/mountinfo",
+        commandTimeout: Duration = .seconds(120)
+    ) {
         self.runner = runner
         self.mountInfoPath = mountInfoPath
         self.commandTimeout = commandTimeout

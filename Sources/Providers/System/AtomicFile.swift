@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Durable, atomic replacement of a small file: readers see the old content or the new,
@@ -14,7 +15,8 @@ public enum AtomicFile {
     ///
     /// Throws `AtomicFileError`.
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let directory =
+            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temp = "\(directory)/.\(name).kiln-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 
@@ -51,12 +53,16 @@ public enum AtomicFile {
             throw AtomicFileError(path: path, operation: "fsync", reason: errnoText())
         }
         close(fd)
-        guard rename(temp, path) == 0 else { throw AtomicFileError(path: path, operation: "rename \(temp)", reason: errnoText()) }
+        guard rename(temp, path) == 0 else {
+            throw AtomicFileError(path: path, operation: "rename \(temp)", reason: errnoText())
+        }
         succeeded = true
         let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {
             defer { close(dirFD) }
-            guard fsync(dirFD) == 0 else { throw AtomicFileError(path: path, operation: "fsync directory \(directory)", reason: errnoText()) }
+            guard fsync(dirFD) == 0 else {
+                throw AtomicFileError(path: path, operation: "fsync directory \(directory)", reason: errnoText())
+            }
         }
     }
 }

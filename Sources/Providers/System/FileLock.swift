@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Who holds a `FileLock`: written into the lock file by the holder so that whoever is
@@ -45,7 +46,8 @@ public enum FileLockError: Error, Sendable, CustomStringConvertible {
         case .held(let path, let holder, let waited):
             let who = holder.map { "held by \($0)" } ?? "held by another process (it has not recorded who it is)"
             let how = waited.map { " after waiting \($0)" } ?? ""
-            return "lock \(path) is \(who)\(how); wait for that process to finish or stop it (the lock is released automatically when it exits)"
+            return
+                "lock \(path) is \(who)\(how); wait for that process to finish or stop it (the lock is released automatically when it exits)"
         case .io(let path, let operation, let reason):
             return "lock \(path): \(operation) failed: \(reason)"
         }
@@ -117,7 +119,8 @@ public final class FileLock: @unchecked Sendable {
     ) async throws -> FileLock {
         var waited = Duration.zero
         while true {
-            let attempt = Result { () throws(FileLockError) -> FileLock in try tryAcquire(path: path, purpose: purpose) }
+            let attempt = Result { () throws(FileLockError) -> FileLock in try tryAcquire(path: path, purpose: purpose)
+            }
             switch attempt {
             case .success(let lock):
                 return lock
@@ -140,7 +143,8 @@ public final class FileLock: @unchecked Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw .io(path: path, operation: "create directory \(directory)", reason: "\(error)")
             }

@@ -33,8 +33,9 @@ public struct HostPaths: Sendable, Hashable {
             let trimmed = String(given.reversed().drop { $0 == "/" }.reversed())
             return trimmed.isEmpty ? "/" : trimmed
         }
-        self.init(mountRoot: try read(Self.mountRootVariable, default: Self.standard.mountRoot),
-                  runDirectory: try read(Self.runDirectoryVariable, default: Self.standard.runDirectory))
+        self.init(
+            mountRoot: try read(Self.mountRootVariable, default: Self.standard.mountRoot),
+            runDirectory: try read(Self.runDirectoryVariable, default: Self.standard.runDirectory))
     }
 
     /// The host-wide LUN lock file (`HostFileLUNLock`).

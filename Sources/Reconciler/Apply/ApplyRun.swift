@@ -22,13 +22,17 @@ public struct ApplyRun: Sendable {
     /// Each build's mount path is locked host-wide too (under `mountLocks`): two applies of
     /// builds with the same name from different state directories (two checkouts on one VM)
     /// would otherwise mount their disks at the same path.
-    public static func lock(_ manifest: Manifest, journals: any JournalStore, purpose: String = "kiln apply",
-                            mountLocks: String = MountPathLock.defaultDirectory) async throws -> [any JournalLockHandle] {
+    public static func lock(
+        _ manifest: Manifest, journals: any JournalStore, purpose: String = "kiln apply",
+        mountLocks: String = MountPathLock.defaultDirectory
+    ) async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
             handles = try await BuildLocks.journals(of: manifest.builds.map(\.name), in: journals, purpose: purpose)
             for build in manifest.builds {
-                handles.append(try MountPathLock.tryAcquire(DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
+                handles.append(
+                    try MountPathLock.tryAcquire(
+                        DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
             }
         } catch {
             for h in handles { h.release() }
@@ -49,8 +53,9 @@ public struct ApplyRun: Sendable {
                 try await journals.replace(journal)
                 continue
             }
-            let header = JournalHeader(run: d.runID, digest: d.digest.value, generation: d.generation,
-                                       published: journal.header.published)
+            let header = JournalHeader(
+                run: d.runID, digest: d.digest.value, generation: d.generation,
+                published: journal.header.published)
             try await journals.replace(BuildJournal(build: d.name, header: header))
         }
     }
@@ -71,11 +76,13 @@ public struct ApplyRun: Sendable {
 extension KilnSession {
     /// The environment the executors work in.
     public func executorEnvironment(_ snapshot: Snapshot, maxDataDisks: Int? = nil) -> ExecutorEnvironment {
-        let disks = BuilderDisks(azure: connection.compute, vm: snapshot.vm.id, devices: local.devices,
-                                 lock: HostFileLUNLock(path: hostPaths.lunLock),
-                                 maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
-        return ExecutorEnvironment(desired: snapshot.desired, vm: snapshot.vm, azure: connection.compute, disks: disks,
-                                   local: local, processEnvironment: self.environment)
+        let disks = BuilderDisks(
+            azure: connection.compute, vm: snapshot.vm.id, devices: local.devices,
+            lock: HostFileLUNLock(path: hostPaths.lunLock),
+            maxDataDisks: maxDataDisks ?? VMSizeLimits.maxDataDisks(forSize: snapshot.vm.vmSize))
+        return ExecutorEnvironment(
+            desired: snapshot.desired, vm: snapshot.vm, azure: connection.compute, disks: disks,
+            local: local, processEnvironment: self.environment)
     }
 }
 
@@ -84,17 +91,24 @@ extension KilnSession {
 public enum MountPathLock {
     public static let defaultDirectory = HostPaths.standard.mountLocks
 
-    public static func tryAcquire(_ mountPath: String, build: String, purpose: String = "kiln apply", directory: String) throws -> FileLock {
+    public static func tryAcquire(_ mountPath: String, build: String, purpose: String = "kiln apply", directory: String)
+        throws -> FileLock
+    {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/" + String(BuildDigest.sha256Hex(mountPath).prefix(16)) + ".lock"
-        let purpose = "\(purpose) (build \(build), mount path \(mountPath), state in \(FileManager.default.currentDirectoryPath))"
-        let attempt = Result { () throws(FileLockError) -> FileLock in try FileLock.tryAcquire(path: file, purpose: purpose) }
+        let purpose =
+            "\(purpose) (build \(build), mount path \(mountPath), state in \(FileManager.default.currentDirectoryPath))"
+        let attempt = Result { () throws(FileLockError) -> FileLock in
+            try FileLock.tryAcquire(path: file, purpose: purpose)
+        }
         switch attempt {
         case .success(let lock):
             return lock
         case .failure(.held(_, let holder, _)):
-            throw ApplyLockError(message: "the mount path \(mountPath) of build \(build) is in use by another kiln process on this VM"
-                + (holder.map { " (\($0))" } ?? "") + "; wait for it to finish, or give this build another mount.path")
+            throw ApplyLockError(
+                message: "the mount path \(mountPath) of build \(build) is in use by another kiln process on this VM"
+                    + (holder.map { " (\($0))" } ?? "")
+                    + "; wait for it to finish, or give this build another mount.path")
         case .failure(let other):
             throw other
         }
@@ -113,8 +127,10 @@ public enum BuildLocks {
     /// Takes the journal lock of every build in `builds` without waiting, or throws (e.g.
     /// `JournalError.locked`, naming the holder) after releasing those already taken.
     /// `purpose` names the command in the holder's details.
-    public static func journals(of builds: [String], in journals: any JournalStore,
-                                purpose: String) async throws -> [any JournalLockHandle] {
+    public static func journals(
+        of builds: [String], in journals: any JournalStore,
+        purpose: String
+    ) async throws -> [any JournalLockHandle] {
         var handles: [any JournalLockHandle] = []
         do {
             for build in builds {

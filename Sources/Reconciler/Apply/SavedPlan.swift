@@ -23,7 +23,8 @@ public struct SavedPlan: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", manifest, fingerprint, plan
+        case formatVersion = "format_version"
+        case manifest, fingerprint, plan
     }
 
     /// SHA-256 over the plan's canonical JSON: every action with its status, reason and
@@ -44,7 +45,8 @@ public struct SavedPlan: Sendable, Codable, Equatable {
     /// Reads a saved plan; nil when the file is not one (e.g. it is a manifest).
     public static func read(_ path: String) -> SavedPlan? {
         guard let data = FileManager.default.contents(atPath: path),
-              let saved = try? JSONDecoder().decode(SavedPlan.self, from: data) else { return nil }
+            let saved = try? JSONDecoder().decode(SavedPlan.self, from: data)
+        else { return nil }
         return saved
     }
 
@@ -54,10 +56,15 @@ public struct SavedPlan: Sendable, Codable, Equatable {
         let before = Dictionary(plan.actions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var changes: [String] = []
         for a in fresh.actions {
-            guard let old = before[a.id] else { changes.append("\(a.id) is new"); continue }
+            guard let old = before[a.id] else {
+                changes.append("\(a.id) is new")
+                continue
+            }
             if old.status != a.status { changes.append("\(a.id) was \(old.status.rawValue), is \(a.status.rawValue)") }
         }
-        for a in plan.actions where !fresh.actions.contains(where: { $0.id == a.id }) { changes.append("\(a.id) is gone") }
+        for a in plan.actions where !fresh.actions.contains(where: { $0.id == a.id }) {
+            changes.append("\(a.id) is gone")
+        }
         if changes.isEmpty { changes.append("reasons or resources differ") }
         return changes.prefix(5).joined(separator: "; ") + (changes.count > 5 ? "; and \(changes.count - 5) more" : "")
     }

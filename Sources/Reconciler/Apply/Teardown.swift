@@ -51,22 +51,32 @@ public struct LeftoverReport: Sendable, Equatable, Codable {
     }
 
     /// The report of `builds` from what was observed after the failure.
-    public static func make(builds: [DesiredBuild], observed: [String: ObservedBuild], removeCommand: String) -> LeftoverReport {
+    public static func make(builds: [DesiredBuild], observed: [String: ObservedBuild], removeCommand: String)
+        -> LeftoverReport
+    {
         var items: [Item] = []
         for d in builds {
             let o = observed[d.name] ?? ObservedBuild()
             for role in d.roles {
                 guard let disk = o.disks[role] else { continue }
-                items.append(Item(build: d.name, kind: "disk", name: d.diskName(role), id: disk.resource.id, run: d.runID,
-                                  attached: disk.builderLUN != nil, lun: disk.builderLUN, device: o.devices[role],
-                                  mountedAt: role == .os && o.rootMounted ? d.mountPath : nil))
+                items.append(
+                    Item(
+                        build: d.name, kind: "disk", name: d.diskName(role), id: disk.resource.id, run: d.runID,
+                        attached: disk.builderLUN != nil, lun: disk.builderLUN, device: o.devices[role],
+                        mountedAt: role == .os && o.rootMounted ? d.mountPath : nil))
             }
             for role in d.roles {
                 guard let snapshot = o.snapshots[role] else { continue }
-                items.append(Item(build: d.name, kind: "snapshot", name: d.snapshotName(role), id: snapshot.id, run: d.runID, attached: false))
+                items.append(
+                    Item(
+                        build: d.name, kind: "snapshot", name: d.snapshotName(role), id: snapshot.id, run: d.runID,
+                        attached: false))
             }
             for l in o.leftovers {
-                items.append(Item(build: d.name, kind: l.kind.rawValue, name: l.name, id: l.id, run: l.runID, attached: l.attached, mountedAt: l.mountedAt))
+                items.append(
+                    Item(
+                        build: d.name, kind: l.kind.rawValue, name: l.name, id: l.id, run: l.runID,
+                        attached: l.attached, mountedAt: l.mountedAt))
             }
         }
         return LeftoverReport(items: items, removeCommand: removeCommand)
@@ -78,7 +88,10 @@ public struct LeftoverReport: Sendable, Equatable, Codable {
         var out = ["Kept for a cheap resume (--on-error keep):"]
         for item in items {
             var state: [String] = []
-            if item.attached { state.append("attached" + (item.lun.map { " at LUN \($0)" } ?? "") + (item.device.map { " as \($0)" } ?? "")) }
+            if item.attached {
+                state.append(
+                    "attached" + (item.lun.map { " at LUN \($0)" } ?? "") + (item.device.map { " as \($0)" } ?? ""))
+            }
             if let m = item.mountedAt { state.append("mounted at \(m)") }
             let where_ = state.isEmpty ? "" : ", " + state.joined(separator: ", ")
             out.append("  \(item.build): \(item.kind) \(item.name) (run \(item.run)\(where_))")
@@ -103,7 +116,8 @@ public struct TeardownSummary: Sendable, Equatable, Codable {
     /// Things that went wrong outside the actions (a journal that could not be cleared).
     public var problems: [String] = []
 
-    public init(kind: Kind, outcome: ApplySummary.Outcome, removed: [String], failures: [ActionFailure], kept: [String]) {
+    public init(kind: Kind, outcome: ApplySummary.Outcome, removed: [String], failures: [ActionFailure], kept: [String])
+    {
         self.kind = kind
         self.outcome = outcome
         self.removed = removed
@@ -116,9 +130,11 @@ public struct TeardownSummary: Sendable, Equatable, Codable {
         let what = kind == .cleanup ? "Cleanup" : "Destroy"
         switch outcome {
         case .complete:
-            return removed.isEmpty ? "\(what) complete: nothing to remove." : "\(what) complete: \(removed.count) removed."
+            return removed.isEmpty
+                ? "\(what) complete: nothing to remove." : "\(what) complete: \(removed.count) removed."
         case .failed:
-            return "\(what) failed: \(failures.count) action\(failures.count == 1 ? "" : "s") failed, \(removed.count) removed. Fix the cause and run kiln destroy again; it removes what is left."
+            return
+                "\(what) failed: \(failures.count) action\(failures.count == 1 ? "" : "s") failed, \(removed.count) removed. Fix the cause and run kiln destroy again; it removes what is left."
         case .interrupted:
             return "\(what) interrupted: \(removed.count) removed. Run kiln destroy again to remove what is left."
         }
@@ -147,8 +163,10 @@ public struct TeardownRun: Sendable {
     public var interrupts: InterruptController
     public var parallelism: Int
 
-    public init(kind: TeardownSummary.Kind, executor: any ActionExecutor, journals: any JournalStore,
-                interrupts: InterruptController = InterruptController(), parallelism: Int = Scheduler.defaultParallelism) {
+    public init(
+        kind: TeardownSummary.Kind, executor: any ActionExecutor, journals: any JournalStore,
+        interrupts: InterruptController = InterruptController(), parallelism: Int = Scheduler.defaultParallelism
+    ) {
         self.kind = kind
         self.executor = executor
         self.journals = journals
@@ -161,8 +179,9 @@ public struct TeardownRun: Sendable {
     /// the journal's record of the published digest (the outputs stay).
     @discardableResult
     public func run(_ destroy: DestroyPlan, events: any ApplyEventSink, keepPublished: Bool) async -> TeardownSummary {
-        let scheduler = Scheduler(executor: executor, journals: journals, events: WithoutSummary(inner: events),
-                                  interrupts: interrupts, parallelism: parallelism)
+        let scheduler = Scheduler(
+            executor: executor, journals: journals, events: WithoutSummary(inner: events),
+            interrupts: interrupts, parallelism: parallelism)
         let result = await scheduler.run(destroy.plan)
         var removed: [String] = []
         var problems: [String] = []
@@ -178,10 +197,14 @@ public struct TeardownRun: Sendable {
                 let header = JournalHeader(published: keepPublished ? journal.header.published : nil)
                 try await journals.replace(BuildJournal(build: build, header: header))
             } catch {
-                problems.append("\(build): the resources are removed, but its journal could not be cleared (\(error)); the next apply still plans from what exists")
+                problems.append(
+                    "\(build): the resources are removed, but its journal could not be cleared (\(error)); the next apply still plans from what exists"
+                )
             }
         }
-        var summary = TeardownSummary(kind: kind, outcome: result.summary.outcome, removed: removed, failures: result.failures, kept: destroy.kept)
+        var summary = TeardownSummary(
+            kind: kind, outcome: result.summary.outcome, removed: removed, failures: result.failures, kept: destroy.kept
+        )
         summary.problems = problems
         events.receive(.teardown(summary))
         return summary

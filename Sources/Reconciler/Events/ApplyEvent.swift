@@ -1,5 +1,5 @@
-import Synchronization
 import Planner
+import Synchronization
 
 /// What happens during `apply`, in order, for the renderers (plain lines, the live
 /// terminal view, JSON lines).
@@ -42,7 +42,9 @@ public enum ApplyEvent: Sendable, Equatable {
     /// The action the event is about, if any.
     public var action: ActionID? {
         switch self {
-        case .started(let id, _, _, _), .progress(let id, _, _), .output(let id, _), .done(let id, _), .skipped(let id, _), .blocked(let id, _), .interrupted(let id, _): id
+        case .started(let id, _, _, _), .progress(let id, _, _), .output(let id, _), .done(let id, _),
+            .skipped(let id, _), .blocked(let id, _), .interrupted(let id, _):
+            id
         case .failed(let failure, _): failure.action
         case .interruptReceived, .summary, .leftovers, .teardown: nil
         }

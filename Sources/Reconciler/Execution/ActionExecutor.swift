@@ -50,9 +50,11 @@ public struct ActionOutcome: Sendable, Equatable {
     /// step done only while the manifest's step has the same one.
     public var stepDigest: String?
 
-    public init(resourceID: ResourceID? = nil, device: String? = nil, lun: Int? = nil, mountPath: String? = nil,
-                imageID: ResourceID? = nil, galleryImageVersionID: ResourceID? = nil, location: String? = nil,
-                region: String? = nil, stepDigest: String? = nil) {
+    public init(
+        resourceID: ResourceID? = nil, device: String? = nil, lun: Int? = nil, mountPath: String? = nil,
+        imageID: ResourceID? = nil, galleryImageVersionID: ResourceID? = nil, location: String? = nil,
+        region: String? = nil, stepDigest: String? = nil
+    ) {
         self.resourceID = resourceID
         self.device = device
         self.lun = lun

@@ -17,7 +17,8 @@ extension CommandRunnerError: ReportableActionError {
     public var failureSummary: String {
         switch self {
         case .failed(let command, let termination, _): "command `\(command)` \(termination)"
-        case .timedOut(let command, let timeout, _): "command `\(command)` did not finish within \(timeout) and was killed; raise the step's timeout if it needs longer"
+        case .timedOut(let command, let timeout, _):
+            "command `\(command)` did not finish within \(timeout) and was killed; raise the step's timeout if it needs longer"
         case .cancelled(let command, _): "command `\(command)` was cancelled"
         case .launchFailed: description
         }
@@ -25,7 +26,9 @@ extension CommandRunnerError: ReportableActionError {
 
     public var failedCommand: String? {
         switch self {
-        case .failed(let command, _, _), .timedOut(let command, _, _), .cancelled(let command, _), .launchFailed(let command, _): command
+        case .failed(let command, _, _), .timedOut(let command, _, _), .cancelled(let command, _),
+            .launchFailed(let command, _):
+            command
         }
     }
 
@@ -52,7 +55,9 @@ public struct ActionFailure: Sendable, Equatable, Codable {
     /// The failure an executor's error describes.
     public init(action: ActionID, error: any Error) {
         if let reportable = error as? any ReportableActionError {
-            self.init(action: action, message: reportable.failureSummary, command: reportable.failedCommand, outputTail: reportable.outputTail)
+            self.init(
+                action: action, message: reportable.failureSummary, command: reportable.failedCommand,
+                outputTail: reportable.outputTail)
         } else {
             self.init(action: action, message: String(describing: error))
         }

@@ -18,7 +18,9 @@ public struct SecretMask: Sendable, Equatable {
 
     public init(values: [String]) {
         // Longest first, so a secret that contains another is masked whole.
-        self.values = Array(Set(values.filter { $0.count >= Self.minimumLength })).sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
+        self.values = Array(Set(values.filter { $0.count >= Self.minimumLength })).sorted {
+            $0.count != $1.count ? $0.count > $1.count : $0 < $1
+        }
     }
 
     /// The values of the process environment that `templates` refer to with `{{env "…"}}`.
@@ -34,7 +36,8 @@ public struct SecretMask: Sendable, Equatable {
         for text in templates where text.contains("{{") {
             // Parse with every variable allowed: only the env references matter here, and
             // the executors report real template errors themselves.
-            guard let template = try? Template(parsing: text, allowed: ["BuildName", "Device", "MountPath", "Command"]) else { continue }
+            guard let template = try? Template(parsing: text, allowed: ["BuildName", "Device", "MountPath", "Command"])
+            else { continue }
             for case .action(let e) in template.parts { visit(e) }
         }
         self.init(values: names.compactMap { environment[$0] })
@@ -59,8 +62,10 @@ struct MaskedCommandFailure: Error, ReportableActionError, CustomStringConvertib
     /// `error` with `mask` applied, when it is a reportable error; else `error` itself.
     static func masking(_ error: any Error, _ mask: SecretMask) -> any Error {
         guard !mask.values.isEmpty, let reportable = error as? any ReportableActionError else { return error }
-        return MaskedCommandFailure(failureSummary: mask.apply(reportable.failureSummary), failedCommand: reportable.failedCommand.map(mask.apply),
-                                    outputTail: reportable.outputTail.map(mask.apply))
+        return MaskedCommandFailure(
+            failureSummary: mask.apply(reportable.failureSummary),
+            failedCommand: reportable.failedCommand.map(mask.apply),
+            outputTail: reportable.outputTail.map(mask.apply))
     }
 }
 
@@ -128,7 +133,9 @@ public final class CommandOutputStream: Sendable {
         if dropped > 0 { emit(.output(action, line: Self.droppedNote(dropped))) }
     }
 
-    static func droppedNote(_ n: Int) -> String { "… \(n) line\(n == 1 ? "" : "s") not shown (too much output to stream them all; a failure still shows the last lines)" }
+    static func droppedNote(_ n: Int) -> String {
+        "… \(n) line\(n == 1 ? "" : "s") not shown (too much output to stream them all; a failure still shows the last lines)"
+    }
 
     /// Without escape sequences and control characters, and at most `maxLineLength` long.
     static func clean(_ text: String) -> String {
@@ -142,7 +149,10 @@ public final class CommandOutputStream: Sendable {
                 }
                 continue
             }
-            if c == "\t" { out += " "; continue }
+            if c == "\t" {
+                out += " "
+                continue
+            }
             if c.value < 0x20 || c.value == 0x7F { continue }
             out.unicodeScalars.append(c)
         }
@@ -154,8 +164,10 @@ extension ExecutionContext {
     /// Runs a command of this action through `body`, handing it the output callback: each
     /// line goes to the debug log and, as it comes, into the action's events (both with
     /// `mask` applied); a failure is rethrown with its command and output tail masked.
-    func streamingOutput<T>(mask: SecretMask,
-                            _ body: (@escaping @Sendable (CommandOutputLine) -> Void) async throws -> T) async throws -> T {
+    func streamingOutput<T>(
+        mask: SecretMask,
+        _ body: (@escaping @Sendable (CommandOutputLine) -> Void) async throws -> T
+    ) async throws -> T {
         let stream = CommandOutputStream(self, mask: mask)
         defer { stream.finish() }
         let logger = self.logger

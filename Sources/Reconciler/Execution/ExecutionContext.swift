@@ -26,8 +26,12 @@ public struct ExecutionContext: Sendable {
     let interrupts: InterruptController
     let emit: @Sendable (ApplyEvent) -> Void
 
-    init(action: Action, journal: JournalHandle, clock: any Clock<Duration>, dependencyResults: [ActionID: ActionOutcome],
-         buildResults: [ActionID: ActionOutcome], logger: Logger, interrupts: InterruptController, emit: @escaping @Sendable (ApplyEvent) -> Void) {
+    init(
+        action: Action, journal: JournalHandle, clock: any Clock<Duration>,
+        dependencyResults: [ActionID: ActionOutcome],
+        buildResults: [ActionID: ActionOutcome], logger: Logger, interrupts: InterruptController,
+        emit: @escaping @Sendable (ApplyEvent) -> Void
+    ) {
         self.action = action
         self.journal = journal
         self.clock = clock
@@ -53,7 +57,9 @@ public struct ExecutionContext: Sendable {
     /// `JournalError` when the journal cannot be written; do not wait for the operation
     /// then (fail the action), since a crash would lose it.
     public func recordOperation(_ url: String) async throws {
-        try await journal.append(JournalEntry(actionID: action.id.description, phase: .started(operationURL: url), resourceID: action.resource))
+        try await journal.append(
+            JournalEntry(
+                actionID: action.id.description, phase: .started(operationURL: url), resourceID: action.resource))
     }
 
     /// Reports progress of a long action (e.g. replication: `percent` 40, `detail`
@@ -97,7 +103,9 @@ public struct ExecutionContext: Sendable {
 /// without failing, and the next `kiln apply` resumes it.
 public struct ActionInterrupted: Error, Sendable, CustomStringConvertible {
     public var action: ActionID
-    public var description: String { "\(action) stopped at a safe point because the run was interrupted; run kiln apply again to resume" }
+    public var description: String {
+        "\(action) stopped at a safe point because the run was interrupted; run kiln apply again to resume"
+    }
 }
 
 /// The journal of one build, as an executor sees it: it can read; the scheduler (and
@@ -107,11 +115,6 @@ public struct JournalHandle: Sendable {
     /// The build the journal belongs to.
     public let build: String
     let store: any JournalStore
-
-    init(build: String, store: any JournalStore) {
-        self.build = build
-        self.store = store
-    }
 
     /// The journal as stored now.
     public func load() async throws -> BuildJournal {

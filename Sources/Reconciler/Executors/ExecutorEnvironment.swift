@@ -16,8 +16,10 @@ public struct ExecutorEnvironment: Sendable {
     /// Work that several builds of this apply need done once (a shared gallery's creation).
     public let once = OncePerApply()
 
-    public init(desired: [DesiredBuild], vm: BuilderVM, azure: any AzureCompute, disks: BuilderDisks,
-                local: LocalProviders, processEnvironment: [String: String]) {
+    public init(
+        desired: [DesiredBuild], vm: BuilderVM, azure: any AzureCompute, disks: BuilderDisks,
+        local: LocalProviders, processEnvironment: [String: String]
+    ) {
         self.desired = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, $0) })
         self.vm = vm
         self.azure = azure
@@ -29,7 +31,8 @@ public struct ExecutorEnvironment: Sendable {
     /// The desired build an action belongs to (a missing one is a bug: the plan came from these builds).
     public func build(of action: Action) throws -> DesiredBuild {
         guard let d = desired[action.id.build] else {
-            throw ExecutorError(action: action.id, message: "no desired build named \(action.id.build); this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "no desired build named \(action.id.build); this is a bug in kiln")
         }
         return d
     }

@@ -48,7 +48,8 @@ public final class InterruptController: Sendable {
     }
 
     private func escalate(to target: Level?) -> Level {
-        let (level, handlers, waiters) = state.withLock { s -> (Level, [@Sendable (Level) -> Void], [CheckedContinuation<Void, Never>]) in
+        let (level, handlers, waiters) = state.withLock {
+            s -> (Level, [@Sendable (Level) -> Void], [CheckedContinuation<Void, Never>]) in
             let next = target ?? Level(rawValue: min(s.level.rawValue + 1, Level.immediate.rawValue))!
             guard next > s.level else { return (s.level, [], []) }
             s.level = next

@@ -1,10 +1,11 @@
 import Dispatch
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Turns SIGINT and SIGTERM into `InterruptController.interrupt()` calls: the one signal
@@ -36,8 +37,10 @@ public final class SignalHandling: Sendable {
     private let onSignal: @Sendable (InterruptController.Level) -> Void
     private let exitsOnThirdSignal: Bool
 
-    private init(controller: InterruptController, exitsOnThirdSignal: Bool,
-                 onSignal: @escaping @Sendable (InterruptController.Level) -> Void) {
+    private init(
+        controller: InterruptController, exitsOnThirdSignal: Bool,
+        onSignal: @escaping @Sendable (InterruptController.Level) -> Void
+    ) {
         self.controller = controller
         self.exitsOnThirdSignal = exitsOnThirdSignal
         self.onSignal = onSignal
@@ -47,11 +50,14 @@ public final class SignalHandling: Sendable {
     /// Installs handlers for `signals` that drive `controller`; `onSignal` is called with
     /// the level each signal reached (e.g. to print "press Ctrl-C again to stop at
     /// once" when no apply is running yet). Handlers run on a private dispatch queue.
-    public static func install(controller: InterruptController, signals: [Int32] = defaultSignals,
-                               exitsOnThirdSignal: Bool = true,
-                               onSignal: @escaping @Sendable (InterruptController.Level) -> Void = { _ in }) -> SignalHandling {
-        let handling = SignalHandling(controller: controller, exitsOnThirdSignal: exitsOnThirdSignal,
-                                      onSignal: onSignal)
+    public static func install(
+        controller: InterruptController, signals: [Int32] = defaultSignals,
+        exitsOnThirdSignal: Bool = true,
+        onSignal: @escaping @Sendable (InterruptController.Level) -> Void = { _ in }
+    ) -> SignalHandling {
+        let handling = SignalHandling(
+            controller: controller, exitsOnThirdSignal: exitsOnThirdSignal,
+            onSignal: onSignal)
         let queue = DispatchQueue(label: "kiln.signals")
         handling.state.withLock { state in
             for number in signals {
@@ -75,7 +81,8 @@ public final class SignalHandling: Sendable {
         guard count > 0 else { return }
         if count >= 3 && exitsOnThirdSignal {
             // The second interrupt could not stop it: leave now, as Terraform does.
-            let message = "kiln: third interrupt, exiting immediately; the journal is consistent, run kiln apply again to resume\n"
+            let message =
+                "kiln: third interrupt, exiting immediately; the journal is consistent, run kiln apply again to resume\n"
             _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
             _exit(130)
         }

@@ -35,7 +35,10 @@ enum ApplyEventFormat {
     static func lines(_ event: ApplyEvent) -> [String] {
         switch event {
         case .started(let id, let change, _, let rejoining):
-            return ["\(change.symbol) \(id): " + (rejoining ? "re-joining the operation started by the last run…" : "\(verb(change))…")]
+            return [
+                "\(change.symbol) \(id): "
+                    + (rejoining ? "re-joining the operation started by the last run…" : "\(verb(change))…")
+            ]
         case .progress, .output:
             return []
         case .done(let id, let elapsed):
@@ -51,7 +54,11 @@ enum ApplyEventFormat {
         case .skipped(let id, let upstream):
             return ["· \(id): not run, because \(upstream) failed"]
         case .blocked(let id, let by):
-            return [id == by ? "· \(id): not run, blocked by a conflict in the plan" : "· \(id): not run, because \(by) is blocked by a conflict in the plan"]
+            return [
+                id == by
+                    ? "· \(id): not run, blocked by a conflict in the plan"
+                    : "· \(id): not run, because \(by) is blocked by a conflict in the plan"
+            ]
         case .interrupted(let id, let elapsed):
             return ["! \(id): interrupted after \(Self.elapsed(elapsed)); the next kiln apply resumes it"]
         case .interruptReceived(let level, let running):
@@ -59,10 +66,15 @@ enum ApplyEventFormat {
             case .none:
                 return []
             case .graceful:
-                let what = running.isEmpty ? "" : " Waiting for \(running.count) running action\(running.count == 1 ? "" : "s") to finish or reach a safe point."
+                let what =
+                    running.isEmpty
+                    ? ""
+                    : " Waiting for \(running.count) running action\(running.count == 1 ? "" : "s") to finish or reach a safe point."
                 return ["Interrupt received: no new actions will start.\(what) Press Ctrl-C again to stop at once."]
             case .immediate:
-                return ["Second interrupt: cancelling everything now. The journal is consistent; run kiln apply again to resume."]
+                return [
+                    "Second interrupt: cancelling everything now. The journal is consistent; run kiln apply again to resume."
+                ]
             }
         case .summary(let summary):
             var lines = ["", summary.message]
@@ -71,7 +83,9 @@ enum ApplyEventFormat {
                 lines.append("Outputs:")
                 for output in summary.outputs {
                     if let image = output.imageID { lines.append("  \(output.build) image: \(image)") }
-                    if let version = output.galleryImageVersionID { lines.append("  \(output.build) gallery version: \(version)") }
+                    if let version = output.galleryImageVersionID {
+                        lines.append("  \(output.build) gallery version: \(version)")
+                    }
                 }
             }
             return lines

@@ -50,7 +50,8 @@ public final class JSONLinesRenderer: ApplyEventSink {
         var timestamp: String
 
         enum CodingKeys: String, CodingKey {
-            case type, message, action, build, change, resource, progress, detail, command, output, line, upstream, running, summary, kiln
+            case type, message, action, build, change, resource, progress, detail, command, output, line, upstream,
+                running, summary, kiln
             case leftovers, teardown
             case elapsedSeconds = "elapsed_seconds"
             case uiVersion = "ui_version"
@@ -65,7 +66,10 @@ public final class JSONLinesRenderer: ApplyEventSink {
             var text = ""
             if !written {
                 written = true
-                text += encode(Line(type: "version", message: "kiln \(kilnVersion)", uiVersion: Self.uiVersion, kiln: kilnVersion, timestamp: now()))
+                text += encode(
+                    Line(
+                        type: "version", message: "kiln \(kilnVersion)", uiVersion: Self.uiVersion, kiln: kilnVersion,
+                        timestamp: now()))
             }
             text += encode(line(for: event))
             output.write(text)
@@ -74,7 +78,8 @@ public final class JSONLinesRenderer: ApplyEventSink {
 
     private func line(for event: ApplyEvent) -> Line {
         let message = ApplyEventFormat.lines(event).filter { !$0.isEmpty }.joined(separator: "\n")
-        var line = Line(type: "", message: message, action: event.action?.description, build: event.action?.build, timestamp: now())
+        var line = Line(
+            type: "", message: message, action: event.action?.description, build: event.action?.build, timestamp: now())
         switch event {
         case .started(_, let change, let resource, let rejoining):
             line.type = "start"

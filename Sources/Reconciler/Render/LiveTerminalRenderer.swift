@@ -35,7 +35,8 @@ public final class LiveTerminalRenderer: ApplyEventSink {
             for line in ApplyEventFormat.lines(event) { text += colored(line) + "\n" }
             switch event {
             case .started(let id, let change, _, let rejoining):
-                state.running.append(Running(id: id, text: rejoining ? "re-joining…" : "\(ApplyEventFormat.verb(change))…"))
+                state.running.append(
+                    Running(id: id, text: rejoining ? "re-joining…" : "\(ApplyEventFormat.verb(change))…"))
             case .progress(let id, let percent, let detail):
                 if let index = state.running.firstIndex(where: { $0.id == id }) {
                     state.running[index].text = ApplyEventFormat.progress(percent: percent, detail: detail)
@@ -83,7 +84,9 @@ public enum ApplyRenderer {
     }
 
     /// The sink that renders `format` to `output`.
-    public static func make(_ format: Format, output: any TextOutput, environment: [String: String] = [:]) -> any ApplyEventSink {
+    public static func make(_ format: Format, output: any TextOutput, environment: [String: String] = [:])
+        -> any ApplyEventSink
+    {
         switch format {
         case .jsonLines:
             return JSONLinesRenderer(output: output)

@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where a renderer writes. Each `write` is one whole piece of text (a line, or a whole
@@ -33,7 +34,7 @@ public struct FileDescriptorOutput: TextOutput {
             let written = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress!, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
-                return // A closed pipe: the reader is gone, nothing to tell it.
+                return  // A closed pipe: the reader is gone, nothing to tell it.
             }
             bytes = bytes.dropFirst(written)
         }
@@ -69,5 +70,7 @@ public final class CapturedOutput: TextOutput {
     /// Everything written so far.
     public var text: String { buffer.withLock { $0 } }
     /// The lines written so far.
-    public var lines: [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
+    public var lines: [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+    }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Planner
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fault-injection hook for tests and benchmarks (docs/reliability.md, "Crashes"):
@@ -38,8 +39,9 @@ public struct CrashPoint: Sendable, Hashable, CustomStringConvertible {
     public init?(parsing text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let colon = trimmed.firstIndex(of: ":"),
-              let moment = Moment(rawValue: String(trimmed[..<colon])),
-              let action = ActionID(parsing: String(trimmed[trimmed.index(after: colon)...])) else { return nil }
+            let moment = Moment(rawValue: String(trimmed[..<colon])),
+            let action = ActionID(parsing: String(trimmed[trimmed.index(after: colon)...]))
+        else { return nil }
         self.init(moment, action)
     }
 

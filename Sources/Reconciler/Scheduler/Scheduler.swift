@@ -43,10 +43,12 @@ public struct Scheduler: Sendable {
     let crash: @Sendable () -> Void
 
     /// `parallelism` below 1 is taken as 1.
-    public init(executor: any ActionExecutor, journals: any JournalStore, events: any ApplyEventSink,
-                interrupts: InterruptController = InterruptController(), clock: any Clock<Duration> = ContinuousClock(),
-                parallelism: Int = Scheduler.defaultParallelism, logger: Logger = Logger(label: "kiln.reconciler"),
-                crashAt: CrashPoint? = nil, crash: @escaping @Sendable () -> Void = CrashPoint.killThisProcess) {
+    public init(
+        executor: any ActionExecutor, journals: any JournalStore, events: any ApplyEventSink,
+        interrupts: InterruptController = InterruptController(), clock: any Clock<Duration> = ContinuousClock(),
+        parallelism: Int = Scheduler.defaultParallelism, logger: Logger = Logger(label: "kiln.reconciler"),
+        crashAt: CrashPoint? = nil, crash: @escaping @Sendable () -> Void = CrashPoint.killThisProcess
+    ) {
         self.executor = executor
         self.journals = journals
         self.clock = clock
@@ -127,7 +129,12 @@ public struct Scheduler: Sendable {
         for event in run.notRunEvents() { gate.emit(event) }
         let result = run.result(outputs: run.publishedOutputs())
         gate.emit(.summary(result.summary))
-        logger.debug("apply finished", metadata: ["outcome": "\(result.summary.outcome.rawValue)", "done": "\(result.summary.done)", "failed": "\(result.summary.failures.count)"])
+        logger.debug(
+            "apply finished",
+            metadata: [
+                "outcome": "\(result.summary.outcome.rawValue)", "done": "\(result.summary.done)",
+                "failed": "\(result.summary.failures.count)"
+            ])
         return result
     }
 
@@ -139,7 +146,8 @@ public struct Scheduler: Sendable {
             do {
                 let journal = try await journals.load(build: build)
                 for (key, entry) in journal.latestByAction {
-                    guard let id = ActionID(parsing: key), done.contains(id), case .done(let result) = entry.phase else { continue }
+                    guard let id = ActionID(parsing: key), done.contains(id), case .done(let result) = entry.phase
+                    else { continue }
                     results[id] = ActionOutcome(journaled: result)
                 }
             } catch {
@@ -152,9 +160,10 @@ public struct Scheduler: Sendable {
     }
 
     private func makeContext(for action: Action, run: SchedulerRun, gate: EventGate) -> ExecutionContext {
-        ExecutionContext(action: action, journal: JournalHandle(build: action.id.build, store: journals), clock: clock,
-                         dependencyResults: run.results(of: action.dependsOn), buildResults: run.results(ofBuild: action.id.build),
-                         logger: logger, interrupts: interrupts, emit: { gate.emit($0) })
+        ExecutionContext(
+            action: action, journal: JournalHandle(build: action.id.build, store: journals), clock: clock,
+            dependencyResults: run.results(of: action.dependsOn), buildResults: run.results(ofBuild: action.id.build),
+            logger: logger, interrupts: interrupts, emit: { gate.emit($0) })
     }
 
     /// One action's life: journal the intent, execute, journal the outcome, report.
@@ -167,7 +176,10 @@ public struct Scheduler: Sendable {
         func fail(_ failure: ActionFailure) async -> SchedulerRun.Outcome {
             var failure = failure
             do {
-                try await context.journal.append(JournalEntry(actionID: id.description, phase: .failed(message: failure.journalMessage), resourceID: action.resource))
+                try await context.journal.append(
+                    JournalEntry(
+                        actionID: id.description, phase: .failed(message: failure.journalMessage),
+                        resourceID: action.resource))
             } catch {
                 failure.message += " (and the journal could not record the failure: \(error))"
             }
@@ -179,11 +191,13 @@ public struct Scheduler: Sendable {
         // now would hide the URL from a run that crashes before the executor re-records it.
         if rejoin == nil {
             do {
-                try await context.journal.append(JournalEntry(actionID: id.description, phase: .intent, resourceID: action.resource))
+                try await context.journal.append(
+                    JournalEntry(actionID: id.description, phase: .intent, resourceID: action.resource))
             } catch {
                 // Without the intent on disk a crash could leave an effect nobody knows of:
                 // do not act.
-                let failure = ActionFailure(action: id, message: "not started: the journal could not record its intent: \(error)")
+                let failure = ActionFailure(
+                    action: id, message: "not started: the journal could not record its intent: \(error)")
                 gate.emit(.failed(failure, elapsed: stopwatch.elapsed()))
                 return .failed(failure)
             }
@@ -205,11 +219,17 @@ public struct Scheduler: Sendable {
         }
 
         do {
-            try await context.journal.append(JournalEntry(actionID: id.description, phase: .done(result: outcome.journaled), resourceID: action.resource))
+            try await context.journal.append(
+                JournalEntry(
+                    actionID: id.description, phase: .done(result: outcome.journaled), resourceID: action.resource))
         } catch {
             // The effect exists but is not journaled; the next run observes it. Until
             // then, nothing may build on it.
-            let failure = ActionFailure(action: id, message: "finished, but the journal could not record it: \(error); run kiln apply again once the state directory is writable")
+            let failure = ActionFailure(
+                action: id,
+                message:
+                    "finished, but the journal could not record it: \(error); run kiln apply again once the state directory is writable"
+            )
             gate.emit(.failed(failure, elapsed: stopwatch.elapsed()))
             return .failed(failure)
         }

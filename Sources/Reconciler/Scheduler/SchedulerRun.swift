@@ -74,12 +74,13 @@ struct SchedulerRun {
                 && (ancestors[action.id] ?? []).allSatisfy { succeeded.contains($0) }
         }
         guard ready.count > free else { return ready }
-        let chosen = Set(ready.enumerated()
-            .sorted { a, b in
-                let (ra, rb) = (remaining[a.element.id] ?? 0, remaining[b.element.id] ?? 0)
-                return ra != rb ? ra > rb : a.offset < b.offset
-            }
-            .prefix(free).map(\.element.id))
+        let chosen = Set(
+            ready.enumerated()
+                .sorted { a, b in
+                    let (ra, rb) = (remaining[a.element.id] ?? 0, remaining[b.element.id] ?? 0)
+                    return ra != rb ? ra > rb : a.offset < b.offset
+                }
+                .prefix(free).map(\.element.id))
         return ready.filter { chosen.contains($0.id) }
     }
 
@@ -140,10 +141,12 @@ struct SchedulerRun {
                 // Neither blocked nor failed upstream, yet never ready: a dependency the
                 // plan does not contain, or a cycle. The planner never makes either.
                 let missing = action.dependsOn.filter { !known.contains($0) }
-                let why = missing.isEmpty
+                let why =
+                    missing.isEmpty
                     ? "its dependencies \(action.dependsOn.filter { !succeeded.contains($0) }.map(\.description).joined(separator: ", ")) never finished (a cycle in the plan)"
                     : "it depends on \(missing.map(\.description).joined(separator: ", ")), which the plan does not contain"
-                let failure = ActionFailure(action: action.id, message: "not run: \(why); this is a bug in kiln, please report it")
+                let failure = ActionFailure(
+                    action: action.id, message: "not run: \(why); this is a bug in kiln, please report it")
                 final[action.id] = .failed(message: failure.message)
                 failures.append(failure)
             }
@@ -198,9 +201,10 @@ struct SchedulerRun {
         var counts: [String: Int] = [:]
         for status in final.values { counts[status.name, default: 0] += 1 }
         let outcome: ApplySummary.Outcome = interrupted ? .interrupted : (failures.isEmpty ? .complete : .failed)
-        let summary = ApplySummary(outcome: outcome, done: counts["done"] ?? 0, alreadyDone: counts["already-done"] ?? 0, failures: failures,
-                                   skipped: counts["skipped"] ?? 0, blocked: counts["blocked"] ?? 0, interrupted: counts["interrupted"] ?? 0,
-                                   notStarted: counts["not-started"] ?? 0, outputs: outputs)
+        let summary = ApplySummary(
+            outcome: outcome, done: counts["done"] ?? 0, alreadyDone: counts["already-done"] ?? 0, failures: failures,
+            skipped: counts["skipped"] ?? 0, blocked: counts["blocked"] ?? 0, interrupted: counts["interrupted"] ?? 0,
+            notStarted: counts["not-started"] ?? 0, outputs: outputs)
         return ApplyResult(actions: plan.actions.map { ($0.id, final[$0.id] ?? .notStarted) }, summary: summary)
     }
 

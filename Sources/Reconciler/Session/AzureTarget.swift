@@ -33,23 +33,31 @@ public struct AzureTarget: Sendable {
         if let name = c.clientSecretEnv { env["AZURE_CLIENT_SECRET"] = environment[name] }
         if let path = c.clientCertificatePath { env["AZURE_CLIENT_CERTIFICATE_PATH"] = path }
         if let file = c.federatedTokenFile { env["AZURE_FEDERATED_TOKEN_FILE"] = file }
-        let kind: AzureCredentialKind = switch c.kind {
-        case .default: .default
-        case .environment, .clientSecret, .clientCertificate: .environment
-        case .federatedToken: .workloadIdentity
-        case .managedIdentity: .managedIdentity
-        case .azureCLI: .azureCLI
-        }
-        return AzureTarget(cloud: cloud, customMetadataEndpoint: settings.cloud == .custom ? settings.metadataEndpoint.flatMap(URL.init(string:)) : nil,
-                           credential: kind, environment: env,
-                           managedIdentityClientID: c.kind == .managedIdentity ? c.clientId : nil,
-                           caFile: nil, deviceRoot: "/dev", isEmulator: false)
+        let kind: AzureCredentialKind =
+            switch c.kind {
+            case .default: .default
+            case .environment, .clientSecret, .clientCertificate: .environment
+            case .federatedToken: .workloadIdentity
+            case .managedIdentity: .managedIdentity
+            case .azureCLI: .azureCLI
+            }
+        return AzureTarget(
+            cloud: cloud,
+            customMetadataEndpoint: settings.cloud == .custom
+                ? settings.metadataEndpoint.flatMap(URL.init(string:)) : nil,
+            credential: kind, environment: env,
+            managedIdentityClientID: c.kind == .managedIdentity ? c.clientId : nil,
+            caFile: nil, deviceRoot: "/dev", isEmulator: false)
     }
 
     /// A running emulator, from the `endpoints.json` it wrote.
     public static func emulator(endpointsFile path: String) throws -> AzureTarget {
         struct Endpoints: Decodable {
-            struct Credential: Decodable { var tenantId: String; var clientId: String; var clientSecret: String? }
+            struct Credential: Decodable {
+                var tenantId: String
+                var clientId: String
+                var clientSecret: String?
+            }
             var arm: String
             var login: String
             var imds: String
@@ -59,7 +67,8 @@ public struct AzureTarget: Sendable {
         }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw SessionError(message: "cannot read the emulator's endpoints file \(path): \(error.localizedDescription)")
+            throw SessionError(
+                message: "cannot read the emulator's endpoints file \(path): \(error.localizedDescription)")
         }
         let e: Endpoints
         do { e = try JSONDecoder().decode(Endpoints.self, from: data) } catch {
@@ -70,8 +79,10 @@ public struct AzureTarget: Sendable {
         }
         var env = ["AZURE_TENANT_ID": e.credential.tenantId, "AZURE_CLIENT_ID": e.credential.clientId]
         if let secret = e.credential.clientSecret { env["AZURE_CLIENT_SECRET"] = secret }
-        return AzureTarget(cloud: .emulator(arm: arm, login: login, imds: imds), customMetadataEndpoint: nil, credential: .environment,
-                           environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: e.deviceRoot, isEmulator: true)
+        return AzureTarget(
+            cloud: .emulator(arm: arm, login: login, imds: imds), customMetadataEndpoint: nil, credential: .environment,
+            environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: e.deviceRoot, isEmulator: true
+        )
     }
 }
 

@@ -16,8 +16,10 @@ public struct KilnSession: Sendable {
     /// The VM's mount root and run directory (host-wide locks).
     public let hostPaths: HostPaths
 
-    public init(target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity,
-                hostPaths: HostPaths = .standard) async throws {
+    public init(
+        target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity,
+        hostPaths: HostPaths = .standard
+    ) async throws {
         var cloud = target.cloud
         if let endpoint = target.customMetadataEndpoint {
             let probe = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: target.caFile))
@@ -27,11 +29,13 @@ public struct KilnSession: Sendable {
         self.target = target
         self.environment = environment
         self.hostPaths = hostPaths
-        connection = try AzureConnection(cloud: cloud, credential: target.credential, environment: target.environment,
-                                         caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
+        connection = try AzureConnection(
+            cloud: cloud, credential: target.credential, environment: target.environment,
+            caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
         local = .system(wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)
-        observer = Observer(azure: connection.compute, devices: local.devices, mounts: local.mounts,
-                            journals: local.journal)
+        observer = Observer(
+            azure: connection.compute, devices: local.devices, mounts: local.mounts,
+            journals: local.journal)
     }
 
     /// The builder VM, from its instance metadata.
@@ -63,7 +67,8 @@ public struct KilnSession: Sendable {
         var journals: [String: JournalView] = [:]
         for i in desired.indices {
             let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))
-            (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(for: desired[i], journal: journal)
+            (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(
+                for: desired[i], journal: journal)
             journals[desired[i].name] = journal
         }
         let observed = try await observer.observe(desired, vm: vm, journals: journals)

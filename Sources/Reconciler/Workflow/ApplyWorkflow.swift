@@ -51,9 +51,11 @@ public struct ApplyWorkflow: Sendable {
         /// through the workflow's `InterruptController`.
         public var handlesSignals: Bool
 
-        public init(parallelism: Int = Scheduler.defaultParallelism, savedPlan: SavedPlan? = nil,
-                    crashAt: CrashPoint? = nil, artifact: String? = nil, onError: OnErrorPolicy = .keep,
-                    removeCommand: String, handlesSignals: Bool = true) {
+        public init(
+            parallelism: Int = Scheduler.defaultParallelism, savedPlan: SavedPlan? = nil,
+            crashAt: CrashPoint? = nil, artifact: String? = nil, onError: OnErrorPolicy = .keep,
+            removeCommand: String, handlesSignals: Bool = true
+        ) {
             self.parallelism = parallelism
             self.savedPlan = savedPlan
             self.crashAt = crashAt
@@ -73,8 +75,10 @@ public struct ApplyWorkflow: Sendable {
     /// What happens at `crashAt`: SIGKILL of this process, or a test's probe.
     var crash: @Sendable () -> Void = CrashPoint.killThisProcess
 
-    public init(manifest: Manifest, options: Options, site: any WorkflowSite, prompt: any WorkflowPrompt,
-                events: any ApplyEventSink, interrupts: InterruptController = InterruptController()) {
+    public init(
+        manifest: Manifest, options: Options, site: any WorkflowSite, prompt: any WorkflowPrompt,
+        events: any ApplyEventSink, interrupts: InterruptController = InterruptController()
+    ) {
         self.manifest = manifest
         self.options = options
         self.site = site
@@ -99,14 +103,16 @@ public struct ApplyWorkflow: Sendable {
             return .notApproved
         }
         if let crashAt = options.crashAt, plan.action(crashAt.action)?.isPending != true {
-            prompt.warn("warning: \(CrashPoint.environmentVariable)=\(crashAt) names an action this plan does not run; "
-                + "no crash will happen")
+            prompt.warn(
+                "warning: \(CrashPoint.environmentVariable)=\(crashAt) names an action this plan does not run; "
+                    + "no crash will happen")
         }
         let runs = ApplyRun(journals: world.journals, parallelism: options.parallelism)
         try await runs.startRuns(snapshot.desired)
-        let scheduler = Scheduler(executor: world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory),
-                                  journals: world.journals, events: events, interrupts: interrupts,
-                                  parallelism: options.parallelism, crashAt: options.crashAt, crash: crash)
+        let scheduler = Scheduler(
+            executor: world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory),
+            journals: world.journals, events: events, interrupts: interrupts,
+            parallelism: options.parallelism, crashAt: options.crashAt, crash: crash)
         return try await withSignals(driving: interrupts, if: options.handlesSignals) {
             () async throws -> ApplyOutcome in
             let result = await scheduler.run(plan)
@@ -126,17 +132,20 @@ public struct ApplyWorkflow: Sendable {
             let builds = after.desired.filter { failed.contains($0.name) }
             switch options.onError {
             case .keep:
-                let report = LeftoverReport.make(builds: builds, observed: after.observed,
-                                                 removeCommand: options.removeCommand)
+                let report = LeftoverReport.make(
+                    builds: builds, observed: after.observed,
+                    removeCommand: options.removeCommand)
                 events.receive(.leftovers(report))
                 return .kept(report)
             case .cleanup:
-                let cleanup = DestroyPlanner.Options(outputs: false, restoreFiles: true,
-                                                     purpose: "cleanup after the failure")
+                let cleanup = DestroyPlanner.Options(
+                    outputs: false, restoreFiles: true,
+                    purpose: "cleanup after the failure")
                 let destroy = DestroyPlanner.plan(builds, observed: after.observed, options: cleanup)
                 let executor = world.executor(for: after, manifestDirectory: manifest.fileDirectory)
-                let run = TeardownRun(kind: .cleanup, executor: executor, journals: world.journals,
-                                      interrupts: interrupts, parallelism: options.parallelism)
+                let run = TeardownRun(
+                    kind: .cleanup, executor: executor, journals: world.journals,
+                    interrupts: interrupts, parallelism: options.parallelism)
                 return .cleanedUp(await run.run(destroy, events: events, keepPublished: true))
             }
         } catch {

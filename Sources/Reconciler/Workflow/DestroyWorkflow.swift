@@ -27,8 +27,10 @@ public struct DestroyWorkflow: Sendable {
         /// through the workflow's `InterruptController`.
         public var handlesSignals: Bool
 
-        public init(parallelism: Int = Scheduler.defaultParallelism, outputs: Bool = false,
-                    handlesSignals: Bool = true) {
+        public init(
+            parallelism: Int = Scheduler.defaultParallelism, outputs: Bool = false,
+            handlesSignals: Bool = true
+        ) {
             self.parallelism = parallelism
             self.outputs = outputs
             self.handlesSignals = handlesSignals
@@ -42,8 +44,10 @@ public struct DestroyWorkflow: Sendable {
     public var events: any ApplyEventSink
     public var interrupts: InterruptController
 
-    public init(manifest: Manifest, options: Options, site: any WorkflowSite, prompt: any WorkflowPrompt,
-                events: any ApplyEventSink, interrupts: InterruptController = InterruptController()) {
+    public init(
+        manifest: Manifest, options: Options, site: any WorkflowSite, prompt: any WorkflowPrompt,
+        events: any ApplyEventSink, interrupts: InterruptController = InterruptController()
+    ) {
         self.manifest = manifest
         self.options = options
         self.site = site
@@ -58,15 +62,17 @@ public struct DestroyWorkflow: Sendable {
 
     private func destroy(in world: any WorkflowWorld) async throws -> DestroyOutcome {
         let snapshot = try await world.plan(manifest)
-        let destroy = DestroyPlanner.plan(snapshot.desired, observed: snapshot.observed,
-                                          options: .init(outputs: options.outputs))
+        let destroy = DestroyPlanner.plan(
+            snapshot.desired, observed: snapshot.observed,
+            options: .init(outputs: options.outputs))
         prompt.show(DestroyPlanner.text(destroy))
         if !destroy.isEmpty, !(await prompt.approve("Do you really want to remove these resources?")) {
             return .notApproved
         }
         let executor = world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory)
-        let run = TeardownRun(kind: .destroy, executor: executor, journals: world.journals, interrupts: interrupts,
-                              parallelism: options.parallelism)
+        let run = TeardownRun(
+            kind: .destroy, executor: executor, journals: world.journals, interrupts: interrupts,
+            parallelism: options.parallelism)
         return await withSignals(driving: interrupts, if: options.handlesSignals) {
             .ran(await run.run(destroy, events: events, keepPublished: !options.outputs))
         }

@@ -41,10 +41,13 @@ extension WorkflowSite {
     /// Takes every build's journal lock and mount-path lock (`ApplyRun.lock`), opens the
     /// world, runs `body`, and releases the locks however it ends. `purpose` names the
     /// command in the holder's details.
-    func withLockedWorld<T: Sendable>(_ manifest: Manifest, purpose: String,
-                                      _ body: (any WorkflowWorld) async throws -> T) async throws -> T {
-        let locks = try await ApplyRun.lock(manifest, journals: lockStore, purpose: purpose,
-                                            mountLocks: mountLockDirectory)
+    func withLockedWorld<T: Sendable>(
+        _ manifest: Manifest, purpose: String,
+        _ body: (any WorkflowWorld) async throws -> T
+    ) async throws -> T {
+        let locks = try await ApplyRun.lock(
+            manifest, journals: lockStore, purpose: purpose,
+            mountLocks: mountLockDirectory)
         defer { for lock in locks { lock.release() } }
         return try await withWorld(body)
     }
@@ -52,8 +55,10 @@ extension WorkflowSite {
 
 /// Runs `body` with SIGINT and SIGTERM driving `interrupts` when `handlesSignals`, and the
 /// signals' previous dispositions back afterwards.
-func withSignals<T>(driving interrupts: InterruptController, if handlesSignals: Bool,
-                    _ body: () async throws -> T) async rethrows -> T {
+func withSignals<T>(
+    driving interrupts: InterruptController, if handlesSignals: Bool,
+    _ body: () async throws -> T
+) async rethrows -> T {
     guard handlesSignals else { return try await body() }
     let signals = SignalHandling.install(controller: interrupts)
     defer { signals.cancel() }

@@ -20,7 +20,9 @@ struct ApplyCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The manifest file, or a plan saved by 'kiln plan --out'.", completion: .file(extensions: ["yaml", "yml", "json"]))
+    @Argument(
+        help: "The manifest file, or a plan saved by 'kiln plan --out'.",
+        completion: .file(extensions: ["yaml", "yml", "json"]))
     var file: String
 
     @OptionGroup var target: TargetOptions
@@ -30,7 +32,11 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Write the published image and gallery version ids to this file (JSON).")
     var artifact: String?
 
-    @Option(name: .customLong("on-error"), help: "After a failure: keep the failed builds' temporary resources for a resume (and list them), or clean them up.")
+    @Option(
+        name: .customLong("on-error"),
+        help:
+            "After a failure: keep the failed builds' temporary resources for a resume (and list them), or clean them up."
+    )
     var onError: OnErrorPolicy = .keep
 
     var parallelism: Int { options.parallelism }
@@ -46,12 +52,14 @@ struct ApplyCommand: AsyncParsableCommand {
             let removeCommand = ([shellQuote(manifest.file)] + target.commandLineFlags).joined(separator: " ")
             let workflow = ApplyWorkflow(
                 manifest: manifest,
-                options: .init(parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact,
-                               onError: onError, removeCommand: "kiln destroy " + removeCommand),
+                options: .init(
+                    parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact,
+                    onError: onError, removeCommand: "kiln destroy " + removeCommand),
                 site: CommandSite(target: target, manifest: manifest),
                 prompt: TerminalPrompt(command: "apply", options: options),
-                events: ApplyRenderer.make(json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
-                                           environment: ProcessInfo.processInfo.environment))
+                events: ApplyRenderer.make(
+                    json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
+                    environment: ProcessInfo.processInfo.environment))
             outcome = try await workflow.run()
         } catch {
             Stderr.write("kiln apply: \(error)")
@@ -59,8 +67,9 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         switch outcome {
         case .stalePlan(let why):
-            Stderr.write("kiln apply: the saved plan \(file) is stale: the world has changed since it was made "
-                + "(\(why)); run kiln plan again")
+            Stderr.write(
+                "kiln apply: the saved plan \(file) is stale: the world has changed since it was made "
+                    + "(\(why)); run kiln plan again")
             throw ExitCode(1)
         case .conflicts:
             Stderr.write("kiln apply: the plan has conflicts (listed above) that Kiln will not resolve on its own")
@@ -69,8 +78,9 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .ran(let result, let afterFailure):
             if case .unobserved(let error) = afterFailure {
-                Stderr.write("kiln apply: --on-error \(onError.rawValue): cannot observe what the failed builds left: "
-                    + "\(error); kiln destroy \(manifest.file) removes it later")
+                Stderr.write(
+                    "kiln apply: --on-error \(onError.rawValue): cannot observe what the failed builds left: "
+                        + "\(error); kiln destroy \(manifest.file) removes it later")
             }
             if !result.succeeded { throw ExitCode(1) }
         }

@@ -39,9 +39,10 @@ struct DestroyCommand: AsyncParsableCommand {
                 options: .init(parallelism: options.parallelism, outputs: outputs),
                 site: CommandSite(target: target, manifest: manifest),
                 prompt: TerminalPrompt(command: "destroy", options: options),
-                events: ApplyRenderer.make(options.json ? .jsonLines : .text,
-                                           output: FileDescriptorOutput.standardOutput,
-                                           environment: ProcessInfo.processInfo.environment))
+                events: ApplyRenderer.make(
+                    options.json ? .jsonLines : .text,
+                    output: FileDescriptorOutput.standardOutput,
+                    environment: ProcessInfo.processInfo.environment))
             outcome = try await workflow.run()
         } catch {
             Stderr.write("kiln destroy: \(error)")

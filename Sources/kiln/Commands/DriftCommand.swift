@@ -31,7 +31,9 @@ struct DriftCommand: AsyncParsableCommand {
             return
         }
         for item in items {
-            print("~ \(item.build): \(item.field): expected \(item.expected), found \(item.actual)\(item.repairableInPlace ? " (apply repairs it in place)" : " (apply rebuilds)")")
+            print(
+                "~ \(item.build): \(item.field): expected \(item.expected), found \(item.actual)\(item.repairableInPlace ? " (apply repairs it in place)" : " (apply rebuilds)")"
+            )
         }
         print("\(items.count) drifted field\(items.count == 1 ? "" : "s").")
         throw ExitCode(2)

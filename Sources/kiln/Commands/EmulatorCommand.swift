@@ -37,7 +37,8 @@ struct EmulatorServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve ARM, Entra ID and IMDS on loopback until SIGINT or SIGTERM.",
-        discussion: "Writes STATE/endpoints.json (ARM, login and IMDS URLs, device root, builder VM id, a client credential) and prints it. See docs/emulator.md."
+        discussion:
+            "Writes STATE/endpoints.json (ARM, login and IMDS URLs, device root, builder VM id, a client credential) and prints it. See docs/emulator.md."
     )
 
     @Option(name: .customLong("state-dir"), help: "Directory for the emulator's state, disks and endpoints.json.")
@@ -62,7 +63,10 @@ struct EmulatorServeCommand: AsyncParsableCommand {
         var configuration = EmulatorConfiguration()
         if let config { configuration = try EmulatorConfiguration.load(contentsOf: URL(fileURLWithPath: config)) }
         if let port { configuration.port = port }
-        if noTLS { configuration.tls = false; configuration.proxy = false }
+        if noTLS {
+            configuration.tls = false
+            configuration.proxy = false
+        }
         if noProxy { configuration.proxy = false }
         let stateDirectory = URL(fileURLWithPath: stateDir).standardizedFileURL
         let context = DiskBackendContext(
@@ -74,7 +78,8 @@ struct EmulatorServeCommand: AsyncParsableCommand {
             case .memory: EmulatorBackends.memory
             case .loop: EmulatorBackends.loop
             }
-        let server = EmulatorServer(configuration: configuration, stateDirectory: stateDirectory, backend: try factory(context))
+        let server = EmulatorServer(
+            configuration: configuration, stateDirectory: stateDirectory, backend: try factory(context))
         let endpoints = try await server.start()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -6,7 +6,8 @@ struct GraphCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "graph",
         abstract: "Print the action DAG of a manifest as Graphviz DOT.",
-        discussion: "Pipe it to 'dot -Tsvg'. Done actions are dashed and grey; edges go from an action to those that wait for it."
+        discussion:
+            "Pipe it to 'dot -Tsvg'. Done actions are dashed and grey; edges go from an action to those that wait for it."
     )
 
     @Argument(help: "The manifest file.", completion: .file(extensions: ["yaml", "yml"]))
@@ -17,7 +18,9 @@ struct GraphCommand: AsyncParsableCommand {
     func run() async throws {
         let manifest = try loadManifestOrExit(file)
         do {
-            let plan = try await withSession(target, manifest: manifest) { session in try await session.plan(manifest).plan }
+            let plan = try await withSession(target, manifest: manifest) { session in
+                try await session.plan(manifest).plan
+            }
             print(PlanRenderer.dot(plan), terminator: "")
         } catch {
             Stderr.write("kiln graph: \(error)")

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Planner
-import Reconciler
 import Providers
+import Reconciler
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +25,9 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan as JSON (every action, with its status).")
     var json = false
 
-    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 0 when there is nothing to do, 2 when there is, 1 on error.")
+    @Flag(
+        name: .customLong("detailed-exitcode"), help: "Exit 0 when there is nothing to do, 2 when there is, 1 on error."
+    )
     var detailedExitcode = false
 
     @Option(help: "Save the plan to this file, for 'kiln apply FILE' (which refuses it once the world has moved on).")
@@ -35,7 +37,8 @@ struct PlanCommand: AsyncParsableCommand {
         let manifest = try loadManifestOrExit(file)
         let plan: Plan
         do {
-            plan = try await withSession(target, manifest: manifest) { session in try await session.plan(manifest).plan }
+            plan = try await withSession(target, manifest: manifest) { session in try await session.plan(manifest).plan
+            }
         } catch {
             Stderr.write("kiln plan: \(error)")
             throw ExitCode(1)

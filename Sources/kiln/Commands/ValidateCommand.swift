@@ -28,7 +28,10 @@ struct ValidateCommand: ParsableCommand {
             var digests: [String: BuildDigest] = [:]
             var digestError: String?
             if let manifest = result.manifest {
-                do { digests = try manifest.digests(values: TemplateValues(environment: ProcessInfo.processInfo.environment)) } catch {
+                do {
+                    digests = try manifest.digests(
+                        values: TemplateValues(environment: ProcessInfo.processInfo.environment))
+                } catch {
                     digestError = error.description
                 }
             }
@@ -36,20 +39,25 @@ struct ValidateCommand: ParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                Swift.print(String(decoding: try encoder.encode(ValidationReport(result, digests: digests)), as: UTF8.self))
+                Swift.print(
+                    String(decoding: try encoder.encode(ValidationReport(result, digests: digests)), as: UTF8.self))
                 continue
             }
             for d in result.diagnostics { Stderr.write(d.description) }
             if let digestError { Stderr.write("\(file): error: \(digestError)") }
             guard let manifest = result.manifest, digestError == nil else {
-                Stderr.write("\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"), \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")")
+                Stderr.write(
+                    "\(file): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"), \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")"
+                )
                 continue
             }
             if print {
                 Swift.print(try manifest.defaultedYAML(digests: digests), terminator: "")
             } else {
                 let names = manifest.builds.map(\.name).joined(separator: ", ")
-                Swift.print("\(file): valid, \(manifest.builds.count) build\(manifest.builds.count == 1 ? "" : "s") (\(names))\(result.warnings.isEmpty ? "" : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")")")
+                Swift.print(
+                    "\(file): valid, \(manifest.builds.count) build\(manifest.builds.count == 1 ? "" : "s") (\(names))\(result.warnings.isEmpty ? "" : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")")"
+                )
             }
         }
         if failed { throw ExitCode(1) }

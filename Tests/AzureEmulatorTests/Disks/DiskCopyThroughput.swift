@@ -7,8 +7,10 @@ import Testing
 /// written) and how long a default-size platform image takes to build. Runs only when
 /// KILN_DISK_THROUGHPUT=1, as it writes a gigabyte:
 /// `KILN_DISK_THROUGHPUT=1 swift test --filter DiskCopyThroughput`.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["KILN_DISK_THROUGHPUT"] == "1",
-                "set KILN_DISK_THROUGHPUT=1 to measure disk copy throughput"))
+@Suite(
+    .enabled(
+        if: ProcessInfo.processInfo.environment["KILN_DISK_THROUGHPUT"] == "1",
+        "set KILN_DISK_THROUGHPUT=1 to measure disk copy throughput"))
 struct DiskCopyThroughput {
     @Test func copyOfFourGiBDiskWithOneGiBWritten() async throws {
         try await DiskTestFixture.with { fixture in
@@ -30,8 +32,10 @@ struct DiskCopyThroughput {
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let allocated = try #require(try await backend.allocatedBytes(id: "copy"))
-            print(String(format: "disk copy: 4 GiB sparse, 1 GiB data: %.2f s, %.0f MiB/s of data, copy allocates %.0f MiB",
-                         seconds, 1024 / seconds, Double(allocated) / 1_048_576))
+            print(
+                String(
+                    format: "disk copy: 4 GiB sparse, 1 GiB data: %.2f s, %.0f MiB/s of data, copy allocates %.0f MiB",
+                    seconds, 1024 / seconds, Double(allocated) / 1_048_576))
             #expect(allocated < (1 << 30) + (64 << 20))
         }
     }
@@ -43,7 +47,9 @@ struct DiskCopyThroughput {
                 _ = try await fixture.backend.imageBuilder.image(for: ubuntuV2)
             }
             let path = fixture.backend.imageBuilder.cachedPath(for: ubuntuV2)
-            print("platform image build (2 GiB, GPT): \(elapsed), allocates \(try SparseFile.allocatedBytes(of: path) >> 20) MiB")
+            print(
+                "platform image build (2 GiB, GPT): \(elapsed), allocates \(try SparseFile.allocatedBytes(of: path) >> 20) MiB"
+            )
         }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @testable import AzureEmulator
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Tag {
@@ -64,7 +64,7 @@ final class DiskTestFixture: @unchecked Sendable {
             do {
                 try await DiskCommand.check("umount", [point])
                 break
-            } catch where attempt < 40 && "\(error)".contains("busy") {
+            } catch  where attempt < 40 && "\(error)".contains("busy") {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(250))
             }
@@ -124,7 +124,8 @@ func partitionOffset(_ file: String, number: Int) async throws -> Int64 {
     let partitions = table?["partitions"] as? [[String: Any]] ?? []
     for partition in partitions {
         if let node = partition["node"] as? String, node.hasSuffix("\(file)\(number)") || node == "\(file)\(number)",
-           let start = partition["start"] as? Int {
+            let start = partition["start"] as? Int
+        {
             return Int64(start) * 512
         }
     }
@@ -138,7 +139,8 @@ func readFromImage(_ file: String, offset: Int64, path: String) async throws -> 
 }
 
 let ubuntuV2 = PlatformImageKey(
-    publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010", hyperVGeneration: "V2")
+    publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010", hyperVGeneration: "V2"
+)
 let ubuntuV1 = PlatformImageKey(
     publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts", version: "22.04.202501010",
     hyperVGeneration: "V1")

@@ -5,7 +5,7 @@ import Testing
 @testable import AzureEmulator
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Attaching disks as real loop devices with partitions and `scsi1/lun<N>` links.
@@ -35,7 +35,9 @@ struct LoopAttachTests {
             // The partition link is no younger than the LUN link (made first).
             // (Foundation's attributes, which read the link itself: C structs' members in a
             // test trip MemberImportVisibility, their defining module varying between builds.)
-            let made = { (path: String) in try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date }
+            let made = { (path: String) in
+                try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+            }
             let part = try #require(try made(fixture.linkDirectory + "/lun0-part1"))
             let whole = try #require(try made(device.lunLink))
             #expect(part <= whole)
@@ -55,16 +57,20 @@ struct LoopAttachTests {
             try await backend.createFromPlatformImage(ubuntuV1, to: "os", sizeGB: nil)
             _ = try await backend.attach(id: "os", lun: 0)
             let mountPoint = try await fixture.mount(fixture.linkDirectory + "/lun0-part1")
-            try "written through lun0-part1\n".write(toFile: mountPoint + "/root/marker.txt", atomically: false, encoding: .utf8)
+            try "written through lun0-part1\n".write(
+                toFile: mountPoint + "/root/marker.txt", atomically: false, encoding: .utf8)
             try await fixture.unmount(mountPoint)
             #expect(try await backend.detach(lun: 0).violation == nil)
 
             let file = backend.blobPath(id: "os")
             let offset = try await partitionOffset(file, number: 1)
-            #expect(try await readFromImage(file, offset: offset, path: "/root/marker.txt") == "written through lun0-part1\n")
+            #expect(
+                try await readFromImage(file, offset: offset, path: "/root/marker.txt")
+                    == "written through lun0-part1\n")
             // The image itself is untouched: the disk was a copy.
             let image = try await backend.imageBuilder.image(for: ubuntuV1)
-            let pristine = try await DiskCommand.run("debugfs", ["-R", "stat /root/marker.txt", "\(image)?offset=\(offset)"])
+            let pristine = try await DiskCommand.run(
+                "debugfs", ["-R", "stat /root/marker.txt", "\(image)?offset=\(offset)"])
             #expect(pristine.stdout.contains("Inode:") == false)
         }
     }
@@ -75,8 +81,9 @@ struct LoopAttachTests {
             try await backend.createFromPlatformImage(ubuntuV2, to: "os", sizeGB: 2)
             _ = try await backend.attach(id: "os", lun: 1)
             let mountPoint = try await fixture.mount(fixture.linkDirectory + "/lun1-part1")
-            let output = try await host("chroot", mountPoint, "/bin/sh", "-c",
-                                        "cat /etc/os-release; echo; id -u; ls /bin | wc -l; readlink /etc/resolv.conf")
+            let output = try await host(
+                "chroot", mountPoint, "/bin/sh", "-c",
+                "cat /etc/os-release; echo; id -u; ls /bin | wc -l; readlink /etc/resolv.conf")
             #expect(output.contains("KILN_IMAGE_VERSION=\"24.04.202501010\""))
             #expect(output.contains("KILN_IMAGE_PUBLISHER=\"Canonical\""))
             #expect(output.contains("\n0\n"))
@@ -205,7 +212,8 @@ struct LoopAttachTests {
             try await backend.createFromPlatformImage(ubuntuV1, to: "os", sizeGB: nil)
             let file = backend.blobPath(id: "os")
             // As if the emulator died between `losetup` and writing its record.
-            let loop = try await host("losetup", "-P", "-f", "--show", file).trimmingCharacters(in: .whitespacesAndNewlines)
+            let loop = try await host("losetup", "-P", "-f", "--show", file).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             try await host("partx", "-a", loop)
             #expect(await backend.attachmentRecords().isEmpty)
             await backend.detachAll()
@@ -219,7 +227,9 @@ struct LoopAttachTests {
             try await backend.createFromPlatformImage(ubuntuV2, to: "image-copy-0", sizeGB: nil)
             for index in 1..<6 { try await backend.copy(from: "image-copy-0", to: "image-copy-\(index)", sizeGB: nil) }
             let devices = try await withThrowingTaskGroup(of: AttachedDevice.self) { group in
-                for index in 0..<6 { group.addTask { try await backend.attach(id: "image-copy-\(index)", lun: index + 10) } }
+                for index in 0..<6 {
+                    group.addTask { try await backend.attach(id: "image-copy-\(index)", lun: index + 10) }
+                }
                 return try await group.reduce(into: [AttachedDevice]()) { $0.append($1) }
             }
             #expect(Set(devices.map(\.loopDevice)).count == 6)
@@ -229,7 +239,9 @@ struct LoopAttachTests {
                 #expect(resolved(fixture.linkDirectory + "/lun\(index + 10)-part1") == loop + "p1")
             }
             await backend.detachAll()
-            for index in 0..<6 { #expect(try await loopDevices(on: backend.blobPath(id: "image-copy-\(index)")).isEmpty) }
+            for index in 0..<6 {
+                #expect(try await loopDevices(on: backend.blobPath(id: "image-copy-\(index)")).isEmpty)
+            }
             #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.linkDirectory).isEmpty)
         }
     }

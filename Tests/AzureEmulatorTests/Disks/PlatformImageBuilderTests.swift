@@ -4,7 +4,7 @@ import Testing
 @testable import AzureEmulator
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Platform image disks: partition table, root filesystem contents, caching. Built and
@@ -44,10 +44,13 @@ import Glibc
             let path = try await fixture.backend.imageBuilder.image(for: ubuntuV2)
             let table = try await partitionTable(path)
             #expect(table.label == "gpt")
-            let byNode = Dictionary(uniqueKeysWithValues: table.partitions.compactMap { partition -> (String, String)? in
-                guard let node = partition["node"] as? String, let type = partition["type"] as? String else { return nil }
-                return (String(node.dropFirst(path.count)), type)
-            })
+            let byNode = Dictionary(
+                uniqueKeysWithValues: table.partitions.compactMap { partition -> (String, String)? in
+                    guard let node = partition["node"] as? String, let type = partition["type"] as? String else {
+                        return nil
+                    }
+                    return (String(node.dropFirst(path.count)), type)
+                })
             #expect(byNode["1"] == "0FC63DAF-8483-4772-8E79-3D69C8477DE4")
             #expect(byNode["15"] == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
             let offset = try await partitionOffset(path, number: 1)
@@ -55,7 +58,8 @@ import Glibc
             #expect(hostname == "localhost\n")
             let listing = try await host("debugfs", "-R", "ls -l /", "\(path)?offset=\(offset)")
             for directory in ["bin", "etc", "tmp", "root", "proc", "sys", "dev", "run", "boot"] {
-                #expect(listing.contains(" \(directory)\n") || listing.contains(" \(directory) "), "missing /\(directory)")
+                #expect(
+                    listing.contains(" \(directory)\n") || listing.contains(" \(directory) "), "missing /\(directory)")
             }
         }
     }
@@ -70,7 +74,9 @@ import Glibc
             #expect(a == b)
             // The same file, not a rebuilt one (its inode through Foundation: C structs'
             // members in a test trip MemberImportVisibility, their module varying by build).
-            let inode = { (path: String) in try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int }
+            let inode = { (path: String) in
+                try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
+            }
             let before = try #require(try inode(a))
             let again = try await builder.image(for: ubuntuV2)
             #expect(again == a)
@@ -86,7 +92,8 @@ import Glibc
     }
 
     @Test func busyboxMustBeStatic() {
-        #expect(PlatformImageBuilder.isStaticELF("/bin/busybox") || PlatformImageBuilder.isStaticELF("/usr/bin/busybox"))
+        #expect(
+            PlatformImageBuilder.isStaticELF("/bin/busybox") || PlatformImageBuilder.isStaticELF("/usr/bin/busybox"))
         #expect(!PlatformImageBuilder.isStaticELF("/bin/ls"))
         #expect(!PlatformImageBuilder.isStaticELF("/etc/hostname"))
     }

@@ -72,7 +72,9 @@ import Testing
             try await backend.createEmpty(id: "d", sizeGB: 2)
             try await backend.resize(id: "d", sizeGB: 3)
             #expect(try await backend.sizeGB(id: "d") == 3)
-            await #expect(throws: DiskBackendError.shrinkRefused(id: "d", currentBytes: 3 * Self.gib, requestedBytes: Self.gib)) {
+            await #expect(
+                throws: DiskBackendError.shrinkRefused(id: "d", currentBytes: 3 * Self.gib, requestedBytes: Self.gib)
+            ) {
                 try await backend.resize(id: "d", sizeGB: 1)
             }
             #expect(try await backend.sizeGB(id: "d") == 3)
@@ -99,7 +101,9 @@ import Testing
 
     @Test func armIdsMapToDistinctFiles() throws {
         let backend = try DiskTestFixture().backend
-        defer { try? FileManager.default.removeItem(atPath: (backend.stateDirectory as NSString).deletingLastPathComponent) }
+        defer {
+            try? FileManager.default.removeItem(atPath: (backend.stateDirectory as NSString).deletingLastPathComponent)
+        }
         let a = backend.blobPath(id: "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/disks/os")
         let b = backend.blobPath(id: "/subscriptions/s/resourcegroups/rg2/providers/microsoft.compute/disks/os")
         #expect(a != b)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+
 @testable import AzureEmulator
 
 /// An HTTP answer, decoded for assertions.
@@ -34,15 +35,18 @@ struct Harness: Sendable {
         return dir
     }
 
-    static func start(stateDirectory: URL? = nil, backend: (any DiskBackend)? = nil, getToken: Bool = true,
-                      _ configure: (inout EmulatorConfiguration) -> Void = { _ in }) async throws -> Harness {
+    static func start(
+        stateDirectory: URL? = nil, backend: (any DiskBackend)? = nil, getToken: Bool = true,
+        _ configure: (inout EmulatorConfiguration) -> Void = { _ in }
+    ) async throws -> Harness {
         var config = EmulatorConfiguration()
         configure(&config)
         let dir = stateDirectory ?? freshDirectory()
         let backend = backend ?? InMemoryDiskBackend(deviceRoot: dir.appendingPathComponent("dev").path)
         let server = EmulatorServer(configuration: config, stateDirectory: dir, backend: backend)
         let endpoints = try await server.start()
-        var h = Harness(server: server, endpoints: endpoints, diskBackend: backend, stateDirectory: dir, configuration: config)
+        var h = Harness(
+            server: server, endpoints: endpoints, diskBackend: backend, stateDirectory: dir, configuration: config)
         if getToken {
             do { h.token = try await h.clientSecretToken() } catch {
                 await server.stop()
@@ -60,16 +64,20 @@ struct Harness: Sendable {
     var sub: String { configuration.subscription }
     var rg: String { configuration.builderVM.resourceGroup }
     var compute: String { "/subscriptions/\(sub)/resourceGroups/\(rg)/providers/Microsoft.Compute" }
-    func diskPath(_ name: String, api: String = "2024-03-02") -> String { "\(compute)/disks/\(name)?api-version=\(api)" }
+    func diskPath(_ name: String, api: String = "2024-03-02") -> String {
+        "\(compute)/disks/\(name)?api-version=\(api)"
+    }
     func diskID(_ name: String) -> String { "\(compute)/disks/\(name)" }
     func snapshotID(_ name: String) -> String { "\(compute)/snapshots/\(name)" }
     var vmPath: String { "\(compute)/virtualMachines/\(configuration.builderVM.name)?api-version=2024-07-01" }
 
     func clientSecretToken() async throws -> String {
         let client = configuration.clients[0]
-        let form = "grant_type=client_credentials&client_id=\(client.clientID)&client_secret=\(client.secret ?? "")&scope=\(pct(endpoints.arm + "/.default"))"
-        let r = try await send("POST", "/\(configuration.tenant)/oauth2/v2.0/token", raw: Data(form.utf8),
-                               headers: ["Content-Type": "application/x-www-form-urlencoded"], auth: false)
+        let form =
+            "grant_type=client_credentials&client_id=\(client.clientID)&client_secret=\(client.secret ?? "")&scope=\(pct(endpoints.arm + "/.default"))"
+        let r = try await send(
+            "POST", "/\(configuration.tenant)/oauth2/v2.0/token", raw: Data(form.utf8),
+            headers: ["Content-Type": "application/x-www-form-urlencoded"], auth: false)
         guard r.status == 200, let t = r.json?["access_token"]?.stringValue else {
             throw HarnessError(message: "token request failed: \(r.status) \(r.text)")
         }
@@ -83,8 +91,10 @@ struct Harness: Sendable {
     }
 
     /// Sends a request to a path (or an absolute URL) with a bearer token unless `auth` is false.
-    func send(_ method: String, _ pathOrURL: String, json: JSON? = nil, raw: Data? = nil, headers: [String: String] = [:],
-              auth: Bool = true) async throws -> HTTPResult {
+    func send(
+        _ method: String, _ pathOrURL: String, json: JSON? = nil, raw: Data? = nil, headers: [String: String] = [:],
+        auth: Bool = true
+    ) async throws -> HTTPResult {
         let url = pathOrURL.hasPrefix("http") ? pathOrURL : endpoints.arm + pathOrURL
         var req = HTTPClientRequest(url: url)
         req.method = HTTPMethod(rawValue: method)
@@ -109,7 +119,9 @@ struct Harness: Sendable {
     /// Polls an operation's `Azure-AsyncOperation` URL until it is no longer InProgress
     /// (bounded; each poll advances the emulator).
     func waitForOperation(_ initial: HTTPResult) async throws -> HTTPResult {
-        guard let url = initial.header("azure-asyncoperation") else { throw HarnessError(message: "no Azure-AsyncOperation header in \(initial.status) \(initial.text)") }
+        guard let url = initial.header("azure-asyncoperation") else {
+            throw HarnessError(message: "no Azure-AsyncOperation header in \(initial.status) \(initial.text)")
+        }
         for _ in 0..<600 {
             let r = try await send("GET", url)
             if r.json?["status"]?.stringValue != "InProgress" { return r }
@@ -119,7 +131,9 @@ struct Harness: Sendable {
     }
 
     func putDisk(_ name: String, sizeGB: Int = 8, extra: JSON = [:]) async throws -> HTTPResult {
-        var body: JSON = ["location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": JSON(sizeGB)]]
+        var body: JSON = [
+            "location": "westus", "properties": ["creationData": ["createOption": "Empty"], "diskSizeGB": JSON(sizeGB)]
+        ]
         body = body.merging(extra)
         return try await send("PUT", diskPath(name), json: body)
     }
@@ -142,8 +156,11 @@ struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Runs `body` against a fresh emulator and always stops it (which detaches everything).
-func withEmulator(backend: (any DiskBackend)? = nil, getToken: Bool = true, _ configure: (inout EmulatorConfiguration) -> Void = { _ in },
-                  _ body: (Harness) async throws -> Void) async throws {
+func withEmulator(
+    backend: (any DiskBackend)? = nil, getToken: Bool = true,
+    _ configure: (inout EmulatorConfiguration) -> Void = { _ in },
+    _ body: (Harness) async throws -> Void
+) async throws {
     let h = try await Harness.start(backend: backend, getToken: getToken, configure)
     do { try await body(h) } catch {
         await h.stop()

@@ -7,6 +7,7 @@ import SwiftASN1
 import Synchronization
 import Testing
 import X509
+
 @testable import Providers
 
 /// A CA and a server certificate for 127.0.0.1, made at test time, like the emulator's.
@@ -32,18 +33,22 @@ struct TestTLSAuthority {
             issuerPrivateKey: Certificate.PrivateKey(caKey)
         )
         let server = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(serverKey.publicKey),
+            version: .v3, serialNumber: Certificate.SerialNumber(),
+            publicKey: Certificate.PublicKey(serverKey.publicKey),
             notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(3600),
             issuer: caName, subject: serverName, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])), .dnsName("localhost")])
+                SubjectAlternativeNames([
+                    .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])), .dnsName("localhost")
+                ])
                 try ExtendedKeyUsage([.serverAuth])
             },
             issuerPrivateKey: Certificate.PrivateKey(caKey)
         )
-        return TestTLSAuthority(caPEM: try ca.serializeAsPEM().pemString, serverCertificatePEM: try server.serializeAsPEM().pemString,
-                                serverKeyPEM: serverKey.pemRepresentation)
+        return TestTLSAuthority(
+            caPEM: try ca.serializeAsPEM().pemString, serverCertificatePEM: try server.serializeAsPEM().pemString,
+            serverKeyPEM: serverKey.pemRepresentation)
     }
 }
 
@@ -88,7 +93,9 @@ final class TLSTestServer: Sendable {
 
     init(authority: TestTLSAuthority, response: String) async throws {
         let tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(authority.serverCertificatePEM.utf8), format: .pem))],
+            certificateChain: [
+                .certificate(try NIOSSLCertificate(bytes: Array(authority.serverCertificatePEM.utf8), format: .pem))
+            ],
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(authority.serverKeyPEM.utf8), format: .pem))
         )
         let context = try NIOSSLContext(configuration: tls)
@@ -108,19 +115,26 @@ final class TLSTestServer: Sendable {
 }
 
 @Suite struct AsyncHTTPClientTransportTLSTests {
-    let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-ms-request-id: tls-req-1\r\nContent-Length: 17\r\n\r\n{\"status\":\"fine\"}"
+    let response =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-ms-request-id: tls-req-1\r\nContent-Length: 17\r\n\r\n{\"status\":\"fine\"}"
 
     @Test func anExtraCATrustsTheEmulatorsCertificate() async throws {
         let authority = try TestTLSAuthority.make()
-        let caPath = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-test-ca-\(UUID().uuidString).pem").path
+        let caPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kiln-test-ca-\(UUID().uuidString).pem"
+        ).path
         try authority.caPEM.write(toFile: caPath, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: caPath) }
         let server = try await TLSTestServer(authority: authority, response: response)
         let transport = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: caPath))
         let result: Result<AzureHTTPResponse, any Error>
         do {
-            let url = URL(string: "https://127.0.0.1:\(server.port)/subscriptions/s/resourceGroups/rg?api-version=2021-04-01")!
-            result = .success(try await transport.send(AzureHTTPRequest(method: .get, url: url, headers: ["Authorization": "Bearer t"], timeout: .seconds(20))))
+            let url = URL(
+                string: "https://127.0.0.1:\(server.port)/subscriptions/s/resourceGroups/rg?api-version=2021-04-01")!
+            result = .success(
+                try await transport.send(
+                    AzureHTTPRequest(
+                        method: .get, url: url, headers: ["Authorization": "Bearer t"], timeout: .seconds(20))))
         } catch {
             result = .failure(error)
         }
@@ -142,7 +156,10 @@ final class TLSTestServer: Sendable {
         let transport = try AsyncHTTPClientTransport()
         let result: Result<AzureHTTPResponse, any Error>
         do {
-            result = .success(try await transport.send(AzureHTTPRequest(method: .get, url: URL(string: "https://127.0.0.1:\(server.port)/")!, timeout: .seconds(20))))
+            result = .success(
+                try await transport.send(
+                    AzureHTTPRequest(
+                        method: .get, url: URL(string: "https://127.0.0.1:\(server.port)/")!, timeout: .seconds(20))))
         } catch {
             result = .failure(error)
         }

@@ -2,6 +2,7 @@ import Foundation
 import Model
 import Synchronization
 import Testing
+
 @testable import Providers
 
 /// A clock whose sleeps return at once, advance its time, and are recorded: retry and
@@ -76,7 +77,9 @@ enum AzureFixtures {
         _ transport: ScriptedHTTPTransport, clock: RecordingTestClock = RecordingTestClock(),
         credential: any TokenCredential = StaticTokenCredential(), apiVersions: ArmAPIVersions = .pinned
     ) -> ArmClient {
-        ArmClient(cloud: .emulator(arm: arm), transport: transport, credential: credential, clock: clock, retry: retry, apiVersions: apiVersions)
+        ArmClient(
+            cloud: .emulator(arm: arm), transport: transport, credential: credential, clock: clock, retry: retry,
+            apiVersions: apiVersions)
     }
 
     static func headers(_ pairs: (String, String)...) -> AzureHTTPHeaders { AzureHTTPHeaders(pairs) }
@@ -101,8 +104,8 @@ enum AzureFixtures {
     }
 
     static let diskBody = """
-    {"id":"/subscriptions/\(subscription)/resourceGroups/rg/providers/Microsoft.Compute/disks/myDisk","name":"myDisk",
-     "type":"Microsoft.Compute/disks","location":"westus","someFutureField":{"x":1},
-     "properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":200,"provisioningState":"Succeeded","newThing":true}}
-    """
+        {"id":"/subscriptions/\(subscription)/resourceGroups/rg/providers/Microsoft.Compute/disks/myDisk","name":"myDisk",
+         "type":"Microsoft.Compute/disks","location":"westus","someFutureField":{"x":1},
+         "properties":{"creationData":{"createOption":"Empty"},"diskSizeGB":200,"provisioningState":"Succeeded","newThing":true}}
+        """
 }

@@ -1,5 +1,6 @@
-@testable import Providers
 import Testing
+
+@testable import Providers
 
 /// The pauses between the attempts of a VM update refused for a concurrent update, on
 /// virtual time: 2 s doubling to 15 s, while the operation's timeout allows the next one.

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 import X509
 import _CryptoExtras
+
 @testable import Providers
 
 /// A self-signed certificate and its key, made at test time (no private key is committed).
@@ -30,7 +31,8 @@ struct TestCertificate {
     var der: Data { PEMBlock.parse(certificatePEM).first!.der }
 
     func writeCombined() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-cert-\(UUID().uuidString).pem").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-cert-\(UUID().uuidString).pem")
+            .path
         try combinedPEM.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -53,22 +55,29 @@ final class ScriptedCLIRunner: AzureCLIRunner {
     let tokenJSON = #"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ.fresh.token"}"#
 
     func context(_ t: ScriptedHTTPTransport, now: ManualWallClock = ManualWallClock()) -> AzureCredentialContext {
-        AzureCredentialContext(cloud: .emulator(arm: URL(string: "https://arm.test")!, login: login, imds: URL(string: "http://imds.test")!),
-                               transport: t, clock: RecordingTestClock(), retry: AzureFixtures.retry, now: now.function)
+        AzureCredentialContext(
+            cloud: .emulator(
+                arm: URL(string: "https://arm.test")!, login: login, imds: URL(string: "http://imds.test")!),
+            transport: t, clock: RecordingTestClock(), retry: AzureFixtures.retry, now: now.function)
     }
 
     @Test func clientSecretSendsTheClientCredentialsForm() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.post, "/tenant-1/oauth2/v2.0/token", json: (200, tokenJSON, [:]))
         let wall = ManualWallClock()
-        let credential = ClientSecretCredential(tenantID: "tenant-1", clientID: "app-1", secret: AzureSecret("s3cr3t&=+"), context: context(t, now: wall))
+        let credential = ClientSecretCredential(
+            tenantID: "tenant-1", clientID: "app-1", secret: AzureSecret("s3cr3t&=+"), context: context(t, now: wall))
         let token = try await credential.token(for: "https://arm.test/.default")
         #expect(token.token.exposedValue == "eyJ.fresh.token")
         #expect(token.expiresOn == wall.now.addingTimeInterval(3599))
         let request = try #require(await t.requests.first)
         #expect(request.url.absoluteString == "https://login.test/tenant-1/oauth2/v2.0/token")
         #expect(request.headers["Content-Type"] == "application/x-www-form-urlencoded")
-        #expect(AzureFixtures.form(request) == ["grant_type": "client_credentials", "client_id": "app-1", "client_secret": "s3cr3t&=+", "scope": "https://arm.test/.default"])
+        #expect(
+            AzureFixtures.form(request) == [
+                "grant_type": "client_credentials", "client_id": "app-1", "client_secret": "s3cr3t&=+",
+                "scope": "https://arm.test/.default"
+            ])
     }
 
     @Test(arguments: ClientAssertionStyle.allCases)
@@ -78,7 +87,8 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         let cert = TestCertificate.shared
         let path = try cert.writeCombined()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let credential = try ClientCertificateCredential(tenantID: "tenant-1", clientID: "app-1", certificatePath: path, context: context(t), style: style)
+        let credential = try ClientCertificateCredential(
+            tenantID: "tenant-1", clientID: "app-1", certificatePath: path, context: context(t), style: style)
         _ = try await credential.token(for: "https://arm.test/.default")
 
         let form = AzureFixtures.form(try #require(await t.requests.first))
@@ -112,16 +122,19 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         #expect(claims["iss"] as? String == "app-1")
         #expect(claims["sub"] as? String == "app-1")
         #expect(claims["jti"] as? String != nil)
-        let nbf = try #require(claims["nbf"] as? Int), exp = try #require(claims["exp"] as? Int)
+        let nbf = try #require(claims["nbf"] as? Int)
+        let exp = try #require(claims["exp"] as? Int)
         #expect(exp - nbf == 600)
     }
 
     @Test func aCertificateFileWithoutAKeyIsRefusedByName() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-nokey-\(UUID().uuidString).pem").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-nokey-\(UUID().uuidString).pem")
+            .path
         try TestCertificate.shared.certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let error = try #require(throws: AzureCredentialError.self) {
-            _ = try ClientCertificateCredential(tenantID: "t", clientID: "c", certificatePath: path, context: context(ScriptedHTTPTransport()))
+            _ = try ClientCertificateCredential(
+                tenantID: "t", clientID: "c", certificatePath: path, context: context(ScriptedHTTPTransport()))
         }
         #expect(error.description.contains(path))
         #expect(error.description.contains("no private key"))
@@ -144,13 +157,21 @@ final class ScriptedCLIRunner: AzureCLIRunner {
 
     @Test func managedIdentityAsksIMDSWithTheResourceAndClientID() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.get, "/metadata/identity/oauth2/token", json: (200, #"{"access_token":"mi.token","client_id":"c","expires_in":"3599","expires_on":"1900000000","resource":"https://arm.test/","token_type":"Bearer"}"#, [:]))
+        await t.on(
+            .get, "/metadata/identity/oauth2/token",
+            json: (
+                200,
+                #"{"access_token":"mi.token","client_id":"c","expires_in":"3599","expires_on":"1900000000","resource":"https://arm.test/","token_type":"Bearer"}"#,
+                [:]
+            ))
         let credential = ManagedIdentityCredential(clientID: "user-assigned-1", context: context(t))
         let token = try await credential.token(for: "https://arm.test/.default")
         #expect(token.expiresOn == Date(timeIntervalSince1970: 1_900_000_000))
         let request = try #require(await t.requests.first)
         #expect(request.headers["Metadata"] == "true")
-        let query = Dictionary(uniqueKeysWithValues: (URLComponents(url: request.url, resolvingAgainstBaseURL: false)?.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+        let query = Dictionary(
+            uniqueKeysWithValues: (URLComponents(url: request.url, resolvingAgainstBaseURL: false)?.queryItems ?? [])
+                .map { ($0.name, $0.value ?? "") })
         #expect(query == ["api-version": "2018-02-01", "resource": "https://arm.test/", "client_id": "user-assigned-1"])
         #expect(request.url.host == "imds.test")
     }
@@ -166,29 +187,44 @@ final class ScriptedCLIRunner: AzureCLIRunner {
     }
 
     @Test func azureCLIIsAskedForTheResourceAndItsExpiryIsRead() async throws {
-        let out = #"{"accessToken":"cli.token","expiresOn":"2025-06-01 13:50:47.114324","expires_on":1748785847,"subscription":"s","tenant":"t","tokenType":"Bearer"}"#
+        let out =
+            #"{"accessToken":"cli.token","expiresOn":"2025-06-01 13:50:47.114324","expires_on":1748785847,"subscription":"s","tenant":"t","tokenType":"Bearer"}"#
         let runner = ScriptedCLIRunner(.success(AzureCLIResult(exitCode: 0, stdout: Data(out.utf8), stderr: "")))
-        let token = try await AzureCLICredential(tenantID: "t", runner: runner).token(for: "https://management.azure.com/.default")
+        let token = try await AzureCLICredential(tenantID: "t", runner: runner).token(
+            for: "https://management.azure.com/.default")
         #expect(token.token.exposedValue == "cli.token")
         #expect(token.expiresOn == Date(timeIntervalSince1970: 1_748_785_847))
-        #expect(runner.arguments == [["account", "get-access-token", "--resource", "https://management.azure.com/", "-o", "json", "--tenant", "t"]])
+        #expect(
+            runner.arguments == [
+                [
+                    "account", "get-access-token", "--resource", "https://management.azure.com/", "-o", "json",
+                    "--tenant", "t"
+                ]
+            ])
     }
 
     @Test func azureCLIWithoutLoginIsUnavailable() async throws {
-        let runner = ScriptedCLIRunner(.success(AzureCLIResult(exitCode: 1, stdout: Data(), stderr: "ERROR: Please run 'az login' to setup account.\n")))
-        let error = try await #require(throws: AzureCredentialError.self) { try await AzureCLICredential(runner: runner).token(for: "https://x/.default") }
+        let runner = ScriptedCLIRunner(
+            .success(
+                AzureCLIResult(exitCode: 1, stdout: Data(), stderr: "ERROR: Please run 'az login' to setup account.\n"))
+        )
+        let error = try await #require(throws: AzureCredentialError.self) {
+            try await AzureCLICredential(runner: runner).token(for: "https://x/.default")
+        }
         #expect(error.kind == .unavailable)
         #expect(error.description.contains("run az login"))
     }
 
     @Test func theRealCLIRunnerReportsAMissingExecutable() async throws {
         await #expect(throws: AzureCLIRunnerError.self) {
-            try await ProcessAzureCLIRunner(executable: "kiln-no-such-az-\(UUID().uuidString)").run(arguments: ["version"], timeout: .seconds(10))
+            try await ProcessAzureCLIRunner(executable: "kiln-no-such-az-\(UUID().uuidString)").run(
+                arguments: ["version"], timeout: .seconds(10))
         }
     }
 
     @Test func theRealCLIRunnerCapturesOutputAndExitCode() async throws {
-        let result = try await ProcessAzureCLIRunner(executable: "sh").run(arguments: ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(30))
+        let result = try await ProcessAzureCLIRunner(executable: "sh").run(
+            arguments: ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(30))
         #expect(result.exitCode == 3)
         #expect(String(decoding: result.stdout, as: UTF8.self) == "out\n")
         #expect(result.stderr == "err\n")
@@ -202,7 +238,9 @@ final class ScriptedCLIRunner: AzureCLIRunner {
 
     @Test func tokensAreCachedAndRefreshedFiveMinutesBeforeExpiry() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":3600}"#, [:]), (200, #"{"access_token":"two","expires_in":3600}"#, [:]))
+        await t.on(
+            .post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":3600}"#, [:]),
+            (200, #"{"access_token":"two","expires_in":3600}"#, [:]))
         let wall = ManualWallClock()
         let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x"]
         let credential = AzureCredentialFactory.make(.environment, environment: env, context: context(t, now: wall))
@@ -217,7 +255,9 @@ final class ScriptedCLIRunner: AzureCLIRunner {
 
     @Test func shortLivedTokensAreRefreshedAtHalfTheirLifetime() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":60}"#, [:]), (200, #"{"access_token":"two","expires_in":60}"#, [:]))
+        await t.on(
+            .post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":60}"#, [:]),
+            (200, #"{"access_token":"two","expires_in":60}"#, [:]))
         let wall = ManualWallClock()
         let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x"]
         let credential = AzureCredentialFactory.make(.environment, environment: env, context: context(t, now: wall))
@@ -230,7 +270,9 @@ final class ScriptedCLIRunner: AzureCLIRunner {
 
     @Test func aFailedRefreshFallsBackToTheStillValidToken() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":3600}"#, [:]), (400, #"{"error":"invalid_client"}"#, [:]))
+        await t.on(
+            .post, "/oauth2/v2.0/token", json: (200, #"{"access_token":"one","expires_in":3600}"#, [:]),
+            (400, #"{"error":"invalid_client"}"#, [:]))
         let wall = ManualWallClock()
         let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x"]
         let credential = AzureCredentialFactory.make(.environment, environment: env, context: context(t, now: wall))
@@ -244,18 +286,32 @@ final class ScriptedCLIRunner: AzureCLIRunner {
     @Test func theDefaultChainFallsThroughToTheCLI() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "/metadata/", [.fail(.connectFailed)])
-        let runner = ScriptedCLIRunner(.success(AzureCLIResult(exitCode: 0, stdout: Data(#"{"accessToken":"cli","expires_on":1900000000}"#.utf8), stderr: "")))
+        let runner = ScriptedCLIRunner(
+            .success(
+                AzureCLIResult(
+                    exitCode: 0, stdout: Data(#"{"accessToken":"cli","expires_on":1900000000}"#.utf8), stderr: "")))
         let credential = AzureCredentialFactory.make(.default, environment: [:], context: context(t), cliRunner: runner)
         #expect(try await credential.token(for: "https://arm.test/.default").token.exposedValue == "cli")
     }
 
     @Test func theDefaultChainPrefersTheEnvironmentAndStopsOnARejectedSecret() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.post, "/oauth2/v2.0/token", json: (401, #"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x"}"#, [:]))
-        let runner = ScriptedCLIRunner(.success(AzureCLIResult(exitCode: 0, stdout: Data(#"{"accessToken":"cli","expires_on":1900000000}"#.utf8), stderr: "")))
+        await t.on(
+            .post, "/oauth2/v2.0/token",
+            json: (
+                401,
+                #"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x"}"#,
+                [:]
+            ))
+        let runner = ScriptedCLIRunner(
+            .success(
+                AzureCLIResult(
+                    exitCode: 0, stdout: Data(#"{"accessToken":"cli","expires_on":1900000000}"#.utf8), stderr: "")))
         let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "wrong"]
         let credential = AzureCredentialFactory.make(.default, environment: env, context: context(t), cliRunner: runner)
-        let error = try await #require(throws: AzureCredentialError.self) { try await credential.token(for: "https://arm.test/.default") }
+        let error = try await #require(throws: AzureCredentialError.self) {
+            try await credential.token(for: "https://arm.test/.default")
+        }
         #expect(error.kind == .rejected)
         #expect(error.code == "invalid_client")
         #expect(error.description.contains("AADSTS7000215: Invalid client secret provided."))
@@ -268,7 +324,9 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         await t.on(.get, "/metadata/", [.fail(.connectFailed)])
         let runner = ScriptedCLIRunner(.failure(.notInstalled))
         let credential = AzureCredentialFactory.make(.default, environment: [:], context: context(t), cliRunner: runner)
-        let error = try await #require(throws: AzureCredentialError.self) { try await credential.token(for: "https://arm.test/.default") }
+        let error = try await #require(throws: AzureCredentialError.self) {
+            try await credential.token(for: "https://arm.test/.default")
+        }
         #expect(error.description.contains("environment"))
         #expect(error.description.contains("managed identity"))
         #expect(error.description.contains("az is not installed"))
@@ -277,17 +335,33 @@ final class ScriptedCLIRunner: AzureCLIRunner {
     @Test func environmentVariablesChooseTheForm() {
         let ctx = context(ScriptedHTTPTransport())
         let ids = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"]
-        #expect(EnvironmentCredential(environment: ids.merging(["AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_CERTIFICATE_PATH": "/p"]) { a, _ in a }, context: ctx).form == .clientSecret)
-        #expect(EnvironmentCredential(environment: ids.merging(["AZURE_CLIENT_CERTIFICATE_PATH": "/p"]) { a, _ in a }, context: ctx).form == .certificate)
-        #expect(EnvironmentCredential(environment: ids.merging(["AZURE_FEDERATED_TOKEN_FILE": "/f"]) { a, _ in a }, context: ctx).form == .federatedToken)
+        #expect(
+            EnvironmentCredential(
+                environment: ids.merging(["AZURE_CLIENT_SECRET": "x", "AZURE_CLIENT_CERTIFICATE_PATH": "/p"]) { a, _ in
+                    a
+                }, context: ctx
+            ).form == .clientSecret)
+        #expect(
+            EnvironmentCredential(
+                environment: ids.merging(["AZURE_CLIENT_CERTIFICATE_PATH": "/p"]) { a, _ in a }, context: ctx
+            ).form == .certificate)
+        #expect(
+            EnvironmentCredential(
+                environment: ids.merging(["AZURE_FEDERATED_TOKEN_FILE": "/f"]) { a, _ in a }, context: ctx
+            ).form == .federatedToken)
         #expect(EnvironmentCredential(environment: ["AZURE_CLIENT_SECRET": "x"], context: ctx).form == nil)
-        #expect(EnvironmentCredential(environment: ids.merging(["AZURE_CLIENT_SECRET": ""]) { a, _ in a }, context: ctx).form == nil)
+        #expect(
+            EnvironmentCredential(environment: ids.merging(["AZURE_CLIENT_SECRET": ""]) { a, _ in a }, context: ctx)
+                .form == nil)
     }
 
     @Test func authorityHostVariableOverridesTheCloudsLogin() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.post, "/oauth2/v2.0/token", json: (200, tokenJSON, [:]))
-        let env = ["AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x", "AZURE_AUTHORITY_HOST": "https://login.other.test/"]
+        let env = [
+            "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "x",
+            "AZURE_AUTHORITY_HOST": "https://login.other.test/"
+        ]
         _ = try await EnvironmentCredential(environment: env, context: context(t)).token(for: "s/.default")
         #expect(await t.requests.first?.url.absoluteString == "https://login.other.test/t/oauth2/v2.0/token")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Testing
+
 @testable import Providers
 
 /// `DataDiskQueue`: changes asked for together go in one request, changes asked for while
@@ -22,24 +23,39 @@ import Testing
         func setCapacity(_ n: Int) { capacity = n }
 
         /// Attaches get LUNs from 0 up; a detach gives back 99 (where the fake says it was).
-        func apply(_ batch: [DataDiskChange], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws -> [Int?] {
+        func apply(_ batch: [DataDiskChange], onStarted: @Sendable (OperationHandle) async throws -> Void) async throws
+            -> [Int?]
+        {
             batches.append(batch.map { $0.isAttach ? $0.disk.name : "-" + $0.disk.name })
             if let bad = batch.first(where: { refuse.contains($0.disk.name) }) {
-                throw ArmError(kind: .http, operation: "attach data disk", resource: "vm", status: 409, code: "ConflictingUserInput",
-                               message: "disk \(bad.disk.name) is owned by another VM")
+                throw ArmError(
+                    kind: .http, operation: "attach data disk", resource: "vm", status: 409,
+                    code: "ConflictingUserInput",
+                    message: "disk \(bad.disk.name) is owned by another VM")
             }
             let url = URL(string: "https://arm.test/op/\(batches.count)")!
-            let attaching = batch.filter(\.isAttach).count, detaching = batch.count - attaching
+            let attaching = batch.filter(\.isAttach).count
+            let detaching = batch.count - attaching
             if let capacity, attached - detaching + attaching > capacity {
-                throw ArmError(kind: .invalidRequest, operation: "attach data disk", resource: "vm", code: ArmClient.maxDataDisksReached,
-                               message: "the VM has \(attached) data disks, its size allows \(capacity)")
+                throw ArmError(
+                    kind: .invalidRequest, operation: "attach data disk", resource: "vm",
+                    code: ArmClient.maxDataDisksReached,
+                    message: "the VM has \(attached) data disks, its size allows \(capacity)")
             }
             attached += attaching - detaching
-            try await onStarted(OperationHandle(operation: "attach", resource: "vm", method: .post, resourceURL: url, asyncOperationURL: url, startedAt: Date()))
+            try await onStarted(
+                OperationHandle(
+                    operation: "attach", resource: "vm", method: .post, resourceURL: url, asyncOperationURL: url,
+                    startedAt: Date()))
             if held { await withCheckedContinuation { gates.append($0) } }
             var luns: [Int?] = []
             for change in batch {
-                if change.isAttach { luns.append(nextLUN); nextLUN += 1 } else { luns.append(99) }
+                if change.isAttach {
+                    luns.append(nextLUN)
+                    nextLUN += 1
+                } else {
+                    luns.append(99)
+                }
             }
             return luns
         }
@@ -95,7 +111,11 @@ import Testing
         let q = queue(vm)
         let handles = HandleLog()
         let attach = { @Sendable (name: String) in
-            Task { try await q.attach(self.disk(name), timeout: .seconds(5)) { handle in await handles.record(name, handle.resourceURL.lastPathComponent) } }
+            Task {
+                try await q.attach(self.disk(name), timeout: .seconds(5)) { handle in
+                    await handles.record(name, handle.resourceURL.lastPathComponent)
+                }
+            }
         }
         let first = attach("first")
         try await waitUntil { await vm.waitingBatches == 1 }
@@ -190,7 +210,9 @@ import Testing
         await vm.open()
         let q = queue(vm)
         _ = try await q.attach(disk("kept"), timeout: .seconds(30))
-        let error = await #expect(throws: ArmError.self) { try await q.attach(disk("late"), timeout: .milliseconds(300)) }
+        let error = await #expect(throws: ArmError.self) {
+            try await q.attach(disk("late"), timeout: .milliseconds(300))
+        }
         #expect(error?.code == ArmClient.maxDataDisksReached)
     }
 }

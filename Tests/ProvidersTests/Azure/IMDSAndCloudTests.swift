@@ -1,25 +1,28 @@
 import Foundation
 import Model
 import Testing
+
 @testable import Providers
 
 @Suite struct IMDSClientTests {
     let instanceJSON = """
-    { "compute": { "azEnvironment": "AZUREPUBLICCLOUD", "location": "westus", "name": "examplevmname", "osType": "linux",
-        "resourceGroupName": "macikgo-test-may-23",
-        "resourceId": "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/macikgo-test-may-23/providers/Microsoft.Compute/virtualMachines/examplevmname",
-        "subscriptionId": "8d10da13-8125-4ba9-a717-bf7490507b3d", "vmId": "02aab8a4-74ef-476e-8182-f6d2ba4166a6", "vmSize": "Standard_A3", "zone": "",
-        "tagsList": [ { "name": "baz", "value": "bash" } ], "platformFaultDomain": "36",
-        "storageProfile": { "dataDisks": [ { "caching": "None", "createOption": "Empty", "diskSizeGB": "1024", "lun": "0",
-            "managedDisk": { "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/exampledatadiskname", "storageAccountType": "Standard_LRS" },
-            "name": "exampledatadiskname" } ] } },
-      "network": { "interface": [] } }
-    """
+        { "compute": { "azEnvironment": "AZUREPUBLICCLOUD", "location": "westus", "name": "examplevmname", "osType": "linux",
+            "resourceGroupName": "macikgo-test-may-23",
+            "resourceId": "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/macikgo-test-may-23/providers/Microsoft.Compute/virtualMachines/examplevmname",
+            "subscriptionId": "8d10da13-8125-4ba9-a717-bf7490507b3d", "vmId": "02aab8a4-74ef-476e-8182-f6d2ba4166a6", "vmSize": "Standard_A3", "zone": "",
+            "tagsList": [ { "name": "baz", "value": "bash" } ], "platformFaultDomain": "36",
+            "storageProfile": { "dataDisks": [ { "caching": "None", "createOption": "Empty", "diskSizeGB": "1024", "lun": "0",
+                "managedDisk": { "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/exampledatadiskname", "storageAccountType": "Standard_LRS" },
+                "name": "exampledatadiskname" } ] } },
+          "network": { "interface": [] } }
+        """
 
     @Test func readsTheInstanceWithTheMetadataHeader() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.get, "/metadata/instance?api-version=2021-02-01", json: (200, instanceJSON, [:]))
-        let instance = try await IMDSClient(baseURL: URL(string: "http://imds.test")!, transport: t, clock: RecordingTestClock()).instance()
+        let instance = try await IMDSClient(
+            baseURL: URL(string: "http://imds.test")!, transport: t, clock: RecordingTestClock()
+        ).instance()
         #expect(instance.compute.vmSize == "Standard_A3")
         #expect(instance.compute.storageProfile?.dataDisks?.first?.lun == "0")
         #expect(instance.virtualMachineID?.name == "examplevmname")
@@ -41,7 +44,9 @@ import Testing
 
     @Test func an410IsRetriedAndA400Reported() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.get, "/metadata/instance", json: (410, "", [:]), (400, #"{"error":"Bad request. Required metadata header not specified"}"#, [:]))
+        await t.on(
+            .get, "/metadata/instance", json: (410, "", [:]),
+            (400, #"{"error":"Bad request. Required metadata header not specified"}"#, [:]))
         let error = try await #require(throws: IMDSError.self) {
             try await IMDSClient(transport: t, clock: RecordingTestClock()).instance()
         }
@@ -58,7 +63,8 @@ import Testing
         #expect(AzureCloud.named("usgovernment")?.armScope == "https://management.usgovcloudapi.net/.default")
         #expect(AzureCloud.public.armScope == "https://management.azure.com/.default")
         #expect(AzureCloud.named("mars") == nil)
-        #expect(AzureCloud.resource(forScope: "https://management.azure.com/.default") == "https://management.azure.com/")
+        #expect(
+            AzureCloud.resource(forScope: "https://management.azure.com/.default") == "https://management.azure.com/")
     }
 
     @Test func theEmulatorOverridePointsEveryEndpointAtOnePlace() {
@@ -71,11 +77,16 @@ import Testing
 
     @Test func aCustomCloudIsReadFromTheMetadataEndpoint() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.get, "/metadata/endpoints?api-version=2022-09-01", json: (200, """
-        { "name": "AzureStackHub", "portal": "https://portal.local",
-          "authentication": { "loginEndpoint": "https://login.local/adfs", "audiences": ["https://management.adfs.local/abc", "x"], "tenant": "adfs", "identityProvider": "ADFS" },
-          "resourceManager": "https://management.local/", "suffixes": { "storage": "local" } }
-        """, [:]))
+        await t.on(
+            .get, "/metadata/endpoints?api-version=2022-09-01",
+            json: (
+                200,
+                """
+                { "name": "AzureStackHub", "portal": "https://portal.local",
+                  "authentication": { "loginEndpoint": "https://login.local/adfs", "audiences": ["https://management.adfs.local/abc", "x"], "tenant": "adfs", "identityProvider": "ADFS" },
+                  "resourceManager": "https://management.local/", "suffixes": { "storage": "local" } }
+                """, [:]
+            ))
         let cloud = try await AzureCloud.discover(armEndpoint: URL(string: "https://management.local")!, transport: t)
         #expect(cloud.name == "AzureStackHub")
         #expect(cloud.authorityHost.absoluteString == "https://login.local/adfs")
@@ -99,7 +110,10 @@ import Testing
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
         let result: Result<AzureHTTPResponse, any Error>
         do {
-            result = .success(try await transport.send(AzureHTTPRequest(method: .get, url: URL(string: "http://127.0.0.1:1/metadata/instance")!, timeout: .seconds(5))))
+            result = .success(
+                try await transport.send(
+                    AzureHTTPRequest(
+                        method: .get, url: URL(string: "http://127.0.0.1:1/metadata/instance")!, timeout: .seconds(5))))
         } catch {
             result = .failure(error)
         }
@@ -117,7 +131,8 @@ import Testing
     }
 
     @Test func anExtraCAFileIsLoaded() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-ca-\(UUID().uuidString).pem").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-ca-\(UUID().uuidString).pem")
+            .path
         try TestCertificate.shared.certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let transport = try AsyncHTTPClientTransport(configuration: .init(extraCAFile: path))

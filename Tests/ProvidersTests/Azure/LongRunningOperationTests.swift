@@ -1,25 +1,36 @@
 import Foundation
 import Model
 import Testing
+
 @testable import Providers
 
 @Suite struct LongRunningOperationTests {
     let disk = AzureFixtures.disk
-    let asyncURL = "https://arm.test/subscriptions/s/providers/Microsoft.Compute/locations/westus/DiskOperations/op1?api-version=2024-03-02"
-    let locationURL = "https://arm.test/subscriptions/s/providers/Microsoft.Compute/locations/westus/DiskOperations/op1?monitor=true&api-version=2024-03-02"
+    let asyncURL =
+        "https://arm.test/subscriptions/s/providers/Microsoft.Compute/locations/westus/DiskOperations/op1?api-version=2024-03-02"
+    let locationURL =
+        "https://arm.test/subscriptions/s/providers/Microsoft.Compute/locations/westus/DiskOperations/op1?monitor=true&api-version=2024-03-02"
 
     @Test func followsAzureAsyncOperationThenReadsTheResource() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.put, "/disks/myDisk", json: (202, #"{"properties":{"provisioningState":"Updating"}}"#,
-                                                   AzureFixtures.headers(("Azure-AsyncOperation", asyncURL), ("Location", locationURL), ("Retry-After", "3"))))
-        await t.on(.get, "DiskOperations/op1?api-version", json:
-            (200, #"{"status":"InProgress"}"#, AzureFixtures.headers(("Retry-After", "7"))),
+        await t.on(
+            .put, "/disks/myDisk",
+            json: (
+                202, #"{"properties":{"provisioningState":"Updating"}}"#,
+                AzureFixtures.headers(
+                    ("Azure-AsyncOperation", asyncURL), ("Location", locationURL), ("Retry-After", "3"))
+            ))
+        await t.on(
+            .get, "DiskOperations/op1?api-version",
+            json: (200, #"{"status":"InProgress"}"#, AzureFixtures.headers(("Retry-After", "7"))),
             (200, #"{"status":"Succeeded","properties":{"output":{}}}"#, [:]))
         await t.on(.get, "/disks/myDisk", json: (200, AzureFixtures.diskBody, [:]))
         let clock = RecordingTestClock()
         let client = AzureFixtures.client(t, clock: clock)
 
-        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 200)))
+        let operation = try await client.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 200)))
         #expect(operation.handle.asyncOperationURL?.absoluteString == asyncURL)
         let result = try await operation.wait(timeout: .seconds(3600), as: ArmDisk.self)
 
@@ -34,7 +45,9 @@ import Testing
 
     @Test func followsLocationWhenThereIsNoAsyncOperationHeader() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.delete, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Location", locationURL), ("Retry-After", "2"))))
+        await t.on(
+            .delete, "/disks/myDisk",
+            json: (202, "", AzureFixtures.headers(("Location", locationURL), ("Retry-After", "2"))))
         await t.on(.get, "monitor=true", json: (202, "", AzureFixtures.headers(("Retry-After", "5"))), (204, "", [:]))
         let clock = RecordingTestClock()
         let client = AzureFixtures.client(t, clock: clock)
@@ -53,7 +66,8 @@ import Testing
         await t.on(.get, "monitor=true", json: (202, "", [:]), (200, #"{"dataDisks":[{"lun":0,"name":"d"}]}"#, [:]))
         let client = AzureFixtures.client(t)
         struct Empty: Encodable {}
-        let operation = try await client.beginAction(AzureFixtures.vm, action: "attachDetachDataDisks", body: Empty(), operation: "attach")
+        let operation = try await client.beginAction(
+            AzureFixtures.vm, action: "attachDetachDataDisks", body: Empty(), operation: "attach")
         let profile = try await operation.wait(timeout: .seconds(600), as: ArmVirtualMachine.StorageProfile.self)
         #expect(profile?.dataDisks?.first?.lun == 0)
     }
@@ -61,13 +75,22 @@ import Testing
     @Test func pollsProvisioningStateWhenThereAreNoHeaders() async throws {
         let image = AzureFixtures.id("images/myImage")
         let t = ScriptedHTTPTransport()
-        await t.on(.put, "/images/myImage", json: (201, #"{"name":"myImage","properties":{"provisioningState":"Creating"}}"#, [:]))
-        await t.on(.get, "/images/myImage", json:
-            (200, #"{"name":"myImage","properties":{"provisioningState":"Creating"}}"#, AzureFixtures.headers(("Retry-After", "4"))),
+        await t.on(
+            .put, "/images/myImage",
+            json: (201, #"{"name":"myImage","properties":{"provisioningState":"Creating"}}"#, [:]))
+        await t.on(
+            .get, "/images/myImage",
+            json: (
+                200, #"{"name":"myImage","properties":{"provisioningState":"Creating"}}"#,
+                AzureFixtures.headers(("Retry-After", "4"))
+            ),
             (200, #"{"name":"myImage","properties":{"provisioningState":"Succeeded","hyperVGeneration":"V2"}}"#, [:]))
         let clock = RecordingTestClock()
         let client = AzureFixtures.client(t, clock: clock)
-        let body = ArmImage(location: "westus", properties: .init(storageProfile: .init(osDisk: .init(osType: "Linux", osState: "Generalized")), hyperVGeneration: "V2"))
+        let body = ArmImage(
+            location: "westus",
+            properties: .init(
+                storageProfile: .init(osDisk: .init(osType: "Linux", osState: "Generalized")), hyperVGeneration: "V2"))
         let operation = try await client.beginCreateImage(image, body)
         let result = try await operation.wait(timeout: .seconds(600), as: ArmImage.self)
         #expect(result?.properties?.provisioningState == "Succeeded")
@@ -79,10 +102,17 @@ import Testing
     @Test func failedOperationReportsAzuresErrorAndRequestID() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL))))
-        await t.on(.get, "DiskOperations/op1", json: (200, #"{"status":"Failed","error":{"code":"InternalDiskManagementError","message":"The disk could not be created."}}"#,
-                                                      AzureFixtures.headers(("x-ms-request-id", "req-42"))))
+        await t.on(
+            .get, "DiskOperations/op1",
+            json: (
+                200,
+                #"{"status":"Failed","error":{"code":"InternalDiskManagementError","message":"The disk could not be created."}}"#,
+                AzureFixtures.headers(("x-ms-request-id", "req-42"))
+            ))
         let client = AzureFixtures.client(t)
-        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let operation = try await client.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
         let error = try await #require(throws: ArmError.self) { try await operation.wait(timeout: .seconds(600)) }
         #expect(error.kind == .operationFailed)
         #expect(error.code == "InternalDiskManagementError")
@@ -105,7 +135,8 @@ import Testing
     }
 
     @Test func retryAfterIsClampedToThePollPolicy() {
-        let policy = LongRunningPollPolicy(defaultInterval: .seconds(10), minimumInterval: .seconds(1), maximumInterval: .seconds(60))
+        let policy = LongRunningPollPolicy(
+            defaultInterval: .seconds(10), minimumInterval: .seconds(1), maximumInterval: .seconds(60))
         #expect(policy.interval(after: AzureFixtures.headers(("Retry-After", "0"))) == .seconds(1))
         #expect(policy.interval(after: AzureFixtures.headers(("Retry-After", "1200"))) == .seconds(60))
         #expect(policy.interval(after: AzureFixtures.headers(("retry-after", "15"))) == .seconds(15))
@@ -114,11 +145,17 @@ import Testing
 
     @Test func rejoinsAStoredOperationWithoutReissuingIt() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL), ("Retry-After", "1"))))
-        await t.on(.get, "DiskOperations/op1", json: (200, #"{"status":"InProgress"}"#, [:]), (200, #"{"status":"Succeeded"}"#, [:]))
+        await t.on(
+            .put, "/disks/myDisk",
+            json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL), ("Retry-After", "1"))))
+        await t.on(
+            .get, "DiskOperations/op1", json: (200, #"{"status":"InProgress"}"#, [:]),
+            (200, #"{"status":"Succeeded"}"#, [:]))
         await t.on(.get, "/disks/myDisk", json: (200, AzureFixtures.diskBody, [:]))
         let first = AzureFixtures.client(t)
-        let started = try await first.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 200)))
+        let started = try await first.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 200)))
         // The journal stores the handle; the process dies here.
         let stored = try JSONEncoder().encode(started.handle)
 
@@ -134,11 +171,17 @@ import Testing
 
     @Test func aRejoinedOperationWhoseURLIsGoneFallsBackToTheResource() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.get, "DiskOperations/op1", json: (404, #"{"error":{"code":"ResourceNotFound","message":"operation expired"}}"#, [:]))
-        await t.on(.get, "/disks/myDisk", json: (200, #"{"name":"myDisk","properties":{"provisioningState":"Updating"}}"#, [:]), (200, AzureFixtures.diskBody, [:]))
+        await t.on(
+            .get, "DiskOperations/op1",
+            json: (404, #"{"error":{"code":"ResourceNotFound","message":"operation expired"}}"#, [:]))
+        await t.on(
+            .get, "/disks/myDisk",
+            json: (200, #"{"name":"myDisk","properties":{"provisioningState":"Updating"}}"#, [:]),
+            (200, AzureFixtures.diskBody, [:]))
         let client = AzureFixtures.client(t)
-        let handle = OperationHandle(operation: "create disk", resource: disk.description, method: .put, resourceURL: client.url(for: disk),
-                                     asyncOperationURL: URL(string: asyncURL), startedAt: Date())
+        let handle = OperationHandle(
+            operation: "create disk", resource: disk.description, method: .put, resourceURL: client.url(for: disk),
+            asyncOperationURL: URL(string: asyncURL), startedAt: Date())
         let result = try await client.operation(resuming: handle).wait(timeout: .seconds(600), as: ArmDisk.self)
         #expect(result?.properties?.provisioningState == "Succeeded")
         #expect(await t.requests(.get, containing: "DiskOperations/op1").count == 1)
@@ -146,20 +189,30 @@ import Testing
 
     @Test func rejoinedDeleteWithoutURLsWaitsForTheResourceToGo() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.get, "/disks/myDisk", json: (200, #"{"properties":{"provisioningState":"Deleting"}}"#, [:]), (404, #"{"error":{"code":"ResourceNotFound","message":"gone"}}"#, [:]))
+        await t.on(
+            .get, "/disks/myDisk", json: (200, #"{"properties":{"provisioningState":"Deleting"}}"#, [:]),
+            (404, #"{"error":{"code":"ResourceNotFound","message":"gone"}}"#, [:]))
         let client = AzureFixtures.client(t)
-        let handle = OperationHandle(operation: "delete disk", resource: disk.description, method: .delete, resourceURL: client.url(for: disk), startedAt: Date())
+        let handle = OperationHandle(
+            operation: "delete disk", resource: disk.description, method: .delete, resourceURL: client.url(for: disk),
+            startedAt: Date())
         let result = try await client.operation(resuming: handle).wait(timeout: .seconds(600))
         #expect(result == nil)
     }
 
     @Test func timesOutWithARejoinableError() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL), ("Retry-After", "10"))))
-        await t.on(.get, "DiskOperations/op1", json: (200, #"{"status":"InProgress"}"#, AzureFixtures.headers(("Retry-After", "10"))))
+        await t.on(
+            .put, "/disks/myDisk",
+            json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL), ("Retry-After", "10"))))
+        await t.on(
+            .get, "DiskOperations/op1",
+            json: (200, #"{"status":"InProgress"}"#, AzureFixtures.headers(("Retry-After", "10"))))
         let clock = RecordingTestClock()
         let client = AzureFixtures.client(t, clock: clock)
-        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let operation = try await client.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
         let error = try await #require(throws: ArmError.self) { try await operation.wait(timeout: .seconds(45)) }
         #expect(error.kind == .operationTimedOut)
         #expect(error.description.contains("run again to wait for it"))
@@ -171,7 +224,9 @@ import Testing
         await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", asyncURL))))
         await t.on(.get, "DiskOperations/op1", json: (200, #"{"status":"InProgress"}"#, [:]))
         let client = AzureFixtures.client(t)
-        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let operation = try await client.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
         let task = Task { try await operation.wait(timeout: .seconds(100_000_000)) }
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
@@ -179,9 +234,13 @@ import Testing
 
     @Test func theTokenIsNeverSentToAnotherHost() async throws {
         let t = ScriptedHTTPTransport()
-        await t.on(.put, "/disks/myDisk", json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", "https://evil.example/op?api-version=1"))))
+        await t.on(
+            .put, "/disks/myDisk",
+            json: (202, "", AzureFixtures.headers(("Azure-AsyncOperation", "https://evil.example/op?api-version=1"))))
         let client = AzureFixtures.client(t)
-        let operation = try await client.beginCreateDisk(disk, ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
+        let operation = try await client.beginCreateDisk(
+            disk,
+            ArmDisk(location: "westus", properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
         let error = try await #require(throws: ArmError.self) { try await operation.wait(timeout: .seconds(600)) }
         #expect(error.description.contains("refusing to send the ARM token to https://evil.example"))
         #expect(await t.requests(containing: "evil.example").isEmpty)

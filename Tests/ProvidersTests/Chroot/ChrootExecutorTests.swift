@@ -7,19 +7,25 @@ import Testing
 struct ChrootExecutorTests {
     @Test func theCommandLineQuotesEverythingAndHidesValuesInTheDisplay() throws {
         let command = ChrootCommand(
-            root: "/mnt/kiln/a b", command: "echo $(id -u) \"$HOME\"", environment: ["SECRET": "hunter2 'x'"], device: "/dev/sdc1")
+            root: "/mnt/kiln/a b", command: "echo $(id -u) \"$HOME\"", environment: ["SECRET": "hunter2 'x'"],
+            device: "/dev/sdc1")
         let (line, display) = try SystemChrootExecutor.commandLine(for: command)
-        #expect(line == "env -i 'DEVICE=/dev/sdc1' 'MOUNT_PATH=/mnt/kiln/a b' 'PATH=\(ChrootCommand.defaultPath)' 'SECRET=hunter2 '\\''x'\\''' chroot '/mnt/kiln/a b' /bin/sh -c 'echo $(id -u) \"$HOME\"'")
+        #expect(
+            line
+                == "env -i 'DEVICE=/dev/sdc1' 'MOUNT_PATH=/mnt/kiln/a b' 'PATH=\(ChrootCommand.defaultPath)' 'SECRET=hunter2 '\\''x'\\''' chroot '/mnt/kiln/a b' /bin/sh -c 'echo $(id -u) \"$HOME\"'"
+        )
         #expect(!display.contains("hunter2"))
         #expect(display.contains("SECRET=…"))
     }
 
     @Test func kilnVariablesWinOverTheStepsAndBadNamesAreRefused() throws {
-        let command = ChrootCommand(root: "/r", command: "true", environment: ["MOUNT_PATH": "/elsewhere", "PATH": "/bin"], device: "/dev/sdc1")
+        let command = ChrootCommand(
+            root: "/r", command: "true", environment: ["MOUNT_PATH": "/elsewhere", "PATH": "/bin"], device: "/dev/sdc1")
         #expect(command.effectiveEnvironment == ["MOUNT_PATH": "/r", "PATH": "/bin", "DEVICE": "/dev/sdc1"])
         for bad in ["1ABC", "A B", "A=B", "-x", ""] {
             #expect(throws: ChrootError.self) {
-                try SystemChrootExecutor.commandLine(for: ChrootCommand(root: "/r", command: "true", environment: [bad: "v"]))
+                try SystemChrootExecutor.commandLine(
+                    for: ChrootCommand(root: "/r", command: "true", environment: [bad: "v"]))
             }
         }
     }
@@ -35,11 +41,15 @@ struct ChrootExecutorTests {
         let result = try await executor.run(
             ChrootCommand(
                 root: root,
-                command: "printf '%s|%s|%s|%s\\n' \"$GREETING\" \"$TRICKY\" \"$DEVICE\" \"$MOUNT_PATH\"; echo to-stderr >&2; exit 7",
+                command:
+                    "printf '%s|%s|%s|%s\\n' \"$GREETING\" \"$TRICKY\" \"$DEVICE\" \"$MOUNT_PATH\"; echo to-stderr >&2; exit 7",
                 environment: ["GREETING": "hello world", "TRICKY": "it's $x `y`"], device: "/dev/loop99p1"),
             output: { lines.append($0) })
         #expect(result.termination == .exited(7))
-        #expect(lines.values.filter { $0.stream == .stdout }.map(\.text) == ["hello world|it's $x `y`|/dev/loop99p1|\(root)"])
+        #expect(
+            lines.values.filter { $0.stream == .stdout }.map(\.text) == [
+                "hello world|it's $x `y`|/dev/loop99p1|\(root)"
+            ])
         #expect(lines.values.filter { $0.stream == .stderr }.map(\.text) == ["to-stderr"])
         #expect(result.tail == ["hello world|it's $x `y`|/dev/loop99p1|\(root)", "to-stderr"])
     }
@@ -57,7 +67,9 @@ struct ChrootExecutorTests {
         // read the host's /etc/whoami (which does not exist).
         let lines = Collector<String>()
         let result = try await executor.run(
-            ChrootCommand(root: root, command: "echo \"$(touch \(marker) 2>/dev/null; echo hi from $(cat /etc/whoami))\" \"[$HOME]\""),
+            ChrootCommand(
+                root: root,
+                command: "echo \"$(touch \(marker) 2>/dev/null; echo hi from $(cat /etc/whoami))\" \"[$HOME]\""),
             output: { lines.append($0.text) })
         #expect(result.succeeded)
         #expect(lines.values == ["hi from the chroot []"], "the chroot's shell expands $(…) and sees no host HOME")
@@ -73,7 +85,8 @@ struct ChrootExecutorTests {
         let executor = SystemChrootExecutor(runner: ProcessCommandRunner())
         let lines = Collector<String>()
         let result = try await executor.run(
-            ChrootCommand(root: root, command: "env", environment: ["STEP_VAR": "1"]), output: { lines.append($0.text) })
+            ChrootCommand(root: root, command: "env", environment: ["STEP_VAR": "1"]), output: { lines.append($0.text) }
+        )
         #expect(result.succeeded)
         let names = Set(lines.values.map { String($0.prefix { $0 != "=" }) })
         #expect(names.isSuperset(of: ["PATH", "MOUNT_PATH", "STEP_VAR"]))
@@ -91,12 +104,16 @@ struct ChrootExecutorTests {
         let executor = SystemChrootExecutor(runner: ProcessCommandRunner())
         await #expect {
             _ = try await executor.run(
-                ChrootCommand(root: root, command: "sleep 300 & echo $! > /tmp/child.pid; wait", timeout: .seconds(1)), output: { _ in })
+                ChrootCommand(root: root, command: "sleep 300 & echo $! > /tmp/child.pid; wait", timeout: .seconds(1)),
+                output: { _ in })
         } throws: { error in
             if case CommandRunnerError.timedOut(let command, _, _) = error { return command.hasPrefix("env -i") }
             return false
         }
-        let pid = try #require(Int32(String(contentsOfFile: "\(root)/tmp/child.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(
+                String(contentsOfFile: "\(root)/tmp/child.pid", encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)))
         #expect(await eventually { !processIsAlive(pid) })
     }
 
@@ -109,14 +126,22 @@ struct ChrootExecutorTests {
         try scratch.write("root/etc/app/app.conf", "old\n")
         let executor = SystemChrootExecutor(runner: ProcessCommandRunner())
 
-        try await executor.upload(from: "\(scratch.path)/src/app.conf", to: "/etc/app/app.conf", root: root, mode: 0o640)
+        try await executor.upload(
+            from: "\(scratch.path)/src/app.conf", to: "/etc/app/app.conf", root: root, mode: 0o640)
         #expect(try String(contentsOfFile: "\(root)/etc/app/app.conf", encoding: .utf8) == "key = value\n")
-        #expect(try FileManager.default.attributesOfItem(atPath: "\(root)/etc/app/app.conf")[.posixPermissions] as? Int == 0o640)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/app") == ["app.conf"], "no temp file left behind")
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: "\(root)/etc/app/app.conf")[.posixPermissions] as? Int
+                == 0o640)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/app") == ["app.conf"],
+            "no temp file left behind")
 
         // Without a mode, the host file's mode is kept; new directories are created.
-        try await executor.upload(from: "\(scratch.path)/src/app.conf", to: "/opt/new dir/copy.conf", root: root, mode: nil)
-        #expect(try FileManager.default.attributesOfItem(atPath: "\(root)/opt/new dir/copy.conf")[.posixPermissions] as? Int == 0o600)
+        try await executor.upload(
+            from: "\(scratch.path)/src/app.conf", to: "/opt/new dir/copy.conf", root: root, mode: nil)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: "\(root)/opt/new dir/copy.conf")[.posixPermissions] as? Int
+                == 0o600)
     }
 
     @Test func uploadsADirectoryMergingIntoTheDestination() async throws {
@@ -132,9 +157,13 @@ struct ChrootExecutorTests {
         try await executor.upload(from: "\(scratch.path)/tree", to: "/srv", root: root, mode: nil)
         #expect(try String(contentsOfFile: "\(root)/srv/a.txt", encoding: .utf8) == "a")
         #expect(try String(contentsOfFile: "\(root)/srv/existing.txt", encoding: .utf8) == "kept")
-        #expect(try FileManager.default.attributesOfItem(atPath: "\(root)/srv/sub dir/b.sh")[.posixPermissions] as? Int == 0o755)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: "\(root)/srv/sub dir/b.sh")[.posixPermissions] as? Int
+                == 0o755)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/srv/link") == "a.txt")
-        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: "\(root)/srv").filter { $0.contains(".kiln-upload") }
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: "\(root)/srv").filter {
+            $0.contains(".kiln-upload")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -166,7 +195,9 @@ struct ChrootExecutorTests {
 
         try await executor.upload(from: "\(scratch.path)/tree", to: "/", root: root, mode: nil)
         #expect(FileManager.default.fileExists(atPath: "\(root)/usr/bin/tool"))
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/bin") == "usr/bin", "the image's link stays")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/bin") == "usr/bin",
+            "the image's link stays")
 
         await #expect {
             try await executor.upload(from: "\(scratch.path)/src/file", to: "/loop-a/x", root: root, mode: nil)
@@ -178,9 +209,15 @@ struct ChrootExecutorTests {
 
     @Test func uploadRefusesPathsThatLeaveTheRootAndMissingSources() async throws {
         let executor = SystemChrootExecutor(runner: InMemoryCommandRunner())
-        await #expect(throws: ChrootError.self) { try await executor.upload(from: "/etc/hostname", to: "/../etc/x", root: "/r", mode: nil) }
-        await #expect(throws: ChrootError.self) { try await executor.upload(from: "/etc/hostname", to: "relative", root: "/r", mode: nil) }
-        await #expect(throws: ChrootError.self) { try await executor.upload(from: "/nonexistent/kiln", to: "/x", root: "/r", mode: nil) }
+        await #expect(throws: ChrootError.self) {
+            try await executor.upload(from: "/etc/hostname", to: "/../etc/x", root: "/r", mode: nil)
+        }
+        await #expect(throws: ChrootError.self) {
+            try await executor.upload(from: "/etc/hostname", to: "relative", root: "/r", mode: nil)
+        }
+        await #expect(throws: ChrootError.self) {
+            try await executor.upload(from: "/nonexistent/kiln", to: "/x", root: "/r", mode: nil)
+        }
     }
 
     @Test func aFailingCopyCommandIsAFileOperationError() async throws {
@@ -196,6 +233,8 @@ struct ChrootExecutorTests {
             guard case ChrootError.fileOperationFailed(let operation, let cause) = error else { return false }
             return operation.contains("/etc/f") && cause.contains("Read-only file system")
         }
-        #expect(await runner.commands.allSatisfy { $0.hasPrefix("sudo /bin/sh -c ") }, "file operations go through the wrapper")
+        #expect(
+            await runner.commands.allSatisfy { $0.hasPrefix("sudo /bin/sh -c ") },
+            "file operations go through the wrapper")
     }
 }

@@ -19,7 +19,8 @@ struct HostFileCopyTests {
             try FileManager.default.createDirectory(atPath: "\(root)/etc", withIntermediateDirectories: true)
             try scratch.write("host/resolv.conf", "nameserver 10.0.0.53\n")
             // The host's own resolv.conf is often a symlink: its content is what is copied.
-            try FileManager.default.createSymbolicLink(atPath: "\(scratch.path)/host/resolv-link", withDestinationPath: "resolv.conf")
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(scratch.path)/host/resolv-link", withDestinationPath: "resolv.conf")
             hostResolv = "\(scratch.path)/host/resolv-link"
         }
 
@@ -48,14 +49,18 @@ struct HostFileCopyTests {
     @Test func aSymlinkIsRestoredAsTheSameSymlink() async throws {
         let f = try Fixture()
         defer { f.scratch.remove() }
-        try FileManager.default.createSymbolicLink(atPath: f.image, withDestinationPath: "../run/systemd/resolve/stub-resolv.conf")
+        try FileManager.default.createSymbolicLink(
+            atPath: f.image, withDestinationPath: "../run/systemd/resolve/stub-resolv.conf")
 
         try await f.executor.copyHostFile(f.hostResolv, to: "/etc/resolv.conf", root: f.root)
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: f.image)) == nil, "the copy is a regular file")
+        #expect(
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: f.image)) == nil, "the copy is a regular file")
         #expect(try String(contentsOfFile: f.image, encoding: .utf8) == "nameserver 10.0.0.53\n")
 
         #expect(try await f.executor.restoreHostFile(at: "/etc/resolv.conf", root: f.root) == .restoredOriginal)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: f.image) == "../run/systemd/resolve/stub-resolv.conf")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: f.image)
+                == "../run/systemd/resolve/stub-resolv.conf")
         #expect(try f.etcListing() == ["resolv.conf"])
     }
 
@@ -105,7 +110,7 @@ struct InMemoryChrootExecutorTests {
     @Test func savesAndRestoresLikeTheRealOne() async throws {
         let executor = InMemoryChrootExecutor(files: [
             "/host/resolv.conf": .file(contents: "host", mode: 0o644),
-            "/r/etc/resolv.conf": .symlink(target: "../run/stub"),
+            "/r/etc/resolv.conf": .symlink(target: "../run/stub")
         ])
         try await executor.copyHostFile("/host/resolv.conf", to: "/etc/resolv.conf", root: "/r")
         #expect(await executor.files["/r/etc/resolv.conf"] == .file(contents: "host", mode: 0o644))
@@ -115,21 +120,32 @@ struct InMemoryChrootExecutorTests {
     }
 
     @Test func errorPaths() async throws {
-        let executor = InMemoryChrootExecutor(files: ["/host/f": .file(contents: "x", mode: 0o644), "/r/etc": .directory])
-        await #expect(throws: ChrootError.self) { try await executor.copyHostFile("/host/missing", to: "/etc/f", root: "/r") }
-        await #expect(throws: ChrootError.self) { try await executor.copyHostFile("/host/f", to: "/etc", root: "/r") }
-        await #expect(throws: ChrootError.self) { try await executor.upload(from: "/host/f", to: "../x", root: "/r", mode: nil) }
-        await executor.setFailFileOperations("disk full")
-        await #expect(throws: ChrootError.self) { try await executor.upload(from: "/host/f", to: "/x", root: "/r", mode: nil) }
+        let executor = InMemoryChrootExecutor(files: [
+            "/host/f": .file(contents: "x", mode: 0o644), "/r/etc": .directory
+        ])
         await #expect(throws: ChrootError.self) {
-            _ = try await executor.run(ChrootCommand(root: "/r", command: "true", environment: ["BAD NAME": "x"]), output: { _ in })
+            try await executor.copyHostFile("/host/missing", to: "/etc/f", root: "/r")
+        }
+        await #expect(throws: ChrootError.self) { try await executor.copyHostFile("/host/f", to: "/etc", root: "/r") }
+        await #expect(throws: ChrootError.self) {
+            try await executor.upload(from: "/host/f", to: "../x", root: "/r", mode: nil)
+        }
+        await executor.setFailFileOperations("disk full")
+        await #expect(throws: ChrootError.self) {
+            try await executor.upload(from: "/host/f", to: "/x", root: "/r", mode: nil)
+        }
+        await #expect(throws: ChrootError.self) {
+            _ = try await executor.run(
+                ChrootCommand(root: "/r", command: "true", environment: ["BAD NAME": "x"]), output: { _ in })
         }
         await executor.on("apt-get", respond: .exit(100, stderr: ["E: Unable to locate package"]))
-        let result = try await executor.run(ChrootCommand(root: "/r", command: "apt-get install nope", timeout: .seconds(5)), output: { _ in })
+        let result = try await executor.run(
+            ChrootCommand(root: "/r", command: "apt-get install nope", timeout: .seconds(5)), output: { _ in })
         #expect(result.termination == .exited(100))
         await executor.on("sleep", respond: .timeout)
         await #expect(throws: CommandRunnerError.self) {
-            _ = try await executor.run(ChrootCommand(root: "/r", command: "sleep 9", timeout: .seconds(1)), output: { _ in })
+            _ = try await executor.run(
+                ChrootCommand(root: "/r", command: "sleep 9", timeout: .seconds(1)), output: { _ in })
         }
         #expect(await executor.commands.map(\.command) == ["apt-get install nope", "sleep 9"])
     }

@@ -26,7 +26,8 @@ struct ProcessCommandRunnerTests {
         let fd = open("/dev/null", O_RDONLY)
         #expect(fd > 2)
         defer { close(fd) }
-        let result = try await runner.run(CommandSpec("if [ -e /proc/$$/fd/\(fd) ]; then echo inherited; else echo closed; fi", captureStdout: true))
+        let result = try await runner.run(
+            CommandSpec("if [ -e /proc/$$/fd/\(fd) ]; then echo inherited; else echo closed; fi", captureStdout: true))
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "closed")
     }
 
@@ -42,9 +43,11 @@ struct ProcessCommandRunnerTests {
     }
 
     @Test func keepsOnlyTheLastLinesAsTail() async throws {
-        let result = try await runner.run(CommandSpec("i=1; while [ $i -le 100 ]; do echo line$i; i=$((i+1)); done; exit 1", tailLines: 5))
+        let result = try await runner.run(
+            CommandSpec("i=1; while [ $i -le 100 ]; do echo line$i; i=$((i+1)); done; exit 1", tailLines: 5))
         #expect(result.tail == ["line96", "line97", "line98", "line99", "line100"])
-        #expect(throws: CommandRunnerError.failed(command: result.command, termination: .exited(1), tail: result.tail)) {
+        #expect(throws: CommandRunnerError.failed(command: result.command, termination: .exited(1), tail: result.tail))
+        {
             try result.check()
         }
     }
@@ -60,14 +63,16 @@ struct ProcessCommandRunnerTests {
         defer { scratch.remove() }
         let pidFile = "\(scratch.path)/child.pid"
         let spec = CommandSpec(
-            "sleep 300 & echo $! > \(shellQuote(pidFile)); echo started; wait", timeout: .seconds(1), killGracePeriod: .seconds(2))
+            "sleep 300 & echo $! > \(shellQuote(pidFile)); echo started; wait", timeout: .seconds(1),
+            killGracePeriod: .seconds(2))
         await #expect {
             try await runner.run(spec)
         } throws: { error in
             guard case CommandRunnerError.timedOut(_, _, let tail) = error else { return false }
             return tail == ["started"] && "\(error)".contains("did not finish within")
         }
-        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await eventually { !processIsAlive(pid) }, "the child sleep \(pid) must die with its group")
     }
 
@@ -77,9 +82,14 @@ struct ProcessCommandRunnerTests {
         let pidFile = "\(scratch.path)/child.pid"
         let runner = self.runner
         let task = Task {
-            try await runner.run(CommandSpec("sleep 300 & echo $! > \(shellQuote(pidFile)); wait", killGracePeriod: .seconds(2)))
+            try await runner.run(
+                CommandSpec("sleep 300 & echo $! > \(shellQuote(pidFile)); wait", killGracePeriod: .seconds(2)))
         }
-        #expect(await eventually { FileManager.default.fileExists(atPath: pidFile) && ((try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") ?? false) })
+        #expect(
+            await eventually {
+                FileManager.default.fileExists(atPath: pidFile)
+                    && ((try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") ?? false)
+            })
         task.cancel()
         await #expect {
             try await task.value
@@ -87,7 +97,8 @@ struct ProcessCommandRunnerTests {
             if case CommandRunnerError.cancelled = error { return true }
             return false
         }
-        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await eventually { !processIsAlive(pid) })
     }
 
@@ -98,28 +109,33 @@ struct ProcessCommandRunnerTests {
         #expect(finished.termination == .exited(4))
         let started = ContinuousClock.now
         await #expect(throws: CommandRunnerError.self) {
-            let spec = CommandSpec("exec >&- 2>&-; sleep 300", timeout: .milliseconds(300),
-                                   killGracePeriod: .seconds(5))
+            let spec = CommandSpec(
+                "exec >&- 2>&-; sleep 300", timeout: .milliseconds(300),
+                killGracePeriod: .seconds(5))
             try await runner.run(spec)
         }
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
     @Test func sigtermIgnoringCommandsGetSigkillAfterTheGracePeriod() async throws {
-        let spec = CommandSpec("trap '' TERM; echo ready; while :; do sleep 1; done", timeout: .milliseconds(500), killGracePeriod: .milliseconds(500))
+        let spec = CommandSpec(
+            "trap '' TERM; echo ready; while :; do sleep 1; done", timeout: .milliseconds(500),
+            killGracePeriod: .milliseconds(500))
         await #expect(throws: CommandRunnerError.self) { try await runner.run(spec) }
     }
 
     @Test func passesEnvironmentValuesVerbatim() async throws {
-        let result = try await runner.runChecked(CommandSpec(
-            "printf '%s|%s' \"$KILN_TEST_A\" \"$KILN_TEST_B\"",
-            environment: ["KILN_TEST_A": "a b $HOME", "KILN_TEST_B": "it's"], captureStdout: true))
+        let result = try await runner.runChecked(
+            CommandSpec(
+                "printf '%s|%s' \"$KILN_TEST_A\" \"$KILN_TEST_B\"",
+                environment: ["KILN_TEST_A": "a b $HOME", "KILN_TEST_B": "it's"], captureStdout: true))
         #expect(result.stdout == "a b $HOME|it's")
     }
 
     @Test func withoutInheritanceOnlyTheGivenEnvironmentIsSet() async throws {
-        let result = try await runner.runChecked(CommandSpec(
-            "/usr/bin/env", environment: ["KILN_ONLY": "1"], inheritEnvironment: false, captureStdout: true))
+        let result = try await runner.runChecked(
+            CommandSpec(
+                "/usr/bin/env", environment: ["KILN_ONLY": "1"], inheritEnvironment: false, captureStdout: true))
         let names = Set(result.stdout.split(separator: "\n").map { String($0.prefix { $0 != "=" }) })
         #expect(names.contains("KILN_ONLY"))
         #expect(!names.contains("HOME"))
@@ -129,17 +145,19 @@ struct ProcessCommandRunnerTests {
     @Test func runsInTheWorkingDirectory() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let result = try await runner.runChecked(CommandSpec("pwd -P", workingDirectory: scratch.path, captureStdout: true))
+        let result = try await runner.runChecked(
+            CommandSpec("pwd -P", workingDirectory: scratch.path, captureStdout: true))
         let expected = URL(fileURLWithPath: scratch.path).resolvingSymlinksInPath().path
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected)
     }
 
     @Test func appliesTheWrapperToTheCommandLine() async throws {
         let seen = Collector<String>()
-        let wrapped = ProcessCommandRunner(wrapper: CommandWrapper { command in
-            seen.append(command)
-            return "echo wrapped; " + command
-        })
+        let wrapped = ProcessCommandRunner(
+            wrapper: CommandWrapper { command in
+                seen.append(command)
+                return "echo wrapped; " + command
+            })
         let result = try await wrapped.runChecked(CommandSpec("echo inner", captureStdout: true))
         #expect(result.stdout == "wrapped\ninner\n")
         #expect(seen.values == ["echo inner"])

@@ -11,7 +11,8 @@ struct BlockDeviceTests {
         let nvme = AttachedBlockDevice(lun: 1, link: "/dev/disk/azure/data/by-lun/1", path: "/dev/nvme0n3")
         let loop = AttachedBlockDevice(lun: 2, link: "/dev/disk/azure/scsi1/lun2", path: "/dev/loop7")
         #expect(devices.candidatePartitionPaths(1, of: sd) == ["/dev/disk/azure/scsi1/lun0-part1", "/dev/sdc1"])
-        #expect(devices.candidatePartitionPaths(2, of: nvme) == ["/dev/disk/azure/data/by-lun/1-part2", "/dev/nvme0n3p2"])
+        #expect(
+            devices.candidatePartitionPaths(2, of: nvme) == ["/dev/disk/azure/data/by-lun/1-part2", "/dev/nvme0n3p2"])
         #expect(devices.candidatePartitionPaths(1, of: loop).last == "/dev/loop7p1")
         #expect(devices.candidateLinks(lun: 0) == ["/dev/disk/azure/data/by-lun/0", "/dev/disk/azure/scsi1/lun0"])
     }
@@ -24,10 +25,14 @@ struct BlockDeviceTests {
         do {
             // One partition, made visible the way the emulator does it (partx, since the
             // kernel here parses no partition tables).
-            try await host("printf 'label: dos\\n,\\n' | sfdisk -q \(shellQuote(loop.device)) && partx -a \(shellQuote(loop.device)) || partx -u \(shellQuote(loop.device))")
+            try await host(
+                "printf 'label: dos\\n,\\n' | sfdisk -q \(shellQuote(loop.device)) && partx -a \(shellQuote(loop.device)) || partx -u \(shellQuote(loop.device))"
+            )
             let root = "\(scratch.path)/dev"
-            try FileManager.default.createDirectory(atPath: "\(root)/disk/azure/scsi1", withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/scsi1/lun0", withDestinationPath: loop.device)
+            try FileManager.default.createDirectory(
+                atPath: "\(root)/disk/azure/scsi1", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(root)/disk/azure/scsi1/lun0", withDestinationPath: loop.device)
             let devices = SystemBlockDevices(deviceRoot: root, pollInterval: .milliseconds(20))
 
             let device = try await devices.waitForDevice(lun: 0, timeout: .seconds(10))
@@ -37,7 +42,8 @@ struct BlockDeviceTests {
             #expect(try await devices.waitForPartition(1, of: device, timeout: .seconds(10)) == loop.device + "p1")
             #expect(try await devices.waitForPartition(nil, of: device, timeout: .seconds(1)) == loop.device)
             // With a -part1 link, the link wins and is resolved.
-            try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/scsi1/lun0-part1", withDestinationPath: loop.device + "p1")
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(root)/disk/azure/scsi1/lun0-part1", withDestinationPath: loop.device + "p1")
             #expect(try await devices.waitForPartition(1, of: device, timeout: .seconds(1)) == loop.device + "p1")
         } catch {
             await loop.detach()
@@ -54,10 +60,12 @@ struct BlockDeviceTests {
         do {
             let root = "\(scratch.path)/dev"
             let name = (loop.device as NSString).lastPathComponent
-            try FileManager.default.createDirectory(atPath: "\(root)/disk/azure/data/by-lun", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "\(root)/disk/azure/data/by-lun", withIntermediateDirectories: true)
             // ROOT/loopN -> /dev/loopN, and the by-lun link relative to it, as udev makes them.
             try FileManager.default.createSymbolicLink(atPath: "\(root)/\(name)", withDestinationPath: loop.device)
-            try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/data/by-lun/5", withDestinationPath: "../../../../\(name)")
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(root)/disk/azure/data/by-lun/5", withDestinationPath: "../../../../\(name)")
             let devices = SystemBlockDevices(deviceRoot: root + "/", pollInterval: .milliseconds(20))
             let device = try #require(try await devices.device(lun: 5))
             #expect(device.path == loop.device)
@@ -81,7 +89,7 @@ struct BlockDeviceTests {
         }
         try namespace("nvme0n1", model: SystemBlockDevices.remoteNVMeModel, nsid: 1)  // the OS disk
         try namespace("nvme0n3", model: SystemBlockDevices.remoteNVMeModel, nsid: 3)  // LUN 1
-        try namespace("nvme1n1", model: "Microsoft NVMe Direct Disk v2", nsid: 3)     // a local disk
+        try namespace("nvme1n1", model: "Microsoft NVMe Direct Disk v2", nsid: 3)  // a local disk
         try scratch.write("sys/block/nvme0n3p1/device/model", SystemBlockDevices.remoteNVMeModel)
         try scratch.write("dev/nvme0n3p1", "")
         let devices = SystemBlockDevices(deviceRoot: dev, sysfsRoot: sys, pollInterval: .milliseconds(20))
@@ -105,9 +113,12 @@ struct BlockDeviceTests {
         try scratch.write("sdx", "")
         let root = "\(scratch.path)/dev"
         try FileManager.default.createDirectory(atPath: "\(root)/disk/azure/scsi1", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/scsi1/lun4", withDestinationPath: "\(scratch.path)/sdx")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/disk/azure/scsi1/lun4", withDestinationPath: "\(scratch.path)/sdx")
         let devices = SystemBlockDevices(deviceRoot: root, pollInterval: .milliseconds(20))
-        await #expect(throws: BlockDeviceError.self) { try await devices.waitForRemoval(lun: 4, timeout: .milliseconds(60)) }
+        await #expect(throws: BlockDeviceError.self) {
+            try await devices.waitForRemoval(lun: 4, timeout: .milliseconds(60))
+        }
         let waiter = Task { try await devices.waitForRemoval(lun: 4, timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(100))
         try FileManager.default.removeItem(atPath: "\(root)/disk/azure/scsi1/lun4")
@@ -124,7 +135,8 @@ struct BlockDeviceTests {
         #expect(try await devices.device(lun: 3) == nil)
         let waiter = Task { try await devices.waitForDevice(lun: 3, timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(200))
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/disk/azure/scsi1/lun3", withDestinationPath: "\(scratch.path)/fake-sdz")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/disk/azure/scsi1/lun3", withDestinationPath: "\(scratch.path)/fake-sdz")
         let device = try await waiter.value
         #expect(device.lun == 3)
         #expect(device.path.hasSuffix("/fake-sdz"))
@@ -138,11 +150,14 @@ struct BlockDeviceTests {
             try await devices.waitForDevice(lun: 9, timeout: .milliseconds(100))
         } throws: { error in
             let text = "\(error)"
-            return text.contains("\(scratch.path)/disk/azure/scsi1/lun9") && text.contains("\(scratch.path)/disk/azure/data/by-lun/9")
+            return text.contains("\(scratch.path)/disk/azure/scsi1/lun9")
+                && text.contains("\(scratch.path)/disk/azure/data/by-lun/9")
         }
         // A dangling link (udev made the link before the node) is not a device yet.
-        try FileManager.default.createDirectory(atPath: "\(scratch.path)/disk/azure/scsi1", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: "\(scratch.path)/disk/azure/scsi1/lun9", withDestinationPath: "/nonexistent/sdq")
+        try FileManager.default.createDirectory(
+            atPath: "\(scratch.path)/disk/azure/scsi1", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(scratch.path)/disk/azure/scsi1/lun9", withDestinationPath: "/nonexistent/sdq")
         #expect(try await devices.device(lun: 9) == nil)
     }
 
@@ -153,7 +168,9 @@ struct BlockDeviceTests {
     @Test func rejectsLUNsOutsideTheAzureRange() async throws {
         let devices = SystemBlockDevices(deviceRoot: "/nonexistent")
         await #expect(throws: BlockDeviceError.invalidLUN(64)) { try await devices.device(lun: 64) }
-        await #expect(throws: BlockDeviceError.invalidLUN(-1)) { try await devices.waitForDevice(lun: -1, timeout: .seconds(1)) }
+        await #expect(throws: BlockDeviceError.invalidLUN(-1)) {
+            try await devices.waitForDevice(lun: -1, timeout: .seconds(1))
+        }
     }
 
     @Test func aMissingPartitionTimesOutWithTheCandidates() async throws {
@@ -162,9 +179,11 @@ struct BlockDeviceTests {
         try scratch.write("sdq", "")
         let devices = SystemBlockDevices(deviceRoot: scratch.path, pollInterval: .milliseconds(20))
         let device = AttachedBlockDevice(lun: 0, link: "\(scratch.path)/lun0", path: "\(scratch.path)/sdq")
-        await #expect(throws: BlockDeviceError.partitionTimedOut(
-            partition: 2, device: "\(scratch.path)/sdq", timeout: .milliseconds(60),
-            looked: ["\(scratch.path)/lun0-part2", "\(scratch.path)/sdq2"])) {
+        await #expect(
+            throws: BlockDeviceError.partitionTimedOut(
+                partition: 2, device: "\(scratch.path)/sdq", timeout: .milliseconds(60),
+                looked: ["\(scratch.path)/lun0-part2", "\(scratch.path)/sdq2"])
+        ) {
             try await devices.waitForPartition(2, of: device, timeout: .milliseconds(60))
         }
     }
@@ -173,7 +192,9 @@ struct BlockDeviceTests {
 @Suite("InMemoryBlockDevices")
 struct InMemoryBlockDevicesTests {
     @Test func aDiskBecomesVisibleAfterSomeProbes() async throws {
-        let devices = InMemoryBlockDevices(disks: [0: .init(path: "/dev/sdc", partitions: [1: "/dev/sdc1"], visibleAfterProbes: 3)])
+        let devices = InMemoryBlockDevices(disks: [
+            0: .init(path: "/dev/sdc", partitions: [1: "/dev/sdc1"], visibleAfterProbes: 3)
+        ])
         let device = try await devices.waitForDevice(lun: 0, timeout: .seconds(10))
         #expect(device.path == "/dev/sdc")
         #expect(try await devices.waitForPartition(1, of: device, timeout: .seconds(1)) == "/dev/sdc1")
@@ -185,7 +206,9 @@ struct InMemoryBlockDevicesTests {
         await #expect(throws: BlockDeviceError.invalidLUN(99)) { try await devices.device(lun: 99) }
         await devices.attach(lun: 2, .init(path: "/dev/sde"))
         let device = try await devices.waitForDevice(lun: 2, timeout: .zero)
-        await #expect(throws: BlockDeviceError.self) { try await devices.waitForPartition(1, of: device, timeout: .seconds(1)) }
+        await #expect(throws: BlockDeviceError.self) {
+            try await devices.waitForPartition(1, of: device, timeout: .seconds(1))
+        }
         #expect(try await !devices.isInUse("/dev/sde"))
         await devices.setInUse("/dev/sde", true)
         #expect(try await devices.isInUse("/dev/sde"))
@@ -216,7 +239,8 @@ struct VirtualClockWaitTests {
         let path = "\(scratch.path)/lun.lock"
         let held = try FileLock.tryAcquire(path: path, purpose: "holder")
         await #expect(throws: FileLockError.self) {
-            _ = try await FileLock.acquire(path: path, purpose: "waiter", timeout: .seconds(30), pollInterval: .seconds(1), clock: clock)
+            _ = try await FileLock.acquire(
+                path: path, purpose: "waiter", timeout: .seconds(30), pollInterval: .seconds(1), clock: clock)
         }
         #expect(clock.elapsed == .seconds(30))
         held.release()

@@ -12,10 +12,15 @@ struct JournalStoreTests {
         let store = FileJournalStore(stateDirectory: "\(scratch.path)/.kiln")
         #expect(try await store.load(build: "web").entries.isEmpty)
         let entries = [
-            JournalEntry(actionID: "create-disk(os)", phase: .intent, resourceID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/d", recordedAt: Self.date),
-            JournalEntry(actionID: "create-disk(os)", phase: .started(operationURL: "https://management.azure.com/op/1?api-version=x"), recordedAt: Self.date),
+            JournalEntry(
+                actionID: "create-disk(os)", phase: .intent,
+                resourceID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/d",
+                recordedAt: Self.date),
+            JournalEntry(
+                actionID: "create-disk(os)",
+                phase: .started(operationURL: "https://management.azure.com/op/1?api-version=x"), recordedAt: Self.date),
             JournalEntry(actionID: "attach(os)", phase: .failed(message: "409 Conflict"), recordedAt: Self.date),
-            JournalEntry(actionID: "create-disk(os)", phase: .done(result: ["diskID": "d"]), recordedAt: Self.date),
+            JournalEntry(actionID: "create-disk(os)", phase: .done(result: ["diskID": "d"]), recordedAt: Self.date)
         ]
         for entry in entries { try await store.append(entry, build: "web") }
         let loaded = try await FileJournalStore(stateDirectory: "\(scratch.path)/.kiln").load(build: "web")
@@ -33,7 +38,10 @@ struct JournalStoreTests {
     @Test func aMinimalVersion1FileLoads() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        try scratch.write("old.journal.json", #"{"version": 1, "build": "old", "entries": [{"actionID": "a", "phase": {"kind": "intent"}, "recordedAt": "2026-11-27T09:00:00Z"}]}"#)
+        try scratch.write(
+            "old.journal.json",
+            #"{"version": 1, "build": "old", "entries": [{"actionID": "a", "phase": {"kind": "intent"}, "recordedAt": "2026-11-27T09:00:00Z"}]}"#
+        )
         let journal = try await FileJournalStore(stateDirectory: scratch.path).load(build: "old")
         #expect(journal.header == JournalHeader())
         #expect(journal.entries.map(\.phase) == [.intent])
@@ -50,7 +58,8 @@ struct JournalStoreTests {
         let path = store.journalPath(build: "web")
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
         #expect(try FileManager.default.attributesOfItem(atPath: stateDirectory)[.posixPermissions] as? Int == 0o700)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
         #expect(json?["version"] as? Int == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: stateDirectory) == ["web.journal.json"])
     }
@@ -74,7 +83,8 @@ struct JournalStoreTests {
             return reads
         }
         for index in 0..<100 {
-            try await store.append(JournalEntry(actionID: "step-\(index)", phase: .done(result: ["blob": big])), build: "big")
+            try await store.append(
+                JournalEntry(actionID: "step-\(index)", phase: .done(result: ["blob": big])), build: "big")
         }
         reader.cancel()
         #expect(try await reader.value > 0)
@@ -87,9 +97,12 @@ struct JournalStoreTests {
         let path = "\(scratch.path)/j.json"
         try AtomicFile.write(Data("old".utf8), to: path)
         // A directory where the temp file's rename must land makes the write fail late.
-        try FileManager.default.createDirectory(atPath: "\(scratch.path)/dir.json/child", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(scratch.path)/dir.json/child", withIntermediateDirectories: true)
         #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("new".utf8), to: "\(scratch.path)/dir.json") }
-        #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("new".utf8), to: "\(scratch.path)/missing/j.json") }
+        #expect(throws: AtomicFileError.self) {
+            try AtomicFile.write(Data("new".utf8), to: "\(scratch.path)/missing/j.json")
+        }
         #expect(FileManager.default.contents(atPath: path) == Data("old".utf8))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["dir.json", "j.json"])
     }
@@ -114,7 +127,9 @@ struct JournalStoreTests {
             return false
         }
         await #expect(throws: JournalError.self) { try await store.load(build: "../escape") }
-        await #expect(throws: JournalError.self) { try await store.append(JournalEntry(actionID: "a", phase: .intent), build: "a/b") }
+        await #expect(throws: JournalError.self) {
+            try await store.append(JournalEntry(actionID: "a", phase: .intent), build: "a/b")
+        }
     }
 
     @Test func aHeldLockNamesItsHolderAndIsFreeAgainAfterRelease() async throws {
@@ -168,7 +183,10 @@ struct JournalStoreTests {
         #expect(FileManager.default.createFile(atPath: lockPath, contents: nil))
         let ready = "\(scratch.path)/ready"
         let other = Task {
-            try await ProcessCommandRunner().run(CommandSpec("flock -x \(shellQuote(lockPath)) sh -c 'touch \(shellQuote(ready)); sleep 300'", killGracePeriod: .seconds(1)))
+            try await ProcessCommandRunner().run(
+                CommandSpec(
+                    "flock -x \(shellQuote(lockPath)) sh -c 'touch \(shellQuote(ready)); sleep 300'",
+                    killGracePeriod: .seconds(1)))
         }
         #expect(await eventually { FileManager.default.fileExists(atPath: ready) })
         await #expect {
@@ -220,7 +238,9 @@ struct InMemoryJournalStoreTests {
         } throws: { error in
             "\(error)".contains("holder")
         }
-        await #expect(throws: JournalError.self) { _ = try await store.lock(build: "web", purpose: "other", timeout: .milliseconds(30)) }
+        await #expect(throws: JournalError.self) {
+            _ = try await store.lock(build: "web", purpose: "other", timeout: .milliseconds(30))
+        }
         held.release()
         let next = try await store.lock(build: "web", purpose: "other", timeout: .seconds(1))
         next.release()

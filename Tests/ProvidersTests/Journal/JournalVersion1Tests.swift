@@ -43,7 +43,8 @@ import Testing
 
     /// The digest inside the fixture's `published` attribute.
     static let published: BuildDigest = {
-        let json = #"{"components": [{"digest": "aaaa", "files": [], "name": "source"},"#
+        let json =
+            #"{"components": [{"digest": "aaaa", "files": [], "name": "source"},"#
             + #"{"digest": "bbbb", "files": ["scripts/motd.sh"], "name": "provision[motd]"}],"#
             + #""value": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}"#
         return try! JSONDecoder().decode(BuildDigest.self, from: Data(json.utf8))
@@ -54,9 +55,12 @@ import Testing
         defer { scratch.remove() }
         try scratch.write("web.journal.json", Self.fixture)
         let journal = try await FileJournalStore(stateDirectory: scratch.path).load(build: "web")
-        #expect(journal.header == JournalHeader(
-            run: "0123456789", digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222",
-            generation: 1, published: Self.published))
+        #expect(
+            journal.header
+                == JournalHeader(
+                    run: "0123456789",
+                    digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+                    generation: 1, published: Self.published))
         #expect(journal.header.published?.components.map(\.name) == ["source", "provision[motd]"])
         #expect(journal.header.published?.components.last?.files == ["scripts/motd.sh"])
         #expect(journal.entries.map(\.actionID) == ["web/create-disk[os]", "web/attach[os]"])
@@ -83,7 +87,8 @@ import Testing
     }
 
     @Test func version1AttributesThatDoNotReadAreAbsent() throws {
-        let text = #"{"version": 1, "build": "web", "attributes": {"generation": "many", "published": "{}", "other": "x"}}"#
+        let text =
+            #"{"version": 1, "build": "web", "attributes": {"generation": "many", "published": "{}", "other": "x"}}"#
         let journal = try JSONDecoder().decode(BuildJournal.self, from: Data(text.utf8))
         #expect(journal.header == JournalHeader())
         #expect(journal.version == BuildJournal.currentVersion)

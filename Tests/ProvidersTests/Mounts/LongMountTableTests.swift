@@ -8,11 +8,14 @@ import Testing
 @Suite(.enabled(if: getuid() == 0, "needs root: mounts tmpfs"))
 struct LongMountTable {
     @Test func mountsPastTheFirstPageAreSeen() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-mounttable-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kiln-mounttable-\(UUID().uuidString.prefix(8))")
         let manager = SystemMountManager(runner: ProcessCommandRunner())
         var mounted: [String] = []
         defer {
-            for path in mounted.reversed() { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [path]).waitUntilExit() }
+            for path in mounted.reversed() {
+                _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [path]).waitUntilExit()
+            }
             try? FileManager.default.removeItem(at: dir)
         }
         // Enough mounts that the table is well past 4 KiB whatever else is mounted.

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Providers
 import Testing
+
+@testable import Providers
 
 /// The mount table is read to its end: `/proc` files come a page at a time, and reading
 /// only the first page hid every mount listed after it on a busy host.

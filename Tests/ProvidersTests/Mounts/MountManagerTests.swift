@@ -8,16 +8,20 @@ struct MountManagerTests {
     @Test func mountCommandsAreQuotedAndWrappedIncludingMkdir() async throws {
         let runner = InMemoryCommandRunner(wrapper: CommandWrapper { "sudo " + $0 })
         let mounts = SystemMountManager(runner: runner)
-        try await mounts.mount(MountRequest(source: "/dev/sdc1", target: "/mnt/kiln/a b", kind: .filesystem(type: "ext4"), options: ["noatime", "x=$(y)"]))
+        try await mounts.mount(
+            MountRequest(
+                source: "/dev/sdc1", target: "/mnt/kiln/a b", kind: .filesystem(type: "ext4"),
+                options: ["noatime", "x=$(y)"]))
         try await mounts.mount(MountRequest(source: "/dev", target: "/mnt/kiln/a b/dev", kind: .bind(recursive: false)))
         try await mounts.unmount("/mnt/kiln/a b/dev")
-        #expect(await runner.commands == [
-            "sudo mkdir -p -- '/mnt/kiln/a b'",
-            "sudo mount -t ext4 -o noatime -o 'x=$(y)' /dev/sdc1 '/mnt/kiln/a b'",
-            "sudo mkdir -p -- '/mnt/kiln/a b/dev'",
-            "sudo mount --bind /dev '/mnt/kiln/a b/dev'",
-            "sudo umount '/mnt/kiln/a b/dev'",
-        ])
+        #expect(
+            await runner.commands == [
+                "sudo mkdir -p -- '/mnt/kiln/a b'",
+                "sudo mount -t ext4 -o noatime -o 'x=$(y)' /dev/sdc1 '/mnt/kiln/a b'",
+                "sudo mkdir -p -- '/mnt/kiln/a b/dev'",
+                "sudo mount --bind /dev '/mnt/kiln/a b/dev'",
+                "sudo umount '/mnt/kiln/a b/dev'"
+            ])
     }
 
     @Test func aFailedMountCarriesTheCommandOutput() async throws {
@@ -28,7 +32,8 @@ struct MountManagerTests {
             try await mounts.mount(MountRequest(source: "/dev/sdz1", target: "/mnt/x", kind: .filesystem(type: "xfs")))
         } throws: { error in
             guard case MountError.commandFailed(let operation, let cause) = error else { return false }
-            return operation.contains("/dev/sdz1 on /mnt/x") && cause.contains("wrong fs type") && cause.contains("status 32")
+            return operation.contains("/dev/sdz1 on /mnt/x") && cause.contains("wrong fs type")
+                && cause.contains("status 32")
         }
     }
 
@@ -42,19 +47,35 @@ struct MountManagerTests {
             try await host("mkfs.ext4 -q -F \(shellQuote(loop.device))")
             try scratch.write("host-data/file.txt", "from the host")
             let wrapped = Collector<String>()
-            let mounts = SystemMountManager(runner: ProcessCommandRunner(wrapper: CommandWrapper { wrapped.append($0); return $0 }))
+            let mounts = SystemMountManager(
+                runner: ProcessCommandRunner(
+                    wrapper: CommandWrapper {
+                        wrapped.append($0)
+                        return $0
+                    }))
 
-            try await mounts.mount(MountRequest(source: loop.device, target: target, kind: .filesystem(type: "ext4"), options: ["noatime"]))
-            try await mounts.mount(MountRequest(source: "tmpfs", target: "\(target)/run", kind: .filesystem(type: "tmpfs"), options: ["size=1m"]))
-            try await mounts.mount(MountRequest(source: "\(scratch.path)/host-data", target: "\(target)/run/deep/er/data", kind: .bind(recursive: false)))
-            try await mounts.mount(MountRequest(source: "proc", target: "\(target)/proc", kind: .filesystem(type: "proc")))
+            try await mounts.mount(
+                MountRequest(source: loop.device, target: target, kind: .filesystem(type: "ext4"), options: ["noatime"])
+            )
+            try await mounts.mount(
+                MountRequest(
+                    source: "tmpfs", target: "\(target)/run", kind: .filesystem(type: "tmpfs"), options: ["size=1m"]))
+            try await mounts.mount(
+                MountRequest(
+                    source: "\(scratch.path)/host-data", target: "\(target)/run/deep/er/data",
+                    kind: .bind(recursive: false)))
+            try await mounts.mount(
+                MountRequest(source: "proc", target: "\(target)/proc", kind: .filesystem(type: "proc")))
 
             #expect(wrapped.values.contains("mkdir -p -- \(shellQuote(target))"), "mkdir goes through the wrapper")
             let table = try await mounts.mountTable()
             let mounted = table.entries(under: target)
-            #expect(mounted.map(\.mountPoint) == [target, "\(target)/run", "\(target)/run/deep/er/data", "\(target)/proc"])
+            #expect(
+                mounted.map(\.mountPoint) == [target, "\(target)/run", "\(target)/run/deep/er/data", "\(target)/proc"])
             #expect(table.entry(at: target)?.source == loop.device)
-            #expect(FileManager.default.contents(atPath: "\(target)/run/deep/er/data/file.txt") == Data("from the host".utf8))
+            #expect(
+                FileManager.default.contents(atPath: "\(target)/run/deep/er/data/file.txt")
+                    == Data("from the host".utf8))
             #expect(table.entries(onDevice: loop.device).map(\.mountPoint) == [target])
             #expect(try await SystemBlockDevices().isInUse(loop.device), "a mounted device is in use")
 
@@ -87,9 +108,14 @@ struct MountManagerTests {
         var holder: Task<CommandResult, any Error>?
         do {
             try await mounts.mount(MountRequest(source: "tmpfs", target: target, kind: .filesystem(type: "tmpfs")))
-            try await mounts.mount(MountRequest(source: "tmpfs", target: "\(target)/inner", kind: .filesystem(type: "tmpfs")))
+            try await mounts.mount(
+                MountRequest(source: "tmpfs", target: "\(target)/inner", kind: .filesystem(type: "tmpfs")))
             // A process whose working directory is inside keeps the inner mount busy.
-            holder = Task { try await runner.run(CommandSpec("touch ready; sleep 300", workingDirectory: "\(target)/inner", killGracePeriod: .seconds(1))) }
+            holder = Task {
+                try await runner.run(
+                    CommandSpec(
+                        "touch ready; sleep 300", workingDirectory: "\(target)/inner", killGracePeriod: .seconds(1)))
+            }
             #expect(await eventually { FileManager.default.fileExists(atPath: "\(target)/inner/ready") })
             await #expect {
                 try await mounts.unmountAll(under: target)
@@ -120,7 +146,8 @@ struct InMemoryMountManagerTests {
         try await mounts.mount(MountRequest(source: "/dev/sdc1", target: "/mnt/k", kind: .filesystem(type: "ext4")))
         try await mounts.mount(MountRequest(source: "proc", target: "/mnt/k/proc", kind: .filesystem(type: "proc")))
         try await mounts.mount(MountRequest(source: "/dev", target: "/mnt/k/dev", kind: .bind(recursive: false)))
-        try await mounts.mount(MountRequest(source: "devpts", target: "/mnt/k/dev/pts", kind: .filesystem(type: "devpts")))
+        try await mounts.mount(
+            MountRequest(source: "devpts", target: "/mnt/k/dev/pts", kind: .filesystem(type: "devpts")))
         let order = try await mounts.unmountAll(under: "/mnt/k").map(\.mountPoint)
         #expect(order == ["/mnt/k/dev/pts", "/mnt/k/dev", "/mnt/k/proc", "/mnt/k"])
         #expect(await mounts.table.entries(under: "/mnt/k").isEmpty)
@@ -136,7 +163,8 @@ struct InMemoryMountManagerTests {
             try await mounts.unmountAll(under: "/mnt/k")
         } throws: { error in
             guard case MountError.stillMounted(_, let remaining, let failures) = error else { return false }
-            return remaining.map(\.mountPoint) == ["/mnt/k", "/mnt/k/proc"] && failures["/mnt/k/proc"]?.contains("busy") == true
+            return remaining.map(\.mountPoint) == ["/mnt/k", "/mnt/k/proc"]
+                && failures["/mnt/k/proc"]?.contains("busy") == true
         }
         await mounts.setBusy([])
         try await mounts.unmountAll(under: "/mnt/k")

@@ -46,11 +46,21 @@ struct MountTableTests {
 
     @Test func mountsOfADeviceIncludeItsPartitionsOnly() throws {
         let table = MountTable(entries: [
-            MountEntry(mountID: 1, parentID: 0, device: "8:33", root: "/", mountPoint: "/a", fsType: "ext4", source: "/dev/sdc1"),
-            MountEntry(mountID: 2, parentID: 0, device: "8:32", root: "/", mountPoint: "/b", fsType: "ext4", source: "/dev/sdc"),
-            MountEntry(mountID: 3, parentID: 0, device: "8:48", root: "/", mountPoint: "/c", fsType: "ext4", source: "/dev/sdcd1"),
-            MountEntry(mountID: 4, parentID: 0, device: "7:1", root: "/", mountPoint: "/d", fsType: "ext4", source: "/dev/loop1p2"),
-            MountEntry(mountID: 5, parentID: 0, device: "7:1", root: "/", mountPoint: "/e", fsType: "ext4", source: "/dev/loop12"),
+            MountEntry(
+                mountID: 1, parentID: 0, device: "8:33", root: "/", mountPoint: "/a", fsType: "ext4",
+                source: "/dev/sdc1"),
+            MountEntry(
+                mountID: 2, parentID: 0, device: "8:32", root: "/", mountPoint: "/b", fsType: "ext4", source: "/dev/sdc"
+            ),
+            MountEntry(
+                mountID: 3, parentID: 0, device: "8:48", root: "/", mountPoint: "/c", fsType: "ext4",
+                source: "/dev/sdcd1"),
+            MountEntry(
+                mountID: 4, parentID: 0, device: "7:1", root: "/", mountPoint: "/d", fsType: "ext4",
+                source: "/dev/loop1p2"),
+            MountEntry(
+                mountID: 5, parentID: 0, device: "7:1", root: "/", mountPoint: "/e", fsType: "ext4",
+                source: "/dev/loop12")
         ])
         #expect(table.entries(onDevice: "/dev/sdc").map(\.mountID) == [1, 2])
         #expect(table.entries(onDevice: "/dev/loop1").map(\.mountID) == [4])

@@ -7,7 +7,8 @@ struct LocalProvidersTests {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let providers = LocalProviders.system(
-            wrapper: CommandWrapper { "echo wrapped && " + $0 }, deviceRoot: scratch.path, stateDirectory: "\(scratch.path)/.kiln")
+            wrapper: CommandWrapper { "echo wrapped && " + $0 }, deviceRoot: scratch.path,
+            stateDirectory: "\(scratch.path)/.kiln")
         let result = try await providers.runner.runChecked(CommandSpec("true", captureStdout: true))
         #expect(result.stdout == "wrapped\n")
         #expect(try await providers.devices.device(lun: 0) == nil)

@@ -1,10 +1,11 @@
 import Foundation
-import TestSupport
 import Providers
 import Synchronization
+import TestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Tag {
@@ -19,8 +20,12 @@ struct ScratchDirectory {
     let path: String
 
     init(_ label: String = "kiln-prov") throws {
-        var template = Array("\(NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/")\(label)-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw ScratchError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        var template = Array(
+            "\(NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/")\(label)-XXXXXX"
+                .utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ScratchError("mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
         path = String(cString: made)
     }
 
@@ -30,7 +35,8 @@ struct ScratchDirectory {
 
     func write(_ name: String, _ text: String, mode: Int = 0o644) throws {
         let full = "\(path)/\(name)"
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
     }
@@ -45,7 +51,8 @@ struct ScratchError: Error, CustomStringConvertible {
 /// the output tail when it fails.
 @discardableResult
 func host(_ command: String, timeout: Duration = .seconds(120)) async throws -> String {
-    let result = try await ProcessCommandRunner().runChecked(CommandSpec(command, timeout: timeout, captureStdout: true))
+    let result = try await ProcessCommandRunner().runChecked(
+        CommandSpec(command, timeout: timeout, captureStdout: true))
     return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -95,7 +102,8 @@ func forceUnmount(_ path: String) async {
 func makeBusyboxRoot(at path: String) async throws {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
     guard let busybox else { throw ScratchError("busybox-static is not installed (apt-get install -y busybox-static)") }
-    try await host("""
+    try await host(
+        """
         set -e
         mkdir -p \(shellQuote(path))/bin \(shellQuote(path))/etc \(shellQuote(path))/tmp \(shellQuote(path))/root \(shellQuote(path))/dev
         mknod -m 666 \(shellQuote(path))/dev/null c 1 3

@@ -31,7 +31,8 @@ import Testing
     }
 
     @Test func onlyBuildsWithTheDefaultMountPathMoveUnderTheMountRoot() throws {
-        let result = try loadManifest("""
+        let result = try loadManifest(
+            """
             builds:
               - name: web
                 source: {platformImage: 'Canonical:ubuntu:server:latest'}

@@ -35,7 +35,12 @@ import Testing
         _ flight: SingleFlight<String, V>, gate: Gate, count: Int, leader: @escaping @Sendable () async throws -> V,
         follower: @escaping @Sendable () async throws -> V
     ) async -> (Task<V, any Error>, [Task<V, any Error>]) {
-        let first = Task { try await flight.run("k") { await gate.enter(); return try await leader() } }
+        let first = Task {
+            try await flight.run("k") {
+                await gate.enter()
+                return try await leader()
+            }
+        }
         await until { await gate.isHeld }
         let others = (0..<count).map { _ in Task { try await flight.run("k", follower) } }
         for _ in 0..<1000 { await Task.yield() }
@@ -43,7 +48,8 @@ import Testing
     }
 
     @Test func readOnceMakesTheCallOnceForEveryCallerNowAndLater() async throws {
-        let flight = SingleFlight<String, Int>(policy: .readOnce), gate = Gate()
+        let flight = SingleFlight<String, Int>(policy: .readOnce)
+        let gate = Gate()
         let (first, others) = await callersBehindALeader(flight, gate: gate, count: 5, leader: { 1 }, follower: { 2 })
         await gate.open()
         #expect(try await first.value == 1)
@@ -60,9 +66,11 @@ import Testing
     }
 
     @Test func whileRunningSharesTheResultAndTheFailureThenForgetsThem() async throws {
-        let flight = SingleFlight<String, Int>(policy: .whileRunning), gate = Gate()
-        let (first, others) = await callersBehindALeader(flight, gate: gate, count: 3, leader: { throw Refused() },
-                                                         follower: { 2 })
+        let flight = SingleFlight<String, Int>(policy: .whileRunning)
+        let gate = Gate()
+        let (first, others) = await callersBehindALeader(
+            flight, gate: gate, count: 3, leader: { throw Refused() },
+            follower: { 2 })
         await gate.open()
         await #expect(throws: Refused.self) { try await first.value }
         for other in others { await #expect(throws: Refused.self) { try await other.value } }
@@ -71,20 +79,25 @@ import Testing
     }
 
     @Test func valueWhileRunningLetsEachWaitingCallerMakeAFailedCallItself() async throws {
-        let flight = SingleFlight<String, String>(policy: .valueWhileRunning), gate = Gate()
-        let (first, others) = await callersBehindALeader(flight, gate: gate, count: 2, leader: { throw Refused() },
-                                                         follower: { "own" })
+        let flight = SingleFlight<String, String>(policy: .valueWhileRunning)
+        let gate = Gate()
+        let (first, others) = await callersBehindALeader(
+            flight, gate: gate, count: 2, leader: { throw Refused() },
+            follower: { "own" })
         await gate.open()
         await #expect(throws: Refused.self) { try await first.value }
         for other in others { #expect(try await other.value == "own") }
     }
 
     @Test func aCancelledCallIsNeitherSharedNorKept() async throws {
-        let flight = SingleFlight<String, Int>(policy: .readOnce), gate = Gate()
-        let (first, others) = await callersBehindALeader(flight, gate: gate, count: 2, leader: {
-            try Task.checkCancellation()
-            return 1
-        }, follower: { 7 })
+        let flight = SingleFlight<String, Int>(policy: .readOnce)
+        let gate = Gate()
+        let (first, others) = await callersBehindALeader(
+            flight, gate: gate, count: 2,
+            leader: {
+                try Task.checkCancellation()
+                return 1
+            }, follower: { 7 })
         first.cancel()
         await gate.open()
         await #expect(throws: CancellationError.self) { try await first.value }

@@ -11,7 +11,8 @@ import Testing
     @Test func theMountPathIsLockedAcrossStateDirectories() async throws {
         let dir = try TemporaryDirectory("kiln-mount-lock")
         defer { dir.remove() }
-        let result = try loadManifest("""
+        let result = try loadManifest(
+            """
             builds:
               - name: web
                 source: {platformImage: 'Canonical:ubuntu:server:latest'}
@@ -26,8 +27,8 @@ import Testing
         } throws: { error in
             "\(error)".contains("mount path /mnt/kiln/web of build web is in use") && "\(error)".contains("\(getpid())")
         }
-        first.forEach { $0.release() }
+        for lock in first { lock.release() }
         let second = try await ApplyRun.lock(manifest, journals: InMemoryJournalStore(), mountLocks: locks)
-        second.forEach { $0.release() }
+        for lock in second { lock.release() }
     }
 }

@@ -6,7 +6,10 @@ import Testing
 @Suite struct SavedPlans {
     func plan(_ status: ActionStatus) -> Plan {
         let id = ActionID("web", .createDisk(.os))
-        return Plan(builds: [], actions: [Action(id: id, change: .create, status: status, resource: "d", reason: "r", dependsOn: [])], conflicts: [])
+        return Plan(
+            builds: [],
+            actions: [Action(id: id, change: .create, status: status, resource: "d", reason: "r", dependsOn: [])],
+            conflicts: [])
     }
 
     @Test func aSavedPlanRoundTripsAndMatchesTheSamePlan() throws {

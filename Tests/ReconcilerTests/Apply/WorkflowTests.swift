@@ -2,10 +2,11 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Reconciler
 
 private let sub = "00000000-0000-0000-0000-000000000000"
 
@@ -17,7 +18,8 @@ private struct WorkflowFixture {
 
     init() throws {
         dir = try TemporaryDirectory("kiln-workflow")
-        let result = try loadManifest("""
+        let result = try loadManifest(
+            """
             builds:
               - name: wf
                 source: {platformImage: 'Canonical:ubuntu:server:1.0.0'}
@@ -30,20 +32,25 @@ private struct WorkflowFixture {
         manifest = try #require(result.manifest, "\(result.errors)")
         let build = try #require(manifest.builds.first)
         let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
-        desired = DesiredBuild(build: build, digest: digest, subscription: sub, location: "eastus",
-                               temporaryResourceGroup: "rg", imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) })
+        desired = DesiredBuild(
+            build: build, digest: digest, subscription: sub, location: "eastus",
+            temporaryResourceGroup: "rg", imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) })
     }
 
     /// The build after a failed provisioning step: its disk attached, mounted at its path.
     var leftBehind: ObservedBuild {
-        ObservedBuild(disks: [.os: ObservedDisk(resource: ObservedResource(id: desired.diskID(.os).description), builderLUN: 0)],
-                      devices: [.os: "/dev/loop7"], rootMounted: true, chrootMountsPresent: true)
+        ObservedBuild(
+            disks: [.os: ObservedDisk(resource: ObservedResource(id: desired.diskID(.os).description), builderLUN: 0)],
+            devices: [.os: "/dev/loop7"], rootMounted: true, chrootMountsPresent: true)
     }
 
-    func world(observations: [ObservedBuild] = [ObservedBuild()],
-               executor: FakeExecutor = FakeExecutor()) -> InMemoryWorld {
-        InMemoryWorld(desired: [desired], observations: observations, executor: executor,
-                      mountLockDirectory: dir.url.appendingPathComponent("mount-locks").path)
+    func world(
+        observations: [ObservedBuild] = [ObservedBuild()],
+        executor: FakeExecutor = FakeExecutor()
+    ) -> InMemoryWorld {
+        InMemoryWorld(
+            desired: [desired], observations: observations, executor: executor,
+            mountLockDirectory: dir.url.appendingPathComponent("mount-locks").path)
     }
 }
 
@@ -75,8 +82,9 @@ private final class InMemoryWorld: WorkflowWorld, WorkflowSite {
         let observed = Dictionary(uniqueKeysWithValues: desired.map { ($0.name, next) })
         let vmID = "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/builder"
         let vm = BuilderVM(id: try ResourceID(parsing: vmID), location: "eastus")
-        return KilnSession.Snapshot(vm: vm, desired: desired, observed: observed,
-                                    plan: Planner.plan(desired, observed: observed))
+        return KilnSession.Snapshot(
+            vm: vm, desired: desired, observed: observed,
+            plan: Planner.plan(desired, observed: observed))
     }
 
     func executor(for snapshot: KilnSession.Snapshot, manifestDirectory: URL) -> any ActionExecutor { executor }
@@ -106,9 +114,11 @@ private final class ScriptedPrompt: WorkflowPrompt {
     func warn(_ message: String) { state.withLock { $0.warnings.append(message) } }
 }
 
-private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt: ScriptedPrompt = ScriptedPrompt(),
-                           events: CollectingEventSink = CollectingEventSink(),
-                           options: (inout ApplyWorkflow.Options) -> Void = { _ in }) -> ApplyWorkflow {
+private func applyWorkflow(
+    _ f: WorkflowFixture, _ world: InMemoryWorld, prompt: ScriptedPrompt = ScriptedPrompt(),
+    events: CollectingEventSink = CollectingEventSink(),
+    options: (inout ApplyWorkflow.Options) -> Void = { _ in }
+) -> ApplyWorkflow {
     var o = ApplyWorkflow.Options(parallelism: 4, removeCommand: "kiln destroy kiln.yaml", handlesSignals: false)
     options(&o)
     var workflow = ApplyWorkflow(manifest: f.manifest, options: o, site: world, prompt: prompt, events: events)
@@ -126,7 +136,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let outcome = try await applyWorkflow(f, world, prompt: prompt) { $0.artifact = artifact }.run()
 
         // No --on-error work after a run that did not fail.
-        guard case .ran(let result, nil) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(let result, nil) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(result.succeeded)
         #expect(world.executor.recorder.started.contains("wf/provision[motd]"))
         #expect(world.executor.recorder.started.contains("wf/image"))
@@ -149,13 +162,15 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         // The step tries to take the build's lock as a second apply would.
         let held = Mutex<Bool?>(nil)
         let worldStore = Mutex<InMemoryJournalStore?>(nil)
-        let executor = FakeExecutor(["wf/provision[motd]": { _, _ in
-            guard let store = worldStore.withLock({ $0 }) else { return .none }
-            let taken = try? await store.tryLock(build: "wf", purpose: "second apply")
-            taken?.release()
-            held.withLock { $0 = taken == nil }
-            return .none
-        }])
+        let executor = FakeExecutor([
+            "wf/provision[motd]": { _, _ in
+                guard let store = worldStore.withLock({ $0 }) else { return .none }
+                let taken = try? await store.tryLock(build: "wf", purpose: "second apply")
+                taken?.release()
+                held.withLock { $0 = taken == nil }
+                return .none
+            }
+        ])
         let world = f.world(executor: executor)
         worldStore.withLock { $0 = world.store }
         _ = try await applyWorkflow(f, world).run()
@@ -167,7 +182,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         defer { f.dir.remove() }
         let world = f.world()
         let outcome = try await applyWorkflow(f, world, prompt: ScriptedPrompt(answer: false)).run()
-        guard case .notApproved = outcome else { Issue.record("\(outcome)"); return }
+        guard case .notApproved = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(world.executor.recorder.log.isEmpty)
         #expect(try await world.store.load(build: "wf").header.run == nil)
     }
@@ -181,7 +199,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let stale = try await applyWorkflow(f, f.world(), prompt: prompt) {
             $0.savedPlan = SavedPlan(manifest: "kiln.yaml", plan: old)
         }.run()
-        guard case .stalePlan(let why) = stale else { Issue.record("\(stale)"); return }
+        guard case .stalePlan(let why) = stale else {
+            Issue.record("\(stale)")
+            return
+        }
         #expect(!why.isEmpty)
         #expect(prompt.seen.shown.isEmpty)
 
@@ -190,7 +211,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let outcome = try await applyWorkflow(f, world, prompt: prompt) {
             $0.savedPlan = SavedPlan(manifest: "kiln.yaml", plan: fresh)
         }.run()
-        guard case .ran(let result, _) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(let result, _) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(result.succeeded)
         #expect(prompt.seen.questions.isEmpty)
     }
@@ -202,9 +226,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         _ = try await applyWorkflow(f, f.world(), prompt: prompt) {
             $0.crashAt = CrashPoint(.after, ActionID(build: "other", step: .mount))
         }.run()
-        #expect(prompt.seen.warnings == [
-            "warning: KILN_CRASH_AT=after:other/mount names an action this plan does not run; no crash will happen",
-        ])
+        #expect(
+            prompt.seen.warnings == [
+                "warning: KILN_CRASH_AT=after:other/mount names an action this plan does not run; no crash will happen"
+            ])
     }
 
     @Test func aFailedRunKeepsWhatTheFailedBuildLeftAndReportsIt() async throws {
@@ -216,7 +241,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let events = CollectingEventSink()
         let outcome = try await applyWorkflow(f, world, events: events).run()
 
-        guard case .ran(let result, .kept(let report)?) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(let result, .kept(let report)?) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(result.summary.outcome == .failed)
         #expect(report.items.map(\.name) == [f.desired.diskName(.os)])
         #expect(report.removeCommand == "kiln destroy kiln.yaml")
@@ -233,7 +261,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         let world = f.world(observations: [ObservedBuild(), f.leftBehind], executor: executor)
         let outcome = try await applyWorkflow(f, world) { $0.onError = .cleanup }.run()
 
-        guard case .ran(_, .cleanedUp(let summary)?) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(_, .cleanedUp(let summary)?) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(summary.kind == .cleanup)
         #expect(summary.outcome == .complete)
         let started = executor.recorder.started
@@ -248,7 +279,10 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         workflow.interrupts = InterruptController()
         workflow.interrupts.interrupt()
         let outcome = try await workflow.run()
-        guard case .ran(let result, nil) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(let result, nil) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(result.interrupted)
         #expect(world.executor.recorder.log.isEmpty)
     }
@@ -265,22 +299,29 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
 }
 
 @Suite struct DestroyWorkflowTests {
-    private func destroyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld,
-                                 prompt: ScriptedPrompt) -> DestroyWorkflow {
-        DestroyWorkflow(manifest: f.manifest, options: .init(parallelism: 4, handlesSignals: false), site: world,
-                        prompt: prompt, events: CollectingEventSink())
+    private func destroyWorkflow(
+        _ f: WorkflowFixture, _ world: InMemoryWorld,
+        prompt: ScriptedPrompt
+    ) -> DestroyWorkflow {
+        DestroyWorkflow(
+            manifest: f.manifest, options: .init(parallelism: 4, handlesSignals: false), site: world,
+            prompt: prompt, events: CollectingEventSink())
     }
 
     @Test func anApprovedDestroyRemovesWhatItFindsAndForgetsTheRun() async throws {
         let f = try WorkflowFixture()
         defer { f.dir.remove() }
         let world = f.world(observations: [f.leftBehind])
-        let journal = BuildJournal(build: "wf", header: JournalHeader(run: f.desired.runID, published: f.desired.digest))
+        let journal = BuildJournal(
+            build: "wf", header: JournalHeader(run: f.desired.runID, published: f.desired.digest))
         try await world.store.replace(journal)
         let prompt = ScriptedPrompt()
         let outcome = try await destroyWorkflow(f, world, prompt: prompt).run()
 
-        guard case .ran(let summary) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .ran(let summary) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(summary.kind == .destroy)
         #expect(summary.outcome == .complete)
         #expect(summary.removed.count == 3)
@@ -295,12 +336,18 @@ private func applyWorkflow(_ f: WorkflowFixture, _ world: InMemoryWorld, prompt:
         defer { f.dir.remove() }
         let world = f.world(observations: [f.leftBehind])
         let declined = try await destroyWorkflow(f, world, prompt: ScriptedPrompt(answer: false)).run()
-        guard case .notApproved = declined else { Issue.record("\(declined)"); return }
+        guard case .notApproved = declined else {
+            Issue.record("\(declined)")
+            return
+        }
         #expect(world.executor.recorder.log.isEmpty)
 
         let prompt = ScriptedPrompt(answer: false)
         let empty = try await destroyWorkflow(f, f.world(), prompt: prompt).run()
-        guard case .ran(let summary) = empty else { Issue.record("\(empty)"); return }
+        guard case .ran(let summary) = empty else {
+            Issue.record("\(empty)")
+            return
+        }
         #expect(summary.message == "Destroy complete: nothing to remove.")
         #expect(prompt.seen.questions.isEmpty)
     }

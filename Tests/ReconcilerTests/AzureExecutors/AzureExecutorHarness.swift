@@ -3,9 +3,10 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Reconciler
 
 /// An emulator in this process with in-memory disks (no root, no loop devices), an ARM
 /// client that polls fast, and a desired build whose temporary resources and outputs live
@@ -31,24 +32,32 @@ struct AzureExecutorHarness {
         configuration.tls = false
         configuration.proxy = false
         configuration.retryAfterSeconds = 0
-        let server = EmulatorServer(configuration: configuration, stateDirectory: state.url, backend: InMemoryDiskBackend())
+        let server = EmulatorServer(
+            configuration: configuration, stateDirectory: state.url, backend: InMemoryDiskBackend())
         let endpoints: EmulatorEndpoints
         do { endpoints = try await server.start() } catch {
             state.remove()
             throw error
         }
-        let cloud = AzureCloud.emulator(arm: URL(string: endpoints.arm)!, login: URL(string: endpoints.login), imds: URL(string: endpoints.imds))
-        let env = ["AZURE_TENANT_ID": endpoints.credential.tenantId, "AZURE_CLIENT_ID": endpoints.credential.clientId,
-                   "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? ""]
-        let connection = try AzureConnection(cloud: cloud, credential: .environment, environment: env, caFile: endpoints.caFile)
+        let cloud = AzureCloud.emulator(
+            arm: URL(string: endpoints.arm)!, login: URL(string: endpoints.login), imds: URL(string: endpoints.imds))
+        let env = [
+            "AZURE_TENANT_ID": endpoints.credential.tenantId, "AZURE_CLIENT_ID": endpoints.credential.clientId,
+            "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? ""
+        ]
+        let connection = try AzureConnection(
+            cloud: cloud, credential: .environment, environment: env, caFile: endpoints.caFile)
         var arm = connection.arm
         // The emulator's latency is zero unless a test sets it: poll often.
-        arm.polling = LongRunningPollPolicy(defaultInterval: .milliseconds(20), minimumInterval: .milliseconds(10), maximumInterval: .milliseconds(100))
+        arm.polling = LongRunningPollPolicy(
+            defaultInterval: .milliseconds(20), minimumInterval: .milliseconds(10), maximumInterval: .milliseconds(100))
         let vm = try ResourceID(parsing: endpoints.builderVMId)
-        let desired = try makeDesired(subscription: vm.subscription, resourceGroup: vm.resourceGroup, location: endpoints.location,
-                                      dataDisks: dataDisks, source: source)
-        return AzureExecutorHarness(server: server, endpoints: endpoints, connection: connection, state: state, arm: arm, vm: vm,
-                                    devices: InMemoryBlockDevices(), desired: desired)
+        let desired = try makeDesired(
+            subscription: vm.subscription, resourceGroup: vm.resourceGroup, location: endpoints.location,
+            dataDisks: dataDisks, source: source)
+        return AzureExecutorHarness(
+            server: server, endpoints: endpoints, connection: connection, state: state, arm: arm, vm: vm,
+            devices: InMemoryBlockDevices(), desired: desired)
     }
 
     func stop() async {
@@ -58,7 +67,9 @@ struct AzureExecutorHarness {
     }
 
     /// Runs `body` with a started harness and stops it afterwards, whatever happens.
-    static func with(dataDisks: String? = nil, source: String? = nil, _ body: (AzureExecutorHarness) async throws -> Void) async throws {
+    static func with(
+        dataDisks: String? = nil, source: String? = nil, _ body: (AzureExecutorHarness) async throws -> Void
+    ) async throws {
         let h = try await start(dataDisks: dataDisks, source: source)
         do {
             try await body(h)
@@ -69,7 +80,9 @@ struct AzureExecutorHarness {
         await h.stop()
     }
 
-    static func makeDesired(subscription: String, resourceGroup: String, location: String, dataDisks: String?, source: String?) throws -> DesiredBuild {
+    static func makeDesired(
+        subscription: String, resourceGroup: String, location: String, dataDisks: String?, source: String?
+    ) throws -> DesiredBuild {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let disk = dataDisks.map { "\n    disk:\n      dataDisks: \($0)" } ?? ""
@@ -94,13 +107,20 @@ struct AzureExecutorHarness {
             """
         let result = try loadManifest(text, in: dir)
         let build = try #require(result.manifest?.builds.first, "\(result.errors)")
-        let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: platformVersion)
+        let digest = try BuildDigest.compute(
+            for: build, baseDirectory: dir.url, resolvedPlatformVersion: platformVersion)
         let g = try #require(build.outputs.gallery)
         let gallery = DesiredGalleryVersion(
-            id: try ResourceID(parsing: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)/versions/\(g.version)"),
-            version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
-        var d = DesiredBuild(build: build, digest: digest, subscription: subscription, location: location, temporaryResourceGroup: resourceGroup,
-                             imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) }, gallery: gallery)
+            id: try ResourceID(
+                parsing:
+                    "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)/versions/\(g.version)"
+            ),
+            version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest,
+            endOfLifeDate: g.endOfLifeDate)
+        var d = DesiredBuild(
+            build: build, digest: digest, subscription: subscription, location: location,
+            temporaryResourceGroup: resourceGroup,
+            imageID: try build.outputs.image.map { try ResourceID(parsing: $0.id) }, gallery: gallery)
         switch build.source {
         case .platformImage: d.resolvedSourceVersion = platformVersion
         case .disk(let id), .galleryImageVersion(let id): d.sourceID = try ResourceID(parsing: id)
@@ -110,34 +130,48 @@ struct AzureExecutorHarness {
     }
 
     var environment: ExecutorEnvironment {
-        ExecutorEnvironment(desired: [desired], vm: BuilderVM(id: vm, location: endpoints.location), azure: ArmCompute(arm),
-                            disks: BuilderDisks(azure: ArmCompute(arm), vm: vm, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 4),
-                            local: .inMemory(), processEnvironment: [:])
+        ExecutorEnvironment(
+            desired: [desired], vm: BuilderVM(id: vm, location: endpoints.location), azure: ArmCompute(arm),
+            disks: BuilderDisks(
+                azure: ArmCompute(arm), vm: vm, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 4),
+            local: .inMemory(), processEnvironment: [:])
     }
 
     /// The Azure executors, with fast polling for replication.
     var table: Executors {
-        Executors(environment, manifestDirectory: URL(fileURLWithPath: "/nonexistent"), galleryPollInterval: .milliseconds(50))
+        Executors(
+            environment, manifestDirectory: URL(fileURLWithPath: "/nonexistent"), galleryPollInterval: .milliseconds(50)
+        )
     }
 
     /// Runs hand-made actions through the real scheduler with an in-memory journal.
-    func run(_ actions: [Action], store: InMemoryJournalStore = InMemoryJournalStore(), events: CollectingEventSink = CollectingEventSink(),
-             interrupts: InterruptController = InterruptController()) async -> ApplyResult {
-        let scheduler = Scheduler(executor: table, journals: store, events: events, interrupts: interrupts, clock: ContinuousClock())
+    func run(
+        _ actions: [Action], store: InMemoryJournalStore = InMemoryJournalStore(),
+        events: CollectingEventSink = CollectingEventSink(),
+        interrupts: InterruptController = InterruptController()
+    ) async -> ApplyResult {
+        let scheduler = Scheduler(
+            executor: table, journals: store, events: events, interrupts: interrupts, clock: ContinuousClock())
         return await scheduler.run(plan(actions))
     }
 
-    func action(_ kind: ActionKind, _ target: String? = nil, after: [ActionID] = [], change: Change = .create,
-                status: ActionStatus = .todo, resource: String? = nil, operation: String? = nil) -> Action {
-        act(desired.name, kind, target, after: after, status: status, change: change, resource: resource, operation: operation)
+    func action(
+        _ kind: ActionKind, _ target: String? = nil, after: [ActionID] = [], change: Change = .create,
+        status: ActionStatus = .todo, resource: String? = nil, operation: String? = nil
+    ) -> Action {
+        act(
+            desired.name, kind, target, after: after, status: status, change: change, resource: resource,
+            operation: operation)
     }
 
     // MARK: The emulator's control surface
 
     func control(_ method: AzureHTTPMethod, _ path: String, body: String? = nil) async throws -> Data {
-        let response = try await connection.transport.send(AzureHTTPRequest(method: method, url: URL(string: endpoints.control + path)!,
-                                                                            headers: body == nil ? [:] : ["Content-Type": "application/json"],
-                                                                            body: body.map { Data($0.utf8) }))
+        let response = try await connection.transport.send(
+            AzureHTTPRequest(
+                method: method, url: URL(string: endpoints.control + path)!,
+                headers: body == nil ? [:] : ["Content-Type": "application/json"],
+                body: body.map { Data($0.utf8) }))
         #expect(response.status < 300, "\(method.rawValue) \(path): \(String(decoding: response.body, as: UTF8.self))")
         return response.body
     }
@@ -156,7 +190,8 @@ struct AzureExecutorHarness {
 
     /// How many PUTs went to the resource named `name` itself (not its operations).
     func puts(to name: String) async throws -> Int {
-        try await requests().filter { $0.method == "PUT" && $0.path.lowercased().hasSuffix("/" + name.lowercased()) }.count
+        try await requests().filter { $0.method == "PUT" && $0.path.lowercased().hasSuffix("/" + name.lowercased()) }
+            .count
     }
 
     func diskID(_ role: DiskRole) throws -> ResourceID { desired.diskID(role) }

@@ -58,7 +58,8 @@ struct ComputeTwinHarness {
         interrupts: InterruptController = InterruptController()
     ) async -> ApplyResult {
         let scheduler = Scheduler(
-            executor: Executors(environment, manifestDirectory: URL(fileURLWithPath: "/nonexistent")), journals: store, events: events,
+            executor: Executors(environment, manifestDirectory: URL(fileURLWithPath: "/nonexistent")), journals: store,
+            events: events,
             interrupts: interrupts, clock: clock)
         return await scheduler.run(plan(actions))
     }

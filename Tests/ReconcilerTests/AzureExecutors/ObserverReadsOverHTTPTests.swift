@@ -1,11 +1,12 @@
 import AzureEmulator
 import Foundation
 import Model
-@testable import Planner
 import Providers
-@testable import Reconciler
 import TestSupport
 import Testing
+
+@testable import Planner
+@testable import Reconciler
 
 /// How many reads the observer spends (issue 6, no-op plan): none on a build's temporary disk
 /// and snapshot when this run's journal records them deleted and the listing does not show
@@ -17,10 +18,12 @@ import Testing
 /// request counts the benchmarks rely on; `ObserverReadsTests` covers the rest on the twin.
 @Suite struct ObserverReadsOverHTTPTests {
     static func deletedJournal(_ d: DesiredBuild) -> BuildJournal {
-        BuildJournal(build: d.name, header: JournalHeader(run: d.runID), entries: [
-            JournalEntry(actionID: ActionID(d.name, .deleteDisk(.os)).description, phase: .done(result: [:])),
-            JournalEntry(actionID: ActionID(d.name, .deleteSnapshot(.os)).description, phase: .done(result: [:])),
-        ])
+        BuildJournal(
+            build: d.name, header: JournalHeader(run: d.runID),
+            entries: [
+                JournalEntry(actionID: ActionID(d.name, .deleteDisk(.os)).description, phase: .done(result: [:])),
+                JournalEntry(actionID: ActionID(d.name, .deleteSnapshot(.os)).description, phase: .done(result: [:]))
+            ])
     }
 
     /// The journal of a run that finished: it deleted its temporaries and published `d`'s
@@ -33,11 +36,16 @@ import Testing
 
     /// Observes the harness's build with `journal` as its journal view; returns what was
     /// observed (by build name) and the reads it took.
-    static func observeCounting(_ h: AzureExecutorHarness, journal: BuildJournal) async throws -> (observed: [String: ObservedBuild], reads: Reads) {
+    static func observeCounting(_ h: AzureExecutorHarness, journal: BuildJournal) async throws -> (
+        observed: [String: ObservedBuild], reads: Reads
+    ) {
         let before = try await h.requests().count
-        let observer = Observer(azure: ArmCompute(h.arm), devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
-        let observed = try await observer.observe([h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
-                                                  journals: [h.desired.name: Observer.view(of: journal)])
+        let observer = Observer(
+            azure: ArmCompute(h.arm), devices: h.devices, mounts: InMemoryMountManager(),
+            journals: InMemoryJournalStore())
+        let observed = try await observer.observe(
+            [h.desired], vm: BuilderVM(id: h.vm, location: h.endpoints.location),
+            journals: [h.desired.name: Observer.view(of: journal)])
         return (observed, Reads(Array(try await h.requests().dropFirst(before))))
     }
 
@@ -64,21 +72,34 @@ import Testing
             "images \(images), versions \(versions), listings \(listings), platform lists \(platformLists), VM \(vms), temporaries \(temporaries), other \(other)"
         }
 
-        init(images: Int = 0, versions: Int = 0, listings: Int = 0, platformLists: Int = 0, vms: Int = 0, temporaries: Int = 0) {
-            (self.images, self.versions, self.listings, self.platformLists, self.vms, self.temporaries) = (images, versions, listings, platformLists, vms, temporaries)
+        init(
+            images: Int = 0, versions: Int = 0, listings: Int = 0, platformLists: Int = 0, vms: Int = 0,
+            temporaries: Int = 0
+        ) {
+            (self.images, self.versions, self.listings, self.platformLists, self.vms, self.temporaries) = (
+                images, versions, listings, platformLists, vms, temporaries
+            )
         }
 
         init(_ requests: [(method: String, path: String)]) {
             for r in requests where r.method == "GET" {
                 let path = r.path.lowercased()
                 guard path.hasPrefix("/subscriptions/") else { continue }
-                if path.hasSuffix("/resources") { listings += 1 }
-                else if path.contains("/publishers/") { platformLists += 1 }
-                else if path.contains("/virtualmachines/") { vms += 1 }
-                else if path.contains("/galleries/") { versions += 1 }
-                else if path.contains("/images/") { images += 1 }
-                else if path.contains("/disks/") || path.contains("/snapshots/") { temporaries += 1 }
-                else { other += 1 }
+                if path.hasSuffix("/resources") {
+                    listings += 1
+                } else if path.contains("/publishers/") {
+                    platformLists += 1
+                } else if path.contains("/virtualmachines/") {
+                    vms += 1
+                } else if path.contains("/galleries/") {
+                    versions += 1
+                } else if path.contains("/images/") {
+                    images += 1
+                } else if path.contains("/disks/") || path.contains("/snapshots/") {
+                    temporaries += 1
+                } else {
+                    other += 1
+                }
             }
         }
     }
@@ -86,8 +107,11 @@ import Testing
     /// `count` builds like the quick start's (a managed image and a gallery version each, from
     /// the `latest` Ubuntu platform image unless `source`, YAML flow text), temporaries in the
     /// builder VM's resource group.
-    static func manifest(_ h: AzureExecutorHarness, builds count: Int, source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}",
-                         in dir: TemporaryDirectory) throws -> Manifest {
+    static func manifest(
+        _ h: AzureExecutorHarness, builds count: Int,
+        source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}",
+        in dir: TemporaryDirectory
+    ) throws -> Manifest {
         let (sub, rg) = (h.vm.subscription, h.vm.resourceGroup)
         let builds = (0..<count).map { i in
             """
@@ -108,14 +132,21 @@ import Testing
     /// What `kiln plan` reads: resolves `latest`, renders the builds and observes them with
     /// the journals `journal` gives (none for nil). Returns the builds, what was observed
     /// and the reads of the whole plan.
-    static func plan(_ h: AzureExecutorHarness, _ manifest: Manifest, journal: (DesiredBuild) -> BuildJournal? = { deletedJournal($0) })
-        async throws -> (desired: [DesiredBuild], observed: [String: ObservedBuild], reads: Reads) {
+    static func plan(
+        _ h: AzureExecutorHarness, _ manifest: Manifest,
+        journal: (DesiredBuild) -> BuildJournal? = { deletedJournal($0) }
+    )
+        async throws -> (desired: [DesiredBuild], observed: [String: ObservedBuild], reads: Reads)
+    {
         let before = try await h.requests().count
         let vm = BuilderVM(id: h.vm, location: h.endpoints.location)
-        let observer = Observer(azure: ArmCompute(h.arm), devices: h.devices, mounts: InMemoryMountManager(), journals: InMemoryJournalStore())
+        let observer = Observer(
+            azure: ArmCompute(h.arm), devices: h.devices, mounts: InMemoryMountManager(),
+            journals: InMemoryJournalStore())
         let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: h.vm.subscription)
         let desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions)
-        let journals = Dictionary(uniqueKeysWithValues: desired.map { d in (d.name, journal(d).map(Observer.view(of:)) ?? JournalView()) })
+        let journals = Dictionary(
+            uniqueKeysWithValues: desired.map { d in (d.name, journal(d).map(Observer.view(of:)) ?? JournalView()) })
         let observed = try await observer.observe(desired, vm: vm, journals: journals)
         let reads = Reads(Array(try await h.requests().dropFirst(before)))
         return (desired, observed, reads)
@@ -127,20 +158,36 @@ import Testing
         let tags = ["kiln:build": build, "kiln:run": run]
         if id.isType("Microsoft.Compute/snapshots") {
             let source = try leftoverID(h, "disks", id.name + "-source")
-            _ = try await h.arm.beginCreateDisk(source, ArmDisk(location: h.endpoints.location, properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
-                .wait(timeout: .seconds(60))
-            _ = try await h.arm.beginCreateSnapshot(id, ArmSnapshot(location: h.endpoints.location, tags: tags, sku: ArmSku(name: "Standard_LRS"),
-                                                                    properties: .init(creationData: .init(createOption: "Copy", sourceResourceId: source.description))))
-                .wait(timeout: .seconds(60))
+            _ = try await h.arm.beginCreateDisk(
+                source,
+                ArmDisk(
+                    location: h.endpoints.location,
+                    properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1))
+            )
+            .wait(timeout: .seconds(60))
+            _ = try await h.arm.beginCreateSnapshot(
+                id,
+                ArmSnapshot(
+                    location: h.endpoints.location, tags: tags, sku: ArmSku(name: "Standard_LRS"),
+                    properties: .init(creationData: .init(createOption: "Copy", sourceResourceId: source.description)))
+            )
+            .wait(timeout: .seconds(60))
         } else {
-            _ = try await h.arm.beginCreateDisk(id, ArmDisk(location: h.endpoints.location, tags: tags, sku: ArmSku(name: "Standard_LRS"),
-                                                            properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
-                .wait(timeout: .seconds(60))
+            _ = try await h.arm.beginCreateDisk(
+                id,
+                ArmDisk(
+                    location: h.endpoints.location, tags: tags, sku: ArmSku(name: "Standard_LRS"),
+                    properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1))
+            )
+            .wait(timeout: .seconds(60))
         }
     }
 
     static func leftoverID(_ h: AzureExecutorHarness, _ type: String, _ name: String) throws -> ResourceID {
-        try ResourceID(parsing: "/subscriptions/\(h.vm.subscription)/resourceGroups/\(h.vm.resourceGroup)/providers/Microsoft.Compute/\(type)/\(name)")
+        try ResourceID(
+            parsing:
+                "/subscriptions/\(h.vm.subscription)/resourceGroups/\(h.vm.resourceGroup)/providers/Microsoft.Compute/\(type)/\(name)"
+        )
     }
 
     @Test func sixteenConvergedBuildsShareTheListingAndSkipTheVM() async throws {
@@ -159,7 +206,8 @@ import Testing
         try await AzureExecutorHarness.with { h in
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
-            let (_, observed, reads) = try await Self.plan(h, try Self.manifest(h, builds: 2, in: dir), journal: { _ in nil })
+            let (_, observed, reads) = try await Self.plan(
+                h, try Self.manifest(h, builds: 2, in: dir), journal: { _ in nil })
             // No journal: each build's disk and snapshot may exist, so they are read (404);
             // none exists, so no attachment can matter.
             #expect(reads == Reads(images: 2, versions: 2, listings: 1, platformLists: 1, temporaries: 4), "\(reads)")
@@ -171,11 +219,14 @@ import Testing
         try await AzureExecutorHarness.with { h in
             let old = try Self.leftoverID(h, "disks", "kiln-\(h.desired.name)-0000000000-os")
             try await Self.createTagged(h, old, build: h.desired.name, run: "0000000000")
-            _ = try await h.arm.attachDataDisk(old, to: h.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
+            _ = try await h.arm.attachDataDisk(
+                old, to: h.vm, maxDataDisks: 4, lock: InProcessLUNLock(), timeout: .seconds(60))
             let (observed, reads) = try await Self.observeCounting(h, journal: Self.deletedJournal(h.desired))
             let leftovers = observed[h.desired.name]?.leftovers ?? []
             #expect(leftovers.map(\.id).map { $0.lowercased() } == [old.description.lowercased()])
-            #expect(leftovers.first?.kind == .disk && leftovers.first?.attached == true && leftovers.first?.runID == "0000000000")
+            #expect(
+                leftovers.first?.kind == .disk && leftovers.first?.attached == true
+                    && leftovers.first?.runID == "0000000000")
             #expect(reads == Reads(images: 1, versions: 1, listings: 1, vms: 1), "\(reads)")
         }
     }
@@ -185,12 +236,19 @@ import Testing
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
             let source = try Self.leftoverID(h, "disks", "noop-source")
-            _ = try await h.arm.beginCreateDisk(source, ArmDisk(location: h.endpoints.location, properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1)))
-                .wait(timeout: .seconds(60))
+            _ = try await h.arm.beginCreateDisk(
+                source,
+                ArmDisk(
+                    location: h.endpoints.location,
+                    properties: .init(creationData: .init(createOption: "Empty"), diskSizeGB: 1))
+            )
+            .wait(timeout: .seconds(60))
             let manifest = try Self.manifest(h, builds: 4, source: "{disk: \(source)}", in: dir)
             let before = try await h.requests().count
             let (_, observed, reads) = try await Self.plan(h, manifest)
-            let sourceReads = try await h.requests().dropFirst(before).filter { $0.method == "GET" && $0.path.lowercased() == source.description.lowercased() }
+            let sourceReads = try await h.requests().dropFirst(before).filter {
+                $0.method == "GET" && $0.path.lowercased() == source.description.lowercased()
+            }
             #expect(sourceReads.count == 1)
             #expect(observed.values.allSatisfy { !$0.sourceMissing })
             // The source's GET is counted among disks; no platform list without `latest`.

@@ -219,7 +219,7 @@ import Testing
             entries: [
                 JournalEntry(
                     actionID: ActionID(h.desired.name, .createDisk(.os)).description, phase: .done(result: [:])),
-                JournalEntry(actionID: ActionID(h.desired.name, .attach(.os)).description, phase: .done(result: [:])),
+                JournalEntry(actionID: ActionID(h.desired.name, .attach(.os)).description, phase: .done(result: [:]))
             ])
         let (observed, reads) = try await Self.observeCounting(h, journal: journal)
         #expect(observed[h.desired.name]?.disks[.os]?.builderLUN == lun)

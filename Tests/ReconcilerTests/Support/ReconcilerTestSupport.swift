@@ -1,15 +1,20 @@
 import Foundation
 import Planner
 import Providers
-@testable import Reconciler
 import Synchronization
 import Testing
 
+@testable import Reconciler
+
 /// An action for a hand-made plan.
-func act(_ build: String, _ kind: ActionKind, _ target: String? = nil, after deps: [ActionID] = [], status: ActionStatus = .todo,
-         change: Change = .run, resource: String? = nil, operation: String? = nil) -> Action {
-    Action(id: ActionID(build, step(kind, target)), change: change, status: status, resource: resource,
-           reason: "test", dependsOn: deps, operation: operation)
+func act(
+    _ build: String, _ kind: ActionKind, _ target: String? = nil, after deps: [ActionID] = [],
+    status: ActionStatus = .todo,
+    change: Change = .run, resource: String? = nil, operation: String? = nil
+) -> Action {
+    Action(
+        id: ActionID(build, step(kind, target)), change: change, status: status, resource: resource,
+        reason: "test", dependsOn: deps, operation: operation)
 }
 
 func plan(_ actions: [Action]) -> Plan {
@@ -142,7 +147,9 @@ struct TimedOut: Error, CustomStringConvertible {
 
 /// Runs `body`, failing if it does not finish within `seconds`: only a guard against a
 /// deadlock hanging the test suite, never an assertion about speed.
-func withDeadlockGuard<T: Sendable>(_ what: String, seconds: Int = 20, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadlockGuard<T: Sendable>(_ what: String, seconds: Int = 20, _ body: @escaping @Sendable () async throws -> T)
+    async throws -> T
+{
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -176,7 +183,12 @@ struct Boom: Error, CustomStringConvertible {
     var description: String { "disk quota exceeded in eastus" }
 }
 
-func scheduler(_ executor: FakeExecutor, store: InMemoryJournalStore, events: any ApplyEventSink = CollectingEventSink(),
-               interrupts: InterruptController = InterruptController(), clock: any Clock<Duration> = VirtualClock(), parallelism: Int = 10) -> Scheduler {
-    Scheduler(executor: executor, journals: store, events: events, interrupts: interrupts, clock: clock, parallelism: parallelism)
+func scheduler(
+    _ executor: FakeExecutor, store: InMemoryJournalStore, events: any ApplyEventSink = CollectingEventSink(),
+    interrupts: InterruptController = InterruptController(), clock: any Clock<Duration> = VirtualClock(),
+    parallelism: Int = 10
+) -> Scheduler {
+    Scheduler(
+        executor: executor, journals: store, events: events, interrupts: interrupts, clock: clock,
+        parallelism: parallelism)
 }

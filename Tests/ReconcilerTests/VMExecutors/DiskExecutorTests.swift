@@ -2,8 +2,9 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import Testing
+
+@testable import Reconciler
 
 @Suite struct VMDiskTests {
     @Test func attachAdoptsAnExistingAttachmentAndReportsItsLUNAndDevice() async throws {
@@ -17,10 +18,11 @@ import Testing
     }
 
     @Test func deviceFindsTheLUNInTheAttachResultOrOnTheVM() async throws {
-        let f = try await VMExecutorFixture(build: """
-                disk:
-                  dataDisks: [{lun: 1, sizeGB: 4}]
-            """)
+        let f = try await VMExecutorFixture(
+            build: """
+                    disk:
+                      dataDisks: [{lun: 1, sizeGB: 4}]
+                """)
         #expect(try await f.run(.device, "lun1") == ActionOutcome(device: "/dev/sdd", lun: 1))
         #expect(await f.transport.requests.isEmpty)
 

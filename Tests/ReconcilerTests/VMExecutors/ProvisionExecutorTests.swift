@@ -2,8 +2,9 @@ import Foundation
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import Testing
+
+@testable import Reconciler
 
 @Suite struct VMProvisionTests {
     static let steps = """
@@ -45,8 +46,13 @@ import Testing
         let f = try await VMExecutorFixture(build: Self.steps)
         try await f.mountRoot()
         try await f.run(.provision, "setup")
-        #expect(await f.chroot.files[f.root + "/tmp/kiln-setup.sh"] == .file(contents: "#!/bin/sh\necho setup \"$@\"\n", mode: 0o755))
-        #expect(await f.chroot.commands.map(\.command) == ["/tmp/kiln-setup.sh --level '2 3' /dev/sdc", "rm -f /tmp/kiln-setup.sh"])
+        #expect(
+            await f.chroot.files[f.root + "/tmp/kiln-setup.sh"]
+                == .file(contents: "#!/bin/sh\necho setup \"$@\"\n", mode: 0o755))
+        #expect(
+            await f.chroot.commands.map(\.command) == [
+                "/tmp/kiln-setup.sh --level '2 3' /dev/sdc", "rm -f /tmp/kiln-setup.sh"
+            ])
     }
 
     @Test func anUploadKeepsTheStepModeOrTheSourceMode() async throws {
@@ -62,7 +68,9 @@ import Testing
     @Test func aFailingCommandCarriesTheCommandAndItsOutputTailAndStopsTheStep() async throws {
         let f = try await VMExecutorFixture(build: Self.steps)
         try await f.mountRoot()
-        await f.chroot.on("echo vmx", respond: .exit(2, stdout: ["one", "two"], stderr: ["sh: cannot create /etc/motd: Read-only file system"]))
+        await f.chroot.on(
+            "echo vmx",
+            respond: .exit(2, stdout: ["one", "two"], stderr: ["sh: cannot create /etc/motd: Read-only file system"]))
         let error = await #expect(throws: CommandRunnerError.self) { try await f.run(.provision, "motd") }
         let failure = ActionFailure(action: ActionID("vmx", .provision(step: "motd")), error: try #require(error))
         #expect(failure.command?.contains("chroot \(shellQuote(f.root)) /bin/sh -c 'echo vmx > /etc/motd'") == true)
@@ -95,14 +103,19 @@ import Testing
         try await f.mountRoot()
         await f.chroot.setFile(f.root + "/etc/resolv.conf", .symlink(target: "../run/systemd/resolve/stub-resolv.conf"))
         try await f.run(.copyFiles)
-        #expect(await f.chroot.files[f.root + "/etc/resolv.conf"] == .file(contents: "nameserver 10.0.0.1\n", mode: 0o644))
+        #expect(
+            await f.chroot.files[f.root + "/etc/resolv.conf"] == .file(contents: "nameserver 10.0.0.1\n", mode: 0o644))
         // A re-run (after a crash) keeps the image's own file saved, not Kiln's copy.
         try await f.run(.copyFiles)
         try await f.run(.restoreFiles)
-        #expect(await f.chroot.files[f.root + "/etc/resolv.conf"] == .symlink(target: "../run/systemd/resolve/stub-resolv.conf"))
+        #expect(
+            await f.chroot.files[f.root + "/etc/resolv.conf"]
+                == .symlink(target: "../run/systemd/resolve/stub-resolv.conf"))
         // Nothing recorded any more: restoring again changes nothing.
         try await f.run(.restoreFiles)
-        #expect(await f.chroot.files[f.root + "/etc/resolv.conf"] == .symlink(target: "../run/systemd/resolve/stub-resolv.conf"))
+        #expect(
+            await f.chroot.files[f.root + "/etc/resolv.conf"]
+                == .symlink(target: "../run/systemd/resolve/stub-resolv.conf"))
     }
 
     @Test func restoringRefusesAnUnmountedRoot() async throws {

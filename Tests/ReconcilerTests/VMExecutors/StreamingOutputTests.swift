@@ -3,9 +3,10 @@ import Logging
 import Model
 import Planner
 import Providers
-@testable import Reconciler
 import Synchronization
 import Testing
+
+@testable import Reconciler
 
 /// Collects the `.output` lines of events, in order.
 private final class OutputLines: Sendable {
@@ -19,7 +20,8 @@ private final class OutputLines: Sendable {
 
     @Test func linesAreMaskedCleanedAndCut() {
         let out = OutputLines()
-        let stream = CommandOutputStream(action: id, mask: SecretMask(values: ["s3cr3t-token", "on"]), emit: { out.append($0) })
+        let stream = CommandOutputStream(
+            action: id, mask: SecretMask(values: ["s3cr3t-token", "on"]), emit: { out.append($0) })
         stream.line("token is s3cr3t-token, twice: s3cr3t-token")
         stream.line("\u{1B}[32mgreen\u{1B}[0m\tand\rtabs")
         stream.line(String(repeating: "x", count: 1000))
@@ -46,37 +48,47 @@ private final class OutputLines: Sendable {
     }
 
     @Test func theMaskTakesTheValuesOfEnvReferencesOnly() {
-        let mask = SecretMask(templates: ["{{env \"TOKEN\"}}", "plain text with TOKEN", "{{quote (env \"OTHER\")}}", "{{.BuildName}}"],
-                              environment: ["TOKEN": "abcd1234", "OTHER": "zzzz9999", "UNUSED": "never-masked"])
+        let mask = SecretMask(
+            templates: ["{{env \"TOKEN\"}}", "plain text with TOKEN", "{{quote (env \"OTHER\")}}", "{{.BuildName}}"],
+            environment: ["TOKEN": "abcd1234", "OTHER": "zzzz9999", "UNUSED": "never-masked"])
         #expect(Set(mask.values) == ["abcd1234"] || Set(mask.values) == ["abcd1234", "zzzz9999"])
         #expect(mask.apply("abcd1234 never-masked") == "*** never-masked")
     }
 
     @Test func aProvisioningStepStreamsItsOutputWithSecretsMasked() async throws {
-        let f = try await VMExecutorFixture(build: """
-                provision:
-                  - name: talk
-                    shell: ['echo "$TOKEN" && echo done']
-                    env: {TOKEN: '{{env "API_TOKEN"}}'}
-            """, processEnvironment: ["API_TOKEN": "tok-123456"])
+        let f = try await VMExecutorFixture(
+            build: """
+                    provision:
+                      - name: talk
+                        shell: ['echo "$TOKEN" && echo done']
+                        env: {TOKEN: '{{env "API_TOKEN"}}'}
+                """, processEnvironment: ["API_TOKEN": "tok-123456"])
         try await f.mountRoot()
         await f.chroot.on("echo", respond: .exit(0, stdout: ["using tok-123456", "done"]))
         let sink = CollectingEventSink()
-        let action = Action(id: ActionID(f.d.name, .provision(step: "talk")), change: .run, status: .todo, resource: nil, reason: "", dependsOn: [])
-        let context = ExecutionContext(action: action, journal: JournalHandle(build: f.d.name, store: f.env.local.journal), clock: ContinuousClock(),
-                                       dependencyResults: [:], buildResults: f.attached, logger: Logger(label: "test"),
-                                       interrupts: InterruptController(), emit: { sink.receive($0) })
-        _ = try await ProvisionExecutor(env: f.env, manifestDirectory: f.manifestDirectory, step: "talk").execute(action, context: context)
-        let lines = sink.events.compactMap { event -> String? in if case .output(_, let line) = event { line } else { nil } }
+        let action = Action(
+            id: ActionID(f.d.name, .provision(step: "talk")), change: .run, status: .todo, resource: nil, reason: "",
+            dependsOn: [])
+        let context = ExecutionContext(
+            action: action, journal: JournalHandle(build: f.d.name, store: f.env.local.journal),
+            clock: ContinuousClock(),
+            dependencyResults: [:], buildResults: f.attached, logger: Logger(label: "test"),
+            interrupts: InterruptController(), emit: { sink.receive($0) })
+        _ = try await ProvisionExecutor(env: f.env, manifestDirectory: f.manifestDirectory, step: "talk").execute(
+            action, context: context)
+        let lines = sink.events.compactMap { event -> String? in
+            if case .output(_, let line) = event { line } else { nil }
+        }
         #expect(lines == ["using ***", "done"])
     }
 
     @Test func aFailingStepsTailAndCommandAreMaskedToo() async throws {
-        let f = try await VMExecutorFixture(build: """
-                provision:
-                  - name: talk
-                    shell: ['echo {{env "API_TOKEN"}}; exit 3']
-            """, processEnvironment: ["API_TOKEN": "tok-123456"])
+        let f = try await VMExecutorFixture(
+            build: """
+                    provision:
+                      - name: talk
+                        shell: ['echo {{env "API_TOKEN"}}; exit 3']
+                """, processEnvironment: ["API_TOKEN": "tok-123456"])
         try await f.mountRoot()
         await f.chroot.on("exit 3", respond: .exit(3, stdout: ["tok-123456"]))
         let error = await #expect(throws: (any Error).self) { try await f.run(.provision, "talk") }

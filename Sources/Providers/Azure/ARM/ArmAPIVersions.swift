@@ -14,7 +14,10 @@ public struct ArmAPIVersions: Sendable, Hashable, Codable {
     /// `Microsoft.Resources` (listing resources by tag).
     public var resources: String
 
-    public init(disks: String = "2024-03-02", compute: String = "2024-07-01", galleries: String = "2024-03-03", resources: String = "2021-04-01") {
+    public init(
+        disks: String = "2024-03-02", compute: String = "2024-07-01", galleries: String = "2024-03-03",
+        resources: String = "2021-04-01"
+    ) {
         self.disks = disks
         self.compute = compute
         self.galleries = galleries
@@ -25,7 +28,9 @@ public struct ArmAPIVersions: Sendable, Hashable, Codable {
 
     /// The version for a resource id, by its type.
     public func version(for id: ResourceID) -> String {
-        guard id.provider.lowercased() == "microsoft.compute", let first = id.segments.first?.type.lowercased() else { return resources }
+        guard id.provider.lowercased() == "microsoft.compute", let first = id.segments.first?.type.lowercased() else {
+            return resources
+        }
         switch first {
         case "disks", "snapshots": return disks
         case "galleries": return galleries

@@ -35,8 +35,9 @@ extension ArmClient {
     /// one is a bug, said as such rather than passed on as a LUN that does not exist.
     public static func attachedLUN(_ lun: Int?, of disk: ResourceID) throws -> Int {
         guard let lun else {
-            throw ArmError(kind: .invalidRequest, operation: "attach data disk \(disk.name)", resource: disk.description,
-                           message: "no LUN came back for the attach; this is a bug in kiln")
+            throw ArmError(
+                kind: .invalidRequest, operation: "attach data disk \(disk.name)", resource: disk.description,
+                message: "no LUN came back for the attach; this is a bug in kiln")
         }
         return lun
     }
@@ -59,8 +60,9 @@ extension ArmClient {
         lock: any DataDiskLUNLock, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> Int {
-        let luns = try await attachDataDisks([DataDiskAttachment(disk: disk, caching: caching)], to: vm, maxDataDisks: maxDataDisks,
-                                             lock: lock, timeout: timeout, onStarted: onStarted)
+        let luns = try await attachDataDisks(
+            [DataDiskAttachment(disk: disk, caching: caching)], to: vm, maxDataDisks: maxDataDisks,
+            lock: lock, timeout: timeout, onStarted: onStarted)
         return luns[0]
     }
 
@@ -71,8 +73,9 @@ extension ArmClient {
         lock: any DataDiskLUNLock, timeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> [Int] {
-        let luns = try await updateDataDisks(disks.map { .attach($0) }, on: vm, maxDataDisks: maxDataDisks, lock: lock,
-                                             timeout: timeout, onStarted: onStarted)
+        let luns = try await updateDataDisks(
+            disks.map { .attach($0) }, on: vm, maxDataDisks: maxDataDisks, lock: lock,
+            timeout: timeout, onStarted: onStarted)
         return try zip(disks, luns).map { try Self.attachedLUN($1, of: $0.disk) }
     }
 
@@ -103,11 +106,15 @@ extension ArmClient {
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> [Int?] {
         for c in changes {
-            try require(c.disk, is: "Microsoft.Compute/disks", for: c.isAttach ? "attach data disk" : "detach data disk")
+            try require(
+                c.disk, is: "Microsoft.Compute/disks", for: c.isAttach ? "attach data disk" : "detach data disk")
         }
         try require(vm, is: "Microsoft.Compute/virtualMachines", for: "attach or detach data disks")
         guard !changes.isEmpty else { return [] }
-        let verb = changes.allSatisfy(\.isAttach) ? "attach data disk" : changes.contains(where: \.isAttach) ? "attach and detach data disks" : "detach data disk"
+        let verb =
+            changes.allSatisfy(\.isAttach)
+            ? "attach data disk"
+            : changes.contains(where: \.isAttach) ? "attach and detach data disks" : "detach data disk"
         let names = changes.map(\.disk.name).joined(separator: ", ")
         let client = self
         return try await lock.withLUNLock {
@@ -121,26 +128,34 @@ extension ArmClient {
                 for c in changes {
                     switch c {
                     case .attach(let a):
-                        if let existing = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, a.disk) && $0.toBeDetached != true }) {
+                        if let existing = dataDisks.first(where: {
+                            Self.sameID($0.managedDisk?.id, a.disk) && $0.toBeDetached != true
+                        }) {
                             lunOf[a.disk] = existing.lun
                         }
                     case .detach(let disk, let force):
-                        guard lunOf[disk] == nil, let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) }) else { continue }
+                        guard lunOf[disk] == nil,
+                            let attached = dataDisks.first(where: { Self.sameID($0.managedDisk?.id, disk) })
+                        else { continue }
                         try await ensureNotInUse(disk, attached.lun)
                         lunOf[disk] = attached.lun
                         detaching.append((disk, force, attached.lun))
                     }
                 }
                 var used = Set(dataDisks.map(\.lun))
-                let attaches = changes.compactMap { c -> DataDiskAttachment? in if case .attach(let a) = c { a } else { nil } }
+                let attaches = changes.compactMap { c -> DataDiskAttachment? in
+                    if case .attach(let a) = c { a } else { nil }
+                }
                 let wanted = Set(attaches.filter { lunOf[$0.disk] == nil }.map(\.disk)).count
                 var newcomers: [(attachment: DataDiskAttachment, lun: Int)] = []
                 for a in attaches where lunOf[a.disk] == nil {
                     guard let lun = Self.lowestFreeLUN(used: used, maxDataDisks: maxDataDisks) else {
-                        throw ArmError(kind: .invalidRequest, operation: "\(verb) \(names)", resource: vm.description,
-                                       code: Self.maxDataDisksReached,
-                                       message: "the VM has \(dataDisks.count) data disks, its size allows \(maxDataDisks), and \(wanted) more were asked for",
-                                       hint: "detach a disk, use a VM size that allows more data disks, or lower --parallelism")
+                        throw ArmError(
+                            kind: .invalidRequest, operation: "\(verb) \(names)", resource: vm.description,
+                            code: Self.maxDataDisksReached,
+                            message:
+                                "the VM has \(dataDisks.count) data disks, its size allows \(maxDataDisks), and \(wanted) more were asked for",
+                            hint: "detach a disk, use a VM size that allows more data disks, or lower --parallelism")
                     }
                     used.insert(lun)
                     lunOf[a.disk] = lun
@@ -148,34 +163,51 @@ extension ArmClient {
                 }
                 let results = changes.map { lunOf[$0.disk] }
                 guard !newcomers.isEmpty || !detaching.isEmpty else { return results }
-                let operationName = (newcomers.map { "attach data disk \($0.attachment.disk.name) at LUN \($0.lun)" }
+                let operationName =
+                    (newcomers.map { "attach data disk \($0.attachment.disk.name) at LUN \($0.lun)" }
                     + detaching.map { "detach data disk \($0.disk.name)" }).joined(separator: ", ")
                     + (detaching.isEmpty ? " to" : newcomers.isEmpty ? " from" : " on")
                 let operation: LongRunningOperation
                 do {
                     if client.apiVersions.computeHasAttachDetachDataDisks {
                         let body = ArmAttachDetachDataDisksRequest(
-                            dataDisksToAttach: newcomers.isEmpty ? nil : newcomers.map {
-                                .init(diskId: $0.attachment.disk.description, lun: $0.lun, caching: $0.attachment.caching, deleteOption: "Detach")
-                            },
-                            dataDisksToDetach: detaching.isEmpty ? nil : detaching.map { .init(diskId: $0.disk.description, detachOption: $0.force ? "ForceDetach" : nil) }
+                            dataDisksToAttach: newcomers.isEmpty
+                                ? nil
+                                : newcomers.map {
+                                    .init(
+                                        diskId: $0.attachment.disk.description, lun: $0.lun,
+                                        caching: $0.attachment.caching, deleteOption: "Detach")
+                                },
+                            dataDisksToDetach: detaching.isEmpty
+                                ? nil
+                                : detaching.map {
+                                    .init(diskId: $0.disk.description, detachOption: $0.force ? "ForceDetach" : nil)
+                                }
                         )
-                        operation = try await client.beginAction(vm, action: "attachDetachDataDisks", body: body, operation: operationName)
+                        operation = try await client.beginAction(
+                            vm, action: "attachDetachDataDisks", body: body, operation: operationName)
                     } else {
                         // Entries marked toBeDetached go either way (kept: still to detach;
                         // left out: detached), as the VM's own PATCH semantics allow.
                         var remaining = detaching.isEmpty ? dataDisks.filter { $0.toBeDetached != true } : dataDisks
                         for d in detaching {
-                            if d.force, let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, d.disk) }) {
+                            if d.force,
+                                let index = remaining.firstIndex(where: { Self.sameID($0.managedDisk?.id, d.disk) })
+                            {
                                 remaining[index].toBeDetached = true
                                 remaining[index].detachOption = "ForceDetach"
                             } else {
                                 remaining.removeAll { Self.sameID($0.managedDisk?.id, d.disk) }
                             }
                         }
-                        let added = newcomers.map { ArmVirtualMachine.DataDisk(lun: $0.lun, managedDiskID: $0.attachment.disk.description, caching: $0.attachment.caching) }
-                        operation = try await client.beginPatch(vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining + added),
-                                                                headers: Self.ifMatch(machine.etag), operation: operationName)
+                        let added = newcomers.map {
+                            ArmVirtualMachine.DataDisk(
+                                lun: $0.lun, managedDiskID: $0.attachment.disk.description,
+                                caching: $0.attachment.caching)
+                        }
+                        operation = try await client.beginPatch(
+                            vm, body: ArmVirtualMachineDataDisksPatch(dataDisks: remaining + added),
+                            headers: Self.ifMatch(machine.etag), operation: operationName)
                     }
                 } catch let error as ArmError where error.status == 412 && staleETags < 5 {
                     // Someone else changed the VM between our read and write: read again.
@@ -205,14 +237,17 @@ extension ArmClient {
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws {
         // The limit on data disks does not matter to a detach.
-        _ = try await updateDataDisks([.detach(disk, force: force)], on: vm, maxDataDisks: 64, lock: lock, timeout: timeout,
-                                      ensureNotInUse: { _, lun in try await ensureNotInUse(lun) }, onStarted: onStarted)
+        _ = try await updateDataDisks(
+            [.detach(disk, force: force)], on: vm, maxDataDisks: 64, lock: lock, timeout: timeout,
+            ensureNotInUse: { _, lun in try await ensureNotInUse(lun) }, onStarted: onStarted)
     }
 
     func requireVirtualMachine(_ vm: ResourceID, for operation: String) async throws -> ArmVirtualMachine {
         guard let machine = try await get(vm, as: ArmVirtualMachine.self, operation: operation) else {
-            throw ArmError(kind: .http, operation: operation, resource: vm.description, status: 404, code: "ResourceNotFound",
-                           message: "the virtual machine does not exist", hint: "check the builder VM's id (IMDS names it on Azure)")
+            throw ArmError(
+                kind: .http, operation: operation, resource: vm.description, status: 404, code: "ResourceNotFound",
+                message: "the virtual machine does not exist",
+                hint: "check the builder VM's id (IMDS names it on Azure)")
         }
         return machine
     }

@@ -6,8 +6,9 @@ import Model
 extension ArmClient {
     func require(_ id: ResourceID, is type: String, for operation: String) throws {
         guard id.isType(type) else {
-            throw ArmError(kind: .invalidRequest, operation: operation, resource: id.description,
-                           message: "expected a \(type) id, got a \(id.fullType) id")
+            throw ArmError(
+                kind: .invalidRequest, operation: operation, resource: id.description,
+                message: "expected a \(type) id, got a \(id.fullType) id")
         }
     }
 
@@ -86,24 +87,32 @@ extension ArmClient {
         return try await get(id, as: ArmGalleryImage.self)
     }
 
-    public func beginCreateGalleryImage(_ id: ResourceID, _ image: ArmGalleryImage) async throws -> LongRunningOperation {
+    public func beginCreateGalleryImage(_ id: ResourceID, _ image: ArmGalleryImage) async throws -> LongRunningOperation
+    {
         try require(id, is: "Microsoft.Compute/galleries/images", for: "create gallery image definition")
         return try await beginPut(id, body: image)
     }
 
     /// Reads an image version; with `replicationStatus`, asks for `$expand=ReplicationStatus`
     /// so `properties.replicationStatus` carries the per-region state.
-    public func getGalleryImageVersion(_ id: ResourceID, replicationStatus: Bool = false) async throws -> ArmGalleryImageVersion? {
+    public func getGalleryImageVersion(_ id: ResourceID, replicationStatus: Bool = false) async throws
+        -> ArmGalleryImageVersion?
+    {
         try require(id, is: "Microsoft.Compute/galleries/images/versions", for: "read gallery image version")
-        return try await get(id, as: ArmGalleryImageVersion.self, query: replicationStatus ? [("$expand", "ReplicationStatus")] : [])
+        return try await get(
+            id, as: ArmGalleryImageVersion.self, query: replicationStatus ? [("$expand", "ReplicationStatus")] : [])
     }
 
-    public func beginCreateGalleryImageVersion(_ id: ResourceID, _ version: ArmGalleryImageVersion) async throws -> LongRunningOperation {
+    public func beginCreateGalleryImageVersion(_ id: ResourceID, _ version: ArmGalleryImageVersion) async throws
+        -> LongRunningOperation
+    {
         try require(id, is: "Microsoft.Compute/galleries/images/versions", for: "create gallery image version")
         return try await beginPut(id, body: version)
     }
 
-    public func beginUpdateGalleryImageVersion(_ id: ResourceID, _ update: ArmGalleryImageVersionUpdate) async throws -> LongRunningOperation {
+    public func beginUpdateGalleryImageVersion(_ id: ResourceID, _ update: ArmGalleryImageVersionUpdate) async throws
+        -> LongRunningOperation
+    {
         try require(id, is: "Microsoft.Compute/galleries/images/versions", for: "update gallery image version")
         return try await beginPatch(id, body: update)
     }
@@ -116,8 +125,9 @@ extension ArmClient {
     /// Every version of an image definition.
     public func listGalleryImageVersions(_ definition: ResourceID) async throws -> [ArmGalleryImageVersion] {
         try require(definition, is: "Microsoft.Compute/galleries/images", for: "list gallery image versions")
-        return try await listPaged(url(for: definition, action: "versions"), as: ArmGalleryImageVersion.self,
-                                   operation: "list gallery image versions", resource: definition.description)
+        return try await listPaged(
+            url(for: definition, action: "versions"), as: ArmGalleryImageVersion.self,
+            operation: "list gallery image versions", resource: definition.description)
     }
 
     // MARK: Virtual machines
@@ -137,28 +147,36 @@ extension ArmClient {
     /// for name and value, "the tags for each resource are not returned in the results", and
     /// reported for a name alone: Azure/azure-cli#3180, #19138). To read tags, list without
     /// a tag filter and select locally.
-    public func listResources(subscription: String, resourceGroup: String, tagName: String? = nil, tagValue: String? = nil) async throws -> [ArmGenericResource] {
+    public func listResources(
+        subscription: String, resourceGroup: String, tagName: String? = nil, tagValue: String? = nil
+    ) async throws -> [ArmGenericResource] {
         var query: [(String, String)] = []
         if let tagName {
             var filter = "tagName eq '\(tagName.replacingOccurrences(of: "'", with: "''"))'"
             if let tagValue { filter += " and tagValue eq '\(tagValue.replacingOccurrences(of: "'", with: "''"))'" }
             query.append(("$filter", filter))
         }
-        let path = "/subscriptions/\(subscription.armPathEncoded)/resourceGroups/\(resourceGroup.armPathEncoded)/resources"
-        return try await listPaged(url(path: path, apiVersion: apiVersions.resources, query: query), as: ArmGenericResource.self,
-                                   operation: tagName.map { "list resources tagged \($0)" } ?? "list resources",
-                                   resource: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)")
+        let path =
+            "/subscriptions/\(subscription.armPathEncoded)/resourceGroups/\(resourceGroup.armPathEncoded)/resources"
+        return try await listPaged(
+            url(path: path, apiVersion: apiVersions.resources, query: query), as: ArmGenericResource.self,
+            operation: tagName.map { "list resources tagged \($0)" } ?? "list resources",
+            resource: "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)")
     }
 
     /// GETs a `{"value":[...],"nextLink"}` list and its following pages.
-    func listPaged<T: Decodable & Sendable>(_ first: URL, as type: T.Type, operation: String, resource: String) async throws -> [T] {
+    func listPaged<T: Decodable & Sendable>(_ first: URL, as type: T.Type, operation: String, resource: String)
+        async throws -> [T]
+    {
         var items: [T] = []
         var next: URL? = first
         var pages = 0
         while let url = next {
             pages += 1
             guard pages <= 1000 else {
-                throw ArmError(kind: .invalidResponse, operation: operation, resource: resource, message: "more than 1000 pages; nextLink seems to loop")
+                throw ArmError(
+                    kind: .invalidResponse, operation: operation, resource: resource,
+                    message: "more than 1000 pages; nextLink seems to loop")
             }
             let response = try await send(.get, url, operation: operation, resource: resource)
             let page = try decode(ArmList<T>.self, from: response, operation: operation, resource: resource)

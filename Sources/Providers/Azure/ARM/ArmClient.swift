@@ -58,7 +58,8 @@ public struct ArmClient: Sendable {
     public func url(for id: ResourceID, action: String? = nil, query: [(String, String)] = []) -> URL {
         var path = id.armPath
         if let action { path += "/" + action }
-        return cloud.resourceManager.appendingArmPath(path, query: [("api-version", apiVersions.version(for: id))] + query)
+        return cloud.resourceManager.appendingArmPath(
+            path, query: [("api-version", apiVersions.version(for: id))] + query)
     }
 
     /// The URL of a path below the subscription (lists, platform images), with `apiVersion`.
@@ -79,8 +80,11 @@ public struct ArmClient: Sendable {
         // Operation URLs and nextLinks come from responses; never hand the bearer token to a
         // host other than ARM's, whatever a response says.
         guard Self.sameOrigin(url, cloud.resourceManager) else {
-            throw ArmError(kind: .invalidResponse, operation: operation, resource: resource,
-                           message: "refusing to send the ARM token to \(url.endpointForDisplay), which is not \(cloud.resourceManager.endpointForDisplay)")
+            throw ArmError(
+                kind: .invalidResponse, operation: operation, resource: resource,
+                message:
+                    "refusing to send the ARM token to \(url.endpointForDisplay), which is not \(cloud.resourceManager.endpointForDisplay)"
+            )
         }
         var refreshedToken = false
         while true {
@@ -88,7 +92,8 @@ public struct ArmClient: Sendable {
             do {
                 token = try await credential.token(for: cloud.armScope)
             } catch let error as AzureCredentialError {
-                throw ArmError(kind: .authentication, operation: operation, resource: resource, message: error.description)
+                throw ArmError(
+                    kind: .authentication, operation: operation, resource: resource, message: error.description)
             }
             var headers = extra
             headers.set("Authorization", "Bearer \(token.token.exposedValue)")
@@ -97,11 +102,13 @@ public struct ArmClient: Sendable {
             headers.set("x-ms-correlation-request-id", correlationID)
             headers.set("User-Agent", "kiln")
             if body != nil { headers.set("Content-Type", "application/json") }
-            let request = AzureHTTPRequest(method: method, url: url, headers: headers, body: body, timeout: requestTimeout)
+            let request = AzureHTTPRequest(
+                method: method, url: url, headers: headers, body: body, timeout: requestTimeout)
             logger.debug("ARM request", metadata: ["request": "\(request)", "operation": "\(operation)"])
             let response: AzureHTTPResponse
             do {
-                response = try await sendWithRetries(request, transport: transport, policy: retry, safety: safety, clock: clock, logger: logger)
+                response = try await sendWithRetries(
+                    request, transport: transport, policy: retry, safety: safety, clock: clock, logger: logger)
             } catch let error as AzureTransportError {
                 throw ArmError(operation: operation, resource: resource, transport: error)
             }
@@ -128,21 +135,28 @@ public struct ArmClient: Sendable {
     // MARK: Generic resource operations
 
     /// GETs a resource; nil when ARM answers 404.
-    public func get<T: Decodable>(_ id: ResourceID, as type: T.Type, query: [(String, String)] = [], operation: String? = nil) async throws -> T? {
+    public func get<T: Decodable>(
+        _ id: ResourceID, as type: T.Type, query: [(String, String)] = [], operation: String? = nil
+    ) async throws -> T? {
         let op = operation ?? "read \(Self.noun(for: id))"
-        let response = try await send(.get, url(for: id, query: query), operation: op, resource: id.description, allow404: true)
+        let response = try await send(
+            .get, url(for: id, query: query), operation: op, resource: id.description, allow404: true)
         if response.status == 404 { return nil }
         return try decode(T.self, from: response, operation: op, resource: id.description)
     }
 
     /// Starts a PUT (create or replace) and returns its operation.
-    public func beginPut<Body: Encodable>(_ id: ResourceID, body: Body, headers: AzureHTTPHeaders = [:], operation: String? = nil) async throws -> LongRunningOperation {
+    public func beginPut<Body: Encodable>(
+        _ id: ResourceID, body: Body, headers: AzureHTTPHeaders = [:], operation: String? = nil
+    ) async throws -> LongRunningOperation {
         let op = operation ?? "create \(Self.noun(for: id))"
         return try await begin(.put, id: id, url: url(for: id), body: encode(body), headers: headers, operation: op)
     }
 
     /// Starts a PATCH and returns its operation.
-    public func beginPatch<Body: Encodable>(_ id: ResourceID, body: Body, headers: AzureHTTPHeaders = [:], operation: String? = nil) async throws -> LongRunningOperation {
+    public func beginPatch<Body: Encodable>(
+        _ id: ResourceID, body: Body, headers: AzureHTTPHeaders = [:], operation: String? = nil
+    ) async throws -> LongRunningOperation {
         let op = operation ?? "update \(Self.noun(for: id))"
         return try await begin(.patch, id: id, url: url(for: id), body: encode(body), headers: headers, operation: op)
     }
@@ -153,18 +167,28 @@ public struct ArmClient: Sendable {
         let target = url(for: id)
         let response = try await send(.delete, target, operation: op, resource: id.description, allow404: true)
         let initial = response.status == 404 ? AzureHTTPResponse(status: 204, headers: response.headers) : response
-        return try LongRunningOperation(start: initial, method: .delete, resourceURL: target, operation: op, resource: id.description, client: self, now: Date())
+        return try LongRunningOperation(
+            start: initial, method: .delete, resourceURL: target, operation: op, resource: id.description, client: self,
+            now: Date())
     }
 
     /// Starts a POST action (`{id}/{action}`) and returns its operation.
-    public func beginAction<Body: Encodable>(_ id: ResourceID, action: String, body: Body, operation: String) async throws -> LongRunningOperation {
-        try await begin(.post, id: id, url: url(for: id, action: action), body: encode(body), headers: [:], operation: operation)
+    public func beginAction<Body: Encodable>(_ id: ResourceID, action: String, body: Body, operation: String)
+        async throws -> LongRunningOperation
+    {
+        try await begin(
+            .post, id: id, url: url(for: id, action: action), body: encode(body), headers: [:], operation: operation)
     }
 
-    func begin(_ method: AzureHTTPMethod, id: ResourceID, url: URL, body: Data, headers: AzureHTTPHeaders, operation: String) async throws -> LongRunningOperation {
-        let response = try await send(method, url, body: body, headers: headers, operation: operation, resource: id.description)
+    func begin(
+        _ method: AzureHTTPMethod, id: ResourceID, url: URL, body: Data, headers: AzureHTTPHeaders, operation: String
+    ) async throws -> LongRunningOperation {
+        let response = try await send(
+            method, url, body: body, headers: headers, operation: operation, resource: id.description)
         let resourceURL = method == .post ? self.url(for: id) : url
-        return try LongRunningOperation(start: response, method: method, resourceURL: resourceURL, operation: operation, resource: id.description, client: self, now: Date())
+        return try LongRunningOperation(
+            start: response, method: method, resourceURL: resourceURL, operation: operation, resource: id.description,
+            client: self, now: Date())
     }
 
     /// Rebuilds an operation from a stored handle, to wait for it instead of starting it again.
@@ -180,12 +204,16 @@ public struct ArmClient: Sendable {
         return try encoder.encode(body)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from response: AzureHTTPResponse, operation: String, resource: String) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, from response: AzureHTTPResponse, operation: String, resource: String)
+        throws -> T
+    {
         do {
             return try ArmJSON.decoder.decode(T.self, from: response.body)
         } catch {
-            throw ArmError(kind: .invalidResponse, operation: operation, resource: resource, status: response.status,
-                           message: "the answer is not the expected JSON (\(ArmJSON.describe(error)))", requestID: response.requestID)
+            throw ArmError(
+                kind: .invalidResponse, operation: operation, resource: resource, status: response.status,
+                message: "the answer is not the expected JSON (\(ArmJSON.describe(error)))",
+                requestID: response.requestID)
         }
     }
 
@@ -227,7 +255,8 @@ enum ArmJSON {
 extension ResourceID {
     /// The URL path of this id, each segment percent-encoded.
     var armPath: String {
-        var path = "/subscriptions/\(subscription.armPathEncoded)/resourceGroups/\(resourceGroup.armPathEncoded)/providers/\(provider.armPathEncoded)"
+        var path =
+            "/subscriptions/\(subscription.armPathEncoded)/resourceGroups/\(resourceGroup.armPathEncoded)/providers/\(provider.armPathEncoded)"
         for s in segments { path += "/\(s.type.armPathEncoded)/\(s.name.armPathEncoded)" }
         return path
     }

@@ -79,9 +79,13 @@ public struct ArmError: Error, Sendable, CustomStringConvertible {
     /// What next, for the errors users meet most.
     static func hint(forCode code: String?, status: Int?) -> String? {
         switch code {
-        case "AuthorizationFailed": return "grant the identity Kiln runs as a role that allows this action on the resource group (e.g. Contributor)"
-        case "InvalidAuthenticationToken", "ExpiredAuthenticationToken": return "check the credential and the cloud (the token must be for this cloud's ARM audience)"
-        case "NoRegisteredProviderFound": return "this region does not accept Kiln's pinned api-version; report it, or pin an older one"
+        case "AuthorizationFailed":
+            return
+                "grant the identity Kiln runs as a role that allows this action on the resource group (e.g. Contributor)"
+        case "InvalidAuthenticationToken", "ExpiredAuthenticationToken":
+            return "check the credential and the cloud (the token must be for this cloud's ARM audience)"
+        case "NoRegisteredProviderFound":
+            return "this region does not accept Kiln's pinned api-version; report it, or pin an older one"
         case "ResourceGroupNotFound": return "create the resource group first, or fix its name in the manifest"
         case "SubscriptionNotFound": return "check the subscription id and that the identity can see it"
         default: break
@@ -106,7 +110,9 @@ struct ArmErrorBody: Decodable {
 
     /// Code and message from `body`, if it is an Azure error body.
     static func parse(_ body: Data) -> (code: String?, message: String?) {
-        guard !body.isEmpty, let decoded = try? JSONDecoder().decode(ArmErrorBody.self, from: body) else { return (nil, nil) }
+        guard !body.isEmpty, let decoded = try? JSONDecoder().decode(ArmErrorBody.self, from: body) else {
+            return (nil, nil)
+        }
         let detail = decoded.error ?? Detail(code: decoded.code, message: decoded.message, target: nil, details: nil)
         var message = detail.message
         // Compute puts the useful part of some errors in the first inner detail.
@@ -123,7 +129,8 @@ extension ArmError {
         let parsed = ArmErrorBody.parse(response.body)
         var hint: String?
         if response.status == 429, let wait = parseRetryAfter(response.headers) {
-            hint = "Azure is throttling this subscription and asks to wait \(Int(wait.secondsDouble)) s; run again later"
+            hint =
+                "Azure is throttling this subscription and asks to wait \(Int(wait.secondsDouble)) s; run again later"
         }
         self.init(
             kind: .http, operation: operation, resource: resource, status: response.status,

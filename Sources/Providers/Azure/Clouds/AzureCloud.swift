@@ -18,7 +18,9 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     /// IMDS's base URL; the same link-local address in every real cloud.
     public var imds: URL
 
-    public init(name: String, resourceManager: URL, authorityHost: URL, armAudience: String, imds: URL = AzureCloud.defaultIMDS) {
+    public init(
+        name: String, resourceManager: URL, authorityHost: URL, armAudience: String, imds: URL = AzureCloud.defaultIMDS
+    ) {
         self.name = name
         self.resourceManager = resourceManager
         self.authorityHost = authorityHost
@@ -64,7 +66,9 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     public static func emulator(arm: URL, login: URL? = nil, imds: URL? = nil, audience: String? = nil) -> AzureCloud {
         var audience = audience ?? arm.absoluteString
         if !audience.hasSuffix("/") { audience += "/" }
-        return AzureCloud(name: "KilnEmulator", resourceManager: arm, authorityHost: login ?? arm, armAudience: audience, imds: imds ?? arm)
+        return AzureCloud(
+            name: "KilnEmulator", resourceManager: arm, authorityHost: login ?? arm, armAudience: audience,
+            imds: imds ?? arm)
     }
 
     /// The OAuth2 scope for ARM tokens: the audience plus `/.default` (one slash).
@@ -78,12 +82,18 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     /// the Azure CLI take resources, and ARM's resource has a trailing slash).
     static func resource(forScope scope: String) -> String {
         var s = scope
-        if s.hasSuffix("/.default") { s.removeLast(".default".count) } else if s.hasSuffix(".default") { s.removeLast(".default".count) }
+        if s.hasSuffix("/.default") {
+            s.removeLast(".default".count)
+        } else if s.hasSuffix(".default") {
+            s.removeLast(".default".count)
+        }
         if !s.hasSuffix("/") { s += "/" }
         return s
     }
 
-    public var description: String { "\(name) (ARM \(resourceManager.absoluteString), login \(authorityHost.absoluteString))" }
+    public var description: String {
+        "\(name) (ARM \(resourceManager.absoluteString), login \(authorityHost.absoluteString))"
+    }
 }
 
 /// Why a cloud could not be discovered from its ARM metadata endpoint.
@@ -116,7 +126,10 @@ extension AzureCloud {
             throw AzureCloudDiscoveryError(endpoint: url.redactedForDisplay, reason: "HTTP \(response.status)")
         }
         struct Metadata: Decodable {
-            struct Authentication: Decodable { var loginEndpoint: String?; var audiences: [String]? }
+            struct Authentication: Decodable {
+                var loginEndpoint: String?
+                var audiences: [String]?
+            }
             var name: String?
             var resourceManager: String?
             var authentication: Authentication?
@@ -125,15 +138,20 @@ extension AzureCloud {
         do {
             metadata = try JSONDecoder().decode(Metadata.self, from: response.body)
         } catch {
-            throw AzureCloudDiscoveryError(endpoint: url.redactedForDisplay, reason: "the answer is not the 2022-09-01 metadata object (\(error))")
+            throw AzureCloudDiscoveryError(
+                endpoint: url.redactedForDisplay, reason: "the answer is not the 2022-09-01 metadata object (\(error))")
         }
         guard let login = metadata.authentication?.loginEndpoint.flatMap(URL.init(string:)),
-              let audience = metadata.authentication?.audiences?.first
+            let audience = metadata.authentication?.audiences?.first
         else {
-            throw AzureCloudDiscoveryError(endpoint: url.redactedForDisplay, reason: "authentication.loginEndpoint or authentication.audiences is missing")
+            throw AzureCloudDiscoveryError(
+                endpoint: url.redactedForDisplay,
+                reason: "authentication.loginEndpoint or authentication.audiences is missing")
         }
         let arm = metadata.resourceManager.flatMap(URL.init(string:)) ?? armEndpoint
-        return AzureCloud(name: metadata.name ?? "Custom", resourceManager: arm, authorityHost: login, armAudience: audience, imds: imds)
+        return AzureCloud(
+            name: metadata.name ?? "Custom", resourceManager: arm, authorityHost: login, armAudience: audience,
+            imds: imds)
     }
 }
 
@@ -169,5 +187,6 @@ extension String {
 
 extension CharacterSet {
     /// A-Z, a-z, 0-9 only (`.alphanumerics` also holds non-ASCII letters, which must be encoded).
-    static let asciiAlphanumerics = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    static let asciiAlphanumerics = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 }

@@ -34,25 +34,34 @@ public struct AzureCLICredential: TokenCredential {
     private let runner: any AzureCLIRunner
     private let timeout: Duration
 
-    public init(tenantID: String? = nil, runner: any AzureCLIRunner = ProcessAzureCLIRunner(), timeout: Duration = .seconds(30)) {
+    public init(
+        tenantID: String? = nil, runner: any AzureCLIRunner = ProcessAzureCLIRunner(), timeout: Duration = .seconds(30)
+    ) {
         self.tenantID = tenantID
         self.runner = runner
         self.timeout = timeout
     }
 
     public func token(for scope: String) async throws -> AzureAccessToken {
-        var arguments = ["account", "get-access-token", "--resource", AzureCloud.resource(forScope: scope), "-o", "json"]
+        var arguments = [
+            "account", "get-access-token", "--resource", AzureCloud.resource(forScope: scope), "-o", "json"
+        ]
         if let tenantID { arguments += ["--tenant", tenantID] }
         let result: AzureCLIResult
         do {
             result = try await runner.run(arguments: arguments, timeout: timeout)
         } catch AzureCLIRunnerError.notInstalled {
-            throw AzureCredentialError(kind: .unavailable, credential: name, reason: "az is not installed (not found on PATH)")
+            throw AzureCredentialError(
+                kind: .unavailable, credential: name, reason: "az is not installed (not found on PATH)")
         } catch AzureCLIRunnerError.timedOut(let after) {
-            throw AzureCredentialError(kind: .failed, credential: name, reason: "az account get-access-token did not finish within \(Int(after.secondsDouble)) s")
+            throw AzureCredentialError(
+                kind: .failed, credential: name,
+                reason: "az account get-access-token did not finish within \(Int(after.secondsDouble)) s")
         }
         guard result.exitCode == 0 else {
-            let firstLine = result.stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? "exit code \(result.exitCode)"
+            let firstLine =
+                result.stderr.split(whereSeparator: \.isNewline).first.map(String.init)
+                ?? "exit code \(result.exitCode)"
             let notLoggedIn = result.stderr.contains("az login")
             throw AzureCredentialError(
                 kind: notLoggedIn ? .unavailable : .failed, credential: name,
@@ -66,12 +75,13 @@ public struct AzureCLICredential: TokenCredential {
     /// Reads `accessToken` and `expires_on` (epoch, newer CLIs) or `expiresOn` (naive local time).
     static func parse(_ stdout: Data, credential: String) throws -> AzureAccessToken {
         guard let object = (try? JSONSerialization.jsonObject(with: stdout)) as? [String: Any],
-              let token = object["accessToken"] as? String, !token.isEmpty
+            let token = object["accessToken"] as? String, !token.isEmpty
         else {
             throw AzureCredentialError(kind: .failed, credential: credential, reason: "az printed no accessToken")
         }
         if let epoch = object["expires_on"] as? NSNumber {
-            return AzureAccessToken(token: AzureSecret(token), expiresOn: Date(timeIntervalSince1970: epoch.doubleValue))
+            return AzureAccessToken(
+                token: AzureSecret(token), expiresOn: Date(timeIntervalSince1970: epoch.doubleValue))
         }
         if let epochText = object["expires_on"] as? String, let epoch = Double(epochText) {
             return AzureAccessToken(token: AzureSecret(token), expiresOn: Date(timeIntervalSince1970: epoch))
@@ -82,10 +92,13 @@ public struct AzureCLICredential: TokenCredential {
             formatter.timeZone = .current
             for format in ["yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss"] {
                 formatter.dateFormat = format
-                if let date = formatter.date(from: text) { return AzureAccessToken(token: AzureSecret(token), expiresOn: date) }
+                if let date = formatter.date(from: text) {
+                    return AzureAccessToken(token: AzureSecret(token), expiresOn: date)
+                }
             }
         }
-        throw AzureCredentialError(kind: .failed, credential: credential, reason: "az printed no expiry (expires_on or expiresOn)")
+        throw AzureCredentialError(
+            kind: .failed, credential: credential, reason: "az printed no expiry (expires_on or expiresOn)")
     }
 }
 
@@ -105,12 +118,16 @@ public struct ProcessAzureCLIRunner: AzureCLIRunner {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus); exited.continuation.finish() }
+        process.terminationHandler = {
+            exited.continuation.yield($0.terminationStatus)
+            exited.continuation.finish()
+        }
         do {
             try process.run()
         } catch {

@@ -35,10 +35,16 @@ public struct ClientCertificateCredential: TokenCredential {
         do {
             pem = try String(contentsOfFile: certificatePath, encoding: .utf8)
         } catch {
-            throw AzureCredentialError(kind: .unavailable, credential: "client certificate", reason: "cannot read the certificate file \(certificatePath)",
-                                       hint: "check AZURE_CLIENT_CERTIFICATE_PATH; it must be a PEM file with the certificate and its private key")
+            throw AzureCredentialError(
+                kind: .unavailable, credential: "client certificate",
+                reason: "cannot read the certificate file \(certificatePath)",
+                hint:
+                    "check AZURE_CLIENT_CERTIFICATE_PATH; it must be a PEM file with the certificate and its private key"
+            )
         }
-        try self.init(tenantID: tenantID, clientID: clientID, pem: pem, source: certificatePath, context: context, style: style, authorityHost: authorityHost)
+        try self.init(
+            tenantID: tenantID, clientID: clientID, pem: pem, source: certificatePath, context: context, style: style,
+            authorityHost: authorityHost)
     }
 
     /// Uses PEM text holding a certificate and an RSA private key; `source` names it in errors.
@@ -47,13 +53,20 @@ public struct ClientCertificateCredential: TokenCredential {
         style: ClientAssertionStyle = .ps256, authorityHost: URL? = nil
     ) throws {
         func fail(_ reason: String) -> AzureCredentialError {
-            AzureCredentialError(kind: .unavailable, credential: "client certificate", reason: "\(source): \(reason)",
-                                 hint: "the file must be PEM with a CERTIFICATE block and an unencrypted RSA PRIVATE KEY block")
+            AzureCredentialError(
+                kind: .unavailable, credential: "client certificate", reason: "\(source): \(reason)",
+                hint: "the file must be PEM with a CERTIFICATE block and an unencrypted RSA PRIVATE KEY block")
         }
         let blocks = PEMBlock.parse(pem)
-        guard let certificate = blocks.first(where: { $0.label == "CERTIFICATE" }) else { throw fail("no certificate found") }
-        if blocks.contains(where: { $0.label == "ENCRYPTED PRIVATE KEY" }) { throw fail("the private key is encrypted, which Kiln does not support") }
-        guard let keyBlock = blocks.first(where: { $0.label == "PRIVATE KEY" || $0.label == "RSA PRIVATE KEY" }) else { throw fail("no private key found") }
+        guard let certificate = blocks.first(where: { $0.label == "CERTIFICATE" }) else {
+            throw fail("no certificate found")
+        }
+        if blocks.contains(where: { $0.label == "ENCRYPTED PRIVATE KEY" }) {
+            throw fail("the private key is encrypted, which Kiln does not support")
+        }
+        guard let keyBlock = blocks.first(where: { $0.label == "PRIVATE KEY" || $0.label == "RSA PRIVATE KEY" }) else {
+            throw fail("no private key found")
+        }
         do {
             self.key = try _RSA.Signing.PrivateKey(pemRepresentation: keyBlock.pem)
         } catch {
@@ -69,13 +82,15 @@ public struct ClientCertificateCredential: TokenCredential {
 
     public func token(for scope: String) async throws -> AzureAccessToken {
         let assertion = try makeAssertion()
-        return try await entra.requestToken(credential: name, form: [
-            ("grant_type", AzureSecret("client_credentials")),
-            ("client_id", AzureSecret(clientID)),
-            ("client_assertion_type", AzureSecret("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
-            ("client_assertion", assertion),
-            ("scope", AzureSecret(scope)),
-        ])
+        return try await entra.requestToken(
+            credential: name,
+            form: [
+                ("grant_type", AzureSecret("client_credentials")),
+                ("client_id", AzureSecret(clientID)),
+                ("client_assertion_type", AzureSecret("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
+                ("client_assertion", assertion),
+                ("scope", AzureSecret(scope))
+            ])
     }
 
     /// The signed JWT: audience the token endpoint, issuer and subject the client id, valid
@@ -96,17 +111,20 @@ public struct ClientCertificateCredential: TokenCredential {
         let issued = Int(now().timeIntervalSince1970)
         let claims: [String: Any] = [
             "aud": entra.tokenURL.absoluteString, "iss": clientID, "sub": clientID,
-            "jti": UUID().uuidString.lowercased(), "nbf": issued, "iat": issued, "exp": issued + 600,
+            "jti": UUID().uuidString.lowercased(), "nbf": issued, "iat": issued, "exp": issued + 600
         ]
-        let headerJSON = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
-        let claimsJSON = try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys, .withoutEscapingSlashes])
+        let headerJSON = try JSONSerialization.data(
+            withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        let claimsJSON = try JSONSerialization.data(
+            withJSONObject: claims, options: [.sortedKeys, .withoutEscapingSlashes])
         let signingInput = Base64URL.encode(headerJSON) + "." + Base64URL.encode(claimsJSON)
         let padding: _RSA.Signing.Padding = style == .ps256 ? .PSS : .insecurePKCS1v1_5
         let signature: _RSA.Signing.RSASignature
         do {
             signature = try key.signature(for: Data(signingInput.utf8), padding: padding)
         } catch {
-            throw AzureCredentialError(kind: .failed, credential: name, reason: "could not sign the client assertion: \(error)")
+            throw AzureCredentialError(
+                kind: .failed, credential: name, reason: "could not sign the client assertion: \(error)")
         }
         return AzureSecret(signingInput + "." + Base64URL.encode(signature.rawRepresentation))
     }

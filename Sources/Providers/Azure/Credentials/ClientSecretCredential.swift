@@ -9,7 +9,10 @@ public struct ClientSecretCredential: TokenCredential {
     private let secret: AzureSecret
     private let entra: EntraTokenClient
 
-    public init(tenantID: String, clientID: String, secret: AzureSecret, context: AzureCredentialContext, authorityHost: URL? = nil) {
+    public init(
+        tenantID: String, clientID: String, secret: AzureSecret, context: AzureCredentialContext,
+        authorityHost: URL? = nil
+    ) {
         self.tenantID = tenantID
         self.clientID = clientID
         self.secret = secret
@@ -17,12 +20,14 @@ public struct ClientSecretCredential: TokenCredential {
     }
 
     public func token(for scope: String) async throws -> AzureAccessToken {
-        try await entra.requestToken(credential: name, form: [
-            ("grant_type", AzureSecret("client_credentials")),
-            ("client_id", AzureSecret(clientID)),
-            ("client_secret", secret),
-            ("scope", AzureSecret(scope)),
-        ])
+        try await entra.requestToken(
+            credential: name,
+            form: [
+                ("grant_type", AzureSecret("client_credentials")),
+                ("client_id", AzureSecret(clientID)),
+                ("client_secret", secret),
+                ("scope", AzureSecret(scope))
+            ])
     }
 }
 
@@ -36,7 +41,10 @@ public struct WorkloadIdentityCredential: TokenCredential {
     public var tokenFile: String
     private let entra: EntraTokenClient
 
-    public init(tenantID: String, clientID: String, tokenFile: String, context: AzureCredentialContext, authorityHost: URL? = nil) {
+    public init(
+        tenantID: String, clientID: String, tokenFile: String, context: AzureCredentialContext,
+        authorityHost: URL? = nil
+    ) {
         self.tenantID = tenantID
         self.clientID = clientID
         self.tokenFile = tokenFile
@@ -46,20 +54,25 @@ public struct WorkloadIdentityCredential: TokenCredential {
     public func token(for scope: String) async throws -> AzureAccessToken {
         let assertion: String
         do {
-            assertion = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            assertion = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
         } catch {
-            throw AzureCredentialError(kind: .unavailable, credential: name, reason: "cannot read the federated token file \(tokenFile)",
-                                       hint: "check AZURE_FEDERATED_TOKEN_FILE and that the token volume is mounted")
+            throw AzureCredentialError(
+                kind: .unavailable, credential: name, reason: "cannot read the federated token file \(tokenFile)",
+                hint: "check AZURE_FEDERATED_TOKEN_FILE and that the token volume is mounted")
         }
         guard !assertion.isEmpty else {
-            throw AzureCredentialError(kind: .unavailable, credential: name, reason: "the federated token file \(tokenFile) is empty")
+            throw AzureCredentialError(
+                kind: .unavailable, credential: name, reason: "the federated token file \(tokenFile) is empty")
         }
-        return try await entra.requestToken(credential: name, form: [
-            ("grant_type", AzureSecret("client_credentials")),
-            ("client_id", AzureSecret(clientID)),
-            ("client_assertion_type", AzureSecret("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
-            ("client_assertion", AzureSecret(assertion)),
-            ("scope", AzureSecret(scope)),
-        ])
+        return try await entra.requestToken(
+            credential: name,
+            form: [
+                ("grant_type", AzureSecret("client_credentials")),
+                ("client_id", AzureSecret(clientID)),
+                ("client_assertion_type", AzureSecret("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
+                ("client_assertion", AzureSecret(assertion)),
+                ("scope", AzureSecret(scope))
+            ])
     }
 }

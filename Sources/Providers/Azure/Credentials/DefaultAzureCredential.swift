@@ -31,8 +31,10 @@ public actor ChainedTokenCredential: TokenCredential {
         }
         throw AzureCredentialError(
             kind: .unavailable, credential: name,
-            reason: reasons.isEmpty ? "no credential is configured" : "no credential gave a token: " + reasons.joined(separator: " | "),
-            hint: "set AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; or run on a VM with a managed identity; or run az login"
+            reason: reasons.isEmpty
+                ? "no credential is configured" : "no credential gave a token: " + reasons.joined(separator: " | "),
+            hint:
+                "set AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; or run on a VM with a managed identity; or run az login"
         )
     }
 }
@@ -70,13 +72,15 @@ public enum AzureCredentialFactory {
         case .default:
             base = ChainedTokenCredential([
                 EnvironmentCredential(environment: environment, context: context, assertionStyle: assertionStyle),
-                ManagedIdentityCredential(clientID: managedIdentityClientID ?? environment["AZURE_CLIENT_ID"].nonEmpty, context: context),
-                AzureCLICredential(tenantID: environment["AZURE_TENANT_ID"].nonEmpty, runner: cliRunner),
+                ManagedIdentityCredential(
+                    clientID: managedIdentityClientID ?? environment["AZURE_CLIENT_ID"].nonEmpty, context: context),
+                AzureCLICredential(tenantID: environment["AZURE_TENANT_ID"].nonEmpty, runner: cliRunner)
             ])
         case .environment:
             base = EnvironmentCredential(environment: environment, context: context, assertionStyle: assertionStyle)
         case .workloadIdentity:
-            base = EnvironmentCredential(environment: environment, context: context, assertionStyle: assertionStyle, only: .federatedToken)
+            base = EnvironmentCredential(
+                environment: environment, context: context, assertionStyle: assertionStyle, only: .federatedToken)
         case .managedIdentity:
             base = ManagedIdentityCredential(clientID: managedIdentityClientID, context: context)
         case .azureCLI:
@@ -110,7 +114,10 @@ public struct EnvironmentCredential: TokenCredential {
     /// The form the variables select, or nil when they select none.
     public let form: Form?
 
-    public init(environment: [String: String], context: AzureCredentialContext, assertionStyle: ClientAssertionStyle = .ps256, only: Form? = nil) {
+    public init(
+        environment: [String: String], context: AzureCredentialContext, assertionStyle: ClientAssertionStyle = .ps256,
+        only: Form? = nil
+    ) {
         self.environment = environment
         self.context = context
         self.assertionStyle = assertionStyle
@@ -138,19 +145,25 @@ public struct EnvironmentCredential: TokenCredential {
     /// The concrete credential the variables describe.
     func credential() throws -> any TokenCredential {
         let authority = environment["AZURE_AUTHORITY_HOST"].nonEmpty.flatMap(URL.init(string:))
-        guard let form, let tenant = environment["AZURE_TENANT_ID"].nonEmpty, let client = environment["AZURE_CLIENT_ID"].nonEmpty else {
-            let needs = only == .federatedToken
+        guard let form, let tenant = environment["AZURE_TENANT_ID"].nonEmpty,
+            let client = environment["AZURE_CLIENT_ID"].nonEmpty
+        else {
+            let needs =
+                only == .federatedToken
                 ? "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE"
                 : "AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE"
             throw AzureCredentialError(kind: .unavailable, credential: name, reason: "not configured (needs \(needs))")
         }
         switch form {
         case .clientSecret:
-            return ClientSecretCredential(tenantID: tenant, clientID: client, secret: AzureSecret(environment["AZURE_CLIENT_SECRET"]!), context: context, authorityHost: authority)
+            return ClientSecretCredential(
+                tenantID: tenant, clientID: client, secret: AzureSecret(environment["AZURE_CLIENT_SECRET"]!),
+                context: context, authorityHost: authority)
         case .certificate:
             do {
-                return try ClientCertificateCredential(tenantID: tenant, clientID: client, certificatePath: environment["AZURE_CLIENT_CERTIFICATE_PATH"]!,
-                                                       context: context, style: assertionStyle, authorityHost: authority)
+                return try ClientCertificateCredential(
+                    tenantID: tenant, clientID: client, certificatePath: environment["AZURE_CLIENT_CERTIFICATE_PATH"]!,
+                    context: context, style: assertionStyle, authorityHost: authority)
             } catch var error as AzureCredentialError {
                 // The variables chose this credential, so a bad file is a failure to report,
                 // not a reason to fall through to managed identity or the CLI.
@@ -158,7 +171,9 @@ public struct EnvironmentCredential: TokenCredential {
                 throw error
             }
         case .federatedToken:
-            return WorkloadIdentityCredential(tenantID: tenant, clientID: client, tokenFile: environment["AZURE_FEDERATED_TOKEN_FILE"]!, context: context, authorityHost: authority)
+            return WorkloadIdentityCredential(
+                tenantID: tenant, clientID: client, tokenFile: environment["AZURE_FEDERATED_TOKEN_FILE"]!,
+                context: context, authorityHost: authority)
         }
     }
 }

@@ -29,12 +29,18 @@ struct EntraTokenClient: Sendable {
         let response: AzureHTTPResponse
         do {
             // A token request changes nothing on the server, so repeating it is safe.
-            response = try await sendWithRetries(request, transport: transport, policy: retry, safety: .idempotent, clock: clock, logger: logger)
+            response = try await sendWithRetries(
+                request, transport: transport, policy: retry, safety: .idempotent, clock: clock, logger: logger)
         } catch let error as AzureTransportError {
-            throw AzureCredentialError(kind: .failed, credential: credential, reason: "no answer from the token endpoint \(tokenURL.redactedForDisplay): \(error)")
+            throw AzureCredentialError(
+                kind: .failed, credential: credential,
+                reason: "no answer from the token endpoint \(tokenURL.redactedForDisplay): \(error)")
         }
         guard response.status == 200 else {
-            struct EntraError: Decodable { var error: String?; var error_description: String? }
+            struct EntraError: Decodable {
+                var error: String?
+                var error_description: String?
+            }
             let parsed = try? JSONDecoder().decode(EntraError.self, from: response.body)
             let description = parsed?.error_description.map { Self.firstLine($0) } ?? "HTTP \(response.status)"
             let kind: AzureCredentialError.Kind = (400..<500).contains(response.status) ? .rejected : .failed
@@ -42,7 +48,8 @@ struct EntraTokenClient: Sendable {
                 kind: kind, credential: credential,
                 reason: "Entra ID refused the token request at \(tokenURL.redactedForDisplay): \(description)",
                 code: parsed?.error ?? "HTTP \(response.status)",
-                hint: kind == .rejected ? "check the tenant id, client id and the secret, certificate or federated token" : nil
+                hint: kind == .rejected
+                    ? "check the tenant id, client id and the secret, certificate or federated token" : nil
             )
         }
         return try Self.parseTokenResponse(response.body, credential: credential, now: now())
@@ -57,9 +64,10 @@ struct EntraTokenClient: Sendable {
     /// number or a numeric string (Entra sends numbers, IMDS strings).
     static func parseTokenResponse(_ body: Data, credential: String, now: Date) throws -> AzureAccessToken {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
-              let token = object["access_token"] as? String, !token.isEmpty
+            let token = object["access_token"] as? String, !token.isEmpty
         else {
-            throw AzureCredentialError(kind: .failed, credential: credential, reason: "the token response has no access_token")
+            throw AzureCredentialError(
+                kind: .failed, credential: credential, reason: "the token response has no access_token")
         }
         func number(_ key: String) -> Double? {
             if let n = object[key] as? NSNumber { return n.doubleValue }
@@ -72,7 +80,9 @@ struct EntraTokenClient: Sendable {
         } else if let seconds = number("expires_in") {
             expires = now.addingTimeInterval(seconds)
         } else {
-            throw AzureCredentialError(kind: .failed, credential: credential, reason: "the token response has neither expires_on nor expires_in")
+            throw AzureCredentialError(
+                kind: .failed, credential: credential,
+                reason: "the token response has neither expires_on nor expires_in")
         }
         return AzureAccessToken(token: AzureSecret(token), expiresOn: expires)
     }
@@ -83,6 +93,7 @@ extension String {
     var formEncoded: String {
         var allowed = CharacterSet.asciiAlphanumerics
         allowed.insert(charactersIn: "-._*")
-        return (addingPercentEncoding(withAllowedCharacters: allowed) ?? self).replacingOccurrences(of: "%20", with: "+")
+        return (addingPercentEncoding(withAllowedCharacters: allowed) ?? self).replacingOccurrences(
+            of: "%20", with: "+")
     }
 }

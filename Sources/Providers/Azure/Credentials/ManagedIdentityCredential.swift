@@ -26,20 +26,29 @@ public struct ManagedIdentityCredential: TokenCredential {
         policy.retryableStatuses.formUnion([404, 410])
         let response: AzureHTTPResponse
         do {
-            response = try await sendWithRetries(request, transport: context.transport, policy: policy, safety: .idempotent, clock: context.clock, logger: context.logger)
+            response = try await sendWithRetries(
+                request, transport: context.transport, policy: policy, safety: .idempotent, clock: context.clock,
+                logger: context.logger)
         } catch let error as AzureTransportError {
-            throw AzureCredentialError(kind: .unavailable, credential: name, reason: "no instance metadata service at \(context.cloud.imds.endpointForDisplay) (\(error.kind))",
-                                       hint: "this needs an Azure VM, or --emulator")
+            throw AzureCredentialError(
+                kind: .unavailable, credential: name,
+                reason: "no instance metadata service at \(context.cloud.imds.endpointForDisplay) (\(error.kind))",
+                hint: "this needs an Azure VM, or --emulator")
         }
         guard response.status == 200 else {
-            struct IMDSError: Decodable { var error: String?; var error_description: String? }
+            struct IMDSError: Decodable {
+                var error: String?
+                var error_description: String?
+            }
             let parsed = try? JSONDecoder().decode(IMDSError.self, from: response.body)
             let detail = parsed?.error_description ?? "HTTP \(response.status)"
             // 400 is IMDS saying "no such identity on this VM": not configured, not broken.
             let kind: AzureCredentialError.Kind = response.status == 400 ? .unavailable : .failed
             throw AzureCredentialError(
-                kind: kind, credential: name, reason: "IMDS gave no token: \(detail)", code: parsed?.error ?? "HTTP \(response.status)",
-                hint: response.status == 400 ? "assign a managed identity to the VM (or name the user-assigned one's client id)" : nil
+                kind: kind, credential: name, reason: "IMDS gave no token: \(detail)",
+                code: parsed?.error ?? "HTTP \(response.status)",
+                hint: response.status == 400
+                    ? "assign a managed identity to the VM (or name the user-assigned one's client id)" : nil
             )
         }
         return try EntraTokenClient.parseTokenResponse(response.body, credential: name, now: context.now())

@@ -3,7 +3,8 @@ import Foundation
 /// A secret string (client secret, access token, assertion) that never shows itself:
 /// `description`, `debugDescription` and reflection (`dump`, `String(reflecting:)`) all
 /// print `<redacted>`. Only `exposedValue` gives the text, for the wire.
-public struct AzureSecret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+public struct AzureSecret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable
+{
     private let value: String
 
     public init(_ value: String) { self.value = value }
@@ -92,7 +93,10 @@ public actor CachingTokenCredential: TokenCredential {
     private var cache: [String: (token: AzureAccessToken, fetchedAt: Date)] = [:]
     private let refreshes = SingleFlight<String, AzureAccessToken>(policy: .whileRunning)
 
-    public init(_ base: any TokenCredential, refreshMargin: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        _ base: any TokenCredential, refreshMargin: Duration = .seconds(300),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.base = base
         self.name = base.name
         self.refreshMargin = refreshMargin

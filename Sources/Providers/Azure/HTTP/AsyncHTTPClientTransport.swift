@@ -21,7 +21,9 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
         /// The largest response body accepted; ARM bodies are small, a bigger one is a fault.
         public var maxResponseBytes: Int
 
-        public init(extraCAFile: String? = nil, connectTimeout: Duration = .seconds(10), maxResponseBytes: Int = 32 << 20) {
+        public init(
+            extraCAFile: String? = nil, connectTimeout: Duration = .seconds(10), maxResponseBytes: Int = 32 << 20
+        ) {
             self.extraCAFile = extraCAFile
             self.connectTimeout = connectTimeout
             self.maxResponseBytes = maxResponseBytes
@@ -41,7 +43,9 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
             do {
                 certificates = try NIOSSLCertificate.fromPEMFile(path)
             } catch {
-                throw AzureTransportError(kind: .invalidRequest, endpoint: "TLS setup", reason: "cannot read the CA certificates in \(path) (\(error)); pass a PEM file")
+                throw AzureTransportError(
+                    kind: .invalidRequest, endpoint: "TLS setup",
+                    reason: "cannot read the CA certificates in \(path) (\(error)); pass a PEM file")
             }
             tls.additionalTrustRoots = [.certificates(certificates)]
         }
@@ -68,7 +72,8 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
     public func send(_ request: AzureHTTPRequest) async throws -> AzureHTTPResponse {
         let endpoint = request.url.endpointForDisplay
         guard let scheme = request.url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            throw AzureTransportError(kind: .invalidRequest, endpoint: endpoint, reason: "only http and https URLs are supported")
+            throw AzureTransportError(
+                kind: .invalidRequest, endpoint: endpoint, reason: "only http and https URLs are supported")
         }
         var outgoing = HTTPClientRequest(url: request.url.absoluteString)
         outgoing.method = .init(rawValue: request.method.rawValue)
@@ -101,7 +106,8 @@ public final class AsyncHTTPClientTransport: AzureHTTPTransport {
     static func classify(_ error: any Error, endpoint: String) -> AzureTransportError {
         if let http = error as? HTTPClientError {
             switch http {
-            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout:
+            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .httpProxyHandshakeTimeout,
+                .socksHandshakeTimeout:
                 return AzureTransportError(kind: .connectFailed, endpoint: endpoint, reason: "\(http)")
             case .deadlineExceeded, .readTimeout, .writeTimeout:
                 return AzureTransportError(kind: .timedOut, endpoint: endpoint, reason: "\(http)")

@@ -60,7 +60,10 @@ public struct AzureHTTPRequest: Sendable, CustomStringConvertible {
     /// The whole exchange (connect, send, receive) must finish within this time.
     public var timeout: Duration
 
-    public init(method: AzureHTTPMethod, url: URL, headers: AzureHTTPHeaders = [:], body: Data? = nil, timeout: Duration = .seconds(60)) {
+    public init(
+        method: AzureHTTPMethod, url: URL, headers: AzureHTTPHeaders = [:], body: Data? = nil,
+        timeout: Duration = .seconds(60)
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -125,7 +128,8 @@ public struct AzureTransportError: Error, Sendable, CustomStringConvertible {
         case .connectFailed: "could not connect to \(endpoint): \(reason)"
         case .connectionLost: "the connection to \(endpoint) broke before an answer arrived: \(reason)"
         case .timedOut: "\(endpoint) did not answer in time: \(reason)"
-        case .tlsRejected: "the TLS handshake with \(endpoint) failed (\(reason)); if this is kiln emulator, trust its CA file (caFile in endpoints.json)"
+        case .tlsRejected:
+            "the TLS handshake with \(endpoint) failed (\(reason)); if this is kiln emulator, trust its CA file (caFile in endpoints.json)"
         case .invalidRequest: "could not send a request to \(endpoint): \(reason)"
         }
     }

@@ -39,7 +39,8 @@ public struct AzureRetryPolicy: Sendable {
     /// The default for ARM calls.
     public static let arm = AzureRetryPolicy()
     /// IMDS is local and fast; a few quick tries tell "not on Azure" from a hiccup.
-    public static let imds = AzureRetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(300), maxDelay: .seconds(2), maxRetryAfter: .seconds(70))
+    public static let imds = AzureRetryPolicy(
+        maxAttempts: 3, baseDelay: .milliseconds(300), maxDelay: .seconds(2), maxRetryAfter: .seconds(70))
 
     /// The backoff before try number `attempt + 1` (attempt counts from 1), without Retry-After.
     public func backoff(afterAttempt attempt: Int) -> Duration {
@@ -81,7 +82,9 @@ func sendWithRetries(
         let wait: Duration
         do {
             let response = try await transport.send(request)
-            guard policy.retryableStatuses.contains(response.status), attempt < policy.maxAttempts else { return response }
+            guard policy.retryableStatuses.contains(response.status), attempt < policy.maxAttempts else {
+                return response
+            }
             if safety == .onlyIfNotProcessed && response.status != 429 { return response }
             if let retryAfter = parseRetryAfter(response.headers) {
                 if retryAfter > policy.maxRetryAfter { return response }
@@ -89,21 +92,27 @@ func sendWithRetries(
             } else {
                 wait = policy.backoff(afterAttempt: attempt)
             }
-            logger.notice("Azure answered \(response.status); retrying", metadata: [
-                "request": "\(request)", "attempt": "\(attempt)", "wait_s": "\(wait.secondsDouble)",
-                "request_id": "\(response.requestID ?? "-")",
-            ])
+            logger.notice(
+                "Azure answered \(response.status); retrying",
+                metadata: [
+                    "request": "\(request)", "attempt": "\(attempt)", "wait_s": "\(wait.secondsDouble)",
+                    "request_id": "\(response.requestID ?? "-")"
+                ])
         } catch let error as AzureTransportError {
-            let mayRepeat = switch error.kind {
-            case .connectFailed: true
-            case .connectionLost, .timedOut: safety == .idempotent
-            case .invalidRequest, .tlsRejected: false
-            }
+            let mayRepeat =
+                switch error.kind {
+                case .connectFailed: true
+                case .connectionLost, .timedOut: safety == .idempotent
+                case .invalidRequest, .tlsRejected: false
+                }
             guard mayRepeat, attempt < policy.maxAttempts else { throw error }
             wait = policy.backoff(afterAttempt: attempt)
-            logger.notice("no answer from Azure; retrying", metadata: [
-                "request": "\(request)", "attempt": "\(attempt)", "wait_s": "\(wait.secondsDouble)", "reason": "\(error)",
-            ])
+            logger.notice(
+                "no answer from Azure; retrying",
+                metadata: [
+                    "request": "\(request)", "attempt": "\(attempt)", "wait_s": "\(wait.secondsDouble)",
+                    "reason": "\(error)"
+                ])
         }
         try await clock.sleep(for: wait, tolerance: nil)
     }

@@ -33,8 +33,12 @@ public actor ScriptedHTTPTransport: AzureHTTPTransport {
     }
 
     /// Adds a rule answering with JSON bodies.
-    public func on(_ method: AzureHTTPMethod?, _ urlContains: String, json responses: (Int, String, AzureHTTPHeaders)...) {
-        on(method, urlContains, responses.map { .respond(AzureHTTPResponse(status: $0.0, headers: $0.2, body: Data($0.1.utf8))) })
+    public func on(
+        _ method: AzureHTTPMethod?, _ urlContains: String, json responses: (Int, String, AzureHTTPHeaders)...
+    ) {
+        on(
+            method, urlContains,
+            responses.map { .respond(AzureHTTPResponse(status: $0.0, headers: $0.2, body: Data($0.1.utf8))) })
     }
 
     /// Requests whose URL contains `fragment` (and have `method`, when given).
@@ -46,14 +50,22 @@ public actor ScriptedHTTPTransport: AzureHTTPTransport {
         try Task.checkCancellation()
         requests.append(request)
         let url = request.url.absoluteString
-        guard let index = rules.firstIndex(where: { ($0.method == nil || $0.method == request.method) && ($0.urlContains.isEmpty || url.contains($0.urlContains)) }) else {
-            let body = #"{"error":{"code":"NoScriptedResponse","message":"no scripted response for \#(request.method.rawValue) \#(url)"}}"#
-            return AzureHTTPResponse(status: 404, headers: ["x-ms-request-id": "scripted-missing"], body: Data(body.utf8))
+        guard
+            let index = rules.firstIndex(where: {
+                ($0.method == nil || $0.method == request.method)
+                    && ($0.urlContains.isEmpty || url.contains($0.urlContains))
+            })
+        else {
+            let body =
+                #"{"error":{"code":"NoScriptedResponse","message":"no scripted response for \#(request.method.rawValue) \#(url)"}}"#
+            return AzureHTTPResponse(
+                status: 404, headers: ["x-ms-request-id": "scripted-missing"], body: Data(body.utf8))
         }
         let step = rules[index].steps.count > 1 ? rules[index].steps.removeFirst() : rules[index].steps[0]
         switch step {
         case .respond(let response): return response
-        case .fail(let kind): throw AzureTransportError(kind: kind, endpoint: request.url.endpointForDisplay, reason: "scripted failure")
+        case .fail(let kind):
+            throw AzureTransportError(kind: kind, endpoint: request.url.endpointForDisplay, reason: "scripted failure")
         }
     }
 }

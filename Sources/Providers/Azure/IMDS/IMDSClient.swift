@@ -44,8 +44,10 @@ public struct IMDSInstance: Decodable, Sendable, Hashable {
     public var virtualMachineID: ResourceID? {
         if let text = compute.resourceId, !text.isEmpty, let id = try? ResourceID(parsing: text) { return id }
         guard let sub = compute.subscriptionId, let rg = compute.resourceGroupName, let name = compute.name,
-              !sub.isEmpty, !rg.isEmpty, !name.isEmpty else { return nil }
-        return ResourceID(subscription: sub, resourceGroup: rg, provider: "Microsoft.Compute", segments: [("virtualMachines", name)])
+            !sub.isEmpty, !rg.isEmpty, !name.isEmpty
+        else { return nil }
+        return ResourceID(
+            subscription: sub, resourceGroup: rg, provider: "Microsoft.Compute", segments: [("virtualMachines", name)])
     }
 }
 
@@ -90,8 +92,10 @@ public struct IMDSClient: Sendable {
     public var logger: Logger
 
     public init(
-        baseURL: URL = AzureCloud.defaultIMDS, transport: any AzureHTTPTransport, clock: any Clock<Duration> = ContinuousClock(),
-        retry: AzureRetryPolicy = .imds, requestTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "kiln.azure.imds")
+        baseURL: URL = AzureCloud.defaultIMDS, transport: any AzureHTTPTransport,
+        clock: any Clock<Duration> = ContinuousClock(),
+        retry: AzureRetryPolicy = .imds, requestTimeout: Duration = .seconds(2),
+        logger: Logger = Logger(label: "kiln.azure.imds")
     ) {
         self.baseURL = baseURL
         self.transport = transport
@@ -110,7 +114,8 @@ public struct IMDSClient: Sendable {
         policy.retryableStatuses.formUnion([404, 410])
         let response: AzureHTTPResponse
         do {
-            response = try await sendWithRetries(request, transport: transport, policy: policy, safety: .idempotent, clock: clock, logger: logger)
+            response = try await sendWithRetries(
+                request, transport: transport, policy: policy, safety: .idempotent, clock: clock, logger: logger)
         } catch let error as AzureTransportError {
             throw IMDSError(kind: .notOnAzure, endpoint: baseURL.endpointForDisplay, reason: "\(error.kind)")
         }
@@ -122,7 +127,8 @@ public struct IMDSClient: Sendable {
         do {
             return try JSONDecoder().decode(IMDSInstance.self, from: response.body)
         } catch {
-            throw IMDSError(kind: .invalidResponse, endpoint: baseURL.endpointForDisplay, reason: ArmJSON.describe(error))
+            throw IMDSError(
+                kind: .invalidResponse, endpoint: baseURL.endpointForDisplay, reason: ArmJSON.describe(error))
         }
     }
 }

@@ -28,7 +28,10 @@ public struct LongRunningOperation: Sendable {
     }
 
     /// Classifies the first response of a mutation.
-    init(start response: AzureHTTPResponse, method: AzureHTTPMethod, resourceURL: URL, operation: String, resource: String, client: ArmClient, now: Date) throws {
+    init(
+        start response: AzureHTTPResponse, method: AzureHTTPMethod, resourceURL: URL, operation: String,
+        resource: String, client: ArmClient, now: Date
+    ) throws {
         let async = response.headers["Azure-AsyncOperation"].flatMap(URL.init(string:))
         let location = response.headers["Location"].flatMap(URL.init(string:))
         var completed = false
@@ -39,17 +42,20 @@ public struct LongRunningOperation: Sendable {
                 completed = response.status == 204 || (state?.isTerminal ?? (response.status == 200))
             case .delete, .post:
                 if response.status == 202 {
-                    throw ArmError(kind: .invalidResponse, operation: operation, resource: resource, status: 202,
-                                   message: "Azure accepted the request but gave no Azure-AsyncOperation or Location URL to follow",
-                                   requestID: response.requestID)
+                    throw ArmError(
+                        kind: .invalidResponse, operation: operation, resource: resource, status: 202,
+                        message:
+                            "Azure accepted the request but gave no Azure-AsyncOperation or Location URL to follow",
+                        requestID: response.requestID)
                 }
                 completed = true
             case .get:
                 completed = true
             }
         }
-        self.handle = OperationHandle(operation: operation, resource: resource, method: method, resourceURL: resourceURL,
-                                      asyncOperationURL: async, locationURL: location, startedAt: now, completedSynchronously: completed)
+        self.handle = OperationHandle(
+            operation: operation, resource: resource, method: method, resourceURL: resourceURL,
+            asyncOperationURL: async, locationURL: location, startedAt: now, completedSynchronously: completed)
         self.initial = response
         self.client = client
     }
@@ -59,7 +65,9 @@ public struct LongRunningOperation: Sendable {
     public func wait(timeout: Duration) async throws -> Data? {
         if handle.completedSynchronously {
             if let initial {
-                if let state = ProvisioningState.from(body: initial.body), state.isFailure { throw failedState(state, response: initial) }
+                if let state = ProvisioningState.from(body: initial.body), state.isFailure {
+                    throw failedState(state, response: initial)
+                }
                 return finalBody(initial)
             }
             return try await finish(pollResponse: nil)
@@ -84,12 +92,17 @@ public struct LongRunningOperation: Sendable {
                 } else {
                     poll = try await pollResource()
                 }
-            } catch let error as ArmError where error.status == 404 && (asyncURL != nil || location != nil) && handle.method != .post {
+            } catch let error as ArmError
+                where error.status == 404 && (asyncURL != nil || location != nil) && handle.method != .post
+            {
                 // Azure forgets finished operations after a while; a re-joined handle may
                 // point at one. The resource itself still tells how it went.
-                client.logger.notice("operation URL is gone; watching the resource instead", metadata: [
-                    "operation": "\(handle.operation)", "resource": "\(handle.resource)", "request_id": "\(error.requestID ?? "-")",
-                ])
+                client.logger.notice(
+                    "operation URL is gone; watching the resource instead",
+                    metadata: [
+                        "operation": "\(handle.operation)", "resource": "\(handle.resource)",
+                        "request_id": "\(error.requestID ?? "-")"
+                    ])
                 asyncURL = nil
                 location = nil
                 delay = .zero
@@ -111,8 +124,9 @@ public struct LongRunningOperation: Sendable {
         do {
             return try ArmJSON.decoder.decode(T.self, from: body)
         } catch {
-            throw ArmError(kind: .invalidResponse, operation: handle.operation, resource: handle.resource,
-                           message: "the result is not the expected JSON (\(ArmJSON.describe(error)))")
+            throw ArmError(
+                kind: .invalidResponse, operation: handle.operation, resource: handle.resource,
+                message: "the result is not the expected JSON (\(ArmJSON.describe(error)))")
         }
     }
 
@@ -132,18 +146,21 @@ public struct LongRunningOperation: Sendable {
             var error: ArmErrorBody.Detail?
         }
         guard let status = (try? ArmJSON.decoder.decode(Status.self, from: response.body))?.status else {
-            throw ArmError(kind: .invalidResponse, operation: pollOperationName, resource: handle.resource, status: response.status,
-                           message: "the operation status has no status field", requestID: response.requestID)
+            throw ArmError(
+                kind: .invalidResponse, operation: pollOperationName, resource: handle.resource,
+                status: response.status,
+                message: "the operation status has no status field", requestID: response.requestID)
         }
         switch status.lowercased() {
         case "succeeded", "completed", "deduped":
             return .succeeded(nil)
         case "failed", "canceled", "cancelled", "undefined":
             let detail = (try? ArmJSON.decoder.decode(Status.self, from: response.body))?.error
-            throw ArmError(kind: .operationFailed, operation: handle.operation, resource: handle.resource,
-                           code: detail?.code ?? "Operation\(status)",
-                           message: detail?.message ?? "Azure reports the operation as \(status) without an error",
-                           requestID: response.requestID)
+            throw ArmError(
+                kind: .operationFailed, operation: handle.operation, resource: handle.resource,
+                code: detail?.code ?? "Operation\(status)",
+                message: detail?.message ?? "Azure reports the operation as \(status) without an error",
+                requestID: response.requestID)
         default:
             return .running(response.headers, newLocation: nil)
         }
@@ -164,7 +181,8 @@ public struct LongRunningOperation: Sendable {
 
     /// One GET of the resource itself (no operation URL was given, or a re-joined DELETE).
     private func pollResource() async throws -> PollResult {
-        let response = try await client.send(.get, handle.resourceURL, operation: pollOperationName, resource: handle.resource, allow404: true)
+        let response = try await client.send(
+            .get, handle.resourceURL, operation: pollOperationName, resource: handle.resource, allow404: true)
         if response.status == 404 {
             if handle.method == .delete { return .succeeded(AzureHTTPResponse(status: 204)) }
             throw ArmError(operation: pollOperationName, resource: handle.resource, response: response)
@@ -185,11 +203,13 @@ public struct LongRunningOperation: Sendable {
         case .post:
             if let pollResponse { return finalBody(pollResponse) }
             guard let location = handle.locationURL else { return nil }
-            let response = try await client.send(.get, location, operation: pollOperationName, resource: handle.resource)
+            let response = try await client.send(
+                .get, location, operation: pollOperationName, resource: handle.resource)
             return finalBody(response)
         case .put, .patch, .get:
             if let pollResponse, pollResponse.status != 204, !pollResponse.body.isEmpty { return pollResponse.body }
-            let response = try await client.send(.get, handle.resourceURL, operation: pollOperationName, resource: handle.resource)
+            let response = try await client.send(
+                .get, handle.resourceURL, operation: pollOperationName, resource: handle.resource)
             return finalBody(response)
         }
     }
@@ -201,16 +221,18 @@ public struct LongRunningOperation: Sendable {
 
     private func failedState(_ state: ProvisioningState, response: AzureHTTPResponse) -> ArmError {
         let parsed = ArmErrorBody.parse(response.body)
-        return ArmError(kind: .operationFailed, operation: handle.operation, resource: handle.resource,
-                        code: parsed.code ?? "ProvisioningState\(state.rawValue)",
-                        message: parsed.message ?? "the resource's provisioningState is \(state.rawValue)",
-                        requestID: response.requestID)
+        return ArmError(
+            kind: .operationFailed, operation: handle.operation, resource: handle.resource,
+            code: parsed.code ?? "ProvisioningState\(state.rawValue)",
+            message: parsed.message ?? "the resource's provisioningState is \(state.rawValue)",
+            requestID: response.requestID)
     }
 
     private func timedOut(_ timeout: Duration) -> ArmError {
-        ArmError(kind: .operationTimedOut, operation: handle.operation, resource: handle.resource,
-                 message: "still running after \(Int(timeout.secondsDouble)) s",
-                 hint: "it may still be running in Azure; run again to wait for it, or raise the timeout for this step")
+        ArmError(
+            kind: .operationTimedOut, operation: handle.operation, resource: handle.resource,
+            message: "still running after \(Int(timeout.secondsDouble)) s",
+            hint: "it may still be running in Azure; run again to wait for it, or raise the timeout for this step")
     }
 }
 
@@ -226,7 +248,9 @@ struct ProvisioningState: Sendable {
             struct Properties: Decodable { var provisioningState: String? }
             var properties: Properties?
         }
-        guard !body.isEmpty, let state = (try? ArmJSON.decoder.decode(Envelope.self, from: body))?.properties?.provisioningState else { return nil }
+        guard !body.isEmpty,
+            let state = (try? ArmJSON.decoder.decode(Envelope.self, from: body))?.properties?.provisioningState
+        else { return nil }
         return ProvisioningState(rawValue: state)
     }
 }

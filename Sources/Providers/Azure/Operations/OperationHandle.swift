@@ -47,7 +47,10 @@ public struct LongRunningPollPolicy: Sendable, Hashable {
     /// `Retry-After` is lowered to at most this.
     public var maximumInterval: Duration
 
-    public init(defaultInterval: Duration = .seconds(10), minimumInterval: Duration = .seconds(1), maximumInterval: Duration = .seconds(60)) {
+    public init(
+        defaultInterval: Duration = .seconds(10), minimumInterval: Duration = .seconds(1),
+        maximumInterval: Duration = .seconds(60)
+    ) {
         self.defaultInterval = defaultInterval
         self.minimumInterval = minimumInterval
         self.maximumInterval = maximumInterval

@@ -21,14 +21,18 @@ struct AzureOperations {
 
     /// Reads a journaled operation back. A bare URL (written by an older Kiln, or by hand)
     /// is taken as the `Azure-AsyncOperation` URL of `fallbackMethod` on `resource`.
-    static func decode(_ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID,
-                       azure: any AzureCompute) -> OperationHandle? {
+    static func decode(
+        _ text: String, fallbackMethod: AzureHTTPMethod, resource: ResourceID,
+        azure: any AzureCompute
+    ) -> OperationHandle? {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         if let handle = try? decoder.decode(OperationHandle.self, from: Data(text.utf8)) { return handle }
         guard let url = URL(string: text), url.scheme != nil else { return nil }
-        return OperationHandle(operation: "\(fallbackMethod.rawValue) \(resource.name)", resource: resource.description, method: fallbackMethod,
-                               resourceURL: azure.resourceURL(resource), asyncOperationURL: url, startedAt: Date())
+        return OperationHandle(
+            operation: "\(fallbackMethod.rawValue) \(resource.name)", resource: resource.description,
+            method: fallbackMethod,
+            resourceURL: azure.resourceURL(resource), asyncOperationURL: url, startedAt: Date())
     }
 
     /// Records `handle` in the journal; done before any wait so a crash leaves it there.
@@ -40,10 +44,12 @@ struct AzureOperations {
     /// started (whatever step of the action it was) and returns true; false otherwise.
     /// The caller then goes on with its idempotent path, which finds the effect done.
     @discardableResult
-    func rejoin(fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
-                whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws -> Bool {
+    func rejoin(
+        fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
+        whileWaiting: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> Bool {
         guard let text = context.operationToRejoin,
-              let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
+            let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
         else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
         try await wait(azure.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
@@ -51,15 +57,19 @@ struct AzureOperations {
     }
 
     /// Journals and waits for an operation just started.
-    func recordAndWait(_ operation: any AzureOperation, timeout: Duration,
-                       whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
+    func recordAndWait(
+        _ operation: any AzureOperation, timeout: Duration,
+        whileWaiting: (@Sendable () async throws -> Void)? = nil
+    ) async throws {
         try await record(operation.handle)
         return try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
 
     /// Waits for a resource that exists but is still being provisioned (e.g. created by a
     /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
-    func waitForProvisioning(_ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
+    func waitForProvisioning(
+        _ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil
+    ) async throws {
         let operation = azure.operation(resuming: azure.provisioningHandle(of: id))
         try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
     }
@@ -72,8 +82,10 @@ struct AzureOperations {
     /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
     /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
     /// is journaled) and with `CancellationError` when the run is cancelled.
-    func wait(_ operation: any AzureOperation, timeout: Duration,
-              whileWaiting: (@Sendable () async throws -> Void)? = nil) async throws {
+    func wait(
+        _ operation: any AzureOperation, timeout: Duration,
+        whileWaiting: (@Sendable () async throws -> Void)? = nil
+    ) async throws {
         try context.checkInterruption()
         let interrupts = context.interrupts
         let actionID = context.action.id
@@ -108,7 +120,8 @@ extension ExecutorEnvironment {
     /// The manifest's data disk at a role's LUN.
     func azureDataDisk(_ d: DesiredBuild, lun: Int, for action: Action) throws -> DataDisk {
         guard let disk = d.build.disk.dataDisks.first(where: { $0.lun == lun }) else {
-            throw ExecutorError(action: action.id, message: "the manifest has no data disk at LUN \(lun); this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "the manifest has no data disk at LUN \(lun); this is a bug in kiln")
         }
         return disk
     }
@@ -145,8 +158,9 @@ extension ExecutorEnvironment {
         switch d.build.source {
         case .platformImage(let urn):
             if let version = d.resolvedSourceVersion ?? urn.version {
-                found = try await azure.platformImageHyperVGeneration(subscription: d.subscription, location: d.location,
-                                                                      urn: urn.resolved(to: version))
+                found = try await azure.platformImageHyperVGeneration(
+                    subscription: d.subscription, location: d.location,
+                    urn: urn.resolved(to: version))
             }
         case .disk:
             if let source = d.sourceID { found = try await azure.disk(source)?.hyperVGeneration }

@@ -52,8 +52,14 @@ struct CreateDiskExecutor: ActionExecutor {
             switch d.build.source {
             case .platformImage(let urn):
                 guard let version = d.resolvedSourceVersion ?? urn.version,
-                      let imageID = urn.resolved(to: version).versionID(subscription: d.subscription, location: d.location) else {
-                    throw ExecutorError(action: action.id, message: "the platform image \(urn) has no resolved version; this is a bug in kiln (observation resolves latest)")
+                    let imageID = urn.resolved(to: version).versionID(
+                        subscription: d.subscription, location: d.location)
+                else {
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "the platform image \(urn) has no resolved version; this is a bug in kiln (observation resolves latest)"
+                    )
                 }
                 creation = .image(id: imageID)
             case .disk:
@@ -66,31 +72,42 @@ struct CreateDiskExecutor: ActionExecutor {
                 // An empty disk has no source to inherit a generation from.
                 hyperV = hyperV ?? HyperVGeneration.v1.rawValue
             }
-            return AzureDisk(location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones,
-                             source: creation, sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
+            return AzureDisk(
+                location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones,
+                source: creation, sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
         case .data(let lun):
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             let creation: DiskSource
             switch disk.origin {
             case .empty:
                 guard disk.sizeGB != nil else {
-                    throw ExecutorError(action: action.id, message: "the empty data disk at LUN \(lun) has no sizeGB; set disk.dataDisks[lun \(lun)].sizeGB")
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "the empty data disk at LUN \(lun) has no sizeGB; set disk.dataDisks[lun \(lun)].sizeGB")
                 }
                 creation = .empty
             case .source:
                 guard case .galleryImageVersion = d.build.source else {
-                    throw ExecutorError(action: action.id, message: "the data disk at LUN \(lun) copies the source's data disk, but the source is a \(d.build.source.kindName), which has none; use origin: empty or a galleryImageVersion source")
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "the data disk at LUN \(lun) copies the source's data disk, but the source is a \(d.build.source.kindName), which has none; use origin: empty or a galleryImageVersion source"
+                    )
                 }
                 creation = .galleryImageVersion(id: try sourceID(d, action), lun: lun)
             }
-            return AzureDisk(location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones,
-                             source: creation, sizeGB: disk.sizeGB)
+            return AzureDisk(
+                location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones,
+                source: creation, sizeGB: disk.sizeGB)
         }
     }
 
     private func sourceID(_ d: DesiredBuild, _ action: Action) throws -> String {
         guard let id = d.sourceID else {
-            throw ExecutorError(action: action.id, message: "the \(d.build.source.kindName) source id was not rendered; this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id,
+                message: "the \(d.build.source.kindName) source id was not rendered; this is a bug in kiln")
         }
         return id.description
     }

@@ -19,7 +19,11 @@ struct DeleteDiskExecutor: ActionExecutor {
         let temporary = TemporaryResources(env: env, ops: ops, action: action, build: d)
         guard let disk = try await env.azure.disk(id) else { return .none }
         if let vm = disk.attachedTo {
-            throw ExecutorError(action: action.id, message: "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "disk \(id.name) is still attached to \(vm.split(separator: "/").last.map(String.init) ?? vm) (\(disk.diskState ?? "Attached")); refusing to delete it: run kiln apply again so that it is unmounted and detached first, or detach it yourself"
+            )
         }
         try await temporary.deleteDisk(id, disk, timeout: timeout)
         return .none

@@ -30,10 +30,16 @@ struct DeleteOutputExecutor: ActionExecutor {
             tags = version.tags
         }
         guard tags?[.digest] != nil else {
-            throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): it has no kiln:digest tag, so Kiln did not make it; delete it yourself if it is no longer needed")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "refusing to delete \(id.name): it has no kiln:digest tag, so Kiln did not make it; delete it yourself if it is no longer needed"
+            )
         }
         if let owner = tags?[.build], owner != d.name {
-            throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): its kiln:build tag says \(owner), not build \(d.name)")
+            throw ExecutorError(
+                action: action.id,
+                message: "refusing to delete \(id.name): its kiln:build tag says \(owner), not build \(d.name)")
         }
         try context.checkInterruption()
         switch output {

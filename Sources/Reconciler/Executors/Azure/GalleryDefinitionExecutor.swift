@@ -31,12 +31,16 @@ struct GalleryDefinitionExecutor: ActionExecutor {
         let location = try await env.once.run("gallery " + galleryID.description.lowercased()) {
             try await ensureGallery(galleryID, d, ops: ops, timeout: timeout)
         }
-        try await ensureDefinition(definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout)
+        try await ensureDefinition(
+            definitionID, galleryName: galleryID.name, location: location, d, action: action, ops: ops, timeout: timeout
+        )
         return ActionOutcome(resourceID: definitionID, location: location)
     }
 
     /// The gallery's location, creating the gallery when it is missing.
-    private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration) async throws -> String {
+    private func ensureGallery(_ id: ResourceID, _ d: DesiredBuild, ops: AzureOperations, timeout: Duration)
+        async throws -> String
+    {
         var body: AzureGallery
         if let gallery = try await env.azure.gallery(id) {
             let state = gallery.provisioningState
@@ -61,30 +65,38 @@ struct GalleryDefinitionExecutor: ActionExecutor {
     }
 
     /// Creates the image definition when it is missing; refuses one the version cannot go into.
-    private func ensureDefinition(_ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
-                                  ops: AzureOperations, timeout: Duration) async throws {
+    private func ensureDefinition(
+        _ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
+        ops: AzureOperations, timeout: Duration
+    ) async throws {
         let generation = try await env.sourceHyperVGeneration(d, action: action)
         var body: AzureGalleryImage
         if let definition = try await env.azure.galleryImage(id) {
             let state = definition.provisioningState
             if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
             if let problem = Self.incompatibility(definition, generation: generation) {
-                throw ExecutorError(action: action.id, message: "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
-                    + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
-                    + (problem.contains("hyperVGeneration") ? ", or set disk.hyperVGeneration to the definition's" : ""))
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
+                        + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
+                        + (problem.contains("hyperVGeneration")
+                            ? ", or set disk.hyperVGeneration to the definition's" : ""))
             }
             guard state.isFailed else { return }
             // Failed (e.g. its creation failed in an earlier run): the same definition again,
             // which Azure retries in place.
-            ops.context.logger.notice("image definition \(id.name) is \(state.azureText ?? "Failed"); creating it again")
+            ops.context.logger.notice(
+                "image definition \(id.name) is \(state.azureText ?? "Failed"); creating it again")
             body = definition
             body.location = definition.location ?? location
         } else {
             var tags = d.build.tags
             tags[.build] = d.name
-            body = AzureGalleryImage(location: location, tags: tags, osType: "Linux", osState: "Generalized",
-                                     identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-                                     hyperVGeneration: generation)
+            body = AzureGalleryImage(
+                location: location, tags: tags, osType: "Linux", osState: "Generalized",
+                identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
+                hyperVGeneration: generation)
         }
         try ops.context.checkInterruption()
         let operation = try await env.azure.beginCreateGalleryImage(id, body)

@@ -21,29 +21,39 @@ struct GalleryVersionExecutor: ActionExecutor {
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
         guard let g = d.gallery else {
-            throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
         let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
-                                           interval: progressInterval)
+        let progress = ReplicationProgress(
+            azure: env.azure, versionID: versionID, context: context,
+            interval: progressInterval)
         let outcome = ActionOutcome(resourceID: versionID, galleryImageVersionID: versionID)
 
-        try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() })
+        try await ops.rejoin(
+            fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() }
+        )
         if let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) {
             let state = existing.provisioningState
             let digest = existing.tags?[.digest]
             guard digest == d.digest.value else {
                 let what = digest.map { "with digest \($0.dropFirst(7).prefix(12))" } ?? "and was not made by Kiln"
-                throw ExecutorError(action: action.id, message: "gallery version \(g.version) exists \(what), but the manifest builds \(d.digest.short); bump outputs.gallery.version: published gallery versions are immutable")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "gallery version \(g.version) exists \(what), but the manifest builds \(d.digest.short); bump outputs.gallery.version: published gallery versions are immutable"
+                )
             }
             if state.isSucceeded { return outcome }
             if state.isInProgress {
-                try await ops.waitForProvisioning(versionID, timeout: replication, whileWaiting: { try await progress.poll() })
+                try await ops.waitForProvisioning(
+                    versionID, timeout: replication, whileWaiting: { try await progress.poll() })
                 return outcome
             }
-            context.logger.notice("gallery version \(g.version) is \(state.azureText ?? "in an unknown state"); publishing it again")
+            context.logger.notice(
+                "gallery version \(g.version) is \(state.azureText ?? "in an unknown state"); publishing it again")
         }
 
         let location = try await galleryLocation(definitionID, d, action: action, context: context)
@@ -58,28 +68,39 @@ struct GalleryVersionExecutor: ActionExecutor {
     /// The region to create the version in: the gallery's, as `gallery-definition` found it;
     /// without that result (a plan made by hand), the definition's own (it lives in its
     /// gallery's region), read once.
-    private func galleryLocation(_ definitionID: ResourceID, _ d: DesiredBuild, action: Action, context: ExecutionContext) async throws -> String {
+    private func galleryLocation(
+        _ definitionID: ResourceID, _ d: DesiredBuild, action: Action, context: ExecutionContext
+    ) async throws -> String {
         let ensured = ActionID(d.name, .galleryDefinition)
         if let location = context.dependencyResults[ensured]?.location ?? context.buildResults[ensured]?.location {
             return location
         }
         guard let definition = try await env.azure.galleryImage(definitionID) else {
-            throw ExecutorError(action: action.id, message: "image definition \(definitionID.name) (\(definitionID)) does not exist; run kiln apply again: its gallery-definition action creates it")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "image definition \(definitionID.name) (\(definitionID)) does not exist; run kiln apply again: its gallery-definition action creates it"
+            )
         }
         return definition.location.map(RegionName.normalized) ?? d.location
     }
 
-    func versionBody(_ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String,
-                     action: Action) throws -> AzureGalleryImageVersion {
-        let os = AzureGalleryImageVersion.Disk(sourceID: d.snapshotID(.os).description,
-                                               hostCaching: d.build.disk.cacheType.rawValue)
+    func versionBody(
+        _ d: DesiredBuild, _ g: DesiredGalleryVersion, location: String,
+        action: Action
+    ) throws -> AzureGalleryImageVersion {
+        let os = AzureGalleryImageVersion.Disk(
+            sourceID: d.snapshotID(.os).description,
+            hostCaching: d.build.disk.cacheType.rawValue)
         let data = try d.roles.compactMap { role -> AzureGalleryImageVersion.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return AzureGalleryImageVersion.Disk(lun: lun, sourceID: d.snapshotID(role).description,
-                                                 hostCaching: disk.cacheType.rawValue)
+            return AzureGalleryImageVersion.Disk(
+                lun: lun, sourceID: d.snapshotID(role).description,
+                hostCaching: disk.cacheType.rawValue)
         }
-        return AzureGalleryImageVersion(location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g),
-                                        osDisk: os, dataDisks: data.isEmpty ? nil : data)
+        return AzureGalleryImageVersion(
+            location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g),
+            osDisk: os, dataDisks: data.isEmpty ? nil : data)
     }
 }

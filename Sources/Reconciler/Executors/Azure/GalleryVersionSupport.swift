@@ -5,13 +5,16 @@ import Planner
 import Providers
 
 /// The build's gallery image version id and its definition's and gallery's.
-func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) throws -> (version: ResourceID, definition: ResourceID, gallery: ResourceID) {
+func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) throws -> (
+    version: ResourceID, definition: ResourceID, gallery: ResourceID
+) {
     guard let g = d.gallery else {
         throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
     }
     let versionID = g.id
     guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
-          versionID.isType("Microsoft.Compute/galleries/images/versions") else {
+        versionID.isType("Microsoft.Compute/galleries/images/versions")
+    else {
         throw ExecutorError(action: action.id, message: "\(g.id) is not a gallery image version id")
     }
     return (versionID, definitionID, galleryID)
@@ -21,7 +24,8 @@ func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) thr
 func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
     // No target regions: Azure's default, the gallery's own region.
     PublishingProfile(
-        targetRegions: g.targetRegions.isEmpty ? nil
+        targetRegions: g.targetRegions.isEmpty
+            ? nil
             : g.targetRegions.map {
                 .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue)
             },

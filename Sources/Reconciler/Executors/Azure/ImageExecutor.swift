@@ -16,7 +16,8 @@ struct ImageExecutor: ActionExecutor {
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
         guard let id = d.imageID else {
-            throw ExecutorError(action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "the build publishes no managed image; this is a bug in kiln")
         }
         let timeout = d.build.timeouts.azureOperation.duration
         let ops = AzureOperations(azure: env.azure, context: context)
@@ -26,7 +27,11 @@ struct ImageExecutor: ActionExecutor {
         if let existing = try await env.azure.image(id) {
             let state = existing.provisioningState
             guard let digest = existing.tags?[.digest] else {
-                throw ExecutorError(action: action.id, message: "image \(id.name) exists and was not made by Kiln (no kiln:digest tag); Kiln never replaces what it did not create: delete it, or choose another outputs.image.id")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "image \(id.name) exists and was not made by Kiln (no kiln:digest tag); Kiln never replaces what it did not create: delete it, or choose another outputs.image.id"
+                )
             }
             if digest == d.digest.value && !state.isFailed {
                 if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
@@ -34,7 +39,9 @@ struct ImageExecutor: ActionExecutor {
             }
             // Kiln's image of another digest (or a failed one): managed images cannot be
             // updated in place, so replace it.
-            context.logger.info("deleting image \(id.name) (digest \(digest.dropFirst(7).prefix(12)), \(state.azureText ?? "unknown state")) to replace it")
+            context.logger.info(
+                "deleting image \(id.name) (digest \(digest.dropFirst(7).prefix(12)), \(state.azureText ?? "unknown state")) to replace it"
+            )
             try context.checkInterruption()
             let deletion = try await env.azure.beginDeleteImage(id)
             _ = try await ops.recordAndWait(deletion, timeout: timeout)
@@ -48,16 +55,19 @@ struct ImageExecutor: ActionExecutor {
 
     func imageBody(_ d: DesiredBuild, action: Action) async throws -> AzureImage {
         let settings = d.build.disk
-        let osDisk = AzureImage.Disk(snapshotID: d.snapshotID(.os).description, caching: settings.cacheType.rawValue,
-                                     storageAccountType: settings.storageAccountType.rawValue)
+        let osDisk = AzureImage.Disk(
+            snapshotID: d.snapshotID(.os).description, caching: settings.cacheType.rawValue,
+            storageAccountType: settings.storageAccountType.rawValue)
         let dataDisks = try d.roles.compactMap { role -> AzureImage.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
-            return AzureImage.Disk(lun: lun, snapshotID: d.snapshotID(role).description, caching: disk.cacheType.rawValue,
-                                   storageAccountType: disk.storageAccountType.rawValue)
+            return AzureImage.Disk(
+                lun: lun, snapshotID: d.snapshotID(role).description, caching: disk.cacheType.rawValue,
+                storageAccountType: disk.storageAccountType.rawValue)
         }
         let generation = try await env.osHyperVGeneration(d, action: action)
-        return AzureImage(location: d.location, tags: d.tags, osType: "Linux", osState: "Generalized", osDisk: osDisk,
-                          dataDisks: dataDisks.isEmpty ? nil : dataDisks, hyperVGeneration: generation)
+        return AzureImage(
+            location: d.location, tags: d.tags, osType: "Linux", osState: "Generalized", osDisk: osDisk,
+            dataDisks: dataDisks.isEmpty ? nil : dataDisks, hyperVGeneration: generation)
     }
 }

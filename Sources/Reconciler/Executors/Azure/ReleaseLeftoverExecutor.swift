@@ -18,7 +18,10 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         let ops = AzureOperations(azure: env.azure, context: context)
         let isDisk = id.isType("Microsoft.Compute/disks")
         guard isDisk || id.isType("Microsoft.Compute/snapshots") else {
-            throw ExecutorError(action: action.id, message: "\(id) is neither a disk nor a snapshot; Kiln only releases its own temporary disks and snapshots")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "\(id) is neither a disk nor a snapshot; Kiln only releases its own temporary disks and snapshots")
         }
         // The journaled operation may be the detach (POST on the VM) or the delete.
         try await ops.rejoin(fallbackMethod: .delete, resource: id, timeout: timeout)
@@ -31,20 +34,32 @@ struct ReleaseLeftoverExecutor: ActionExecutor {
         try temporary.requireOwned(id, tags: disk.tags)
         if let vm = disk.attachedTo {
             guard let vmID = try? ResourceID(parsing: vm), vmID == env.vm.id else {
-                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "leftover disk \(id.name) is attached to another VM (\(vm)), not this builder VM; detach it there, then run kiln apply again"
+                )
             }
             try context.checkInterruption()
             try await unmountIfMountedAtTheBuildsPath(id, d, context: context)
             do {
-                try await env.disks.detach(id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
-                                           onStarted: { handle in try await ops.record(handle) })
+                try await env.disks.detach(
+                    id, timeout: timeout, deviceTimeout: d.build.timeouts.deviceWait.duration,
+                    onStarted: { handle in try await ops.record(handle) })
             } catch let error as BuilderDiskError {
-                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) from an earlier run is still in use on this VM: \(error.description)")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "leftover disk \(id.name) from an earlier run is still in use on this VM: \(error.description)")
             }
             guard let detached = try await env.azure.disk(id) else { return .none }
             disk = detached
             if let still = disk.attachedTo {
-                throw ExecutorError(action: action.id, message: "leftover disk \(id.name) still reads as attached to \(still) after the detach; run kiln apply again")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "leftover disk \(id.name) still reads as attached to \(still) after the detach; run kiln apply again"
+                )
             }
         }
         try await temporary.deleteDisk(id, disk, timeout: timeout)
@@ -62,7 +77,9 @@ extension ReleaseLeftoverExecutor {
         let root = canonicalPath(d.mountPath)
         guard let entry = try await env.local.mounts.mountTable().entry(at: root) else { return }
         let lun = (try await env.azure.dataDisks(of: env.vm.id) ?? []).first { $0.isDisk(id) }?.lun
-        guard let lun, let device = try await env.local.devices.device(lun: lun), PartitionNaming.isOnDevice(entry.source, device.path) else { return }
+        guard let lun, let device = try await env.local.devices.device(lun: lun),
+            PartitionNaming.isOnDevice(entry.source, device.path)
+        else { return }
         context.reportProgress(detail: "\(id.name) is mounted at \(root): unmounting everything under it first")
         try await env.local.mounts.unmountAll(under: root)
     }

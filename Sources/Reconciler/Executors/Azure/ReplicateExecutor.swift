@@ -16,7 +16,8 @@ struct ReplicateExecutor: ActionExecutor {
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
         guard let g = d.gallery else {
-            throw ExecutorError(action: action.id, message: "replication needs a gallery version; this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "replication needs a gallery version; this is a bug in kiln")
         }
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
@@ -26,11 +27,19 @@ struct ReplicateExecutor: ActionExecutor {
         while true {
             try context.checkInterruption()
             guard let version = try await env.azure.galleryImageVersion(versionID, replicationStatus: true) else {
-                throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "gallery version \(g.version) (\(g.id)) does not exist, so it cannot replicate to \(region); run kiln apply again to publish it"
+                )
             }
             let targets = (version.publishingProfile?.targetRegions ?? []).map { RegionName.normalized($0.name) }
             if !targets.isEmpty && !targets.contains(wanted) {
-                throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "gallery version \(g.version) does not list \(region) among its target regions (\(targets.joined(separator: ", "))); kiln apply repairs that with update-gallery-version"
+                )
             }
             let regions = version.replication?.regions ?? []
             if let status = regions.first(where: { $0.region.map(RegionName.normalized) == wanted }) {
@@ -41,7 +50,11 @@ struct ReplicateExecutor: ActionExecutor {
                     return ActionOutcome(resourceID: versionID, region: wanted)
                 case .failed:
                     let details = status.details.flatMap { $0.isEmpty ? nil : $0 } ?? "no details given"
-                    throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again")
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "replication of gallery version \(g.version) to \(region) failed: \(details); fix the cause, then remove and re-add the region (or delete the version) and run kiln apply again"
+                    )
                 default:
                     let detail = "\(wanted) \(status.progress.map { "\($0)%" } ?? state.description)"
                     if detail != lastDetail {
@@ -53,10 +66,18 @@ struct ReplicateExecutor: ActionExecutor {
                 // No per-region status on offer: a provisioned version has replicated to its targets.
                 return ActionOutcome(resourceID: versionID, region: wanted)
             } else if version.provisioningState.isFailed {
-                throw ExecutorError(action: action.id, message: "gallery version \(g.version) is \(version.provisioningState), so it will not replicate to \(region); delete it and run kiln apply again")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "gallery version \(g.version) is \(version.provisioningState), so it will not replicate to \(region); delete it and run kiln apply again"
+                )
             }
             if elapsed() + pollInterval > timeout {
-                throw ExecutorError(action: action.id, message: "replication of gallery version \(g.version) to \(region) did not complete within \(d.build.timeouts.replication) (last: \(lastDetail.isEmpty ? "no status" : lastDetail)); it goes on in Azure: run kiln apply again to keep waiting, or raise timeouts.replication")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "replication of gallery version \(g.version) to \(region) did not complete within \(d.build.timeouts.replication) (last: \(lastDetail.isEmpty ? "no status" : lastDetail)); it goes on in Azure: run kiln apply again to keep waiting, or raise timeouts.replication"
+                )
             }
             try await context.sleep(for: pollInterval)
         }

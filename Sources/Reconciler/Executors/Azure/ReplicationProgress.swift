@@ -19,7 +19,8 @@ struct ReplicationProgress: Sendable {
             try await context.sleep(for: interval)
             // A failed read only loses one progress line; the wait itself reports errors.
             guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
-                  let status = version.replication else { continue }
+                let status = version.replication
+            else { continue }
             let (percent, detail) = Self.describe(status)
             if detail != last {
                 context.reportProgress(percent: percent, detail: detail)
@@ -31,7 +32,8 @@ struct ReplicationProgress: Sendable {
     /// One last reading once the version is provisioned.
     func reportFinal() async {
         guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
-              let status = version.replication else { return }
+            let status = version.replication
+        else { return }
         let (percent, detail) = Self.describe(status)
         context.reportProgress(percent: percent, detail: detail)
     }

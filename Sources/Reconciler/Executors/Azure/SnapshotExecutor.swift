@@ -24,15 +24,17 @@ struct SnapshotExecutor: ActionExecutor {
                 try await ops.waitForProvisioning(id, timeout: timeout)
                 return .azure(id)
             }
-            context.logger.notice("snapshot \(id.name) is \(state.azureText ?? "in an unknown state"); creating it again")
+            context.logger.notice(
+                "snapshot \(id.name) is \(state.azureText ?? "in an unknown state"); creating it again")
         }
         try context.checkInterruption()
         var tags = d.tags
         tags[.role] = role.description
         // Full copies: an incremental snapshot needs its base kept, and images and gallery
         // versions read full snapshots faster.
-        let body = AzureSnapshot(location: d.location, tags: tags, sku: StorageAccountType.standardLRS.rawValue,
-                                 source: .copy(sourceID: d.diskID(role).description), incremental: false)
+        let body = AzureSnapshot(
+            location: d.location, tags: tags, sku: StorageAccountType.standardLRS.rawValue,
+            source: .copy(sourceID: d.diskID(role).description), incremental: false)
         let operation = try await env.azure.beginCreateSnapshot(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return .azure(id)

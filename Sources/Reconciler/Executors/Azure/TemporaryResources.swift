@@ -15,7 +15,11 @@ struct TemporaryResources {
     func requireOwned(_ id: ResourceID, tags: [String: String]?) throws {
         guard tags?[.build] == build.name else {
             let found = tags?[.build].map { "its kiln:build tag says \($0)" } ?? "it has no kiln:build tag"
-            throw ExecutorError(action: action.id, message: "refusing to delete \(id.name): \(found), not build \(build.name), so Kiln did not create it for this build; delete it yourself if it is no longer needed")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "refusing to delete \(id.name): \(found), not build \(build.name), so Kiln did not create it for this build; delete it yourself if it is no longer needed"
+            )
         }
     }
 

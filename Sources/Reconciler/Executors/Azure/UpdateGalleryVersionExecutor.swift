@@ -15,22 +15,32 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
         guard let g = d.gallery else {
-            throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+            throw ExecutorError(
+                action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
         }
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(azure: env.azure, versionID: versionID, context: context,
-                                           interval: progressInterval)
+        let progress = ReplicationProgress(
+            azure: env.azure, versionID: versionID, context: context,
+            interval: progressInterval)
         // A re-joined PATCH that succeeded has done the repair.
-        if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() }) {
+        if try await ops.rejoin(
+            fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() })
+        {
             return .azure(versionID)
         }
         guard let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) else {
-            throw ExecutorError(action: action.id, message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
+            throw ExecutorError(
+                action: action.id,
+                message: "gallery version \(g.version) (\(g.id)) no longer exists; run kiln plan again to publish it")
         }
         guard existing.tags?[.digest] == d.digest.value else {
-            throw ExecutorError(action: action.id, message: "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "gallery version \(g.version) does not carry this build's digest, so Kiln will not change it; run kiln plan again"
+            )
         }
         try context.checkInterruption()
         let operation = try await env.azure.beginUpdatePublishingProfile(versionID, galleryPublishingProfile(g))

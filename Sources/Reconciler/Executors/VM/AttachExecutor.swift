@@ -25,7 +25,8 @@ public struct AttachExecutor: ActionExecutor {
         // An attach that a killed run started is adopted by BuilderDisks (the VM lists the
         // disk), so there is no operation to re-join here; the URL is journaled all the same.
         let device = try await env.disks.attach(
-            disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
+            disk, timeout: d.build.timeouts.azureOperation.duration,
+            deviceTimeout: d.build.timeouts.deviceWait.duration,
             onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
         context.reportProgress(detail: "\(d.diskName(role)) at LUN \(device.lun): \(device.path)")
         return ActionOutcome(device: device.path, lun: device.lun)

@@ -21,10 +21,12 @@ public struct DetachExecutor: ActionExecutor {
         let disk = d.diskID(role)
         try context.checkInterruption()
         try await env.disks.detach(
-            disk, timeout: d.build.timeouts.azureOperation.duration, deviceTimeout: d.build.timeouts.deviceWait.duration,
+            disk, timeout: d.build.timeouts.azureOperation.duration,
+            deviceTimeout: d.build.timeouts.deviceWait.duration,
             onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
-        try await waitUntilReleased(disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
-                                    clock: context.clock)
+        try await waitUntilReleased(
+            disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
+            clock: context.clock)
         return .none
     }
 
@@ -32,13 +34,20 @@ public struct DetachExecutor: ActionExecutor {
     /// killed run started leaves the disk out of the VM's list (so `detach` above had
     /// nothing to do) while Azure still finishes it; the snapshot and the deletion that
     /// follow must not start before it has.
-    func waitUntilReleased(_ disk: ResourceID, action: Action, timeout: Duration,
-                           clock: any Clock<Duration>) async throws {
+    func waitUntilReleased(
+        _ disk: ResourceID, action: Action, timeout: Duration,
+        clock: any Clock<Duration>
+    ) async throws {
         let elapsed = azureStopwatch(on: clock)
         while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
-              (try? ResourceID(parsing: owner)) == env.vm.id {
+            (try? ResourceID(parsing: owner)) == env.vm.id
+        {
             guard elapsed() < timeout else {
-                throw ExecutorError(action: action.id, message: "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it"
+                )
             }
             try await clock.sleep(for: .seconds(1))
         }

@@ -50,10 +50,14 @@ public struct HostCommandsExecutor: ActionExecutor {
         for (index, text) in commands.enumerated() {
             try context.checkInterruption()
             let command = try env.renderCommand(text, d, device: device, mountPath: mountPath)
-            context.reportProgress(percent: Double(index) * 100 / Double(commands.count), detail: mask.apply("[\(index + 1)/\(commands.count)] \(command)"))
+            context.reportProgress(
+                percent: Double(index) * 100 / Double(commands.count),
+                detail: mask.apply("[\(index + 1)/\(commands.count)] \(command)"))
             // Streamed into the events as they come, like a provisioning step's output.
             let spec = CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration)
-            try await context.streamingOutput(mask: mask) { output in try await env.local.runner.runChecked(spec, output: output) }
+            try await context.streamingOutput(mask: mask) { output in
+                try await env.local.runner.runChecked(spec, output: output)
+            }
         }
         return .none
     }

@@ -39,9 +39,14 @@ public struct MountExecutor: ActionExecutor {
                 let command = try env.renderCommand(manual, d, device: osDevice.path, mountPath: root)
                 context.reportProgress(detail: command)
                 let (_, variables) = try await disks.hostEnvironment(d, context: context, mountPath: root)
-                try await env.local.runner.runChecked(CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration))
+                try await env.local.runner.runChecked(
+                    CommandSpec(command, environment: variables, timeout: d.build.timeouts.provisionStep.duration))
                 guard let entry = try await mounts.mountTable().entry(at: root) else {
-                    throw ExecutorError(action: action.id, message: "mount.manualMountCommand `\(command)` succeeded but nothing is mounted at \(root); make it mount the root filesystem at {{.MountPath}}")
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "mount.manualMountCommand `\(command)` succeeded but nothing is mounted at \(root); make it mount the root filesystem at {{.MountPath}}"
+                    )
                 }
                 source = entry.source
             }
@@ -51,7 +56,10 @@ public struct MountExecutor: ActionExecutor {
             } else {
                 source = try await disks.partition(d.build.mount.partition, of: osDevice, d)
             }
-            try await mountOnce(MountRequest(source: source, target: root, kind: .filesystem(type: nil), options: d.build.mount.options), action: action, context: context)
+            try await mountOnce(
+                MountRequest(
+                    source: source, target: root, kind: .filesystem(type: nil), options: d.build.mount.options),
+                action: action, context: context)
         }
 
         for data in d.build.disk.dataDisks.sorted(by: { $0.lun < $1.lun }) {
@@ -59,7 +67,9 @@ public struct MountExecutor: ActionExecutor {
             try context.checkInterruption()
             let device = try await disks.device(.data(lun: data.lun), of: d, context: context)
             let partition = try await disks.partition(data.partition, of: device, d)
-            try await mountOnce(MountRequest(source: partition, target: imagePath(inner, root: root), kind: .filesystem(type: nil)), action: action, context: context)
+            try await mountOnce(
+                MountRequest(source: partition, target: imagePath(inner, root: root), kind: .filesystem(type: nil)),
+                action: action, context: context)
         }
         return ActionOutcome(device: source, mountPath: root)
     }
@@ -68,7 +78,11 @@ public struct MountExecutor: ActionExecutor {
     private func mountOnce(_ request: MountRequest, action: Action, context: ExecutionContext) async throws {
         if let entry = try await env.local.mounts.mountTable().entry(at: request.target) {
             guard entry.source == request.source else {
-                throw ExecutorError(action: action.id, message: "\(request.target) already has \(entry.source) (\(entry.fsType)) mounted, not \(request.source); unmount it (umount \(shellQuote(request.target))) or choose another mount.path, then run kiln apply again")
+                throw ExecutorError(
+                    action: action.id,
+                    message:
+                        "\(request.target) already has \(entry.source) (\(entry.fsType)) mounted, not \(request.source); unmount it (umount \(shellQuote(request.target))) or choose another mount.path, then run kiln apply again"
+                )
             }
             return
         }

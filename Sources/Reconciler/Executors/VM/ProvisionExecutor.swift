@@ -35,30 +35,38 @@ public struct ProvisionExecutor: ActionExecutor {
     public func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
         guard let step = d.build.provision.first(where: { $0.name == self.step }) else {
-            throw ExecutorError(action: action.id, message: "build \(d.name) has no provisioning step named \(self.step); the plan is older than the manifest: run kiln plan again")
+            throw ExecutorError(
+                action: action.id,
+                message:
+                    "build \(d.name) has no provisioning step named \(self.step); the plan is older than the manifest: run kiln plan again"
+            )
         }
         let disks = VMDisks(env: env)
         let rootEntry = try await disks.requireMountedRoot(d, context: context)
         let root = disks.root(d)
         let osDevice = try await disks.device(.os, of: d, context: context).path
         var environment: [String: String] = [:]
-        let values = TemplateValues(variables: ["BuildName": d.name, "Device": osDevice, "MountPath": root], vm: env.vm.templateValues,
-                                    environment: env.processEnvironment)
+        let values = TemplateValues(
+            variables: ["BuildName": d.name, "Device": osDevice, "MountPath": root], vm: env.vm.templateValues,
+            environment: env.processEnvironment)
         for (name, text) in step.env {
             environment[name] = try Self.renderPlain(text, values)
         }
         environment["KILN_DEVICE"] = osDevice
         environment["KILN_MOUNT_PATH"] = root
         let mask = SecretMask(templates: Self.templates(of: step), environment: env.processEnvironment)
-        let run = StepRunner(chroot: env.local.chroot, root: root, environment: environment, device: rootEntry.source,
-                             timeout: step.timeout.duration, context: context, mask: mask)
+        let run = StepRunner(
+            chroot: env.local.chroot, root: root, environment: environment, device: rootEntry.source,
+            timeout: step.timeout.duration, context: context, mask: mask)
 
         switch step.action {
         case .shell(let lines):
             for (index, line) in lines.enumerated() {
                 try context.checkInterruption()
                 let command = try env.renderCommand(line, d, device: osDevice, mountPath: root)
-                context.reportProgress(percent: Double(index) * 100 / Double(lines.count), detail: mask.apply("[\(index + 1)/\(lines.count)] \(command)"))
+                context.reportProgress(
+                    percent: Double(index) * 100 / Double(lines.count),
+                    detail: mask.apply("[\(index + 1)/\(lines.count)] \(command)"))
                 try await run(command)
             }
         case .script(let path, let args):
@@ -80,7 +88,10 @@ public struct ProvisionExecutor: ActionExecutor {
         case .upload(let source, let destination, let mode):
             let file = hostFile(source)
             try context.checkInterruption()
-            context.reportProgress(percent: 0, detail: "uploading \(file) to \(destination)" + (mode.map { " (mode 0" + String($0, radix: 8) + ")" } ?? ""))
+            context.reportProgress(
+                percent: 0,
+                detail: "uploading \(file) to \(destination)"
+                    + (mode.map { " (mode 0" + String($0, radix: 8) + ")" } ?? ""))
             try await env.local.chroot.upload(from: file, to: destination, root: root, mode: mode.map(UInt32.init))
         }
         // The step's digest lets a later run tell whether the disk holds this step as the
@@ -126,13 +137,16 @@ private struct StepRunner {
 
     /// Runs `command`, streaming its output lines into the apply events as they come.
     func callAsFunction(_ command: String) async throws {
-        let spec = ChrootCommand(root: root, command: command, environment: environment, device: device, timeout: timeout)
+        let spec = ChrootCommand(
+            root: root, command: command, environment: environment, device: device, timeout: timeout)
         try await context.streamingOutput(mask: mask) { output in try await chroot.run(spec, output: output).check() }
     }
 
     /// Removes a file Kiln put into the image; a failure only leaves a file in /tmp.
     func removeQuietly(_ path: String) async {
-        let spec = ChrootCommand(root: root, command: "rm -f \(shellQuote(path))", environment: environment, device: device, timeout: .seconds(60))
+        let spec = ChrootCommand(
+            root: root, command: "rm -f \(shellQuote(path))", environment: environment, device: device,
+            timeout: .seconds(60))
         _ = try? await chroot.run(spec, output: { _ in })
     }
 }

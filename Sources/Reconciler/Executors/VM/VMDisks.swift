@@ -17,7 +17,11 @@ struct VMDisks {
         let dataDisks = try await env.azure.dataDisks(of: env.vm.id) ?? []
         let attached = dataDisks.first { disk in !disk.toBeDetached && disk.isDisk(diskID) }
         guard let attached else {
-            throw ExecutorError(action: context.action.id, message: "disk \(d.diskName(role)) is not attached to the builder VM \(env.vm.id.name); run kiln plan to see what is missing, then kiln apply to attach it")
+            throw ExecutorError(
+                action: context.action.id,
+                message:
+                    "disk \(d.diskName(role)) is not attached to the builder VM \(env.vm.id.name); run kiln plan to see what is missing, then kiln apply to attach it"
+            )
         }
         return attached.lun
     }
@@ -32,13 +36,16 @@ struct VMDisks {
     func partition(_ partition: Partition, of device: AttachedBlockDevice, _ d: DesiredBuild) async throws -> String {
         switch partition {
         case .whole: device.path
-        case .number(let n): try await env.local.devices.waitForPartition(n, of: device, timeout: d.build.timeouts.deviceWait.duration)
+        case .number(let n):
+            try await env.local.devices.waitForPartition(n, of: device, timeout: d.build.timeouts.deviceWait.duration)
         }
     }
 
     /// The variables every host command of a build gets: the OS disk's device, each data
     /// disk's device by its image LUN, the build's name and (once mounted) the mount path.
-    func hostEnvironment(_ d: DesiredBuild, context: ExecutionContext, mountPath: String?) async throws -> (os: String, variables: [String: String]) {
+    func hostEnvironment(_ d: DesiredBuild, context: ExecutionContext, mountPath: String?) async throws -> (
+        os: String, variables: [String: String]
+    ) {
         var variables = ["KILN_BUILD": d.name]
         var os = ""
         for role in d.roles {
@@ -67,7 +74,11 @@ struct VMDisks {
     func requireMountedRoot(_ d: DesiredBuild, context: ExecutionContext) async throws -> MountEntry {
         let root = root(d)
         guard let entry = try await env.local.mounts.mountTable().entry(at: root) else {
-            throw ExecutorError(action: context.action.id, message: "the image root is not mounted at \(root) (a reboot unmounts it); run kiln apply again, which mounts it before going on")
+            throw ExecutorError(
+                action: context.action.id,
+                message:
+                    "the image root is not mounted at \(root) (a reboot unmounts it); run kiln apply again, which mounts it before going on"
+            )
         }
         return entry
     }

@@ -14,7 +14,10 @@ public struct ArmDisk: Codable, Sendable, Hashable {
     public var zones: [String]?
     public var properties: Properties?
 
-    public init(location: String, tags: [String: String]? = nil, sku: ArmSku? = nil, zones: [String]? = nil, properties: Properties) {
+    public init(
+        location: String, tags: [String: String]? = nil, sku: ArmSku? = nil, zones: [String]? = nil,
+        properties: Properties
+    ) {
         self.location = location
         self.tags = tags
         self.sku = sku
@@ -50,7 +53,10 @@ public struct ArmDisk: Codable, Sendable, Hashable {
             case lastOwnershipUpdateTime = "LastOwnershipUpdateTime"
         }
 
-        public init(creationData: ArmCreationData?, diskSizeGB: Int? = nil, osType: String? = nil, hyperVGeneration: String? = nil) {
+        public init(
+            creationData: ArmCreationData?, diskSizeGB: Int? = nil, osType: String? = nil,
+            hyperVGeneration: String? = nil
+        ) {
             self.creationData = creationData
             self.diskSizeGB = diskSizeGB
             self.osType = osType
@@ -71,7 +77,10 @@ public struct ArmCreationData: Codable, Sendable, Hashable {
     public var galleryImageReference: ArmImageDiskReference?
     public var sourceUniqueId: String?
 
-    public init(createOption: String, sourceResourceId: String? = nil, imageReference: ArmImageDiskReference? = nil, galleryImageReference: ArmImageDiskReference? = nil) {
+    public init(
+        createOption: String, sourceResourceId: String? = nil, imageReference: ArmImageDiskReference? = nil,
+        galleryImageReference: ArmImageDiskReference? = nil
+    ) {
         self.createOption = createOption
         self.sourceResourceId = sourceResourceId
         self.imageReference = imageReference
@@ -163,7 +172,10 @@ public struct ArmSnapshot: Codable, Sendable, Hashable {
         public var completionPercent: Double?
         public var snapshotAccessState: String?
 
-        public init(creationData: ArmCreationData, incremental: Bool? = nil, osType: String? = nil, hyperVGeneration: String? = nil) {
+        public init(
+            creationData: ArmCreationData, incremental: Bool? = nil, osType: String? = nil,
+            hyperVGeneration: String? = nil
+        ) {
             self.creationData = creationData
             self.incremental = incremental
             self.osType = osType

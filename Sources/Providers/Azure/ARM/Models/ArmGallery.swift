@@ -56,7 +56,10 @@ public struct ArmGalleryImage: Codable, Sendable, Hashable {
         public var endOfLifeDate: String?
         public var provisioningState: String?
 
-        public init(osType: String, osState: String, identifier: Identifier, hyperVGeneration: String? = nil, architecture: String? = nil, features: [Feature]? = nil) {
+        public init(
+            osType: String, osState: String, identifier: Identifier, hyperVGeneration: String? = nil,
+            architecture: String? = nil, features: [Feature]? = nil
+        ) {
             self.osType = osType
             self.osState = osState
             self.identifier = identifier
@@ -113,7 +116,9 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         /// Present only when read with `$expand=ReplicationStatus`.
         public var replicationStatus: ReplicationStatus?
 
-        public init(publishingProfile: PublishingProfile?, storageProfile: StorageProfile, safetyProfile: SafetyProfile? = nil) {
+        public init(
+            publishingProfile: PublishingProfile?, storageProfile: StorageProfile, safetyProfile: SafetyProfile? = nil
+        ) {
             self.publishingProfile = publishingProfile
             self.storageProfile = storageProfile
             self.safetyProfile = safetyProfile
@@ -130,7 +135,10 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         public var storageAccountType: String?
         public var replicationMode: String?
 
-        public init(targetRegions: [TargetRegion]?, replicaCount: Int? = nil, excludeFromLatest: Bool? = nil, endOfLifeDate: String? = nil, storageAccountType: String? = nil) {
+        public init(
+            targetRegions: [TargetRegion]?, replicaCount: Int? = nil, excludeFromLatest: Bool? = nil,
+            endOfLifeDate: String? = nil, storageAccountType: String? = nil
+        ) {
             self.targetRegions = targetRegions
             self.replicaCount = replicaCount
             self.excludeFromLatest = excludeFromLatest
@@ -146,7 +154,10 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         public var storageAccountType: String?
         public var excludeFromLatest: Bool?
 
-        public init(name: String, regionalReplicaCount: Int? = nil, storageAccountType: String? = nil, excludeFromLatest: Bool? = nil) {
+        public init(
+            name: String, regionalReplicaCount: Int? = nil, storageAccountType: String? = nil,
+            excludeFromLatest: Bool? = nil
+        ) {
             self.name = name
             self.regionalReplicaCount = regionalReplicaCount
             self.storageAccountType = storageAccountType
@@ -187,7 +198,9 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
     /// The `SafetyProfile` part of the wire shape; fields Azure may omit are optional.
     public struct SafetyProfile: Codable, Sendable, Hashable {
         public var allowDeletionOfReplicatedLocations: Bool?
-        public init(allowDeletionOfReplicatedLocations: Bool?) { self.allowDeletionOfReplicatedLocations = allowDeletionOfReplicatedLocations }
+        public init(allowDeletionOfReplicatedLocations: Bool?) {
+            self.allowDeletionOfReplicatedLocations = allowDeletionOfReplicatedLocations
+        }
     }
 
     /// Replication per region: `aggregatedState` is `Unknown`, `InProgress`, `Completed` or `Failed`.
@@ -210,7 +223,9 @@ public struct ArmGalleryImageVersionUpdate: Codable, Sendable, Hashable {
     /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var publishingProfile: ArmGalleryImageVersion.PublishingProfile?
-        public init(publishingProfile: ArmGalleryImageVersion.PublishingProfile?) { self.publishingProfile = publishingProfile }
+        public init(publishingProfile: ArmGalleryImageVersion.PublishingProfile?) {
+            self.publishingProfile = publishingProfile
+        }
     }
     public var properties: Properties?
     public var tags: [String: String]?

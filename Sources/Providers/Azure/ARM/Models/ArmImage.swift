@@ -53,8 +53,10 @@ public struct ArmImage: Codable, Sendable, Hashable {
         public var diskSizeGB: Int?
         public var storageAccountType: String?
 
-        public init(osType: String, osState: String, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil,
-                    caching: String? = nil, diskSizeGB: Int? = nil, storageAccountType: String? = nil) {
+        public init(
+            osType: String, osState: String, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil,
+            caching: String? = nil, diskSizeGB: Int? = nil, storageAccountType: String? = nil
+        ) {
             self.osType = osType
             self.osState = osState
             self.snapshot = snapshot
@@ -74,7 +76,10 @@ public struct ArmImage: Codable, Sendable, Hashable {
         public var diskSizeGB: Int?
         public var storageAccountType: String?
 
-        public init(lun: Int, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil, caching: String? = nil, storageAccountType: String? = nil) {
+        public init(
+            lun: Int, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil, caching: String? = nil,
+            storageAccountType: String? = nil
+        ) {
             self.lun = lun
             self.snapshot = snapshot
             self.managedDisk = managedDisk

@@ -67,7 +67,10 @@ public struct ArmVirtualMachine: Codable, Sendable, Hashable {
         public var detachOption: String?
         public var deleteOption: String?
 
-        public init(lun: Int, createOption: String = "Attach", managedDiskID: String, caching: String? = nil, deleteOption: String? = "Detach") {
+        public init(
+            lun: Int, createOption: String = "Attach", managedDiskID: String, caching: String? = nil,
+            deleteOption: String? = "Detach"
+        ) {
             self.lun = lun
             self.createOption = createOption
             self.managedDisk = ManagedDisk(id: managedDiskID)
