@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Model
 
 #if canImport(Glibc)
     import Glibc
@@ -31,7 +32,8 @@ public actor PlatformImageBuilder {
     public nonisolated let cacheDirectory: String
     public nonisolated let diskBytes: Int64
     private let busyboxOverride: String?
-    private var inFlight: [PlatformImageKey: Task<String, any Error>] = [:]
+    /// One build per image at a time: callers that ask while it runs share its result.
+    private let builds = SingleFlight<PlatformImageKey, String>(policy: .whileRunning)
 
     /// - Parameters:
     ///   - cacheDirectory: where built images are kept (created when missing).
@@ -59,18 +61,16 @@ public actor PlatformImageBuilder {
     public func image(for key: PlatformImageKey) async throws -> String {
         let path = cachedPath(for: key)
         if FileManager.default.fileExists(atPath: path) { return path }
-        if let running = inFlight[key] { return try await running.value }
         let diskBytes = self.diskBytes
         let busybox = busyboxOverride
         let cacheDirectory = self.cacheDirectory
-        let task = Task<String, any Error> {
+        return try await builds.run(key) {
+            // A caller that waited for another's build finds the image cached.
+            if FileManager.default.fileExists(atPath: path) { return path }
             try await Self.build(
                 key: key, into: path, cacheDirectory: cacheDirectory, diskBytes: diskBytes, busybox: busybox)
             return path
         }
-        inFlight[key] = task
-        defer { inFlight[key] = nil }
-        return try await task.value
     }
 
     // MARK: - Building

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// A secret string (client secret, access token, assertion) that never shows itself:
 /// `description`, `debugDescription` and reflection (`dump`, `String(reflecting:)`) all

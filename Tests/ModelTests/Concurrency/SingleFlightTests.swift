@@ -1,5 +1,5 @@
 import Foundation
-import Providers
+import Model
 import Synchronization
 import Testing
 
@@ -102,23 +102,5 @@ import Testing
         await gate.open()
         await #expect(throws: CancellationError.self) { try await first.value }
         for other in others { #expect(try await other.value == 7) }
-    }
-}
-
-/// Waits that go through an injected clock run on virtual time.
-@Suite struct WaitsOnVirtualTime {
-    @Test func aLockWaitOfTheInMemoryJournalGivesUpAfterItsTimeoutOnTheClock() async throws {
-        let clock = VirtualClock()
-        let store = InMemoryJournalStore(clock: clock)
-        let held = try await store.tryLock(build: "web", purpose: "first")
-        defer { held.release() }
-        await #expect {
-            _ = try await store.lock(build: "web", purpose: "second", timeout: .seconds(600))
-        } throws: { error in
-            guard case JournalError.locked(_, _, _, let waited) = error else { return false }
-            return waited == .seconds(600)
-        }
-        #expect(clock.elapsed == .seconds(600))
-        #expect(clock.sleeps.allSatisfy { $0 == .milliseconds(10) })
     }
 }
