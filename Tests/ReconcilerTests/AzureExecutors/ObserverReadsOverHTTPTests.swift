@@ -112,7 +112,16 @@ import Testing
         source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}",
         in dir: TemporaryDirectory
     ) throws -> Manifest {
-        let (sub, rg) = (h.vm.subscription, h.vm.resourceGroup)
+        try noopManifest(
+            subscription: h.vm.subscription, resourceGroup: h.vm.resourceGroup, builds: count, source: source, in: dir)
+    }
+
+    /// `count` builds like the quick start's, named `noop-N`, publishing an image and a
+    /// gallery version in `resourceGroup` (shared with `ObserverReadsTests`).
+    static func noopManifest(
+        subscription sub: String, resourceGroup rg: String, builds count: Int, source: String,
+        in dir: TemporaryDirectory
+    ) throws -> Manifest {
         let builds = (0..<count).map { i in
             """
               - name: noop-\(i)

@@ -57,21 +57,9 @@ import Testing
         _ h: ComputeTwinHarness, builds count: Int,
         source: String = "{platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}", in dir: TemporaryDirectory
     ) throws -> Manifest {
-        let (sub, rg) = (ComputeTwinHarness.subscription, ComputeTwinHarness.resourceGroup)
-        let builds = (0..<count).map { i in
-            """
-              - name: noop-\(i)
-                source: \(source)
-                provision:
-                  - name: motd
-                    shell: [echo hi > /etc/motd]
-                outputs:
-                  image: {id: /subscriptions/\(sub)/resourceGroups/\(rg)/providers/Microsoft.Compute/images/noop-\(i)}
-                  gallery: {resourceGroup: \(rg), gallery: kilngallery, imageDefinition: noop-\(i), version: 1.0.0}
-            """
-        }
-        let result = try loadManifest("builds:\n" + builds.joined(separator: "\n"), in: dir)
-        return try #require(result.manifest, "\(result.errors)")
+        try ObserverReadsOverHTTPTests.noopManifest(
+            subscription: ComputeTwinHarness.subscription, resourceGroup: ComputeTwinHarness.resourceGroup,
+            builds: count, source: source, in: dir)
     }
 
     /// What `kiln plan` reads: resolves `latest`, renders the builds and observes them.
