@@ -20,10 +20,7 @@ struct GalleryVersionExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let g = d.gallery else {
-            throw ExecutorError(
-                action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
-        }
+        let g = try desiredGalleryVersion(d, action: action)
         let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)

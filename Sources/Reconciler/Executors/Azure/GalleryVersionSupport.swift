@@ -4,13 +4,20 @@ import Model
 import Planner
 import Providers
 
+/// The gallery version `d` publishes; the planner plans gallery actions only for builds that
+/// publish one.
+func desiredGalleryVersion(_ d: DesiredBuild, action: Action) throws -> DesiredGalleryVersion {
+    guard let g = d.gallery else {
+        throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
+    }
+    return g
+}
+
 /// The build's gallery image version id and its definition's and gallery's.
 func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) throws -> (
     version: ResourceID, definition: ResourceID, gallery: ResourceID
 ) {
-    guard let g = d.gallery else {
-        throw ExecutorError(action: action.id, message: "the build publishes no gallery version; this is a bug in kiln")
-    }
+    let g = try desiredGalleryVersion(d, action: action)
     let versionID = g.id
     guard let definitionID = versionID.parent, let galleryID = definitionID.parent,
         versionID.isType("Microsoft.Compute/galleries/images/versions")

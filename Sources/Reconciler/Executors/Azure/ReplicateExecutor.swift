@@ -15,10 +15,7 @@ struct ReplicateExecutor: ActionExecutor {
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
-        guard let g = d.gallery else {
-            throw ExecutorError(
-                action: action.id, message: "replication needs a gallery version; this is a bug in kiln")
-        }
+        let g = try desiredGalleryVersion(d, action: action)
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let elapsed = azureStopwatch(on: context.clock)
