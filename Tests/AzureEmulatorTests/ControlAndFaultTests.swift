@@ -167,20 +167,7 @@ struct ControlAndFaultTests {
         let token: String
         do {
             try await first.createDisk("keep")  // waits through the latency
-            let a = try await first.send(
-                "PATCH", first.vmPath,
-                json: [
-                    "properties": [
-                        "storageProfile": [
-                            "dataDisks": [
-                                [
-                                    "lun": 0, "createOption": "Attach",
-                                    "managedDisk": ["id": .string(first.diskID("keep"))]
-                                ]
-                            ]
-                        ]
-                    ]
-                ])
+            let a = try await first.patchAttach("keep", lun: 0)
             _ = try await first.waitForOperation(a)
             // Slow disk creation from now on, so the next one is still running when we stop
             // (20 s: a loaded CI machine once took more than 5 s between the PUT and the stop).

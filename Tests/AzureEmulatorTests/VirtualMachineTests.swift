@@ -240,17 +240,7 @@ struct VirtualMachineTests {
     @Test func detachWhileMountedIsRecordedAsAViolation() async throws {
         try await withEmulator { h in
             try await h.createDisk("busy")
-            let a = try await h.send(
-                "PATCH", h.vmPath,
-                json: [
-                    "properties": [
-                        "storageProfile": [
-                            "dataDisks": [
-                                ["lun": 2, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("busy"))]]
-                            ]
-                        ]
-                    ]
-                ])
+            let a = try await h.patchAttach("busy", lun: 2)
             _ = try await h.waitForOperation(a)
             await h.backend.markBusy(lun: 2)
             let d = try await h.send("PATCH", h.vmPath, json: ["properties": ["storageProfile": ["dataDisks": []]]])
@@ -265,17 +255,7 @@ struct VirtualMachineTests {
     @Test func attachWithLatencyHappensWithoutPolling() async throws {
         try await withEmulator({ $0.latency.attach = 0.3 }) { h in
             try await h.createDisk("lazy")
-            let a = try await h.send(
-                "PATCH", h.vmPath,
-                json: [
-                    "properties": [
-                        "storageProfile": [
-                            "dataDisks": [
-                                ["lun": 1, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("lazy"))]]
-                            ]
-                        ]
-                    ]
-                ])
+            let a = try await h.patchAttach("lazy", lun: 1)
             #expect(a.status == 200)
             // Nobody polls; the emulator's timer completes the attach (bounded wait).
             var attached = false
@@ -293,17 +273,7 @@ struct VirtualMachineTests {
     @Test func imdsListsTheAttachedDataDisksAsStrings() async throws {
         try await withEmulator { h in
             try await h.createDisk("seen", sizeGB: 3)
-            let a = try await h.send(
-                "PATCH", h.vmPath,
-                json: [
-                    "properties": [
-                        "storageProfile": [
-                            "dataDisks": [
-                                ["lun": 4, "createOption": "Attach", "managedDisk": ["id": .string(h.diskID("seen"))]]
-                            ]
-                        ]
-                    ]
-                ])
+            let a = try await h.patchAttach("seen", lun: 4)
             _ = try await h.waitForOperation(a)
             let r = try await h.send(
                 "GET", "/metadata/instance/compute/storageProfile/dataDisks?api-version=2021-02-01",
@@ -313,6 +283,99 @@ struct VirtualMachineTests {
             #expect(disk["diskSizeGB"]?.stringValue == "3")
             #expect(disk["name"]?.stringValue == "seen")
             #expect(disk.at("managedDisk", "id")?.stringValue == h.diskID("seen"))
+        }
+    }
+}
+
+/// How a data-disk change plays out over time, and what may read the disk meanwhile
+/// (docs/emulator.md "Attach, detach and captures over time").
+@Suite("Virtual machines: the timing of attach and detach, and captures from attached disks")
+struct DataDiskTimingTests {
+    func luns(_ r: HTTPResult) -> [Int] {
+        (r.json?.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).compactMap { $0["lun"]?.intValue }
+    }
+
+    func imageBody(_ h: Harness, disk: String) -> JSON {
+        [
+            "location": "westus",
+            "properties": [
+                "storageProfile": [
+                    "osDisk": [
+                        "osType": "Linux", "osState": "Generalized", "managedDisk": ["id": .string(h.diskID(disk))]
+                    ]
+                ]
+            ]
+        ]
+    }
+
+    @Test func theModelChangesAtOnceAndTheDiskAndDeviceFollowAtTheOperationsEnd() async throws {
+        try await withEmulator({
+            $0.latency.attach = 0.6
+            $0.latency.detach = 0.6
+        }) { h in
+            try await h.createDisk("cap", sizeGB: 4)
+            let action =
+                "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+            let attach = try await h.send(
+                "POST", action, json: ["dataDisksToAttach": [["diskId": .string(h.diskID("cap")), "lun": 3]]])
+            #expect(attach.status == 202)
+            // The VM's model lists the disk at once (provisioning Updating) ...
+            let during = try await h.vm()
+            #expect(luns(during) == [3])
+            #expect(during.json?.at("properties", "provisioningState")?.stringValue == "Updating")
+            // ... while the disk is not owned yet and no device has appeared.
+            let disk = try await h.send("GET", h.diskPath("cap"))
+            #expect(disk.json?["managedBy"] == nil)
+            #expect(disk.json?.at("properties", "diskState")?.stringValue == "Unattached")
+            #expect(await h.backend.blob(atLUN: 3) == nil)
+            _ = try await h.waitForOperation(attach)
+            let owned = try await h.send("GET", h.diskPath("cap"))
+            #expect(owned.json?["managedBy"]?.stringValue == h.endpoints.builderVMId)
+            #expect(await h.backend.blob(atLUN: 3) != nil)
+
+            // An image straight from the attached disk is accepted (Azure captures it as it is).
+            let fromAttached = try await h.send(
+                "PUT", "\(h.compute)/images/attached?api-version=2024-07-01", json: imageBody(h, disk: "cap"))
+            #expect(fromAttached.status == 201)
+
+            let detach = try await h.send(
+                "POST", action, json: ["dataDisksToDetach": [["diskId": .string(h.diskID("cap"))]]])
+            #expect(detach.status == 202)
+            // Gone from the model at once; the disk stays owned, and undeletable, until the end.
+            #expect(luns(try await h.vm()).isEmpty)
+            let detaching = try await h.send("GET", h.diskPath("cap"))
+            #expect(detaching.json?["managedBy"]?.stringValue == h.endpoints.builderVMId)
+            let tooSoon = try await h.send("DELETE", h.diskPath("cap"))
+            #expect(tooSoon.status == 409)
+            #expect(tooSoon.errorCode == "OperationNotAllowed")
+            // An image from a disk whose detach is still running is accepted too (Packer's way).
+            let whileDetaching = try await h.send(
+                "PUT", "\(h.compute)/images/detaching?api-version=2024-07-01", json: imageBody(h, disk: "cap"))
+            #expect(whileDetaching.status == 201)
+            #expect(await h.backend.blob(atLUN: 3) != nil)
+            _ = try await h.waitForOperation(detach)
+            #expect(await h.backend.blob(atLUN: 3) == nil)
+            let released = try await h.send("GET", h.diskPath("cap"))
+            #expect(released.json?["managedBy"] == nil)
+            #expect(released.json?.at("properties", "diskState")?.stringValue == "Unattached")
+            let inventory = try await h.send("GET", "/_emulator/inventory", auth: false)
+            #expect(inventory.json?["violations"]?.arrayValue?.isEmpty == true)
+        }
+    }
+
+    @Test func aCaptureOfADiskStillMountedIsRecordedAsAViolation() async throws {
+        try await withEmulator { h in
+            try await h.createDisk("mounted", sizeGB: 4)
+            let a = try await h.patchAttach("mounted", lun: 1)
+            _ = try await h.waitForOperation(a)
+            await h.backend.markBusy(lun: 1)
+            let image = try await h.send(
+                "PUT", "\(h.compute)/images/inuse?api-version=2024-07-01", json: imageBody(h, disk: "mounted"))
+            #expect(image.status == 201)
+            let inventory = try await h.send("GET", "/_emulator/inventory", auth: false)
+            let messages = (inventory.json?["violations"]?.arrayValue ?? []).compactMap { $0["message"]?.stringValue }
+            #expect(messages.count == 1)
+            #expect(messages.first?.contains("images/inuse") == true && messages.first?.contains("in use") == true)
         }
     }
 }

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// The main job: `kiln apply --emulator` builds the quick start for real (a platform image's
-/// disk attached as a loop device, mounted, provisioned in a chroot, snapshotted, published),
+/// disk attached as a loop device, mounted, provisioned in a chroot, unmounted and published),
 /// then a second plan has nothing to do; and it resumes after SIGKILL.
 @Suite(.serialized, .endToEnd, .enabled(if: Privileges.isRoot, "needs root: attaches loop devices, mounts and chroots"))
 struct ApplyTheQuickstart {

@@ -22,22 +22,26 @@ struct DriftAndFailure {
     struct FailedOperation: Sendable, CustomTestStringConvertible {
         var action: String
         var path: String
+        /// The output the failed operation was making: not published.
+        var output: Output
+        enum Output: Sendable { case image, version }
         var resource: String
         var code: String
         var testDescription: String { action }
     }
 
-    /// The snapshot's or the image's long-running operation ends `Failed`: apply exits
-    /// non-zero naming the action, the resource, Azure's code, message and request id; once
-    /// the fault is gone, apply resumes at the failed action (the disk is not created again,
-    /// no step runs again, the failed resource is made once more) and converges.
+    /// The gallery version's or the image's long-running operation ends `Failed`: apply
+    /// exits non-zero naming the action, the resource, Azure's code, message and request id;
+    /// once the fault is gone, apply resumes at the failed action (the disk is not created
+    /// again, no step runs again, the failed resource is made once more, from the disk the
+    /// first run kept) and converges.
     @Test(arguments: [
         FailedOperation(
-            action: "e2e-fail/snapshot[os]", path: "*/snapshots/*", resource: "snapshots/kiln-e2e-fail-",
-            code: "InternalDiskManagementError"),
+            action: "e2e-fail/gallery-version", path: "*/versions/*", output: .version,
+            resource: "images/e2e-fail/versions/1.0.0", code: "InternalOperationError"),
         FailedOperation(
-            action: "e2e-fail/image", path: "*/Microsoft.Compute/images/*", resource: "Compute/images/e2e-fail",
-            code: "InternalOperationError")
+            action: "e2e-fail/image", path: "*/Microsoft.Compute/images/*", output: .image,
+            resource: "Compute/images/e2e-fail", code: "InternalOperationError")
     ])
     func anOperationAzureFailsThenApplyResumes(_ failure: FailedOperation) async throws {
         try await timed("anOperationAzureFailsThenApplyResumes(\(failure.action))") {
@@ -58,9 +62,14 @@ struct DriftAndFailure {
             #expect(line.contains(failure.code), "\(output)")
             #expect(line.contains("Emulated: Azure could not complete the operation."), "\(output)")
             #expect(line.contains("x-ms-request-id"), "\(output)")
-            // Nothing was published from a failed snapshot; the image's failure left it Failed.
-            let image = try await world.get(world.id("images", "e2e-fail"), apiVersion: EmulatedWorld.computeAPI)
-            #expect((image["properties"] as? [String: Any])?["provisioningState"] as? String != "Succeeded")
+            // The failed output is not published (it is left Failed, or missing).
+            let failedOutput =
+                switch failure.output {
+                case .image: try await world.get(world.id("images", "e2e-fail"), apiVersion: EmulatedWorld.computeAPI)
+                case .version:
+                    try await world.get(world.versionID("e2e-fail", "1.0.0"), apiVersion: EmulatedWorld.galleryAPI)
+                }
+            #expect((failedOutput["properties"] as? [String: Any])?["provisioningState"] as? String != "Succeeded")
 
             try await world.emulator.setFaults("[]")
             let before = try await world.lastRequest()

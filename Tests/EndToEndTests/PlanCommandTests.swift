@@ -17,7 +17,7 @@ import Testing
         #expect(r.stdout.contains("*   provision[setup]"))
         #expect(r.stdout.contains("<=  replicate[westus2]"))
         #expect(r.stdout.contains("+   gallery-definition"))
-        #expect(r.stdout.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+        #expect(r.stdout.hasSuffix("Plan: 4 to add, 0 to change, 1 to destroy, 12 to run, 3 to wait for.\n"))
         // The emulator's state persists under the state directory; no device is left behind.
         #expect(
             FileManager.default.fileExists(atPath: dir.url.appendingPathComponent(".kiln/emulator/endpoints.json").path)
@@ -86,7 +86,7 @@ import Testing
         let r = try await KilnBinary.run(["plan", "--emulator", "manifests/quickstart.yaml"], in: dir.url)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("*   mount "))
-        #expect(r.stdout.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+        #expect(r.stdout.hasSuffix("Plan: 4 to add, 0 to change, 1 to destroy, 12 to run, 3 to wait for.\n"))
     }
 
     @Test func noAzureVMSaysSo() async throws {

@@ -132,7 +132,7 @@ struct SourceKinds {
     }
 
     /// Two empty data disks attached with the OS disk, one formatted and mounted where the
-    /// manifest says while provisioning, both snapshotted and in the image and the version
+    /// manifest says while provisioning, both captured straight into the image and the version
     /// (three regions).
     @Test func withDataDisks() async throws {
         try await timed("withDataDisks") {

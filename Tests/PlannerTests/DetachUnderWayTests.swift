@@ -25,7 +25,8 @@ import Testing
         let plan = Planner.plan([d], observed: ["qs": o])
         #expect(plan.conflicts.isEmpty)
         #expect(plan.status("qs/detach[os]") == .inFlight)
-        #expect(plan.status("qs/snapshot[os]") == .todo)
+        #expect(plan.status("qs/image") == .todo)
+        #expect(plan.status("qs/delete-disk[os]") == .todo)
         #expect(plan.status("qs/provision[setup]") == .done)
     }
 

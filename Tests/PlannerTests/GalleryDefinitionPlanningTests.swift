@@ -18,7 +18,7 @@ import Testing
                 == "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def")
         #expect(
             plan.action(ActionID(parsing: "qs/gallery-version")!)?.dependsOn.map(\.description) == [
-                "qs/snapshot[os]", "qs/gallery-definition"
+                "qs/unmount", "qs/gallery-definition"
             ])
         // Nothing of the disk chain is on its way, and nothing of it waits for it.
         let chain = Set(
@@ -54,7 +54,7 @@ import Testing
         #expect(waiting.action(ActionID(parsing: "qs/gallery-definition")!) == nil)
         #expect(
             waiting.action(ActionID(parsing: "qs/gallery-version")!)?.dependsOn.map(\.description) == [
-                "qs/snapshot[os]"
+                "qs/unmount"
             ])
         var drifted = converged(d)
         drifted.galleryVersion?.excludeFromLatest = true

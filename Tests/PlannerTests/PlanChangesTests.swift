@@ -54,8 +54,8 @@ import Testing
     }
 
     /// The image deleted behind Kiln's back while the version stays: the version does not
-    /// hold the provisioned disk the new snapshot must come from, so the disk is made and
-    /// provisioned again (the journal's steps are stale) before the snapshot; found with the
+    /// hold the provisioned disk the new image must be made from, so the disk is made and
+    /// provisioned again (the journal's steps are stale) before the image; found with the
     /// end-to-end test `DriftAndFailure`, where the image was rebuilt from the bare source.
     @Test func aDeletedImageBesideItsVersionIsRebuiltFromAFreshlyProvisionedDisk() throws {
         let d = try desiredBuild()
@@ -72,20 +72,26 @@ import Testing
             plan.pendingIDs == [
                 "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
                 "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
-                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/image",
-                "qs/delete-snapshot[os]", "qs/delete-disk[os]"
+                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/image", "qs/delete-disk[os]"
             ])
         #expect(plan.status("qs/provision[motd]") == .stale)
-        // With the snapshot still there (temporary.keep), only the image is made.
-        o.snapshots = [.os: ObservedResource(id: d.snapshotID(.os).description)]
-        #expect(Planner.plan([d], observed: ["qs": o]).pendingIDs == ["qs/image", "qs/delete-snapshot[os]"])
+        // With the provisioned disk still there (temporary.keep), only the image is made from it.
+        var kept = o
+        kept.disks = [.os: disk(d, .os)]
+        kept.journal = journal(
+            d,
+            done: [
+                "pre-mount", "post-mount", "copy-files", "provision[motd]", "provision[setup]", "pre-unmount",
+                "restore-files", "unmount", "detach[os]"
+            ])
+        #expect(Planner.plan([d], observed: ["qs": kept]).pendingIDs == ["qs/image", "qs/delete-disk[os]"])
         // The same for a deleted version beside its image.
         var version = converged(d)
         version.galleryVersion = nil
         version.journal = o.journal
         let rebuild = Planner.plan([d], observed: ["qs": version])
         #expect(rebuild.status("qs/provision[setup]") == .stale)
-        #expect(rebuild.status("qs/snapshot[os]") == .todo)
+        #expect(rebuild.status("qs/create-disk[os]") == .todo)
         #expect(rebuild.status("qs/image") == .done)
         #expect(rebuild.status("qs/gallery-version") == .todo)
         #expect(rebuild.status("qs/gallery-definition") == .todo)

@@ -95,8 +95,8 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
                 "qs/gallery-definition",
                 "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
                 "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
-                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/image", "qs/gallery-version",
-                "qs/replicate[eastus]", "qs/replicate[westus2]", "qs/delete-snapshot[os]", "qs/delete-disk[os]"
+                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/image", "qs/gallery-version",
+                "qs/replicate[eastus]", "qs/replicate[westus2]", "qs/delete-disk[os]"
             ])
         // Every dependency comes before its dependent.
         var seen: Set<ActionID> = []
@@ -104,7 +104,19 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
             #expect(a.dependsOn.allSatisfy { seen.contains($0) }, "\(a.id)")
             seen.insert(a.id)
         }
-        #expect(plan.action(ActionID(parsing: "qs/image")!)?.dependsOn == [ActionID(parsing: "qs/snapshot[os]")!])
+        // The outputs are made from the disk once unmounted, beside its detach; the disk goes
+        // once it is detached and every output is made.
+        #expect(plan.action(ActionID(parsing: "qs/image")!)?.dependsOn == [ActionID(parsing: "qs/unmount")!])
+        #expect(
+            plan.action(ActionID(parsing: "qs/gallery-version")!)?.dependsOn.map(\.description) == [
+                "qs/unmount", "qs/gallery-definition"
+            ])
+        #expect(
+            plan.action(ActionID(parsing: "qs/delete-disk[os]")!)?.dependsOn.map(\.description) == [
+                "qs/detach[os]", "qs/image", "qs/gallery-version"
+            ])
+        #expect(plan.action(ActionID(parsing: "qs/create-disk[os]")!)?.absentWhenPlanned == true)
+        #expect(plan.action(ActionID(parsing: "qs/image")!)?.absentWhenPlanned == true)
         #expect(plan.reason("qs/create-disk[os]") == "disk kiln-qs-\(d.runID)-os missing")
         #expect(plan.reason("qs/replicate[westus2]") == "gallery version 1.0.0 missing in westus2")
         #expect(plan.reason("qs/provision[setup]") == "run setup.sh in the chroot")
@@ -126,18 +138,20 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(Planner.plan([d], observed: ["qs": o]) == Planner.plan([d], observed: ["qs": o]))
     }
 
-    @Test func dataDisksAreCreatedAttachedAndSnapshottedBesideTheOSDisk() throws {
+    @Test func dataDisksAreCreatedAttachedAndCapturedBesideTheOSDisk() throws {
         let d = try desiredBuild(
             extra: "    disk:\n      dataDisks:\n        - {lun: 0, sizeGB: 4}\n        - {lun: 3, sizeGB: 8}\n")
         let plan = Planner.plan([d], observed: [:])
         for role in ["os", "lun0", "lun3"] {
-            for kind in ["create-disk", "attach", "device", "detach", "snapshot", "delete-snapshot", "delete-disk"] {
+            for kind in ["create-disk", "attach", "device", "detach", "delete-disk"] {
                 #expect(plan.status("qs/\(kind)[\(role)]") == .todo, "\(kind)[\(role)]")
             }
         }
         let preMount = try #require(plan.action(ActionID(parsing: "qs/pre-mount")!))
         #expect(preMount.dependsOn.map(\.description) == ["qs/device[os]", "qs/device[lun0]", "qs/device[lun3]"])
-        #expect(plan.action(ActionID(parsing: "qs/image")!)?.dependsOn.count == 3)
+        // One image of all three disks, made once they are unmounted.
+        #expect(plan.action(ActionID(parsing: "qs/image")!)?.dependsOn.map(\.description) == ["qs/unmount"])
+        #expect(!plan.pendingIDs.contains { $0.contains("snapshot") })
     }
 
     @Test func twoBuildsAreIndependentSubgraphs() throws {
@@ -146,10 +160,10 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         let plan = Planner.plan([a, b], observed: [:])
         for action in plan.actions { #expect(action.dependsOn.allSatisfy { $0.build == action.id.build }) }
         #expect(plan.builds.map(\.name) == ["web", "worker"])
-        #expect(plan.pending.count == 44)
+        #expect(plan.pending.count == 40)
     }
 
-    @Test func provisionOnlyBuildsHaveNoSnapshotsAndKeepOptionKeepsTemporaries() throws {
+    @Test func provisionOnlyBuildsHaveNoOutputsAndKeepOptionKeepsTemporaries() throws {
         let skip = try desiredBuild(outputs: "    outputs: {skip: true}")
         let plan = Planner.plan([skip], observed: [:])
         #expect(!plan.pendingIDs.contains { $0.contains("snapshot") || $0.contains("image") })
@@ -176,11 +190,11 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(PlanRenderer.text(plan) == "No changes. The published images match the manifest.\n")
     }
 
-    /// A new gallery version after the temporary disk and snapshot are gone needs a new
-    /// snapshot, so a new disk: every step runs again on it before the snapshot (it once
-    /// snapshotted a fresh, unprovisioned disk, racing its creation; the robustness matrix's
-    /// secrets run found it).
-    @Test func aNewVersionAfterCleanupProvisionsTheNewDiskBeforeItsSnapshot() throws {
+    /// A new gallery version after the temporary disk is gone needs a new disk: every step
+    /// runs again on it before the version is made from it (an earlier Kiln once captured a
+    /// fresh, unprovisioned disk, racing its creation; the robustness matrix's secrets run
+    /// found it).
+    @Test func aNewVersionAfterCleanupProvisionsTheNewDiskBeforeItIsCaptured() throws {
         let d = try desiredBuild()
         var o = converged(d)
         o.galleryVersion = nil
@@ -190,9 +204,10 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
                 "qs/gallery-definition",
                 "qs/create-disk[os]", "qs/attach[os]", "qs/device[os]", "qs/pre-mount", "qs/mount", "qs/post-mount",
                 "qs/chroot-mounts", "qs/copy-files", "qs/provision[motd]", "qs/provision[setup]", "qs/pre-unmount",
-                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/snapshot[os]", "qs/gallery-version",
-                "qs/replicate[eastus]", "qs/replicate[westus2]", "qs/delete-snapshot[os]", "qs/delete-disk[os]"
+                "qs/restore-files", "qs/unmount", "qs/detach[os]", "qs/gallery-version",
+                "qs/replicate[eastus]", "qs/replicate[westus2]", "qs/delete-disk[os]"
             ])
+        #expect(plan.status("qs/provision[setup]") == .todo)
     }
 
     @Test func leftoverTemporariesOfAConvergedBuildAreCleanedUp() throws {
@@ -275,17 +290,37 @@ func journal(_ d: DesiredBuild, done: [String], inFlight: [String: String?] = [:
         #expect(PlanRenderer.text(plan).contains("(in flight since the last run: waits for it)"))
     }
 
-    @Test func afterTheSnapshotsOnlyPublishingAndCleanupRemain() throws {
+    /// Unmounted after provisioning (the journal says so, on the disk that still exists):
+    /// only the outputs, the detach beside them and the cleanup remain.
+    @Test func afterTheUnmountOnlyPublishingTheDetachAndCleanupRemain() throws {
+        let d = try desiredBuild()
+        let local = ["pre-mount", "post-mount", "copy-files", "provision[motd]", "provision[setup]", "pre-unmount"]
+        let o = ObservedBuild(
+            disks: [.os: disk(d, .os, lun: 0)], devices: [.os: "/dev/loop3"],
+            journal: journal(d, done: local + ["restore-files", "unmount"]))
+        let plan = Planner.plan([d], observed: ["qs": o])
+        #expect(
+            plan.pendingIDs == [
+                "qs/gallery-definition", "qs/detach[os]", "qs/image", "qs/gallery-version", "qs/replicate[eastus]",
+                "qs/replicate[westus2]", "qs/delete-disk[os]"
+            ])
+    }
+
+    /// A snapshot under the build's name is an earlier Kiln's (it captured through
+    /// snapshots): deleted with the disk, once the outputs are made. A disk with no journal
+    /// of its steps is provisioned again: nothing shows what was done on it.
+    @Test func anEarlierKilnsSnapshotIsDeletedAndAnUnjournaledDiskProvisionedAgain() throws {
         let d = try desiredBuild()
         let o = ObservedBuild(
             disks: [.os: disk(d, .os)], snapshots: [.os: ObservedResource(id: d.snapshotID(.os).description)])
         let plan = Planner.plan([d], observed: ["qs": o])
+        #expect(plan.status("qs/create-disk[os]") == .done)
+        #expect(plan.status("qs/provision[motd]") == .todo)
         #expect(
-            plan.pendingIDs == [
-                "qs/gallery-definition", "qs/image", "qs/gallery-version", "qs/replicate[eastus]",
-                "qs/replicate[westus2]",
-                "qs/delete-snapshot[os]", "qs/delete-disk[os]"
+            plan.action(ActionID(parsing: "qs/delete-snapshot[os]")!)?.dependsOn.map(\.description) == [
+                "qs/image", "qs/gallery-version"
             ])
+        #expect(plan.status("qs/delete-snapshot[os]") == .todo)
     }
 
     @Test func aFailedStepIsRetriedWithItsMessage() throws {

@@ -18,7 +18,7 @@ import Testing
         #expect(text.contains("  +   gallery-definition"))
         #expect(
             text.contains("        gallery g and image definition def: created when missing, checked when present\n"))
-        #expect(text.hasSuffix("Plan: 5 to add, 0 to change, 2 to destroy, 12 to run, 3 to wait for.\n"))
+        #expect(text.hasSuffix("Plan: 4 to add, 0 to change, 1 to destroy, 12 to run, 3 to wait for.\n"))
     }
 
     @Test func jsonCarriesEveryActionWithItsStatus() throws {
@@ -28,7 +28,7 @@ import Testing
         #expect(object["empty"] as? Bool == true)
         let plan = try #require(object["plan"] as? [String: Any])
         let actions = try #require(plan["actions"] as? [[String: Any]])
-        #expect(actions.count == 22)
+        #expect(actions.count == 20)
         #expect(actions.allSatisfy { $0["status"] as? String == "done" })
         let decoded = try JSONDecoder().decode(PlanEnvelope.self, from: Data(json.utf8))
         #expect(decoded.plan == Planner.plan([d], observed: ["qs": converged(d)]))

@@ -57,7 +57,7 @@ import Testing
         let polling = Latch()
         let url = "https://management.azure.com/operations/op3"
         let executor = FakeExecutor([
-            "web/snapshot[os]": { _, context in
+            "web/create-disk[os]": { _, context in
                 try await context.recordOperation(url)
                 polling.open()
                 while true { try await context.sleep(for: .seconds(15)) }
@@ -65,15 +65,15 @@ import Testing
         ])
         // A real clock: the sleep must end because of the interrupt, not by itself.
         let s = scheduler(executor, store: store, interrupts: interrupts, clock: ContinuousClock())
-        let run = Task { await s.run(plan([act("web", .snapshot, "os", change: .create)])) }
+        let run = Task { await s.run(plan([act("web", .createDisk, "os", change: .create)])) }
         try await withDeadlockGuard("polling to begin") { await polling.wait() }
         interrupts.interrupt()
         let result = try await withDeadlockGuard("the run to end") { await run.value }
 
-        #expect(result.status(id("web/snapshot[os]")) == .interrupted)
+        #expect(result.status(id("web/create-disk[os]")) == .interrupted)
         #expect(result.failures.isEmpty)
         // Not failed: the operation URL stays the latest entry, so the next run re-joins it.
-        #expect(await phases(store, "web/snapshot[os]") == ["intent", "started \(url)"])
+        #expect(await phases(store, "web/create-disk[os]") == ["intent", "started \(url)"])
     }
 
     @Test func theSecondInterruptCancelsEverythingAtOnce() async throws {

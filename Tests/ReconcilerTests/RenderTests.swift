@@ -24,7 +24,7 @@ import Testing
                     command: "sh -c x",
                     outputTail: ["x: not found"]), elapsed: .seconds(65)))
         r.receive(.skipped(id("web/pre-unmount"), upstream: id("web/provision[motd]")))
-        r.receive(.interrupted(id("web/snapshot[os]"), elapsed: .seconds(1)))
+        r.receive(.interrupted(id("web/detach[os]"), elapsed: .seconds(1)))
         #expect(
             out.lines == [
                 "* web/provision[setup]: running…",
@@ -36,7 +36,7 @@ import Testing
                 "    last output:",
                 "    | x: not found",
                 "· web/pre-unmount: not run, because web/provision[motd] failed",
-                "! web/snapshot[os]: interrupted after 1s; the next kiln apply resumes it"
+                "! web/detach[os]: interrupted after 1s; the next kiln apply resumes it"
             ])
     }
 

@@ -335,20 +335,20 @@ import Testing
         defer { dir.remove() }
         let store = FileJournalStore(stateDirectory: dir.url.appendingPathComponent(".kiln").path)
         let url = "https://management.azure.com/operations/op9"
-        let snapshot = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap"
+        let snapshot = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/disk"
         let executor = FakeExecutor([
-            "web/snapshot[os]": { _, context in
+            "web/create-disk[os]": { _, context in
                 try await context.recordOperation(url)
                 // What an executor that crashed now would leave: the URL, durably.
                 let journal = try await context.journal.load()
-                #expect(journal.latest(for: "web/snapshot[os]")?.phase == .started(operationURL: url))
+                #expect(journal.latest(for: "web/create-disk[os]")?.phase == .started(operationURL: url))
                 return ActionOutcome(resourceID: try ResourceID(parsing: snapshot))
             }
         ])
         let s = Scheduler(executor: executor, journals: store, events: CollectingEventSink(), clock: VirtualClock())
-        let locks = try await s.lockBuilds(of: plan([act("web", .snapshot, "os")]))
+        let locks = try await s.lockBuilds(of: plan([act("web", .createDisk, "os")]))
         defer { for lock in locks { lock.release() } }
-        let result = await s.run(plan([act("web", .snapshot, "os", change: .create)]))
+        let result = await s.run(plan([act("web", .createDisk, "os", change: .create)]))
 
         #expect(result.succeeded)
         let path = store.journalPath(build: "web")

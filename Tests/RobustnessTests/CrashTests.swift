@@ -63,7 +63,7 @@ struct CrashTests {
     }
 
     /// The emulator SIGKILLed while a disk is being created (and, in the full matrix, while
-    /// a snapshot is), restarted on the same port and state: the running apply rides it
+    /// the image is), restarted on the same port and state: the running apply rides it
     /// out or fails; a plain apply afterwards converges, with the disk created once.
     @Test func theEmulatorKilledMidOperationThenRestartedAResumeConverges() async throws {
         try await withChecks(Self.emulatorKilled)
@@ -72,7 +72,9 @@ struct CrashTests {
     static func emulatorKilled(_ checks: Checks) async throws {
         let port = try freeLocalPort()
         let rig = try await CrashRig("kiln-crash-emulator", configJSON: #"{"port": \#(port)}"#)
-        let cases = [(latency: "diskCreate", path: "/disks/kiln-"), (latency: "snapshot", path: "/snapshots/kiln-")]
+        let cases = [
+            (latency: "diskCreate", path: "/disks/kiln-"), (latency: "image", path: "/microsoft.compute/images/")
+        ]
         var results: [CrashCaseResult] = []
         let start = Date()
         for (latency, path) in Matrix.full ? cases : Array(cases.prefix(1)) {

@@ -48,7 +48,7 @@ struct Faults {
                 rules: """
                     [{"kind": "error", "status": 503, "method": "GET", "path": "/subscriptions/*", "times": 3},
                      {"kind": "error", "status": 500, "method": "PUT", "path": "*/disks/*", "times": 2},
-                     {"kind": "error", "status": 500, "method": "DELETE", "path": "*/snapshots/*", "times": 2}]
+                     {"kind": "error", "status": 500, "method": "DELETE", "path": "*/disks/*", "times": 2}]
                     """),
             Transient(
                 label: "drops",
@@ -120,14 +120,14 @@ struct Faults {
     }
 
     static var failedOperations: [FailedOperation] {
-        let snapshot = FailedOperation(label: "snapshot", method: "PUT", path: "*/snapshots/*", action: "snapshot[os]")
-        guard Matrix.full else { return [snapshot] }
+        // Not `*/images/*`: the image definition (`galleries/…/images/…`), made at the start, matches that too.
+        let image = FailedOperation(
+            label: "image", method: "PUT", path: "*/Microsoft.Compute/images/*", action: "image")
+        guard Matrix.full else { return [image] }
         return [
-            snapshot,
+            image,
             FailedOperation(label: "disk", method: "PUT", path: "*/disks/*", action: "create-disk[os]"),
             FailedOperation(label: "attach", method: "POST", path: "*/attachDetachDataDisks", action: "attach[os]"),
-            // Not `*/images/*`: the image definition (`galleries/…/images/…`), made at the start, matches that too.
-            FailedOperation(label: "image", method: "PUT", path: "*/Microsoft.Compute/images/*", action: "image"),
             FailedOperation(
                 label: "definition", method: "PUT", path: "*/galleries/*/images/*", action: "gallery-definition"),
             FailedOperation(label: "version", method: "PUT", path: "*/versions/*", action: "gallery-version")
@@ -151,7 +151,7 @@ struct Faults {
         try await build.emulator.setFaults("[]")
         let rerun = try await build.apply()
         #expect(rerun.status == 0, "\(op.label): \(rerun.stdout)\n\(rerun.stderr)")
-        if ["snapshot", "image", "definition", "version"].contains(op.label) {
+        if ["image", "definition", "version"].contains(op.label) {
             #expect(
                 !rerun.stdout.contains("\(build.name)/provision[motd]: running"),
                 "\(op.label): the re-run resumed: \(rerun.stdout)")

@@ -99,7 +99,7 @@ struct Secrets {
             ])
             #expect(apply.status == 0, "\(credential): apply: \(apply.stdout)\(apply.stderr)")
             if credential == "certificate" {
-                // The new version needs a new snapshot of a new disk, provisioned again first.
+                // The new version needs a new disk, provisioned again first, to be made from.
                 #expect(
                     apply.stdout.contains("\"action\":\"\(name)/provision[setup]\""),
                     "\(credential): apply: \(apply.stdout)")

@@ -180,7 +180,7 @@ extension Emulator {
         do {
             switch source {
             case .empty(let size): try await backend.createEmpty(id: key, sizeGB: size)
-            case .blob(let src, _, _): try await backend.copy(from: src, to: key, sizeGB: requestedSize)
+            case .blob(let src, _, _): try await captureBlob(from: src, to: key, sizeGB: requestedSize, into: id)
             case .platform(let img): try await backend.createFromPlatformImage(img.key, to: key, sizeGB: requestedSize)
             }
         } catch {
@@ -426,5 +426,21 @@ extension Emulator {
             completion: .delete(resourceKey: key), failOperation: failOperation)
         await finishIfInstant(op)
         return .empty(202, headers: lroHeaders(op, request))
+    }
+}
+
+extension Emulator {
+    /// Copies a blob for a capture: a disk or snapshot copied from a disk, an image, a
+    /// gallery version. Azure captures an attached disk as it is, crash-consistent (see
+    /// docs/emulator.md "Captures from attached disks"), so the emulator allows it; but a
+    /// disk whose file system is still mounted on the builder VM is recorded as a violation,
+    /// since a client capturing it is copying a file system in use.
+    func captureBlob(from src: String, to dst: String, sizeGB: Int?, into what: String) async throws {
+        if let busy = await backend.inUse(id: src) {
+            state.violations.append(
+                Violation(time: Date(), message: "\(what) was made from \(src) while it was in use: \(busy)"))
+            markDirty()
+        }
+        try await backend.copy(from: src, to: dst, sizeGB: sizeGB)
     }
 }

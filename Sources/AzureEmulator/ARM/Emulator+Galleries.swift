@@ -243,7 +243,7 @@ extension Emulator {
             kind: .galleryImageVersion, body: res, blobs: copies.map(\.dst), replication: plan)
         markDirty()
         for c in copies {
-            do { try await backend.copy(from: c.src, to: c.dst, sizeGB: nil) } catch {
+            do { try await captureBlob(from: c.src, to: c.dst, sizeGB: nil, into: id) } catch {
                 for d in copies { try? await backend.delete(id: d.dst) }
                 state.resources[key] = nil
                 throw backendError("copy \(c.src) into gallery image version \(id)", error)

@@ -112,7 +112,7 @@ extension Emulator {
         state.resources[key] = StoredResource(kind: .image, body: res, blobs: copies.map(\.0))
         markDirty()
         for (dst, src) in copies {
-            do { try await backend.copy(from: src, to: dst, sizeGB: nil) } catch {
+            do { try await captureBlob(from: src, to: dst, sizeGB: nil, into: id) } catch {
                 for (d, _) in copies { try? await backend.delete(id: d) }
                 state.resources[key] = nil
                 throw backendError("copy \(src) into image \(id)", error)

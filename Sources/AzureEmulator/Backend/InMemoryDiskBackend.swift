@@ -72,6 +72,12 @@ public actor InMemoryDiskBackend: DiskBackend {
 
     public func detachAll() async { attached.removeAll() }
 
+    /// In use: attached at a LUN marked busy (`markBusy`), as if mounted.
+    public func inUse(id: String) async -> String? {
+        guard let lun = attached.first(where: { $0.value.id == id })?.key, busyLUNs.contains(lun) else { return nil }
+        return "LUN \(lun) is marked busy (mounted)"
+    }
+
     /// The blob attached at `lun`, if any.
     public func blob(atLUN lun: Int) -> String? { attached[lun]?.id }
 }

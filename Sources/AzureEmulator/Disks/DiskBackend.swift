@@ -27,6 +27,14 @@ public protocol DiskBackend: Sendable {
     func detach(lun: Int) async throws -> DetachOutcome
     /// Detaches everything (emulator reset and shutdown).
     func detachAll() async
+    /// Why the blob `id` is in use on the builder VM (attached, and its device or a
+    /// partition mounted), or nil when it is not.
+    func inUse(id: String) async -> String?
+}
+
+extension DiskBackend {
+    /// Backends without devices never hold a blob in use.
+    public func inUse(id: String) async -> String? { nil }
 }
 
 /// One platform image version of the catalog.

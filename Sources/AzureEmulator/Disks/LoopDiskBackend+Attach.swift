@@ -76,6 +76,18 @@ extension LoopDiskBackend {
         return DetachOutcome(violation: violation)
     }
 
+    /// Why the blob `id` is in use: attached, with its loop device or a partition held
+    /// exclusively (mounted) — an O_EXCL open fails with EBUSY.
+    public func inUse(id: String) async -> String? {
+        guard let record = attachments.values.first(where: { $0.id == id }),
+            LoopDeviceState.isBacked(record.loopDevice, by: record.file)
+        else { return nil }
+        let devices = [record.loopDevice] + LoopDeviceState.partitions(of: record.loopDevice).map(\.device)
+        let busy = LoopDeviceState.busyDevices(devices)
+        guard !busy.isEmpty else { return nil }
+        return "an O_EXCL open of \(busy.joined(separator: ", ")) failed with EBUSY (still mounted?)"
+    }
+
     /// Detaches everything; violations and errors are logged (see `detachAllOutcomes`).
     public func detachAll() async {
         _ = await detachAllOutcomes()

@@ -101,20 +101,26 @@ public struct Observer: Sendable {
         // `accountsForEveryTemporary`.
         let listed = Self.accountsForEveryTemporary(view, of: d) ? [] : try await shared.listings.resources(of: d)
         let listedIDs = Set(listed.compactMap { $0.id?.lowercased() })
-        // A temporary resource that this run's journal records as deleted and that the
-        // listing does not show with this build's tag is gone: its GET is skipped, so a
-        // converged build costs only the reads of its outputs (and its share of the listing).
-        // Anything Kiln creates carries the build's tag, so a disk or snapshot made again shows
-        // up in the listing (and is read); a listing that still shows a deleted one only costs
-        // the GET.
-        func deletedByThisRun(_ step: ActionStep, _ id: ResourceID) -> Bool {
-            view.runID == d.runID && view.completed.contains(ActionID(d.name, step))
-                && !listedIDs.contains(id.description.lowercased())
+        // A temporary resource's GET is spared when it cannot exist: Kiln tags all it makes
+        // with the build's name, so one that the listing does not show exists only if this
+        // run's journal says it was being made (journaled before the request; ARM's listing
+        // may lag a resource made seconds ago) and not deleted since. A fresh build reads
+        // only its outputs; a converged one, only its outputs too.
+        func mayExist(made: ActionStep, deleted: ActionStep, _ id: ResourceID) -> Bool {
+            if listedIDs.contains(id.description.lowercased()) { return true }
+            guard view.runID == d.runID else { return false }
+            let madeID = ActionID(d.name, made)
+            let deletedID = ActionID(d.name, deleted)
+            if view.completed.contains(deletedID) { return false }
+            return view.completed.contains(madeID) || view.inFlight[madeID] != nil || view.failed[madeID] != nil
+                || view.inFlight[deletedID] != nil || view.failed[deletedID] != nil
         }
 
         for role in d.roles {
             let diskID = d.diskID(role)
-            if !deletedByThisRun(.deleteDisk(role), diskID), let disk = try await azure.disk(diskID) {
+            if mayExist(made: .createDisk(role), deleted: .deleteDisk(role), diskID),
+                let disk = try await azure.disk(diskID)
+            {
                 // The builder VM is read (once for all builds) only here and for a leftover
                 // disk: a build with no disk of Kiln's has no attachment to place.
                 let lun = try await shared.attachments.lun(of: diskID.description)
@@ -132,7 +138,9 @@ public struct Observer: Sendable {
                     changingOnBuilder: lun == nil && ours ? true : nil)
                 if let lun, let device = try await devices.device(lun: lun) { o.devices[role] = device.path }
             }
-            if !d.build.outputs.skip, !deletedByThisRun(.deleteSnapshot(role), d.snapshotID(role)),
+            // Kiln captures from the disks: a snapshot under the build's name is an earlier
+            // Kiln's (which captured through snapshots), listed with the build's tag, to delete.
+            if listedIDs.contains(d.snapshotID(role).description.lowercased()),
                 let snap = try await azure.snapshot(d.snapshotID(role))
             {
                 o.snapshots[role] = ObservedResource(
@@ -222,7 +230,7 @@ public struct Observer: Sendable {
     /// Whether the journal shows every temporary resource this build ever made as gone, so
     /// that listing its resource group cannot find anything of it: the journal is of the
     /// build's current run, that run published exactly this digest, nothing of it failed or
-    /// is under way, and it deleted every disk and snapshot it made.
+    /// is under way, and it deleted every disk it made.
     ///
     /// Why that covers older runs too: a run starts either with no journal (then the plan
     /// lists the group and the run releases what it finds, as actions of its own journal)
@@ -235,10 +243,7 @@ public struct Observer: Sendable {
         guard view.runID == d.runID, view.published == d.digest, view.failed.isEmpty, view.inFlight.isEmpty else {
             return false
         }
-        return d.roles.allSatisfy { role in
-            view.completed.contains(ActionID(d.name, .deleteDisk(role)))
-                && (d.build.outputs.skip || view.completed.contains(ActionID(d.name, .deleteSnapshot(role))))
-        }
+        return d.roles.allSatisfy { role in view.completed.contains(ActionID(d.name, .deleteDisk(role))) }
     }
 
     /// The planner's view of a journal: the latest phase of each action of the journal's run.

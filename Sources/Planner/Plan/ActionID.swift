@@ -63,7 +63,6 @@ public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case restoreFiles = "restore-files"
     case unmount
     case detach
-    case snapshot
     case image
     /// The gallery and the image definition a gallery version is published into: created when
     /// missing, checked when they exist. Independent of the disk work, so it runs at the start.
@@ -128,7 +127,6 @@ public enum ActionStep: Sendable, Hashable {
     case restoreFiles
     case unmount
     case detach(DiskRole)
-    case snapshot(DiskRole)
     case image
     case galleryDefinition
     case galleryVersion
@@ -158,7 +156,6 @@ public enum ActionStep: Sendable, Hashable {
         case .restoreFiles: .restoreFiles
         case .unmount: .unmount
         case .detach: .detach
-        case .snapshot: .snapshot
         case .image: .image
         case .galleryDefinition: .galleryDefinition
         case .galleryVersion: .galleryVersion
@@ -175,7 +172,7 @@ public enum ActionStep: Sendable, Hashable {
     /// The disk the action is about, for the kinds that are about one disk.
     public var diskRole: DiskRole? {
         switch self {
-        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role), .snapshot(let role),
+        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role),
             .deleteSnapshot(let role), .deleteDisk(let role):
             role
         default:
@@ -186,7 +183,7 @@ public enum ActionStep: Sendable, Hashable {
     /// The bracketed part of the action id (`os`, `lun1`, a step name, a region, a disk name).
     public var target: String? {
         switch self {
-        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role), .snapshot(let role),
+        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role),
             .deleteSnapshot(let role), .deleteDisk(let role):
             role.description
         case .provision(let step): step
@@ -225,7 +222,6 @@ public enum ActionStep: Sendable, Hashable {
             case .restoreFiles: plain(.restoreFiles)
             case .unmount: plain(.unmount)
             case .detach: role(ActionStep.detach)
-            case .snapshot: role(ActionStep.snapshot)
             case .image: plain(.image)
             case .galleryDefinition: plain(.galleryDefinition)
             case .galleryVersion: plain(.galleryVersion)

@@ -52,6 +52,15 @@ public struct Action: Sendable, Hashable, Codable, Identifiable {
     public var dependsOn: [ActionID]
     /// The operation URL to re-join, for in-flight actions.
     public var operation: String?
+    /// The resource this action creates was observed missing by this plan (and no earlier
+    /// run's operation for it is in flight): its executor sends the create without reading
+    /// it first. Plans are made afresh under the build's lock right before apply runs them,
+    /// so nothing else made it in between. Not part of the plan's JSON.
+    public var absentWhenPlanned = false
+
+    enum CodingKeys: String, CodingKey {
+        case id, change, status, resource, reason, dependsOn, operation
+    }
 
     public init(
         id: ActionID, change: Change, status: ActionStatus, resource: String?, reason: String, dependsOn: [ActionID],

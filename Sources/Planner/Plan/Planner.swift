@@ -31,7 +31,8 @@ public enum Planner {
 /// * conditions (attach, device, mount, post-mount, chroot-mounts) are done when they hold
 ///   now, or when no local step after them is left to run — so a reboot re-mounts only if
 ///   provisioning still has work;
-/// * resources (disks, snapshots) are done when they exist, or when nothing still needs them;
+/// * disks are done when they exist, or when nothing still needs them (the outputs are made
+///   straight from them);
 /// * teardowns (unmount, detach) are done once the condition is gone after the work that
 ///   needed it;
 /// * outputs are done when they exist with this build's digest; the gallery and image
@@ -53,7 +54,6 @@ struct BuildPlanner {
     }
 
     var b: String { d.name }
-    var hasSnapshots: Bool { !d.build.outputs.skip && (d.imageID != nil || d.gallery != nil) }
 
     /// The nodes in dependency order.
     func graph() -> [Node] {
@@ -92,20 +92,20 @@ struct BuildPlanner {
         let restore = add(.restoreFiles, .run, nil, [preUnmount])
         let unmount = add(.unmount, .run, mountPath, [restore])
         var detaches: [DiskRole: ActionID] = [:]
-        var snapshots: [DiskRole: ActionID] = [:]
-        for role in d.roles {
-            detaches[role] = add(.detach(role), .run, d.diskName(role), [unmount])
-            if hasSnapshots {
-                snapshots[role] = add(.snapshot(role), .create, d.snapshotID(role).description, [detaches[role]!])
-            }
-        }
-        let allSnapshots = d.roles.compactMap { snapshots[$0] }
+        for role in d.roles { detaches[role] = add(.detach(role), .run, d.diskName(role), [unmount]) }
+        // The outputs are made straight from the disks, once they are unmounted and flushed,
+        // while the detach runs beside them (Azure captures an attached disk as it is: see
+        // design.md "Capturing from the disk"); no snapshot stands in between.
+        var captures: [ActionID] = []
         var outputs: [ActionID] = []
         if !d.build.outputs.skip, let imageID = d.imageID {
-            outputs.append(add(.image, imageNeedsReplace ? .replace : .create, imageID.description, allSnapshots))
+            let image = add(.image, imageNeedsReplace ? .replace : .create, imageID.description, [unmount])
+            captures.append(image)
+            outputs.append(image)
         }
         if !d.build.outputs.skip, let g = d.gallery {
-            let version = add(.galleryVersion, .create, g.id.description, allSnapshots + definition)
+            let version = add(.galleryVersion, .create, g.id.description, [unmount] + definition)
+            captures.append(version)
             outputs.append(version)
             var regionDeps = [version]
             if !galleryDrift.isEmpty {
@@ -117,14 +117,11 @@ struct BuildPlanner {
         }
         if !d.build.temporary.keep {
             for role in d.roles {
-                if let snap = snapshots[role] {
-                    _ = add(
-                        .deleteSnapshot(role), .delete, d.snapshotID(role).description,
-                        outputs.isEmpty ? [snap] : outputs)
+                // A snapshot an earlier Kiln took (it captured through snapshots) goes too.
+                if o.snapshots[role] != nil {
+                    _ = add(.deleteSnapshot(role), .delete, d.snapshotID(role).description, captures)
                 }
-                _ = add(
-                    .deleteDisk(role), .delete, d.diskID(role).description,
-                    [detaches[role]!] + (snapshots[role].map { [$0] } ?? []))
+                _ = add(.deleteDisk(role), .delete, d.diskID(role).description, [detaches[role]!] + captures)
             }
         }
         return nodes
@@ -132,7 +129,6 @@ struct BuildPlanner {
 
     func plan() -> ([Action], [PlanConflict]) {
         let nodes = graph()
-        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
         let dag = DAG(nodes.map { ($0.id, $0.deps) })
         let descendants = dag.descendants(of:)
 
@@ -155,27 +151,18 @@ struct BuildPlanner {
                 reasons[n.id] = outputReason(n.id)
             }
         }
-        // 2. Snapshots: exist, or nothing still needs them.
-        for n in nodes where n.id.kind == .snapshot {
-            let consumers = dag.dependents(of: n.id).filter { ![.deleteSnapshot, .deleteDisk].contains($0.kind) }
-            if strong.contains(n.id) || consumers.allSatisfy(isDone) {
-                status[n.id] = .done
-            } else {
-                status[n.id] = inFlight(n.id, &operations) ? .inFlight : .todo
-                reasons[n.id] = "snapshot \(d.snapshotName(role(n.id))) missing"
-            }
-        }
         // Later progress stands in for a step or teardown only where it carries the step's work
         // to what is still to be made: a published version does not hold the provisioned disk
-        // a missing snapshot (for a deleted image) must be taken from. So every snapshot still
-        // to take after `id` needs evidence between `id` and it.
-        let pendingSnapshots = nodes.filter { $0.id.kind == .snapshot && !isDone($0.id) }.map(\.id)
+        // a missing image (deleted since) must be made from. So every capture still to make
+        // after `id` needs evidence between `id` and it.
+        let pendingCaptures = nodes.filter { [.image, .galleryVersion].contains($0.id.kind) && !isDone($0.id) }
+            .map(\.id)
         let reached: (ActionID) -> Bool = { id in
             let after = descendants(id)
             let evidence = after.filter { strong.contains($0) }
             guard !evidence.isEmpty else { return false }
-            return pendingSnapshots.allSatisfy { snapshot in
-                !after.contains(snapshot) || evidence.contains { descendants($0).contains(snapshot) }
+            return pendingCaptures.allSatisfy { capture in
+                !after.contains(capture) || evidence.contains { descendants($0).contains(capture) }
             }
         }
 
@@ -210,12 +197,8 @@ struct BuildPlanner {
             let after = Set(descendants(n.id))
             var needed = localSteps.contains { after.contains($0) && !isDone($0) }
             if case .createDisk(let role) = n.id.step {
-                let snapshotID = ActionID(b, .snapshot(role))
-                if index[snapshotID] != nil {
-                    needed = needed || !isDone(snapshotID)
-                } else {
-                    needed = needed || !isDone(ActionID(b, .detach(role)))
-                }
+                // The disk is what the outputs are made from, and what the detach takes off the VM.
+                needed = needed || !pendingCaptures.isEmpty || !isDone(ActionID(b, .detach(role)))
             }
             if strong.contains(n.id) || !needed {
                 status[n.id] = .done
@@ -231,8 +214,7 @@ struct BuildPlanner {
                 // Something to delete now, or something this apply will create.
                 let r = role(n.id)
                 let present = n.id.kind == .deleteDisk ? o.disks[r] != nil : o.snapshots[r] != nil
-                let creator = ActionID(b, n.id.kind == .deleteDisk ? .createDisk(r) : .snapshot(r))
-                let willExist = present || status[creator].map { $0 != .done } == true
+                let willExist = present || (n.id.kind == .deleteDisk && status[ActionID(b, .createDisk(r))] != .done)
                 status[n.id] = willExist ? .todo : .done
                 reasons[n.id] =
                     present
@@ -259,9 +241,11 @@ struct BuildPlanner {
         let actions = nodes.map { n -> Action in
             var s = status[n.id] ?? .todo
             if !conflicts.isEmpty && s != .done { s = .blocked }
-            return Action(
+            var action = Action(
                 id: n.id, change: n.change, status: s, resource: n.resource,
                 reason: s == .done ? "" : (reasons[n.id] ?? ""), dependsOn: n.deps, operation: operations[n.id])
+            action.absentWhenPlanned = s == .todo && observedAbsent(n.id)
+            return action
         }
         return (actions, conflicts)
     }
@@ -304,7 +288,6 @@ struct BuildPlanner {
         case .chrootMounts: return o.rootMounted && o.chrootMountsPresent
         case .preMount, .copyFiles, .provision, .preUnmount, .restoreFiles:
             return journalDone(id) && o.disks[.os] != nil
-        case .snapshot: return o.snapshots[role(id)]?.succeeded == true
         case .image: return imageCurrent
         case .galleryVersion: return galleryCurrent
         case .replicate:
@@ -313,6 +296,16 @@ struct BuildPlanner {
             }
             return r.state.lowercased() == "completed"
         default: return false
+        }
+    }
+
+    /// Whether the resource the action creates was looked for and not found.
+    func observedAbsent(_ id: ActionID) -> Bool {
+        switch id.kind {
+        case .createDisk: o.disks[role(id)] == nil
+        case .image: o.image == nil
+        case .galleryVersion: o.galleryVersion == nil
+        default: false
         }
     }
 

@@ -28,7 +28,7 @@ public enum RunContinuity {
     /// What in the journal's run makes continuing it wrong, or nil.
     static func blockingProgress(_ d: DesiredBuild, _ journal: JournalView) -> String? {
         let pastProvisioning: [ActionKind] = [
-            .preUnmount, .restoreFiles, .unmount, .detach, .snapshot, .image, .galleryVersion,
+            .preUnmount, .restoreFiles, .unmount, .detach, .image, .galleryVersion,
             .updateGalleryVersion, .replicate, .deleteSnapshot, .deleteDisk
         ]
         let touched = journal.completed.union(journal.inFlight.keys).union(journal.failed.keys)

@@ -54,13 +54,14 @@ public struct BuilderDisks: Sendable {
 
     /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`
     /// when its device is still in use.
+    @discardableResult
     public func detach(
         _ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
-    ) async throws {
-        if let lun = try await queue.detach(disk, timeout: timeout, onStarted: onStarted) {
-            try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
-        }
+    ) async throws -> Bool {
+        guard let lun = try await queue.detach(disk, timeout: timeout, onStarted: onStarted) else { return false }
+        try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
+        return true
     }
 }
 

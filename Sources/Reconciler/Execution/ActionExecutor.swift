@@ -49,6 +49,11 @@ public struct ActionOutcome: Sendable, Equatable {
     /// The digest of the provisioning step that ran (`provision`): a later plan counts the
     /// step done only while the manifest's step has the same one.
     public var stepDigest: String?
+    /// The target regions (normalised) a gallery version's operation, seen to succeed in
+    /// this run, replicated to (`gallery-version`, `update-gallery-version`): Azure ends a
+    /// version's PUT or PATCH only once every target region has replicated, so `replicate`
+    /// needs no read. Not journaled: a later run reads the regions' status instead.
+    public var replicatedRegions: [String]?
 
     public init(
         resourceID: ResourceID? = nil, device: String? = nil, lun: Int? = nil, mountPath: String? = nil,

@@ -8,8 +8,8 @@ public struct Executors: ActionExecutor {
     public let env: ExecutorEnvironment
     /// The directory of the manifest file: scripts and uploads are relative to it.
     public let manifestDirectory: URL
-    /// How often the gallery executors poll Azure for progress; nil keeps each executor's
-    /// own interval (tests shorten it).
+    /// How often `replicate` polls a region's replication status when no operation of this
+    /// run has shown it complete; nil keeps its own interval (tests shorten it).
     public var galleryPollInterval: Duration?
 
     public init(_ env: ExecutorEnvironment, manifestDirectory: URL, galleryPollInterval: Duration? = nil) {
@@ -36,15 +36,10 @@ public struct Executors: ActionExecutor {
         case .restoreFiles: RestoreFilesExecutor(env: env)
         case .unmount: UnmountExecutor(env: env)
         case .detach(let role): DetachExecutor(env: env, role: role)
-        case .snapshot(let role): SnapshotExecutor(env: env, role: role)
         case .image: ImageExecutor(env: env)
         case .galleryDefinition: GalleryDefinitionExecutor(env: env)
-        case .galleryVersion:
-            galleryPollInterval.map { GalleryVersionExecutor(env: env, progressInterval: $0) }
-                ?? GalleryVersionExecutor(env: env)
-        case .updateGalleryVersion:
-            galleryPollInterval.map { UpdateGalleryVersionExecutor(env: env, progressInterval: $0) }
-                ?? UpdateGalleryVersionExecutor(env: env)
+        case .galleryVersion: GalleryVersionExecutor(env: env)
+        case .updateGalleryVersion: UpdateGalleryVersionExecutor(env: env)
         case .replicate(let region):
             galleryPollInterval.map { ReplicateExecutor(env: env, region: region, pollInterval: $0) }
                 ?? ReplicateExecutor(env: env, region: region)

@@ -236,7 +236,6 @@ enum TypicalDuration {
         case .attach: 12
         case .detach: 10
         case .galleryDefinition: 10
-        case .snapshot: 8
         case .createDisk: 4
         case .deleteSnapshot, .deleteDisk, .releaseLeftover, .deleteImage, .deleteGalleryVersion: 5
         default: 1

@@ -148,6 +148,14 @@ struct Harness: Sendable {
     }
 
     func vm() async throws -> HTTPResult { try await send("GET", vmPath) }
+
+    /// Attaches the disk `name` to the builder VM at `lun` by a PATCH of its data disks
+    /// (replacing the list, as a PATCH does); returns the PATCH's answer.
+    func patchAttach(_ name: String, lun: Int) async throws -> HTTPResult {
+        let disk: JSON = ["lun": JSON(lun), "createOption": "Attach", "managedDisk": ["id": .string(diskID(name))]]
+        return try await send(
+            "PATCH", vmPath, json: ["properties": ["storageProfile": ["dataDisks": [disk]]]])
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

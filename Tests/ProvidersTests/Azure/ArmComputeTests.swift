@@ -60,8 +60,10 @@ import Testing
 
         let image = AzureImage(
             location: "westus", tags: ["a": "b"], osType: "Linux", osState: "Generalized",
-            osDisk: .init(snapshotID: "/snap-os", caching: "ReadOnly", storageAccountType: "Premium_LRS"),
-            dataDisks: [.init(lun: 1, snapshotID: "/snap-1", caching: "None", storageAccountType: "Standard_LRS")],
+            osDisk: .init(source: .snapshot(id: "/snap-os"), caching: "ReadOnly", storageAccountType: "Premium_LRS"),
+            dataDisks: [
+                .init(lun: 1, source: .managedDisk(id: "/disk-1"), caching: "None", storageAccountType: "Standard_LRS")
+            ],
             hyperVGeneration: "V2")
         let imageBefore = ArmImage(
             location: "westus", tags: ["a": "b"],
@@ -73,7 +75,7 @@ import Testing
                         storageAccountType: "Premium_LRS"),
                     dataDisks: [
                         .init(
-                            lun: 1, snapshot: ArmSubResource(id: "/snap-1"), caching: "None",
+                            lun: 1, managedDisk: ArmSubResource(id: "/disk-1"), caching: "None",
                             storageAccountType: "Standard_LRS")
                     ]),
                 hyperVGeneration: "V2"))

@@ -21,8 +21,7 @@ import Testing
         BuildJournal(
             build: d.name, header: JournalHeader(run: d.runID),
             entries: [
-                JournalEntry(actionID: ActionID(d.name, .deleteDisk(.os)).description, phase: .done(result: [:])),
-                JournalEntry(actionID: ActionID(d.name, .deleteSnapshot(.os)).description, phase: .done(result: [:]))
+                JournalEntry(actionID: ActionID(d.name, .deleteDisk(.os)).description, phase: .done(result: [:]))
             ])
     }
 
@@ -211,15 +210,15 @@ import Testing
         }
     }
 
-    @Test func aFreshManifestReadsItsTemporariesButNotTheVM() async throws {
+    @Test func aFreshManifestReadsNoTemporaryAndNotTheVM() async throws {
         try await AzureExecutorHarness.with { h in
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
             let (_, observed, reads) = try await Self.plan(
                 h, try Self.manifest(h, builds: 2, in: dir), journal: { _ in nil })
-            // No journal: each build's disk and snapshot may exist, so they are read (404);
-            // none exists, so no attachment can matter.
-            #expect(reads == Reads(images: 2, versions: 2, listings: 1, platformLists: 1, temporaries: 4), "\(reads)")
+            // No journal, and the listing shows nothing tagged with the builds: no disk of
+            // theirs exists, so none is read (no 404s) and no attachment can matter.
+            #expect(reads == Reads(images: 2, versions: 2, listings: 1, platformLists: 1), "\(reads)")
             #expect(observed.values.allSatisfy { $0.disks.isEmpty && $0.leftovers.isEmpty })
         }
     }

@@ -218,7 +218,7 @@ extension ArmClient {
                     continue
                 }
                 try await onStarted(operation.handle)
-                _ = try await operation.wait(timeout: timeout)
+                _ = try await operation.wait(timeout: timeout, result: false)
                 return results
             }
         }

@@ -135,9 +135,31 @@ public struct ArmCompute: AzureCompute {
     }
 }
 
+extension AzureImage.Source {
+    init?(managedDisk: ArmSubResource?, snapshot: ArmSubResource?) {
+        if let id = managedDisk?.id {
+            self = .managedDisk(id: id)
+        } else if let id = snapshot?.id {
+            self = .snapshot(id: id)
+        } else {
+            return nil
+        }
+    }
+
+    var managedDiskReference: ArmSubResource? {
+        if case .managedDisk(let id) = self { return ArmSubResource(id: id) }
+        return nil
+    }
+
+    var snapshotReference: ArmSubResource? {
+        if case .snapshot(let id) = self { return ArmSubResource(id: id) }
+        return nil
+    }
+}
+
 extension LongRunningOperation: AzureOperation {
-    public func waitUntilDone(timeout: Duration) async throws {
-        _ = try await wait(timeout: timeout)
+    public func waitUntilDone(timeout: Duration, progress: (@Sendable (Double) -> Void)?) async throws {
+        _ = try await wait(timeout: timeout, result: false, progress: progress)
     }
 }
 
@@ -243,12 +265,14 @@ extension AzureImage {
         self.init(
             location: i.location, tags: i.tags, osType: storage?.osDisk?.osType, osState: storage?.osDisk?.osState,
             osDisk: storage?.osDisk.map {
-                Disk(snapshotID: $0.snapshot?.id, caching: $0.caching, storageAccountType: $0.storageAccountType)
+                Disk(
+                    source: Source(managedDisk: $0.managedDisk, snapshot: $0.snapshot), caching: $0.caching,
+                    storageAccountType: $0.storageAccountType)
             },
             dataDisks: storage?.dataDisks?.map {
                 Disk(
-                    lun: $0.lun, snapshotID: $0.snapshot?.id, caching: $0.caching,
-                    storageAccountType: $0.storageAccountType)
+                    lun: $0.lun, source: Source(managedDisk: $0.managedDisk, snapshot: $0.snapshot),
+                    caching: $0.caching, storageAccountType: $0.storageAccountType)
             },
             hyperVGeneration: i.properties?.hyperVGeneration)
         id = i.id
@@ -256,15 +280,15 @@ extension AzureImage {
     }
 
     var armBody: ArmImage {
-        let os = osDisk ?? Disk(snapshotID: nil)
+        let os = osDisk ?? Disk(source: nil)
         let armOS = ArmImage.OSDisk(
             osType: osType ?? "Linux", osState: osState ?? "Generalized",
-            snapshot: os.snapshotID.map { ArmSubResource(id: $0) },
+            snapshot: os.source?.snapshotReference, managedDisk: os.source?.managedDiskReference,
             caching: os.caching, storageAccountType: os.storageAccountType)
         let data = dataDisks?.map {
             ArmImage.DataDisk(
-                lun: $0.lun ?? 0, snapshot: $0.snapshotID.map { ArmSubResource(id: $0) }, caching: $0.caching,
-                storageAccountType: $0.storageAccountType)
+                lun: $0.lun ?? 0, snapshot: $0.source?.snapshotReference, managedDisk: $0.source?.managedDiskReference,
+                caching: $0.caching, storageAccountType: $0.storageAccountType)
         }
         return ArmImage(
             location: location ?? "", tags: tags,

@@ -106,7 +106,16 @@ public protocol AzureOperation: Sendable {
     /// Waits for the operation to end. Throws `ArmError` (`.operationFailed` when Azure
     /// reports failure, `.operationTimedOut` when `timeout` passes first: the operation may
     /// still be running and its handle can be waited on again) or `CancellationError`.
-    func waitUntilDone(timeout: Duration) async throws
+    /// `progress` receives the operation's own percentage whenever a poll reports one.
+    /// Only the outcome is waited for: no resource is read once the operation says it succeeded.
+    func waitUntilDone(timeout: Duration, progress: (@Sendable (Double) -> Void)?) async throws
+}
+
+extension AzureOperation {
+    /// Waits for the operation to end, with no progress reporting.
+    public func waitUntilDone(timeout: Duration) async throws {
+        try await waitUntilDone(timeout: timeout, progress: nil)
+    }
 }
 
 extension AzureCompute {

@@ -133,19 +133,28 @@ public struct AzureSnapshot: Sendable, Hashable {
     }
 }
 
-/// A managed image (`Microsoft.Compute/images`) made from snapshots.
+/// A managed image (`Microsoft.Compute/images`) made from managed disks or snapshots.
 public struct AzureImage: Sendable, Hashable {
-    /// One disk of the image: its snapshot, host caching and storage type.
+    /// What one disk of an image is made from.
+    public enum Source: Sendable, Hashable {
+        /// A managed disk (`properties.storageProfile.*.managedDisk.id`): Kiln's way, the disk
+        /// unmounted and flushed, attached or not.
+        case managedDisk(id: String)
+        /// A snapshot (`….snapshot.id`).
+        case snapshot(id: String)
+    }
+
+    /// One disk of the image: its source, host caching and storage type.
     public struct Disk: Sendable, Hashable {
         /// Nil for the OS disk.
         public var lun: Int?
-        public var snapshotID: String?
+        public var source: Source?
         public var caching: String?
         public var storageAccountType: String?
 
-        public init(lun: Int? = nil, snapshotID: String?, caching: String? = nil, storageAccountType: String? = nil) {
+        public init(lun: Int? = nil, source: Source?, caching: String? = nil, storageAccountType: String? = nil) {
             self.lun = lun
-            self.snapshotID = snapshotID
+            self.source = source
             self.caching = caching
             self.storageAccountType = storageAccountType
         }

@@ -70,6 +70,14 @@ extension InMemoryCompute {
         let key = Self.key(id)
         var stored = image
         stored.id = id.description
+        // As Azure does: without one given, the image takes its OS disk source's generation.
+        if stored.hyperVGeneration == nil {
+            switch image.osDisk?.source {
+            case .managedDisk(let source): stored.hyperVGeneration = disks[source.lowercased()]?.hyperVGeneration
+            case .snapshot(let source): stored.hyperVGeneration = snapshots[source.lowercased()]?.hyperVGeneration
+            case nil: break
+            }
+        }
         stored.provisioningState = .inProgress(images[key] == nil ? "Creating" : "Updating")
         images[key] = stored
         ids[key] = id

@@ -40,8 +40,8 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         /// Nil for a handle the twin did not issue: then the resource is watched.
         let number: Int?
 
-        public func waitUntilDone(timeout: Duration) async throws {
-            try await compute.wait(number, handle: handle, timeout: timeout)
+        public func waitUntilDone(timeout: Duration, progress: (@Sendable (Double) -> Void)?) async throws {
+            try await compute.wait(number, handle: handle, timeout: timeout, progress: progress)
         }
     }
 
@@ -372,9 +372,13 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     }
 
     /// Waits for operation `number` (or, for a handle the twin did not issue, for whatever
-    /// runs on the handle's resource) to end, within `timeout`.
-    fileprivate func wait(_ number: Int?, handle: OperationHandle, timeout: Duration) async throws {
+    /// runs on the handle's resource) to end, within `timeout`. `progress` hears the
+    /// percentage once, half-way, as a poll of an operation that reports one would.
+    fileprivate func wait(
+        _ number: Int?, handle: OperationHandle, timeout: Duration, progress: (@Sendable (Double) -> Void)? = nil
+    ) async throws {
         let start = clock.now
+        var reported = false
         while true {
             settle()
             let running: Pending?
@@ -395,6 +399,13 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
                     hint:
                         "it may still be running in Azure; run again to wait for it, or raise the timeout for this step"
                 )
+            }
+            if let progress, !reported {
+                reported = true
+                let halfway = clock.now.advanced(by: clock.now.duration(to: running.ends) / 2)
+                try await clock.sleep(until: halfway, tolerance: nil)
+                progress(50)
+                continue
             }
             try await clock.sleep(until: running.ends, tolerance: nil)
         }

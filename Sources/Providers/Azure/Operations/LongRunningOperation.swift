@@ -62,7 +62,15 @@ public struct LongRunningOperation: Sendable {
 
     /// Waits for the operation to end and returns the final body: the resource for PUT and
     /// PATCH, the action's result for POST (nil when it has none), nil for DELETE.
-    public func wait(timeout: Duration) async throws -> Data? {
+    ///
+    /// `result: false` when the caller needs only the outcome: a status that says
+    /// `Succeeded` then ends the wait, without the GET of the resource (or of the `Location`
+    /// result) that would only fetch a body nobody reads — as Packer's and every SDK's
+    /// "wait for completion" without a result does. `progress` is given each
+    /// `percentComplete` the status resource reports (ARM's RPC lets an operation carry one).
+    public func wait(
+        timeout: Duration, result: Bool = true, progress: (@Sendable (Double) -> Void)? = nil
+    ) async throws -> Data? {
         if handle.completedSynchronously {
             if let initial {
                 if let state = ProvisioningState.from(body: initial.body), state.isFailure {
@@ -70,7 +78,7 @@ public struct LongRunningOperation: Sendable {
                 }
                 return finalBody(initial)
             }
-            return try await finish(pollResponse: nil)
+            return result ? try await finish(pollResponse: nil) : nil
         }
         let elapsed = stopwatch(client.clock)
         var delay: Duration = initial.map { client.polling.interval(after: $0.headers) } ?? .zero
@@ -86,7 +94,7 @@ public struct LongRunningOperation: Sendable {
             let poll: PollResult
             do {
                 if let current = asyncURL {
-                    poll = try await pollStatus(current)
+                    poll = try await pollStatus(current, progress: progress)
                 } else if let current = location {
                     poll = try await pollLocation(current)
                 } else {
@@ -113,6 +121,7 @@ public struct LongRunningOperation: Sendable {
                 if let newLocation { location = newLocation }
                 delay = client.polling.interval(after: headers)
             case .succeeded(let response):
+                if !result, response == nil { return nil }
                 return try await finish(pollResponse: response)
             }
         }
@@ -139,13 +148,16 @@ public struct LongRunningOperation: Sendable {
     private var pollOperationName: String { "wait for \(handle.operation)" }
 
     /// One GET of the `Azure-AsyncOperation` status resource.
-    private func pollStatus(_ url: URL) async throws -> PollResult {
+    private func pollStatus(_ url: URL, progress: (@Sendable (Double) -> Void)?) async throws -> PollResult {
         let response = try await client.send(.get, url, operation: pollOperationName, resource: handle.resource)
         struct Status: Decodable {
             var status: String?
             var error: ArmErrorBody.Detail?
+            var percentComplete: Double?
         }
-        guard let status = (try? ArmJSON.decoder.decode(Status.self, from: response.body))?.status else {
+        let decoded = try? ArmJSON.decoder.decode(Status.self, from: response.body)
+        if let progress, let percent = decoded?.percentComplete { progress(percent) }
+        guard let status = decoded?.status else {
             throw ArmError(
                 kind: .invalidResponse, operation: pollOperationName, resource: handle.resource,
                 status: response.status,
@@ -155,7 +167,7 @@ public struct LongRunningOperation: Sendable {
         case "succeeded", "completed", "deduped":
             return .succeeded(nil)
         case "failed", "canceled", "cancelled", "undefined":
-            let detail = (try? ArmJSON.decoder.decode(Status.self, from: response.body))?.error
+            let detail = decoded?.error
             throw ArmError(
                 kind: .operationFailed, operation: handle.operation, resource: handle.resource,
                 code: detail?.code ?? "Operation\(status)",

@@ -46,69 +46,55 @@ struct AzureOperations {
     @discardableResult
     func rejoin(
         fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
-        whileWaiting: (@Sendable () async throws -> Void)? = nil
+        progress: (@Sendable (Double) -> Void)? = nil
     ) async throws -> Bool {
         guard let text = context.operationToRejoin,
             let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
         else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
-        try await wait(azure.operation(resuming: handle), timeout: timeout, whileWaiting: whileWaiting)
+        try await wait(azure.operation(resuming: handle), timeout: timeout, progress: progress)
         return true
     }
 
     /// Journals and waits for an operation just started.
     func recordAndWait(
         _ operation: any AzureOperation, timeout: Duration,
-        whileWaiting: (@Sendable () async throws -> Void)? = nil
+        progress: (@Sendable (Double) -> Void)? = nil
     ) async throws {
         try await record(operation.handle)
-        return try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
+        return try await wait(operation, timeout: timeout, progress: progress)
     }
 
     /// Waits for a resource that exists but is still being provisioned (e.g. created by a
     /// run whose journal was lost): polls the resource itself, never re-sends the PUT.
     func waitForProvisioning(
-        _ id: ResourceID, timeout: Duration, whileWaiting: (@Sendable () async throws -> Void)? = nil
+        _ id: ResourceID, timeout: Duration, progress: (@Sendable (Double) -> Void)? = nil
     ) async throws {
         let operation = azure.operation(resuming: azure.provisioningHandle(of: id))
-        try await wait(operation, timeout: timeout, whileWaiting: whileWaiting)
+        try await wait(operation, timeout: timeout, progress: progress)
     }
 
-    private enum Finished: Sendable {
-        case operation
-        case sideTask
-    }
-
-    /// Waits for `operation`, with `whileWaiting` (e.g. progress polling) alongside; ends
+    /// Waits for `operation`, handing `progress` each percentage its polls report; ends
     /// early with `ActionInterrupted` when the user interrupts (a safe point: the operation
     /// is journaled) and with `CancellationError` when the run is cancelled.
     func wait(
         _ operation: any AzureOperation, timeout: Duration,
-        whileWaiting: (@Sendable () async throws -> Void)? = nil
+        progress: (@Sendable (Double) -> Void)? = nil
     ) async throws {
         try context.checkInterruption()
         let interrupts = context.interrupts
         let actionID = context.action.id
-        return try await withThrowingTaskGroup(of: Finished.self) { group in
+        return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await operation.waitUntilDone(timeout: timeout)
-                return .operation
+                try await operation.waitUntilDone(timeout: timeout, progress: progress)
             }
             group.addTask {
                 await interrupts.waitUntilInterrupted()
                 try Task.checkCancellation()
                 throw ActionInterrupted(action: actionID)
             }
-            if let whileWaiting {
-                group.addTask {
-                    try await whileWaiting()
-                    return .sideTask
-                }
-            }
             defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if case .operation = next { return }
-            }
+            if try await group.next() != nil { return }
             throw CancellationError()
         }
     }
@@ -140,10 +126,9 @@ extension ExecutorEnvironment {
     }
 
     /// The Hyper-V generation of the build's OS disk: the manifest's, else what Azure
-    /// recorded on the OS snapshot or disk (inherited from the source), else V1.
+    /// recorded on the OS disk (inherited from the source), else V1.
     func osHyperVGeneration(_ d: DesiredBuild, action: Action) async throws -> String {
         if let g = d.build.disk.hyperVGeneration { return g.rawValue }
-        if let g = try await azure.snapshot(d.snapshotID(.os))?.hyperVGeneration { return g }
         if let g = try await azure.disk(d.diskID(.os))?.hyperVGeneration { return g }
         return HyperVGeneration.v1.rawValue
     }

@@ -4,9 +4,11 @@ import Model
 import Planner
 import Providers
 
-/// `gallery-version`: publishes the build's snapshots as an Azure Compute Gallery image
-/// version tagged with the build's digest, and waits (up to `timeouts.replication`) until
-/// Azure reports it provisioned, reporting replication progress per region meanwhile.
+/// `gallery-version`: publishes the build's disks as an Azure Compute Gallery image version
+/// tagged with the build's digest, and waits (up to `timeouts.replication`) until Azure
+/// reports it provisioned — which is once every target region has replicated. Progress is
+/// what the operation's own polls report (`percentComplete`, when Azure gives one): no
+/// extra reads of the version while it replicates.
 ///
 /// The gallery and image definition are `gallery-definition`'s (a dependency): the version
 /// is created in the gallery's region, which that action's outcome carries.
@@ -15,8 +17,6 @@ import Providers
 /// versions are immutable: bump the version), which the planner reports as a conflict too.
 struct GalleryVersionExecutor: ActionExecutor {
     let env: ExecutorEnvironment
-    /// How often replication progress is read while waiting.
-    var progressInterval: Duration = .seconds(5)
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
@@ -24,15 +24,17 @@ struct GalleryVersionExecutor: ActionExecutor {
         let (versionID, definitionID, _) = try galleryIDs(d, env: env, action: action)
         let replication = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(
-            azure: env.azure, versionID: versionID, context: context,
-            interval: progressInterval)
+        let progress = ReplicationProgress.reporter(g, context: context)
         let outcome = ActionOutcome(resourceID: versionID, galleryImageVersionID: versionID)
+        var replicated = outcome
+        replicated.replicatedRegions = g.targetRegions.map { RegionName.normalized($0.name) }
 
-        try await ops.rejoin(
-            fallbackMethod: .put, resource: versionID, timeout: replication, whileWaiting: { try await progress.poll() }
-        )
-        if let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) {
+        if try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, progress: progress) {
+            return replicated
+        }
+        if context.action.absentWhenPlanned {
+            // Observed missing moments ago, by this run's plan, under the build's lock.
+        } else if let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) {
             let state = existing.provisioningState
             let digest = existing.tags?[.digest]
             guard digest == d.digest.value else {
@@ -45,9 +47,8 @@ struct GalleryVersionExecutor: ActionExecutor {
             }
             if state.isSucceeded { return outcome }
             if state.isInProgress {
-                try await ops.waitForProvisioning(
-                    versionID, timeout: replication, whileWaiting: { try await progress.poll() })
-                return outcome
+                try await ops.waitForProvisioning(versionID, timeout: replication, progress: progress)
+                return replicated
             }
             context.logger.notice(
                 "gallery version \(g.version) is \(state.azureText ?? "in an unknown state"); publishing it again")
@@ -57,9 +58,8 @@ struct GalleryVersionExecutor: ActionExecutor {
         try context.checkInterruption()
         let body = try versionBody(d, g, location: location, action: action)
         let operation = try await env.azure.beginCreateGalleryImageVersion(versionID, body)
-        _ = try await ops.recordAndWait(operation, timeout: replication, whileWaiting: { try await progress.poll() })
-        await progress.reportFinal()
-        return outcome
+        _ = try await ops.recordAndWait(operation, timeout: replication, progress: progress)
+        return replicated
     }
 
     /// The region to create the version in: the gallery's, as `gallery-definition` found it;
@@ -87,13 +87,13 @@ struct GalleryVersionExecutor: ActionExecutor {
         action: Action
     ) throws -> AzureGalleryImageVersion {
         let os = AzureGalleryImageVersion.Disk(
-            sourceID: d.snapshotID(.os).description,
+            sourceID: d.diskID(.os).description,
             hostCaching: d.build.disk.cacheType.rawValue)
         let data = try d.roles.compactMap { role -> AzureGalleryImageVersion.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             return AzureGalleryImageVersion.Disk(
-                lun: lun, sourceID: d.snapshotID(role).description,
+                lun: lun, sourceID: d.diskID(role).description,
                 hostCaching: disk.cacheType.rawValue)
         }
         return AzureGalleryImageVersion(

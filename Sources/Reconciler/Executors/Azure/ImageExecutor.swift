@@ -4,8 +4,8 @@ import Model
 import Planner
 import Providers
 
-/// `image`: the managed image (`DesiredBuild.imageID`) made from the build's snapshots,
-/// tagged with the build's digest.
+/// `image`: the managed image (`DesiredBuild.imageID`) made straight from the build's disks
+/// (unmounted and flushed; the detach may still be running), tagged with the build's digest.
 ///
 /// An image with this build's digest is adopted. One that Kiln made for another digest
 /// (the plan says `-/+`) is deleted first and made again; one without Kiln's digest tag is
@@ -23,8 +23,10 @@ struct ImageExecutor: ActionExecutor {
         let ops = AzureOperations(azure: env.azure, context: context)
         let outcome = ActionOutcome(resourceID: id, imageID: id)
 
-        try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout)
-        if let existing = try await env.azure.image(id) {
+        if try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout) { return outcome }
+        if context.action.absentWhenPlanned {
+            // Observed missing by this run's plan, under the build's lock: nothing to adopt.
+        } else if let existing = try await env.azure.image(id) {
             let state = existing.provisioningState
             guard let digest = existing.tags?[.digest] else {
                 throw ExecutorError(
@@ -47,25 +49,28 @@ struct ImageExecutor: ActionExecutor {
             _ = try await ops.recordAndWait(deletion, timeout: timeout)
         }
         try context.checkInterruption()
-        let body = try await imageBody(d, action: action)
+        let body = try imageBody(d, action: action)
         let operation = try await env.azure.beginCreateImage(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
         return outcome
     }
 
-    func imageBody(_ d: DesiredBuild, action: Action) async throws -> AzureImage {
+    func imageBody(_ d: DesiredBuild, action: Action) throws -> AzureImage {
         let settings = d.build.disk
         let osDisk = AzureImage.Disk(
-            snapshotID: d.snapshotID(.os).description, caching: settings.cacheType.rawValue,
+            source: .managedDisk(id: d.diskID(.os).description), caching: settings.cacheType.rawValue,
             storageAccountType: settings.storageAccountType.rawValue)
         let dataDisks = try d.roles.compactMap { role -> AzureImage.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             return AzureImage.Disk(
-                lun: lun, snapshotID: d.snapshotID(role).description, caching: disk.cacheType.rawValue,
+                lun: lun, source: .managedDisk(id: d.diskID(role).description), caching: disk.cacheType.rawValue,
                 storageAccountType: disk.storageAccountType.rawValue)
         }
-        let generation = try await env.osHyperVGeneration(d, action: action)
+        // Made from the disk, the image takes the disk's generation when none is sent (the
+        // spec's `hyperVGeneration`: deduced from a managed disk source; Packer's azure-chroot
+        // never sends it): only the manifest's own choice is sent.
+        let generation = d.build.disk.hyperVGeneration?.rawValue
         return AzureImage(
             location: d.location, tags: d.tags, osType: "Linux", osState: "Generalized", osDisk: osDisk,
             dataDisks: dataDisks.isEmpty ? nil : dataDisks, hyperVGeneration: generation)

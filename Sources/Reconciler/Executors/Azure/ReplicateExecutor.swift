@@ -7,6 +7,10 @@ import Providers
 /// `replicate[region]`: waits until the gallery version's replication to one region is
 /// Completed, reporting Azure's percentage; fails on `Failed` with Azure's details, and
 /// gives up after `timeouts.replication` (replication goes on in Azure; a re-run waits again).
+///
+/// When the version's own operation was seen to succeed in this run with the region among
+/// its targets, the region has replicated (Azure ends a version's PUT or PATCH only then:
+/// azure-rest-api.md §4, and the gallery team in hashicorp/packer#7920): no read is needed.
 struct ReplicateExecutor: ActionExecutor {
     let env: ExecutorEnvironment
     /// The target region, as the manifest names it.
@@ -20,6 +24,12 @@ struct ReplicateExecutor: ActionExecutor {
         let timeout = d.build.timeouts.replication.duration
         let elapsed = azureStopwatch(on: context.clock)
         let wanted = RegionName.normalized(region)
+        if action.dependsOn.contains(where: {
+            context.dependencyResults[$0]?.replicatedRegions?.contains(wanted) == true
+        }) {
+            context.reportProgress(percent: 100, detail: "\(wanted) Completed")
+            return ActionOutcome(resourceID: versionID, region: wanted)
+        }
         var lastDetail = ""
         while true {
             try context.checkInterruption()

@@ -4,38 +4,16 @@ import Model
 import Planner
 import Providers
 
-/// Reads a version's replication status (`$expand=ReplicationStatus`) and reports it as
-/// the action's progress: the mean percentage, and each region's state.
-struct ReplicationProgress: Sendable {
-    let azure: any AzureCompute
-    let versionID: ResourceID
-    let context: ExecutionContext
-    let interval: Duration
-
-    /// Polls until cancelled (the wait it runs beside ends) or interrupted.
-    func poll() async throws {
-        var last = ""
-        while true {
-            try await context.sleep(for: interval)
-            // A failed read only loses one progress line; the wait itself reports errors.
-            guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
-                let status = version.replication
-            else { continue }
-            let (percent, detail) = Self.describe(status)
-            if detail != last {
-                context.reportProgress(percent: percent, detail: detail)
-                last = detail
-            }
+/// How a gallery version's replication is reported: from the percentage its operation's
+/// polls carry (`percentComplete`; Azure's status resource may carry one, the emulator's
+/// does), and in words from a version's `$expand=ReplicationStatus` (`replicate`).
+enum ReplicationProgress {
+    /// Reports an operation's percentage as the action's progress, naming the regions.
+    static func reporter(_ g: DesiredGalleryVersion, context: ExecutionContext) -> @Sendable (Double) -> Void {
+        let regions = g.targetRegions.map { RegionName.normalized($0.name) }.joined(separator: ", ")
+        return { percent in
+            context.reportProgress(percent: percent, detail: "replicating to \(regions): \(Int(percent))%")
         }
-    }
-
-    /// One last reading once the version is provisioned.
-    func reportFinal() async {
-        guard let version = try? await azure.galleryImageVersion(versionID, replicationStatus: true),
-            let status = version.replication
-        else { return }
-        let (percent, detail) = Self.describe(status)
-        context.reportProgress(percent: percent, detail: detail)
     }
 
     /// "eastus 100%, westus2 40% (Replicating)" and the mean percentage.

@@ -10,7 +10,6 @@ import Providers
 /// `timeouts.replication`).
 struct UpdateGalleryVersionExecutor: ActionExecutor {
     let env: ExecutorEnvironment
-    var progressInterval: Duration = .seconds(5)
 
     func execute(_ action: Action, context: ExecutionContext) async throws -> ActionOutcome {
         let d = try env.build(of: action)
@@ -18,14 +17,12 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         let versionID = g.id
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
-        let progress = ReplicationProgress(
-            azure: env.azure, versionID: versionID, context: context,
-            interval: progressInterval)
+        let progress = ReplicationProgress.reporter(g, context: context)
+        var replicated = ActionOutcome.azure(versionID)
+        replicated.replicatedRegions = g.targetRegions.map { RegionName.normalized($0.name) }
         // A re-joined PATCH that succeeded has done the repair.
-        if try await ops.rejoin(
-            fallbackMethod: .patch, resource: versionID, timeout: timeout, whileWaiting: { try await progress.poll() })
-        {
-            return .azure(versionID)
+        if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, progress: progress) {
+            return replicated
         }
         guard let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) else {
             throw ExecutorError(
@@ -41,7 +38,7 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         }
         try context.checkInterruption()
         let operation = try await env.azure.beginUpdatePublishingProfile(versionID, galleryPublishingProfile(g))
-        _ = try await ops.recordAndWait(operation, timeout: timeout, whileWaiting: { try await progress.poll() })
-        return .azure(versionID)
+        _ = try await ops.recordAndWait(operation, timeout: timeout, progress: progress)
+        return replicated
     }
 }

@@ -20,20 +20,24 @@ public struct DetachExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let disk = d.diskID(role)
         try context.checkInterruption()
-        try await env.disks.detach(
+        let detached = try await env.disks.detach(
             disk, timeout: d.build.timeouts.azureOperation.duration,
             deviceTimeout: d.build.timeouts.deviceWait.duration,
             onStarted: { handle in try await context.recordOperation(journaledURL(handle)) })
-        try await waitUntilReleased(
-            disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
-            clock: context.clock)
+        // A detach this run saw succeed has released the disk (Azure clears `managedBy` as
+        // the operation ends); only one it found already out of the VM's list is waited for.
+        if !detached {
+            try await waitUntilReleased(
+                disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
+                clock: context.clock)
+        }
         return .none
     }
 
     /// Waits until the disk no longer names the builder VM as its owner. A detach that a
     /// killed run started leaves the disk out of the VM's list (so `detach` above had
-    /// nothing to do) while Azure still finishes it; the snapshot and the deletion that
-    /// follow must not start before it has.
+    /// nothing to do) while Azure still finishes it; the deletion that follows must not
+    /// start before it has.
     func waitUntilReleased(
         _ disk: ResourceID, action: Action, timeout: Duration,
         clock: any Clock<Duration>

@@ -4,7 +4,8 @@ import Planner
 import Providers
 
 /// `unmount`: everything at or under the build's mount path, deepest first, verified
-/// (`MountError.stillMounted` names what is left and why).
+/// (`MountError.stillMounted` names what is left and why); then each of the build's devices
+/// is flushed, since the outputs are made from the disks right after, while still attached.
 public struct UnmountExecutor: ActionExecutor {
     public let env: ExecutorEnvironment
 
@@ -18,6 +19,14 @@ public struct UnmountExecutor: ActionExecutor {
         try context.checkInterruption()
         let unmounted = try await env.local.mounts.unmountAll(under: root)
         if !unmounted.isEmpty { context.reportProgress(detail: "unmounted \(unmounted.count) mount(s) under \(root)") }
+        for role in d.roles {
+            guard let device = context.buildResults[ActionID(d.name, .device(role))]?.device else { continue }
+            do {
+                try BlockDeviceFlush.flush(device)
+            } catch {
+                throw ExecutorError(action: action.id, message: "\(error)")
+            }
+        }
         return .none
     }
 }
