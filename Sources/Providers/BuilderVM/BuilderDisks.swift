@@ -43,13 +43,75 @@ public struct BuilderDisks: Sendable {
     }
 
     /// Attaches `disk` (or adopts its existing attachment) and returns its device.
+    ///
+    /// Returns as soon as the device is there: either once Azure's operation is seen to
+    /// succeed (a poll, up to `Retry-After` after the fact) and the device has appeared, or
+    /// earlier, when the device appears at the LUN Azure accepted the attach at — the guest
+    /// sees the disk when the attach is done, which is what Packer's azure-chroot waits for.
+    /// The early way is taken only for a LUN with no device when the request was accepted,
+    /// so a device still there from a disk on its way out is never mistaken for this one.
+    /// The operation is then still followed to its end (the queue's next change waits for
+    /// it, as Azure updates a VM one request at a time); should it fail after the device
+    /// appeared, the disk is gone from the VM again and the next step that reads it fails.
     public func attach(
         _ disk: ResourceID, caching: String = "None", timeout: Duration, deviceTimeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> AttachedBlockDevice {
-        let lun = try await queue.attach(
-            DataDiskAttachment(disk: disk, caching: caching), timeout: timeout, onStarted: onStarted)
-        return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
+        let devices = self.devices
+        let queue = self.queue
+        let acceptedAt = OneShot<Int?>()
+        let finished = OneShot<Result<Int, any Error>>()
+        let operation = Task {
+            do {
+                let lun = try await queue.attach(
+                    DataDiskAttachment(disk: disk, caching: caching), timeout: timeout,
+                    onStarted: { handle in
+                        try await onStarted(handle)
+                        var watch: Int?
+                        if let lun = handle.dataDiskLUNs?.first ?? nil {
+                            do {
+                                if try await devices.device(lun: lun) == nil { watch = lun }
+                            } catch {
+                                watch = nil  // cannot tell: the operation's way decides
+                            }
+                        }
+                        await acceptedAt.set(watch)
+                    })
+                await finished.set(.success(lun))
+            } catch {
+                await finished.set(.failure(error))
+            }
+            await acceptedAt.set(nil)
+        }
+        return try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: AttachedBlockDevice.self) { group in
+                group.addTask {
+                    let lun = try await finished.wait().get()
+                    return try await devices.waitForDevice(lun: lun, timeout: deviceTimeout)
+                }
+                group.addTask {
+                    if let lun = try await acceptedAt.wait(),
+                        let device = try? await devices.waitForDevice(lun: lun, timeout: timeout + deviceTimeout)
+                    {
+                        return device
+                    }
+                    // Nothing to watch early, or no device showed: the operation's way decides.
+                    _ = try await finished.wait().get()
+                    throw CancellationError()
+                }
+                defer { group.cancelAll() }
+                while true {
+                    do {
+                        guard let device = try await group.next() else { throw CancellationError() }
+                        return device
+                    } catch is CancellationError where !Task.isCancelled {
+                        continue  // the early way stood down; the operation's way goes on
+                    }
+                }
+            }
+        } onCancel: {
+            operation.cancel()
+        }
     }
 
     /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`

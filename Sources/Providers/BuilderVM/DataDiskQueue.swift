@@ -21,7 +21,8 @@ public actor DataDiskQueue {
     /// Sends one batch and waits for Azure, at most `timeout` (the longest of the batch's
     /// callers'); returns a LUN per change in the order of the batch (see
     /// `AzureCompute.updateDataDisks`). `onStarted` is called once, when Azure accepted the
-    /// request.
+    /// request; each caller's own `onStarted` then gets the handle with only its change's
+    /// LUN in `dataDiskLUNs`.
     public typealias Perform =
         @Sendable (
             _ batch: [DataDiskChange],
@@ -183,9 +184,14 @@ public actor DataDiskQueue {
         do {
             batch = .success(
                 try await perform(members.map(\.change), members.map(\.timeout).max()!) { handle in
-                    // Each member journals the operation; one journal failing fails only its own.
+                    // Each member journals the operation (with its own LUN); one journal
+                    // failing fails only its own.
                     for (index, callback) in callbacks.enumerated() {
-                        do { try await callback(handle) } catch { await failures.record(error, at: index) }
+                        var own = handle
+                        own.dataDiskLUNs = handle.dataDiskLUNs.flatMap {
+                            $0.indices.contains(index) ? [$0[index]] : nil
+                        }
+                        do { try await callback(own) } catch { await failures.record(error, at: index) }
                     }
                 })
         } catch {

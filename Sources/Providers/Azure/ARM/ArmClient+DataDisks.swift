@@ -217,7 +217,9 @@ extension ArmClient {
                     try await conflicts.pause()
                     continue
                 }
-                try await onStarted(operation.handle)
+                var handle = operation.handle
+                handle.dataDiskLUNs = results
+                try await onStarted(handle)
                 _ = try await operation.wait(timeout: timeout, result: false)
                 return results
             }

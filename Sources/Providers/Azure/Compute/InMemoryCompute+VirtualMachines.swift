@@ -23,7 +23,9 @@ extension InMemoryCompute {
                 changes, on: vm, maxDataDisks: maxDataDisks,
                 ensureNotInUse: ensureNotInUse)
             if let operation {
-                try await onStarted(operation.handle)
+                var handle = operation.handle
+                handle.dataDiskLUNs = results
+                try await onStarted(handle)
                 try await operation.waitUntilDone(timeout: timeout)
             }
             return results

@@ -21,6 +21,9 @@ public struct OperationHandle: Sendable, Hashable, Codable {
     public var startedAt: Date
     /// True when the operation had already finished in its first response.
     public var completedSynchronously: Bool
+    /// For a change of a VM's data disks: the LUN each change got, in the order of the
+    /// changes (nil for a detach), known when Azure accepted the request.
+    public var dataDiskLUNs: [Int?]?
 
     public init(
         operation: String, resource: String, method: AzureHTTPMethod, resourceURL: URL,
