@@ -29,6 +29,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer  # noqa: E402  (the Packer side-by-side, section `packer`)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # Build names all start with this, so mount paths (/mnt/kiln/<build>) never collide with
 # the test suites' builds, and cleanup knows which mounts are ours.
@@ -81,6 +84,8 @@ def cleanup(scratch):
             except (ProcessLookupError, PermissionError):
                 pass
     unmount_bench()
+    # The Packer section's network namespace (and every process still in it).
+    peer.cleanup_peer(scratch)
     # Loop devices backed by files under the scratch directory.
     out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     for line in out.splitlines():
@@ -102,9 +107,10 @@ def unmount_bench():
 
 
 class Emulator:
-    """`kiln emulator serve` in its own process, plain HTTP, with a JSON config."""
+    """`kiln emulator serve` in its own process, plain HTTP (or with TLS and the proxy:
+    `tls=True`), with a JSON config."""
 
-    def __init__(self, kiln, scratch, name, config, devices="loop"):
+    def __init__(self, kiln, scratch, name, config, devices="loop", tls=False):
         self.state = os.path.join(scratch, name)
         os.makedirs(self.state, exist_ok=True)
         cfg = os.path.join(self.state, "config.json")
@@ -115,7 +121,8 @@ class Emulator:
             os.unlink(self.endpoints_file)
         self.log_file = open(os.path.join(self.state, "serve.log"), "ab")
         self.proc = subprocess.Popen(
-            [kiln, "emulator", "serve", "--state-dir", self.state, "--devices", devices, "--no-tls", "--config", cfg],
+            [kiln, "emulator", "serve", "--state-dir", self.state, "--devices", devices, "--config", cfg]
+            + ([] if tls else ["--no-tls"]),
             stdout=self.log_file, stderr=self.log_file, stdin=subprocess.DEVNULL)
         record_pid(scratch, self.proc.pid)
         deadline = time.time() + 300  # the first start builds the platform images
@@ -779,10 +786,12 @@ def main():
     run.add_argument("--kiln", default=os.path.join(REPO, ".build", "release", "kiln"))
     run.add_argument("--scratch", required=True)
     run.add_argument("--scale", type=float, default=0.1, help="factor on emulator/latency-realistic.json")
-    run.add_argument("--only", default="critical,economy,resume,noop,parallel,cost,emulator")
+    run.add_argument("--only", default="critical,economy,resume,noop,parallel,cost,emulator,packer")
     run.add_argument("--critical-scales", default="", help="more latency factors for the critical-path figure, comma-separated")
     run.add_argument("--resume-limit", type=int, default=0, help="only the first N action boundaries (0: all)")
     run.add_argument("--get-seconds", type=float, default=3.0)
+    run.add_argument("--packer-scales", default="0.2,1", help="latency factors for the Packer side-by-side")
+    run.add_argument("--packer-jobs", default="a,b,c,d,e", help="jobs of the Packer side-by-side")
     run.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.json"))
     run.add_argument("--command", default="make bench")
     run.add_argument("--merge", action="store_true", help="update the sections measured now in an existing --out file")
@@ -799,8 +808,13 @@ def main():
            "latencyScale": args.scale, "retryAfterSeconds": 1}
     bench = None
     try:
-        bench = Bench(args, scratch)
-        doc["latencySeconds"] = bench.latency
+        bench = Bench(args, scratch) if only - {"packer"} else None
+        if bench:
+            doc["latencySeconds"] = bench.latency
+        results = bench.results if bench else {}
+        if "packer" in only:
+            # Its own emulator (TLS and proxy on) in its own network namespace.
+            results["packer"] = peer.run(sys.modules[__name__], args, scratch, os.path.abspath(args.kiln))
         if only & {"critical", "economy", "cost"}:
             qs, qs_plan, qs_run = bench.critical(f"{PREFIX}-qs", quickstart_manifest(f"{PREFIX}-qs"), {f"{PREFIX}-qs": 2})
             if only & {"critical", "economy"}:
@@ -829,11 +843,11 @@ def main():
             bench.emu.stop()
         cleanup(scratch)
     doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    doc["results"] = bench.results
+    doc["results"] = results
     if args.merge and os.path.exists(args.out):
         # Keep the sections this run did not measure (each section says when it ran).
         old = json.load(open(args.out))
-        for section, value in bench.results.items():
+        for section, value in results.items():
             old.setdefault("sections", {})[section] = {"date": doc["date"], "command": args.command,
                                                       "loadAverageAtStart": doc["machine"]["loadAverageAtStart"]}
             old["results"][section] = value

@@ -11,7 +11,7 @@ def yes(ok):
 def table(header, rows):
     out = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     for r in rows:
-        out += "| " + " | ".join(str(c) for c in r) + " |\n"
+        out += "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |\n"
     return out + "\n"
 
 
@@ -131,7 +131,117 @@ def render(doc, notes=""):
                      f"{d['seconds']} s: {d['writtenMiBPerSecond']} MiB/s of data, {d['logicalMiBPerSecond']} MiB/s logical"])
         out += table(["figure", "value"], rows)
 
+    pk = r.get("packer")
+    if pk:
+        out += render_packer(pk)
+
     return out + notes
+
+
+def exits(codes):
+    return "+".join(str(c) for c in codes)
+
+
+def render_packer(pk):
+    out = "## Kiln beside Packer azure-chroot\n\n"
+    out += ("%s (`%s`, Debian's package), against the same `kiln emulator serve` as Kiln, one tool after the other, "
+            "each after a reset of the emulator and the same untimed setup (the source disk of (a) and (d), made "
+            "from the platform image through the ARM API; the gallery `kiln_gallery` and the image definitions of "
+            "(b), (c), (e)). Latency: `emulator/latency-realistic.json` × the scale of each table. Every job has the "
+            "same source image and the same provisioning step, `echo baked > /etc/baked`, for both tools. Kiln's "
+            "figure is one fresh `kiln apply --auto-approve --json` (its observation and plan included). Requests are "
+            "those the emulator logged during the run (control calls excluded), classified as in the request-economy "
+            "section.\n\n" % (pk["packerVersion"], pk.get("packerBinary", "packer")))
+    out += ("How it was run: the emulator (TLS and proxy on), Packer and Kiln all run inside a network namespace "
+            "made for the run (`ip netns add`; links: %s; `/etc/netns/NS/resolv.conf` = `%s`), so nothing can leave "
+            "the machine. Packer runs as `ip netns exec NS unshare -m --propagation private sh -c 'mount --bind "
+            "<deviceRoot>/disk /dev/disk && exec packer build -color=false -var mount_root=… -var location=… "
+            "scripts/bench/packer/job-X.json'` with `CHECKPOINT_DISABLE=1`, `HTTPS_PROXY`/`HTTP_PROXY` = the "
+            "emulator's `proxy` and `SSL_CERT_FILE` = its `caFile` (from `endpoints.json`), so it talks to "
+            "`https://management.azure.com`, `https://login.microsoftonline.com` and `http://169.254.169.254` as on "
+            "Azure; the service principal (client id, tenant, subscription and secret of `endpoints.json`) reaches the "
+            "template through environment variables (`{{env `PACKER_BENCH_…`}}`), never the command line. The private "
+            "mount namespace puts the emulator's device links at `/dev/disk/azure/scsi1/lun<N>`, where Packer 1.6.6 "
+            "waits for them; its mounts end with it. `mount_partition` is `p1` (the emulator's platform images have "
+            "a partition table with the root in partition 1, and a loop device's partitions are `/dev/loopNp1`); "
+            "`image_hyperv_generation` is `V2` (the platform image's generation); `chroot_mounts` and `copy_files` "
+            "are Packer's defaults (binfmt_misc included: it mounts). Kiln runs in the same network namespace (the "
+            "host's mount namespace) with `--emulator-endpoints endpoints.json`, i.e. plain HTTP to the emulator on "
+            "the namespace's `lo`, not through the proxy.\n\n" % (", ".join(pk["netns"]["links"]), pk["netns"]["resolvConf"]))
+    out += ("Templates and manifests (as run; user variables filled by the harness): "
+            "(a) `scripts/bench/packer/job-a.json` / `kiln-a.yaml`, (b) `job-b.json` / `kiln-b.yaml`, "
+            "(c) `job-c.json` / `kiln-c.yaml`, (d) `job-d.json` / `kiln-d.yaml`, (e) `job-e.json` / `kiln-e.yaml`.\n\n")
+    by_scale = {}
+    for name, j in pk["jobs"].items():
+        by_scale.setdefault(j["scale"], []).append(j)
+    for scale, jobs in sorted(by_scale.items()):
+        lat = pk.get("latencyByScale", {}).get(f"{scale:g}", {})
+        out += "### × %g (%s)\n\n" % (scale, ", ".join(f"{k} {v:g} s" for k, v in lat.items() if isinstance(v, (int, float))))
+        rows = []
+        for j in sorted(jobs, key=lambda j: j["job"]):
+            if "harnessError" in j:
+                rows.append([j["title"], "–", "–", "–", "–", "–", "–", "–", "–", f"harness error: {j['harnessError']}"])
+                continue
+            p, k = j["packer"], j["kiln"]
+            each = lambda x: x["wallSeconds"] if len(x["wallSecondsEach"]) == 1 else "%s (%s)" % (x["wallSeconds"], " + ".join(str(w) for w in x["wallSecondsEach"]))
+            rows.append([j["title"], each(p), p["requests"], exits(p["exit"]), each(k), k["requests"], exits(k["exit"]),
+                         "**%s**" % j["ratioWall"], j["ratioRequests"],
+                         "; ".join(x for x in ["Packer: " + " / ".join(p["failures"]) if p["failures"] else "",
+                                               "Kiln: " + " / ".join(k["failures"]) if k["failures"] else ""] if x) or "none"])
+        out += table(["job", "Packer wall s", "Packer requests", "Packer exit", "Kiln wall s", "Kiln requests", "Kiln exit",
+                      "Kiln ÷ Packer wall", "Kiln ÷ Packer requests", "what failed"], rows)
+        for j in sorted(jobs, key=lambda j: j["job"]):
+            if "harnessError" in j:
+                continue
+            left = []
+            for tool in ("packer", "kiln"):
+                a = j[tool]["leftAfter"]
+                left.append("%s: temporary disks %s, snapshots %s, builder VM data disks %s, attached devices %d; outputs: images %s, versions %s%s" % (
+                    "Packer" if tool == "packer" else "Kiln", a["disks"] or "none", a["snapshots"] or "none",
+                    a["builderDataDisks"] or "none", a["devices"], a["images"] or "none", a["versions"] or "none",
+                    "; emulator violations: %s" % a["violations"] if a["violations"] else ""))
+            out += "Job %s ×%g, left in the emulator after the run: %s.\n\n" % (j["job"], scale, " — ".join(left))
+            for tool, name in (("packer", "Packer"), ("kiln", "Kiln")):
+                if j[tool].get("refused"):
+                    out += "Job %s ×%g, requests of %s the emulator answered with an error: %s.\n\n" % (
+                        j["job"], scale, name, ", ".join(f"`{x}`" for x in j[tool]["refused"]))
+            if j["job"] == "c":
+                out += ("Job c: Packer's azure-chroot cannot give the build data disks: it makes data disks only from a "
+                        "gallery-version source (copies of the source's), and never attaches them to the builder VM, so "
+                        "they cannot be formatted or provisioned. Kiln's build of (c) also creates, attaches, formats "
+                        "(LUN 0), mounts and publishes two empty data disks (4 and 8 GiB), which Packer's does not.\n\n")
+            if j["job"] == "e":
+                out += ("Job e: first run %s for Packer and %s for Kiln; the harness then created the marker file both "
+                        "last steps test, and ran each tool again with nothing else changed.\n\n" % (
+                            "failed" if j.get("packerFirstRunFailed") else "**did not fail**",
+                            "failed" if j.get("kilnFirstRunFailed") else "**did not fail**"))
+        chained = [j for j in sorted(jobs, key=lambda j: j["job"]) if "chains" in j]
+        if chained:
+            out += ("What each tool waits for, ×%g: the chain of modelled latencies (an operation seen at the next "
+                    "poll, Retry-After 1 s apart; a device seen when it appears), without the local work (the same for "
+                    "both); Kiln's own schedule adds the local work it measured, and its wall is compared with that.\n\n"
+                    % scale)
+            rows = []
+            for j in chained:
+                c = j["chains"]
+                rows.append([j["job"], " → ".join(f"{s} {x:g}" for s, x in c["kiln"]), c["kilnModelledSeconds"],
+                             " → ".join(f"{s} {x:g}" for s, x in c["packer"]), c["packerModelledSeconds"],
+                             round(c["kilnModelledSeconds"] / c["packerModelledSeconds"], 3) if c["packerModelledSeconds"] else "–",
+                             f"{c['kilnOwnChainSeconds']} ({c['kilnLocalSeconds']} local)", c["kilnWallOverOwnChain"]])
+            out += table(["job", "Kiln's chain", "s", "Packer's chain", "s", "floor Kiln ÷ Packer",
+                          "Kiln's own chain s", "Kiln wall ÷ own chain"], rows)
+        for j in sorted(jobs, key=lambda j: j["job"]):
+            if "harnessError" in j:
+                continue
+            p, k = j["packer"], j["kiln"]
+            out += "Requests by kind, job %s ×%g (%s):\n\n" % (j["job"], scale, j["title"])
+            kinds = sorted(set(p["byKind"]) | set(k["byKind"]))
+            rows = [[kd, p["byKind"].get(kd, 0), k["byKind"].get(kd, 0)] for kd in kinds]
+            rows.append(["**total**", p["requests"], k["requests"]])
+            rows.append(["by category", ", ".join(f"{n} {c}" for c, n in p["byCategory"].items()),
+                         ", ".join(f"{n} {c}" for c, n in k["byCategory"].items())])
+            out += table(["request kind", "Packer", "Kiln"], rows)
+    return out
 
 
 if __name__ == "__main__":
