@@ -16,8 +16,10 @@ import Testing
             parsing: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/builder")
         await azure.addVirtualMachine(vm)
         let disk = try ResourceID(parsing: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d")
-        try await azure.beginCreateDisk(disk, AzureDisk(location: "westus", sku: "Standard_LRS", source: .empty, sizeGB: 4))
-            .waitUntilDone(timeout: .seconds(5))
+        try await azure.beginCreateDisk(
+            disk, AzureDisk(location: "westus", sku: "Standard_LRS", source: .empty, sizeGB: 4)
+        )
+        .waitUntilDone(timeout: .seconds(5))
         await azure.setLatency(latency, for: .updateDataDisks)
         let disks = BuilderDisks(azure: azure, vm: vm, devices: devices, lock: InProcessLUNLock(), maxDataDisks: 4)
         return (disks, disk, azure)
