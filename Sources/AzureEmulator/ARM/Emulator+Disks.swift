@@ -24,7 +24,11 @@ extension Emulator {
     }
 
     func finishIfInstant(_ op: OperationRecord) async {
-        guard op.duration <= 0, let current = state.operations[op.id], !current.isDone, !current.completing else {
+        // An attach/detach that must wait for an earlier one on the same disk or LUN (still
+        // completing while this request re-entered the actor) is left to advance().
+        guard op.duration <= 0, let current = state.operations[op.id], !current.isDone, !current.completing,
+            !waitsForEarlierDiskOperation(current)
+        else {
             return
         }
         state.operations[op.id]?.completing = true

@@ -44,8 +44,18 @@ extension Emulator {
     func advance() async {
         guard inProgress > 0 else { return }
         let now = Date()
-        let due = state.operations.values.filter { !$0.isDone && !$0.completing && $0.endTime <= now }
+        let ready = state.operations.values.filter { !$0.isDone && !$0.completing && $0.endTime <= now }
             .sorted { $0.startTime < $1.startTime }
+        // A VM's attach and detach operations that share a disk or a LUN take effect in the
+        // order they were accepted (`waitsForEarlierDiskOperation`): one whose time is up stays
+        // in progress while an earlier one is still running or completing, unless that one
+        // completes before it in this same pass.
+        var due: [OperationRecord] = []
+        var claimed = Set<String>()
+        for op in ready where !waitsForEarlierDiskOperation(op, completingBefore: claimed) {
+            due.append(op)
+            claimed.insert(op.id)
+        }
         // Claim them all before the first suspension: another advance() (the next request
         // arrives while a completion awaits the backend) must not pick the same operations,
         // or they complete twice and `inProgress` drops to 0 with operations still running,
@@ -53,6 +63,31 @@ extension Emulator {
         for op in due { state.operations[op.id]?.completing = true }
         for op in due { await complete(op.id) }
         if dirty { persist() }
+    }
+
+    /// Whether `op`, an attach/detach of a VM's data disks, must wait for an earlier one on the
+    /// same VM that touches one of its disks or LUNs and is not done yet (still running, or
+    /// completing in another `advance()` suspended in the backend), other than those in
+    /// `completingBefore`. Completing out of order breaks the attachment records: a detach
+    /// accepted while the disk's attach still runs (a client that goes on before the attach
+    /// ends, e.g. Packer finding the `lun<N>` link of the disk whose detach is still running
+    /// at that LUN) has a shorter latency, so it completed first, found no attachment record,
+    /// marked the disk Unattached and left the device alone; the attach then put the disk on
+    /// a loop device with `managedBy` set and nothing left to detach it. Likewise an attach at
+    /// a LUN whose previous disk's detach still runs failed with "LUN in use" when it came due
+    /// first.
+    func waitsForEarlierDiskOperation(_ op: OperationRecord, completingBefore: Set<String> = []) -> Bool {
+        guard case .vmDisks(let vmKey, let attach, let detach, _) = op.completion else { return false }
+        let disks = Set((attach + detach).map(\.diskKey))
+        let luns = Set((attach + detach).map(\.lun).filter { $0 >= 0 })
+        return state.operations.values.contains { other in
+            guard other.id != op.id, !other.isDone, !completingBefore.contains(other.id),
+                other.startTime < op.startTime,
+                case .vmDisks(let otherVMKey, let otherAttach, let otherDetach, _) = other.completion,
+                otherVMKey == vmKey
+            else { return false }
+            return (otherAttach + otherDetach).contains { disks.contains($0.diskKey) || luns.contains($0.lun) }
+        }
     }
 
     func complete(_ opID: String) async {
