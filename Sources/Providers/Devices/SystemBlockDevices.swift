@@ -27,6 +27,9 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     public var deviceRoot: String
     /// Where sysfs is, for the NVMe scan; nil disables the scan.
     public var sysfsRoot: String?
+    /// How often a wait looks again (a `readlink` and a `stat`: cheap). 50 ms: the attach
+    /// ends when its device appears, so this is how late Kiln can see it (Packer looks every
+    /// 100 ms).
     public var pollInterval: Duration
     public var clock: any Clock<Duration>
 
@@ -36,7 +39,7 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     /// `sysfsRoot` defaults to `/sys` when `deviceRoot` is `/dev`, and to no NVMe scan for
     /// any other device root (an emulator's disks must not be confused with the VM's).
     public init(
-        deviceRoot: String = "/dev", sysfsRoot: String? = nil, pollInterval: Duration = .milliseconds(200),
+        deviceRoot: String = "/dev", sysfsRoot: String? = nil, pollInterval: Duration = .milliseconds(50),
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         let root = deviceRoot.hasSuffix("/") && deviceRoot.count > 1 ? String(deviceRoot.dropLast()) : deviceRoot
