@@ -61,28 +61,33 @@ public struct BuilderDisks: Sendable {
         let queue = self.queue
         let acceptedAt = OneShot<Int?>()
         let finished = OneShot<Result<Int, any Error>>()
+        // Opened once the device is there: until then the operation is polled sparingly.
+        let deviceSeen = OneShot<Void>()
         let operation = Task {
             do {
-                let lun = try await queue.attach(
-                    DataDiskAttachment(disk: disk, caching: caching), timeout: timeout,
-                    onStarted: { handle in
-                        try await onStarted(handle)
-                        var watch: Int?
-                        if let lun = handle.dataDiskLUNs?.first ?? nil {
-                            do {
-                                if try await devices.device(lun: lun) == nil { watch = lun }
-                            } catch {
-                                watch = nil  // cannot tell: the operation's way decides
+                let lun = try await DataDiskPolling.$quietUntil.withValue(deviceSeen) {
+                    try await queue.attach(
+                        DataDiskAttachment(disk: disk, caching: caching), timeout: timeout,
+                        onStarted: { handle in
+                            try await onStarted(handle)
+                            var watch: Int?
+                            if let lun = handle.dataDiskLUNs?.first ?? nil {
+                                do {
+                                    if try await devices.device(lun: lun) == nil { watch = lun }
+                                } catch {
+                                    watch = nil  // cannot tell: the operation's way decides
+                                }
                             }
-                        }
-                        await acceptedAt.set(watch)
-                    })
+                            await acceptedAt.set(watch)
+                        })
+                }
                 await finished.set(.success(lun))
             } catch {
                 await finished.set(.failure(error))
             }
             await acceptedAt.set(nil)
         }
+        defer { Task { await deviceSeen.set(()) } }
         return try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: AttachedBlockDevice.self) { group in
                 group.addTask {
@@ -93,6 +98,7 @@ public struct BuilderDisks: Sendable {
                     if let lun = try await acceptedAt.wait(),
                         let device = try? await devices.waitForDevice(lun: lun, timeout: timeout + deviceTimeout)
                     {
+                        await deviceSeen.set(())
                         return device
                     }
                     // Nothing to watch early, or no device showed: the operation's way decides.
@@ -116,12 +122,40 @@ public struct BuilderDisks: Sendable {
 
     /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`
     /// when its device is still in use.
+    ///
+    /// While Azure detaches, its operation is polled sparingly until the device has gone
+    /// from the LUN (`DataDiskPolling`): the detach is then done, and the next poll says so.
     @discardableResult
     public func detach(
         _ disk: ResourceID, timeout: Duration, deviceTimeout: Duration,
         onStarted: @escaping @Sendable (OperationHandle) async throws -> Void = { _ in }
     ) async throws -> Bool {
-        guard let lun = try await queue.detach(disk, timeout: timeout, onStarted: onStarted) else { return false }
+        let devices = self.devices
+        let deviceGone = OneShot<Void>()
+        let watchers = WatcherTasks()
+        defer {
+            Task {
+                await deviceGone.set(())
+                await watchers.cancelAll()
+            }
+        }
+        let detached = try await DataDiskPolling.$quietUntil.withValue(deviceGone) {
+            try await queue.detach(
+                disk, timeout: timeout,
+                onStarted: { handle in
+                    try await onStarted(handle)
+                    guard let lun = handle.dataDiskLUNs?.first ?? nil else {
+                        await deviceGone.set(())
+                        return
+                    }
+                    await watchers.add(
+                        Task {
+                            try? await devices.waitForRemoval(lun: lun, timeout: timeout + deviceTimeout)
+                            await deviceGone.set(())
+                        })
+                })
+        }
+        guard let lun = detached else { return false }
         try await devices.waitForRemoval(lun: lun, timeout: deviceTimeout)
         return true
     }
@@ -174,5 +208,15 @@ public enum VMSizeLimits {
         guard let vcpus = Int(digits), vcpus > 0 else { return 64 }
         let cap = family == "M" ? 64 : 32
         return max(2, min(cap, vcpus * 2))
+    }
+}
+
+/// Side tasks a wait started, cancelled together when it ends.
+actor WatcherTasks {
+    private var tasks: [Task<Void, Never>] = []
+    func add(_ task: Task<Void, Never>) { tasks.append(task) }
+    func cancelAll() {
+        for task in tasks { task.cancel() }
+        tasks.removeAll()
     }
 }

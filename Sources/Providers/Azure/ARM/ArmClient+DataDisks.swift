@@ -220,7 +220,7 @@ extension ArmClient {
                 var handle = operation.handle
                 handle.dataDiskLUNs = results
                 try await onStarted(handle)
-                _ = try await operation.wait(timeout: timeout, result: false)
+                _ = try await operation.wait(timeout: timeout, result: false, quietUntil: DataDiskPolling.quietUntil)
                 return results
             }
         }

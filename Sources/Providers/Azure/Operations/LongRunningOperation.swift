@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 
 /// An ARM long-running operation, started by an `ArmClient` call or rebuilt from a stored
 /// `OperationHandle`, and the poller that waits for its end.
@@ -68,8 +69,14 @@ public struct LongRunningOperation: Sendable {
     /// result) that would only fetch a body nobody reads — as Packer's and every SDK's
     /// "wait for completion" without a result does. `progress` is given each
     /// `percentComplete` the status resource reports (ARM's RPC lets an operation carry one).
+    ///
+    /// `quietUntil`: the operation's end shows elsewhere first (a data disk's device appears
+    /// or goes on the builder VM): until it opens, polls come sparingly (at `Retry-After`,
+    /// then each after as long as the operation has run: 1, 2, 4, 8 … s), only to catch a
+    /// failure; once it opens, the next poll goes at once.
     public func wait(
-        timeout: Duration, result: Bool = true, progress: (@Sendable (Double) -> Void)? = nil
+        timeout: Duration, result: Bool = true, progress: (@Sendable (Double) -> Void)? = nil,
+        quietUntil: OneShot<Void>? = nil
     ) async throws -> Data? {
         if handle.completedSynchronously {
             if let initial {
@@ -85,11 +92,18 @@ public struct LongRunningOperation: Sendable {
         if let initial, parseRetryAfter(initial.headers) == nil { delay = client.polling.minimumInterval }
         var location = handle.locationURL
         var asyncURL = handle.asyncOperationURL
+        var quiet = quietUntil
         while true {
             if elapsed() + delay > timeout {
                 throw timedOut(timeout)
             }
-            if delay > .zero { try await client.clock.sleep(for: delay, tolerance: nil) }
+            if delay > .zero {
+                if let gate = quiet {
+                    if try await Self.sleep(for: delay, unlessOpened: gate, on: client.clock) { quiet = nil }
+                } else {
+                    try await client.clock.sleep(for: delay, tolerance: nil)
+                }
+            }
             try Task.checkCancellation()
             let poll: PollResult
             do {
@@ -120,10 +134,29 @@ public struct LongRunningOperation: Sendable {
             case .running(let headers, let newLocation):
                 if let newLocation { location = newLocation }
                 delay = client.polling.interval(after: headers)
+                if quiet != nil { delay = max(delay, elapsed()) }
             case .succeeded(let response):
                 if !result, response == nil { return nil }
                 return try await finish(pollResponse: response)
             }
+        }
+    }
+
+    /// Sleeps `delay`, or less when `gate` opens first; true when it did.
+    static func sleep(for delay: Duration, unlessOpened gate: OneShot<Void>, on clock: any Clock<Duration>)
+        async throws -> Bool
+    {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await clock.sleep(for: delay, tolerance: nil)
+                return false
+            }
+            group.addTask {
+                try await gate.wait()
+                return true
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
         }
     }
 
@@ -271,4 +304,13 @@ struct ProvisioningState: Sendable {
 func stopwatch<C: Clock>(_ clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
     let start = clock.now
     return { start.duration(to: clock.now) }
+}
+
+/// How the polls of a VM's data-disk change are paced: `BuilderDisks` binds `quietUntil`
+/// while it asks for the change, and opens it once the device has appeared (attach) or gone
+/// (detach) on the builder VM — the change is then done, and the next poll says so — so that
+/// the operation is not polled every `Retry-After` meanwhile (Packer's azure-chroot does
+/// not poll these operations at all).
+public enum DataDiskPolling {
+    @TaskLocal public static var quietUntil: OneShot<Void>?
 }

@@ -22,7 +22,8 @@ public struct OperationHandle: Sendable, Hashable, Codable {
     /// True when the operation had already finished in its first response.
     public var completedSynchronously: Bool
     /// For a change of a VM's data disks: the LUN each change got, in the order of the
-    /// changes (nil for a detach), known when Azure accepted the request.
+    /// changes (for a detach, where the disk was; nil for a disk that needed nothing), known
+    /// when Azure accepted the request.
     public var dataDiskLUNs: [Int?]?
 
     public init(
