@@ -25,13 +25,14 @@ struct DataDiskTimingTests {
     }
 
     @Test func theModelChangesAtOnceAndTheDiskAndDeviceFollowAtTheOperationsEnd() async throws {
+        // Long enough that the checks made while each operation runs (a few requests) come
+        // before its end even on a loaded machine (0.6 s was not, with the suite in parallel).
         try await withEmulator({
-            $0.latency.attach = 0.6
-            $0.latency.detach = 0.6
+            $0.latency.attach = 4
+            $0.latency.detach = 4
         }) { h in
             try await h.createDisk("cap", sizeGB: 4)
-            let action =
-                "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+            let action = h.attachDetachPath
             let attach = try await h.send(
                 "POST", action, json: ["dataDisksToAttach": [["diskId": .string(h.diskID("cap")), "lun": 3]]])
             #expect(attach.status == 202)
@@ -127,8 +128,7 @@ struct DataDiskTimingTests {
             $0.latency.detach = 0.2
         }) { h in
             try await h.createDisk("y", sizeGB: 4)
-            let action =
-                "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+            let action = h.attachDetachPath
             let attach = try await h.send(
                 "POST", action, json: ["dataDisksToAttach": [["diskId": .string(h.diskID("y")), "lun": 0]]])
             let detach = try await h.send(
