@@ -212,8 +212,7 @@ struct VirtualMachineTests {
         try await withEmulator { h in
             try await h.createDisk("x0")
             try await h.createDisk("x1")
-            let action =
-                "\(h.compute)/virtualMachines/\(h.configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+            let action = h.attachDetachPath
             let r = try await h.send(
                 "POST", action,
                 json: [

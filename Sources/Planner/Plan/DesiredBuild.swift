@@ -112,6 +112,9 @@ public struct DesiredGalleryVersion: Sendable, Hashable {
     public var excludeFromLatest: Bool
     public var endOfLifeDate: String?
 
+    /// The target regions' names, normalised (`RegionName.normalized`).
+    public var regionNames: [String] { targetRegions.map { RegionName.normalized($0.name) } }
+
     public init(
         id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?
     ) {

@@ -149,6 +149,11 @@ struct Harness: Sendable {
 
     func vm() async throws -> HTTPResult { try await send("GET", vmPath) }
 
+    /// The builder VM's `attachDetachDataDisks` action.
+    var attachDetachPath: String {
+        "\(compute)/virtualMachines/\(configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"
+    }
+
     /// Attaches the disk `name` to the builder VM at `lun` by a PATCH of its data disks
     /// (replacing the list, as a PATCH does); returns the PATCH's answer.
     func patchAttach(_ name: String, lun: Int) async throws -> HTTPResult {

@@ -35,6 +35,13 @@ struct AzureOperations {
             resourceURL: azure.resourceURL(resource), asyncOperationURL: url, startedAt: Date())
     }
 
+    /// What `read` finds, for the executor to adopt; nil, without the read, when this run's
+    /// plan observed the resource missing (`Action.absentWhenPlanned`: the plan is made
+    /// afresh under the build's lock right before apply runs it, so nothing made it since).
+    func existing<T>(_ read: () async throws -> T?) async throws -> T? {
+        context.action.absentWhenPlanned ? nil : try await read()
+    }
+
     /// Records `handle` in the journal; done before any wait so a crash leaves it there.
     func record(_ handle: OperationHandle) async throws {
         try await context.recordOperation(Self.encode(handle))

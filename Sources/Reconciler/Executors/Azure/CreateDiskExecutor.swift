@@ -21,9 +21,7 @@ struct CreateDiskExecutor: ActionExecutor {
         let ops = AzureOperations(azure: env.azure, context: context)
 
         if try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout) { return .azure(id) }
-        if context.action.absentWhenPlanned {
-            // Observed missing by this run's plan, under the build's lock: nothing to adopt.
-        } else if let existing = try await env.azure.disk(id) {
+        if let existing = try await ops.existing({ try await env.azure.disk(id) }) {
             let state = existing.provisioningState
             if state.isSucceeded { return .azure(id) }
             if state.isInProgress {

@@ -26,15 +26,14 @@ struct GalleryVersionExecutor: ActionExecutor {
         let ops = AzureOperations(azure: env.azure, context: context)
         let progress = ReplicationProgress.reporter(g, context: context)
         let outcome = ActionOutcome(resourceID: versionID, galleryImageVersionID: versionID)
-        var replicated = outcome
-        replicated.replicatedRegions = g.targetRegions.map { RegionName.normalized($0.name) }
+        let replicated = outcome.replicated(to: g)
 
         if try await ops.rejoin(fallbackMethod: .put, resource: versionID, timeout: replication, progress: progress) {
             return replicated
         }
-        if context.action.absentWhenPlanned {
-            // Observed missing moments ago, by this run's plan, under the build's lock.
-        } else if let existing = try await env.azure.galleryImageVersion(versionID, replicationStatus: false) {
+        if let existing = try await ops.existing({
+            try await env.azure.galleryImageVersion(versionID, replicationStatus: false)
+        }) {
             let state = existing.provisioningState
             let digest = existing.tags?[.digest]
             guard digest == d.digest.value else {

@@ -27,6 +27,16 @@ func galleryIDs(_ d: DesiredBuild, env: ExecutorEnvironment, action: Action) thr
     return (versionID, definitionID, galleryID)
 }
 
+extension ActionOutcome {
+    /// This outcome, saying that the version's operation, seen to succeed, replicated to every
+    /// target region of `g` (Azure ends a version's PUT or PATCH only then).
+    func replicated(to g: DesiredGalleryVersion) -> ActionOutcome {
+        var outcome = self
+        outcome.replicatedRegions = g.regionNames
+        return outcome
+    }
+}
+
 /// The publishing profile the manifest asks for.
 func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
     // No target regions: Azure's default, the gallery's own region.

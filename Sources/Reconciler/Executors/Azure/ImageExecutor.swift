@@ -24,9 +24,7 @@ struct ImageExecutor: ActionExecutor {
         let outcome = ActionOutcome(resourceID: id, imageID: id)
 
         if try await ops.rejoin(fallbackMethod: .put, resource: id, timeout: timeout) { return outcome }
-        if context.action.absentWhenPlanned {
-            // Observed missing by this run's plan, under the build's lock: nothing to adopt.
-        } else if let existing = try await env.azure.image(id) {
+        if let existing = try await ops.existing({ try await env.azure.image(id) }) {
             let state = existing.provisioningState
             guard let digest = existing.tags?[.digest] else {
                 throw ExecutorError(

@@ -18,8 +18,7 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
         let timeout = d.build.timeouts.replication.duration
         let ops = AzureOperations(azure: env.azure, context: context)
         let progress = ReplicationProgress.reporter(g, context: context)
-        var replicated = ActionOutcome.azure(versionID)
-        replicated.replicatedRegions = g.targetRegions.map { RegionName.normalized($0.name) }
+        let replicated = ActionOutcome.azure(versionID).replicated(to: g)
         // A re-joined PATCH that succeeded has done the repair.
         if try await ops.rejoin(fallbackMethod: .patch, resource: versionID, timeout: timeout, progress: progress) {
             return replicated
