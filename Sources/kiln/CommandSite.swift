@@ -50,11 +50,27 @@ struct TerminalPrompt: WorkflowPrompt {
             return false
         }
         FileHandle.standardOutput.write(Data("\n\(question) Only 'yes' will be accepted: ".utf8))
-        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+        guard await Self.readLineUnlessCancelled()?.trimmingCharacters(in: .whitespaces) == "yes" else {
             Stderr.write("kiln \(command): cancelled; nothing was changed")
             return false
         }
         return true
+    }
+
+    /// A line from stdin, read on a thread of its own so that the wait ends (nil) when the
+    /// task is cancelled (an interrupt while the question is asked) rather than blocking a
+    /// thread of the concurrency pool until Enter.
+    static func readLineUnlessCancelled() async -> String? {
+        let line = OneShot<String?>()
+        Thread.detachNewThread {
+            let read = readLine()
+            Task { await line.set(read) }
+        }
+        return await withTaskCancellationHandler {
+            (try? await line.wait()) ?? nil
+        } onCancel: {
+            Task { await line.set(nil) }
+        }
     }
 
     func warn(_ message: String) {

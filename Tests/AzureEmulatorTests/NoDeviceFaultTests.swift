@@ -9,23 +9,13 @@ import Testing
 struct NoDeviceFaultTests {
     /// The in-memory backend plus the device links a real attach makes (to /dev/null), so
     /// the fault has links to hide without loop devices or root.
-    actor LinkingBackend: DiskBackend {
+    actor LinkingBackend: WrappedDiskBackend {
         let inner: InMemoryDiskBackend
         let directory: String
         init(deviceRoot: String) {
             inner = InMemoryDiskBackend(deviceRoot: deviceRoot)
             directory = deviceRoot + "/disk/azure/scsi1"
         }
-        func createEmpty(id: String, sizeGB: Int) async throws { try await inner.createEmpty(id: id, sizeGB: sizeGB) }
-        func copy(from source: String, to id: String, sizeGB: Int?) async throws {
-            try await inner.copy(from: source, to: id, sizeGB: sizeGB)
-        }
-        func createFromPlatformImage(_ image: PlatformImageKey, to id: String, sizeGB: Int?) async throws {
-            try await inner.createFromPlatformImage(image, to: id, sizeGB: sizeGB)
-        }
-        func resize(id: String, sizeGB: Int) async throws { try await inner.resize(id: id, sizeGB: sizeGB) }
-        func sizeGB(id: String) async throws -> Int? { try await inner.sizeGB(id: id) }
-        func delete(id: String) async throws { try await inner.delete(id: id) }
         func attach(id: String, lun: Int) async throws -> AttachedDevice {
             let device = try await inner.attach(id: id, lun: lun)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -38,7 +28,6 @@ struct NoDeviceFaultTests {
             unlink("\(directory)/lun\(lun)-part1")
             return try await inner.detach(lun: lun)
         }
-        func detachAll() async { await inner.detachAll() }
     }
 
     func linkExists(_ path: String) -> Bool {

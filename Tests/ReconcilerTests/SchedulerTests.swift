@@ -358,3 +358,29 @@ import Testing
         #expect(phases == [.intent, .started(operationURL: url), .done(result: ["resourceId": snapshot])])
     }
 }
+
+/// No silent waits: a wait inside an executor that lasts shows as the action's progress.
+@Suite struct SchedulerWaitNotes {
+    @Test func aLastingWaitInsideAnExecutorIsReportedAsTheActionsProgress() async throws {
+        let attach = act("web", .attach, "os")
+        let executor = FakeExecutor([
+            attach.id.description: { _, _ in
+                try await Waiting.for("the block device of LUN 0 to appear", firstAfter: .milliseconds(10)) { note in
+                    note.seen("nothing yet at lun0")
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+                return .none
+            }
+        ])
+        let events = CollectingEventSink()
+        let result = await scheduler(executor, store: InMemoryJournalStore(), events: events).run(plan([attach]))
+        #expect(result.succeeded)
+        let notes = events.events.compactMap { event -> String? in
+            if case .progress(let id, nil, let detail) = event, id == attach.id { return detail }
+            return nil
+        }
+        #expect(
+            notes.first?.hasPrefix("still waiting for the block device of LUN 0 to appear (since ") == true, "\(notes)")
+        #expect(notes.first?.hasSuffix("): nothing yet at lun0") == true, "\(notes)")
+    }
+}

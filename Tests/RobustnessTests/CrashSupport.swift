@@ -40,17 +40,22 @@ struct CrashCaseResult: Sendable, CustomStringConvertible {
     var leftoverResources: [String] = []
     var leftoverMounts: [String] = []
     var leftoverLoopDevices: [String] = []
+    /// Local steps (formatting, provisioning …) the resume ran again after the interrupted
+    /// run had finished them.
+    var stepsRerun: [String] = []
+    /// What the resume printed.
+    var resumeOutput = ""
     var seconds: Double = 0
     /// What went wrong, with the kiln output that shows it.
     var problems: [String] = []
 
     var clean: Bool {
         converged && createdTwice.isEmpty && leftoverResources.isEmpty && leftoverMounts.isEmpty
-            && leftoverLoopDevices.isEmpty
+            && leftoverLoopDevices.isEmpty && stepsRerun.isEmpty && problems.isEmpty
     }
 
     var description: String {
-        "\(label): killed=\(killed) converged=\(converged) twice=\(createdTwice) leftovers=\(leftoverResources + leftoverMounts + leftoverLoopDevices) \(String(format: "%.1f", seconds)) s"
+        "\(label): killed=\(killed) converged=\(converged) twice=\(createdTwice) leftovers=\(leftoverResources + leftoverMounts + leftoverLoopDevices) rerun=\(stepsRerun) \(String(format: "%.1f", seconds)) s"
     }
 }
 
@@ -80,18 +85,23 @@ final class CrashRig: @unchecked Sendable {
     let emulator: ServedEmulator
     private let lock = NSLock()
     private var counter = 0
-    private let quickstart: String
+    /// The example the builds copy, and the build name it has.
+    private let base: (text: String, build: String)
     /// Tells this rig's builds from those of another run of the suite (in the emulator's
     /// request log and the loop devices' backing files).
     private let run = String(UUID().uuidString.lowercased().prefix(4))
 
     /// `configJSON`: the emulator configuration (e.g. a fixed port so a restarted emulator
     /// answers where the running kiln expects it).
-    init(_ label: String, configJSON: String? = nil) async throws {
+    /// `example`: the manifest under `manifests/` the builds copy (`quickstart`, or
+    /// `data-disks`: an OS disk and two data disks), whose build is named `exampleBuild`.
+    init(
+        _ label: String, configJSON: String? = nil, example: String = "quickstart", exampleBuild: String = "quickstart"
+    ) async throws {
         scratch = try manifestScratch(label)
         emulator = try await ServedEmulator(
             stateDirectory: scratch.url.appendingPathComponent("emulator"), configJSON: configJSON)
-        quickstart = scratch.read("manifests/quickstart.yaml") ?? ""
+        base = (scratch.read("manifests/\(example).yaml") ?? "", exampleBuild)
     }
 
     /// A fresh build for the next case: build, image and gallery image definition
@@ -104,13 +114,13 @@ final class CrashRig: @unchecked Sendable {
         let name = "crash\(run)\(prefix)\(n)"
         let build = CrashBuild(name: name, version: "1.0.\(n)", mountPath: scratch.hostPaths.mountPath(name))
         let text =
-            quickstart
-            .replacingOccurrences(of: "name: quickstart", with: "name: \(build.name)")
-            .replacingOccurrences(of: "images/quickstart", with: "images/\(build.name)")
-            .replacingOccurrences(of: "imageDefinition: quickstart", with: "imageDefinition: \(build.name)")
+            base.text
+            .replacingOccurrences(of: "name: \(base.build)", with: "name: \(build.name)")
+            .replacingOccurrences(of: "images/\(base.build)", with: "images/\(build.name)")
+            .replacingOccurrences(of: "imageDefinition: \(base.build)", with: "imageDefinition: \(build.name)")
             .replacingOccurrences(of: "version: 1.0.0", with: "version: \(build.version)")
         guard text.contains(build.name), text.contains(build.version) else {
-            throw FixtureError("manifests/quickstart.yaml changed shape; update CrashRig.nextBuild")
+            throw FixtureError("the example of build \(base.build) changed shape; update CrashRig.nextBuild")
         }
         try scratch.write(build.manifest, text)
         return build
@@ -201,9 +211,16 @@ final class CrashRig: @unchecked Sendable {
             .filter { $0.lowercased().contains(fragment) }
     }
 
-    /// Resume, plan and leak checks after a case's interruption, filled into `result`.
-    func checkResume(_ build: CrashBuild, into result: inout CrashCaseResult) async throws {
+    /// Resume, plan and leak checks after a case's interruption, filled into `result`;
+    /// `interrupted`: the output of the interrupted run(s), to tell steps run again.
+    func checkResume(_ build: CrashBuild, into result: inout CrashCaseResult, interrupted: String? = nil)
+        async throws
+    {
         let resumed = try await apply(build)
+        result.resumeOutput = resumed.output
+        if let interrupted {
+            result.stepsRerun = Self.stepsRerun(build, finishedIn: interrupted, resume: resumed.output)
+        }
         let plan = try await plan(build)
         result.converged = resumed.status == 0 && plan.status == 0
         if resumed.status != 0 { result.problems.append("resume exited \(resumed.status):\n\(resumed.output)") }
@@ -217,6 +234,28 @@ final class CrashRig: @unchecked Sendable {
         result.leftoverLoopDevices = await Leaks.loopDevices(backedUnder: emulator.stateDirectory).filter {
             $0.contains("kiln-\(build.name)-")
         }
+    }
+}
+
+extension CrashRig {
+    /// `lun<N>` links under the emulator's device root (only meaningful while no build of
+    /// the rig has a disk attached).
+    func strayDeviceLinks() async -> [String] {
+        let directory = emulator.stateDirectory.appendingPathComponent("dev/disk/azure/scsi1").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("lun") }.sorted().map { "link \(directory)/\($0)" }
+    }
+
+    /// The local steps of `build` that `resume` started although `interrupted` had
+    /// finished them (`✓ B/provision[x]` there, `B/provision[x]: running` here).
+    static func stepsRerun(_ build: CrashBuild, finishedIn interrupted: String, resume: String) -> [String] {
+        let steps = ["pre-mount", "post-mount", "copy-files", "provision[", "pre-unmount", "restore-files"]
+        let finished = interrupted.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("✓ \(build.name)/") else { return nil }
+            let id = line.dropFirst("✓ \(build.name)/".count).prefix { $0 != ":" }
+            return steps.contains { id.hasPrefix($0) } ? String(id) : nil
+        }
+        return finished.filter { resume.contains("\(build.name)/\($0): running") }
     }
 }
 

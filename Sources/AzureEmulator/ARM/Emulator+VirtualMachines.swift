@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Virtual machines: GET, and data-disk attach/detach through PUT/PATCH (with ETag/If-Match)
 /// or `attachDetachDataDisks`. Attachments to the builder VM go through the disk backend
@@ -348,24 +349,48 @@ extension Emulator {
         return failed
     }
 
-    /// After a restart, puts the builder VM's attached disks back on loop devices.
+    /// After a restart, reconciles the kernel with the persisted state: adopts (or makes
+    /// again) the devices of the disks the builder VM lists, keeps those of disks whose
+    /// detach was in flight (the operation, completed when due, frees them), leaves those of
+    /// attaches in flight to their completion, and frees every other device and link, so
+    /// nothing is left that no disk owns.
     func restoreAttachments() async {
         state.attachments.removeAll()
         let pending = pendingDiskOperations()
-        guard let vm = state.resources[builderVMKey] else { return }
-        for e in vm.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? [] {
+        let surviving = await backend.attachedBlobs()
+        var owned = Set<Int>()
+        for e in state.resources[builderVMKey]?.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? [] {
             guard let id = e.at("managedDisk", "id")?.stringValue, let lun = e["lun"]?.intValue else { continue }
             let key = Self.normalizeID(id)
             guard pending.attaching[key] == nil, state.resources[key]?.body["managedBy"] != nil else { continue }
-            do {
-                let device = try await backend.attach(id: key, lun: lun)
-                state.attachments.append(AttachmentRecord(lun: lun, diskKey: key, diskID: id, device: device))
-            } catch {
-                state.violations.append(
-                    Violation(
-                        time: Date(), message: "re-attaching \(id) at LUN \(lun) after a restart failed: \(error)"))
+            if await adoptAttachment(key, id: id, lun: lun) { owned.insert(lun) }
+        }
+        for (lun, key) in surviving.sorted(by: { $0.key < $1.key }) where !owned.contains(lun) {
+            if pending.detaching.contains(key), let id = state.resources[key]?.id {
+                if await adoptAttachment(key, id: id, lun: lun) { owned.insert(lun) }
+            } else if pending.attaching[key] != nil {
+                owned.insert(lun)  // its completion adopts the device
+            } else {
+                logger.warning(
+                    "freeing a device no disk owns after a restart", metadata: ["lun": "\(lun)", "blob": "\(key)"])
+                _ = try? await backend.detach(lun: lun)
             }
         }
+        await backend.freeUnrecorded()
         markDirty()
+    }
+
+    /// Puts disk `key` back at `lun` (adopting its surviving device, or making one); false,
+    /// with a violation recorded, when the backend cannot.
+    private func adoptAttachment(_ key: String, id: String, lun: Int) async -> Bool {
+        do {
+            let device = try await backend.attach(id: key, lun: lun)
+            state.attachments.append(AttachmentRecord(lun: lun, diskKey: key, diskID: id, device: device))
+            return true
+        } catch {
+            state.violations.append(
+                Violation(time: Date(), message: "re-attaching \(id) at LUN \(lun) after a restart failed: \(error)"))
+            return false
+        }
     }
 }

@@ -53,6 +53,8 @@ public actor InMemoryDiskBackend: DiskBackend {
 
     public func attach(id: String, lun: Int) async throws -> AttachedDevice {
         guard blobs[id] != nil else { throw InMemoryDiskError(message: "blob \(id) does not exist") }
+        // The same blob at the same LUN is adopted, as the loop backend does after a restart.
+        if let existing = attached[lun], existing.id == id { return existing.device }
         if let other = attached[lun] { throw InMemoryDiskError(message: "LUN \(lun) is already taken by \(other.id)") }
         nextLoop += 1
         let dev = AttachedDevice(
@@ -77,6 +79,8 @@ public actor InMemoryDiskBackend: DiskBackend {
         guard let lun = attached.first(where: { $0.value.id == id })?.key, busyLUNs.contains(lun) else { return nil }
         return "LUN \(lun) is marked busy (mounted)"
     }
+
+    public func attachedBlobs() async -> [Int: String] { attached.mapValues(\.id) }
 
     /// The blob attached at `lun`, if any.
     public func blob(atLUN lun: Int) -> String? { attached[lun]?.id }

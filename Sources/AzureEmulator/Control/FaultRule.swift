@@ -22,6 +22,10 @@ public struct FaultRule: Sendable, Codable, Equatable {
     /// A glob over the request path (no query), case-insensitive; `*` matches any run of
     /// characters, slashes included. Nil matches every path.
     public var path: String?
+    /// A glob over the request body as text, case-insensitive (e.g.
+    /// `*dataDisksToDetach*-lun1*`: the VM update that detaches one disk, whichever batch it
+    /// is in). Nil matches any body.
+    public var body: String?
     public var skip: Int = 0
     /// How many matching requests get the fault; 0 means all of them.
     public var times: Int = 1
@@ -31,12 +35,13 @@ public struct FaultRule: Sendable, Codable, Equatable {
     public var message: String?
 
     public init(
-        kind: String, method: String? = nil, path: String? = nil, skip: Int = 0, times: Int = 1,
+        kind: String, method: String? = nil, path: String? = nil, body: String? = nil, skip: Int = 0, times: Int = 1,
         status: Int? = nil, retryAfter: Int? = nil, code: String? = nil, message: String? = nil
     ) {
         self.kind = kind
         self.method = method
         self.path = path
+        self.body = body
         self.skip = skip
         self.times = times
         self.status = status
@@ -54,6 +59,7 @@ public struct FaultRule: Sendable, Codable, Equatable {
         }
         method = try c.decodeIfPresent(String.self, forKey: .method)
         path = try c.decodeIfPresent(String.self, forKey: .path)
+        body = try c.decodeIfPresent(String.self, forKey: .body)
         skip = try c.decodeIfPresent(Int.self, forKey: .skip) ?? 0
         times = try c.decodeIfPresent(Int.self, forKey: .times) ?? 1
         status = try c.decodeIfPresent(Int.self, forKey: .status)
@@ -64,15 +70,18 @@ public struct FaultRule: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case kind, method, path, skip, times, status, retryAfter, code, message
+        case kind, method, path, body, skip, times, status, retryAfter, code, message
     }
 
     public static let kinds = ["throttle", "error", "drop", "failOperation", "tokenOutage", "noDevice"]
 
-    func matches(method m: String, path p: String) -> Bool {
+    func matches(method m: String, path p: String, body b: Data = Data()) -> Bool {
         // Matched at attach time against the disk's id (`Emulator.hidesDevice`), never against requests.
         if kind == "noDevice" { return false }
         if let method, method != "*", method.uppercased() != m.uppercased() { return false }
+        if let body, !Glob.matches(pattern: body.lowercased(), text: String(decoding: b, as: UTF8.self).lowercased()) {
+            return false
+        }
         if let path { return Glob.matches(pattern: path.lowercased(), text: p.lowercased()) }
         if kind == "tokenOutage" { return Self.isTokenPath(p.lowercased()) }
         return true

@@ -30,11 +30,18 @@ public protocol DiskBackend: Sendable {
     /// Why the blob `id` is in use on the builder VM (attached, and its device or a
     /// partition mounted), or nil when it is not.
     func inUse(id: String) async -> String?
+    /// The blobs attached now, by LUN: after a restart, what survived of the last run.
+    func attachedBlobs() async -> [Int: String]
+    /// Frees what no attachment accounts for: devices backed by this backend's blobs that
+    /// no record names (a crash between making a device and recording it), stray links.
+    func freeUnrecorded() async
 }
 
 extension DiskBackend {
     /// Backends without devices never hold a blob in use.
     public func inUse(id: String) async -> String? { nil }
+    /// Backends without devices have nothing outside their records.
+    public func freeUnrecorded() async {}
 }
 
 /// One platform image version of the catalog.

@@ -88,6 +88,21 @@ extension LoopDiskBackend {
         return "an O_EXCL open of \(busy.joined(separator: ", ")) failed with EBUSY (still mounted?)"
     }
 
+    public func attachedBlobs() async -> [Int: String] {
+        attachments.filter { lunsInProgress[$0.key] == nil }.mapValues(\.id)
+    }
+
+    /// Frees loop devices backed by this backend's blob files that no record names, and
+    /// removes links of LUNs without a record.
+    public func freeUnrecorded() async {
+        let recorded = Set(attachments.values.map(\.loopDevice))
+        for (device, file) in LoopDeviceState.devices(backedUnder: blobDirectory) where !recorded.contains(device) {
+            logger.warning("freeing unrecorded loop device", metadata: ["device": "\(device)", "file": "\(file)"])
+            _ = try? await freeLoop(device, file: file)
+        }
+        removeStrayLinks(keeping: Set(attachments.keys).union(lunsInProgress.keys))
+    }
+
     /// Detaches everything; violations and errors are logged (see `detachAllOutcomes`).
     public func detachAll() async {
         _ = await detachAllOutcomes()
@@ -106,12 +121,7 @@ extension LoopDiskBackend {
                 outcomes[lun] = DetachOutcome(violation: "detach of LUN \(lun) failed: \(error)")
             }
         }
-        let recorded = Set(attachments.values.map(\.loopDevice))
-        for (device, file) in LoopDeviceState.devices(backedUnder: blobDirectory) where !recorded.contains(device) {
-            logger.warning("freeing unrecorded loop device", metadata: ["device": "\(device)", "file": "\(file)"])
-            _ = try? await freeLoop(device, file: file)
-        }
-        removeStrayLinks(keeping: Set(attachments.keys).union(lunsInProgress.keys))
+        await freeUnrecorded()
         return outcomes
     }
 

@@ -50,8 +50,11 @@ actor Emulator {
         for k in s.operations.keys { s.operations[k]?.completing = false }
         signer = TokenSigner(keyBase64: s.signingKey)
         latency = s.latency ?? configuration.latency
-        faults = s.faults ?? configuration.faults
-        faultHits = Array(repeating: 0, count: faults.count)
+        let rules = s.faults ?? configuration.faults
+        faults = rules
+        // Counts survive a restart with their rules, so a rule for N requests fires N times.
+        faultHits =
+            s.faultHits.flatMap { $0.count == rules.count ? $0 : nil } ?? Array(repeating: 0, count: rules.count)
         state = s
         inProgress = s.operations.values.filter { !$0.isDone }.count
         Self.seed(&state, configuration)
@@ -172,8 +175,10 @@ actor Emulator {
     func matchFault(_ request: EmulatorRequest) -> FaultRule? {
         // The control surface is never faulted, or a test could not remove its faults.
         if request.path.lowercased().hasPrefix("/_emulator") { return nil }
-        for (i, f) in faults.enumerated() where f.matches(method: request.method, path: request.path) {
+        for (i, f) in faults.enumerated()
+        where f.matches(method: request.method, path: request.path, body: request.body) {
             faultHits[i] += 1
+            markDirty()
             let n = faultHits[i]
             if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return f }
         }
@@ -186,6 +191,7 @@ actor Emulator {
         for (i, f) in faults.enumerated() where f.kind == "noDevice" {
             if let path = f.path, !Glob.matches(pattern: path.lowercased(), text: diskID.lowercased()) { continue }
             faultHits[i] += 1
+            markDirty()
             let n = faultHits[i]
             if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return true }
         }
@@ -257,6 +263,7 @@ actor Emulator {
         dirty = false
         state.latency = latency
         state.faults = faults
+        state.faultHits = faultHits
         do { try store.save(state) } catch {
             logger.error("cannot save emulator state to \(store.file.path): \(error)")
         }

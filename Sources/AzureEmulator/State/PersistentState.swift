@@ -152,6 +152,8 @@ struct PersistentState: Codable, Sendable {
     var signingKey: String = ""
     var latency: LatencyModel?
     var faults: [FaultRule]?
+    /// How many requests each rule of `faults` has matched so far.
+    var faultHits: [Int]?
     var vmETags: [String: Int] = [:]
 }
 

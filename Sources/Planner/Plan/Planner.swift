@@ -281,7 +281,11 @@ struct BuildPlanner {
     func strongEvidence(_ id: ActionID) -> Bool {
         switch id.kind {
         case .createDisk: return o.disks[role(id)]?.resource.succeeded == true
-        case .attach: return o.disks[role(id)]?.builderLUN != nil
+        case .attach:
+            // Azure lists a disk on the VM as soon as its attach is accepted: one this run's
+            // journal has in flight holds only once its operation is re-joined and succeeds.
+            let underWay = o.journal.runID == d.runID && o.journal.inFlight[id] != nil
+            return o.disks[role(id)]?.builderLUN != nil && !underWay
         case .device: return o.devices[role(id)] != nil
         case .mount: return o.rootMounted
         case .postMount: return o.rootMounted && journalDone(id)

@@ -49,7 +49,9 @@ public struct BuilderDisks: Sendable {
     /// earlier, when the device appears at the LUN Azure accepted the attach at — the guest
     /// sees the disk when the attach is done, which is what Packer's azure-chroot waits for.
     /// The early way is taken only for a LUN with no device when the request was accepted,
-    /// so a device still there from a disk on its way out is never mistaken for this one.
+    /// so a device still there from a disk on its way out is never mistaken for this one,
+    /// and only once Azure's model of the VM (one GET) still has the disk at that LUN, so a
+    /// device that another disk's attach put there after this one's failed is not either.
     /// The operation is then still followed to its end (the queue's next change waits for
     /// it, as Azure updates a VM one request at a time); should it fail after the device
     /// appeared, the disk is gone from the VM again and the next step that reads it fails.
@@ -59,6 +61,7 @@ public struct BuilderDisks: Sendable {
     ) async throws -> AttachedBlockDevice {
         let devices = self.devices
         let queue = self.queue
+        let (azure, vm) = (self.azure, self.vm)
         let acceptedAt = OneShot<Int?>()
         let finished = OneShot<Result<Int, any Error>>()
         // Opened once the device is there: until then the operation is polled sparingly.
@@ -96,7 +99,8 @@ public struct BuilderDisks: Sendable {
                 }
                 group.addTask {
                     if let lun = try await acceptedAt.wait(),
-                        let device = try? await devices.waitForDevice(lun: lun, timeout: timeout + deviceTimeout)
+                        let device = try? await devices.waitForDevice(lun: lun, timeout: timeout + deviceTimeout),
+                        try await Self.lists(disk, at: lun, on: vm, azure: azure)
                     {
                         await deviceSeen.set(())
                         return device
@@ -118,6 +122,16 @@ public struct BuilderDisks: Sendable {
         } onCancel: {
             operation.cancel()
         }
+    }
+
+    /// Whether Azure's model of `vm` has `disk` at `lun` now: the check that a device which
+    /// appeared at the LUN an attach was accepted at is that disk's. Without it, a batch
+    /// that failed and was retried change by change could hand one disk's LUN (and device)
+    /// to another while the first still watched it (found by issue 13's matrix).
+    static func lists(_ disk: ResourceID, at lun: Int, on vm: ResourceID, azure: any AzureCompute) async throws
+        -> Bool
+    {
+        try await azure.dataDisks(of: vm)?.contains { $0.lun == lun && !$0.toBeDetached && $0.isDisk(disk) } ?? false
     }
 
     /// Detaches `disk`; nothing happens when it is not attached. Throws `BuilderDiskError`

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 #if canImport(Glibc)
     import Glibc
@@ -92,22 +93,28 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     /// Waits until no device is visible for `lun` any more (after a detach, once udev has
     /// removed the links), or throws `BlockDeviceError.removalTimedOut`.
     public func waitForRemoval(lun: Int, timeout: Duration) async throws {
-        var waited = Duration.zero
-        while let device = try await device(lun: lun) {
-            if waited >= timeout {
-                throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: device.link)
+        try await Waiting.for("the device of LUN \(lun) to go after its detach") { note in
+            var waited = Duration.zero
+            while let device = try await device(lun: lun) {
+                note.seen("still present at \(device.link) → \(device.path)")
+                if waited >= timeout {
+                    throw BlockDeviceError.removalTimedOut(lun: lun, timeout: timeout, stillThere: device.link)
+                }
+                try await clock.sleep(for: pollInterval)
+                waited += pollInterval
             }
-            try await clock.sleep(for: pollInterval)
-            waited += pollInterval
         }
     }
 
     public func waitForDevice(lun: Int, timeout: Duration) async throws -> AttachedBlockDevice {
         let looked = lookedAt(lun: lun)
-        return try await poll(
-            timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)
-        ) {
-            try await device(lun: lun)
+        return try await Waiting.for("the block device of LUN \(lun) to appear") { note in
+            note.seen("nothing yet at \(looked.joined(separator: " or "))")
+            return try await poll(
+                timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)
+            ) {
+                try await device(lun: lun)
+            }
         }
     }
 
@@ -121,13 +128,16 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     {
         guard let partition else { return device.path }
         let looked = candidatePartitionPaths(partition, of: device)
-        return try await poll(
-            timeout: timeout,
-            onTimeout: BlockDeviceError.partitionTimedOut(
-                partition: partition, device: device.path, timeout: timeout, looked: looked)
-        ) {
-            for path in looked where pathExists(path) { return try resolve(path) }
-            return nil
+        return try await Waiting.for("partition \(partition) of \(device.path) to appear") { note in
+            note.seen("nothing yet at \(looked.joined(separator: " or "))")
+            return try await poll(
+                timeout: timeout,
+                onTimeout: BlockDeviceError.partitionTimedOut(
+                    partition: partition, device: device.path, timeout: timeout, looked: looked)
+            ) {
+                for path in looked where pathExists(path) { return try resolve(path) }
+                return nil
+            }
         }
     }
 

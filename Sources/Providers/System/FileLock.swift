@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Synchronization
 
 #if canImport(Glibc)
@@ -117,19 +118,23 @@ public final class FileLock: @unchecked Sendable {
         path: String, purpose: String, timeout: Duration,
         pollInterval: Duration = .milliseconds(100), clock: any Clock<Duration> = ContinuousClock()
     ) async throws -> FileLock {
-        var waited = Duration.zero
-        while true {
-            let attempt = Result { () throws(FileLockError) -> FileLock in try tryAcquire(path: path, purpose: purpose)
+        try await Waiting.for("the lock \(path) (to \(purpose))") { note in
+            var waited = Duration.zero
+            while true {
+                let attempt = Result { () throws(FileLockError) -> FileLock in
+                    try tryAcquire(path: path, purpose: purpose)
+                }
+                switch attempt {
+                case .success(let lock):
+                    return lock
+                case .failure(let error):
+                    guard case .held(let path, let holder, _) = error else { throw error }
+                    note.seen("held by " + (holder.map(\.description) ?? "a process that left no details"))
+                    if waited >= timeout { throw FileLockError.held(path: path, holder: holder, waited: waited) }
+                }
+                try await clock.sleep(for: pollInterval)
+                waited += pollInterval
             }
-            switch attempt {
-            case .success(let lock):
-                return lock
-            case .failure(let error):
-                guard case .held(let path, let holder, _) = error else { throw error }
-                if waited >= timeout { throw FileLockError.held(path: path, holder: holder, waited: waited) }
-            }
-            try await clock.sleep(for: pollInterval)
-            waited += pollInterval
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 import Planner
 import Providers
 
@@ -206,7 +207,12 @@ public struct Scheduler: Sendable {
 
         let outcome: ActionOutcome
         do {
-            outcome = try await executor.execute(action, context: context)
+            // A wait inside the executor that lasts says so as the action's progress.
+            outcome = try await Waiting.$sink.withValue({ detail in
+                gate.emit(.progress(id, percent: nil, detail: detail))
+            }) {
+                try await executor.execute(action, context: context)
+            }
         } catch is ActionInterrupted {
             gate.emit(.interrupted(id, elapsed: stopwatch.elapsed()))
             return .interrupted

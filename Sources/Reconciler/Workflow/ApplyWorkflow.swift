@@ -88,18 +88,28 @@ public struct ApplyWorkflow: Sendable {
     }
 
     public func run() async throws -> ApplyOutcome {
-        try await site.withLockedWorld(manifest, purpose: "kiln apply") { world in try await apply(in: world) }
+        try await withSignals(driving: interrupts, if: options.handlesSignals) {
+            try await site.withLockedWorld(manifest, purpose: "kiln apply") { world in try await apply(in: world) }
+        }
     }
 
     private func apply(in world: any WorkflowWorld) async throws -> ApplyOutcome {
-        let snapshot = try await world.plan(manifest)
+        let manifest = self.manifest
+        let snapshot = try await interruptible("observing Azure and this VM and planning", interrupts: interrupts) {
+            try await world.plan(manifest)
+        }
         let plan = snapshot.plan
         if let saved = options.savedPlan, let why = saved.staleness(against: plan) { return .stalePlan(why) }
         prompt.show(PlanRenderer.text(plan) + (plan.isEmpty ? "" : "\n"))
         guard plan.conflicts.isEmpty else { return .conflicts }
         // An empty plan still runs (nothing starts) so that the artifact lists the outputs.
         // A saved plan was reviewed when it was made, as with terraform apply PLANFILE.
-        if options.savedPlan == nil && !plan.isEmpty, !(await prompt.approve("Do you want to perform these actions?")) {
+        let prompt = self.prompt
+        if options.savedPlan == nil && !plan.isEmpty,
+            !(try await interruptible("waiting for approval", interrupts: interrupts) {
+                await prompt.approve("Do you want to perform these actions?")
+            })
+        {
             return .notApproved
         }
         if let crashAt = options.crashAt, plan.action(crashAt.action)?.isPending != true {
@@ -113,14 +123,11 @@ public struct ApplyWorkflow: Sendable {
             executor: world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory),
             journals: world.journals, events: events, interrupts: interrupts,
             parallelism: options.parallelism, crashAt: options.crashAt, crash: crash)
-        return try await withSignals(driving: interrupts, if: options.handlesSignals) {
-            () async throws -> ApplyOutcome in
-            let result = await scheduler.run(plan)
-            try await runs.recordPublished(snapshot.desired, result: result)
-            if let artifact = options.artifact { try result.writeArtifact(to: artifact) }
-            guard result.summary.outcome == .failed else { return .ran(result, afterFailure: nil) }
-            return .ran(result, afterFailure: await afterFailure(result, in: world))
-        }
+        let result = await scheduler.run(plan)
+        try await runs.recordPublished(snapshot.desired, result: result)
+        if let artifact = options.artifact { try result.writeArtifact(to: artifact) }
+        guard result.summary.outcome == .failed else { return .ran(result, afterFailure: nil) }
+        return .ran(result, afterFailure: await afterFailure(result, in: world))
     }
 
     /// `--on-error`: re-observes the builds that failed, then lists what they left (keep) or

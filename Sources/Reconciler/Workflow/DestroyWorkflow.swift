@@ -57,24 +57,32 @@ public struct DestroyWorkflow: Sendable {
     }
 
     public func run() async throws -> DestroyOutcome {
-        try await site.withLockedWorld(manifest, purpose: "kiln destroy") { world in try await destroy(in: world) }
+        try await withSignals(driving: interrupts, if: options.handlesSignals) {
+            try await site.withLockedWorld(manifest, purpose: "kiln destroy") { world in try await destroy(in: world) }
+        }
     }
 
     private func destroy(in world: any WorkflowWorld) async throws -> DestroyOutcome {
-        let snapshot = try await world.plan(manifest)
+        let manifest = self.manifest
+        let snapshot = try await interruptible("observing Azure and this VM and planning", interrupts: interrupts) {
+            try await world.plan(manifest)
+        }
         let destroy = DestroyPlanner.plan(
             snapshot.desired, observed: snapshot.observed,
             options: .init(outputs: options.outputs))
         prompt.show(DestroyPlanner.text(destroy))
-        if !destroy.isEmpty, !(await prompt.approve("Do you really want to remove these resources?")) {
+        let prompt = self.prompt
+        if !destroy.isEmpty,
+            !(try await interruptible("waiting for approval", interrupts: interrupts) {
+                await prompt.approve("Do you really want to remove these resources?")
+            })
+        {
             return .notApproved
         }
         let executor = world.executor(for: snapshot, manifestDirectory: manifest.fileDirectory)
         let run = TeardownRun(
             kind: .destroy, executor: executor, journals: world.journals, interrupts: interrupts,
             parallelism: options.parallelism)
-        return await withSignals(driving: interrupts, if: options.handlesSignals) {
-            .ran(await run.run(destroy, events: events, keepPublished: !options.outputs))
-        }
+        return .ran(await run.run(destroy, events: events, keepPublished: !options.outputs))
     }
 }

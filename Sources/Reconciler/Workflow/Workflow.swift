@@ -54,7 +54,8 @@ extension WorkflowSite {
 }
 
 /// Runs `body` with SIGINT and SIGTERM driving `interrupts` when `handlesSignals`, and the
-/// signals' previous dispositions back afterwards.
+/// signals' previous dispositions back afterwards. Installed once per command, around all
+/// of it (a second installation in one process does not receive signals on Linux).
 func withSignals<T>(
     driving interrupts: InterruptController, if handlesSignals: Bool,
     _ body: () async throws -> T
@@ -63,6 +64,36 @@ func withSignals<T>(
     let signals = SignalHandling.install(controller: interrupts)
     defer { signals.cancel() }
     return try await body()
+}
+
+/// Runs `body` (observing the world and planning, or waiting for approval: before anything
+/// changes) so that an interrupt ends it: it then throws `WorkflowInterrupted` naming
+/// `phase`, so the command says what was interrupted instead of dying silently. `body`
+/// must end when cancelled.
+func interruptible<T: Sendable>(
+    _ phase: String, interrupts: InterruptController, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    // Interrupted already: do not start.
+    guard interrupts.level == .none else { throw WorkflowInterrupted(phase: phase) }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            await interrupts.waitUntilInterrupted()
+            return nil
+        }
+        defer { group.cancelAll() }
+        if let first = try await group.next(), let value = first { return value }
+        throw WorkflowInterrupted(phase: phase)
+    }
+}
+
+/// An interrupt (Ctrl-C, SIGTERM) arrived before anything was changed.
+public struct WorkflowInterrupted: Error, Sendable, CustomStringConvertible {
+    /// What was running, e.g. "observing Azure and this VM and planning".
+    public var phase: String
+    public var description: String {
+        "interrupted while \(phase); nothing was changed (no Azure call that changes anything was made, the journal is as it was)"
+    }
 }
 
 extension Manifest {

@@ -61,6 +61,9 @@ struct ApplyCommand: AsyncParsableCommand {
                     json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
                     environment: ProcessInfo.processInfo.environment))
             outcome = try await workflow.run()
+        } catch let interrupted as WorkflowInterrupted {
+            Stderr.write("kiln apply: \(interrupted)")
+            throw ExitCode(130)
         } catch {
             Stderr.write("kiln apply: \(error)")
             throw ExitCode(1)

@@ -44,6 +44,9 @@ struct DestroyCommand: AsyncParsableCommand {
                     output: FileDescriptorOutput.standardOutput,
                     environment: ProcessInfo.processInfo.environment))
             outcome = try await workflow.run()
+        } catch let interrupted as WorkflowInterrupted {
+            Stderr.write("kiln destroy: \(interrupted)")
+            throw ExitCode(130)
         } catch {
             Stderr.write("kiln destroy: \(error)")
             throw ExitCode(1)

@@ -274,16 +274,40 @@ private func applyWorkflow(
     @Test func anInterruptedRunIsNotCleanedUp() async throws {
         let f = try WorkflowFixture()
         defer { f.dir.remove() }
-        let world = f.world(observations: [ObservedBuild(), f.leftBehind])
+        let interrupts = InterruptController()
+        // The interrupt arrives while a provisioning step runs.
+        let executor = FakeExecutor([
+            "wf/provision[motd]": { _, _ in
+                interrupts.interrupt()
+                return .none
+            }
+        ])
+        let world = f.world(observations: [ObservedBuild(), f.leftBehind], executor: executor)
         var workflow = applyWorkflow(f, world) { $0.onError = .cleanup }
-        workflow.interrupts = InterruptController()
-        workflow.interrupts.interrupt()
+        workflow.interrupts = interrupts
         let outcome = try await workflow.run()
         guard case .ran(let result, nil) = outcome else {
             Issue.record("\(outcome)")
             return
         }
         #expect(result.interrupted)
+        let log = world.executor.recorder.log
+        #expect(
+            !log.contains { $0.contains("unmount") || $0.contains("detach") || $0.contains("delete-disk") }, "\(log)")
+    }
+
+    /// Ctrl-C while apply still observes and plans: nothing has changed, and the error says
+    /// what was interrupted (the command prints it and exits 130).
+    @Test func anInterruptBeforeAnythingChangesEndsTheRunSayingWhatItInterrupted() async throws {
+        let f = try WorkflowFixture()
+        defer { f.dir.remove() }
+        let world = f.world(observations: [ObservedBuild(), f.leftBehind])
+        var workflow = applyWorkflow(f, world)
+        workflow.interrupts = InterruptController()
+        workflow.interrupts.interrupt()
+        let error = await #expect(throws: WorkflowInterrupted.self) { _ = try await workflow.run() }
+        #expect(error?.phase == "observing Azure and this VM and planning")
+        #expect(error?.description.contains("nothing was changed") == true)
         #expect(world.executor.recorder.log.isEmpty)
     }
 

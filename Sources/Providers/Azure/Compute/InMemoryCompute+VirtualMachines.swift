@@ -83,9 +83,17 @@ extension InMemoryCompute {
         let names =
             (attaching.map { "attach data disk \($0.disk.name) at LUN \($0.lun)" }
                 + detaching.map { "detach data disk \($0.name)" })
+        // Azure's model of the VM changes at once (the new list, `Updating`); the disks'
+        // ownership flips when the operation ends (docs/emulator.md, "Attach, detach and
+        // captures over time").
+        let previous = machines[Self.key(vm)] ?? dataDisks
+        let now =
+            previous.filter { entry in !detaching.contains { entry.isDisk($0) } }
+            + attaching.map { VMDataDisk(lun: $0.lun, diskID: $0.disk.description) }
+        machines[Self.key(vm)] = now.sorted { $0.lun < $1.lun }
         let operation = start(
             .updateDataDisks, names.joined(separator: ", "), vm, method: .post,
-            effect: .dataDisks(vm: Self.key(vm), attach: attaching, detach: detaching))
+            effect: .dataDisks(vm: Self.key(vm), attach: attaching, detach: detaching, previous: previous))
         return (results, operation)
     }
 

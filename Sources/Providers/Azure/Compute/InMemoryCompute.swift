@@ -53,7 +53,11 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         case provision(Kind, key: String)
         case delete(Kind, key: String)
         case profile(key: String, PublishingProfile)
-        case dataDisks(vm: String, attach: [(disk: ResourceID, lun: Int)], detach: [ResourceID])
+        /// The VM's list changed when the request was accepted (as Azure's model does);
+        /// at the end the disks' ownership flips, or, on failure, the list goes back to
+        /// `previous`.
+        case dataDisks(
+            vm: String, attach: [(disk: ResourceID, lun: Int)], detach: [ResourceID], previous: [VMDataDisk])
         case none
     }
 
@@ -327,19 +331,19 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
             current.endOfLifeDate = profile.endOfLifeDate
             versions[key]?.publishingProfile = current
             versions[key]?.provisioningState = .succeeded
-        case .dataDisks(let vm, let attach, let detach):
-            guard !failed, var dataDisks = machines[vm] else { return }
+        case .dataDisks(let vm, let attach, let detach, let previous):
+            guard !failed else {
+                machines[vm] = previous
+                return
+            }
             for disk in detach {
-                dataDisks.removeAll { $0.isDisk(disk) }
                 disks[Self.key(disk)]?.managedBy = nil
                 disks[Self.key(disk)]?.diskState = "Unattached"
             }
-            for (disk, lun) in attach {
-                dataDisks.append(VMDataDisk(lun: lun, diskID: disk.description))
+            for (disk, _) in attach {
                 disks[Self.key(disk)]?.managedBy = ids[vm]?.description ?? vm
                 disks[Self.key(disk)]?.diskState = "Attached"
             }
-            machines[vm] = dataDisks.sorted { $0.lun < $1.lun }
         case .none:
             break
         }

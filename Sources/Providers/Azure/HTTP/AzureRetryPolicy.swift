@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 
 /// When and how long to wait before repeating a request that failed for a reason that may
 /// pass: throttling (429), a server error (5xx, 408), or a lost connection.
@@ -80,6 +81,7 @@ func sendWithRetries(
         attempt += 1
         try Task.checkCancellation()
         let wait: Duration
+        let why: String
         do {
             let response = try await transport.send(request)
             guard policy.retryableStatuses.contains(response.status), attempt < policy.maxAttempts else {
@@ -92,6 +94,7 @@ func sendWithRetries(
             } else {
                 wait = policy.backoff(afterAttempt: attempt)
             }
+            why = "Azure answered \(response.status)\(response.status == 429 ? " (throttling)" : "")"
             logger.notice(
                 "Azure answered \(response.status); retrying",
                 metadata: [
@@ -107,12 +110,19 @@ func sendWithRetries(
                 }
             guard mayRepeat, attempt < policy.maxAttempts else { throw error }
             wait = policy.backoff(afterAttempt: attempt)
+            why = "no answer from Azure (\(error.kind))"
             logger.notice(
                 "no answer from Azure; retrying",
                 metadata: [
                     "request": "\(request)", "attempt": "\(attempt)", "wait_s": "\(wait.secondsDouble)",
                     "reason": "\(error)"
                 ])
+        }
+        // A long pause is said at once: it is a wait like any other.
+        if wait >= Waiting.firstNoteAfter, let sink = Waiting.sink {
+            sink(
+                "\(why) to \(request.method.rawValue) \(request.url.path); trying again in \(wait.secondsDouble) s (attempt \(attempt + 1) of \(policy.maxAttempts))"
+            )
         }
         try await clock.sleep(for: wait, tolerance: nil)
     }

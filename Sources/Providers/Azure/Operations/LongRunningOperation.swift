@@ -87,6 +87,17 @@ public struct LongRunningOperation: Sendable {
             }
             return result ? try await finish(pollResponse: nil) : nil
         }
+        return try await Waiting.for("Azure to finish \(handle.operation)") { note in
+            try await pollUntilDone(
+                timeout: timeout, result: result, progress: progress, quietUntil: quietUntil, note: note)
+        }
+    }
+
+    /// `wait`'s polls, each one's state told to `note`.
+    private func pollUntilDone(
+        timeout: Duration, result: Bool, progress: (@Sendable (Double) -> Void)?, quietUntil: OneShot<Void>?,
+        note: WaitNote
+    ) async throws -> Data? {
         let elapsed = stopwatch(client.clock)
         var delay: Duration = initial.map { client.polling.interval(after: $0.headers) } ?? .zero
         if let initial, parseRetryAfter(initial.headers) == nil { delay = client.polling.minimumInterval }
@@ -131,7 +142,8 @@ public struct LongRunningOperation: Sendable {
                 continue
             }
             switch poll {
-            case .running(let headers, let newLocation):
+            case .running(let headers, let newLocation, let state):
+                note.seen("Azure says \(state)")
                 if let newLocation { location = newLocation }
                 delay = client.polling.interval(after: headers)
                 if quiet != nil { delay = max(delay, elapsed()) }
@@ -173,7 +185,7 @@ public struct LongRunningOperation: Sendable {
     }
 
     enum PollResult {
-        case running(AzureHTTPHeaders, newLocation: URL?)
+        case running(AzureHTTPHeaders, newLocation: URL?, state: String)
         /// Done; the response is the result when the poll itself returned it (Location, resource).
         case succeeded(AzureHTTPResponse?)
     }
@@ -207,7 +219,7 @@ public struct LongRunningOperation: Sendable {
                 message: detail?.message ?? "Azure reports the operation as \(status) without an error",
                 requestID: response.requestID)
         default:
-            return .running(response.headers, newLocation: nil)
+            return .running(response.headers, newLocation: nil, state: status)
         }
     }
 
@@ -215,11 +227,15 @@ public struct LongRunningOperation: Sendable {
     private func pollLocation(_ url: URL) async throws -> PollResult {
         let response = try await client.send(.get, url, operation: pollOperationName, resource: handle.resource)
         if response.status == 202 {
-            return .running(response.headers, newLocation: response.headers["Location"].flatMap(URL.init(string:)))
+            return .running(
+                response.headers, newLocation: response.headers["Location"].flatMap(URL.init(string:)),
+                state: "Accepted")
         }
         if let state = ProvisioningState.from(body: response.body), handle.method != .post {
             if state.isFailure { throw failedState(state, response: response) }
-            if !state.isTerminal { return .running(response.headers, newLocation: nil) }
+            if !state.isTerminal {
+                return .running(response.headers, newLocation: nil, state: "provisioningState \(state.rawValue)")
+            }
         }
         return .succeeded(response)
     }
@@ -234,9 +250,12 @@ public struct LongRunningOperation: Sendable {
         }
         let state = ProvisioningState.from(body: response.body)
         if let state, state.isFailure { throw failedState(state, response: response) }
-        if handle.method == .delete { return .running(response.headers, newLocation: nil) }
+        let seen = "provisioningState \(state?.rawValue ?? "not reported")"
+        if handle.method == .delete {
+            return .running(response.headers, newLocation: nil, state: "still there, \(seen)")
+        }
         if state?.isTerminal ?? true { return .succeeded(response) }
-        return .running(response.headers, newLocation: nil)
+        return .running(response.headers, newLocation: nil, state: seen)
     }
 
     /// The final result after success: PUT/PATCH re-read the resource unless the last poll

@@ -48,8 +48,11 @@ struct AzureOperations {
     }
 
     /// When the plan says the action is in flight: waits for the operation an earlier run
-    /// started (whatever step of the action it was) and returns true; false otherwise.
-    /// The caller then goes on with its idempotent path, which finds the effect done.
+    /// started (whatever step of the action it was) and returns true once it succeeded;
+    /// false when there was none, or when it ended `Failed` — then Azure's reason is shown
+    /// (as the action's progress) and the caller goes on with its idempotent path, which
+    /// issues the call again (a resource left `Failed` is PUT again), so a failure that
+    /// happened while no Kiln watched costs no extra apply.
     @discardableResult
     func rejoin(
         fallbackMethod: AzureHTTPMethod, resource: ResourceID, timeout: Duration,
@@ -59,8 +62,15 @@ struct AzureOperations {
             let handle = Self.decode(text, fallbackMethod: fallbackMethod, resource: resource, azure: azure)
         else { return false }
         context.logger.info("re-joining \(handle.operation) started by an earlier run")
-        try await wait(azure.operation(resuming: handle), timeout: timeout, progress: progress)
-        return true
+        do {
+            try await wait(azure.operation(resuming: handle), timeout: timeout, progress: progress)
+            return true
+        } catch let error as ArmError where error.kind == .operationFailed {
+            context.logger.notice("the operation an earlier run started failed; trying again: \(error)")
+            context.reportProgress(
+                detail: "the operation an interrupted run started did not succeed (\(error)); trying again")
+            return false
+        }
     }
 
     /// Journals and waits for an operation just started.

@@ -4,7 +4,8 @@ import Planner
 import Providers
 
 /// `attach[role]`: attaches the role's disk to the builder VM (or adopts the attachment a
-/// crashed run left) and waits for its block device.
+/// crashed run left, once the operation that run started has succeeded; after one that
+/// failed, it attaches afresh) and waits for its block device.
 ///
 /// Result: `lun` (on the builder VM) and `device`. Throws `ArmError` for Azure's refusal
 /// (e.g. no free LUN) and `BlockDeviceError` when the device does not appear in time.
@@ -22,8 +23,11 @@ public struct AttachExecutor: ActionExecutor {
         let d = try env.build(of: action)
         let disk = d.diskID(role)
         try context.checkInterruption()
-        // An attach that a killed run started is adopted by BuilderDisks (the VM lists the
-        // disk), so there is no operation to re-join here; the URL is journaled all the same.
+        // An attach a killed run started: Azure lists the disk on the VM while it runs, so
+        // its end is what tells whether it holds. Once it has succeeded, BuilderDisks adopts
+        // the attachment below; had it failed (Azure's reason is shown), it attaches afresh.
+        try await AzureOperations(azure: env.azure, context: context).rejoin(
+            fallbackMethod: .post, resource: env.vm.id, timeout: d.build.timeouts.azureOperation.duration)
         let device = try await env.disks.attach(
             disk, timeout: d.build.timeouts.azureOperation.duration,
             deviceTimeout: d.build.timeouts.deviceWait.duration,

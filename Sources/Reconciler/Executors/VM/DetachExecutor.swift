@@ -43,17 +43,20 @@ public struct DetachExecutor: ActionExecutor {
         clock: any Clock<Duration>
     ) async throws {
         let elapsed = azureStopwatch(on: clock)
-        while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
-            (try? ResourceID(parsing: owner)) == env.vm.id
-        {
-            guard elapsed() < timeout else {
-                throw ExecutorError(
-                    action: action.id,
-                    message:
-                        "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it"
-                )
+        try await Waiting.for("Azure to release disk \(disk.name) from the builder VM") { note in
+            while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
+                (try? ResourceID(parsing: owner)) == env.vm.id
+            {
+                note.seen("managedBy still names \(env.vm.id.name)")
+                guard elapsed() < timeout else {
+                    throw ExecutorError(
+                        action: action.id,
+                        message:
+                            "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it"
+                    )
+                }
+                try await clock.sleep(for: .seconds(1))
             }
-            try await clock.sleep(for: .seconds(1))
         }
     }
 }
