@@ -1,4 +1,5 @@
 import ArgumentParser
+import Model
 
 @main
 struct Kiln: AsyncParsableCommand {
@@ -16,8 +17,4 @@ struct Kiln: AsyncParsableCommand {
             EmulatorCommand.self
         ]
     )
-}
-
-enum KilnVersion {
-    static let current = "0.1.0"
 }

@@ -211,13 +211,13 @@ struct GalleryAndImageTests {
             #expect(disk.status == 202)
             _ = try await h.waitForOperation(disk)
             #expect(try await h.send("GET", h.diskPath("fromver")).json?.at("properties", "diskSizeGB")?.intValue == 2)
+            let profile: JSON = ["targetRegions": [["name": "westus"], ["name": "northeurope"]]]
+            // `GalleryImageVersionUpdate` requires storageProfile, as Azure does.
+            let refused = try await h.send("PATCH", ver, json: ["properties": ["publishingProfile": profile]])
+            #expect(refused.status == 400)
+            #expect(refused.json?.at("error", "message")?.stringValue?.contains("storageProfile") == true)
             let patch = try await h.send(
-                "PATCH", ver,
-                json: [
-                    "properties": [
-                        "publishingProfile": ["targetRegions": [["name": "westus"], ["name": "northeurope"]]]
-                    ]
-                ])
+                "PATCH", ver, json: ["properties": ["publishingProfile": profile, "storageProfile": [:]]])
             #expect(patch.status == 200)
             _ = try await h.waitForOperation(patch)
             let rs2 = try await h.send("GET", ver + "&$expand=ReplicationStatus")

@@ -119,7 +119,7 @@ struct DriftAndFailure {
             // … and raise the replica count of the region left.
             for index in kept.indices { kept[index]["regionalReplicaCount"] = 3 }
             let patch = try JSONSerialization.data(withJSONObject: [
-                "properties": ["publishingProfile": ["targetRegions": kept]]
+                "properties": ["publishingProfile": ["targetRegions": kept], "storageProfile": [String: Any]()]
             ])
             let patched = try await world.emulator.arm(
                 "PATCH", version, apiVersion: EmulatedWorld.galleryAPI, body: String(decoding: patch, as: UTF8.self))

@@ -12,7 +12,7 @@ final class EmulatedWorld: Sendable {
     let location = "westus"
     static let diskAPI = "2024-03-02"
     static let computeAPI = "2024-07-01"
-    static let galleryAPI = "2023-07-03"
+    static let galleryAPI = "2024-03-03"
 
     init(_ label: String) async throws {
         dir = try manifestScratch(label)

@@ -55,19 +55,22 @@ struct PlanEnvelope: Decodable { var plan: Plan }
         #expect(DriftDetector.drift([d], observed: ["qs": converged(d)]).isEmpty)
     }
 
+    /// The default outputs with an end of life.
+    static let withEndOfLife = """
+            outputs:
+              image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/qs}
+              gallery:
+                resourceGroup: rg
+                gallery: g
+                imageDefinition: def
+                version: 1.0.0
+                targetRegions: [eastus, {name: westus2, replicas: 2}]
+                endOfLifeDate: 2030-01-01
+        """
+
     @Test func eachFieldIsReported() throws {
         let d = try desiredBuild(
-            outputs: """
-                    outputs:
-                      image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/qs}
-                      gallery:
-                        resourceGroup: rg
-                        gallery: g
-                        imageDefinition: def
-                        version: 1.0.0
-                        targetRegions: [eastus, {name: westus2, replicas: 2}]
-                        endOfLifeDate: 2030-01-01
-                """)
+            outputs: Self.withEndOfLife)
         var o = converged(d)
         o.image = nil
         o.galleryVersion?.regions = [
@@ -88,6 +91,23 @@ struct PlanEnvelope: Decodable { var plan: Plan }
         #expect(
             DriftDetector.drift([d], observed: ["qs": deleted]).map(\.description) == [
                 "qs: gallery.version: expected 1.0.0, found deleted or never published"
+            ])
+    }
+
+    /// Azure answers a date-time in its own spelling (`2030-01-01T00:00:00+00:00` for the
+    /// manifest's `2030-01-01`): the same instant is no drift; another instant is.
+    @Test func anEndOfLifeDateIsComparedAsAnInstant() throws {
+        let d = try desiredBuild(
+            outputs: Self.withEndOfLife)
+        var o = converged(d)
+        o.galleryVersion?.endOfLifeDate = AzureDateTime(parsing: "2030-01-01T00:00:00+00:00")
+        #expect(DriftDetector.drift([d], observed: ["qs": o]).isEmpty)
+        o.galleryVersion?.endOfLifeDate = AzureDateTime(parsing: "2030-01-01T01:00:00+01:00")
+        #expect(DriftDetector.drift([d], observed: ["qs": o]).isEmpty)
+        o.galleryVersion?.endOfLifeDate = AzureDateTime(parsing: "2030-01-02T00:00:00Z")
+        #expect(
+            DriftDetector.drift([d], observed: ["qs": o]).map(\.description) == [
+                "qs: gallery.endOfLifeDate: expected 2030-01-01T00:00:00Z, found 2030-01-02T00:00:00Z"
             ])
     }
 }

@@ -151,15 +151,29 @@ public final class ServedEmulator: @unchecked Sendable {
         self.stateDirectory = stateDirectory
         self.devices = devices
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        if let configJSON {
+        if let json = try Self.withExchangeLog(configJSON) {
             let file = stateDirectory.appendingPathComponent("config.json")
-            try Data(configJSON.utf8).write(to: file)
+            try Data(json.utf8).write(to: file)
             configFile = file
         } else {
             configFile = nil
         }
         scope.onExit(.services) { [self] in await stop() }
         try await start()
+    }
+
+    /// The configuration with `exchangeLog` set when `KILN_EXCHANGE_LOG_DIR` names a
+    /// directory: every ARM exchange of the emulator goes to a file there, which `make test`
+    /// checks against Azure's specifications once the suite has run (Tests/AzureSpecs).
+    static func withExchangeLog(_ configJSON: String?) throws -> String? {
+        guard let directory = ProcessInfo.processInfo.environment["KILN_EXCHANGE_LOG_DIR"], !directory.isEmpty else {
+            return configJSON
+        }
+        var object =
+            try configJSON.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            ?? [:]
+        object?["exchangeLog"] = "\(directory)/exchanges-\(UUID().uuidString.lowercased()).jsonl"
+        return String(decoding: try JSONSerialization.data(withJSONObject: object ?? [:]), as: UTF8.self)
     }
 
     public var endpointsFile: String { stateDirectory.appendingPathComponent("endpoints.json").path }

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// Azure Compute Gallery: galleries, image definitions, and image versions whose replication
 /// to each target region advances with time.
@@ -169,6 +170,10 @@ extension Emulator {
         guard let def = resource(defKey) else { throw parentNotFound(parentName) }
         let body = try BodyReader.parse(request.body)
         if let existing = resource(key), existing.kind == .galleryImageVersion {
+            // `GalleryImageVersionUpdate` requires it (Azure's own update example sends `{}`).
+            if request.method == "PATCH", try body.object("properties", "storageProfile") == nil {
+                throw ARMError.missing("storageProfile")
+            }
             return try await updateVersion(
                 request, key: key, existing: existing, body: body, failOperation: failOperation)
         }
@@ -287,6 +292,10 @@ extension Emulator {
         if p.objectValue == nil { p = [:] }
         let replicaCount = p["replicaCount"]?.intValue ?? 1
         let sat = p["storageAccountType"]?.stringValue ?? "Standard_LRS"
+        // A date-time comes back as Azure spells it, whatever the client sent.
+        if let text = p["endOfLifeDate"]?.stringValue, let date = AzureDateTime(parsing: text) {
+            p["endOfLifeDate"] = .string(date.azureSpelling)
+        }
         var regions = p["targetRegions"]?.arrayValue ?? []
         if regions.isEmpty { regions = [["name": .string(location)]] }
         regions = regions.map { r in

@@ -37,6 +37,9 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var tls: Bool = true
     /// Serve an HTTP proxy port (CONNECT to Azure hosts, absolute-form IMDS); implies `tls`.
     public var proxy: Bool = true
+    /// A file every ARM exchange is appended to as a JSON line (request and answer bodies),
+    /// for checking them against Azure's specifications; nil: none.
+    public var exchangeLog: String?
 
     public init() {}
 
@@ -66,13 +69,14 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             try c.decodeIfPresent([String: [String]].self, forKey: .extraAPIVersions) ?? d.extraAPIVersions
         tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? d.tls
         proxy = try c.decodeIfPresent(Bool.self, forKey: .proxy) ?? d.proxy
+        exchangeLog = try c.decodeIfPresent(String.self, forKey: .exchangeLog)
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the emulator configuration")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
         case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
-        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy
+        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy, exchangeLog
     }
 
     /// Reads a JSON configuration file; errors name the file and the offending key.

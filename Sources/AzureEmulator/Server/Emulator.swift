@@ -137,6 +137,7 @@ actor Emulator {
                 sequence: seq, time: started, method: request.method, host: request.host, path: request.path,
                 apiVersion: request.apiVersion, status: response.drop ? 0 : response.status,
                 durationMs: Int(Date().timeIntervalSince(started) * 1000), viaProxy: request.viaProxy))
+        if let path = config.exchangeLog { ExchangeLog(path: path).append(request, response) }
         if dirty { persist() }
         return response
     }

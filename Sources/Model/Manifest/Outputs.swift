@@ -29,11 +29,11 @@ public struct GalleryOutput: Sendable, Hashable, Codable {
     public var targetRegions: [TargetRegion]
     public var excludeFromLatest: Bool
     /// `YYYY-MM-DD` or an RFC 3339 time.
-    public var endOfLifeDate: String?
+    public var endOfLifeDate: AzureDateTime?
 
     public init(
         subscription: String? = nil, resourceGroup: String, gallery: String, imageDefinition: String, version: String,
-        targetRegions: [TargetRegion] = [], excludeFromLatest: Bool = false, endOfLifeDate: String? = nil
+        targetRegions: [TargetRegion] = [], excludeFromLatest: Bool = false, endOfLifeDate: AzureDateTime? = nil
     ) {
         self.subscription = subscription
         self.resourceGroup = resourceGroup

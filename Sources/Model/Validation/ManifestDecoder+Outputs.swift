@@ -101,11 +101,11 @@ extension ManifestDecoder {
             ctx.warning(old.node, "exludeFromLatest is misspelt (Packer's old key)", fix: "write excludeFromLatest")
             exclude = exclude || old.value
         }
-        var eol: String?
+        var eol: AzureDateTime?
         if let e = r.string("endOfLifeDate") {
-            if let date = Self.parseDate(e.value) {
-                eol = e.value
-                if date < Date() {
+            if let date = AzureDateTime(parsing: e.value) {
+                eol = date
+                if date.date < Date() {
                     ctx.warning(
                         e.node, "\(r.child("endOfLifeDate")) \(e.value) is in the past",
                         fix: "use a future date, or remove it")
@@ -131,18 +131,6 @@ extension ManifestDecoder {
                 !p.isEmpty && p.count <= 10 && p.allSatisfy { $0.isASCII && $0.isNumber }
                     && (Int(p) ?? .max) <= Int(Int32.max)
             }
-    }
-
-    static func parseDate(_ text: String) -> Date? {
-        let day = DateFormatter()
-        day.locale = Locale(identifier: "en_US_POSIX")
-        day.timeZone = TimeZone(identifier: "UTC")
-        day.dateFormat = "yyyy-MM-dd"
-        if text.count == 10, let d = day.date(from: text) { return d }
-        let iso = ISO8601DateFormatter()
-        if let d = iso.date(from: text) { return d }
-        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return iso.date(from: text)
     }
 
     func regionName(_ text: Located<String>, path: String) -> String? {

@@ -72,8 +72,11 @@ public enum DriftDetector {
                     g.id, "gallery.excludeFromLatest", "\(g.excludeFromLatest)", "\(v.excludeFromLatest)", inPlace: true
                 )
             }
-            if (v.endOfLifeDate ?? "") != (g.endOfLifeDate ?? "") {
-                add(g.id, "gallery.endOfLifeDate", g.endOfLifeDate ?? "none", v.endOfLifeDate ?? "none", inPlace: true)
+            if v.endOfLifeDate != g.endOfLifeDate {
+                add(
+                    g.id, "gallery.endOfLifeDate", g.endOfLifeDate?.rfc3339 ?? "none",
+                    v.endOfLifeDate?.rfc3339 ?? "none",
+                    inPlace: true)
             }
         }
         return out

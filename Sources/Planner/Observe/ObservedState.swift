@@ -118,10 +118,10 @@ public struct ObservedGalleryVersion: Sendable, Hashable, Codable {
     public var digest: String?
     public var regions: [Region]
     public var excludeFromLatest: Bool
-    public var endOfLifeDate: String?
+    public var endOfLifeDate: AzureDateTime?
     public init(
         resource: ObservedResource, digest: String?, regions: [Region], excludeFromLatest: Bool = false,
-        endOfLifeDate: String? = nil
+        endOfLifeDate: AzureDateTime? = nil
     ) {
         self.resource = resource
         self.digest = digest

@@ -197,7 +197,7 @@ public struct Observer: Sendable {
                     provisioningState: v.provisioningState.azureText ?? "Succeeded"),
                 digest: v.tags?[.digest], regions: regions,
                 excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
-                endOfLifeDate: v.publishingProfile?.endOfLifeDate)
+                endOfLifeDate: v.publishingProfile?.endOfLifeDate.flatMap(AzureDateTime.init(parsing:)))
         }
         o.journal = view
         for r in listed {

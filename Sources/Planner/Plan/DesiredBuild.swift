@@ -110,13 +110,14 @@ public struct DesiredGalleryVersion: Sendable, Hashable {
     public var version: String
     public var targetRegions: [TargetRegion]
     public var excludeFromLatest: Bool
-    public var endOfLifeDate: String?
+    public var endOfLifeDate: AzureDateTime?
 
     /// The target regions' names, normalised (`RegionName.normalized`).
     public var regionNames: [String] { targetRegions.map { RegionName.normalized($0.name) } }
 
     public init(
-        id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool, endOfLifeDate: String?
+        id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool,
+        endOfLifeDate: AzureDateTime?
     ) {
         self.id = id
         self.version = version

@@ -364,8 +364,9 @@ struct BuildPlanner {
         if g.excludeFromLatest != v.excludeFromLatest {
             out.append("excludeFromLatest \(v.excludeFromLatest) → \(g.excludeFromLatest)")
         }
-        if (g.endOfLifeDate ?? "") != (v.endOfLifeDate ?? "") {
-            out.append("endOfLifeDate \(v.endOfLifeDate ?? "none") → \(g.endOfLifeDate ?? "none")")
+        if g.endOfLifeDate != v.endOfLifeDate {
+            out.append(
+                "endOfLifeDate \(v.endOfLifeDate?.rfc3339 ?? "none") → \(g.endOfLifeDate?.rfc3339 ?? "none")")
         }
         return out
     }

@@ -100,7 +100,7 @@ import Testing
         #expect(try bytes(version.armBody) == bytes(versionBefore))
         #expect(
             try bytes(PublishingProfilePatch(profile: profile.armBody))
-                == #"{"properties":{"publishingProfile":{"endOfLifeDate":null,"excludeFromLatest":false,"targetRegions":[{"name":"eastus","regionalReplicaCount":2,"storageAccountType":"Standard_ZRS"}]}}}"#
+                == #"{"properties":{"publishingProfile":{"endOfLifeDate":null,"excludeFromLatest":false,"targetRegions":[{"name":"eastus","regionalReplicaCount":2,"storageAccountType":"Standard_ZRS"}]},"storageProfile":{}}}"#
         )
     }
 
@@ -183,7 +183,7 @@ import Testing
         let patch = try #require(await transport.requests(.patch, containing: "/versions/1.0.0").first)
         #expect(
             String(decoding: patch.body ?? Data(), as: UTF8.self)
-                == #"{"properties":{"publishingProfile":{"endOfLifeDate":null}}}"#)
+                == #"{"properties":{"publishingProfile":{"endOfLifeDate":null},"storageProfile":{}}}"#)
         #expect(compute.resourceURL(versionID) == compute.arm.url(for: versionID))
     }
 }

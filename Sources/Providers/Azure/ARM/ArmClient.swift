@@ -100,7 +100,7 @@ public struct ArmClient: Sendable {
             headers.set("Accept", "application/json")
             headers.set("x-ms-client-request-id", UUID().uuidString.lowercased())
             headers.set("x-ms-correlation-request-id", correlationID)
-            headers.set("User-Agent", "kiln")
+            headers.set("User-Agent", KilnVersion.userAgent)
             if body != nil { headers.set("Content-Type", "application/json") }
             let request = AzureHTTPRequest(
                 method: method, url: url, headers: headers, body: body, timeout: requestTimeout)

@@ -170,13 +170,17 @@ extension AzureConnection {
 
 /// The PATCH body of a publishing-profile update: the profile, with `endOfLifeDate: null`
 /// when it sets none, so that a date added behind Kiln's back is removed (an ARM PATCH is a
-/// JSON merge patch: an absent field is left alone).
+/// JSON merge patch: an absent field is left alone), and `storageProfile: {}`, which
+/// `GalleryImageVersionUpdate` requires (azure-rest-api-specs GalleryRP 2024-03-03; Azure's
+/// own `GalleryImageVersion_Update` example sends it empty).
 struct PublishingProfilePatch: Encodable {
     let profile: ArmGalleryImageVersion.PublishingProfile
 
     private enum Keys: String, CodingKey {
-        case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate
+        case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate, storageProfile
     }
+
+    private struct Empty: Encodable {}
 
     func encode(to encoder: any Encoder) throws {
         var root = encoder.container(keyedBy: Keys.self)
@@ -186,6 +190,7 @@ struct PublishingProfilePatch: Encodable {
         try p.encodeIfPresent(profile.excludeFromLatest, forKey: .excludeFromLatest)
         // Optional's encoding writes null for nil.
         try p.encode(profile.endOfLifeDate, forKey: .endOfLifeDate)
+        try properties.encode(Empty(), forKey: .storageProfile)
     }
 }
 

@@ -46,5 +46,5 @@ func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
             : g.targetRegions.map {
                 .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue)
             },
-        excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate)
+        excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate?.rfc3339)
 }

@@ -223,9 +223,16 @@ public struct ArmGalleryImageVersionUpdate: Codable, Sendable, Hashable {
     /// The `Properties` part of the wire shape; fields Azure may omit are optional.
     public struct Properties: Codable, Sendable, Hashable {
         public var publishingProfile: ArmGalleryImageVersion.PublishingProfile?
+        /// Required by `GalleryImageVersionUpdate` even when nothing in it changes: sent as
+        /// `{}`, as Azure's own update example does (GalleryRP 2024-03-03).
+        public var storageProfile = Unchanged()
         public init(publishingProfile: ArmGalleryImageVersion.PublishingProfile?) {
             self.publishingProfile = publishingProfile
         }
+    }
+    /// An empty object: a part of the resource the update leaves as it is.
+    public struct Unchanged: Codable, Sendable, Hashable {
+        public init() {}
     }
     public var properties: Properties?
     public var tags: [String: String]?
