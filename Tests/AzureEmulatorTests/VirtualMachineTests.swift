@@ -284,4 +284,26 @@ struct VirtualMachineTests {
             #expect(disk.at("managedDisk", "id")?.stringValue == h.diskID("seen"))
         }
     }
+
+    /// `osProfile.adminPassword` and `customData` are write-only (`x-ms-secret`): Azure
+    /// never answers them, and neither does the emulator (found by replaying Azure's own
+    /// VirtualMachine_Create examples against it).
+    @Test func aVMsSecretsAreNeverAnswered() async throws {
+        try await withEmulator { h in
+            let vm = "\(h.compute)/virtualMachines/with-secret?api-version=2024-07-01"
+            let osProfile: JSON = [
+                "computerName": "with-secret", "adminUsername": "azureuser", "adminPassword": "Not-4-Logs!",
+                "customData": "c2VjcmV0"
+            ]
+            let created = try await h.send(
+                "PUT", vm, json: ["location": "westus", "properties": ["osProfile": osProfile]])
+            #expect(created.status == 201)
+            let read = try await h.send("GET", vm)
+            for answer in [created, read] {
+                let text = String(decoding: answer.body, as: UTF8.self)
+                #expect(!text.contains("Not-4-Logs!") && !text.contains("c2VjcmV0"), "\(text)")
+                #expect(answer.json?.at("properties", "osProfile", "adminUsername")?.stringValue == "azureuser")
+            }
+        }
+    }
 }

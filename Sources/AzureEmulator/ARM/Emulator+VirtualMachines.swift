@@ -178,6 +178,10 @@ extension Emulator {
         vm.set(["properties", "storageProfile", "dataDisks"], [])
         vm.set(["properties", "provisioningState"], "Creating")
         vm.set(["properties", "timeCreated"], .string(Timestamp.string(Date())))
+        // Write-only secrets (`x-ms-secret` in the spec) are never kept nor answered, as on Azure.
+        if vm.at("properties", "osProfile") != nil {
+            for secret in ["adminPassword", "customData"] { vm.set(["properties", "osProfile", secret], nil) }
+        }
         state.vmETags[key] = 1
         vm["etag"] = .string(etag(key))
         state.resources[key] = StoredResource(kind: .virtualMachine, body: vm)
