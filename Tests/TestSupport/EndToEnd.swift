@@ -143,7 +143,7 @@ public final class ServedEmulator: @unchecked Sendable {
     public let devices: String
     public private(set) var process: ChildProcess?
     public private(set) var endpoints: [String: Any] = [:]
-    private let configFile: URL?
+    private let configFile: URL
 
     /// `configJSON`: an emulator configuration (docs/emulator.md), e.g. a latency model.
     public init(stateDirectory: URL, configJSON: String? = nil, devices: String = "loop") async throws {
@@ -151,29 +151,26 @@ public final class ServedEmulator: @unchecked Sendable {
         self.stateDirectory = stateDirectory
         self.devices = devices
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        if let json = try Self.withExchangeLog(configJSON) {
-            let file = stateDirectory.appendingPathComponent("config.json")
-            try Data(json.utf8).write(to: file)
-            configFile = file
-        } else {
-            configFile = nil
-        }
+        let file = stateDirectory.appendingPathComponent("config.json")
+        try Data(try Self.testConfiguration(configJSON).utf8).write(to: file)
+        configFile = file
         scope.onExit(.services) { [self] in await stop() }
         try await start()
     }
 
-    /// The configuration with `exchangeLog` set when `KILN_EXCHANGE_LOG_DIR` names a
-    /// directory: every ARM exchange of the emulator goes to a file there, which `make test`
-    /// checks against Azure's specifications once the suite has run (Tests/AzureSpecs).
-    static func withExchangeLog(_ configJSON: String?) throws -> String? {
-        guard let directory = ProcessInfo.processInfo.environment["KILN_EXCHANGE_LOG_DIR"], !directory.isEmpty else {
-            return configJSON
-        }
+    /// The configuration the tests serve with: lists of 2 items a page unless the test says
+    /// otherwise (so Kiln's paging always runs), and `exchangeLog` set when
+    /// `KILN_EXCHANGE_LOG_DIR` names a directory: every ARM exchange of the emulator goes to
+    /// a file there, which `make test` checks against Azure's specifications once the suite
+    /// has run (Tests/AzureSpecs).
+    static func testConfiguration(_ configJSON: String?) throws -> String {
         var object =
-            try configJSON.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            ?? [:]
-        object?["exchangeLog"] = "\(directory)/exchanges-\(UUID().uuidString.lowercased()).jsonl"
-        return String(decoding: try JSONSerialization.data(withJSONObject: object ?? [:]), as: UTF8.self)
+            try configJSON.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] } ?? [:]
+        if object["pageSize"] == nil { object["pageSize"] = 2 }
+        if let directory = ProcessInfo.processInfo.environment["KILN_EXCHANGE_LOG_DIR"], !directory.isEmpty {
+            object["exchangeLog"] = "\(directory)/exchanges-\(UUID().uuidString.lowercased()).jsonl"
+        }
+        return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
 
     public var endpointsFile: String { stateDirectory.appendingPathComponent("endpoints.json").path }
@@ -185,7 +182,7 @@ public final class ServedEmulator: @unchecked Sendable {
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let arguments =
             ["emulator", "serve", "--state-dir", stateDirectory.path, "--devices", devices, "--no-tls"]
-            + (configFile.map { ["--config", $0.path] } ?? [])
+            + ["--config", configFile.path]
         let p = try ChildProcess.spawn(KilnBinary.url, arguments, output: .file(logFile), error: .file(logFile))
         process = p
         let endpointsFile = endpointsFile

@@ -82,7 +82,7 @@ extension Emulator {
             if tail.count == 1, request.method == "GET", let kind = Self.listKind(tail[0]) {
                 try apiVersions.check(
                     request, family: Self.family(kind), typeName: tailSeg[0], location: config.location)
-                return listKind(kind, resourceGroup: nil, parent: nil, request)
+                return try listKind(kind, resourceGroup: nil, parent: nil, request)
             }
             throw invalidType(tailSeg.first ?? "", request)
         default:
@@ -291,12 +291,12 @@ extension Emulator {
 
     func listOnly(_ kind: ResourceKind, _ rg: String, _ request: EmulatorRequest) throws(ARMError) -> EmulatorResponse {
         guard request.method == "GET" else { throw methodNotAllowed(request) }
-        return listKind(kind, resourceGroup: rg, parent: nil, request)
+        return try listKind(kind, resourceGroup: rg, parent: nil, request)
     }
 
     /// `{"value":[...]}` of one kind, in a resource group (or the subscription), optionally under a parent.
     func listKind(_ kind: ResourceKind, resourceGroup: String?, parent: String?, _ request: EmulatorRequest)
-        -> EmulatorResponse
+        throws(ARMError) -> EmulatorResponse
     {
         let rgPrefix = resourceGroup.map { "/subscriptions/\(config.subscription)/resourcegroups/\($0)/".lowercased() }
         let items = state.resources.filter { key, r in
@@ -305,7 +305,7 @@ extension Emulator {
             if let parent, !key.hasPrefix(parent.lowercased() + "/") { return false }
             return true
         }.sorted { $0.key < $1.key }.map { publicBody($0.value, request) }
-        return .json(200, ["value": .array(items)])
+        return try page(items, request)
     }
 
     /// The body a client sees: with `$expand=ReplicationStatus` the live replication state.
@@ -430,7 +430,7 @@ extension Emulator {
             items.append(item)
         }
         if let top = request.query["$top"].flatMap(Int.init), top >= 0 { items = Array(items.prefix(top)) }
-        return .json(200, ["value": .array(items)])
+        return try page(items, request)
     }
 
     // MARK: Locations (operation status, platform images)

@@ -38,7 +38,7 @@ extension Emulator {
         if p.count == 3 {
             guard request.method == "GET" else { throw methodNotAllowed(request) }
             guard resource(galleryKey) != nil else { throw parentNotFound(s[1]) }
-            return listKind(.galleryImage, resourceGroup: rg, parent: galleryKey, request)
+            return try listKind(.galleryImage, resourceGroup: rg, parent: galleryKey, request)
         }
         let defID = "\(galleryID)/images/\(s[3])"
         let defKey = Self.normalizeID(defID)
@@ -51,7 +51,7 @@ extension Emulator {
         if p.count == 5 {
             guard request.method == "GET" else { throw methodNotAllowed(request) }
             guard resource(defKey) != nil else { throw parentNotFound("\(s[1])/\(s[3])") }
-            return listKind(.galleryImageVersion, resourceGroup: rg, parent: defKey, request)
+            return try listKind(.galleryImageVersion, resourceGroup: rg, parent: defKey, request)
         }
         if p.count == 6 {
             return try await galleryVersion(

@@ -37,6 +37,8 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var tls: Bool = true
     /// Serve an HTTP proxy port (CONNECT to Azure hosts, absolute-form IMDS); implies `tls`.
     public var proxy: Bool = true
+    /// Items per page of every list (`nextLink` leads to the next); ARM's own sizes vary.
+    public var pageSize: Int = 100
     /// A file every ARM exchange is appended to as a JSON line (request and answer bodies),
     /// for checking them against Azure's specifications; nil: none.
     public var exchangeLog: String?
@@ -70,13 +72,17 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? d.tls
         proxy = try c.decodeIfPresent(Bool.self, forKey: .proxy) ?? d.proxy
         exchangeLog = try c.decodeIfPresent(String.self, forKey: .exchangeLog)
+        pageSize = try c.decodeIfPresent(Int.self, forKey: .pageSize) ?? d.pageSize
+        guard pageSize >= 1 else {
+            throw ConfigurationError(message: "pageSize must be at least 1 (got \(pageSize))")
+        }
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the emulator configuration")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
         case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
-        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy, exchangeLog
+        case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy, exchangeLog, pageSize
     }
 
     /// Reads a JSON configuration file; errors name the file and the offending key.
