@@ -108,7 +108,7 @@ struct GalleryAndImageTests {
                 json: [
                     "location": "westus",
                     "properties": [
-                        "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
+                        "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V1",
                         "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
                     ]
                 ])
@@ -339,6 +339,37 @@ struct GalleryAndImageTests {
             #expect(t1?["tags"]?["kiln"]?.stringValue == "yes")
             let bad = try await h.send("GET", "\(base)?%24filter=weird&api-version=2021-04-01")
             #expect(bad.status == 400)
+        }
+    }
+
+    /// Azure refuses a version whose OS source has another Hyper-V generation than its
+    /// definition (409), where the emulator used to make it (issue 14).
+    @Test func aVersionFromASourceOfAnotherGenerationIsRefused() async throws {
+        try await withEmulator { h in
+            try await h.createDisk("gen1")  // no hyperVGeneration: V1
+            let gallery = "\(h.compute)/galleries/gen/images/v2def"
+            _ = try await h.waitForOperation(
+                try await h.send(
+                    "PUT", "\(h.compute)/galleries/gen?api-version=2024-03-03", json: ["location": "westus"]))
+            _ = try await h.waitForOperation(
+                try await h.send(
+                    "PUT", "\(gallery)?api-version=2024-03-03",
+                    json: [
+                        "location": "westus",
+                        "properties": [
+                            "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
+                            "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
+                        ]
+                    ]))
+            let refused = try await h.send(
+                "PUT", "\(gallery)/versions/1.0.0?api-version=2024-03-03",
+                json: [
+                    "location": "westus",
+                    "properties": ["storageProfile": ["osDiskImage": ["source": ["id": .string(h.diskID("gen1"))]]]]
+                ])
+            #expect(refused.status == 409)
+            #expect(
+                refused.json?.at("error", "message")?.stringValue?.contains("different Hypervisor generation") == true)
         }
     }
 }

@@ -65,13 +65,7 @@ extension Emulator {
             guard rest.count >= 2 else { break }
             if rest.count == 2 {
                 try apiVersions.check(request, family: .resources, typeName: "providers", location: config.location)
-                return .json(
-                    200,
-                    [
-                        "id": .string("/subscriptions/\(config.subscription)/providers/\(restSeg[1])"),
-                        "namespace": .string(restSeg[1]), "registrationState": "Registered",
-                        "registrationPolicy": "RegistrationRequired"
-                    ])
+                return .json(200, providerBody(restSeg[1]))
             }
             guard rest[1] == "microsoft.compute" else { break }
             let tail = Array(rest.dropFirst(2))
@@ -376,6 +370,7 @@ extension Emulator {
         var tagValue: String?
         var typeFilter: String?
         var nameFilter: String?
+        var groupFilter = resourceGroup
         if let filter = request.query["$filter"], !filter.isEmpty {
             for clause in filter.components(separatedBy: " and ") {
                 let parts = clause.trimmingCharacters(in: .whitespaces).components(separatedBy: " eq ")
@@ -395,6 +390,8 @@ extension Emulator {
                 case "tagvalue": tagValue = value
                 case "resourcetype": typeFilter = value.lowercased()
                 case "name": nameFilter = value.lowercased()
+                // `az resource list -g G` sends it on the subscription's list; ARM accepts it.
+                case "resourcegroup": groupFilter = value
                 default:
                     throw ARMError(
                         400, "InvalidFilterInQueryString",
@@ -405,7 +402,7 @@ extension Emulator {
         if tagValue != nil && tagName == nil {
             throw ARMError(400, "InvalidFilterInQueryString", "tagValue requires tagName in the $filter.")
         }
-        let rgPrefix = resourceGroup.map { "/subscriptions/\(config.subscription)/resourcegroups/\($0)/".lowercased() }
+        let rgPrefix = groupFilter.map { "/subscriptions/\(config.subscription)/resourcegroups/\($0)/".lowercased() }
         var items: [JSON] = []
         for (key, r) in state.resources.sorted(by: { $0.key < $1.key }) {
             if let rgPrefix, !key.hasPrefix(rgPrefix) { continue }
@@ -454,5 +451,31 @@ extension Emulator {
             return try platformImages(request, location: tailSeg[1], rest, restSeg)
         }
         throw ARMError(404, "NotFound", "No route for \(request.method) \(request.path).")
+    }
+
+    /// `GET /subscriptions/{s}/providers/{namespace}`: registered, with the resource types the
+    /// emulator serves and the api-versions it accepts for each (`az resource show --ids`
+    /// picks its api-version from them; the Resources spec's `Provider`/`ProviderResourceType`).
+    func providerBody(_ namespace: String) -> JSON {
+        var body: JSON = [
+            "id": .string("/subscriptions/\(config.subscription)/providers/\(namespace)"),
+            "namespace": .string(namespace), "registrationState": "Registered",
+            "registrationPolicy": "RegistrationRequired"
+        ]
+        guard namespace.lowercased() == "microsoft.compute" else { return body }
+        let families: [(String, APIVersionFamily)] = [
+            ("disks", .disks), ("snapshots", .disks), ("images", .compute), ("virtualMachines", .compute),
+            ("locations/publishers/artifacttypes/offers/skus/versions", .compute), ("galleries", .galleries),
+            ("galleries/images", .galleries), ("galleries/images/versions", .galleries)
+        ]
+        body["resourceTypes"] = .array(
+            families.map { type, family in
+                [
+                    "resourceType": .string(type), "locations": [.string(config.location)],
+                    // Newest first, as ARM lists them.
+                    "apiVersions": .array(apiVersions.accepted(family).sorted(by: >).map { .string($0) })
+                ]
+            })
+        return body
     }
 }

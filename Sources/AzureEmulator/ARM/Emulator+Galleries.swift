@@ -225,12 +225,13 @@ extension Emulator {
             copies.removeAll { $0.dst == "\(key)/datadisk/\(lun)" }
             copies.append(("\(key)/datadisk/\(lun)", srcKey))
         }
-        guard copies.contains(where: { $0.dst == "\(key)/osdisk" }) else {
+        guard let osSource = copies.first(where: { $0.dst == "\(key)/osdisk" })?.src else {
             throw ARMError(
                 400, "InvalidParameter",
                 "The gallery image version needs an OS disk source: storageProfile.source.id or storageProfile.osDiskImage.source.id.",
                 target: "storageProfile")
         }
+        try requireSameGeneration(definition: def, osSource: osSource)
         var props = body.value(["properties"]) ?? [:]
         let publishing = publishingProfile(props["publishingProfile"], location: location)
         props["publishingProfile"] = publishing
@@ -360,5 +361,26 @@ extension Emulator {
         let response = EmulatorResponse.json(200, r.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
+    }
+
+    /// Azure refuses a version whose OS source has another Hyper-V generation than its image
+    /// definition (409, "different Hypervisor generation"); an unset generation is V1 on both.
+    func requireSameGeneration(definition: StoredResource, osSource blob: String) throws(ARMError) {
+        let wanted = definition.body.at("properties", "hyperVGeneration")?.stringValue?.uppercased() ?? "V1"
+        // The blob key is the source resource's key, or (a version's disk) below it.
+        guard let (_, source) = state.resources.first(where: { blob == $0.key || blob.hasPrefix($0.key + "/") })
+        else { return }
+        var found = source.body.at("properties", "hyperVGeneration")?.stringValue
+        let parentKey = Self.normalizeID(source.id).components(separatedBy: "/").dropLast(2).joined(separator: "/")
+        if source.kind == .galleryImageVersion, let parent = resource(parentKey) {
+            found = parent.body.at("properties", "hyperVGeneration")?.stringValue
+        }
+        let have = found?.uppercased() ?? "V1"
+        guard have == wanted else {
+            throw ARMError(
+                409, "OperationNotAllowed",
+                "Cannot create Gallery Image Version from a source with a different Hypervisor generation than the Gallery Image: the Gallery Image is \(wanted), the source is \(have).",
+                target: "storageProfile")
+        }
     }
 }

@@ -366,8 +366,13 @@ private func applyWorkflow(
         }
         #expect(world.executor.recorder.log.isEmpty)
 
+        // A fixture of its own: beside the other suites, the second run once found the first
+        // run's mount-path lock still held (never alone; a child another test spawns shares
+        // the lock's file description until it execs, the likely cause).
+        let g = try WorkflowFixture()
+        defer { g.dir.remove() }
         let prompt = ScriptedPrompt(answer: false)
-        let empty = try await destroyWorkflow(f, f.world(), prompt: prompt).run()
+        let empty = try await destroyWorkflow(g, g.world(), prompt: prompt).run()
         guard case .ran(let summary) = empty else {
             Issue.record("\(empty)")
             return
