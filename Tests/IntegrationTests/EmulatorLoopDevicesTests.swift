@@ -38,6 +38,9 @@ struct EmulatorLoopDevices {
             let arm = emulator.connection.arm
             let lock = InProcessLUNLock()
             let id = try await emulator.platformDisk("os")
+            // As large as the image says (the catalog's 30 GB), though the file standing in
+            // for the image is smaller: the disk's file grows sparse.
+            #expect(try await arm.getDisk(id)?.properties?.diskSizeGB == 30)
             let lun = try await arm.attachDataDisk(
                 id, to: emulator.vm, maxDataDisks: 4, lock: lock, timeout: .seconds(60))
             #expect(FileManager.default.fileExists(atPath: link(emulator, "lun\(lun)-part1")))

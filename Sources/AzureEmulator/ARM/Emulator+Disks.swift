@@ -185,7 +185,12 @@ extension Emulator {
             switch source {
             case .empty(let size): try await backend.createEmpty(id: key, sizeGB: size)
             case .blob(let src, _, _): try await captureBlob(from: src, to: key, sizeGB: requestedSize, into: id)
-            case .platform(let img): try await backend.createFromPlatformImage(img.key, to: key, sizeGB: requestedSize)
+            // The disk is as large as the image says (the catalog's size; Azure's 30 GB
+            // Ubuntu images), grown further when asked, whatever the size of the file that
+            // stands in for the image here.
+            case .platform(let img):
+                try await backend.createFromPlatformImage(
+                    img.key, to: key, sizeGB: max(requestedSize ?? 0, img.sizeGB))
             }
         } catch {
             state.resources[key] = nil
