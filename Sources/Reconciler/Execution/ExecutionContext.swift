@@ -87,13 +87,9 @@ public struct ExecutionContext: Sendable {
     public func sleep(for duration: Duration) async throws {
         try checkInterruption()
         let clock = self.clock
-        let interrupts = self.interrupts
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await clock.sleep(for: duration) }
-            group.addTask { await interrupts.waitUntilInterrupted() }
-            // The first to end decides; a cancelled sleep rethrows here.
-            try await group.next()
-            group.cancelAll()
+        let actionID = action.id
+        try await interrupts.unlessInterrupted(throwing: { ActionInterrupted(action: actionID) }) {
+            try await clock.sleep(for: duration)
         }
         try checkInterruption()
     }

@@ -77,6 +77,27 @@ public final class InterruptController: Sendable {
         _ = state.withLock { $0.handlers.removeValue(forKey: token) }
     }
 
+    /// Runs `body` until it ends, or until the run is interrupted: then `body` is cancelled
+    /// and `interrupted()` is thrown (`CancellationError` when the calling task was cancelled
+    /// instead). The one way a wait gives way to Ctrl-C: an Azure operation (`ActionInterrupted`),
+    /// a poll's pause, planning and the approval prompt (`WorkflowInterrupted`).
+    public func unlessInterrupted<T: Sendable>(
+        throwing interrupted: @escaping @Sendable () -> any Error,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                await self.waitUntilInterrupted()
+                try Task.checkCancellation()
+                throw interrupted()
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
     /// Returns once the run is interrupted (at any level), or when the calling task is
     /// cancelled.
     public func waitUntilInterrupted() async {

@@ -75,16 +75,7 @@ func interruptible<T: Sendable>(
 ) async throws -> T {
     // Interrupted already: do not start.
     guard interrupts.level == .none else { throw WorkflowInterrupted(phase: phase) }
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            await interrupts.waitUntilInterrupted()
-            return nil
-        }
-        defer { group.cancelAll() }
-        if let first = try await group.next(), let value = first { return value }
-        throw WorkflowInterrupted(phase: phase)
-    }
+    return try await interrupts.unlessInterrupted(throwing: { WorkflowInterrupted(phase: phase) }, body)
 }
 
 /// An interrupt (Ctrl-C, SIGTERM) arrived before anything was changed.

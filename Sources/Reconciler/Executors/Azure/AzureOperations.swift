@@ -99,20 +99,9 @@ struct AzureOperations {
         progress: (@Sendable (Double) -> Void)? = nil
     ) async throws {
         try context.checkInterruption()
-        let interrupts = context.interrupts
         let actionID = context.action.id
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await operation.waitUntilDone(timeout: timeout, progress: progress)
-            }
-            group.addTask {
-                await interrupts.waitUntilInterrupted()
-                try Task.checkCancellation()
-                throw ActionInterrupted(action: actionID)
-            }
-            defer { group.cancelAll() }
-            if try await group.next() != nil { return }
-            throw CancellationError()
+        try await context.interrupts.unlessInterrupted(throwing: { ActionInterrupted(action: actionID) }) {
+            try await operation.waitUntilDone(timeout: timeout, progress: progress)
         }
     }
 }
