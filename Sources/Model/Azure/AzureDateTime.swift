@@ -54,19 +54,6 @@ public struct AzureDateTime: Sendable, Hashable, Comparable, CustomStringConvert
     public static func < (a: AzureDateTime, b: AzureDateTime) -> Bool { a.date < b.date }
 }
 
-extension AzureDateTime: Codable {
-    /// Encoded as its RFC 3339 string; decoded from any spelling `init(parsing:)` takes.
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let value = AzureDateTime(parsing: text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a date or an RFC 3339 time"))
-        }
-        self = value
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rfc3339)
-    }
+extension AzureDateTime: TextCodable {
+    public static let textCodingName = "a date or an RFC 3339 time"
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A whole number of seconds, written in manifests as `90s`, `15m`, `2h` or `1h30m`.
-public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct Seconds: Sendable, Hashable, Comparable, TextCodable {
     public var value: Int
     public init(_ value: Int) { self.value = value }
 
@@ -50,17 +50,5 @@ public struct Seconds: Sendable, Hashable, Comparable, Codable, CustomStringConv
         value = total
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let s = Seconds(parsing: text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not a duration: \(text)"))
-        }
-        self = s
-    }
+    public static let textCodingName = "a duration"
 }

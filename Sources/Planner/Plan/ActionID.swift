@@ -240,7 +240,7 @@ public enum ActionStep: Sendable, Hashable {
 
 /// A stable name for an action: `build/kind[target]`, e.g. `web/provision[setup]`,
 /// `web/attach[lun1]`, `web/replicate[westus2]`. Journals key their entries by it.
-public struct ActionID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct ActionID: Sendable, Hashable, Comparable, TextCodable {
     public var build: String
     public var step: ActionStep
 
@@ -278,17 +278,5 @@ public struct ActionID: Sendable, Hashable, Comparable, Codable, CustomStringCon
         self.init(build: build, step: step)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let id = ActionID(parsing: text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not an action id: \(text)"))
-        }
-        self = id
-    }
+    public static let textCodingName = "an action id"
 }
