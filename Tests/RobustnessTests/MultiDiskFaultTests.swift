@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import TestSupport
 import Testing
 
@@ -84,19 +85,6 @@ struct MultiDiskFaultTests {
         }
     }
 
-    /// `*`-glob matching, as the emulator's fault rules do.
-    static func glob(_ pattern: String, matches text: String) -> Bool {
-        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count > 1 else { return pattern == text }
-        guard text.hasPrefix(parts[0]) else { return false }
-        var rest = text.dropFirst(parts[0].count)
-        for part in parts.dropFirst().dropLast() where !part.isEmpty {
-            guard let range = rest.range(of: part) else { return false }
-            rest = rest[range.upperBound...]
-        }
-        return rest.hasSuffix(parts.last!)
-    }
-
     static func run(_ c: Case, rig: CrashRig, checks: Checks) async -> CrashCaseResult {
         let caseStart = Date()
         var result = CrashCaseResult(label: "\(c.action) ends Failed")
@@ -119,7 +107,7 @@ struct MultiDiskFaultTests {
                 let failedPath = c.path.replacingOccurrences(of: "%B", with: build.name).lowercased()
                 result.createdTwice.removeAll { entry in
                     let path = entry.dropFirst("PUT ".count).prefix { $0 != " " }.lowercased()
-                    return entry.hasSuffix("×2") && Self.glob(failedPath, matches: path)
+                    return entry.hasSuffix("×2") && Glob.matches(pattern: failedPath, text: path)
                 }
             }
             if c.afterProvisioning {

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// A scripted fault: requests matching `method` and `path` are counted, and the ones numbered
 /// `skip + 1` … `skip + times` get the fault instead of their normal answer.
@@ -90,35 +91,5 @@ public struct FaultRule: Sendable, Codable, Equatable {
     static func isTokenPath(_ lower: String) -> Bool {
         lower.hasSuffix("/oauth2/token") || lower.hasSuffix("/oauth2/v2.0/token")
             || lower.hasPrefix("/metadata/identity/")
-    }
-}
-
-/// `*`-only glob matching.
-enum Glob {
-    static func matches(pattern: String, text: String) -> Bool {
-        let p = Array(pattern.utf8)
-        let t = Array(text.utf8)
-        var pi = 0
-        var ti = 0
-        var star = -1
-        var mark = 0
-        while ti < t.count {
-            if pi < p.count, p[pi] == UInt8(ascii: "*") {
-                star = pi
-                mark = ti
-                pi += 1
-            } else if pi < p.count, p[pi] == t[ti] {
-                pi += 1
-                ti += 1
-            } else if star >= 0 {
-                pi = star + 1
-                mark += 1
-                ti = mark
-            } else {
-                return false
-            }
-        }
-        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
-        return pi == p.count
     }
 }
