@@ -178,10 +178,7 @@ actor Emulator {
         if request.path.lowercased().hasPrefix("/_emulator") { return nil }
         for (i, f) in faults.enumerated()
         where f.matches(method: request.method, path: request.path, body: request.body) {
-            faultHits[i] += 1
-            markDirty()
-            let n = faultHits[i]
-            if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return f }
+            if countHit(of: i) { return f }
         }
         return nil
     }
@@ -191,12 +188,18 @@ actor Emulator {
     func hidesDevice(diskID: String) -> Bool {
         for (i, f) in faults.enumerated() where f.kind == "noDevice" {
             if let path = f.path, !Glob.matches(pattern: path.lowercased(), text: diskID.lowercased()) { continue }
-            faultHits[i] += 1
-            markDirty()
-            let n = faultHits[i]
-            if n > f.skip && (f.times == 0 || n <= f.skip + f.times) { return true }
+            if countHit(of: i) { return true }
         }
         return false
+    }
+
+    /// Counts one more match of rule `i` (kept through a restart) and says whether this one
+    /// gets the fault: those numbered `skip + 1` … `skip + times` (all after `skip` for 0).
+    private func countHit(of i: Int) -> Bool {
+        faultHits[i] += 1
+        markDirty()
+        let (n, f) = (faultHits[i], faults[i])
+        return n > f.skip && (f.times == 0 || n <= f.skip + f.times)
     }
 
     /// Removes the links of an attached disk, as if its device never appeared.
