@@ -108,13 +108,11 @@ public struct SystemBlockDevices: BlockDeviceLocator {
 
     public func waitForDevice(lun: Int, timeout: Duration) async throws -> AttachedBlockDevice {
         let looked = lookedAt(lun: lun)
-        return try await Waiting.for("the block device of LUN \(lun) to appear") { note in
-            note.seen("nothing yet at \(looked.joined(separator: " or "))")
-            return try await poll(
-                timeout: timeout, onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)
-            ) {
-                try await device(lun: lun)
-            }
+        return try await poll(
+            for: "the block device of LUN \(lun) to appear", at: looked, timeout: timeout,
+            onTimeout: BlockDeviceError.deviceTimedOut(lun: lun, timeout: timeout, looked: looked)
+        ) {
+            try await device(lun: lun)
         }
     }
 
@@ -128,16 +126,13 @@ public struct SystemBlockDevices: BlockDeviceLocator {
     {
         guard let partition else { return device.path }
         let looked = candidatePartitionPaths(partition, of: device)
-        return try await Waiting.for("partition \(partition) of \(device.path) to appear") { note in
-            note.seen("nothing yet at \(looked.joined(separator: " or "))")
-            return try await poll(
-                timeout: timeout,
-                onTimeout: BlockDeviceError.partitionTimedOut(
-                    partition: partition, device: device.path, timeout: timeout, looked: looked)
-            ) {
-                for path in looked where pathExists(path) { return try resolve(path) }
-                return nil
-            }
+        return try await poll(
+            for: "partition \(partition) of \(device.path) to appear", at: looked, timeout: timeout,
+            onTimeout: BlockDeviceError.partitionTimedOut(
+                partition: partition, device: device.path, timeout: timeout, looked: looked)
+        ) {
+            for path in looked where pathExists(path) { return try resolve(path) }
+            return nil
         }
     }
 
@@ -155,15 +150,21 @@ public struct SystemBlockDevices: BlockDeviceLocator {
         throw BlockDeviceError.cannotProbe(device: devicePath, reason: errnoText(code))
     }
 
-    private func poll<T: Sendable>(timeout: Duration, onTimeout: BlockDeviceError, _ probe: () async throws -> T?)
-        async throws -> T
-    {
-        var waited = Duration.zero
-        while true {
-            if let found = try await probe() { return found }
-            if waited >= timeout { throw onTimeout }
-            try await clock.sleep(for: pollInterval)
-            waited += pollInterval
+    /// Probes every `pollInterval` until `probe` finds something or `timeout` has passed,
+    /// saying while it lasts that it waits for `what` and has found nothing at `looked`.
+    private func poll<T: Sendable>(
+        for what: String, at looked: [String], timeout: Duration, onTimeout: BlockDeviceError,
+        _ probe: () async throws -> T?
+    ) async throws -> T {
+        try await Waiting.for(what) { note in
+            note.seen("nothing yet at \(looked.joined(separator: " or "))")
+            var waited = Duration.zero
+            while true {
+                if let found = try await probe() { return found }
+                if waited >= timeout { throw onTimeout }
+                try await clock.sleep(for: pollInterval)
+                waited += pollInterval
+            }
         }
     }
 
