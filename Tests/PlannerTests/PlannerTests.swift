@@ -6,23 +6,28 @@ import Testing
 
 let sub = "00000000-0000-0000-0000-000000000000"
 
+/// The outputs of `desiredBuild` unless a test gives its own: an image, and a gallery
+/// version in two regions; `galleryExtra` lines are added to the gallery's keys.
+func defaultOutputs(name: String = "qs", galleryExtra: String = "") -> String {
+    """
+        outputs:
+          image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/\(name)}
+          gallery:
+            resourceGroup: rg
+            gallery: g
+            imageDefinition: def
+            version: 1.0.0
+            targetRegions: [eastus, {name: westus2, replicas: 2}]
+    """ + (galleryExtra.isEmpty ? "" : "\n        " + galleryExtra)
+}
+
 /// A desired build like the quick start: platform source, two steps, image and a gallery
 /// version in two regions. `extra` is appended to the build's YAML.
 func desiredBuild(name: String = "qs", extra: String = "", outputs: String? = nil) throws -> DesiredBuild {
     let dir = try TemporaryDirectory()
     defer { dir.remove() }
     try dir.write("setup.sh", "echo setup\n")
-    let outputsYAML =
-        outputs ?? """
-                outputs:
-                  image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/\(name)}
-                  gallery:
-                    resourceGroup: rg
-                    gallery: g
-                    imageDefinition: def
-                    version: 1.0.0
-                    targetRegions: [eastus, {name: westus2, replicas: 2}]
-            """
+    let outputsYAML = outputs ?? defaultOutputs(name: name)
     let text = """
         builds:
           - name: \(name)

@@ -56,17 +56,7 @@ struct PlanEnvelope: Decodable { var plan: Plan }
     }
 
     /// The default outputs with an end of life.
-    static let withEndOfLife = """
-            outputs:
-              image: {id: /subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/images/qs}
-              gallery:
-                resourceGroup: rg
-                gallery: g
-                imageDefinition: def
-                version: 1.0.0
-                targetRegions: [eastus, {name: westus2, replicas: 2}]
-                endOfLifeDate: 2030-01-01
-        """
+    static let withEndOfLife = defaultOutputs(galleryExtra: "endOfLifeDate: 2030-01-01")
 
     @Test func eachFieldIsReported() throws {
         let d = try desiredBuild(
