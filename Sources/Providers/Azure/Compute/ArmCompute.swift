@@ -180,8 +180,6 @@ struct PublishingProfilePatch: Encodable {
         case properties, publishingProfile, targetRegions, excludeFromLatest, endOfLifeDate, storageProfile
     }
 
-    private struct Empty: Encodable {}
-
     func encode(to encoder: any Encoder) throws {
         var root = encoder.container(keyedBy: Keys.self)
         var properties = root.nestedContainer(keyedBy: Keys.self, forKey: .properties)
@@ -190,7 +188,7 @@ struct PublishingProfilePatch: Encodable {
         try p.encodeIfPresent(profile.excludeFromLatest, forKey: .excludeFromLatest)
         // Optional's encoding writes null for nil.
         try p.encode(profile.endOfLifeDate, forKey: .endOfLifeDate)
-        try properties.encode(Empty(), forKey: .storageProfile)
+        try properties.encode(ArmGalleryImageVersionUpdate.Unchanged(), forKey: .storageProfile)
     }
 }
 

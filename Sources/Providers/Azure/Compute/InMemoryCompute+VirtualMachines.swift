@@ -93,7 +93,8 @@ extension InMemoryCompute {
         machines[Self.key(vm)] = now.sorted { $0.lun < $1.lun }
         let operation = start(
             .updateDataDisks, names.joined(separator: ", "), vm, method: .post,
-            effect: .dataDisks(vm: Self.key(vm), attach: attaching, detach: detaching, previous: previous))
+            effect: .dataDisks(
+                vm: Self.key(vm), attach: attaching.map(\.disk), detach: detaching, previous: previous))
         return (results, operation)
     }
 

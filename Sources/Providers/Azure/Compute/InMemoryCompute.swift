@@ -57,7 +57,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         /// at the end the disks' ownership flips, or, on failure, the list goes back to
         /// `previous`.
         case dataDisks(
-            vm: String, attach: [(disk: ResourceID, lun: Int)], detach: [ResourceID], previous: [VMDataDisk])
+            vm: String, attach: [ResourceID], detach: [ResourceID], previous: [VMDataDisk])
         case none
     }
 
@@ -340,7 +340,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
                 disks[Self.key(disk)]?.managedBy = nil
                 disks[Self.key(disk)]?.diskState = "Unattached"
             }
-            for (disk, _) in attach {
+            for disk in attach {
                 disks[Self.key(disk)]?.managedBy = ids[vm]?.description ?? vm
                 disks[Self.key(disk)]?.diskState = "Attached"
             }
