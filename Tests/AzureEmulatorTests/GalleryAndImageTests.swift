@@ -165,19 +165,7 @@ struct GalleryAndImageTests {
         try await withEmulator({ $0.latency.versionPerRegion = 0.2 }) { h in
             try await h.createDisk("osd2", sizeGB: 30)
             try await h.createDisk("dd2", sizeGB: 2)
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(h.compute)/galleries/g2?api-version=2024-03-03", json: ["location": "westus"]))
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(h.compute)/galleries/g2/images/d2?api-version=2024-03-03",
-                    json: [
-                        "location": "westus",
-                        "properties": [
-                            "osType": "Linux", "osState": "Generalized",
-                            "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
-                        ]
-                    ]))
+            try await h.createDefinition(gallery: "g2", definition: "d2")
             let ver = "\(h.compute)/galleries/g2/images/d2/versions/2.0.1?api-version=2024-03-03"
             let v = try await h.send(
                 "PUT", ver,
@@ -248,19 +236,7 @@ struct GalleryAndImageTests {
                     ]
                 ])
             _ = try await h.waitForOperation(img)
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(h.compute)/galleries/g3?api-version=2024-03-03", json: ["location": "westus"]))
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(h.compute)/galleries/g3/images/d3?api-version=2024-03-03",
-                    json: [
-                        "location": "westus",
-                        "properties": [
-                            "osType": "Linux", "osState": "Generalized",
-                            "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
-                        ]
-                    ]))
+            try await h.createDefinition(gallery: "g3", definition: "d3")
             let v = try await h.send(
                 "PUT", "\(h.compute)/galleries/g3/images/d3/versions/1.2.3?api-version=2019-12-01",
                 json: [
@@ -347,20 +323,7 @@ struct GalleryAndImageTests {
     @Test func aVersionFromASourceOfAnotherGenerationIsRefused() async throws {
         try await withEmulator { h in
             try await h.createDisk("gen1")  // no hyperVGeneration: V1
-            let gallery = "\(h.compute)/galleries/gen/images/v2def"
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(h.compute)/galleries/gen?api-version=2024-03-03", json: ["location": "westus"]))
-            _ = try await h.waitForOperation(
-                try await h.send(
-                    "PUT", "\(gallery)?api-version=2024-03-03",
-                    json: [
-                        "location": "westus",
-                        "properties": [
-                            "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
-                            "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
-                        ]
-                    ]))
+            let gallery = try await h.createDefinition(gallery: "gen", definition: "v2def", generation: "V2")
             let refused = try await h.send(
                 "PUT", "\(gallery)/versions/1.0.0?api-version=2024-03-03",
                 json: [

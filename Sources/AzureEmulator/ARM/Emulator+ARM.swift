@@ -402,6 +402,7 @@ extension Emulator {
         if tagValue != nil && tagName == nil {
             throw ARMError(400, "InvalidFilterInQueryString", "tagValue requires tagName in the $filter.")
         }
+        let expand = try ResourceListExpansion(request.query["$expand"])
         let rgPrefix = groupFilter.map { "/subscriptions/\(config.subscription)/resourcegroups/\($0)/".lowercased() }
         var items: [JSON] = []
         for (key, r) in state.resources.sorted(by: { $0.key < $1.key }) {
@@ -424,6 +425,7 @@ extension Emulator {
             if let sku = r.body["sku"] { item["sku"] = sku }
             if let managedBy = r.body["managedBy"] { item["managedBy"] = managedBy }
             if let zones = r.body["zones"] { item["zones"] = zones }
+            expand.add(r, to: &item)
             items.append(item)
         }
         if let top = request.query["$top"].flatMap(Int.init), top >= 0 { items = Array(items.prefix(top)) }

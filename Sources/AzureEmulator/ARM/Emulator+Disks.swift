@@ -74,13 +74,6 @@ extension Emulator {
         }
     }
 
-    /// Where a new disk's bits come from.
-    enum DiskSource {
-        case empty(Int)
-        case blob(String, inherit: JSON?, sourceUniqueID: String?)
-        case platform(PlatformImage)
-    }
-
     func createDiskLike(
         _ request: EmulatorRequest, kind: ResourceKind, key: String, id: String, name: String, body: BodyReader,
         failOperation: FaultRule?
@@ -139,6 +132,7 @@ extension Emulator {
                 target: "creationData.createOption")
         }
         if case .blob(_, _, let uid) = source, let uid { creationData["sourceUniqueId"] = .string(uid) }
+        try await refuseSmallerThanSource(source, requestedSize: requestedSize)
 
         let incremental = kind == .snapshot ? (try body.bool("properties", "incremental") ?? false) : false
         let skuName = try body.string("sku", "name") ?? "Standard_LRS"
@@ -176,6 +170,15 @@ extension Emulator {
         ]
         if let tags { res["tags"] = tags }
         if let zones { res["zones"] = .array(zones) }
+        if let edge = try body.object("extendedLocation") {
+            let reader = BodyReader(json: edge)
+            guard try reader.string("type")?.lowercased() == "edgezone", try reader.string("name") != nil else {
+                throw ARMError(
+                    400, "InvalidParameter",
+                    "extendedLocation needs type 'EdgeZone' and the name of an edge zone.", target: "extendedLocation")
+            }
+            res["extendedLocation"] = edge
+        }
         res["properties"] = props
 
         // Reserve the name before the backend call, which may take a while.
@@ -186,11 +189,10 @@ extension Emulator {
             case .empty(let size): try await backend.createEmpty(id: key, sizeGB: size)
             case .blob(let src, _, _): try await captureBlob(from: src, to: key, sizeGB: requestedSize, into: id)
             // The disk is as large as the image says (the catalog's size; Azure's 30 GB
-            // Ubuntu images), grown further when asked, whatever the size of the file that
+            // Ubuntu images), or as asked when larger, whatever the size of the file that
             // stands in for the image here.
             case .platform(let img):
-                try await backend.createFromPlatformImage(
-                    img.key, to: key, sizeGB: max(requestedSize ?? 0, img.sizeGB))
+                try await backend.createFromPlatformImage(img.key, to: key, sizeGB: requestedSize ?? img.sizeGB)
             }
         } catch {
             state.resources[key] = nil
@@ -223,77 +225,6 @@ extension Emulator {
         let c = Array(hex)
         return
             "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
-    }
-
-    /// `FromImage`: a platform image version, a managed image, or a gallery image version (+ `lun`).
-    func imageSource(_ body: BodyReader) throws(ARMError) -> DiskSource {
-        if let ref = try body.string("properties", "creationData", "galleryImageReference", "id") {
-            let lun = try body.int("properties", "creationData", "galleryImageReference", "lun")
-            guard let (vKey, v) = resolve(ref, kinds: [.galleryImageVersion]) else {
-                throw ARMError(
-                    404, "NotFound", "The gallery image version '\(ref)' was not found.",
-                    target: "galleryImageReference.id")
-            }
-            let blob = lun.map { "\(vKey)/datadisk/\($0)" } ?? "\(vKey)/osdisk"
-            guard v.blobs.contains(blob) else {
-                throw ARMError(
-                    400, "InvalidParameter", "The gallery image version '\(ref)' has no data disk at LUN \(lun ?? -1).",
-                    target: "galleryImageReference.lun")
-            }
-            var inherit: JSON = [:]
-            if lun == nil, let def = resource(Self.normalizeID(v.id).components(separatedBy: "/versions/").first ?? "")
-            {
-                inherit["osType"] = def.body.at("properties", "osType")
-                inherit["hyperVGeneration"] = def.body.at("properties", "hyperVGeneration")
-            }
-            return .blob(blob, inherit: inherit, sourceUniqueID: nil)
-        }
-        guard let ref = try body.string("properties", "creationData", "imageReference", "id") else {
-            throw ARMError.missing("creationData.imageReference")
-        }
-        let lun = try body.int("properties", "creationData", "imageReference", "lun")
-        if let (iKey, img) = resolve(ref, kinds: [.image]) {
-            let blob = lun.map { "\(iKey)/datadisk/\($0)" } ?? "\(iKey)/osdisk"
-            guard img.blobs.contains(blob) else {
-                throw ARMError(
-                    400, "InvalidParameter", "The image '\(ref)' has no data disk at LUN \(lun ?? -1).",
-                    target: "imageReference.lun")
-            }
-            var inherit: JSON = [:]
-            if lun == nil {
-                inherit["osType"] = img.body.at("properties", "storageProfile", "osDisk", "osType")
-                inherit["hyperVGeneration"] = img.body.at("properties", "hyperVGeneration")
-            }
-            return .blob(blob, inherit: inherit, sourceUniqueID: nil)
-        }
-        let p = ref.lowercased().split(separator: "/").map(String.init)
-        // subscriptions/{s}/providers/microsoft.compute/locations/{l}/publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{k}/versions/{v}
-        guard p.count == 16, p[0] == "subscriptions", p[4] == "locations", p[6] == "publishers",
-            p[8] == "artifacttypes",
-            p[10] == "offers", p[12] == "skus", p[14] == "versions"
-        else {
-            throw ARMError(
-                400, "InvalidParameter",
-                "imageReference.id '\(ref)' is neither a platform image version, a managed image nor a gallery image version.",
-                target: "imageReference.id")
-        }
-        guard
-            let img = config.platformImages.first(where: {
-                $0.publisher.lowercased() == p[7] && $0.offer.lowercased() == p[11] && $0.sku.lowercased() == p[13]
-                    && $0.version.lowercased() == p[15]
-            })
-        else {
-            throw ARMError(
-                404, "PlatformImageNotFound",
-                "The platform image '\(p[7]):\(p[11]):\(p[13]):\(p[15])' is not available. Verify that all fields in the storage profile are correct.",
-                target: "imageReference")
-        }
-        if let lun {
-            throw ARMError(
-                400, "InvalidParameter", "The platform image has no data disk at LUN \(lun).",
-                target: "imageReference.lun")
-        }
-        return .platform(img)
     }
 
     func updateDiskLike(

@@ -96,8 +96,13 @@ extension Emulator {
             throw ARMError.notFound(type: kind.armType, name: name, resourceGroup: resourceGroup)
         }
         var res: JSON
+        // Only a gallery has a managed identity (`GalleryIdentity`, 2024-03-03).
+        let identity =
+            kind == .gallery
+            ? try ManagedIdentity.answer(body.json["identity"], resourceID: id, tenant: config.tenant) : nil
         if var r = existing?.body {
             if let tags = try body.stringMap("tags") { r["tags"] = tags }
+            if let identity { r["identity"] = identity }
             if let props = try body.object("properties")?.objectValue {
                 for (k, v) in props
                 where !["provisioningState", "identifier"].contains(k) || kind == .galleryImage && k == "identifier" {
@@ -137,6 +142,7 @@ extension Emulator {
                 "properties": props
             ]
             if let tags = try body.stringMap("tags") { res["tags"] = tags }
+            if let identity { res["identity"] = identity }
         }
         state.resources[key] = StoredResource(kind: kind, body: res, blobs: existing?.blobs ?? [])
         let op = startOperation(
@@ -194,7 +200,23 @@ extension Emulator {
 
         // Which blobs become the version's OS and data disk images.
         var copies: [(dst: String, src: String)] = []
-        if let src = try body.string("properties", "storageProfile", "source", "id") {
+        for other in ["communityGalleryImageId", "virtualMachineId"]
+        where try body.string("properties", "storageProfile", "source", other) != nil {
+            throw ARMError(
+                400, "InvalidParameter",
+                "storageProfile.source.\(other) is not supported by this emulator: versions are made from managed images, other versions, disks and snapshots (storageProfile.source.id, osDiskImage.source.id).",
+                target: "storageProfile.source.\(other)")
+        }
+        let wholeSource = try body.string("properties", "storageProfile", "source", "id")
+        let osDiskSource = try body.string("properties", "storageProfile", "osDiskImage", "source", "id")
+        let dataDiskImages = try body.array("properties", "storageProfile", "dataDiskImages") ?? []
+        if wholeSource != nil, osDiskSource != nil || dataDiskImages.contains(where: { $0.at("source", "id") != nil }) {
+            throw ARMError(
+                400, "InvalidParameter",
+                "The gallery artifact version source can only be specified either directly under storageProfile or within individual OS or data disks.",
+                target: "storageProfile")
+        }
+        if let src = wholeSource {
             guard let (srcKey, srcRes) = resolve(src, kinds: [.image, .galleryImageVersion]) else {
                 throw ARMError(
                     404, "NotFound", "The source '\(src)' of the gallery image version was not found.",
@@ -202,7 +224,7 @@ extension Emulator {
             }
             for blob in srcRes.blobs { copies.append((key + blob.dropFirst(srcKey.count), blob)) }
         }
-        if let src = try body.string("properties", "storageProfile", "osDiskImage", "source", "id") {
+        if let src = osDiskSource {
             guard let (srcKey, _) = resolve(src, kinds: [.disk, .snapshot]) else {
                 throw ARMError(
                     404, "NotFound", "The OS disk image source '\(src)' was not found.",
@@ -211,9 +233,20 @@ extension Emulator {
             copies.removeAll { $0.dst == "\(key)/osdisk" }
             copies.append(("\(key)/osdisk", srcKey))
         }
-        for (i, d) in (try body.array("properties", "storageProfile", "dataDiskImages") ?? []).enumerated() {
+        for (i, d) in dataDiskImages.enumerated() {
             let r = BodyReader(json: d)
             guard let lun = try r.int("lun") else { throw ARMError.missing("storageProfile.dataDiskImages[\(i)].lun") }
+            // With a whole source (a managed image, a version), an entry only sets the caching
+            // of the source's data disk at that LUN.
+            if wholeSource != nil {
+                guard copies.contains(where: { $0.dst == "\(key)/datadisk/\(lun)" }) else {
+                    throw ARMError(
+                        400, "InvalidParameter",
+                        "The source '\(wholeSource ?? "")' has no data disk at LUN \(lun) (storageProfile.dataDiskImages[\(i)].lun).",
+                        target: "storageProfile.dataDiskImages[\(i)].lun")
+                }
+                continue
+            }
             guard let src = try r.string("source", "id") else {
                 throw ARMError.missing("storageProfile.dataDiskImages[\(i)].source.id")
             }
@@ -319,6 +352,7 @@ extension Emulator {
         _ request: EmulatorRequest, key: String, existing: StoredResource, body: BodyReader, failOperation: FaultRule?
     ) async throws(ARMError) -> EmulatorResponse {
         var r = existing
+        try refuseSourceChange(body, existing: existing)
         if let tags = try body.stringMap("tags") { r.body["tags"] = tags }
         var duration = 0.0
         if let pp = try body.object("properties", "publishingProfile") {
@@ -361,6 +395,37 @@ extension Emulator {
         let response = EmulatorResponse.json(200, r.body, headers: lroHeaders(op, request))
         await finishIfInstant(op)
         return response
+    }
+
+    /// A version's sources are fixed when it is made: an update naming another source (the
+    /// version's, its OS disk's or a data disk's) is refused, not silently ignored; one that
+    /// repeats them (a re-PUT of the same body) is fine.
+    func refuseSourceChange(_ body: BodyReader, existing: StoredResource) throws(ARMError) {
+        let had = existing.body.at("properties", "storageProfile") ?? [:]
+        func same(_ a: String?, _ b: String?) -> Bool { a.map(Self.normalizeID) == b.map(Self.normalizeID) }
+        func refuse(_ property: String) -> ARMError {
+            ARMError(
+                409, "PropertyChangeNotAllowed",
+                "Changing property 'galleryImageVersion.properties.storageProfile.\(property)' is not allowed.",
+                target: "galleryImageVersion.properties.storageProfile.\(property)")
+        }
+        if let sent = try body.string("properties", "storageProfile", "source", "id"),
+            !same(sent, had.at("source", "id")?.stringValue)
+        {
+            throw refuse("source.id")
+        }
+        if let sent = try body.string("properties", "storageProfile", "osDiskImage", "source", "id"),
+            !same(sent, had.at("osDiskImage", "source", "id")?.stringValue)
+        {
+            throw refuse("osDiskImage.source.id")
+        }
+        let hadData = had["dataDiskImages"]?.arrayValue ?? []
+        for d in try body.array("properties", "storageProfile", "dataDiskImages") ?? [] {
+            guard let sent = d.at("source", "id")?.stringValue else { continue }
+            let lun = d["lun"]?.intValue
+            let old = hadData.first { $0["lun"]?.intValue == lun }?.at("source", "id")?.stringValue
+            if !same(sent, old) { throw refuse("dataDiskImages[lun=\(lun.map(String.init) ?? "?")].source.id") }
+        }
     }
 
     /// Azure refuses a version whose OS source has another Hyper-V generation than its image

@@ -68,14 +68,9 @@ extension Emulator {
                 versions = Array(versions.prefix(top))
             }
             if request.query["$expand"]?.lowercased().hasPrefix("properties") == true {
-                return .json(
-                    200,
-                    [
-                        "value": .array(
-                            versions.map {
-                                imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)")
-                            })
-                    ])
+                let items = JSON.array(
+                    versions.map { imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)") })
+                return .json(200, Self.versionsWithPropertiesAreWrapped(request.apiVersion) ? ["value": items] : items)
             }
             return .json(200, .array(versions.map { item($0.version, "\(versionsBase)/\($0.version)") }))
         }
@@ -84,6 +79,13 @@ extension Emulator {
         }
         return .json(200, imageVersionBody(img, location: location, id: "\(versionsBase)/\(img.version)"))
     }
+
+    /// The versions list with `$expand=properties` is a bare array of full images at every
+    /// api-version (Compute's own word in azure-rest-api-specs PR 33958: a legacy list kept
+    /// as it was; the 2025-04-01 specification agrees), except in the 2024-11-01
+    /// specification, which made it `VirtualMachineImages_ListWithProperties` answering
+    /// `{"value": [...]}`; clients generated from it expect that, so that api-version gets it.
+    static func versionsWithPropertiesAreWrapped(_ apiVersion: String?) -> Bool { apiVersion == "2024-11-01" }
 
     func imageVersionBody(_ img: PlatformImage, location: String, id: String) -> JSON {
         [

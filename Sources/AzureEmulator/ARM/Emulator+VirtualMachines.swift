@@ -174,6 +174,7 @@ extension Emulator {
         vm["name"] = .string(name)
         vm["type"] = "Microsoft.Compute/virtualMachines"
         vm["location"] = .string(location)
+        vm["identity"] = try ManagedIdentity.answer(body.json["identity"], resourceID: id, tenant: config.tenant)
         vm.set(["properties", "vmId"], .string(UUID().uuidString.lowercased()))
         vm.set(["properties", "storageProfile", "dataDisks"], [])
         vm.set(["properties", "provisioningState"], "Creating")

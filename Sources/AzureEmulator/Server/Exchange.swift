@@ -135,7 +135,7 @@ struct BodyReader {
                 "Unexpected character or malformed JSON: \(String(describing: error).prefix(200))")
         }
         guard j.objectValue != nil else { throw ARMError.invalidContent("The request body must be a JSON object.") }
-        return BodyReader(json: j)
+        return BodyReader(json: CanonicalEnums.canonical(j))
     }
 
     func value(_ path: [String]) -> JSON? {

@@ -34,6 +34,9 @@ struct StoredResource: Codable, Sendable {
     var blobs: [String] = []
     /// For gallery image versions: when replication started and how long each region takes.
     var replication: ReplicationPlan?
+    /// When ARM would say it was created and last changed (`ResourceTable` stamps both).
+    var created: Date?
+    var changed: Date?
 
     var id: String { body["id"]?.stringValue ?? "" }
     var name: String { body["name"]?.stringValue ?? "" }
@@ -142,7 +145,7 @@ struct Violation: Codable, Sendable {
 /// Everything the emulator persists in `STATE/state.json`.
 struct PersistentState: Codable, Sendable {
     var formatVersion = 1
-    var resources: [String: StoredResource] = [:]
+    var resources = ResourceTable()
     /// Lower-cased name → the group's JSON.
     var resourceGroups: [String: JSON] = [:]
     var operations: [String: OperationRecord] = [:]

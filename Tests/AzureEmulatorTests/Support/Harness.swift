@@ -149,6 +149,26 @@ struct Harness: Sendable {
 
     func vm() async throws -> HTTPResult { try await send("GET", vmPath) }
 
+    /// Creates gallery `gallery` and its Linux generalized image definition `definition` (of
+    /// `generation`, or Azure's default V1 when nil), waiting for both; returns the
+    /// definition's id.
+    @discardableResult
+    func createDefinition(gallery: String, definition: String, generation: String? = nil) async throws -> String {
+        let galleryID = "\(compute)/galleries/\(gallery)"
+        _ = try await waitForOperation(
+            try await send("PUT", "\(galleryID)?api-version=2024-03-03", json: ["location": "westus"]))
+        var properties: JSON = [
+            "osType": "Linux", "osState": "Generalized", "identifier": ["publisher": "p", "offer": "o", "sku": "s"]
+        ]
+        if let generation { properties["hyperVGeneration"] = .string(generation) }
+        let definitionID = "\(galleryID)/images/\(definition)"
+        _ = try await waitForOperation(
+            try await send(
+                "PUT", "\(definitionID)?api-version=2024-03-03", json: ["location": "westus", "properties": properties])
+        )
+        return definitionID
+    }
+
     /// The builder VM's `attachDetachDataDisks` action.
     var attachDetachPath: String {
         "\(compute)/virtualMachines/\(configuration.builderVM.name)/attachDetachDataDisks?api-version=2024-07-01"

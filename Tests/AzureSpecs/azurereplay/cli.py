@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 
 import azurespec
+from azurespec.cli import load_known, without_known
 
 from .compare import emulator_violations, judge, skip_row
 from .emulator import SERVED, Emulator, SeedError
@@ -16,8 +17,10 @@ from .rewrite import build_request, prepare
 HERE = azurespec.HERE
 
 
-def replay_example(store, emulator, example, index, excepted):
-    """Send one example to the emulator; its result row and the exchange (None if skipped)."""
+def replay_example(store, emulator, example, index, excepted, known=()):
+    """Send one example to the emulator; its result row and the exchange (None if skipped).
+    ``known``: where real Azure departs from its specification (known-differences.json), which
+    the emulator may do as well."""
     rg = f"azspec-{index:03d}"
     if example.operation.operationId.startswith("ResourceGroups_"):
         rg = f"azspec-{index:03d}-{example.data.get('parameters', {}).get('resourceGroupName', 'rg')}"
@@ -29,7 +32,7 @@ def replay_example(store, emulator, example, index, excepted):
     status, got_body, _ = emulator.send(method, path, body, headers)
     exchange = {"method": method, "path": path, "apiVersion": example.operation.apiVersion,
                 "requestBody": body, "status": status, "responseBody": got_body}
-    violations = emulator_violations(store, example, exchange)
+    violations = without_known(emulator_violations(store, example, exchange), known)
     written = body if method in ("PUT", "PATCH") else seeded
     row_note = getattr(example, "seed_note", None)
     if written is not None and method == "GET" and isinstance(got_body, dict) and "value" in got_body:
@@ -93,6 +96,8 @@ def parse_args(argv):
     parser.add_argument("--platform-image", default="Canonical:ubuntu-24_04-lts:server:24.04.202501010",
                         help="publisher:offer:sku:version the emulator knows")
     parser.add_argument("--exceptions", default=os.path.join(HERE, "replay-exceptions.json"))
+    parser.add_argument("--known", default=os.path.join(HERE, "known-differences.json"),
+                        help="where real Azure departs from its specification (not counted against the emulator)")
     parser.add_argument("--only", help="replay only examples whose file name contains this text")
     parser.add_argument("--all", action="store_true", help="also send examples of operations not served")
     parser.add_argument("--details", action="store_true", help="print what went wrong under each row")
@@ -129,6 +134,7 @@ def main(argv=None):
     emulator = Emulator(args.base_url, args.token, args.subscription, args.location,
                         tuple(args.platform_image.split(":")))
     exceptions = load_exceptions(args.exceptions)
+    known = load_known(args.known) if args.known else []
     rows, exchanges = [], []
     for index, example in enumerate(azurespec.pinned_examples(store), 1):
         if args.only and args.only not in os.path.basename(example.file):
@@ -137,7 +143,7 @@ def main(argv=None):
             rows.append(skip_row(example, "the emulator does not serve this operation"))
             continue
         row, exchange = replay_example(store, emulator, example, index,
-                                       exceptions.get(os.path.basename(example.file)))
+                                       exceptions.get(os.path.basename(example.file)), known)
         rows.append(row)
         if exchange:
             exchanges.append(exchange)

@@ -128,7 +128,10 @@ class Emulator:
         base = f"{self.rg_id(rg)}/providers/Microsoft.Compute"
         location = {"location": self.location}
         if types == ("disks",):
-            return dict(location, properties={"creationData": {"createOption": "Empty"}, "diskSizeGB": 4})
+            # An OS disk of the generation the seeded image definitions have (V2), so that the
+            # versions made from it (or its snapshot) pass Azure's generation check.
+            return dict(location, properties={"creationData": {"createOption": "Empty"}, "diskSizeGB": 4,
+                                              "osType": "Linux", "hyperVGeneration": "V2"})
         source_disk = f"{base}/disks/azspec-source-disk"
         if types == ("snapshots",):
             self.ensure(source_disk)
@@ -136,8 +139,10 @@ class Emulator:
                                                                "sourceResourceId": source_disk}})
         if types == ("images",):
             self.ensure(source_disk)
-            return dict(location, properties={"storageProfile": {"osDisk": {
-                "osType": "Linux", "osState": "Generalized", "managedDisk": {"id": source_disk}}}})
+            # With a data disk at LUN 1, as the gallery examples' images have.
+            return dict(location, properties={"hyperVGeneration": "V2", "storageProfile": {
+                "osDisk": {"osType": "Linux", "osState": "Generalized", "managedDisk": {"id": source_disk}},
+                "dataDisks": [{"lun": 1, "managedDisk": {"id": source_disk}}]}})
         if types == ("virtualMachines",):
             return dict(location, properties={"hardwareProfile": {"vmSize": "Standard_D2s_v3"},
                                               "storageProfile": {"dataDisks": []}})
