@@ -46,10 +46,12 @@ demo: build
 	$(KILN) drift --emulator manifests/quickstart.yaml
 	$(KILN) plan --emulator --detailed-exitcode manifests/quickstart.yaml
 
-# The official Azure SDK for Python against the emulator, in a network namespace with only
-# lo (needs root and PyPI; not part of `make test`).
+# The official Azure SDK for Python, then the Azure CLI (a pinned azure-cli, scripts/az-check.sh;
+# KEEP_GOING=1 runs every step and sums up), against the emulator, each in a network namespace
+# with only lo (needs root and PyPI; not part of `make test`).
 sdk-check: build
 	KILN=$(KILN) scripts/sdk-check.sh
+	KILN=$(KILN) scripts/az-check.sh
 
 # Benchmarks against the emulator's scaled latency profile: writes docs/benchmarks.md and
 # docs/benchmarks.json (see docs/benchmarks.md for what each figure means).

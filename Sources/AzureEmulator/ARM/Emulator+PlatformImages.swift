@@ -68,9 +68,11 @@ extension Emulator {
                 versions = Array(versions.prefix(top))
             }
             if request.query["$expand"]?.lowercased().hasPrefix("properties") == true {
-                let items = JSON.array(
-                    versions.map { imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)") })
-                return .json(200, Self.versionsWithPropertiesAreWrapped(request.apiVersion) ? ["value": items] : items)
+                return .json(
+                    200,
+                    .array(
+                        versions.map { imageVersionBody($0, location: location, id: "\(versionsBase)/\($0.version)") }
+                    ))
             }
             return .json(200, .array(versions.map { item($0.version, "\(versionsBase)/\($0.version)") }))
         }
@@ -81,12 +83,10 @@ extension Emulator {
     }
 
     /// The versions list with `$expand=properties` is a bare array of full images at every
-    /// api-version (Compute's own word in azure-rest-api-specs PR 33958: a legacy list kept
-    /// as it was; the 2025-04-01 specification agrees), except in the 2024-11-01
-    /// specification, which made it `VirtualMachineImages_ListWithProperties` answering
-    /// `{"value": [...]}`; clients generated from it expect that, so that api-version gets it.
-    static func versionsWithPropertiesAreWrapped(_ apiVersion: String?) -> Bool { apiVersion == "2024-11-01" }
-
+    /// api-version, as Azure answers it: the 2024-11-01 specification's paged
+    /// `VirtualMachineImages_ListWithProperties` (`{"value": [...]}`) was wrong about the
+    /// service (azure-rest-api-specs PRs 33958 and 35509, by Compute), and the Azure CLI's
+    /// client for 2024-11-01 expects the array.
     func imageVersionBody(_ img: PlatformImage, location: String, id: String) -> JSON {
         [
             "properties": [
