@@ -154,7 +154,9 @@ extension Emulator {
             if props["osType"] == nil { props["osType"] = .string(img.osType) }
             if props["hyperVGeneration"] == nil { props["hyperVGeneration"] = .string(img.hyperVGeneration) }
             if props["supportedCapabilities"] == nil {
-                props["supportedCapabilities"] = ["acceleratedNetwork": true, "architecture": .string(img.architecture)]
+                props["supportedCapabilities"] = [
+                    "acceleratedNetwork": true, "architecture": .string(img.architecture.rawValue)
+                ]
             }
         case .empty: break
         }

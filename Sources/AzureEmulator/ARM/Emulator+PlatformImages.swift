@@ -87,20 +87,28 @@ extension Emulator {
     /// `{"value": [...]}`; clients generated from it expect that, so that api-version gets it.
     static func versionsWithPropertiesAreWrapped(_ apiVersion: String?) -> Bool { apiVersion == "2024-11-01" }
 
+    /// The features an image version answers with, as Azure's Ubuntu images report them
+    /// (azure-docs `trusted-launch-faq.md`): Gen2 images also name their disk controllers.
+    static func platformImageFeatures(_ img: PlatformImage) -> [JSON] {
+        var features: [JSON] = []
+        if let security = img.securityFeature {
+            features.append(["name": "SecurityType", "value": .string(security.rawValue)])
+        }
+        features.append(["name": "IsAcceleratedNetworkSupported", "value": "True"])
+        if img.hyperVGeneration.uppercased() == "V2" {
+            features.append(["name": "DiskControllerTypes", "value": "SCSI, NVMe"])
+        }
+        return features
+    }
+
     func imageVersionBody(_ img: PlatformImage, location: String, id: String) -> JSON {
         [
             "properties": [
-                "hyperVGeneration": .string(img.hyperVGeneration), "architecture": .string(img.architecture),
+                "hyperVGeneration": .string(img.hyperVGeneration), "architecture": .string(img.architecture.rawValue),
                 "replicaType": "Managed", "replicaCount": 10, "disallowed": ["vmDiskType": "Unmanaged"],
                 "automaticOSUpgradeProperties": ["automaticOSUpgradeSupported": false],
                 "imageDeprecationStatus": ["imageState": "Active"],
-                "features": img.hyperVGeneration == "V2"
-                    ? [
-                        ["name": "SecurityType", "value": "TrustedLaunchSupported"],
-                        ["name": "IsAcceleratedNetworkSupported", "value": "True"],
-                        ["name": "DiskControllerTypes", "value": "SCSI, NVMe"]
-                    ]
-                    : [["name": "IsAcceleratedNetworkSupported", "value": "True"]],
+                "features": .array(Self.platformImageFeatures(img)),
                 "osDiskImage": ["operatingSystem": .string(img.osType), "sizeInGb": JSON(img.sizeGB)],
                 "dataDiskImages": []
             ],
