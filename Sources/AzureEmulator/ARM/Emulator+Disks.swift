@@ -160,6 +160,7 @@ extension Emulator {
             }
         case .empty: break
         }
+        try checkDiskSecurity(body, createOption: createOption, source: source, props: &props)
         if kind == .snapshot {
             props["incremental"] = .bool(incremental)
             if incremental, case .blob(let srcKey, _, _) = source {
@@ -278,6 +279,7 @@ extension Emulator {
                 }
             }
         }
+        try refuseSecurityChange(body, existing: r)
         if let tags = try body.stringMap("tags") { r.body["tags"] = tags }
         if let sku = try body.string("sku", "name") {
             r.body["sku"] = ["name": .string(sku), "tier": .string(Self.skuTier(sku))]
@@ -288,6 +290,11 @@ extension Emulator {
         ]
         if let props = try body.object("properties")?.objectValue {
             for (k, v) in props where !readOnly.contains(k) { r.body.set(["properties", k], v) }
+        }
+        if try body.object("properties", "encryption") != nil {
+            var props = r.body["properties"] ?? [:]
+            try checkDiskEncryption(body, props: &props)
+            r.body["properties"] = props
         }
         r.setProvisioningState("Updating")
         state.resources[key] = r
