@@ -4,8 +4,13 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 KILN := .build/debug/kiln
 # Debian packages the tests and the emulator use (loop devices, partitions, filesystems,
-# the busybox userland of the emulator's platform images).
-PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3
+# the busybox userland of the emulator's platform images, the qemu-user-static interpreters
+# that run an Arm64 image's programs in a chroot on an x86-64 builder).
+PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 qemu-user-static
+# The emulator's Arm64 platform image is an aarch64 busybox userland: the binary of Debian's
+# busybox-static:arm64, which cannot be installed beside the host's busybox-static, so it is
+# downloaded and extracted here (the emulator's default `busybox.Arm64`).
+ARM64_BUSYBOX := /usr/local/lib/kiln/arm64/busybox
 
 .PHONY: all build test demo deps clean sdk-check bench robustness lint format
 
@@ -17,6 +22,18 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "missing packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -x $(ARM64_BUSYBOX) ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing $(ARM64_BUSYBOX) (run make deps as root)"; exit 1; fi; \
+		echo "extracting Debian's busybox-static:arm64 to $(ARM64_BUSYBOX)"; \
+		dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64; \
+		apt-get update -qq || exit 1; \
+		tmp=$$(mktemp -d); chmod 0755 $$tmp; \
+		(cd $$tmp && apt-get download -qq busybox-static:arm64) \
+			&& dpkg-deb -x $$tmp/busybox-static_*_arm64.deb $$tmp/root \
+			&& install -D -m 0755 "$$(ls $$tmp/root/bin/busybox $$tmp/root/usr/bin/busybox 2>/dev/null | head -n 1)" \
+				$(ARM64_BUSYBOX); \
+		status=$$?; rm -rf $$tmp; exit $$status; \
 	fi
 
 build: deps

@@ -19,8 +19,36 @@ struct ConfigurationTests {
         let example = try EmulatorConfiguration.load(
             contentsOf: repoRoot.appendingPathComponent("emulator/example-config.json"))
         #expect(example.builderVM.name == "kiln-builder")
-        #expect(example.platformImages.count == 3)
+        #expect(example.platformImages.count == 4)
+        #expect(example.platformImages.last?.architecture == .arm64)
         #expect(example.resourceGroups == ["kiln-images"])
+        #expect(example.busybox.path(for: .arm64) == "/usr/local/lib/kiln/arm64/busybox")
+        #expect(example.diskEncryptionSets == ["kiln-images/kiln-des"])
+        #expect(example.latency.shallowReplicationFactor == 0.1)
+    }
+
+    @Test func busyboxPresetsAndTheShallowFactorAreChecked() throws {
+        let decoder = JSONDecoder()
+        #expect(BusyboxPaths().path(for: ImageArchitecture.host) == nil)
+        #expect(
+            BusyboxPaths().path(for: .arm64)
+                == (ImageArchitecture.host == .arm64 ? nil : "/usr/local/lib/kiln/arm64/busybox"))
+        #expect(throws: (any Error).self) {
+            try decoder.decode(EmulatorConfiguration.self, from: Data(#"{"busybox": {"arm": "/x"}}"#.utf8))
+        }
+        #expect(throws: (any Error).self) {
+            try decoder.decode(EmulatorConfiguration.self, from: Data(#"{"diskEncryptionSets": ["no-group"]}"#.utf8))
+        }
+        #expect(throws: (any Error).self) {
+            try decoder.decode(
+                EmulatorConfiguration.self,
+                from: Data(
+                    #"{"platformImages": [{"publisher": "p", "offer": "o", "sku": "s", "version": "1", "architecture": "riscv"}]}"#
+                        .utf8))
+        }
+        #expect(throws: (any Error).self) {
+            try decoder.decode(LatencyModel.self, from: Data(#"{"shallowReplicationFactor": 2}"#.utf8))
+        }
     }
 
     @Test func emptyObjectIsTheDefaultAndTyposAreRejected() throws {

@@ -275,7 +275,10 @@ struct GalleryAndImageTests {
             #expect(offers.json?.arrayValue?.count == 1)
             let skus = try await h.send(
                 "GET", "\(base)/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus?api-version=2024-07-01")
-            #expect(skus.json?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["server", "server-gen1"])
+            #expect(
+                skus.json?.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                    "server", "server-arm64", "server-gen1"
+                ])
             let versionsPath = "\(base)/Canonical/artifacttypes/vmimage/offers/ubuntu-24_04-lts/skus/server/versions"
             let all = try await h.send("GET", "\(versionsPath)?api-version=2019-12-01")
             #expect(

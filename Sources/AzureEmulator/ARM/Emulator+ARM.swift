@@ -92,13 +92,14 @@ extension Emulator {
         case "images": .image
         case "galleries": .gallery
         case "virtualmachines": .virtualMachine
+        case "diskencryptionsets": .diskEncryptionSet
         default: nil
         }
     }
 
     static func family(_ kind: ResourceKind) -> APIVersionFamily {
         switch kind {
-        case .disk, .snapshot: .disks
+        case .disk, .snapshot, .diskEncryptionSet: .disks
         case .image, .virtualMachine: .compute
         case .gallery, .galleryImage, .galleryImageVersion: .galleries
         }
@@ -250,6 +251,13 @@ extension Emulator {
             if p.count == 3, request.method == "POST", p[2] == "begingetaccess" || p[2] == "endgetaccess" {
                 return try await diskAccess(
                     request, kind: kind, id: id, grant: p[2] == "begingetaccess", failOperation: failOperation)
+            }
+        case "diskencryptionsets":
+            try apiVersions.check(request, family: .disks, typeName: s[0], location: config.location)
+            if p.count == 1 { return try listOnly(.diskEncryptionSet, rg, request) }
+            if p.count == 2 {
+                return try await diskEncryptionSetRoutes(
+                    request, id: idOf(["diskEncryptionSets", s[1]]), resourceGroup: rg, failOperation: failOperation)
             }
         case "images":
             try apiVersions.check(request, family: .compute, typeName: s[0], location: config.location)
@@ -466,7 +474,8 @@ extension Emulator {
         ]
         guard namespace.lowercased() == "microsoft.compute" else { return body }
         let families: [(String, APIVersionFamily)] = [
-            ("disks", .disks), ("snapshots", .disks), ("images", .compute), ("virtualMachines", .compute),
+            ("disks", .disks), ("snapshots", .disks), ("diskEncryptionSets", .disks), ("images", .compute),
+            ("virtualMachines", .compute),
             ("locations/publishers/artifacttypes/offers/skus/versions", .compute), ("galleries", .galleries),
             ("galleries/images", .galleries), ("galleries/images/versions", .galleries)
         ]

@@ -63,6 +63,11 @@ extension Emulator {
             {
                 inherit["osType"] = def.body.at("properties", "osType")
                 inherit["hyperVGeneration"] = def.body.at("properties", "hyperVGeneration")
+                inherit["imageSecurity"] =
+                    Self.securityFeature(def.body.at("properties", "features"))
+                    .map { .string($0.rawValue) } ?? .null
+                let architecture = def.body.at("properties", "architecture") ?? .string(ImageArchitecture.x64.rawValue)
+                inherit["supportedCapabilities"] = ["architecture": architecture]
             }
             return .blob(blob, inherit: inherit, sourceUniqueID: nil)
         }

@@ -154,10 +154,13 @@ extension Emulator {
             if props["osType"] == nil { props["osType"] = .string(img.osType) }
             if props["hyperVGeneration"] == nil { props["hyperVGeneration"] = .string(img.hyperVGeneration) }
             if props["supportedCapabilities"] == nil {
-                props["supportedCapabilities"] = ["acceleratedNetwork": true, "architecture": .string(img.architecture)]
+                props["supportedCapabilities"] = [
+                    "acceleratedNetwork": true, "architecture": .string(img.architecture.rawValue)
+                ]
             }
         case .empty: break
         }
+        try checkDiskSecurity(body, createOption: createOption, source: source, props: &props)
         if kind == .snapshot {
             props["incremental"] = .bool(incremental)
             if incremental, case .blob(let srcKey, _, _) = source {
@@ -276,6 +279,7 @@ extension Emulator {
                 }
             }
         }
+        try refuseSecurityChange(body, existing: r)
         if let tags = try body.stringMap("tags") { r.body["tags"] = tags }
         if let sku = try body.string("sku", "name") {
             r.body["sku"] = ["name": .string(sku), "tier": .string(Self.skuTier(sku))]
@@ -286,6 +290,11 @@ extension Emulator {
         ]
         if let props = try body.object("properties")?.objectValue {
             for (k, v) in props where !readOnly.contains(k) { r.body.set(["properties", k], v) }
+        }
+        if try body.object("properties", "encryption") != nil {
+            var props = r.body["properties"] ?? [:]
+            try checkDiskEncryption(body, props: &props)
+            r.body["properties"] = props
         }
         r.setProvisioningState("Updating")
         state.resources[key] = r

@@ -103,9 +103,10 @@ extension Emulator {
         if var r = existing?.body {
             if let tags = try body.stringMap("tags") { r["tags"] = tags }
             if let identity { r["identity"] = identity }
-            if let props = try body.object("properties")?.objectValue {
-                for (k, v) in props
-                where !["provisioningState", "identifier"].contains(k) || kind == .galleryImage && k == "identifier" {
+            if kind == .galleryImage, let sent = try body.object("properties") {
+                r["properties"] = try updatedDefinition(r["properties"] ?? [:], sent: sent)
+            } else if let props = try body.object("properties")?.objectValue {
+                for (k, v) in props where !["provisioningState", "identifier"].contains(k) {
                     r.set(["properties", k], v)
                 }
             }
@@ -135,6 +136,7 @@ extension Emulator {
                 else { throw ARMError.missing("identifier") }
                 if props["hyperVGeneration"] == nil { props["hyperVGeneration"] = "V1" }
                 if props["architecture"] == nil { props["architecture"] = "x64" }
+                props = try checkedDefinitionProperties(props)
             }
             props["provisioningState"] = "Creating"
             res = [
@@ -264,9 +266,10 @@ extension Emulator {
                 "The gallery image version needs an OS disk source: storageProfile.source.id or storageProfile.osDiskImage.source.id.",
                 target: "storageProfile")
         }
-        try requireSameGeneration(definition: def, osSource: osSource)
+        try checkSource(osSource, against: def)
         var props = body.value(["properties"]) ?? [:]
         let publishing = publishingProfile(props["publishingProfile"], location: location)
+        try checkPublishingProfile(publishing, location: location, previous: nil)
         props["publishingProfile"] = publishing
         props["provisioningState"] = "Creating"
         var res: JSON = [
@@ -277,7 +280,7 @@ extension Emulator {
         let regions = (publishing["targetRegions"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         let concurrent = latency.replication == .concurrent
         let plan = ReplicationPlan(
-            start: Date(), perRegion: latency.versionPerRegion, regions: regions, concurrent: concurrent)
+            start: Date(), perRegion: perRegionSeconds(publishing), regions: regions, concurrent: concurrent)
         state.resources[key] = StoredResource(
             kind: .galleryImageVersion, body: res, blobs: copies.map(\.dst), replication: plan)
         markDirty()
@@ -359,7 +362,9 @@ extension Emulator {
             let old = r.body.at("properties", "publishingProfile") ?? [:]
             var merged = old.merging(pp)
             merged["publishedDate"] = old["publishedDate"]
-            merged = publishingProfile(merged, location: r.body["location"]?.stringValue ?? config.location)
+            let location = r.body["location"]?.stringValue ?? config.location
+            merged = publishingProfile(merged, location: location)
+            try checkPublishingProfile(merged, location: location, previous: old)
             let oldRegions = Set(
                 (old["targetRegions"]?.arrayValue ?? []).compactMap {
                     $0["name"]?.stringValue.map(Self.normalizeLocation)
@@ -371,7 +376,7 @@ extension Emulator {
                 let concurrent = latency.replication == .concurrent
                 let kept = newRegions.filter { oldRegions.contains(Self.normalizeLocation($0)) }
                 var plan = ReplicationPlan(
-                    start: Date(), perRegion: latency.versionPerRegion, regions: kept + added,
+                    start: Date(), perRegion: perRegionSeconds(merged), regions: kept + added,
                     concurrent: concurrent, completedBefore: kept.count)
                 if !concurrent {
                     // One after another: the kept regions' turns lie in the past.
@@ -425,27 +430,6 @@ extension Emulator {
             let lun = d["lun"]?.intValue
             let old = hadData.first { $0["lun"]?.intValue == lun }?.at("source", "id")?.stringValue
             if !same(sent, old) { throw refuse("dataDiskImages[lun=\(lun.map(String.init) ?? "?")].source.id") }
-        }
-    }
-
-    /// Azure refuses a version whose OS source has another Hyper-V generation than its image
-    /// definition (409, "different Hypervisor generation"); an unset generation is V1 on both.
-    func requireSameGeneration(definition: StoredResource, osSource blob: String) throws(ARMError) {
-        let wanted = definition.body.at("properties", "hyperVGeneration")?.stringValue?.uppercased() ?? "V1"
-        // The blob key is the source resource's key, or (a version's disk) below it.
-        guard let (_, source) = state.resources.first(where: { blob == $0.key || blob.hasPrefix($0.key + "/") })
-        else { return }
-        var found = source.body.at("properties", "hyperVGeneration")?.stringValue
-        let parentKey = Self.normalizeID(source.id).components(separatedBy: "/").dropLast(2).joined(separator: "/")
-        if source.kind == .galleryImageVersion, let parent = resource(parentKey) {
-            found = parent.body.at("properties", "hyperVGeneration")?.stringValue
-        }
-        let have = found?.uppercased() ?? "V1"
-        guard have == wanted else {
-            throw ARMError(
-                409, "OperationNotAllowed",
-                "Cannot create Gallery Image Version from a source with a different Hypervisor generation than the Gallery Image: the Gallery Image is \(wanted), the source is \(have).",
-                target: "storageProfile")
         }
     }
 }

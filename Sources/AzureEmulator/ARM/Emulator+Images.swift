@@ -59,6 +59,26 @@ extension Emulator {
         return found
     }
 
+    /// Managed images hold neither Arm64 nor Trusted Launch / confidential OS disks: 409
+    /// `OperationNotAllowed` (Arm64: Azure's text, azure-sdk-for-go issue 19665; security type:
+    /// Azure's text for a VM capture, packer issue 13189, said of the disk or snapshot here).
+    func refuseImageSource(_ source: StoredResource) throws(ARMError) {
+        let what = source.kind == .snapshot ? "snapshot" : "managedDisk"
+        let architecture = source.body.at("properties", "supportedCapabilities", "architecture")?.stringValue
+        if let architecture, ImageArchitecture(spelling: architecture) == .arm64 {
+            throw ARMError(
+                409, "OperationNotAllowed",
+                "Creating an image with \(what) source that has CPU Architecture 'Arm64' is not supported. Please select a source resource with a supported CPU Architecture: 'x64'.",
+                target: "storageProfile.osDisk")
+        }
+        if let security = source.body.at("properties", "securityProfile", "securityType")?.stringValue {
+            throw ARMError(
+                409, "OperationNotAllowed",
+                "Creation of managed images are not supported for \(source.kind == .snapshot ? "snapshot" : "disk") with \(security) security type.",
+                target: "storageProfile.osDisk")
+        }
+    }
+
     func createImage(
         _ request: EmulatorRequest, key: String, id: String, name: String, body: BodyReader, failOperation: FaultRule?
     ) async throws(ARMError) -> EmulatorResponse {
@@ -78,12 +98,19 @@ extension Emulator {
         guard let osType = try os.string("osType") else { throw ARMError.missing("storageProfile.osDisk.osType") }
         guard try os.string("osState") != nil else { throw ARMError.missing("storageProfile.osDisk.osState") }
         let (osKey, osRes) = try imageDiskSource(os, path: "storageProfile.osDisk")
+        try refuseImageSource(osRes)
+        if let set = try os.string("diskEncryptionSet", "id") {
+            try requireDiskEncryptionSet(set, target: "storageProfile.osDisk.diskEncryptionSet.id")
+        }
         var copies: [(String, String)] = [("\(key)/osdisk", osKey)]
         var dataDisks: [JSON] = []
         for (i, d) in (try body.array("properties", "storageProfile", "dataDisks") ?? []).enumerated() {
             let r = BodyReader(json: d)
             guard let lun = try r.int("lun") else { throw ARMError.missing("storageProfile.dataDisks[\(i)].lun") }
             let (srcKey, _) = try imageDiskSource(r, path: "storageProfile.dataDisks[\(i)]")
+            if let set = try r.string("diskEncryptionSet", "id") {
+                try requireDiskEncryptionSet(set, target: "storageProfile.dataDisks[\(i)].diskEncryptionSet.id")
+            }
             if copies.contains(where: { $0.0 == "\(key)/datadisk/\(lun)" }) {
                 throw ARMError(
                     400, "InvalidParameter", "Two image data disks use LUN \(lun).", target: "storageProfile.dataDisks")

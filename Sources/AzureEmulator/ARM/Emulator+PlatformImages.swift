@@ -67,6 +67,11 @@ extension Emulator {
                 }
                 versions = Array(versions.prefix(top))
             }
+            // With `$expand=properties`: a bare array of full images at every api-version, as
+            // Azure answers it. The 2024-11-01 specification's paged
+            // `VirtualMachineImages_ListWithProperties` (`{"value": [...]}`) was wrong about the
+            // service (azure-rest-api-specs PRs 33958 and 35509, by Compute), and the Azure
+            // CLI's client for 2024-11-01 expects the array.
             if request.query["$expand"]?.lowercased().hasPrefix("properties") == true {
                 return .json(
                     200,
@@ -82,25 +87,28 @@ extension Emulator {
         return .json(200, imageVersionBody(img, location: location, id: "\(versionsBase)/\(img.version)"))
     }
 
-    /// The versions list with `$expand=properties` is a bare array of full images at every
-    /// api-version, as Azure answers it: the 2024-11-01 specification's paged
-    /// `VirtualMachineImages_ListWithProperties` (`{"value": [...]}`) was wrong about the
-    /// service (azure-rest-api-specs PRs 33958 and 35509, by Compute), and the Azure CLI's
-    /// client for 2024-11-01 expects the array.
+    /// The features an image version answers with, as Azure's Ubuntu images report them
+    /// (azure-docs `trusted-launch-faq.md`): Gen2 images also name their disk controllers.
+    static func platformImageFeatures(_ img: PlatformImage) -> [JSON] {
+        var features: [JSON] = []
+        if let security = img.securityFeature {
+            features.append(["name": "SecurityType", "value": .string(security.rawValue)])
+        }
+        features.append(["name": "IsAcceleratedNetworkSupported", "value": "True"])
+        if img.hyperVGeneration.uppercased() == "V2" {
+            features.append(["name": "DiskControllerTypes", "value": "SCSI, NVMe"])
+        }
+        return features
+    }
+
     func imageVersionBody(_ img: PlatformImage, location: String, id: String) -> JSON {
         [
             "properties": [
-                "hyperVGeneration": .string(img.hyperVGeneration), "architecture": .string(img.architecture),
+                "hyperVGeneration": .string(img.hyperVGeneration), "architecture": .string(img.architecture.rawValue),
                 "replicaType": "Managed", "replicaCount": 10, "disallowed": ["vmDiskType": "Unmanaged"],
                 "automaticOSUpgradeProperties": ["automaticOSUpgradeSupported": false],
                 "imageDeprecationStatus": ["imageState": "Active"],
-                "features": img.hyperVGeneration == "V2"
-                    ? [
-                        ["name": "SecurityType", "value": "TrustedLaunchSupported"],
-                        ["name": "IsAcceleratedNetworkSupported", "value": "True"],
-                        ["name": "DiskControllerTypes", "value": "SCSI, NVMe"]
-                    ]
-                    : [["name": "IsAcceleratedNetworkSupported", "value": "True"]],
+                "features": .array(Self.platformImageFeatures(img)),
                 "osDiskImage": ["operatingSystem": .string(img.osType), "sizeInGb": JSON(img.sizeGB)],
                 "dataDiskImages": []
             ],

@@ -21,6 +21,11 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var createResourceGroupsOnDemand: Bool = false
     public var clients: [RegisteredClient] = [RegisteredClient()]
     public var platformImages: [PlatformImage] = PlatformImage.defaultCatalog
+    /// The statically linked busybox of each architecture the platform images are made of.
+    public var busybox: BusyboxPaths = BusyboxPaths()
+    /// Disk encryption sets that exist from the start, each `"<resource group>/<name>"` (the
+    /// group is created too).
+    public var diskEncryptionSets: [String] = []
     public var latency: LatencyModel = LatencyModel()
     public var faults: [FaultRule] = []
     /// Lifetime of issued access tokens, seconds.
@@ -61,6 +66,12 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             try c.decodeIfPresent(Bool.self, forKey: .createResourceGroupsOnDemand) ?? d.createResourceGroupsOnDemand
         clients = try c.decodeIfPresent([RegisteredClient].self, forKey: .clients) ?? d.clients
         platformImages = try c.decodeIfPresent([PlatformImage].self, forKey: .platformImages) ?? d.platformImages
+        busybox = try c.decodeIfPresent(BusyboxPaths.self, forKey: .busybox) ?? d.busybox
+        diskEncryptionSets = try c.decodeIfPresent([String].self, forKey: .diskEncryptionSets) ?? []
+        for preset in diskEncryptionSets where preset.split(separator: "/").count != 2 {
+            throw ConfigurationError(
+                message: "diskEncryptionSets: '\(preset)' is not \"<resource group>/<name>\"")
+        }
         latency = try c.decodeIfPresent(LatencyModel.self, forKey: .latency) ?? d.latency
         faults = try c.decodeIfPresent([FaultRule].self, forKey: .faults) ?? d.faults
         tokenLifetimeSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenLifetimeSeconds) ?? d.tokenLifetimeSeconds
@@ -83,6 +94,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
         case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
         case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy, exchangeLog, pageSize
+        case busybox, diskEncryptionSets
     }
 
     /// Reads a JSON configuration file; errors name the file and the offending key.
@@ -223,59 +235,6 @@ public struct FederatedCredential: Sendable, Codable, Equatable {
     }
 }
 
-/// One platform image version of the catalog.
-public struct PlatformImage: Sendable, Codable, Equatable {
-    public var publisher: String
-    public var offer: String
-    public var sku: String
-    public var version: String
-    public var hyperVGeneration: String
-    public var osType: String = "Linux"
-    public var sizeGB: Int = 30
-    public var architecture: String = "x64"
-
-    public init(
-        publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String, sizeGB: Int = 30
-    ) {
-        self.publisher = publisher
-        self.offer = offer
-        self.sku = sku
-        self.version = version
-        self.hyperVGeneration = hyperVGeneration
-        self.sizeGB = sizeGB
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        publisher = try c.decode(String.self, forKey: .publisher)
-        offer = try c.decode(String.self, forKey: .offer)
-        sku = try c.decode(String.self, forKey: .sku)
-        version = try c.decode(String.self, forKey: .version)
-        hyperVGeneration = try c.decodeIfPresent(String.self, forKey: .hyperVGeneration) ?? "V2"
-        osType = try c.decodeIfPresent(String.self, forKey: .osType) ?? "Linux"
-        sizeGB = try c.decodeIfPresent(Int.self, forKey: .sizeGB) ?? 30
-        architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "x64"
-    }
-
-    public var key: PlatformImageKey {
-        PlatformImageKey(
-            publisher: publisher, offer: offer, sku: sku, version: version, hyperVGeneration: hyperVGeneration)
-    }
-
-    /// Two versions of a Gen2 image and one Gen1 image.
-    public static let defaultCatalog: [PlatformImage] = [
-        PlatformImage(
-            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202501010",
-            hyperVGeneration: "V2"),
-        PlatformImage(
-            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "24.04.202502010",
-            hyperVGeneration: "V2"),
-        PlatformImage(
-            publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server-gen1", version: "24.04.202501010",
-            hyperVGeneration: "V1")
-    ]
-}
-
 /// Seconds each kind of operation takes before it completes. Zero by default.
 public struct LatencyModel: Sendable, Codable, Equatable {
     public var diskCreate: Double = 0
@@ -289,6 +248,10 @@ public struct LatencyModel: Sendable, Codable, Equatable {
     /// one after another. Side by side, a version with any number of regions takes
     /// `versionPerRegion`; one after another, `versionPerRegion` × the regions.
     public var replication: Replication = .concurrent
+    /// A `Shallow` version replicates in this fraction of `versionPerRegion`: it references
+    /// its source instead of copying it (azure-docs `shared-image-galleries.md`, "Shallow
+    /// replication": "the image version is ready faster").
+    public var shallowReplicationFactor: Double = 0.1
     public var attach: Double = 0
     public var detach: Double = 0
     public var delete: Double = 0
@@ -310,12 +273,17 @@ public struct LatencyModel: Sendable, Codable, Equatable {
         delete = try v(.delete)
         access = try v(.access)
         replication = try c.decodeIfPresent(Replication.self, forKey: .replication) ?? .concurrent
+        shallowReplicationFactor = try c.decodeIfPresent(Double.self, forKey: .shallowReplicationFactor) ?? 0.1
+        guard (0...1).contains(shallowReplicationFactor) else {
+            throw ConfigurationError(
+                message: "latency.shallowReplicationFactor must be between 0 and 1 (got \(shallowReplicationFactor))")
+        }
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "the latency model")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case diskCreate, diskUpdate, snapshot, image, gallery, versionPerRegion, replication, attach, detach, delete,
-            access
+            access, shallowReplicationFactor
     }
 
     /// How a gallery image version's target regions replicate.

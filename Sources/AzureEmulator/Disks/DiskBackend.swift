@@ -51,12 +51,28 @@ public struct PlatformImageKey: Sendable, Hashable, Codable {
     public var sku: String
     public var version: String
     public var hyperVGeneration: String
-    public init(publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String) {
+    /// The userland's architecture; keys stored before it existed read as x64.
+    public var architecture: ImageArchitecture
+    public init(
+        publisher: String, offer: String, sku: String, version: String, hyperVGeneration: String,
+        architecture: ImageArchitecture = .x64
+    ) {
         self.publisher = publisher
         self.offer = offer
         self.sku = sku
         self.version = version
         self.hyperVGeneration = hyperVGeneration
+        self.architecture = architecture
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        publisher = try c.decode(String.self, forKey: .publisher)
+        offer = try c.decode(String.self, forKey: .offer)
+        sku = try c.decode(String.self, forKey: .sku)
+        version = try c.decode(String.self, forKey: .version)
+        hyperVGeneration = try c.decode(String.self, forKey: .hyperVGeneration)
+        architecture = try c.decodeIfPresent(ImageArchitecture.self, forKey: .architecture) ?? .x64
     }
 }
 

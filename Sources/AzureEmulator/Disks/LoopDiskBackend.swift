@@ -48,12 +48,14 @@ public actor LoopDiskBackend: DiskBackend {
     ///   - deviceRoot: the emulator's `/dev` stand-in, e.g. `STATE/dev`.
     ///   - imageCacheDirectory: where platform images are built and cached.
     ///   - platformImageBytes: the size of each platform image disk (sparse).
+    ///   - busybox: the busybox of each architecture for the platform images' userland.
     /// Throws when the directories cannot be created or the records file is unreadable.
     public init(
         stateDirectory: String,
         deviceRoot: String,
         imageCacheDirectory: String,
         platformImageBytes: Int64 = PlatformImageBuilder.defaultDiskBytes,
+        busybox: BusyboxPaths = BusyboxPaths(),
         logger: Logger = Logger(label: "kiln.emulator.disks"),
         clock: any Clock<Duration> = ContinuousClock()
     ) throws {
@@ -71,7 +73,8 @@ public actor LoopDiskBackend: DiskBackend {
         self.blobDirectory = state + "/blobs"
         self.links = links
         self.store = store
-        self.imageBuilder = PlatformImageBuilder(cacheDirectory: imageCacheDirectory, diskBytes: platformImageBytes)
+        self.imageBuilder = PlatformImageBuilder(
+            cacheDirectory: imageCacheDirectory, diskBytes: platformImageBytes, busybox: busybox)
         self.logger = logger
         self.clock = clock
         self.attachments = kept

@@ -13,7 +13,10 @@ import Model
 ///
 /// The filesystem is made with `mkfs.ext4 -d` straight into the partition's region of the
 /// file (`-E offset=`), so building needs no mount, no loop device and only Debian's
-/// `fdisk`, `e2fsprogs` and `busybox-static`.
+/// `fdisk`, `e2fsprogs` and `busybox-static`. The userland is of the image's architecture:
+/// the host's busybox for the host's, Debian's `busybox-static` of the other architecture
+/// (extracted by `make deps`, see `BusyboxPaths`) for the other; its applets need not run
+/// here.
 ///
 /// Images are built on first use and cached in `cacheDirectory` under a name derived from
 /// the key and the layout; a build writes a temporary file and renames it into place, so
@@ -23,7 +26,7 @@ public actor PlatformImageBuilder {
     /// 2 GiB: small enough to build in a second, big enough for a provisioning test.
     public static let defaultDiskBytes: Int64 = 2 << 30
     /// Bumped whenever the layout or contents change, so old cached files are not reused.
-    static let layoutVersion = 1
+    static let layoutVersion = 2
 
     /// The emulator's default catalog (one list, kept in the configuration: two versions of
     /// one image and one image per Hyper-V generation); any key can be built.
@@ -31,26 +34,28 @@ public actor PlatformImageBuilder {
 
     public nonisolated let cacheDirectory: String
     public nonisolated let diskBytes: Int64
-    private let busyboxOverride: String?
+    private let busybox: BusyboxPaths
     /// One build per image at a time: callers that ask while it runs share its result.
     private let builds = SingleFlight<PlatformImageKey, String>(policy: .whileRunning)
 
     /// - Parameters:
     ///   - cacheDirectory: where built images are kept (created when missing).
     ///   - diskBytes: the apparent size of each image disk (sparse); at least 64 MiB.
-    ///   - busyboxPath: a statically linked busybox; by default `/bin/busybox` or
-    ///     `/usr/bin/busybox` from Debian's `busybox-static`.
+    ///   - busybox: the statically linked busybox of each architecture (`BusyboxPaths`).
     public init(
-        cacheDirectory: String, diskBytes: Int64 = PlatformImageBuilder.defaultDiskBytes, busyboxPath: String? = nil
+        cacheDirectory: String, diskBytes: Int64 = PlatformImageBuilder.defaultDiskBytes,
+        busybox: BusyboxPaths = BusyboxPaths()
     ) {
         self.cacheDirectory = cacheDirectory
         self.diskBytes = max(diskBytes, 64 << 20)
-        self.busyboxOverride = busyboxPath
+        self.busybox = busybox
     }
 
     /// The path the image for `key` has (or will have) in the cache.
     public nonisolated func cachedPath(for key: PlatformImageKey) -> String {
-        let fields = [key.publisher, key.offer, key.sku, key.version, key.hyperVGeneration].map(Self.sanitize)
+        let fields = [
+            key.publisher, key.offer, key.sku, key.version, key.hyperVGeneration, key.architecture.rawValue
+        ].map(Self.sanitize)
         let digest = SHA256.hash(data: Data("\(key)|\(Self.layoutVersion)|\(diskBytes)".utf8))
         let short = digest.prefix(6).map { String(format: "%02x", $0) }.joined()
         return "\(cacheDirectory)/\(fields.joined(separator: "_"))-\(short).img"
@@ -62,7 +67,7 @@ public actor PlatformImageBuilder {
         let path = cachedPath(for: key)
         if FileManager.default.fileExists(atPath: path) { return path }
         let diskBytes = self.diskBytes
-        let busybox = busyboxOverride
+        let busybox = self.busybox
         let cacheDirectory = self.cacheDirectory
         return try await builds.run(key) {
             // A caller that waited for another's build finds the image cached.
@@ -121,16 +126,25 @@ public actor PlatformImageBuilder {
     }
 
     private static func build(
-        key: PlatformImageKey, into finalPath: String, cacheDirectory: String, diskBytes: Int64, busybox: String?
+        key: PlatformImageKey, into finalPath: String, cacheDirectory: String, diskBytes: Int64, busybox: BusyboxPaths
     ) async throws {
-        let name = "\(key.publisher):\(key.offer):\(key.sku):\(key.version) (\(key.hyperVGeneration))"
+        let name =
+            "\(key.publisher):\(key.offer):\(key.sku):\(key.version) (\(key.hyperVGeneration), \(key.architecture.rawValue))"
         func fail(_ reason: String) -> DiskBackendError { .imageBuildFailed(image: name, reason: reason) }
 
-        let busyboxPath = try busybox ?? locateBusybox()
+        let busyboxPath = try busybox.path(for: key.architecture) ?? locateBusybox()
+        guard FileManager.default.fileExists(atPath: busyboxPath) else {
+            throw fail(BusyboxPaths.missingAdvice(busyboxPath, architecture: key.architecture))
+        }
         guard isStaticELF(busyboxPath) else {
             throw fail(
                 "\(busyboxPath) is not a statically linked executable, so it cannot run in the image's chroot; install the Debian package busybox-static"
             )
+        }
+        guard let machine = elfMachine(busyboxPath), machine == key.architecture.elfMachine else {
+            throw fail(
+                "\(busyboxPath) is not an \(key.architecture.machineName) executable (ELF e_machine \(elfMachine(busyboxPath).map(String.init) ?? "unknown"), wanted \(key.architecture.elfMachine)); "
+                    + BusyboxPaths.missingAdvice(busyboxPath, architecture: key.architecture))
         }
         let fm = FileManager.default
         try fm.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
@@ -139,9 +153,8 @@ public actor PlatformImageBuilder {
         defer { try? fm.removeItem(atPath: work) }
 
         let root = work + "/root"
-        let applets = try await DiskCommand.check(busyboxPath, ["--list"]).stdout
-            .split(separator: "\n").map(String.init)
-        try populateRoot(root, key: key, busybox: busyboxPath, available: Set(applets))
+        let applets = try await appletList(busyboxPath, architecture: key.architecture)
+        try populateRoot(root, key: key, busybox: busyboxPath, available: applets)
 
         let disk = work + "/disk.img"
         let layout = Layout.forDisk(bytes: diskBytes, generation: key.hyperVGeneration)
@@ -176,6 +189,31 @@ public actor PlatformImageBuilder {
             return candidate
         }
         throw DiskBackendError.toolMissing(tool: "busybox", package: "busybox-static")
+    }
+
+    /// The applets `busybox` provides. A busybox of another architecture may not run here
+    /// (no binfmt handler): then the host's own busybox-static, built by Debian with the same
+    /// configuration, stands in for it, or failing that the list this builder links.
+    private static func appletList(_ busybox: String, architecture: ImageArchitecture) async throws -> Set<String> {
+        func list(_ path: String) async -> Set<String>? {
+            guard let out = try? await DiskCommand.check(path, ["--list"]).stdout else { return nil }
+            let names = Set(out.split(separator: "\n").map(String.init))
+            return names.isEmpty ? nil : names
+        }
+        if let own = await list(busybox) { return own }
+        if architecture == .host { throw DiskBackendError.toolMissing(tool: busybox, package: "busybox-static") }
+        if let host = try? locateBusybox(), let hosts = await list(host) { return hosts }
+        return Set(applets)
+    }
+
+    /// `e_machine` of the ELF file at `path` (little-endian ELF only), nil when it is not one.
+    static func elfMachine(_ path: String) -> UInt16? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let header = try? handle.read(upToCount: 20), header.count == 20,
+            header.prefix(4) == Data([0x7f, 0x45, 0x4c, 0x46]), header[header.startIndex + 5] == 1
+        else { return nil }
+        return UInt16(header[header.startIndex + 18]) | UInt16(header[header.startIndex + 19]) << 8
     }
 
     /// True when `path` is an ELF executable without a PT_INTERP program header, i.e. one
@@ -267,7 +305,8 @@ public actor PlatformImageBuilder {
                 "KILN_IMAGE_OFFER=\(quoted(key.offer))",
                 "KILN_IMAGE_SKU=\(quoted(key.sku))",
                 "KILN_IMAGE_VERSION=\(quoted(key.version))",
-                "KILN_IMAGE_HYPERV_GENERATION=\(quoted(key.hyperVGeneration))"
+                "KILN_IMAGE_HYPERV_GENERATION=\(quoted(key.hyperVGeneration))",
+                "KILN_IMAGE_ARCHITECTURE=\(quoted(key.architecture.rawValue))"
             ].joined(separator: "\n") + "\n"
         try file("/usr/lib/os-release", osRelease)
         try link("/etc/os-release", "../usr/lib/os-release")

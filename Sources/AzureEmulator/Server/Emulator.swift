@@ -72,6 +72,7 @@ actor Emulator {
             state.resources[vmKey] = StoredResource(kind: .virtualMachine, body: builderVMBody(config))
             state.vmETags[vmKey] = 1
         }
+        seedDiskEncryptionSets(&state, config)
     }
 
     static func resourceGroupBody(config: EmulatorConfiguration, name: String, location: String, tags: JSON?) -> JSON {

@@ -45,11 +45,16 @@ public struct DiskBackendContext: Sendable {
     public var stateDirectory: URL
     public var deviceRoot: URL
     public var platformImages: [PlatformImage]
+    /// The busybox of each architecture the platform images' userland is made of.
+    public var busybox: BusyboxPaths
 
-    public init(stateDirectory: URL, deviceRoot: URL, platformImages: [PlatformImage]) {
+    public init(
+        stateDirectory: URL, deviceRoot: URL, platformImages: [PlatformImage], busybox: BusyboxPaths = BusyboxPaths()
+    ) {
         self.stateDirectory = stateDirectory
         self.deviceRoot = deviceRoot
         self.platformImages = platformImages
+        self.busybox = busybox
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// The kinds of ARM resource the emulator keeps.
 enum ResourceKind: String, Codable, Sendable, CaseIterable {
-    case disk, snapshot, image, gallery, galleryImage, galleryImageVersion, virtualMachine
+    case disk, snapshot, image, gallery, galleryImage, galleryImageVersion, virtualMachine, diskEncryptionSet
 
     var armType: String {
         switch self {
@@ -13,13 +13,14 @@ enum ResourceKind: String, Codable, Sendable, CaseIterable {
         case .galleryImage: "Microsoft.Compute/galleries/images"
         case .galleryImageVersion: "Microsoft.Compute/galleries/images/versions"
         case .virtualMachine: "Microsoft.Compute/virtualMachines"
+        case .diskEncryptionSet: "Microsoft.Compute/diskEncryptionSets"
         }
     }
 
     /// The segment of the operation-status URL family ARM uses for this resource provider.
     var operationFamily: String {
         switch self {
-        case .disk, .snapshot: "DiskOperations"
+        case .disk, .snapshot, .diskEncryptionSet: "DiskOperations"
         case .image, .virtualMachine: "operations"
         case .gallery, .galleryImage, .galleryImageVersion: "capsOperations"
         }

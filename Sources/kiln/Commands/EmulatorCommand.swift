@@ -28,7 +28,7 @@ enum EmulatorBackends {
         try LoopDiskBackend(
             stateDirectory: ctx.stateDirectory.appendingPathComponent("disks").path,
             deviceRoot: ctx.deviceRoot.path,
-            imageCacheDirectory: ctx.stateDirectory.appendingPathComponent("images").path)
+            imageCacheDirectory: ctx.stateDirectory.appendingPathComponent("images").path, busybox: ctx.busybox)
     }
     static let memory: DiskBackendFactory = { ctx in InMemoryDiskBackend(deviceRoot: ctx.deviceRoot.path) }
 }
@@ -72,7 +72,7 @@ struct EmulatorServeCommand: AsyncParsableCommand {
         let context = DiskBackendContext(
             stateDirectory: stateDirectory,
             deviceRoot: EmulatorServer.deviceRoot(for: configuration, stateDirectory: stateDirectory),
-            platformImages: configuration.platformImages)
+            platformImages: configuration.platformImages, busybox: configuration.busybox)
         let factory: DiskBackendFactory =
             switch devices {
             case .memory: EmulatorBackends.memory

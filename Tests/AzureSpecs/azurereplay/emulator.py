@@ -28,12 +28,15 @@ SERVED = {
     "ResourceGroups_List", "Resources_List", "Resources_ListByResourceGroup", "Providers_Get",
 }
 
-API = {"disks": "2024-03-02", "snapshots": "2024-03-02", "images": "2024-07-01",
+API = {"disks": "2024-03-02", "snapshots": "2024-03-02", "diskEncryptionSets": "2024-03-02",
+       "images": "2024-07-01",
        "virtualMachines": "2024-07-01", "galleries": "2024-03-03", "resourceGroups": "2021-04-01"}
 COMPUTE_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/(.+)$", re.I)
-SEEDABLE = {("disks",), ("snapshots",), ("images",), ("virtualMachines",), ("galleries",),
+SEEDABLE = {("disks",), ("snapshots",), ("diskEncryptionSets",), ("images",), ("virtualMachines",),
+            ("galleries",),
             ("galleries", "images"), ("galleries", "images", "versions")}
-CANONICAL_TYPES = {t.lower(): t for t in ("disks", "snapshots", "images", "virtualMachines", "galleries",
+CANONICAL_TYPES = {t.lower(): t for t in ("disks", "snapshots", "diskEncryptionSets", "images", "virtualMachines",
+                                          "galleries",
                                           "versions")}
 
 
@@ -132,6 +135,10 @@ class Emulator:
             # versions made from it (or its snapshot) pass Azure's generation check.
             return dict(location, properties={"creationData": {"createOption": "Empty"}, "diskSizeGB": 4,
                                               "osType": "Linux", "hyperVGeneration": "V2"})
+        if types == ("diskEncryptionSets",):
+            # The sets the examples name for their disks, images and versions (the emulator
+            # refuses a set that does not exist, as Azure does).
+            return dict(location, properties={"activeKey": {"keyUrl": "https://azspec.vault.azure.net/keys/k/1"}})
         source_disk = f"{base}/disks/azspec-source-disk"
         if types == ("snapshots",):
             self.ensure(source_disk)

@@ -20,6 +20,9 @@ def rewrite_string(text, emulator, rg):
     id written without its leading slash keeps that form.
     """
     text = RG_IN_ID.sub(lambda m: emulator.rg_id(rg).lstrip("/"), text)
+    # The gallery examples name `Microsoft.Compute/diskEncryptionSet/…` (singular, no such
+    # type); the emulator, as Azure, refuses a set that does not exist, so they name the real one.
+    text = re.sub(r"(?i)/Microsoft\.Compute/diskEncryptionSet/", "/Microsoft.Compute/diskEncryptionSets/", text)
     text = SUB_IN_ID.sub(f"subscriptions/{emulator.subscription}", text)
     text = re.sub(r"(?i)(/versions/)\{[^}]*\}", r"\g<1>1.0.0", text)
     text = PLACEHOLDER.sub(lambda m: re.sub(r"[^A-Za-z0-9]", "", m.group(1)) or "x", text)
