@@ -46,10 +46,8 @@ func desiredBuild(name: String = "qs", extra: String = "", outputs: String? = ni
     var gallery: DesiredGalleryVersion?
     if let g = build.outputs.gallery {
         gallery = DesiredGalleryVersion(
-            id: try ResourceID(
-                parsing:
-                    "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/\(g.version)"
-            ),
+            definitionID: try ResourceID(
+                parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def"),
             version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest,
             endOfLifeDate: g.endOfLifeDate)
     }

@@ -17,7 +17,7 @@ import Testing
         #expect(text.contains("  -   delete-disk[os]"))
         #expect(text.contains("  +   gallery-definition"))
         #expect(
-            text.contains("        gallery g and image definition def: created when missing, checked when present\n"))
+            text.contains("        image definition def missing (created, with gallery g if that is missing too)\n"))
         #expect(text.hasSuffix("Plan: 4 to add, 0 to change, 1 to destroy, 12 to run, 3 to wait for.\n"))
     }
 

@@ -36,6 +36,13 @@ public struct ResourceID: Sendable, CustomStringConvertible {
             segments: Array(segments.dropLast()))
     }
 
+    /// The id of the child resource `type`/`name` below this one.
+    public func child(_ type: String, _ name: String) -> ResourceID {
+        ResourceID(
+            subscription: subscription, resourceGroup: resourceGroup, provider: provider,
+            segments: segments + [(type, name)])
+    }
+
     public var description: String {
         var path = "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/\(provider)"
         for s in segments { path += "/\(s.type)/\(s.name)" }

@@ -212,10 +212,16 @@ public struct DiskSettings: Sendable, Hashable, Codable {
     /// nil: the builder VM's zone (Azure refuses to attach a regional disk to a zonal VM).
     public var zone: String?
     public var dataDisks: [DataDisk]
+    /// nil: `TrustedLaunch` when the source supports it and the generation is V2 (and no
+    /// managed image is published, which cannot boot it), else `Standard`; resolved at plan time.
+    public var securityType: SecurityType?
+    /// The disk encryption set (resource id) of the temporary disks.
+    public var diskEncryptionSetId: String?
 
     public init(
         sizeGB: Int? = nil, storageAccountType: StorageAccountType = .standardLRS, cacheType: CacheType = .readOnly,
-        hyperVGeneration: HyperVGeneration? = nil, zone: String? = nil, dataDisks: [DataDisk] = []
+        hyperVGeneration: HyperVGeneration? = nil, zone: String? = nil, dataDisks: [DataDisk] = [],
+        securityType: SecurityType? = nil, diskEncryptionSetId: String? = nil
     ) {
         self.sizeGB = sizeGB
         self.storageAccountType = storageAccountType
@@ -223,6 +229,8 @@ public struct DiskSettings: Sendable, Hashable, Codable {
         self.hyperVGeneration = hyperVGeneration
         self.zone = zone
         self.dataDisks = dataDisks
+        self.securityType = securityType
+        self.diskEncryptionSetId = diskEncryptionSetId
     }
 }
 
@@ -298,6 +306,10 @@ public struct MountSettings: Sendable, Hashable, Codable {
     public var copyFiles: [String]
     /// A template wrapping every host command; `{{.Command}}` is the command.
     public var commandWrapper: String
+    /// Whether provisioning may run emulated when the image's architecture is not the VM's;
+    /// nil is `auto` (kept optional so that manifests without it keep their digest).
+    public var emulation: Emulation?
+    public var emulationMode: Emulation { emulation ?? .auto }
 
     public static let defaultPath = "/mnt/kiln/{{.BuildName}}"
 

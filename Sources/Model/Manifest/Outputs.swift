@@ -15,7 +15,12 @@ public struct Outputs: Sendable, Hashable, Codable {
 public struct ImageOutput: Sendable, Hashable, Codable {
     /// The managed image's resource id (templates allowed: `{{vm "subscription_id"}}`).
     public var id: String
-    public init(id: String) { self.id = id }
+    /// The disk encryption set (resource id) of the image's disks.
+    public var diskEncryptionSetId: String?
+    public init(id: String, diskEncryptionSetId: String? = nil) {
+        self.id = id
+        self.diskEncryptionSetId = diskEncryptionSetId
+    }
 }
 
 public struct GalleryOutput: Sendable, Hashable, Codable {
@@ -24,16 +29,21 @@ public struct GalleryOutput: Sendable, Hashable, Codable {
     public var resourceGroup: String
     public var gallery: String
     public var imageDefinition: String
-    /// `MAJOR.MINOR.PATCH`.
-    public var version: String
+    /// `MAJOR.MINOR.PATCH`, or `auto`.
+    public var version: GalleryVersionSpec
     public var targetRegions: [TargetRegion]
     public var excludeFromLatest: Bool
     /// `YYYY-MM-DD` or an RFC 3339 time.
     public var endOfLifeDate: AzureDateTime?
+    public var replicationMode: ReplicationMode
+    /// The image definition's settings (identifier, descriptions, recommendations, features).
+    public var definition: GalleryDefinitionSettings
 
     public init(
-        subscription: String? = nil, resourceGroup: String, gallery: String, imageDefinition: String, version: String,
-        targetRegions: [TargetRegion] = [], excludeFromLatest: Bool = false, endOfLifeDate: AzureDateTime? = nil
+        subscription: String? = nil, resourceGroup: String, gallery: String, imageDefinition: String,
+        version: GalleryVersionSpec, targetRegions: [TargetRegion] = [], excludeFromLatest: Bool = false,
+        endOfLifeDate: AzureDateTime? = nil, replicationMode: ReplicationMode = .full,
+        definition: GalleryDefinitionSettings = GalleryDefinitionSettings()
     ) {
         self.subscription = subscription
         self.resourceGroup = resourceGroup
@@ -43,6 +53,8 @@ public struct GalleryOutput: Sendable, Hashable, Codable {
         self.targetRegions = targetRegions
         self.excludeFromLatest = excludeFromLatest
         self.endOfLifeDate = endOfLifeDate
+        self.replicationMode = replicationMode
+        self.definition = definition
     }
 }
 
@@ -51,9 +63,18 @@ public struct TargetRegion: Sendable, Hashable, Codable {
     public var name: String
     public var replicas: Int
     public var storageAccountType: ReplicaStorageType
-    public init(name: String, replicas: Int = 1, storageAccountType: ReplicaStorageType = .standardLRS) {
+    /// nil: the version's `excludeFromLatest`.
+    public var excludeFromLatest: Bool?
+    /// The disk encryption set (resource id in that region) of the replicas there.
+    public var diskEncryptionSetId: String?
+    public init(
+        name: String, replicas: Int = 1, storageAccountType: ReplicaStorageType = .standardLRS,
+        excludeFromLatest: Bool? = nil, diskEncryptionSetId: String? = nil
+    ) {
         self.name = name
         self.replicas = replicas
         self.storageAccountType = storageAccountType
+        self.excludeFromLatest = excludeFromLatest
+        self.diskEncryptionSetId = diskEncryptionSetId
     }
 }

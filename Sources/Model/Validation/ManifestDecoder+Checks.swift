@@ -158,14 +158,17 @@ extension ManifestDecoder {
                 }
             }
             if let g = b.outputs.gallery {
-                let key = [g.subscription ?? "", g.resourceGroup, g.gallery, g.imageDefinition, g.version].joined(
-                    separator: "/"
-                ).lowercased()
+                let key = [g.subscription ?? "", g.resourceGroup, g.gallery, g.imageDefinition, g.version.description]
+                    .joined(
+                        separator: "/"
+                    ).lowercased()
                 if let other = versions[key] {
                     ctx.error(
                         node,
                         "builds '\(other)' and '\(b.name)' both publish \(g.gallery)/\(g.imageDefinition) version \(g.version)",
-                        fix: "give each build its own gallery version")
+                        fix: g.version == .auto
+                            ? "two builds choosing the next version of one definition would choose the same: give one a fixed version or its own definition"
+                            : "give each build its own gallery version")
                 } else {
                     versions[key] = b.name
                 }

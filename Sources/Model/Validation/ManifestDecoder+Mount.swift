@@ -89,6 +89,7 @@ extension ManifestDecoder {
                 return f.value
             }
         }
+        if let e = r.choice("emulation", Emulation.self) { out.emulation = e.value }
         if let w = r.string("commandWrapper"),
             let t = template(w, path: r.child("commandWrapper"), allowed: ["Command"])
         {

@@ -11,7 +11,7 @@ extension ManifestDecoder {
             if let id = image.string("id", required: true, fix: "give the managed image's resource id"),
                 resourceID(id, path: image.child("id"), type: "Microsoft.Compute/images") != nil
             {
-                out.image = ImageOutput(id: id.value)
+                out.image = ImageOutput(id: id.value, diskEncryptionSetId: encryptionSet(image))
             }
             image.finish()
         }
@@ -39,17 +39,20 @@ extension ManifestDecoder {
         let rg = r.string("resourceGroup", required: true, fix: "name the gallery's resource group")
         let gallery = r.string("gallery", required: true, fix: "name the compute gallery")
         let definition = r.string("imageDefinition", required: true, fix: "name the gallery image definition")
-        let version = r.string("version", required: true, fix: "give the version to publish, MAJOR.MINOR.PATCH")
+        let version = r.string(
+            "version", required: true, fix: "give the version to publish, MAJOR.MINOR.PATCH, or auto")
         if let rg { checkName(rg, path: r.child("resourceGroup"), kind: .resourceGroup) }
         if let gallery { checkName(gallery, path: r.child("gallery"), kind: .gallery) }
         if let definition { checkName(definition, path: r.child("imageDefinition"), kind: .imageDefinition) }
         var versionOK = false
         if let version {
-            versionOK = Self.isGalleryVersion(version.value)
+            versionOK = version.value == "auto" || Self.isGalleryVersion(version.value)
             if !versionOK {
                 ctx.error(
                     version.node, "\(r.child("version")) '\(version.value)' is not MAJOR.MINOR.PATCH",
-                    fix: "use three whole numbers, e.g. 1.0.0 (each at most 2147483647)")
+                    fix:
+                        "use three whole numbers, e.g. 1.0.0 (each at most 2147483647), or auto for the next patch version"
+                )
             }
         }
         var regions: [TargetRegion] = []
@@ -76,6 +79,8 @@ extension ManifestDecoder {
                 if let s = t.choice("storageAccountType", ReplicaStorageType.self) {
                     region.storageAccountType = s.value
                 }
+                region.excludeFromLatest = t.bool("excludeFromLatest")?.value
+                region.diskEncryptionSetId = encryptionSet(t)
                 t.finish()
                 if let name, let rn = regionName(name, path: "\(p).name") {
                     region.name = rn
@@ -101,27 +106,39 @@ extension ManifestDecoder {
             ctx.warning(old.node, "exludeFromLatest is misspelt (Packer's old key)", fix: "write excludeFromLatest")
             exclude = exclude || old.value
         }
-        var eol: AzureDateTime?
-        if let e = r.string("endOfLifeDate") {
-            if let date = AzureDateTime(parsing: e.value) {
-                eol = date
-                if date.date < Date() {
-                    ctx.warning(
-                        e.node, "\(r.child("endOfLifeDate")) \(e.value) is in the past",
-                        fix: "use a future date, or remove it")
-                }
-            } else {
-                ctx.error(
-                    e.node, "\(r.child("endOfLifeDate")) '\(e.value)' is not a date",
-                    fix: "write YYYY-MM-DD or an RFC 3339 time such as 2027-06-30T00:00:00Z")
-            }
-        }
+        let eol = endOfLifeDate(r)
+        let mode = r.choice("replicationMode", ReplicationMode.self)?.value ?? .full
+        let settings = r.mapping("definition").map(decodeDefinition) ?? GalleryDefinitionSettings()
         r.finish()
         guard let rg, let gallery, let definition, let version, versionOK else { return nil }
         return GalleryOutput(
             subscription: sub?.value, resourceGroup: rg.value, gallery: gallery.value,
             imageDefinition: definition.value,
-            version: version.value, targetRegions: regions, excludeFromLatest: exclude, endOfLifeDate: eol)
+            version: version.value == "auto" ? .auto : .fixed(version.value), targetRegions: regions,
+            excludeFromLatest: exclude, endOfLifeDate: eol, replicationMode: mode, definition: settings)
+    }
+
+    /// `diskEncryptionSetId` of `r`, checked to be a disk encryption set's resource id.
+    func encryptionSet(_ r: MappingReader) -> String? {
+        guard let id = r.string("diskEncryptionSetId") else { return nil }
+        return resourceID(id, path: r.child("diskEncryptionSetId"), type: "Microsoft.Compute/diskEncryptionSets")
+            != nil ? id.value : nil
+    }
+
+    /// `endOfLifeDate` of `r`: a date or an RFC 3339 time (a past one is warned about).
+    func endOfLifeDate(_ r: MappingReader) -> AzureDateTime? {
+        guard let e = r.string("endOfLifeDate") else { return nil }
+        guard let date = AzureDateTime(parsing: e.value) else {
+            ctx.error(
+                e.node, "\(r.child("endOfLifeDate")) '\(e.value)' is not a date",
+                fix: "write YYYY-MM-DD or an RFC 3339 time such as 2027-06-30T00:00:00Z")
+            return nil
+        }
+        if date.date < Date() {
+            ctx.warning(
+                e.node, "\(r.child("endOfLifeDate")) \(e.value) is in the past", fix: "use a future date, or remove it")
+        }
+        return date
     }
 
     static func isGalleryVersion(_ v: String) -> Bool {

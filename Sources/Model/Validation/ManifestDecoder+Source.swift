@@ -84,6 +84,22 @@ extension ManifestDecoder {
         if let v = r.choice("storageAccountType", StorageAccountType.self) { out.storageAccountType = v.value }
         if let v = r.choice("cacheType", CacheType.self) { out.cacheType = v.value }
         if let v = r.choice("hyperVGeneration", HyperVGeneration.self) { out.hyperVGeneration = v.value }
+        if let v = r.choice("securityType", SecurityType.self) {
+            out.securityType = v.value
+            if v.value != .standard, out.hyperVGeneration == .v1 {
+                ctx.error(
+                    v.node,
+                    "disk.securityType \(v.value.rawValue) needs a generation 2 (V2) disk; disk.hyperVGeneration is V1",
+                    fix: "use hyperVGeneration: V2 (and a V2 source), or securityType: Standard")
+            }
+        }
+        out.diskEncryptionSetId = encryptionSet(r)
+        if out.securityType == .confidentialVMDiskEncryptedWithCustomerKey, out.diskEncryptionSetId == nil {
+            ctx.error(
+                r.raw("securityType") ?? r.node,
+                "disk.securityType ConfidentialVM_DiskEncryptedWithCustomerKey needs the customer key's disk encryption set",
+                fix: "add disk.diskEncryptionSetId, or use ConfidentialVM_DiskEncryptedWithPlatformKey")
+        }
         if let z = r.string("zone") {
             if z.value.count <= 3, z.value.allSatisfy(\.isNumber) {
                 out.zone = z.value

@@ -54,19 +54,26 @@ public enum DesiredState {
             var gallery: DesiredGalleryVersion?
             if let g = build.outputs.gallery, !build.outputs.skip {
                 let sub = try g.subscription.map(render) ?? subscription
-                let id = try parseID(
-                    "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))/versions/\(g.version)"
+                let definitionID = try parseID(
+                    "/subscriptions/\(sub)/resourceGroups/\(try render(g.resourceGroup))/providers/Microsoft.Compute/galleries/\(try render(g.gallery))/images/\(try render(g.imageDefinition))"
                 )
                 var regions = try g.targetRegions.map { r in
-                    TargetRegion(
-                        name: RegionName.normalized(try render(r.name)),
-                        replicas: r.replicas, storageAccountType: r.storageAccountType)
+                    var region = r
+                    region.name = RegionName.normalized(try render(r.name))
+                    region.diskEncryptionSetId = try r.diskEncryptionSetId.map(render)
+                    return region
                 }
                 if regions.isEmpty { regions = [TargetRegion(name: vm.location)] }
                 gallery = DesiredGalleryVersion(
-                    id: id, version: g.version, targetRegions: regions, excludeFromLatest: g.excludeFromLatest,
-                    endOfLifeDate: g.endOfLifeDate)
+                    definitionID: definitionID, version: g.version, targetRegions: regions,
+                    excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate,
+                    replicationMode: g.replicationMode)
             }
+            // The encryption sets' ids, rendered like every other id (the digest keeps them as written).
+            var build = build
+            build.disk.diskEncryptionSetId = try build.disk.diskEncryptionSetId.map(render)
+            let imageSet = try build.outputs.image?.diskEncryptionSetId.map(render)
+            build.outputs.image?.diskEncryptionSetId = imageSet
             var d = DesiredBuild(
                 build: build, digest: digest, subscription: subscription, location: vm.location,
                 temporaryResourceGroup: try build.temporary.resourceGroup.map(render) ?? vm.id.resourceGroup,

@@ -20,6 +20,12 @@ public struct ObservedBuild: Sendable, Hashable, Codable {
     public var leftovers: [Leftover]
     /// The managed disk or gallery version source does not exist (or is not provisioned).
     public var sourceMissing: Bool = false
+    /// What the source says about its images (nil: an empty disk, a missing source, or not read).
+    public var source: SourceTraits?
+    /// Whether the source was read (only while an output is still to make).
+    public var sourceRead: Bool = false
+    /// The image definition the build publishes into, when it exists.
+    public var definition: ObservedDefinition?
 
     public init(
         disks: [DiskRole: ObservedDisk] = [:], snapshots: [DiskRole: ObservedResource] = [:],
@@ -167,6 +173,8 @@ public struct JournalView: Sendable, Hashable, Codable {
     public var stepDigests: [ActionID: String]
     /// The digest components of the last published build, to explain what changed.
     public var published: BuildDigest?
+    /// The version `version: auto` chose for a digest.
+    public var galleryVersion: ChosenGalleryVersion?
 
     public init(
         runID: String? = nil, completed: Set<ActionID> = [], inFlight: [ActionID: String?] = [:],

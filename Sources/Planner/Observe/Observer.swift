@@ -47,6 +47,28 @@ public struct Observer: Sendable {
         }
     }
 
+    /// The version `version: auto` publishes for `d`, and why: the one an earlier apply chose
+    /// for this digest (the journal keeps it, so a resumed or repeated apply never publishes
+    /// twice); else the highest version of the definition when it already carries this
+    /// digest (nothing to publish); else the next patch after the highest, `1.0.0` for none.
+    public func chooseGalleryVersion(_ d: DesiredBuild, journal: JournalView) async throws -> (String, String) {
+        guard let g = d.gallery else { return ("", "") }
+        if let chosen = journal.galleryVersion, chosen.digest == d.digest.value {
+            return (chosen.version, "chosen for this digest by an earlier apply")
+        }
+        var digests: [String: String] = [:]
+        for v in try await azure.galleryImageVersions(of: g.definitionID) {
+            guard let name = v.id.flatMap({ try? ResourceID(parsing: $0) })?.name else { continue }
+            digests[name] = v.tags?[.digest] ?? ""
+        }
+        guard let highest = ChosenGalleryVersion.highest(of: Array(digests.keys)) else {
+            return ("1.0.0", "the image definition has no version yet")
+        }
+        let name = highest.map(String.init).joined(separator: ".")
+        if digests[name] == d.digest.value { return (name, "the highest version already carries this build's digest") }
+        return (ChosenGalleryVersion.next(after: Array(digests.keys)), "the next patch after \(name)")
+    }
+
     /// Observes every desired build.
     /// `journals`: the builds' journals as already read (by name), so they are not read again.
     ///
@@ -70,6 +92,14 @@ public struct Observer: Sendable {
             for try await (name, o) in group { out[name] = o }
             return out
         }
+    }
+
+    static func isCurrent(_ image: ObservedImage?, _ d: DesiredBuild) -> Bool {
+        image.map { $0.resource.succeeded && $0.digest == d.digest.value } ?? false
+    }
+
+    static func isCurrent(_ version: ObservedGalleryVersion?, _ d: DesiredBuild) -> Bool {
+        version.map { $0.resource.succeeded && $0.digest == d.digest.value } ?? false
     }
 
     /// Observes one build with the builder VM's attachments given (tests), listing its
@@ -148,21 +178,6 @@ public struct Observer: Sendable {
                     provisioningState: snap.provisioningState.azureText ?? "Succeeded")
             }
         }
-        if let id = d.sourceID {
-            // Builds made from the same source share one read of it.
-            let azure = azure
-            switch d.build.source {
-            case .disk:
-                o.sourceMissing = try await shared.sources.value(of: "disk \(id)".lowercased()) {
-                    try await azure.disk(id) == nil
-                }
-            case .galleryImageVersion:
-                o.sourceMissing = try await shared.sources.value(of: "version \(id)".lowercased()) {
-                    try await azure.galleryImageVersion(id, replicationStatus: false) == nil
-                }
-            default: break
-            }
-        }
         let mountPath = d.mountPath
         // Only this run's OS disk mounted at the path counts: a mount of anything else there
         // (another run's disk, another process's) is not progress of this build.
@@ -198,6 +213,26 @@ public struct Observer: Sendable {
                 digest: v.tags?[.digest], regions: regions,
                 excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
                 endOfLifeDate: v.publishingProfile?.endOfLifeDate.flatMap(AzureDateTime.init(parsing:)))
+        }
+        // The source matters only while an output is still to make (its disks are made from
+        // it): then builds made from the same source share one read of it. A converged
+        // build reads neither it nor its image definition, unless the manifest states the
+        // definition's settings, which are compared on every plan.
+        let outputsCurrent =
+            !d.build.outputs.skip && (d.imageID == nil || Self.isCurrent(o.image, d))
+            && (d.gallery == nil || Self.isCurrent(o.galleryVersion, d))
+        if !outputsCurrent {
+            o.source = try await shared.sourceTraits(of: d)
+            o.sourceRead = true
+            if d.sourceID != nil { o.sourceMissing = o.source == nil }
+        }
+        if let g = d.gallery, !d.build.outputs.skip,
+            !outputsCurrent || d.build.outputs.gallery?.definition != GalleryDefinitionSettings()
+        {
+            let azure = azure
+            o.definition = try await shared.definitions.value(of: g.definitionID.description.lowercased()) {
+                try await azure.galleryImage(g.definitionID).map(ObservedDefinition.init)
+            }
         }
         o.journal = view
         for r in listed {
@@ -262,6 +297,7 @@ public struct Observer: Sendable {
             }
         }
         view.published = journal.header.published
+        view.galleryVersion = journal.header.galleryVersion
         return view
     }
 }
@@ -304,11 +340,16 @@ struct BuilderAttachments: Sendable {
 struct SharedObservation: Sendable {
     var attachments: BuilderAttachments
     var listings: TemporaryListings
-    /// Whether a disk or gallery-version source is missing, by kind and id.
-    var sources = SharedReads<Bool>()
+    /// The traits of each source (nil: a disk or gallery-version source that is missing), by kind and id.
+    var sources = SharedReads<SourceTraits?>()
+    /// The image definitions the builds publish into (nil: absent), by id.
+    var definitions = SharedReads<ObservedDefinition?>()
+
+    let azure: any AzureCompute
 
     init(attachments: BuilderAttachments, azure: any AzureCompute) {
         self.attachments = attachments
+        self.azure = azure
         listings = TemporaryListings(azure: azure)
     }
 }

@@ -29,6 +29,22 @@ public struct DesiredBuild: Sendable, Hashable {
     public var zone: String?
     /// The rendered id of a managed disk or gallery image version source.
     public var sourceID: ResourceID?
+    /// The security type, architecture and generation of the build's images, chosen at
+    /// observation from the manifest, the source and an existing definition (nil before, and
+    /// in tests that plan without it: Standard, and the generation the source says at apply).
+    public var traits: Result<ImageTraits, ImageTraitsConflict>?
+
+    /// The chosen traits, when they could be chosen.
+    public var imageTraits: ImageTraits? {
+        if case .success(let t) = traits { return t }
+        return nil
+    }
+
+    /// The image definition Kiln wants, when the build publishes to a gallery and its traits are known.
+    public var desiredDefinition: DesiredDefinition? {
+        guard gallery != nil else { return nil }
+        return DesiredDefinition(self, traits: imageTraits)
+    }
 
     public init(
         build: Build, digest: BuildDigest, subscription: String, location: String, temporaryResourceGroup: String,
@@ -106,30 +122,48 @@ public struct DesiredBuild: Sendable, Hashable {
 
 /// The gallery image version a build publishes, rendered.
 public struct DesiredGalleryVersion: Sendable, Hashable {
-    public var id: ResourceID
-    public var version: String
+    /// The image definition the version belongs to (the `gallery-definition` action's resource).
+    public var definitionID: ResourceID
+    /// What the manifest asked for: a fixed version, or `auto`.
+    public var spec: GalleryVersionSpec
+    /// The version published: the fixed one, or the one `auto` chose (see `choose(_:)`).
+    public private(set) var version: String
+    /// Why `auto` chose `version` (shown by `plan`).
+    public private(set) var choiceReason: String?
     public var targetRegions: [TargetRegion]
     public var excludeFromLatest: Bool
     public var endOfLifeDate: AzureDateTime?
+    public var replicationMode: ReplicationMode
 
     /// The target regions' names, normalised (`RegionName.normalized`).
     public var regionNames: [String] { targetRegions.map { RegionName.normalized($0.name) } }
 
+    /// The version's resource id.
+    public var id: ResourceID { definitionID.child("versions", version) }
+
+    /// Whether `auto` still has to choose the version (observation does, before planning).
+    public var needsChoice: Bool { spec == .auto && version == GalleryVersionSpec.auto.description }
+
     public init(
-        id: ResourceID, version: String, targetRegions: [TargetRegion], excludeFromLatest: Bool,
-        endOfLifeDate: AzureDateTime?
+        definitionID: ResourceID, version: GalleryVersionSpec, targetRegions: [TargetRegion],
+        excludeFromLatest: Bool, endOfLifeDate: AzureDateTime?, replicationMode: ReplicationMode = .full
     ) {
-        self.id = id
-        self.version = version
+        self.definitionID = definitionID
+        self.spec = version
+        self.version = version.description
         self.targetRegions = targetRegions
         self.excludeFromLatest = excludeFromLatest
         self.endOfLifeDate = endOfLifeDate
+        self.replicationMode = replicationMode
     }
 
-    /// The image definition the version belongs to: the version's id without
-    /// `/versions/<version>` (the `gallery-definition` action's resource).
-    public var definitionID: ResourceID {
-        guard id.segments.last?.type.lowercased() == "versions", let definition = id.parent else { return id }
-        return definition
+    /// The version `auto` chose, and why.
+    public mutating func choose(_ version: String, because reason: String) {
+        precondition(spec == .auto, "only an automatic version is chosen")
+        self.version = version
+        choiceReason = reason
     }
+
+    /// Whether the replicas in `region` are left out of the definition's `latest`.
+    public func excludesFromLatest(_ region: TargetRegion) -> Bool { region.excludeFromLatest ?? excludeFromLatest }
 }

@@ -95,6 +95,11 @@ public struct Plan: Sendable, Hashable, Codable {
         public var runID: String
         /// Why this run starts on a fresh disk instead of continuing the journal's (see `RunContinuity`).
         public var freshRunReason: String?
+        /// The images' security type, architecture and generation, and why (nil when the
+        /// plan did not need them: nothing is made).
+        public var images: String?
+        /// The version `version: auto` chose, and why.
+        public var autoVersion: String?
     }
     public var builds: [BuildSummary]
     public var actions: [Action]

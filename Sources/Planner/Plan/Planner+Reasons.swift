@@ -73,12 +73,16 @@ extension BuildPlanner {
             guard let image = o.image else { return "image \(lastSegment(d.imageID)) missing" }
             return "image \(lastSegment(d.imageID)) " + digestChange(image.digest)
         case .galleryDefinition:
-            // Not observed (that would cost reads in every plan): the action reads both.
             guard let g = d.gallery else { return "" }
             let parts = g.definitionID.segments
             guard parts.count >= 2 else { return "" }
-            return
-                "gallery \(parts[parts.count - 2].name) and image definition \(parts[parts.count - 1].name): created when missing, checked when present"
+            if o.definition != nil, !definitionUpdates.isEmpty {
+                return "image definition \(parts[parts.count - 1].name): "
+                    + definitionUpdates.map(\.description).joined(separator: "; ")
+            }
+            return o.definition == nil
+                ? "image definition \(parts[parts.count - 1].name) missing (created, with gallery \(parts[parts.count - 2].name) if that is missing too)"
+                : "image definition \(parts[parts.count - 1].name) is \(o.definition?.provisioningState ?? "unknown")"
         case .galleryVersion:
             guard let g = d.gallery else { return "" }
             return o.galleryVersion == nil
@@ -119,6 +123,22 @@ extension BuildPlanner {
 
     func conflicts() -> [PlanConflict] {
         var out: [PlanConflict] = []
+        if case .failure(let c) = d.traits {
+            out.append(PlanConflict(build: b, resource: c.property, message: c.message, fix: c.fix))
+        }
+        if let g = d.gallery, let existing = o.definition, let want = d.desiredDefinition {
+            let fixed = want.differences(from: existing).filter { !$0.mutable }
+            if !fixed.isEmpty {
+                out.append(
+                    PlanConflict(
+                        build: b, resource: g.definitionID.description,
+                        message: "image definition \(g.definitionID.name) differs where Azure cannot change it: "
+                            + fixed.map(\.description).joined(separator: "; "),
+                        fix:
+                            "publish into a new image definition (outputs.gallery.imageDefinition; Kiln creates it), or match the manifest to the definition"
+                    ))
+            }
+        }
         // The source only matters while a disk still has to be made from it.
         if o.sourceMissing, let source = d.sourceID, !imageCurrent || (d.gallery != nil && !galleryCurrent),
             o.disks[.os] == nil

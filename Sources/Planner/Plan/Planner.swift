@@ -16,7 +16,12 @@ public enum Planner {
         }
         return Plan(
             builds: desired.map {
-                .init(name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason)
+                .init(
+                    name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason,
+                    images: $0.imageTraits.map {
+                        "\($0.securityType.rawValue) (\($0.securityReason)), \($0.architecture), generation \($0.hyperVGeneration.rawValue)"
+                    },
+                    autoVersion: $0.gallery.flatMap { g in g.choiceReason.map { "\(g.version) (\($0))" } })
             },
             actions: actions, conflicts: conflicts)
     }
@@ -71,8 +76,9 @@ struct BuildPlanner {
         // the version. Only while the version is still to publish: a published one with this
         // digest proves both exist, so a converged plan has no node (and no read) for them.
         var definition: [ActionID] = []
-        if !d.build.outputs.skip, let g = d.gallery, !galleryCurrent {
-            definition = [add(.galleryDefinition, .create, g.definitionID.description, resolve)]
+        if !d.build.outputs.skip, let g = d.gallery, !galleryCurrent || !definitionUpdates.isEmpty {
+            let change: Change = o.definition == nil ? .create : (definitionUpdates.isEmpty ? .wait : .update)
+            definition = [add(.galleryDefinition, change, g.definitionID.description, resolve)]
         }
         let releases = o.leftovers.map { add(.releaseLeftover(disk: $0.name), .delete, $0.id, []) }
         var devices: [ActionID] = []
@@ -294,6 +300,11 @@ struct BuildPlanner {
             return journalDone(id) && o.disks[.os] != nil
         case .image: return imageCurrent
         case .galleryVersion: return galleryCurrent
+        // Observed as the manifest wants it (or changing only what Azure lets change, which
+        // the action does): nothing to create.
+        case .galleryDefinition:
+            return o.definition?.provisioningState.map { $0.lowercased() == "succeeded" } == true
+                && d.imageTraits != nil && definitionUpdates.isEmpty
         case .replicate:
             guard galleryCurrent, case .replicate(let region) = id.step, let r = observedRegion(region) else {
                 return false
@@ -330,6 +341,12 @@ struct BuildPlanner {
     var imageNeedsReplace: Bool {
         guard let i = o.image, let digest = i.digest else { return false }
         return digest != d.digest.value || !i.resource.succeeded
+    }
+
+    /// Where the existing image definition differs from the manifest in what Azure changes in place.
+    var definitionUpdates: [DesiredDefinition.Difference] {
+        guard let existing = o.definition, let want = d.desiredDefinition else { return [] }
+        return want.differences(from: existing).filter(\.mutable)
     }
 
     var galleryCurrent: Bool {

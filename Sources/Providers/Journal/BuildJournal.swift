@@ -86,15 +86,21 @@ public struct JournalHeader: Codable, Sendable, Equatable {
     /// The digest of what the build last published: kept across runs, so a plan can say
     /// which part of a changed build differs from it.
     public var published: BuildDigest?
+    /// The gallery version `version: auto` chose for a digest (see `ChosenGalleryVersion`).
+    public var galleryVersion: ChosenGalleryVersion?
 
-    public init(run: String? = nil, digest: String? = nil, generation: Int = 0, published: BuildDigest? = nil) {
+    public init(
+        run: String? = nil, digest: String? = nil, generation: Int = 0, published: BuildDigest? = nil,
+        galleryVersion: ChosenGalleryVersion? = nil
+    ) {
         self.run = run
         self.digest = digest
         self.generation = generation
         self.published = published
+        self.galleryVersion = galleryVersion
     }
 
-    private enum CodingKeys: String, CodingKey { case run, digest, generation, published }
+    private enum CodingKeys: String, CodingKey { case run, digest, generation, published, galleryVersion }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -102,6 +108,7 @@ public struct JournalHeader: Codable, Sendable, Equatable {
         digest = try container.decodeIfPresent(String.self, forKey: .digest)
         generation = try container.decodeIfPresent(Int.self, forKey: .generation) ?? 0
         published = try container.decodeIfPresent(BuildDigest.self, forKey: .published)
+        galleryVersion = try container.decodeIfPresent(ChosenGalleryVersion.self, forKey: .galleryVersion)
     }
 
     /// The header of a version 1 journal, from its string attributes. An attribute that does

@@ -47,15 +47,22 @@ public struct ApplyRun: Sendable {
     public func startRuns(_ desired: [DesiredBuild]) async throws {
         for d in desired {
             var journal = try await journals.load(build: d.name)
+            // The version `auto` chose for this digest, kept for every later plan.
+            let chosen = d.gallery.flatMap { g in
+                g.spec == .auto ? ChosenGalleryVersion(digest: d.digest.value, version: g.version) : nil
+            }
             if journal.header.run == d.runID {
-                guard journal.header.digest != d.digest.value else { continue }
+                guard journal.header.digest != d.digest.value || journal.header.galleryVersion != chosen else {
+                    continue
+                }
                 journal.header.digest = d.digest.value
+                journal.header.galleryVersion = chosen
                 try await journals.replace(journal)
                 continue
             }
             let header = JournalHeader(
                 run: d.runID, digest: d.digest.value, generation: d.generation,
-                published: journal.header.published)
+                published: journal.header.published, galleryVersion: chosen)
             try await journals.replace(BuildJournal(build: d.name, header: header))
         }
     }

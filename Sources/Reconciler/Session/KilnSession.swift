@@ -70,8 +70,21 @@ public struct KilnSession: Sendable {
             (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(
                 for: desired[i], journal: journal)
             journals[desired[i].name] = journal
+            if desired[i].gallery?.needsChoice == true {
+                let (version, reason) = try await observer.chooseGalleryVersion(desired[i], journal: journal)
+                desired[i].gallery?.choose(version, because: reason)
+            }
         }
         let observed = try await observer.observe(desired, vm: vm, journals: journals)
+        let builder = HostArchitecture.current
+        for i in desired.indices {
+            let o = observed[desired[i].name]
+            // A converged build's source is not read: its traits stay unknown (nothing is made from it).
+            guard o?.sourceRead == true else { continue }
+            desired[i].traits = ImageTraits.choose(
+                for: desired[i].build, source: o?.source,
+                definitionFeature: o?.definition.map { $0.feature("SecurityType") }, builder: builder)
+        }
         return Snapshot(vm: vm, desired: desired, observed: observed, plan: Planner.plan(desired, observed: observed))
     }
 

@@ -174,10 +174,10 @@ import Testing
         let resolved = try await azure.resolvePlatformImage(subscription: "s", location: "West US", urn: urn)
         #expect(resolved.version == "1.0.10")
         #expect(
-            try await azure.platformImageHyperVGeneration(subscription: "s", location: "westus", urn: resolved) == "V1")
+            try await azure.platformImage(subscription: "s", location: "westus", urn: resolved)?.hyperVGeneration
+                == "V1")
         #expect(
-            try await azure.platformImageHyperVGeneration(
-                subscription: "s", location: "westus", urn: urn.resolved(to: "9.9.9")) == nil)
+            try await azure.platformImage(subscription: "s", location: "westus", urn: urn.resolved(to: "9.9.9")) == nil)
         await #expect(throws: ArmError.self) {
             _ = try await azure.resolvePlatformImage(subscription: "s", location: "eastus", urn: urn)
         }

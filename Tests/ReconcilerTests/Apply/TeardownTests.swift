@@ -30,10 +30,8 @@ private func teardownBuild(_ name: String = "td") throws -> DesiredBuild {
     let digest = try BuildDigest.compute(for: build, baseDirectory: dir.url, resolvedPlatformVersion: "1.0.0")
     let g = try #require(build.outputs.gallery)
     let gallery = DesiredGalleryVersion(
-        id: try ResourceID(
-            parsing:
-                "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def/versions/1.0.0"
-        ),
+        definitionID: try ResourceID(
+            parsing: "/subscriptions/\(sub)/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/def"),
         version: g.version, targetRegions: g.targetRegions, excludeFromLatest: false, endOfLifeDate: nil)
     return DesiredBuild(
         build: build, digest: digest, subscription: sub, location: "eastus", temporaryResourceGroup: "rg",

@@ -111,9 +111,9 @@ struct AzureExecutorHarness {
             for: build, baseDirectory: dir.url, resolvedPlatformVersion: platformVersion)
         let g = try #require(build.outputs.gallery)
         let gallery = DesiredGalleryVersion(
-            id: try ResourceID(
+            definitionID: try ResourceID(
                 parsing:
-                    "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)/versions/\(g.version)"
+                    "/subscriptions/\(subscription)/resourceGroups/\(resourceGroup)/providers/Microsoft.Compute/galleries/\(g.gallery)/images/\(g.imageDefinition)"
             ),
             version: g.version, targetRegions: g.targetRegions, excludeFromLatest: g.excludeFromLatest,
             endOfLifeDate: g.endOfLifeDate)

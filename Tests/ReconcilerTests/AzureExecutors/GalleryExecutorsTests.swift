@@ -123,8 +123,8 @@ import Testing
     /// A definition the version could not go into is refused with the fix, before any
     /// disk work, and left as it is.
     @Test(arguments: [
-        ("Linux", "V1", "its hyperVGeneration is V1, the build's OS disk's is V2"),
-        ("Windows", "V2", "its osType is Windows, the build's is Linux")
+        ("Linux", "V1", "hyperVGeneration V1 → V2, which Azure does not let change"),
+        ("Windows", "V2", "osType Windows → Linux, which Azure does not let change")
     ])
     func galleryDefinitionRefusesAnIncompatibleDefinition(
         osType: String, generation: String, problem: String

@@ -72,6 +72,14 @@ public struct ArmCompute: AzureCompute {
             AzureGalleryImageVersion.init(arm:))
     }
 
+    public func galleryImageVersions(of definition: ResourceID) async throws -> [AzureGalleryImageVersion] {
+        do {
+            return try await arm.listGalleryImageVersions(definition).map(AzureGalleryImageVersion.init(arm:))
+        } catch let error as ArmError where error.status == 404 {
+            return []
+        }
+    }
+
     public func beginCreateGalleryImageVersion(
         _ id: ResourceID, _ version: AzureGalleryImageVersion
     ) async throws -> any AzureOperation {
@@ -113,11 +121,18 @@ public struct ArmCompute: AzureCompute {
         try await arm.resolvePlatformImage(subscription: subscription, location: location, urn: urn)
     }
 
-    public func platformImageHyperVGeneration(
+    public func platformImage(
         subscription: String, location: String, urn: PlatformImageURN
-    ) async throws -> String? {
-        try await arm.getPlatformImageVersion(subscription: subscription, location: location, urn: urn)?.properties?
-            .hyperVGeneration
+    ) async throws -> AzurePlatformImage? {
+        guard let p = try await arm.getPlatformImageVersion(subscription: subscription, location: location, urn: urn)
+        else { return nil }
+        var features: [String: String] = [:]
+        for f in p.properties?.features ?? [] {
+            if let name = f.name, let value = f.value { features[name] = value }
+        }
+        return AzurePlatformImage(
+            hyperVGeneration: p.properties?.hyperVGeneration, architecture: p.properties?.architecture,
+            features: features, osDiskSizeGB: p.properties?.osDiskImage?.sizeInGb)
     }
 
     public func resources(subscription: String, resourceGroup: String) async throws -> [AzureTaggedResource] {
@@ -232,14 +247,22 @@ extension AzureDisk {
         name = d.name
         managedBy = d.managedBy
         diskState = p?.diskState
+        securityType = p?.securityProfile?.securityType
+        diskEncryptionSetId = p?.encryption?.diskEncryptionSetId
+        architecture = p?.supportedCapabilities?.architecture
         provisioningState = AzureProvisioningState(azure: p?.provisioningState)
     }
 
     var armBody: ArmDisk {
-        ArmDisk(
+        var properties = ArmDisk.Properties(
+            creationData: source?.armBody, diskSizeGB: sizeGB, osType: osType, hyperVGeneration: hyperVGeneration)
+        properties.securityProfile = securityType.map { ArmDiskSecurityProfile(securityType: $0) }
+        properties.encryption = diskEncryptionSetId.map {
+            ArmDiskEncryption(type: "EncryptionAtRestWithCustomerKey", diskEncryptionSetId: $0)
+        }
+        return ArmDisk(
             location: location ?? "", tags: tags, sku: sku.map { ArmSku(name: $0) }, zones: zones,
-            properties: .init(
-                creationData: source?.armBody, diskSizeGB: sizeGB, osType: osType, hyperVGeneration: hyperVGeneration))
+            properties: properties)
     }
 }
 
@@ -270,12 +293,13 @@ extension AzureImage {
             osDisk: storage?.osDisk.map {
                 Disk(
                     source: Source(managedDisk: $0.managedDisk, snapshot: $0.snapshot), caching: $0.caching,
-                    storageAccountType: $0.storageAccountType)
+                    storageAccountType: $0.storageAccountType, diskEncryptionSetId: $0.diskEncryptionSet?.id)
             },
             dataDisks: storage?.dataDisks?.map {
                 Disk(
                     lun: $0.lun, source: Source(managedDisk: $0.managedDisk, snapshot: $0.snapshot),
-                    caching: $0.caching, storageAccountType: $0.storageAccountType)
+                    caching: $0.caching, storageAccountType: $0.storageAccountType,
+                    diskEncryptionSetId: $0.diskEncryptionSet?.id)
             },
             hyperVGeneration: i.properties?.hyperVGeneration)
         id = i.id
@@ -284,14 +308,18 @@ extension AzureImage {
 
     var armBody: ArmImage {
         let os = osDisk ?? Disk(source: nil)
-        let armOS = ArmImage.OSDisk(
+        var armOS = ArmImage.OSDisk(
             osType: osType ?? "Linux", osState: osState ?? "Generalized",
             snapshot: os.source?.snapshotReference, managedDisk: os.source?.managedDiskReference,
             caching: os.caching, storageAccountType: os.storageAccountType)
-        let data = dataDisks?.map {
-            ArmImage.DataDisk(
-                lun: $0.lun ?? 0, snapshot: $0.source?.snapshotReference, managedDisk: $0.source?.managedDiskReference,
-                caching: $0.caching, storageAccountType: $0.storageAccountType)
+        armOS.diskEncryptionSet = os.diskEncryptionSetId.map { ArmSubResource(id: $0) }
+        let data = dataDisks?.map { disk in
+            var d = ArmImage.DataDisk(
+                lun: disk.lun ?? 0, snapshot: disk.source?.snapshotReference,
+                managedDisk: disk.source?.managedDiskReference, caching: disk.caching,
+                storageAccountType: disk.storageAccountType)
+            d.diskEncryptionSet = disk.diskEncryptionSetId.map { ArmSubResource(id: $0) }
+            return d
         }
         return ArmImage(
             location: location ?? "", tags: tags,
@@ -316,6 +344,11 @@ extension AzureGalleryImage {
             hyperVGeneration: p?.hyperVGeneration, architecture: p?.architecture,
             features: p?.features?.map { Feature(name: $0.name, value: $0.value) },
             description: p?.description, endOfLifeDate: p?.endOfLifeDate)
+        eula = p?.eula
+        privacyStatementUri = p?.privacyStatementUri
+        releaseNoteUri = p?.releaseNoteUri
+        recommendedVCPUs = p?.recommended?.vCPUs.map { RecommendedRange(min: $0.min, max: $0.max) }
+        recommendedMemoryGB = p?.recommended?.memory.map { RecommendedRange(min: $0.min, max: $0.max) }
         provisioningState = AzureProvisioningState(azure: p?.provisioningState)
     }
 
@@ -338,6 +371,14 @@ extension AzureGalleryImage {
         }
         p.description = description
         p.endOfLifeDate = endOfLifeDate
+        p.eula = eula
+        p.privacyStatementUri = privacyStatementUri
+        p.releaseNoteUri = releaseNoteUri
+        if recommendedVCPUs != nil || recommendedMemoryGB != nil {
+            p.recommended = ArmGalleryImage.Recommended(
+                vCPUs: recommendedVCPUs.map { ArmGalleryImage.Range(min: $0.min, max: $0.max) },
+                memory: recommendedMemoryGB.map { ArmGalleryImage.Range(min: $0.min, max: $0.max) })
+        }
         return ArmGalleryImage(location: location ?? "", tags: tags, properties: p)
     }
 }
@@ -346,17 +387,31 @@ extension PublishingProfile {
     init(arm p: ArmGalleryImageVersion.PublishingProfile) {
         self.init(
             targetRegions: p.targetRegions?.map {
-                Region(name: $0.name, replicas: $0.regionalReplicaCount, storageAccountType: $0.storageAccountType)
+                Region(
+                    name: $0.name, replicas: $0.regionalReplicaCount, storageAccountType: $0.storageAccountType,
+                    excludeFromLatest: $0.excludeFromLatest,
+                    diskEncryptionSetId: $0.encryption?.osDiskImage?.diskEncryptionSetId,
+                    dataDiskLUNs: $0.encryption?.dataDiskImages?.compactMap(\.lun) ?? [])
             },
-            excludeFromLatest: p.excludeFromLatest, endOfLifeDate: p.endOfLifeDate)
+            excludeFromLatest: p.excludeFromLatest, endOfLifeDate: p.endOfLifeDate, replicationMode: p.replicationMode)
     }
 
     var armBody: ArmGalleryImageVersion.PublishingProfile {
-        ArmGalleryImageVersion.PublishingProfile(
-            targetRegions: targetRegions?.map {
-                .init(name: $0.name, regionalReplicaCount: $0.replicas, storageAccountType: $0.storageAccountType)
+        var profile = ArmGalleryImageVersion.PublishingProfile(
+            targetRegions: targetRegions?.map { r in
+                .init(
+                    name: r.name, regionalReplicaCount: r.replicas, storageAccountType: r.storageAccountType,
+                    excludeFromLatest: r.excludeFromLatest,
+                    encryption: r.diskEncryptionSetId.map { set in
+                        .init(
+                            osDiskImage: .init(diskEncryptionSetId: set),
+                            dataDiskImages: r.dataDiskLUNs.isEmpty
+                                ? nil : r.dataDiskLUNs.map { .init(lun: $0, diskEncryptionSetId: set) })
+                    })
             },
             excludeFromLatest: excludeFromLatest, endOfLifeDate: endOfLifeDate)
+        profile.replicationMode = replicationMode
+        return profile
     }
 }
 

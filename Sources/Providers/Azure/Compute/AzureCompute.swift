@@ -40,6 +40,8 @@ public protocol AzureCompute: Sendable {
     func beginCreateGalleryImage(_ id: ResourceID, _ definition: AzureGalleryImage) async throws -> any AzureOperation
     /// Reads an image version; with `replicationStatus`, its per-region replication too.
     func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion?
+    /// Every version of an image definition (none when the definition does not exist).
+    func galleryImageVersions(of definition: ResourceID) async throws -> [AzureGalleryImageVersion]
     func beginCreateGalleryImageVersion(
         _ id: ResourceID, _ version: AzureGalleryImageVersion
     ) async throws -> any AzureOperation
@@ -75,11 +77,11 @@ public protocol AzureCompute: Sendable {
     func resolvePlatformImage(
         subscription: String, location: String, urn: PlatformImageURN
     ) async throws -> PlatformImageURN
-    /// The Hyper-V generation of a concrete platform image version; nil when the version
-    /// does not exist or states none.
-    func platformImageHyperVGeneration(
+    /// A concrete platform image version's traits (generation, architecture, features, OS
+    /// disk size); nil when the version does not exist.
+    func platformImage(
         subscription: String, location: String, urn: PlatformImageURN
-    ) async throws -> String?
+    ) async throws -> AzurePlatformImage?
 
     // MARK: Resources
 

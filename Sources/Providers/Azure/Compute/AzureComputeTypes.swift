@@ -73,6 +73,12 @@ public struct AzureDisk: Sendable, Hashable {
     public var osType: String?
     /// `V1` or `V2`, as Azure writes it.
     public var hyperVGeneration: String?
+    /// `securityProfile.securityType` (`TrustedLaunch`, confidential variants); nil: standard.
+    public var securityType: String?
+    /// `encryption.diskEncryptionSetId`: encrypted with a customer key.
+    public var diskEncryptionSetId: String?
+    /// `supportedCapabilities.architecture` (`x64`, `Arm64`), which Azure takes from the source.
+    public var architecture: String?
 
     public var id: String?
     public var name: String?
@@ -151,12 +157,17 @@ public struct AzureImage: Sendable, Hashable {
         public var source: Source?
         public var caching: String?
         public var storageAccountType: String?
+        public var diskEncryptionSetId: String?
 
-        public init(lun: Int? = nil, source: Source?, caching: String? = nil, storageAccountType: String? = nil) {
+        public init(
+            lun: Int? = nil, source: Source?, caching: String? = nil, storageAccountType: String? = nil,
+            diskEncryptionSetId: String? = nil
+        ) {
             self.lun = lun
             self.source = source
             self.caching = caching
             self.storageAccountType = storageAccountType
+            self.diskEncryptionSetId = diskEncryptionSetId
         }
     }
 
@@ -237,7 +248,18 @@ public struct AzureGalleryImage: Sendable, Hashable {
     public var features: [Feature]?
     public var description: String?
     public var endOfLifeDate: String?
+    public var eula: String?
+    public var privacyStatementUri: String?
+    public var releaseNoteUri: String?
+    /// Recommended vCPUs and memory (GB), each a min/max range.
+    public var recommendedVCPUs: RecommendedRange?
+    public var recommendedMemoryGB: RecommendedRange?
     public var provisioningState: AzureProvisioningState = .unreported
+
+    /// The value of feature `name` (case-insensitive), e.g. `SecurityType`.
+    public func feature(_ name: String) -> String? {
+        features?.first { $0.name?.lowercased() == name.lowercased() }?.value
+    }
 
     public init(
         location: String?, tags: [String: String]? = nil, osType: String?, osState: String?, identifier: Identifier?,
@@ -259,15 +281,26 @@ public struct AzureGalleryImage: Sendable, Hashable {
 
 /// Where and how a gallery image version is published.
 public struct PublishingProfile: Sendable, Hashable {
-    /// One target region: its replica count and storage type (Azure's defaults when nil).
+    /// One target region: its replica count, storage type, whether it is left out of
+    /// `latest`, and the disk encryption set of its replicas (Azure's defaults when nil).
     public struct Region: Sendable, Hashable {
         public var name: String
         public var replicas: Int?
         public var storageAccountType: String?
-        public init(name: String, replicas: Int? = nil, storageAccountType: String? = nil) {
+        public var excludeFromLatest: Bool?
+        /// Encrypts the replicas' OS disk image and the data disk images at `dataDiskLUNs`.
+        public var diskEncryptionSetId: String?
+        public var dataDiskLUNs: [Int]
+        public init(
+            name: String, replicas: Int? = nil, storageAccountType: String? = nil, excludeFromLatest: Bool? = nil,
+            diskEncryptionSetId: String? = nil, dataDiskLUNs: [Int] = []
+        ) {
             self.name = name
             self.replicas = replicas
             self.storageAccountType = storageAccountType
+            self.excludeFromLatest = excludeFromLatest
+            self.diskEncryptionSetId = diskEncryptionSetId
+            self.dataDiskLUNs = dataDiskLUNs
         }
     }
 
@@ -275,11 +308,17 @@ public struct PublishingProfile: Sendable, Hashable {
     public var targetRegions: [Region]?
     public var excludeFromLatest: Bool?
     public var endOfLifeDate: String?
+    /// `Full` or `Shallow`; nil: Azure's default (`Full`).
+    public var replicationMode: String?
 
-    public init(targetRegions: [Region]?, excludeFromLatest: Bool? = nil, endOfLifeDate: String? = nil) {
+    public init(
+        targetRegions: [Region]?, excludeFromLatest: Bool? = nil, endOfLifeDate: String? = nil,
+        replicationMode: String? = nil
+    ) {
         self.targetRegions = targetRegions
         self.excludeFromLatest = excludeFromLatest
         self.endOfLifeDate = endOfLifeDate
+        self.replicationMode = replicationMode
     }
 }
 
@@ -414,5 +453,31 @@ public struct AzureTaggedResource: Sendable, Hashable {
     public func tag(_ tag: KilnTag) -> String? {
         if let exact = tags?[tag] { return exact }
         return tags?.first { $0.key.lowercased() == tag.name.lowercased() }?.value
+    }
+}
+
+/// A platform image version's traits (`VirtualMachineImage`): what a disk made from it is.
+public struct AzurePlatformImage: Sendable, Hashable {
+    public var hyperVGeneration: String?
+    /// `x64` or `Arm64`.
+    public var architecture: String?
+    /// `features` by name, e.g. `SecurityType` = `TrustedLaunchSupported`.
+    public var features: [String: String]
+    /// The OS disk's size (`osDiskImage.sizeInGb`, which real answers carry).
+    public var osDiskSizeGB: Int?
+
+    public init(
+        hyperVGeneration: String?, architecture: String? = nil, features: [String: String] = [:],
+        osDiskSizeGB: Int? = nil
+    ) {
+        self.hyperVGeneration = hyperVGeneration
+        self.architecture = architecture
+        self.features = features
+        self.osDiskSizeGB = osDiskSizeGB
+    }
+
+    /// The value of feature `name` (case-insensitive).
+    public func feature(_ name: String) -> String? {
+        features.first { $0.key.lowercased() == name.lowercased() }?.value
     }
 }

@@ -129,6 +129,13 @@ extension InMemoryCompute {
             effect: .provision(.galleryImage, key: key))
     }
 
+    public func galleryImageVersions(of definition: ResourceID) async throws -> [AzureGalleryImageVersion] {
+        try record(.galleryImageVersions, definition)
+        settle()
+        let prefix = Self.key(definition) + "/versions/"
+        return versions.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map(\.value)
+    }
+
     public func galleryImageVersion(_ id: ResourceID, replicationStatus: Bool) async throws -> AzureGalleryImageVersion?
     {
         try record(.galleryImageVersion, id)

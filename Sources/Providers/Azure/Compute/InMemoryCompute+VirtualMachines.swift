@@ -118,13 +118,12 @@ extension InMemoryCompute {
         return urn.resolved(to: highest)
     }
 
-    public func platformImageHyperVGeneration(
+    public func platformImage(
         subscription: String, location: String, urn: PlatformImageURN
-    ) async throws -> String? {
-        try record(.platformImageHyperVGeneration, "\(urn) in \(location)")
-        guard let version = urn.version, let generation = platformImages[Self.platformKey(urn, location)]?[version]
-        else { return nil }
-        return generation
+    ) async throws -> AzurePlatformImage? {
+        try record(.platformImage, "\(urn) in \(location)")
+        guard let version = urn.version else { return nil }
+        return platformImages[Self.platformKey(urn, location)]?[version]
     }
 
     public func resources(subscription: String, resourceGroup: String) async throws -> [AzureTaggedResource] {

@@ -22,7 +22,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         case galleryImageVersion, beginCreateGalleryImageVersion, beginUpdatePublishingProfile,
             beginDeleteGalleryImageVersion
         case dataDisks, updateDataDisks
-        case resolvePlatformImage, platformImageHyperVGeneration
+        case resolvePlatformImage, platformImage, galleryImageVersions
         case resources
     }
 
@@ -90,7 +90,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
     var machines: [String: [VMDataDisk]] = [:]
     /// Platform image versions by "location/publisher/offer/sku" (lower-cased), with each
     /// version's Hyper-V generation.
-    var platformImages: [String: [String: String?]] = [:]
+    var platformImages: [String: [String: AzurePlatformImage]] = [:]
 
     var pending: [Int: Pending] = [:]
     var finished: [Int: ArmError?] = [:]
@@ -109,12 +109,16 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
         machines[Self.key(id)] = []
     }
 
-    /// Adds a platform image's versions in `location`, each of generation `hyperVGeneration`.
+    /// Adds a platform image's versions in `location`, each of generation `hyperVGeneration`
+    /// (and the other traits given; no features by default, so Standard security).
     public func addPlatformImage(
-        _ urn: PlatformImageURN, location: String, versions: [String], hyperVGeneration: String? = "V2"
+        _ urn: PlatformImageURN, location: String, versions: [String], hyperVGeneration: String? = "V2",
+        architecture: String? = "x64", features: [String: String] = [:], osDiskSizeGB: Int? = 30
     ) {
         for version in versions {
-            platformImages[Self.platformKey(urn, location), default: [:]][version] = .some(hyperVGeneration)
+            platformImages[Self.platformKey(urn, location), default: [:]][version] = AzurePlatformImage(
+                hyperVGeneration: hyperVGeneration, architecture: architecture, features: features,
+                osDiskSizeGB: osDiskSizeGB)
         }
     }
 
@@ -242,7 +246,7 @@ public actor InMemoryCompute<C: Clock>: AzureCompute where C.Duration == Duratio
                 let sku = after("skus"), let version = after("versions")
             else { return nil }
             let urn = PlatformImageURN(publisher: publisher, offer: offer, sku: sku, version: nil)
-            return platformImages[Self.platformKey(urn, location)]?[version] ?? nil
+            return platformImages[Self.platformKey(urn, location)]?[version]?.hyperVGeneration
         case .galleryImageVersion(let id, _):
             guard let definition = (try? ResourceID(parsing: id))?.parent else { return nil }
             return galleryImages[Self.key(definition)]?.hyperVGeneration

@@ -149,9 +149,9 @@ extension ExecutorEnvironment {
         switch d.build.source {
         case .platformImage(let urn):
             if let version = d.resolvedSourceVersion ?? urn.version {
-                found = try await azure.platformImageHyperVGeneration(
+                found = try await azure.platformImage(
                     subscription: d.subscription, location: d.location,
-                    urn: urn.resolved(to: version))
+                    urn: urn.resolved(to: version))?.hyperVGeneration
             }
         case .disk:
             if let source = d.sourceID { found = try await azure.disk(source)?.hyperVGeneration }

@@ -72,9 +72,14 @@ struct CreateDiskExecutor: ActionExecutor {
                 // An empty disk has no source to inherit a generation from.
                 hyperV = hyperV ?? HyperVGeneration.v1.rawValue
             }
-            return AzureDisk(
+            var disk = AzureDisk(
                 location: d.location, tags: tags, sku: settings.storageAccountType.rawValue, zones: zones,
                 source: creation, sizeGB: size, osType: "Linux", hyperVGeneration: hyperV)
+            // The OS disk boots as the images will (Trusted Launch, confidential): Azure
+            // keeps the security type with the disk and what is made from it.
+            disk.securityType = d.imageTraits?.diskSecurityType
+            disk.diskEncryptionSetId = settings.diskEncryptionSetId
+            return disk
         case .data(let lun):
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             let creation: DiskSource
@@ -97,9 +102,11 @@ struct CreateDiskExecutor: ActionExecutor {
                 }
                 creation = .galleryImageVersion(id: try sourceID(d, action), lun: lun)
             }
-            return AzureDisk(
+            var azureDisk = AzureDisk(
                 location: d.location, tags: tags, sku: disk.storageAccountType.rawValue, zones: zones,
                 source: creation, sizeGB: disk.sizeGB)
+            azureDisk.diskEncryptionSetId = settings.diskEncryptionSetId
+            return azureDisk
         }
     }
 

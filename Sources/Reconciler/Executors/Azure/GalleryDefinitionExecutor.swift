@@ -64,57 +64,78 @@ struct GalleryDefinitionExecutor: ActionExecutor {
         return body.location ?? d.location
     }
 
-    /// Creates the image definition when it is missing; refuses one the version cannot go into.
+    /// Creates the image definition when it is missing, updates in place what Azure lets
+    /// change, and refuses one the version cannot go into.
     private func ensureDefinition(
         _ id: ResourceID, galleryName: String, location: String, _ d: DesiredBuild, action: Action,
         ops: AzureOperations, timeout: Duration
     ) async throws {
         let generation = try await env.sourceHyperVGeneration(d, action: action)
+        // Without the traits observation chose (tests that plan without it), the definition
+        // is what Kiln always made: Standard, x64, the source's generation.
+        let traits =
+            d.imageTraits
+            ?? ImageTraits(
+                securityType: .standard, securityReason: "", architecture: .x64,
+                hyperVGeneration: HyperVGeneration(rawValue: generation) ?? .v1)
+        var chosen = traits
+        chosen.hyperVGeneration = HyperVGeneration(rawValue: generation.uppercased()) ?? traits.hyperVGeneration
+        let want = DesiredDefinition(d, traits: chosen)
         var body: AzureGalleryImage
         if let definition = try await env.azure.galleryImage(id) {
             let state = definition.provisioningState
             if state.isInProgress { try await ops.waitForProvisioning(id, timeout: timeout) }
-            if let problem = Self.incompatibility(definition, generation: generation) {
+            let differences = want.differences(from: ObservedDefinition(definition))
+            let fixed = differences.filter { !$0.mutable }
+            if !fixed.isEmpty {
                 throw ExecutorError(
                     action: action.id,
                     message:
-                        "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: \(problem); "
-                        + "point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
-                        + (problem.contains("hyperVGeneration")
+                        "image definition \(id.name) in gallery \(galleryName) cannot hold this build's version: "
+                        + fixed.map { $0.description }.joined(separator: "; ")
+                        + ", which Azure does not let change; point outputs.gallery.imageDefinition at a matching definition (or at a new name, which Kiln creates)"
+                        + (fixed.contains { $0.property == "hyperVGeneration" }
                             ? ", or set disk.hyperVGeneration to the definition's" : ""))
             }
-            guard state.isFailed else { return }
-            // Failed (e.g. its creation failed in an earlier run): the same definition again,
-            // which Azure retries in place.
-            ops.context.logger.notice(
-                "image definition \(id.name) is \(state.azureText ?? "Failed"); creating it again")
+            let changes = differences.filter { $0.mutable }
+            guard state.isFailed || !changes.isEmpty else { return }
+            if state.isFailed {
+                // Failed (e.g. its creation failed in an earlier run): the same definition
+                // again, which Azure retries in place.
+                ops.context.logger.notice(
+                    "image definition \(id.name) is \(state.azureText ?? "Failed"); creating it again")
+            } else {
+                ops.context.reportProgress(
+                    detail: "updating image definition \(id.name): "
+                        + changes.map { $0.description }.joined(separator: "; "))
+            }
             body = definition
             body.location = definition.location ?? location
+            Self.apply(want.settings, to: &body)
         } else {
             var tags = d.build.tags
             tags[.build] = d.name
             body = AzureGalleryImage(
                 location: location, tags: tags, osType: "Linux", osState: "Generalized",
-                identifier: .init(publisher: "kiln", offer: galleryName, sku: id.name),
-                hyperVGeneration: generation)
+                identifier: .init(publisher: want.publisher, offer: want.offer, sku: want.sku),
+                hyperVGeneration: chosen.hyperVGeneration.rawValue, architecture: chosen.architecture.rawValue,
+                features: want.features.isEmpty ? nil : want.features.map { .init(name: $0.name, value: $0.value) })
+            Self.apply(want.settings, to: &body)
         }
         try ops.context.checkInterruption()
         let operation = try await env.azure.beginCreateGalleryImage(id, body)
         _ = try await ops.recordAndWait(operation, timeout: timeout)
     }
 
-    /// Why an existing definition cannot hold a version of a Linux OS disk of `generation`
-    /// (Azure refuses such a version, but only after the disk work), or nil. A definition
-    /// without a generation is V1, Azure's default.
-    static func incompatibility(_ definition: AzureGalleryImage, generation: String) -> String? {
-        var problems: [String] = []
-        if let os = definition.osType, os.lowercased() != "linux" {
-            problems.append("its osType is \(os), the build's is Linux")
-        }
-        let theirs = definition.hyperVGeneration ?? HyperVGeneration.v1.rawValue
-        if theirs.uppercased() != generation.uppercased() {
-            problems.append("its hyperVGeneration is \(theirs), the build's OS disk's is \(generation)")
-        }
-        return problems.isEmpty ? nil : problems.joined(separator: " and ")
+    /// The manifest's texts, URIs, end of life and recommendations on `body` (what it leaves
+    /// out stays as the definition has it).
+    static func apply(_ s: GalleryDefinitionSettings, to body: inout AzureGalleryImage) {
+        if let v = s.description { body.description = v }
+        if let v = s.eula { body.eula = v }
+        if let v = s.privacyStatementUri { body.privacyStatementUri = v }
+        if let v = s.releaseNoteUri { body.releaseNoteUri = v }
+        if let v = s.endOfLifeDate { body.endOfLifeDate = v.rfc3339 }
+        if let v = s.recommendedVCPUs { body.recommendedVCPUs = v }
+        if let v = s.recommendedMemoryGB { body.recommendedMemoryGB = v }
     }
 }

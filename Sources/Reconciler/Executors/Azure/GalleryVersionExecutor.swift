@@ -96,7 +96,7 @@ struct GalleryVersionExecutor: ActionExecutor {
                 hostCaching: disk.cacheType.rawValue)
         }
         return AzureGalleryImageVersion(
-            location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(g),
+            location: location, tags: d.tags, publishingProfile: galleryPublishingProfile(d),
             osDisk: os, dataDisks: data.isEmpty ? nil : data)
     }
 }

@@ -37,14 +37,21 @@ extension ActionOutcome {
     }
 }
 
-/// The publishing profile the manifest asks for.
-func galleryPublishingProfile(_ g: DesiredGalleryVersion) -> PublishingProfile {
+/// The publishing profile the manifest asks for `d`'s version. A region's encryption set
+/// covers the OS disk image and every data disk image (each named by its LUN).
+func galleryPublishingProfile(_ d: DesiredBuild) -> PublishingProfile? {
+    guard let g = d.gallery else { return nil }
+    let luns = d.build.disk.dataDisks.map(\.lun).sorted()
     // No target regions: Azure's default, the gallery's own region.
-    PublishingProfile(
+    return PublishingProfile(
         targetRegions: g.targetRegions.isEmpty
             ? nil
             : g.targetRegions.map {
-                .init(name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue)
+                .init(
+                    name: $0.name, replicas: $0.replicas, storageAccountType: $0.storageAccountType.rawValue,
+                    excludeFromLatest: $0.excludeFromLatest, diskEncryptionSetId: $0.diskEncryptionSetId,
+                    dataDiskLUNs: $0.diskEncryptionSetId == nil ? [] : luns)
             },
-        excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate?.rfc3339)
+        excludeFromLatest: g.excludeFromLatest, endOfLifeDate: g.endOfLifeDate?.rfc3339,
+        replicationMode: g.replicationMode == .full ? nil : g.replicationMode.rawValue)
 }

@@ -55,15 +55,16 @@ struct ImageExecutor: ActionExecutor {
 
     func imageBody(_ d: DesiredBuild, action: Action) throws -> AzureImage {
         let settings = d.build.disk
+        let encryption = d.build.outputs.image?.diskEncryptionSetId
         let osDisk = AzureImage.Disk(
             source: .managedDisk(id: d.diskID(.os).description), caching: settings.cacheType.rawValue,
-            storageAccountType: settings.storageAccountType.rawValue)
+            storageAccountType: settings.storageAccountType.rawValue, diskEncryptionSetId: encryption)
         let dataDisks = try d.roles.compactMap { role -> AzureImage.Disk? in
             guard case .data(let lun) = role else { return nil }
             let disk = try env.azureDataDisk(d, lun: lun, for: action)
             return AzureImage.Disk(
                 lun: lun, source: .managedDisk(id: d.diskID(role).description), caching: disk.cacheType.rawValue,
-                storageAccountType: disk.storageAccountType.rawValue)
+                storageAccountType: disk.storageAccountType.rawValue, diskEncryptionSetId: encryption)
         }
         // Made from the disk, the image takes the disk's generation when none is sent (the
         // spec's `hyperVGeneration`: deduced from a managed disk source; Packer's azure-chroot

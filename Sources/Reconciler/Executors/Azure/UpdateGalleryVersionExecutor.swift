@@ -36,7 +36,8 @@ struct UpdateGalleryVersionExecutor: ActionExecutor {
             )
         }
         try context.checkInterruption()
-        let operation = try await env.azure.beginUpdatePublishingProfile(versionID, galleryPublishingProfile(g))
+        let profile = galleryPublishingProfile(d) ?? PublishingProfile(targetRegions: nil)
+        let operation = try await env.azure.beginUpdatePublishingProfile(versionID, profile)
         _ = try await ops.recordAndWait(operation, timeout: timeout, progress: progress)
         return replicated
     }

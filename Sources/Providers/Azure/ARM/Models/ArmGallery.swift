@@ -54,6 +54,10 @@ public struct ArmGalleryImage: Codable, Sendable, Hashable {
         public var features: [Feature]?
         public var description: String?
         public var endOfLifeDate: String?
+        public var eula: String?
+        public var privacyStatementUri: String?
+        public var releaseNoteUri: String?
+        public var recommended: Recommended?
         public var provisioningState: String?
 
         public init(
@@ -66,6 +70,26 @@ public struct ArmGalleryImage: Codable, Sendable, Hashable {
             self.hyperVGeneration = hyperVGeneration
             self.architecture = architecture
             self.features = features
+        }
+    }
+
+    /// `RecommendedMachineConfiguration`: vCPUs and memory (GB) as `ResourceRange`s.
+    public struct Recommended: Codable, Sendable, Hashable {
+        public var vCPUs: Range?
+        public var memory: Range?
+        public init(vCPUs: Range?, memory: Range?) {
+            self.vCPUs = vCPUs
+            self.memory = memory
+        }
+    }
+
+    /// `ResourceRange`.
+    public struct Range: Codable, Sendable, Hashable {
+        public var min: Int?
+        public var max: Int?
+        public init(min: Int?, max: Int?) {
+            self.min = min
+            self.max = max
         }
     }
 
@@ -153,15 +177,37 @@ public struct ArmGalleryImageVersion: Codable, Sendable, Hashable {
         public var regionalReplicaCount: Int?
         public var storageAccountType: String?
         public var excludeFromLatest: Bool?
+        public var encryption: Encryption?
 
         public init(
             name: String, regionalReplicaCount: Int? = nil, storageAccountType: String? = nil,
-            excludeFromLatest: Bool? = nil
+            excludeFromLatest: Bool? = nil, encryption: Encryption? = nil
         ) {
             self.name = name
             self.regionalReplicaCount = regionalReplicaCount
             self.storageAccountType = storageAccountType
             self.excludeFromLatest = excludeFromLatest
+            self.encryption = encryption
+        }
+    }
+
+    /// `EncryptionImages`: the disk encryption set of the replicas' OS and data disk images in a region.
+    public struct Encryption: Codable, Sendable, Hashable {
+        public var osDiskImage: DiskEncryption?
+        public var dataDiskImages: [DiskEncryption]?
+        public init(osDiskImage: DiskEncryption?, dataDiskImages: [DiskEncryption]?) {
+            self.osDiskImage = osDiskImage
+            self.dataDiskImages = dataDiskImages
+        }
+    }
+
+    /// `OSDiskImageEncryption` / `DataDiskImageEncryption` (with `lun`).
+    public struct DiskEncryption: Codable, Sendable, Hashable {
+        public var lun: Int?
+        public var diskEncryptionSetId: String?
+        public init(lun: Int? = nil, diskEncryptionSetId: String?) {
+            self.lun = lun
+            self.diskEncryptionSetId = diskEncryptionSetId
         }
     }
 

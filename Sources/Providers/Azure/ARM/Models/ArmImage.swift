@@ -52,6 +52,7 @@ public struct ArmImage: Codable, Sendable, Hashable {
         public var caching: String?
         public var diskSizeGB: Int?
         public var storageAccountType: String?
+        public var diskEncryptionSet: ArmSubResource?
 
         public init(
             osType: String, osState: String, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil,
@@ -75,6 +76,7 @@ public struct ArmImage: Codable, Sendable, Hashable {
         public var caching: String?
         public var diskSizeGB: Int?
         public var storageAccountType: String?
+        public var diskEncryptionSet: ArmSubResource?
 
         public init(
             lun: Int, snapshot: ArmSubResource? = nil, managedDisk: ArmSubResource? = nil, caching: String? = nil,
