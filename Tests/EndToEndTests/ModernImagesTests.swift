@@ -1,0 +1,150 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Images people ship now (issue 15), built for real on the emulator: a Trusted Launch
+/// gallery image with its definition's settings, an automatic version, shallow replication
+/// and disk encryption sets; then the definition updated in place, a change Azure refuses
+/// shown as a conflict, and the next automatic version.
+@Suite(
+    .serialized, .endToEnd,
+    .enabled(if: Privileges.isRoot, "needs root: the emulator attaches loop devices, kiln mounts and chroots"))
+struct ModernImages {
+    static func manifest(description: String, publisher: String = "contoso", step: String = "echo one") -> String {
+        """
+        builds:
+          - name: modern
+            source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}
+            disk:
+              diskEncryptionSetId: /subscriptions/{{vm "subscription_id"}}/resourceGroups/kiln-rg/providers/Microsoft.Compute/diskEncryptionSets/des
+            provision:
+              - name: mark
+                shell: [mkdir -p /etc/kiln, '\(step) > /etc/kiln/modern']
+            temporary: {keep: true}
+            outputs:
+              gallery:
+                resourceGroup: kiln-rg
+                gallery: kiln_gallery
+                imageDefinition: modern
+                version: auto
+                replicationMode: Shallow
+                targetRegions:
+                  - name: westus
+                    excludeFromLatest: false
+                    diskEncryptionSetId: /subscriptions/{{vm "subscription_id"}}/resourceGroups/kiln-rg/providers/Microsoft.Compute/diskEncryptionSets/des
+                definition:
+                  publisher: \(publisher)
+                  offer: web
+                  sku: modern
+                  description: \(description)
+                  recommended: {vCPUs: {min: 2, max: 8}}
+                  features: {diskControllerTypes: [SCSI, NVMe], acceleratedNetworking: true}
+        """
+    }
+
+    @Test func aTrustedLaunchGalleryImageWithItsDefinitionAndTheNextAutomaticVersion() async throws {
+        try await timed("modernImages") {
+            let world = try await EmulatedWorld("kiln-e2e-modern")
+            let set = world.id("diskEncryptionSets", "des")
+            let made = try await world.emulator.arm(
+                "PUT", set, apiVersion: EmulatedWorld.diskAPI,
+                body: """
+                    {"location": "westus", "identity": {"type": "SystemAssigned"}, "properties": {"encryptionType": "EncryptionAtRestWithCustomerKey",
+                     "activeKey": {"keyUrl": "https://vault.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef"}}}
+                    """)
+            #expect([200, 201, 202].contains(made.status), "\(made.json)")
+            try world.dir.write("manifests/modern.yaml", Self.manifest(description: "The web tier"))
+
+            let plan = try await world.kiln("plan", ["manifests/modern.yaml"])
+            #expect(plan.stdout.contains("# images: TrustedLaunch ("), "\(plan.stdout)")
+            #expect(plan.stdout.contains("# version: auto chose 1.0.0 (the image definition has no version yet)"))
+            let apply = try await world.apply("manifests/modern.yaml")
+            #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
+
+            let definition = try await world.get(
+                world.id("galleries", "kiln_gallery/images/modern"), apiVersion: EmulatedWorld.galleryAPI)
+            let p = definition["properties"] as? [String: Any] ?? [:]
+            let features = Dictionary(
+                (p["features"] as? [[String: String]] ?? []).map { ($0["name"] ?? "", $0["value"] ?? "") },
+                uniquingKeysWith: { a, _ in a })
+            #expect(features["SecurityType"] == "TrustedLaunchSupported", "\(features)")
+            #expect(features["DiskControllerTypes"] == "SCSI, NVMe")
+            #expect(features["IsAcceleratedNetworkSupported"] == "True")
+            #expect((p["identifier"] as? [String: String])?["publisher"] == "contoso")
+            #expect(p["architecture"] as? String == "x64")
+            #expect(p["description"] as? String == "The web tier")
+
+            let version = world.versionID("modern", "1.0.0")
+            try await world.expectPublished(image: nil, version: version)
+            #expect(try await world.read("/etc/kiln/modern", in: version) == "one\n")
+            let profile =
+                (try await world.get(version, apiVersion: EmulatedWorld.galleryAPI)["properties"] as? [String: Any])?[
+                    "publishingProfile"] as? [String: Any] ?? [:]
+            #expect(profile["replicationMode"] as? String == "Shallow")
+            let region = (profile["targetRegions"] as? [[String: Any]])?.first
+            #expect(
+                ((region?["encryption"] as? [String: Any])?["osDiskImage"] as? [String: Any])?["diskEncryptionSetId"]
+                    as? String == set)
+            // The kept temporary OS disk: encrypted with the set, standard (a version of it
+            // goes into a TrustedLaunchSupported definition only so).
+            let disks = try await world.emulator.resources(ofType: "Microsoft.Compute/disks")
+            let os = try #require(disks.first { $0.hasSuffix("-os") })
+            let disk = try await world.get(os, apiVersion: EmulatedWorld.diskAPI)["properties"] as? [String: Any]
+            #expect((disk?["encryption"] as? [String: Any])?["diskEncryptionSetId"] as? String == set)
+            #expect(disk?["securityProfile"] == nil)
+            try await world.expectConverged(
+                "manifests/modern.yaml", builds: ["modern"], keeping: Set(disks.map { $0.lowercased() }))
+
+            // What Azure changes in place is updated (`~`), and no version is published.
+            try world.dir.write("manifests/modern.yaml", Self.manifest(description: "The web tier, hardened"))
+            let update = try await world.kiln("plan", ["manifests/modern.yaml"])
+            #expect(update.stdout.contains("~   gallery-definition"), "\(update.stdout)")
+            #expect(update.stdout.contains("description The web tier → The web tier, hardened"))
+            let before = try await world.lastRequest()
+            #expect(try await world.apply("manifests/modern.yaml").status == 0)
+            let definitionPath = world.id("galleries", "kiln_gallery/images/modern")
+            #expect(try await world.mutations(since: before) == ["PUT \(definitionPath)"])
+
+            // What Azure refuses to change is a conflict naming the property.
+            try world.dir.write(
+                "manifests/modern.yaml", Self.manifest(description: "The web tier, hardened", publisher: "fabrikam"))
+            let refused = try await world.kiln("plan", ["--detailed-exitcode", "manifests/modern.yaml"])
+            #expect(refused.status == 1, "\(refused.stdout)\n\(refused.stderr)")
+            #expect(refused.stdout.contains("identifier.publisher contoso → fabrikam"), "\(refused.stdout)")
+
+            // A changed build gets the next patch version; 1.0.0 stays as it was.
+            try world.dir.write(
+                "manifests/modern.yaml", Self.manifest(description: "The web tier, hardened", step: "echo two"))
+            let next = try await world.apply("manifests/modern.yaml")
+            #expect(next.status == 0, "\(next.stdout)\n\(next.stderr)")
+            #expect(next.stdout.contains("versions/1.0.1"), "\(next.stdout)")
+            #expect(try await world.read("/etc/kiln/modern", in: world.versionID("modern", "1.0.1")) == "two\n")
+            #expect(try await world.read("/etc/kiln/modern", in: version) == "one\n")
+            let again = try await world.kiln("plan", ["--detailed-exitcode", "manifests/modern.yaml"])
+            #expect(again.status == 0, "\(again.stdout)")
+            await world.close(builds: ["modern"])
+        }
+    }
+
+    /// A security type a managed image cannot boot is refused before anything is made.
+    @Test func trustedLaunchWithAManagedImageIsAConflict() async throws {
+        let world = try await EmulatedWorld("kiln-e2e-tl-image")
+        try world.dir.write(
+            "manifests/tl-image.yaml",
+            """
+            builds:
+              - name: tlimage
+                source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}
+                disk: {securityType: TrustedLaunch}
+                outputs:
+                  image: {id: '/subscriptions/{{vm "subscription_id"}}/resourceGroups/kiln-rg/providers/Microsoft.Compute/images/tl'}
+            """)
+        let before = try await world.lastRequest()
+        let apply = try await world.apply("manifests/tl-image.yaml")
+        #expect(apply.status != 0)
+        #expect(
+            apply.stdout.contains("a managed image cannot boot TrustedLaunch VMs"), "\(apply.stdout)\n\(apply.stderr)")
+        #expect(try await world.mutations(since: before).isEmpty)
+        await world.close(builds: ["tlimage"])
+    }
+}
