@@ -126,6 +126,45 @@ struct ModernImages {
         }
     }
 
+    /// An Arm64 image on this x86-64 VM: its step runs aarch64 programs under
+    /// qemu-user-static (Kiln registers the interpreter for the build and removes it after),
+    /// and the definition says Arm64. `mount.emulation: off` refuses the build instead.
+    @Test(.enabled(if: Arm64Emulation.available, Arm64Emulation.why))
+    func anArm64ImageIsProvisionedUnderEmulation() async throws {
+        try await timed("arm64") {
+            let world = try await EmulatedWorld("kiln-e2e-arm64")
+            func manifest(emulation: String) -> String {
+                """
+                builds:
+                  - name: arm
+                    source: {platformImage: 'Canonical:ubuntu-24_04-lts:server-arm64:latest'}
+                    mount: {emulation: \(emulation)}
+                    provision:
+                      - name: arch
+                        shell: ['uname -m > /etc/kiln-arch']
+                    outputs:
+                      gallery: {resourceGroup: kiln-rg, gallery: kiln_gallery, imageDefinition: arm, version: 1.0.0, targetRegions: [westus]}
+                """
+            }
+            try world.dir.write("manifests/arm.yaml", manifest(emulation: "off"))
+            let refused = try await world.kiln("plan", ["--detailed-exitcode", "manifests/arm.yaml"])
+            #expect(refused.status == 1 && refused.stdout.contains("mount.emulation is off"), "\(refused.stdout)")
+
+            try world.dir.write("manifests/arm.yaml", manifest(emulation: "auto"))
+            let apply = try await world.apply("manifests/arm.yaml")
+            #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
+            #expect(apply.stdout.contains("Arm64 (provisioned under qemu-user-static emulation)"))
+            let version = world.versionID("arm", "1.0.0")
+            #expect(try await world.read("/etc/kiln-arch", in: version) == "aarch64\n")
+            let definition = try await world.get(
+                world.id("galleries", "kiln_gallery/images/arm"), apiVersion: EmulatedWorld.galleryAPI)
+            #expect((definition["properties"] as? [String: Any])?["architecture"] as? String == "Arm64")
+            #expect(try await Arm64Emulation.kilnEntries().isEmpty, "the build's binfmt_misc entry must go")
+            try await world.expectConverged("manifests/arm.yaml", builds: ["arm"])
+            await world.close(builds: ["arm"])
+        }
+    }
+
     /// A security type a managed image cannot boot is refused before anything is made.
     @Test func trustedLaunchWithAManagedImageIsAConflict() async throws {
         let world = try await EmulatedWorld("kiln-e2e-tl-image")
@@ -146,5 +185,26 @@ struct ModernImages {
             apply.stdout.contains("a managed image cannot boot TrustedLaunch VMs"), "\(apply.stdout)\n\(apply.stderr)")
         #expect(try await world.mutations(since: before).isEmpty)
         await world.close(builds: ["tlimage"])
+    }
+}
+
+/// What the Arm64 test needs on this machine, and what Kiln left in `binfmt_misc`.
+enum Arm64Emulation {
+    static let busybox = "/usr/local/lib/kiln/arm64/busybox"
+    static let qemu = "/usr/bin/qemu-aarch64-static"
+    static var available: Bool {
+        Privileges.isRoot && FileManager.default.isExecutableFile(atPath: qemu)
+            && FileManager.default.fileExists(atPath: busybox)
+    }
+    static let why: Comment = "needs root, \(qemu) and \(busybox) (make deps installs both)"
+
+    /// The `binfmt_misc` entries named `kiln-…`, read through a mount of its own.
+    static func kilnEntries() async throws -> [String] {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let list = try await runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "mount -t binfmt_misc binfmt_misc \(dir.url.path) && ls \(dir.url.path); umount \(dir.url.path)"])
+        return list.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("kiln-") }
     }
 }

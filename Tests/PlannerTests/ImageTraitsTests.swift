@@ -109,6 +109,24 @@ struct ImageTraitsTests {
         }
     }
 
+    @Test func anImageOfAnotherArchitectureIsEmulatedUnlessEmulationIsOff() throws {
+        let arm = SourceTraits(
+            what: "the platform image A", hyperVGeneration: .v2, architecture: .arm64, featureIsAuthoritative: true)
+        let auto = try choose(try galleryBuild(), arm).get()
+        #expect(auto.architecture == .arm64 && auto.emulated)
+        let native = try ImageTraits.choose(
+            for: try galleryBuild().build, source: arm, definitionFeature: .none, builder: .arm64
+        ).get()
+        #expect(!native.emulated)
+        var off = try galleryBuild()
+        off.build.mount.emulation = .off
+        if case .failure(let c) = choose(off, arm) {
+            #expect(c.property == "mount.emulation" && c.fix.contains("emulation: auto"))
+        } else {
+            Issue.record("emulation off must refuse an Arm64 image on an x64 VM")
+        }
+    }
+
     // MARK: the definition
 
     @Test func aNewDefinitionCarriesTheManifestsSettingsAndTheTraitsFeatures() throws {

@@ -44,6 +44,8 @@ public struct ImageTraits: Sendable, Hashable {
     public var diskSecurityType: String?
     /// The `SecurityType` feature a new image definition gets.
     public var definitionFeature: String?
+    /// Whether the builder VM runs the image's programs under emulation (another architecture).
+    public var emulated = false
 
     public init(
         securityType: SecurityType, securityReason: String, architecture: Architecture,
@@ -71,6 +73,16 @@ public struct ImageTraits: Sendable, Hashable {
         // Azure's default generation, and an empty disk's (see CreateDiskExecutor), is V1.
         let generation = build.disk.hyperVGeneration ?? source?.hyperVGeneration ?? .v1
         let architecture = source?.architecture ?? builder
+        if architecture != builder, build.mount.emulationMode == .off {
+            return .failure(
+                .init(
+                    property: "mount.emulation",
+                    message:
+                        "the image is \(architecture) (\(source?.what ?? "the source")) and this VM is \(builder), and mount.emulation is off",
+                    fix:
+                        "build on a \(architecture) VM, or set mount.emulation: auto to run the steps under qemu-user-static"
+                ))
+        }
         let publishesImage = build.outputs.image != nil && !build.outputs.skip
         let fromImage: Bool
         switch build.source {
@@ -101,10 +113,11 @@ public struct ImageTraits: Sendable, Hashable {
                             "the image definition takes only \(diskType ?? "") sources, and Azure sets a disk's security type only when it is made from an image (not a \(build.source.kindName))",
                         fix: "build from a platform image or gallery image, or publish into another image definition"))
             }
-            return .success(
-                ImageTraits(
-                    securityType: type, securityReason: reason, architecture: architecture,
-                    hyperVGeneration: generation, diskSecurityType: diskType, definitionFeature: newFeature))
+            var chosen = ImageTraits(
+                securityType: type, securityReason: reason, architecture: architecture,
+                hyperVGeneration: generation, diskSecurityType: diskType, definitionFeature: newFeature)
+            chosen.emulated = architecture != builder
+            return .success(chosen)
         }
         func conflict(_ property: String, _ message: String, _ fix: String) -> Result<ImageTraits, ImageTraitsConflict>
         {

@@ -19,7 +19,7 @@ public enum Planner {
                 .init(
                     name: $0.name, digest: $0.digest.value, runID: $0.runID, freshRunReason: $0.freshRunReason,
                     images: $0.imageTraits.map {
-                        "\($0.securityType.rawValue) (\($0.securityReason)), \($0.architecture), generation \($0.hyperVGeneration.rawValue)"
+                        "\($0.securityType.rawValue) (\($0.securityReason)), \($0.architecture)\($0.emulated ? " (provisioned under qemu-user-static emulation)" : ""), generation \($0.hyperVGeneration.rawValue)"
                     },
                     autoVersion: $0.gallery.flatMap { g in g.choiceReason.map { "\(g.version) (\($0))" } })
             },

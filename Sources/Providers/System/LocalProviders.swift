@@ -9,16 +9,19 @@ public struct LocalProviders: Sendable {
     public var mounts: any MountManager
     public var chroot: any ChrootExecutor
     public var journal: any JournalStore
+    /// Runs an image's programs when its architecture is not the VM's.
+    public var emulation: any CPUEmulation
 
     public init(
         runner: any CommandRunner, devices: any BlockDeviceLocator, mounts: any MountManager,
-        chroot: any ChrootExecutor, journal: any JournalStore
+        chroot: any ChrootExecutor, journal: any JournalStore, emulation: any CPUEmulation = InMemoryCPUEmulation()
     ) {
         self.runner = runner
         self.devices = devices
         self.mounts = mounts
         self.chroot = chroot
         self.journal = journal
+        self.emulation = emulation
     }
 
     /// The real implementations. `deviceRoot` is `/dev` on a VM, the emulator's device root
@@ -35,7 +38,8 @@ public struct LocalProviders: Sendable {
             devices: SystemBlockDevices(deviceRoot: deviceRoot, clock: clock),
             mounts: SystemMountManager(runner: runner),
             chroot: SystemChrootExecutor(runner: runner),
-            journal: FileJournalStore(stateDirectory: stateDirectory, clock: clock))
+            journal: FileJournalStore(stateDirectory: stateDirectory, clock: clock),
+            emulation: QemuUserEmulation(runner: runner, host: HostArchitecture.current))
     }
 
     /// The in-memory implementations, each empty.

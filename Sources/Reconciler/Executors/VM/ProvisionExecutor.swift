@@ -55,6 +55,11 @@ public struct ProvisionExecutor: ActionExecutor {
         environment["KILN_DEVICE"] = osDevice
         environment["KILN_MOUNT_PATH"] = root
         let mask = SecretMask(templates: Self.templates(of: step), environment: env.processEnvironment)
+        // An image of another architecture runs under emulation (planned: `mount.emulation: auto`).
+        if let architecture = d.imageTraits?.architecture, architecture != env.local.emulation.host {
+            context.reportProgress(detail: "running \(architecture) programs through qemu-user-static")
+            try await env.local.emulation.enable(architecture, for: d.name)
+        }
         let run = StepRunner(
             chroot: env.local.chroot, root: root, environment: environment, device: rootEntry.source,
             timeout: step.timeout.duration, context: context, mask: mask)
