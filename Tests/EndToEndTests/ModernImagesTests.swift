@@ -122,7 +122,25 @@ struct ModernImages {
             #expect(try await world.read("/etc/kiln/modern", in: version) == "one\n")
             let again = try await world.kiln("plan", ["--detailed-exitcode", "manifests/modern.yaml"])
             #expect(again.status == 0, "\(again.stdout)")
-            await world.close(builds: ["modern"])
+
+            // A layer on the definition's latest version takes 1.0.1, named in the plan.
+            try world.dir.write(
+                "manifests/layer.yaml",
+                """
+                builds:
+                  - name: layer
+                    source: {galleryImageVersion: '\(world.id("galleries", "kiln_gallery/images/modern/versions/latest"))'}
+                    provision:
+                      - name: copy
+                        shell: ['cp /etc/kiln/modern /etc/kiln/layer']
+                    outputs:
+                      gallery: {resourceGroup: kiln-rg, gallery: kiln_gallery, imageDefinition: layer, version: 1.0.0, targetRegions: [westus]}
+                """)
+            let layer = try await world.apply("manifests/layer.yaml")
+            #expect(layer.status == 0, "\(layer.stdout)\n\(layer.stderr)")
+            #expect(layer.stdout.contains("# source: modern's latest version is 1.0.1"), "\(layer.stdout)")
+            #expect(try await world.read("/etc/kiln/layer", in: world.versionID("layer", "1.0.0")) == "two\n")
+            await world.close(builds: ["modern", "layer"])
         }
     }
 

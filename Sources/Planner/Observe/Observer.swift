@@ -47,6 +47,16 @@ public struct Observer: Sendable {
         }
     }
 
+    /// The latest version of an image definition, as Azure takes it for `…/versions/latest`:
+    /// the numerically highest that succeeded and is not excluded from latest; nil for none.
+    public func latestGalleryVersion(of definition: ResourceID) async throws -> String? {
+        let names = try await azure.galleryImageVersions(of: definition).compactMap { v -> String? in
+            guard v.provisioningState.isSucceeded, v.publishingProfile?.excludeFromLatest != true else { return nil }
+            return v.id.flatMap { try? ResourceID(parsing: $0) }?.name
+        }
+        return ChosenGalleryVersion.highest(of: names).map { $0.map(String.init).joined(separator: ".") }
+    }
+
     /// The version `version: auto` publishes for `d`, and why: the one an earlier apply chose
     /// for this digest (the journal keeps it, so a resumed or repeated apply never publishes
     /// twice); else the highest version of the definition when it already carries this

@@ -29,6 +29,8 @@ public struct DesiredBuild: Sendable, Hashable {
     public var zone: String?
     /// The rendered id of a managed disk or gallery image version source.
     public var sourceID: ResourceID?
+    /// What a `latest` source resolved to, for the plan (nil when the source is pinned).
+    public var sourceNote: String?
     /// The security type, architecture and generation of the build's images, chosen at
     /// observation from the manifest, the source and an existing definition (nil before, and
     /// in tests that plan without it: Standard, and the generation the source says at apply).

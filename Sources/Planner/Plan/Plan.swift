@@ -100,6 +100,8 @@ public struct Plan: Sendable, Hashable, Codable {
         public var images: String?
         /// The version `version: auto` chose, and why.
         public var autoVersion: String?
+        /// What a `latest` source resolved to.
+        public var source: String?
     }
     public var builds: [BuildSummary]
     public var actions: [Action]

@@ -21,7 +21,8 @@ public enum Planner {
                     images: $0.imageTraits.map {
                         "\($0.securityType.rawValue) (\($0.securityReason)), \($0.architecture)\($0.emulated ? " (provisioned under qemu-user-static emulation)" : ""), generation \($0.hyperVGeneration.rawValue)"
                     },
-                    autoVersion: $0.gallery.flatMap { g in g.choiceReason.map { "\(g.version) (\($0))" } })
+                    autoVersion: $0.gallery.flatMap { g in g.choiceReason.map { "\(g.version) (\($0))" } },
+                    source: $0.sourceNote)
             },
             actions: actions, conflicts: conflicts)
     }

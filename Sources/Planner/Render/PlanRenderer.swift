@@ -20,6 +20,7 @@ public enum PlanRenderer {
                     "\n  # \(build.name) (digest \(build.digest.dropFirst("sha256:".count).prefix(12)), run \(build.runID))\n"
                 if let why = build.freshRunReason { out += "  # a fresh run on new disks: \(why)\n" }
                 if let images = build.images { out += "  # images: \(images)\n" }
+                if let source = build.source { out += "  # \(source)\n" }
                 if let version = build.autoVersion { out += "  # version: auto chose \(version)\n" }
                 let width = min(36, pending.map { label($0).count }.max() ?? 0)
                 for a in pending {

@@ -63,7 +63,12 @@ public struct KilnSession: Sendable {
         let vm = try await builderVM()
         let subscription = manifest.azure.subscription ?? vm.id.subscription
         let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: subscription)
-        var desired = try DesiredState.builds(manifest, vm: vm, resolvedVersions: versions, environment: environment)
+        var galleryLatest: [String: String] = [:]
+        for (build, definition) in try DesiredState.latestGallerySources(manifest, vm: vm, environment: environment) {
+            galleryLatest[build] = try await observer.latestGalleryVersion(of: definition)
+        }
+        var desired = try DesiredState.builds(
+            manifest, vm: vm, resolvedVersions: versions, galleryLatest: galleryLatest, environment: environment)
         var journals: [String: JournalView] = [:]
         for i in desired.indices {
             let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))

@@ -377,6 +377,34 @@ extension ObserverReadsTests {
     }
 }
 
+extension ObserverReadsTests {
+    /// `…/versions/latest` is the numerically highest version that succeeded and is not
+    /// excluded from latest (issue 15): 1.0.9 here, not 1.0.10 (excluded) nor 1.0.2.
+    @Test func aGallerySourcesLatestIsTheHighestVersionNotExcluded() async throws {
+        let h = try await ComputeTwinHarness.make()
+        let definition = try #require(try h.versionID().parent)
+        _ = try await h.azure.beginCreateGallery(try #require(definition.parent), AzureGallery(location: h.location))
+        _ = try await h.azure.beginCreateGalleryImage(
+            definition,
+            AzureGalleryImage(
+                location: h.location, osType: "Linux", osState: "Generalized",
+                identifier: .init(publisher: "p", offer: "o", sku: "s")))
+        for (name, excluded) in [("1.0.9", false), ("1.0.10", true), ("1.0.2", false)] {
+            let id = definition.child("versions", name)
+            _ = try await h.azure.beginCreateGalleryImageVersion(
+                id,
+                AzureGalleryImageVersion(
+                    location: h.location,
+                    publishingProfile: PublishingProfile(targetRegions: nil, excludeFromLatest: excluded),
+                    osDisk: nil))
+            await h.azure.setProvisioningState(of: id, .succeeded)
+        }
+        #expect(try await Self.observer(h).latestGalleryVersion(of: definition) == "1.0.9")
+        let empty = definition.parent!.child("images", "none")
+        #expect(try await Self.observer(h).latestGalleryVersion(of: empty) == nil)
+    }
+}
+
 extension ObserverReadsOverHTTPTests.Reads {
     /// The twin's reads, by the same kinds as the request log's.
     init(_ calls: [InMemoryCompute<VirtualClock>.RecordedCall]) {
