@@ -46,11 +46,39 @@ import Testing
         #expect(plan.pendingIDs == ["qs/update-gallery-version"])
         #expect(
             plan.reason("qs/update-gallery-version")
-                == "published version drifted: region northeurope not in the manifest; westus2 replicas 1 → 2")
+                == "published version drifted: targetRegions[westus2].replicas 1 → 2; targetRegions[northeurope] not in the manifest"
+        )
         var missing = converged(d)
         missing.galleryVersion?.regions.removeLast()
         let repair = Planner.plan([d], observed: ["qs": missing])
         #expect(repair.pendingIDs == ["qs/update-gallery-version", "qs/replicate[westus2]"])
+    }
+
+    /// Issue 15's published properties: a region's own exclusion from latest is repaired in
+    /// place; its encryption and the version's replication mode are fixed when the version
+    /// is made, so a difference there is a conflict; `kiln drift` reports all of them.
+    @Test func theNewPublishedPropertiesDriftInPlaceOrConflict() throws {
+        let d = try desiredBuild()
+        var o = converged(d)
+        o.galleryVersion?.regions[0].excludeFromLatest = true
+        let plan = Planner.plan([d], observed: ["qs": o])
+        #expect(plan.pendingIDs == ["qs/update-gallery-version"])
+        #expect(
+            plan.reason("qs/update-gallery-version").contains("targetRegions[eastus].excludeFromLatest true → false"))
+
+        var fixed = converged(d)
+        fixed.galleryVersion?.replicationMode = "Shallow"
+        fixed.galleryVersion?.regions[0].diskEncryptionSetId =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/x"
+        let conflicts = Planner.plan([d], observed: ["qs": fixed]).conflicts.map(\.message)
+        #expect(conflicts.count == 2, "\(conflicts)")
+        #expect(conflicts.contains { $0.contains("replicationMode Shallow, the manifest Full") })
+        #expect(conflicts.contains { $0.contains("targetRegions[eastus].diskEncryptionSetId") })
+        let drift = DriftDetector.drift([d], observed: ["qs": fixed])
+        #expect(
+            drift.filter { !$0.repairableInPlace }.map(\.field).sorted() == [
+                "gallery.replicationMode", "gallery.targetRegions[eastus].diskEncryptionSetId"
+            ])
     }
 
     /// The image deleted behind Kiln's back while the version stays: the version does not

@@ -44,40 +44,72 @@ public enum DriftDetector {
             if v.digest != d.digest.value {
                 add(g.id, "gallery.digest", d.digest.value, v.digest ?? "none (not made by Kiln)")
             }
-            let norm = RegionName.normalized
-            let have = Dictionary(v.regions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-            let want = Dictionary(g.targetRegions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-            for name in want.keys.sorted() {
-                guard let w = want[name] else { continue }
-                guard let h = have[name] else {
-                    add(g.id, "gallery.targetRegions[\(name)]", "present", "missing", inPlace: true)
-                    continue
-                }
-                if h.replicas != w.replicas {
-                    add(
-                        g.id, "gallery.targetRegions[\(name)].replicas", "\(w.replicas)", "\(h.replicas)", inPlace: true
-                    )
-                }
-                if h.storageAccountType.lowercased() != w.storageAccountType.rawValue.lowercased() {
-                    add(
-                        g.id, "gallery.targetRegions[\(name)].storageAccountType", w.storageAccountType.rawValue,
-                        h.storageAccountType, inPlace: true)
+            out += versionDrift(d, v)
+            if let existing = o.definition, let want = d.desiredDefinition {
+                for difference in want.differences(from: existing) {
+                    out.append(
+                        DriftItem(
+                            build: d.name, resource: g.definitionID.description,
+                            field: "gallery.definition.\(difference.property)", expected: difference.want,
+                            actual: difference.have, repairableInPlace: difference.mutable))
                 }
             }
-            for name in have.keys.sorted() where want[name] == nil {
-                add(g.id, "gallery.targetRegions[\(name)]", "absent", "present", inPlace: true)
+        }
+        return out
+    }
+}
+
+extension DriftDetector {
+    /// Where a version published with `d`'s digest differs from the manifest: target
+    /// regions (replicas, storage, exclusion from latest: repaired in place by a PATCH;
+    /// encryption: Azure does not re-encrypt replicas, so not in place), the version's
+    /// exclusion from latest and end of life (in place) and its replication mode (fixed
+    /// when the version is made).
+    public static func versionDrift(_ d: DesiredBuild, _ v: ObservedGalleryVersion) -> [DriftItem] {
+        guard let g = d.gallery else { return [] }
+        var out: [DriftItem] = []
+        func add(_ field: String, _ expected: String, _ actual: String, inPlace: Bool = true) {
+            out.append(
+                DriftItem(
+                    build: d.name, resource: g.id.description, field: field, expected: expected, actual: actual,
+                    repairableInPlace: inPlace))
+        }
+        let norm = RegionName.normalized
+        let have = Dictionary(v.regions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
+        let want = Dictionary(g.targetRegions.map { (norm($0.name), $0) }, uniquingKeysWith: { a, _ in a })
+        for name in want.keys.sorted() {
+            guard let w = want[name] else { continue }
+            let field = "gallery.targetRegions[\(name)]"
+            guard let h = have[name] else {
+                add(field, "present", "missing")
+                continue
             }
-            if v.excludeFromLatest != g.excludeFromLatest {
+            if h.replicas != w.replicas { add("\(field).replicas", "\(w.replicas)", "\(h.replicas)") }
+            if h.storageAccountType.lowercased() != w.storageAccountType.rawValue.lowercased() {
+                add("\(field).storageAccountType", w.storageAccountType.rawValue, h.storageAccountType)
+            }
+            let exclude = g.excludesFromLatest(w)
+            if let theirs = h.excludeFromLatest, theirs != exclude {
+                add("\(field).excludeFromLatest", "\(exclude)", "\(theirs)")
+            }
+            if h.diskEncryptionSetId?.lowercased() != w.diskEncryptionSetId?.lowercased() {
                 add(
-                    g.id, "gallery.excludeFromLatest", "\(g.excludeFromLatest)", "\(v.excludeFromLatest)", inPlace: true
-                )
+                    "\(field).diskEncryptionSetId", w.diskEncryptionSetId ?? "none", h.diskEncryptionSetId ?? "none",
+                    inPlace: false)
             }
-            if v.endOfLifeDate != g.endOfLifeDate {
-                add(
-                    g.id, "gallery.endOfLifeDate", g.endOfLifeDate?.rfc3339 ?? "none",
-                    v.endOfLifeDate?.rfc3339 ?? "none",
-                    inPlace: true)
-            }
+        }
+        for name in have.keys.sorted() where want[name] == nil {
+            add("gallery.targetRegions[\(name)]", "absent", "present")
+        }
+        if v.excludeFromLatest != g.excludeFromLatest {
+            add("gallery.excludeFromLatest", "\(g.excludeFromLatest)", "\(v.excludeFromLatest)")
+        }
+        if v.endOfLifeDate != g.endOfLifeDate {
+            add("gallery.endOfLifeDate", g.endOfLifeDate?.rfc3339 ?? "none", v.endOfLifeDate?.rfc3339 ?? "none")
+        }
+        let mode = ReplicationMode(rawValue: v.replicationMode ?? ReplicationMode.full.rawValue) ?? .full
+        if mode != g.replicationMode {
+            add("gallery.replicationMode", g.replicationMode.rawValue, mode.rawValue, inPlace: false)
         }
         return out
     }

@@ -110,14 +110,21 @@ public struct ObservedGalleryVersion: Sendable, Hashable, Codable {
         /// Azure's replication state: `Completed`, `Replicating`, `Failed`, `Unknown`.
         public var state: String
         public var progress: Int?
+        /// The region's own `excludeFromLatest`, when Azure states one.
+        public var excludeFromLatest: Bool?
+        /// The disk encryption set of the region's replicas.
+        public var diskEncryptionSetId: String?
         public init(
-            name: String, replicas: Int, storageAccountType: String, state: String = "Completed", progress: Int? = nil
+            name: String, replicas: Int, storageAccountType: String, state: String = "Completed", progress: Int? = nil,
+            excludeFromLatest: Bool? = nil, diskEncryptionSetId: String? = nil
         ) {
             self.name = name
             self.replicas = replicas
             self.storageAccountType = storageAccountType
             self.state = state
             self.progress = progress
+            self.excludeFromLatest = excludeFromLatest
+            self.diskEncryptionSetId = diskEncryptionSetId
         }
     }
     public var resource: ObservedResource
@@ -125,10 +132,13 @@ public struct ObservedGalleryVersion: Sendable, Hashable, Codable {
     public var regions: [Region]
     public var excludeFromLatest: Bool
     public var endOfLifeDate: AzureDateTime?
+    /// `Full` or `Shallow` (nil: Azure's default, `Full`).
+    public var replicationMode: String?
     public init(
         resource: ObservedResource, digest: String?, regions: [Region], excludeFromLatest: Bool = false,
-        endOfLifeDate: AzureDateTime? = nil
+        endOfLifeDate: AzureDateTime? = nil, replicationMode: String? = nil
     ) {
+        self.replicationMode = replicationMode
         self.resource = resource
         self.digest = digest
         self.regions = regions

@@ -213,8 +213,9 @@ public struct Observer: Sendable {
                 let state = status?.state?.description ?? (v.provisioningState == .succeeded ? "Completed" : "Unknown")
                 return .init(
                     name: Self.region(r.name), replicas: r.replicas ?? 1,
-                    storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state, progress: status?.progress
-                )
+                    storageAccountType: r.storageAccountType ?? "Standard_LRS", state: state,
+                    progress: status?.progress,
+                    excludeFromLatest: r.excludeFromLatest, diskEncryptionSetId: r.diskEncryptionSetId)
             }
             o.galleryVersion = ObservedGalleryVersion(
                 resource: ObservedResource(
@@ -222,7 +223,8 @@ public struct Observer: Sendable {
                     provisioningState: v.provisioningState.azureText ?? "Succeeded"),
                 digest: v.tags?[.digest], regions: regions,
                 excludeFromLatest: v.publishingProfile?.excludeFromLatest ?? false,
-                endOfLifeDate: v.publishingProfile?.endOfLifeDate.flatMap(AzureDateTime.init(parsing:)))
+                endOfLifeDate: v.publishingProfile?.endOfLifeDate.flatMap(AzureDateTime.init(parsing:)),
+                replicationMode: v.publishingProfile?.replicationMode)
         }
         // The source matters only while an output is still to make (its disks are made from
         // it): then builds made from the same source share one read of it. A converged

@@ -166,6 +166,14 @@ extension BuildPlanner {
                         message: "gallery version \(g.version) exists and was not made by Kiln", fix: fix))
             }
         }
+        for item in versionDrift where !item.repairableInPlace {
+            out.append(
+                PlanConflict(
+                    build: b, resource: item.resource,
+                    message:
+                        "gallery version \(d.gallery?.version ?? "") has \(item.field.replacingOccurrences(of: "gallery.", with: "")) \(item.actual), the manifest \(item.expected), which Azure does not change on a published version",
+                    fix: "publish a new version (bump outputs.gallery.version, or use version: auto)"))
+        }
         if let imageID = d.imageID, let i = o.image, i.digest == nil {
             out.append(
                 PlanConflict(

@@ -361,31 +361,22 @@ struct BuildPlanner {
 
     func normalized(_ region: String) -> String { RegionName.normalized(region) }
 
-    /// In-place differences between the published version and the manifest (only when the
-    /// version has this build's digest: otherwise it is a conflict, not drift).
+    /// Differences between the published version and the manifest (only when the version
+    /// has this build's digest: otherwise it is a conflict, not drift).
+    var versionDrift: [DriftItem] {
+        guard let v = o.galleryVersion, v.digest == d.digest.value, v.resource.succeeded else { return [] }
+        return DriftDetector.versionDrift(d, v)
+    }
+
+    /// The differences `update-gallery-version` repairs in place, as the plan words them.
     var galleryDrift: [String] {
-        guard let g = d.gallery, let v = o.galleryVersion, v.digest == d.digest.value, v.resource.succeeded else {
-            return []
-        }
-        var out: [String] = []
-        let want = Dictionary(g.targetRegions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-        let have = Dictionary(v.regions.map { (normalized($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-        for name in want.keys.sorted() where have[name] == nil { out.append("region \(name) missing") }
-        for name in have.keys.sorted() where want[name] == nil { out.append("region \(name) not in the manifest") }
-        for name in want.keys.sorted() {
-            guard let w = want[name], let h = have[name] else { continue }
-            if w.replicas != h.replicas { out.append("\(name) replicas \(h.replicas) → \(w.replicas)") }
-            if w.storageAccountType.rawValue.lowercased() != h.storageAccountType.lowercased() {
-                out.append("\(name) storage \(h.storageAccountType) → \(w.storageAccountType.rawValue)")
+        versionDrift.filter(\.repairableInPlace).map { item in
+            let field = item.field.replacingOccurrences(of: "gallery.", with: "")
+            switch (item.expected, item.actual) {
+            case ("present", "missing"): return "\(field) missing"
+            case ("absent", "present"): return "\(field) not in the manifest"
+            default: return "\(field) \(item.actual) → \(item.expected)"
             }
         }
-        if g.excludeFromLatest != v.excludeFromLatest {
-            out.append("excludeFromLatest \(v.excludeFromLatest) → \(g.excludeFromLatest)")
-        }
-        if g.endOfLifeDate != v.endOfLifeDate {
-            out.append(
-                "endOfLifeDate \(v.endOfLifeDate?.rfc3339 ?? "none") → \(g.endOfLifeDate?.rfc3339 ?? "none")")
-        }
-        return out
     }
 }
