@@ -183,6 +183,38 @@ struct ModernImages {
         }
     }
 
+    /// A managed image encrypted with a disk encryption set: Standard (a managed image
+    /// cannot boot Trusted Launch), its disks name the set.
+    @Test func aManagedImageEncryptedWithACustomerKey() async throws {
+        let world = try await EmulatedWorld("kiln-e2e-des-image")
+        let set = world.id("diskEncryptionSets", "imagekey")
+        let made = try await world.emulator.arm(
+            "PUT", set, apiVersion: EmulatedWorld.diskAPI,
+            body: """
+                {"location": "westus", "identity": {"type": "SystemAssigned"}, "properties": {"encryptionType": "EncryptionAtRestWithCustomerKey",
+                 "activeKey": {"keyUrl": "https://vault.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef"}}}
+                """)
+        #expect([200, 201, 202].contains(made.status), "\(made.json)")
+        try world.dir.write(
+            "manifests/des-image.yaml",
+            """
+            builds:
+              - name: desimage
+                source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}
+                outputs:
+                  image: {id: '\(world.id("images", "encrypted"))', diskEncryptionSetId: '\(set)'}
+            """)
+        let apply = try await world.apply("manifests/des-image.yaml")
+        #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
+        #expect(apply.stdout.contains("# images: Standard (a managed image is published"), "\(apply.stdout)")
+        let image = try await world.get(world.id("images", "encrypted"), apiVersion: EmulatedWorld.computeAPI)
+        let storage = (image["properties"] as? [String: Any])?["storageProfile"] as? [String: Any]
+        let os = storage?["osDisk"] as? [String: Any]
+        #expect((os?["diskEncryptionSet"] as? [String: Any])?["id"] as? String == set, "\(image)")
+        try await world.expectConverged("manifests/des-image.yaml", builds: ["desimage"])
+        await world.close(builds: ["desimage"])
+    }
+
     /// A security type a managed image cannot boot is refused before anything is made.
     @Test func trustedLaunchWithAManagedImageIsAConflict() async throws {
         let world = try await EmulatedWorld("kiln-e2e-tl-image")
