@@ -14,9 +14,11 @@ final class EmulatedWorld: Sendable {
     static let computeAPI = "2024-07-01"
     static let galleryAPI = "2024-03-03"
 
-    init(_ label: String) async throws {
+    /// `configJSON`: the emulator's configuration (docs/emulator.md), e.g. preset disk encryption sets.
+    init(_ label: String, configJSON: String? = nil) async throws {
         dir = try manifestScratch(label)
-        emulator = try await ServedEmulator(stateDirectory: dir.url.appendingPathComponent("emu"))
+        emulator = try await ServedEmulator(
+            stateDirectory: dir.url.appendingPathComponent("emu"), configJSON: configJSON)
     }
 
     /// Stops the emulator (it detaches every disk) and checks that nothing of this world is
