@@ -73,6 +73,6 @@ mkdir -p "$state/replay"
 "$KILN" emulator serve --state-dir "$state/replay" --devices memory --no-tls --no-proxy >"$state/replay.log" 2>&1 &
 replay_pid=$!
 for _ in $(seq 1 100); do [ -s "$state/replay/endpoints.json" ] && break; sleep 0.1; done
-python3 Tests/AzureSpecs/replay.py --endpoints "$state/replay/endpoints.json" --if-available \
+python3 Tests/AzureSpecs/replay.py --endpoints "$state/replay/endpoints.json" --if-available --details \
     --json "$state/replay.json" >"$state/replay.txt" || { cat "$state/replay.txt"; exit 1; }
 tail -n 1 "$state/replay.txt"

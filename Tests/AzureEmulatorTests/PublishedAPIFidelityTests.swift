@@ -275,3 +275,34 @@ extension ISO8601DateFormatter {
         return f
     }
 }
+
+extension PublishedAPIFidelityTests {
+    /// A version made from another version takes that version's definition's generation,
+    /// never its gallery's (a gallery has none, so it read as V1): the table is unordered, so
+    /// each of ten versions would have had the chance to be refused.
+    @Test func aVersionFromAnotherVersionTakesItsDefinitionsGeneration() async throws {
+        try await withEmulator { h in
+            _ = try await h.waitForOperation(
+                try await h.putDisk("v2", extra: ["properties": ["osType": "Linux", "hyperVGeneration": "V2"]]))
+            // Ten galleries, each its own set of keys in the table, so that its order differs.
+            for i in 0..<10 {
+                let first = try await h.createDefinition(gallery: "layers\(i)", definition: "base", generation: "V2")
+                let base = "\(first)/versions/1.0.0"
+                _ = try await h.waitForOperation(
+                    try await h.send(
+                        "PUT", "\(base)?api-version=2024-03-03",
+                        json: [
+                            "location": "westus",
+                            "properties": [
+                                "storageProfile": ["osDiskImage": ["source": ["id": .string(h.diskID("v2"))]]]
+                            ]
+                        ]))
+                let next = try await h.createDefinition(gallery: "layers\(i)", definition: "next", generation: "V2")
+                let r = try await h.send(
+                    "PUT", "\(next)/versions/1.0.0?api-version=2024-03-03",
+                    json: ["location": "westus", "properties": ["storageProfile": ["source": ["id": .string(base)]]]])
+                #expect(r.status == 201, "\(i): \(r.text)")
+            }
+        }
+    }
+}

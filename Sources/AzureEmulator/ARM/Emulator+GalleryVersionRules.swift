@@ -12,9 +12,14 @@ extension Emulator {
         var security: DiskSecurityType?
     }
 
-    /// The source behind blob `blob` (a source resource's key, or a version's disk below it).
+    /// The source behind blob `blob` (a source resource's key, or a version's disk below it):
+    /// the resource with the longest key that is the blob or above it. A version's blob is
+    /// below its definition and gallery too, so the first match of an unordered table could be
+    /// either (the replay of Azure's examples caught it, one run in three under load).
     func versionSource(_ blob: String) -> VersionSource? {
-        guard let (_, source) = state.resources.first(where: { blob == $0.key || blob.hasPrefix($0.key + "/") })
+        guard
+            let (_, source) = state.resources.filter({ blob == $0.key || blob.hasPrefix($0.key + "/") })
+                .max(by: { $0.key.count < $1.key.count })
         else { return nil }
         let properties = source.body["properties"]
         var found = VersionSource(
