@@ -127,6 +127,23 @@ struct ImageTraitsTests {
         }
     }
 
+    @Test func aDiskSmallerThanItsSourceIsAConflictBeforeAnyDiskIsMade() throws {
+        var d = try galleryBuild(disk: "sizeGB: 10")
+        d.traits = choose(d, Self.trustedLaunchImage)
+        var o = ObservedBuild()
+        o.source = Self.trustedLaunchImage
+        o.sourceRead = true
+        let conflicts = Planner.plan([d], observed: [d.name: o]).conflicts
+        #expect(
+            conflicts.map(\.message) == [
+                "disk.sizeGB is 10, smaller than the platform image P (30 GB); Azure never shrinks a disk"
+            ])
+        #expect(conflicts.first?.fix.contains("at least 30") == true)
+        var grown = try galleryBuild(disk: "sizeGB: 64")
+        grown.traits = choose(grown, Self.trustedLaunchImage)
+        #expect(Planner.plan([grown], observed: [grown.name: o]).conflicts.isEmpty)
+    }
+
     // MARK: the definition
 
     @Test func aNewDefinitionCarriesTheManifestsSettingsAndTheTraitsFeatures() throws {

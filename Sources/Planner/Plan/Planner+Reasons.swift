@@ -123,6 +123,18 @@ extension BuildPlanner {
 
     func conflicts() -> [PlanConflict] {
         var out: [PlanConflict] = []
+        // Azure refuses a disk smaller than what it is made from (409 OperationNotAllowed):
+        // said here, before any disk is made, while one still has to be.
+        if let wanted = d.build.disk.sizeGB, let source = o.source, let size = source.sizeGB, wanted < size,
+            o.disks[.os] == nil
+        {
+            out.append(
+                PlanConflict(
+                    build: b, resource: "disk.sizeGB",
+                    message:
+                        "disk.sizeGB is \(wanted), smaller than \(source.what) (\(size) GB); Azure never shrinks a disk",
+                    fix: "give at least \(size), or leave disk.sizeGB out to keep the source's size"))
+        }
         if case .failure(let c) = d.traits {
             out.append(PlanConflict(build: b, resource: c.property, message: c.message, fix: c.fix))
         }
