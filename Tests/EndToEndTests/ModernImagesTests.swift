@@ -147,25 +147,15 @@ struct ModernImages {
     func anArm64ImageIsProvisionedUnderEmulation() async throws {
         try await timed("arm64") {
             let world = try await EmulatedWorld("kiln-e2e-arm64")
-            func manifest(emulation: String) -> String {
-                """
-                builds:
-                  - name: arm
-                    source: {platformImage: 'Canonical:ubuntu-24_04-lts:server-arm64:latest'}
-                    mount: {emulation: \(emulation)}
-                    provision:
-                      - name: arch
-                        shell: ['uname -m > /etc/kiln-arch']
-                    outputs:
-                      gallery: {resourceGroup: kiln-rg, gallery: kiln_gallery, imageDefinition: arm, version: 1.0.0, targetRegions: [westus]}
-                """
-            }
-            try world.dir.write("manifests/arm.yaml", manifest(emulation: "off"))
-            let refused = try await world.kiln("plan", ["--detailed-exitcode", "manifests/arm.yaml"])
+            // The example manifest, as shipped; and a copy that turns emulation off.
+            let example = try String(
+                contentsOf: world.dir.url.appendingPathComponent("manifests/arm64.yaml"), encoding: .utf8)
+            try world.dir.write(
+                "manifests/arm64-off.yaml", example.replacingOccurrences(of: "emulation: auto", with: "emulation: off"))
+            let refused = try await world.kiln("plan", ["--detailed-exitcode", "manifests/arm64-off.yaml"])
             #expect(refused.status == 1 && refused.stdout.contains("mount.emulation is off"), "\(refused.stdout)")
 
-            try world.dir.write("manifests/arm.yaml", manifest(emulation: "auto"))
-            let apply = try await world.apply("manifests/arm.yaml")
+            let apply = try await world.apply("manifests/arm64.yaml")
             #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
             #expect(apply.stdout.contains("Arm64 (provisioned under qemu-user-static emulation)"))
             let version = world.versionID("arm", "1.0.0")
@@ -174,7 +164,7 @@ struct ModernImages {
                 world.id("galleries", "kiln_gallery/images/arm"), apiVersion: EmulatedWorld.galleryAPI)
             #expect((definition["properties"] as? [String: Any])?["architecture"] as? String == "Arm64")
             #expect(try await Arm64Emulation.kilnEntries().isEmpty, "the build's binfmt_misc entry must go")
-            try await world.expectConverged("manifests/arm.yaml", builds: ["arm"])
+            try await world.expectConverged("manifests/arm64.yaml", builds: ["arm"])
             await world.close(builds: ["arm"])
         }
     }
