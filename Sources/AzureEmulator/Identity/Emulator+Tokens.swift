@@ -257,7 +257,7 @@ extension Emulator {
             }
             resource = r
         }
-        guard isARMAudience(resource, request: request) else {
+        guard isARMAudience(resource, request: request) || Self.isStorageAudience(resource) else {
             return entraError(
                 400, "invalid_resource", 500011,
                 "The resource principal named \(resource) was not found in the tenant named \(config.tenant). This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
