@@ -19,6 +19,7 @@ extension Emulator {
         case "management.azure.com", "login.microsoftonline.com": return "https://login.microsoftonline.com"
         case "management.chinacloudapi.cn", "login.chinacloudapi.cn": return "https://login.chinacloudapi.cn"
         case "management.usgovcloudapi.net", "login.microsoftonline.us": return "https://login.microsoftonline.us"
+        case _ where h.hasSuffix(BlobAddress.hostSuffix): return "https://login.microsoftonline.com"
         default: return request.baseURL
         }
     }

@@ -163,6 +163,12 @@ actor Emulator {
         do {
             if lower.first == "_emulator" { return try await control(request, lower) }
             if lower.first == "blob" { return await blobService(request) }
+            if let account = BlobAddress.account(ofHost: request.host) {
+                // `https://<account>.blob.core.windows.net/<container>/<blob>` through the proxy.
+                var hosted = request
+                hosted.path = "/blob/\(account)" + request.path
+                return await blobService(hosted)
+            }
             if lower == ["metadata", "endpoints"] { return try cloudMetadata(request) }
             if lower.first == "metadata" { return await imds(request, lower) }
             if lower.first == "subscriptions" || lower.first == "tenants" || lower.first == "providers" {

@@ -18,6 +18,19 @@ struct BlobAddress: Sendable {
         blob = parts.count > 3 && !parts[3].isEmpty ? parts[3] : nil
     }
 
+    /// Azure's own Blob host names, `<account>.blob.core.windows.net`, which the proxy serves too.
+    static let hostSuffix = ".blob.core.windows.net"
+
+    /// The account a `<account>.blob.core.windows.net[:port]` host names; nil for any other host.
+    static func account(ofHost host: String) -> String? {
+        let name = (host.split(separator: ":").first.map(String.init) ?? host).lowercased()
+        guard name.hasSuffix(hostSuffix) else { return nil }
+        let account = String(name.dropLast(hostSuffix.count))
+        guard (3...24).contains(account.count), account.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber) })
+        else { return nil }
+        return account
+    }
+
     var containerKey: BlobContainerKey? { container.map { BlobContainerKey(account: account, container: $0) } }
 }
 

@@ -29,7 +29,8 @@ extension Emulator {
         let page = names.prefix(max)
         let next = names.count > max ? Self.encodeMarker(names[max]) : ""
 
-        let endpoint = "\(request.baseURL)/blob/\(key.account)/"
+        let hosted = BlobAddress.account(ofHost: request.host) != nil
+        let endpoint = hosted ? "\(request.baseURL)/" : "\(request.baseURL)/blob/\(key.account)/"
         var xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
         xml += "<EnumerationResults ServiceEndpoint=\"\(endpoint.xmlEscaped)\" ContainerName=\"\(key.container)\">"
         if request.query["prefix"] != nil { xml += "<Prefix>\(prefix.xmlEscaped)</Prefix>" }
