@@ -2,11 +2,13 @@
 # Fidelity check: the official Azure SDK for Python against `kiln emulator serve`, unmodified,
 # over HTTPS with the emulator's CA. Both run inside a network namespace of their own that has
 # nothing but `lo`, so the SDK cannot reach anything else. Needs root (ip netns) and PyPI for
-# the two packages. Not part of `make test`: it depends on PyPI being reachable.
+# the packages (azure-storage-blob pinned: AZURE_STORAGE_BLOB_VERSION). Not part of `make test`:
+# it depends on PyPI being reachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KILN=${KILN:-.build/debug/kiln}
-python3 -m pip install -q azure-identity azure-mgmt-compute
+AZURE_STORAGE_BLOB_VERSION=${AZURE_STORAGE_BLOB_VERSION:-12.31.1}
+python3 -m pip install -q azure-identity azure-mgmt-compute "azure-storage-blob==$AZURE_STORAGE_BLOB_VERSION"
 ns=kiln-sdk-$$
 state=$(mktemp -d /tmp/kiln-sdk.XXXXXX)
 ip netns add "$ns"
@@ -20,5 +22,9 @@ ip netns exec "$ns" bash -c '
     ca=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(\"caFile\") or \"\")" "$1/endpoints.json")
     EP="$1/endpoints.json" REQUESTS_CA_BUNDLE="$ca" SSL_CERT_FILE="$ca" timeout 300 python3 scripts/sdk-check.py
     status=$?
+    if [ $status -eq 0 ]; then
+        EP="$1/endpoints.json" REQUESTS_CA_BUNDLE="$ca" SSL_CERT_FILE="$ca" timeout 300 python3 scripts/sdk-check-blob.py
+        status=$?
+    fi
     kill "$pid"; wait "$pid" || true
     exit $status' "$KILN" "$state"

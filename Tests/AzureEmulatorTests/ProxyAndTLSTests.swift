@@ -132,3 +132,40 @@ struct ProxyAndTLSTests {
         }
     }
 }
+
+/// The Blob service under Azure's own host names, through the proxy.
+@Suite("Blob storage through the proxy")
+struct BlobProxyTests {
+    @Test func anAccountsBlobHostReachesTheEmulatorsBlobService() async throws {
+        try await withEmulator { h in
+            let tests = ProxyAndTLSTests()
+            let c = try tests.client(h, proxy: true)
+            do {
+                let t = try await h.storageToken()
+                let auth = ["Authorization": "Bearer \(t)", "x-ms-version": Harness.storageVersion]
+                let base = "https://kilnstate.blob.core.windows.net"
+                let created = try await tests.get(c, "\(base)/viaproxy?restype=container", headers: auth, method: .PUT)
+                #expect(created.status == 201)
+                let put = try await tests.get(
+                    c, "\(base)/viaproxy/a.txt", headers: auth.merging(["x-ms-blob-type": "BlockBlob"]) { $1 },
+                    method: .PUT, body: "hello")
+                #expect(put.status == 201)
+                // The same blob at the path-style address: one account, two spellings.
+                #expect(try await h.blob("GET", "viaproxy/a.txt", token: t).text == "hello")
+                let list = try await tests.get(c, "\(base)/viaproxy?restype=container&comp=list", headers: auth)
+                #expect(list.text.contains("ServiceEndpoint=\"\(base)/\""))
+                let anonymous = try await tests.get(
+                    c, "\(base)/viaproxy/a.txt", headers: ["x-ms-version": "2025-01-05"])
+                #expect(anonymous.status == 401)
+                #expect(
+                    anonymous.header("www-authenticate")?.contains(
+                        "authorization_uri=https://login.microsoftonline.com/")
+                        == true)
+            } catch {
+                try? await c.shutdown()
+                throw error
+            }
+            try await c.shutdown()
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The emulator's own control surface under `/_emulator/` (not Azure's; no auth): inventory,
 /// request log, latency and faults at run time, reset.
@@ -53,6 +54,15 @@ extension Emulator {
         case ("POST", "reset"):
             await reset()
             return .json(200, inventory())
+        case ("GET", "clock"):
+            return .json(200, ["offsetSeconds": .number(storageClockOffset)])
+        case ("PUT", "clock"):
+            // The Blob service's clock: `{"offsetSeconds": N}` moves it N seconds ahead of the wall clock.
+            guard let offset = (try? JSON.decode(request.body))?["offsetSeconds"]?.doubleValue else {
+                throw ARMError(400, "InvalidRequestContent", "The clock needs {\"offsetSeconds\": number}.")
+            }
+            storageClockOffset = offset
+            return .json(200, ["offsetSeconds": .number(storageClockOffset)])
         case ("GET", "endpoints"):
             return .json(200, endpointsDocument ?? [:])
         default:
@@ -131,6 +141,8 @@ extension Emulator {
         state.signingKey = key
         inProgress = 0
         Self.seed(&state, config)
+        do { try blobStore.removeAll() } catch { logger.error("cannot reset the blob storage: \(error)") }
+        storageClockOffset = 0
         markDirty()
         persist()
     }

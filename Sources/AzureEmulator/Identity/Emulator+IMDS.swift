@@ -69,7 +69,7 @@ extension Emulator {
         if request.query["msi_res_id"] != nil || request.query["mi_res_id"] != nil {
             return imdsError(400, ["error": "invalid_request", "error_description": "Identity not found"])
         }
-        guard isARMAudience(resource, request: request) else {
+        guard isARMAudience(resource, request: request) || Self.isStorageAudience(resource) else {
             return imdsError(
                 400,
                 [

@@ -19,6 +19,7 @@ extension Emulator {
         case "management.azure.com", "login.microsoftonline.com": return "https://login.microsoftonline.com"
         case "management.chinacloudapi.cn", "login.chinacloudapi.cn": return "https://login.chinacloudapi.cn"
         case "management.usgovcloudapi.net", "login.microsoftonline.us": return "https://login.microsoftonline.us"
+        case _ where h.hasSuffix(BlobAddress.hostSuffix): return "https://login.microsoftonline.com"
         default: return request.baseURL
         }
     }
@@ -257,7 +258,7 @@ extension Emulator {
             }
             resource = r
         }
-        guard isARMAudience(resource, request: request) else {
+        guard isARMAudience(resource, request: request) || Self.isStorageAudience(resource) else {
             return entraError(
                 400, "invalid_resource", 500011,
                 "The resource principal named \(resource) was not found in the tenant named \(config.tenant). This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."

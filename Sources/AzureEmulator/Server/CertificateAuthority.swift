@@ -52,6 +52,7 @@ struct CertificateAuthority: Sendable {
     func issueServerCertificate() throws -> (chainPEM: String, keyPEM: String) {
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         var names: [GeneralName] = Self.azureHosts.map { .dnsName($0) }
+        names.append(.dnsName("*" + BlobAddress.hostSuffix))
         names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
         names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))))
         let now = Date()

@@ -31,12 +31,17 @@ actor Emulator {
     var verifiedTokens: [String: JSON] = [:]
     /// `aud + " " + host` → whether ARM accepts that audience (URL parsing is slow).
     var audienceDecisions: [String: Bool] = [:]
+    /// The Blob service's containers and blobs (kept in `STATE/blob-storage`).
+    var blobStore: BlobStore
+    /// Seconds added to the wall clock for the Blob service (`/_emulator/clock`), so leases expire on demand.
+    var storageClockOffset: TimeInterval = 0
 
     init(configuration: EmulatorConfiguration, stateDirectory: URL, backend: any DiskBackend, logger: Logger) throws {
         config = configuration
         self.backend = backend
         self.logger = logger
         store = StateStore(directory: stateDirectory)
+        blobStore = try BlobStore(stateDirectory: stateDirectory)
         apiVersions = APIVersionPolicy(extra: configuration.extraAPIVersions)
         deviceRoot = configuration.deviceRoot ?? stateDirectory.appendingPathComponent("dev").path
         var certs: [String: [ClientCertificate]] = [:]
@@ -108,7 +113,7 @@ actor Emulator {
             response = await route(request, failOperation: nil)
         }
 
-        if !response.drop {
+        if !response.drop, !response.headers.contains(where: { $0.0 == "x-ms-request-id" }) {
             response.headers.append(("x-ms-request-id", requestID))
             let correlation = request.header("x-ms-correlation-request-id") ?? requestID
             response.headers.append(("x-ms-correlation-request-id", correlation))
@@ -157,6 +162,13 @@ actor Emulator {
         let lower = request.segments.map { $0.lowercased() }
         do {
             if lower.first == "_emulator" { return try await control(request, lower) }
+            if lower.first == "blob" { return await blobService(request) }
+            if let account = BlobAddress.account(ofHost: request.host) {
+                // `https://<account>.blob.core.windows.net/<container>/<blob>` through the proxy.
+                var hosted = request
+                hosted.path = "/blob/\(account)" + request.path
+                return await blobService(hosted)
+            }
             if lower == ["metadata", "endpoints"] { return try cloudMetadata(request) }
             if lower.first == "metadata" { return await imds(request, lower) }
             if lower.first == "subscriptions" || lower.first == "tenants" || lower.first == "providers" {

@@ -17,6 +17,8 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var https: String?
     /// IMDS base URL (`http://169.254.169.254` equivalent).
     public var imds: String
+    /// Blob service base URL, path-style: `<blob>/<account>/<container>/<blob>` for any account.
+    public var blob: String?
     /// The HTTP proxy URL, when proxy mode is on.
     public var proxy: String?
     /// The CA certificate (PEM) to trust, when TLS is on.
@@ -167,7 +169,8 @@ public actor EmulatorServer {
 
         let client = configuration.clients.first
         let ep = EmulatorEndpoints(
-            arm: base, login: base, https: secureBase, imds: base, proxy: proxyURL, caFile: caFile,
+            arm: base, login: base, https: secureBase, imds: base, blob: base + "/blob", proxy: proxyURL,
+            caFile: caFile,
             deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
             builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription,
             tenantId: configuration.tenant,

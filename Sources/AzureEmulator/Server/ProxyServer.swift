@@ -88,7 +88,8 @@ final class ProxyFrontHandler: ChannelInboundHandler {
                 let port = hp.count > 1 ? Int(hp[1]) ?? 0 : 443
                 // Some clients (AsyncHTTPClient) tunnel plain HTTP too: CONNECT 169.254.169.254:80 is IMDS.
                 let imds = host == "169.254.169.254" && port == 80
-                guard (allowedHosts.contains(host) && port == 443) || imds else {
+                let blob = BlobAddress.account(ofHost: host) != nil
+                guard ((allowedHosts.contains(host) || blob) && port == 443) || imds else {
                     return reject(
                         context, "the emulator's proxy only tunnels to Azure hosts it emulates; \(target) is refused",
                         method: method, target: target)

@@ -71,10 +71,11 @@ struct Harness: Sendable {
     func snapshotID(_ name: String) -> String { "\(compute)/snapshots/\(name)" }
     var vmPath: String { "\(compute)/virtualMachines/\(configuration.builderVM.name)?api-version=2024-07-01" }
 
-    func clientSecretToken() async throws -> String {
+    /// A client-secret token for `scope` (ARM, as the emulator's own URL, unless told).
+    func clientSecretToken(scope: String? = nil) async throws -> String {
         let client = configuration.clients[0]
         let form =
-            "grant_type=client_credentials&client_id=\(client.clientID)&client_secret=\(client.secret ?? "")&scope=\(pct(endpoints.arm + "/.default"))"
+            "grant_type=client_credentials&client_id=\(client.clientID)&client_secret=\(client.secret ?? "")&scope=\(pct(scope ?? endpoints.arm + "/.default"))"
         let r = try await send(
             "POST", "/\(configuration.tenant)/oauth2/v2.0/token", raw: Data(form.utf8),
             headers: ["Content-Type": "application/x-www-form-urlencoded"], auth: false)
