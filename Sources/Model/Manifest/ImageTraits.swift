@@ -159,16 +159,15 @@ public struct ChosenGalleryVersion: Sendable, Hashable, Codable {
     /// The next patch version after the highest of `versions` (`MAJOR.MINOR.PATCH` names;
     /// others ignored), or `1.0.0` when there is none.
     public static func next(after versions: [String]) -> String {
-        guard let highest = highest(of: versions) else { return "1.0.0" }
-        return "\(highest[0]).\(highest[1]).\(highest[2] + 1)"
+        guard let highest = highest(of: versions), let parts = ImageVersionOrder.components(highest) else {
+            return "1.0.0"
+        }
+        return "\(parts[0]).\(parts[1]).\(parts[2] + 1)"
     }
 
-    /// The numerically highest `MAJOR.MINOR.PATCH` of `versions`, as numbers.
-    public static func highest(of versions: [String]) -> [Int]? {
-        versions.compactMap { v -> [Int]? in
-            let parts = v.split(separator: ".", omittingEmptySubsequences: false).compactMap { Int($0) }
-            return parts.count == 3 ? parts : nil
-        }.max { $0.lexicographicallyPrecedes($1) }
+    /// The numerically highest `MAJOR.MINOR.PATCH` of `versions` (`ImageVersionOrder`).
+    public static func highest(of versions: [String]) -> String? {
+        ImageVersionOrder.highest(versions.filter { ImageVersionOrder.components($0)?.count == 3 })
     }
 }
 

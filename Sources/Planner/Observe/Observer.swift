@@ -54,7 +54,7 @@ public struct Observer: Sendable {
             guard v.provisioningState.isSucceeded, v.publishingProfile?.excludeFromLatest != true else { return nil }
             return v.id.flatMap { try? ResourceID(parsing: $0) }?.name
         }
-        return ChosenGalleryVersion.highest(of: names).map { $0.map(String.init).joined(separator: ".") }
+        return ChosenGalleryVersion.highest(of: names)
     }
 
     /// The version `version: auto` publishes for `d`, and why: the one an earlier apply chose
@@ -71,10 +71,9 @@ public struct Observer: Sendable {
             guard let name = v.id.flatMap({ try? ResourceID(parsing: $0) })?.name else { continue }
             digests[name] = v.tags?[.digest] ?? ""
         }
-        guard let highest = ChosenGalleryVersion.highest(of: Array(digests.keys)) else {
+        guard let name = ChosenGalleryVersion.highest(of: Array(digests.keys)) else {
             return ("1.0.0", "the image definition has no version yet")
         }
-        let name = highest.map(String.init).joined(separator: ".")
         if digests[name] == d.digest.value { return (name, "the highest version already carries this build's digest") }
         return (ChosenGalleryVersion.next(after: Array(digests.keys)), "the next patch after \(name)")
     }

@@ -334,10 +334,7 @@ struct BuildPlanner {
         }
     }
 
-    var imageCurrent: Bool {
-        guard let i = o.image else { return false }
-        return i.resource.succeeded && i.digest == d.digest.value
-    }
+    var imageCurrent: Bool { Observer.isCurrent(o.image, d) }
 
     var imageNeedsReplace: Bool {
         guard let i = o.image, let digest = i.digest else { return false }
@@ -350,10 +347,7 @@ struct BuildPlanner {
         return want.differences(from: existing).filter(\.mutable)
     }
 
-    var galleryCurrent: Bool {
-        guard let v = o.galleryVersion else { return false }
-        return v.resource.succeeded && v.digest == d.digest.value
-    }
+    var galleryCurrent: Bool { Observer.isCurrent(o.galleryVersion, d) }
 
     func observedRegion(_ name: String) -> ObservedGalleryVersion.Region? {
         o.galleryVersion?.regions.first { normalized($0.name) == normalized(name) }
