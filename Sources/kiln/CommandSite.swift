@@ -9,7 +9,11 @@ struct CommandSite: WorkflowSite {
     var target: TargetOptions
     var manifest: Manifest
 
-    var lockStore: any JournalStore { FileJournalStore(stateDirectory: target.stateDirectory) }
+    /// The state directory's journals; nil for remote state, whose leases are taken through the
+    /// session once it is open.
+    var lockStore: (any JournalStore)? {
+        manifest.state == .local ? FileJournalStore(stateDirectory: target.stateDirectory) : nil
+    }
     /// `KILN_RUN_DIR/mounts` (a bad `KILN_RUN_DIR` has already ended the command when the
     /// manifest was loaded).
     var mountLockDirectory: String {

@@ -13,6 +13,7 @@ struct Kiln: AsyncParsableCommand {
             ApplyCommand.self,
             DestroyCommand.self,
             DriftCommand.self,
+            StatusCommand.self,
             GraphCommand.self,
             EmulatorCommand.self
         ]

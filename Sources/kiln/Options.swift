@@ -93,7 +93,13 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
         let session = try await KilnSession(
             target: target, stateDirectory: options.stateDirectory, environment: environment,
             wrapper: try CommandWrapper.from(manifest, environment: environment),
-            hostPaths: try hostPathsOrExit())
+            hostPaths: try hostPathsOrExit(), state: manifest.state,
+            leaseSeconds: try leaseSeconds(environment),
+            onLeaseLost: { build, reason in
+                Stderr.write(
+                    "kiln: lost the lease of build \(build): \(reason); starting nothing more for it and never "
+                        + "writing its journal again (another VM may take it over)")
+            })
         do {
             let result = try await body(session)
             await session.shutdown()
@@ -107,6 +113,28 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
         await embedded?.stop()
         throw error
     }
+}
+
+/// Runs `body` with the manifest's journals: the state directory's (no Azure needed), or the
+/// remote state's through a session.
+func withJournals<T: Sendable>(
+    _ options: TargetOptions, manifest: Manifest, _ body: (any JournalStore) async throws -> T
+) async throws -> T {
+    guard manifest.state.azureBlob != nil else {
+        return try await body(FileJournalStore(stateDirectory: options.stateDirectory))
+    }
+    return try await withSession(options, manifest: manifest) { session in try await body(session.local.journal) }
+}
+
+/// The lease duration of remote state: `KILN_LEASE_SECONDS` (15 to 60, Azure's range), else 60.
+func leaseSeconds(_ environment: [String: String]) throws -> Int {
+    guard let text = environment["KILN_LEASE_SECONDS"], !text.isEmpty else {
+        return BlobJournalStore.defaultLeaseSeconds
+    }
+    guard let seconds = Int(text), BlobJournalStore.leaseSecondsRange.contains(seconds) else {
+        throw SessionError(message: "KILN_LEASE_SECONDS=\(text) is not a lease duration: give 15 to 60 seconds")
+    }
+    return seconds
 }
 
 /// The emulator `--emulator` starts inside the kiln process.

@@ -5,20 +5,31 @@ public struct Manifest: Sendable, Hashable, Codable {
     /// The path the manifest was read from (not part of the YAML).
     public var file: String
     public var azure: AzureSettings
+    /// Where the builds' journals and locks live (default: the local state directory).
+    public var state: StateSettings
     public var builds: [Build]
 
-    public init(file: String, azure: AzureSettings, builds: [Build]) {
+    public init(file: String, azure: AzureSettings, state: StateSettings = .local, builds: [Build]) {
         self.file = file
         self.azure = azure
+        self.state = state
         self.builds = builds
     }
 
-    private enum CodingKeys: String, CodingKey { case azure, builds }
+    private enum CodingKeys: String, CodingKey { case azure, state, builds }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         file = ""
         azure = try c.decode(AzureSettings.self, forKey: .azure)
+        state = try c.decodeIfPresent(StateSettings.self, forKey: .state) ?? .local
         builds = try c.decode([Build].self, forKey: .builds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(azure, forKey: .azure)
+        if state != .local { try c.encode(state, forKey: .state) }
+        try c.encode(builds, forKey: .builds)
     }
 }
 

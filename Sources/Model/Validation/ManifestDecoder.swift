@@ -35,6 +35,7 @@ struct ManifestDecoder {
                 fix: "use version: 1, or a newer Kiln")
         }
         let azure = top.mapping("azure").map(decodeAzure) ?? AzureSettings()
+        let state = top.mapping("state").map(decodeState) ?? .local
         var builds: [Build] = []
         if let items = top.sequence("builds", fix: "write each build as a `- name: …` item") {
             if items.isEmpty {
@@ -59,7 +60,7 @@ struct ManifestDecoder {
             top.missing("builds", fix: "add a `builds:` list; see manifests/quickstart.yaml")
         }
         top.finish()
-        return Manifest(file: ctx.file, azure: azure, builds: builds)
+        return Manifest(file: ctx.file, azure: azure, state: state, builds: builds)
     }
 
     // MARK: azure

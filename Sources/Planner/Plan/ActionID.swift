@@ -51,6 +51,7 @@ public enum DiskRole: Sendable, Hashable, Comparable, Codable, CustomStringConve
 public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case resolveSource = "resolve-source"
     case createDisk = "create-disk"
+    case takeOver = "take-over"
     case attach
     case device
     case preMount = "pre-mount"
@@ -114,6 +115,9 @@ public enum ActionKind: String, Sendable, Hashable, Codable, CaseIterable {
 public enum ActionStep: Sendable, Hashable {
     case resolveSource
     case createDisk(DiskRole)
+    /// Detaching the disk from another VM that left it attached (remote state: that VM's
+    /// lease on the build ended).
+    case takeOver(DiskRole)
     case attach(DiskRole)
     case device(DiskRole)
     case preMount
@@ -144,6 +148,7 @@ public enum ActionStep: Sendable, Hashable {
         switch self {
         case .resolveSource: .resolveSource
         case .createDisk: .createDisk
+        case .takeOver: .takeOver
         case .attach: .attach
         case .device: .device
         case .preMount: .preMount
@@ -172,7 +177,7 @@ public enum ActionStep: Sendable, Hashable {
     /// The disk the action is about, for the kinds that are about one disk.
     public var diskRole: DiskRole? {
         switch self {
-        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role),
+        case .createDisk(let role), .takeOver(let role), .attach(let role), .device(let role), .detach(let role),
             .deleteSnapshot(let role), .deleteDisk(let role):
             role
         default:
@@ -183,7 +188,7 @@ public enum ActionStep: Sendable, Hashable {
     /// The bracketed part of the action id (`os`, `lun1`, a step name, a region, a disk name).
     public var target: String? {
         switch self {
-        case .createDisk(let role), .attach(let role), .device(let role), .detach(let role),
+        case .createDisk(let role), .takeOver(let role), .attach(let role), .device(let role), .detach(let role),
             .deleteSnapshot(let role), .deleteDisk(let role):
             role.description
         case .provision(let step): step
@@ -210,6 +215,7 @@ public enum ActionStep: Sendable, Hashable {
             switch kind {
             case .resolveSource: plain(.resolveSource)
             case .createDisk: role(ActionStep.createDisk)
+            case .takeOver: role(ActionStep.takeOver)
             case .attach: role(ActionStep.attach)
             case .device: role(ActionStep.device)
             case .preMount: plain(.preMount)

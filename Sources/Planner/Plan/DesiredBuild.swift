@@ -35,6 +35,13 @@ public struct DesiredBuild: Sendable, Hashable {
     /// observation from the manifest, the source and an existing definition (nil before, and
     /// in tests that plan without it: Standard, and the generation the source says at apply).
     public var traits: Result<ImageTraits, ImageTraitsConflict>?
+    /// With remote state: the holder of the build's lease when another kiln (another VM)
+    /// holds it. The build is that kiln's to plan and run: this plan has no action for it.
+    public var runningElsewhere: String?
+    /// With remote state, when this kiln may hold the build's lease: disks of this run
+    /// attached to another VM are taken over (that VM no longer holds the lease, so it is not
+    /// working on them) instead of being a conflict.
+    public var takesOverDisks = false
 
     /// The chosen traits, when they could be chosen.
     public var imageTraits: ImageTraits? {

@@ -102,6 +102,9 @@ public struct Plan: Sendable, Hashable, Codable {
         public var autoVersion: String?
         /// What a `latest` source resolved to.
         public var source: String?
+        /// With remote state: who runs the build now (another kiln holds its lease); the
+        /// plan has no action for it.
+        public var runningElsewhere: String?
     }
     public var builds: [BuildSummary]
     public var actions: [Action]

@@ -193,7 +193,7 @@ extension BuildPlanner {
                     message: "image \(lastSegment(imageID)) exists and was not made by Kiln (no kiln:digest tag)",
                     fix: "Kiln never replaces what it did not create: delete it, or choose another outputs.image.id"))
         }
-        for (role, disk) in o.disks.sorted(by: { $0.key < $1.key }) {
+        for (role, disk) in o.disks.sorted(by: { $0.key < $1.key }) where !d.takesOverDisks {
             if let vm = disk.attachedElsewhere {
                 out.append(
                     PlanConflict(

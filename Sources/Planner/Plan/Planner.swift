@@ -8,7 +8,7 @@ public enum Planner {
     public static func plan(_ desired: [DesiredBuild], observed: [String: ObservedBuild]) -> Plan {
         var actions: [Action] = []
         var conflicts: [PlanConflict] = []
-        for d in desired {
+        for d in desired where d.runningElsewhere == nil {
             let b = BuildPlanner(desired: d, observed: observed[d.name] ?? ObservedBuild())
             let (a, c) = b.plan()
             actions += a
@@ -22,7 +22,7 @@ public enum Planner {
                         "\($0.securityType.rawValue) (\($0.securityReason)), \($0.architecture)\($0.emulated ? " (provisioned under qemu-user-static emulation)" : ""), generation \($0.hyperVGeneration.rawValue)"
                     },
                     autoVersion: $0.gallery.flatMap { g in g.choiceReason.map { "\(g.version) (\($0))" } },
-                    source: $0.sourceNote)
+                    source: $0.sourceNote, runningElsewhere: $0.runningElsewhere)
             },
             actions: actions, conflicts: conflicts)
     }
@@ -85,7 +85,11 @@ struct BuildPlanner {
         var devices: [ActionID] = []
         for role in d.roles {
             let create = add(.createDisk(role), .create, d.diskID(role).description, resolve)
-            let attach = add(.attach(role), .run, d.diskName(role), [create] + releases)
+            var taken: [ActionID] = []
+            if d.takesOverDisks, let vm = o.disks[role]?.attachedElsewhere {
+                taken = [add(.takeOver(role), .run, "\(d.diskName(role)) from VM \(vm.split(separator: "/").last.map(String.init) ?? vm)", [create])]
+            }
+            let attach = add(.attach(role), .run, d.diskName(role), [create] + releases + taken)
             devices.append(add(.device(role), .wait, o.devices[role], [attach]))
         }
         let mountPath = d.mountPath
@@ -288,6 +292,7 @@ struct BuildPlanner {
     func strongEvidence(_ id: ActionID) -> Bool {
         switch id.kind {
         case .createDisk: return o.disks[role(id)]?.resource.succeeded == true
+        case .takeOver: return o.disks[role(id)]?.attachedElsewhere == nil
         case .attach:
             // Azure lists a disk on the VM as soon as its attach is accepted: one this run's
             // journal has in flight holds only once its operation is re-joined and succeeds.

@@ -8,9 +8,15 @@ public enum PlanRenderer {
     /// on and why, grouped by build; conflicts with their fixes; a summary line.
     public static func text(_ plan: Plan) -> String {
         var out = ""
-        if plan.isEmpty {
-            return "No changes. The published images match the manifest.\n"
+        for build in plan.builds {
+            guard let holder = build.runningElsewhere else { continue }
+            out += "# \(build.name) is running on \(holder) (it holds the build's lease): its plan is that kiln's\n"
         }
+        if plan.isEmpty {
+            let others = plan.builds.contains { $0.runningElsewhere != nil }
+            return out + (others ? "No changes for this VM to make.\n" : "No changes. The published images match the manifest.\n")
+        }
+        if !out.isEmpty { out += "\n" }
         if !plan.pending.isEmpty {
             out += "Kiln will perform the following actions:\n"
             for build in plan.builds {

@@ -88,19 +88,28 @@ public struct JournalHeader: Codable, Sendable, Equatable {
     public var published: BuildDigest?
     /// The gallery version `version: auto` chose for a digest (see `ChosenGalleryVersion`).
     public var galleryVersion: ChosenGalleryVersion?
+    /// Who took the build's lock last (remote state: the lease holder, written when the
+    /// lease is acquired; whether it still holds it is the lease's state).
+    public var holder: FileLockHolder?
+    /// How the build's last apply ended, by whichever VM ran it.
+    public var outcome: BuildOutcome?
 
     public init(
         run: String? = nil, digest: String? = nil, generation: Int = 0, published: BuildDigest? = nil,
-        galleryVersion: ChosenGalleryVersion? = nil
+        galleryVersion: ChosenGalleryVersion? = nil, holder: FileLockHolder? = nil, outcome: BuildOutcome? = nil
     ) {
         self.run = run
         self.digest = digest
         self.generation = generation
         self.published = published
         self.galleryVersion = galleryVersion
+        self.holder = holder
+        self.outcome = outcome
     }
 
-    private enum CodingKeys: String, CodingKey { case run, digest, generation, published, galleryVersion }
+    private enum CodingKeys: String, CodingKey {
+        case run, digest, generation, published, galleryVersion, holder, outcome
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -109,6 +118,8 @@ public struct JournalHeader: Codable, Sendable, Equatable {
         generation = try container.decodeIfPresent(Int.self, forKey: .generation) ?? 0
         published = try container.decodeIfPresent(BuildDigest.self, forKey: .published)
         galleryVersion = try container.decodeIfPresent(ChosenGalleryVersion.self, forKey: .galleryVersion)
+        holder = try container.decodeIfPresent(FileLockHolder.self, forKey: .holder)
+        outcome = try container.decodeIfPresent(BuildOutcome.self, forKey: .outcome)
     }
 
     /// The header of a version 1 journal, from its string attributes. An attribute that does
@@ -119,6 +130,30 @@ public struct JournalHeader: Codable, Sendable, Equatable {
         digest = attributes["digest"]
         generation = attributes["generation"].flatMap { Int($0) } ?? 0
         published = attributes["published"].flatMap { try? JSONDecoder().decode(BuildDigest.self, from: Data($0.utf8)) }
+    }
+}
+
+/// How a build's apply ended: recorded in its journal, so that every VM of a fleet (and
+/// `kiln status`) knows it, whichever VM ran it.
+public struct BuildOutcome: Codable, Sendable, Equatable {
+    public enum Result: String, Codable, Sendable {
+        case succeeded, failed
+    }
+    public var result: Result
+    /// The digest the run worked towards.
+    public var digest: String
+    public var at: Date
+    /// The VM (name) that ran it, when known.
+    public var vm: String?
+    /// For a failure: the first failed action and its message.
+    public var message: String?
+
+    public init(result: Result, digest: String, at: Date = Date(), vm: String? = nil, message: String? = nil) {
+        self.result = result
+        self.digest = digest
+        self.at = at
+        self.vm = vm
+        self.message = message
     }
 }
 

@@ -84,6 +84,21 @@ public actor FileJournalStore: JournalStore {
         }
     }
 
+    /// Who holds the build's lock file, found by trying it (and letting go at once).
+    public func holder(build: String) async throws -> FileLockHolder? {
+        try validateJournalBuildName(build)
+        guard FileManager.default.fileExists(atPath: lockPath(build: build)) else { return nil }
+        switch Result(catching: { () throws(FileLockError) in try FileLock.tryAcquire(path: lockPath(build: build), purpose: "kiln status") }) {
+        case .success(let lock):
+            lock.release()
+            return nil
+        case .failure(.held(_, let holder, _)):
+            return holder ?? FileLockHolder(pid: 0, host: "?", startedAt: Date(timeIntervalSince1970: 0), purpose: "unknown")
+        case .failure(let error):
+            throw Self.map(error, build: build)
+        }
+    }
+
     private static func map(_ error: FileLockError, build: String) -> JournalError {
         switch error {
         case .held(let path, let holder, let waited): .locked(build: build, path: path, holder: holder, waited: waited)
@@ -118,7 +133,7 @@ public actor FileJournalStore: JournalStore {
         }
     }
 
-    private static var encoder: JSONEncoder {
+    static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -129,7 +144,7 @@ public actor FileJournalStore: JournalStore {
         return encoder
     }
 
-    private static var decoder: JSONDecoder {
+    static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()

@@ -17,6 +17,17 @@ public protocol JournalStore: Sendable {
     func tryLock(build: String, purpose: String) async throws -> any JournalLockHandle
     /// Takes the build's lock, waiting up to `timeout`, else throws `JournalError.locked`.
     func lock(build: String, purpose: String, timeout: Duration) async throws -> any JournalLockHandle
+    /// Whether other builder VMs share these journals (remote state): a build whose lock this
+    /// process holds may then take over disks another VM left attached (that VM's lease ended).
+    var sharedAcrossVMs: Bool { get }
+    /// Who holds the build's lock now, when another process does and the store can tell
+    /// without taking it (remote state: the lease and the holder the journal names).
+    func holder(build: String) async throws -> FileLockHolder?
+}
+
+extension JournalStore {
+    public var sharedAcrossVMs: Bool { false }
+    public func holder(build: String) async throws -> FileLockHolder? { nil }
 }
 
 /// A held journal lock. Released by `release()` or when the handle is deallocated.
@@ -25,6 +36,13 @@ public protocol JournalLockHandle: Sendable {
     var holder: FileLockHolder { get }
     /// Releases the lock; idempotent.
     func release()
+    /// Releases the lock and returns once the release is done (a remote lease is released
+    /// by a call to Azure, which `release()` only starts).
+    func releaseNow() async
+}
+
+extension JournalLockHandle {
+    public func releaseNow() async { release() }
 }
 
 extension FileLock: JournalLockHandle {}
@@ -43,6 +61,14 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     case locked(build: String, path: String, holder: FileLockHolder?, waited: Duration?)
     /// The lock could not be taken for another reason.
     case lockFailed(build: String, path: String, reason: String)
+    /// Another builder VM holds the build's lease (remote state).
+    case leaseHeld(build: String, blob: String, holder: FileLockHolder?)
+    /// This process held the build's lease and lost it (not renewed in time, broken, taken):
+    /// it writes the build's journal no more.
+    case leaseLost(build: String, blob: String, reason: String)
+    /// The journal blob changed since this process read it (its ETag no longer matches): the
+    /// write was refused, nothing was overwritten.
+    case raced(build: String, blob: String)
 
     public var description: String {
         switch self {
@@ -64,6 +90,16 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
                 + "; wait for it to finish, or stop that process (its lock is released when it exits)"
         case .lockFailed(let build, let path, let reason):
             "lock of build \(build) at \(path) could not be taken: \(reason)"
+        case .leaseHeld(let build, let blob, let holder):
+            "build \(build) is being applied elsewhere: the lease of \(blob) is held by "
+                + (holder.map { "\($0)" } ?? "another kiln")
+                + "; it is released when that kiln ends, and expires when that VM stops renewing it"
+        case .leaseLost(let build, let blob, let reason):
+            "lost the lease of build \(build) (\(blob)): \(reason); this kiln starts nothing more for the build "
+                + "and never writes its journal again (another VM may take the build over)"
+        case .raced(let build, let blob):
+            "journal of build \(build) at \(blob) changed since this kiln read it (its ETag no longer matches); "
+                + "the write was refused and nothing was overwritten: another kiln is writing it"
         }
     }
 }

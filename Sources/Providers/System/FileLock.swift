@@ -16,21 +16,24 @@ public struct FileLockHolder: Codable, Sendable, Equatable, CustomStringConverti
     public var startedAt: Date
     /// What the holder is doing, e.g. `kiln apply build web`.
     public var purpose: String
+    /// The builder VM (its name) the holder runs on, when known (remote state).
+    public var vm: String?
 
-    public init(pid: Int32, host: String, startedAt: Date, purpose: String) {
+    public init(pid: Int32, host: String, startedAt: Date, purpose: String, vm: String? = nil) {
         self.pid = pid
         self.host = host
         self.startedAt = startedAt
         self.purpose = purpose
+        self.vm = vm
     }
 
     /// The holder record for this process, now.
-    public static func current(purpose: String) -> FileLockHolder {
-        FileLockHolder(pid: getpid(), host: HostIdentity.hostname(), startedAt: Date(), purpose: purpose)
+    public static func current(purpose: String, vm: String? = nil) -> FileLockHolder {
+        FileLockHolder(pid: getpid(), host: HostIdentity.hostname(), startedAt: Date(), purpose: purpose, vm: vm)
     }
 
     public var description: String {
-        "pid \(pid) on host \(host) (\(purpose)) since \(startedAt.formatted(.iso8601))"
+        (vm.map { "VM \($0), " } ?? "") + "pid \(pid) on host \(host) (\(purpose)) since \(startedAt.formatted(.iso8601))"
     }
 }
 

@@ -35,7 +35,7 @@ public struct ApplyRun: Sendable {
                         DesiredBuild.mountPath(of: build), build: build.name, purpose: purpose, directory: mountLocks))
             }
         } catch {
-            for h in handles { h.release() }
+            for h in handles { await h.releaseNow() }
             throw error
         }
         return handles
@@ -67,14 +67,21 @@ public struct ApplyRun: Sendable {
         }
     }
 
-    /// Records the digest of each build that finished, so a later plan can say which part of
-    /// a changed build differs from what was published.
-    public func recordPublished(_ desired: [DesiredBuild], result: ApplyResult) async throws {
+    /// Records how each build's run ended (`BuildOutcome`, by `vm`), and for each build that
+    /// finished the digest it published, so a later plan can say which part of a changed
+    /// build differs from it. A build stopped by an interrupt has no outcome yet.
+    public func recordOutcome(_ desired: [DesiredBuild], result: ApplyResult, vm: String?) async throws {
         for d in desired {
-            let failed = result.failures.contains { $0.action.build == d.name }
-            guard !failed, !result.interrupted else { continue }
+            let failure = result.failures.first { $0.action.build == d.name }
+            guard failure != nil || !result.interrupted else { continue }
             var journal = try await journals.load(build: d.name)
-            journal.header.published = d.digest
+            if let failure {
+                journal.header.outcome = BuildOutcome(
+                    result: .failed, digest: d.digest.value, vm: vm, message: "\(failure.action): \(failure.message)")
+            } else {
+                journal.header.published = d.digest
+                journal.header.outcome = BuildOutcome(result: .succeeded, digest: d.digest.value, vm: vm)
+            }
             try await journals.replace(journal)
         }
     }
@@ -144,7 +151,7 @@ public enum BuildLocks {
                 handles.append(try await journals.tryLock(build: build, purpose: "\(purpose) (build \(build))"))
             }
         } catch {
-            for handle in handles { handle.release() }
+            for handle in handles { await handle.releaseNow() }
             throw error
         }
         return handles

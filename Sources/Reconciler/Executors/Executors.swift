@@ -24,6 +24,7 @@ public struct Executors: ActionExecutor {
         // The source is resolved while observing; the action only marks that in the DAG.
         case .resolveSource: NothingToDo()
         case .createDisk(let role): CreateDiskExecutor(env: env, role: role)
+        case .takeOver(let role): TakeOverExecutor(env: env, role: role)
         case .attach(let role): AttachExecutor(env: env, role: role)
         case .device(let role): DeviceExecutor(env: env, role: role)
         case .preMount: HostCommandsExecutor(env: env, phase: .preMount)

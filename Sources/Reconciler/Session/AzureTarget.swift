@@ -61,6 +61,7 @@ public struct AzureTarget: Sendable {
             var arm: String
             var login: String
             var imds: String
+            var blob: String?
             var caFile: String?
             var deviceRoot: String
             var credential: Credential
@@ -80,7 +81,8 @@ public struct AzureTarget: Sendable {
         var env = ["AZURE_TENANT_ID": e.credential.tenantId, "AZURE_CLIENT_ID": e.credential.clientId]
         if let secret = e.credential.clientSecret { env["AZURE_CLIENT_SECRET"] = secret }
         return AzureTarget(
-            cloud: .emulator(arm: arm, login: login, imds: imds), customMetadataEndpoint: nil, credential: .environment,
+            cloud: .emulator(arm: arm, login: login, imds: imds, blob: e.blob.flatMap(URL.init(string:))),
+            customMetadataEndpoint: nil, credential: .environment,
             environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: e.deviceRoot, isEmulator: true
         )
     }

@@ -16,9 +16,13 @@ public struct KilnSession: Sendable {
     /// The VM's mount root and run directory (host-wide locks).
     public let hostPaths: HostPaths
 
+    /// `state` says where the journals are: the state directory, or (remote state) Azure Blob
+    /// Storage, reached with this session's credential; `onLeaseLost` hears of a lost lease.
     public init(
         target: AzureTarget, stateDirectory: String, environment: [String: String], wrapper: CommandWrapper = .identity,
-        hostPaths: HostPaths = .standard
+        hostPaths: HostPaths = .standard, state: StateSettings = .local,
+        leaseSeconds: Int = BlobJournalStore.defaultLeaseSeconds,
+        onLeaseLost: @escaping @Sendable (_ build: String, _ reason: String) -> Void = { _, _ in }
     ) async throws {
         var cloud = target.cloud
         if let endpoint = target.customMetadataEndpoint {
@@ -32,7 +36,17 @@ public struct KilnSession: Sendable {
         connection = try AzureConnection(
             cloud: cloud, credential: target.credential, environment: target.environment,
             caFile: target.caFile, managedIdentityClientID: target.managedIdentityClientID)
-        local = .system(wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)
+        var local = LocalProviders.system(
+            wrapper: wrapper, deviceRoot: target.deviceRoot, stateDirectory: stateDirectory)
+        if let remote = state.azureBlob {
+            let connection = self.connection
+            let vm = try? await connection.imds.instance().compute.name
+            let client = BlobClient(
+                endpoint: cloud.blobService, transport: connection.transport, credential: connection.credential)
+            local.journal = BlobJournalStore(
+                location: remote, client: client, vm: vm, leaseSeconds: leaseSeconds, onLeaseLost: onLeaseLost)
+        }
+        self.local = local
         observer = Observer(
             azure: connection.compute, devices: local.devices, mounts: local.mounts,
             journals: local.journal)
@@ -70,6 +84,13 @@ public struct KilnSession: Sendable {
         var desired = try DesiredState.builds(
             manifest, vm: vm, resolvedVersions: versions, galleryLatest: galleryLatest, environment: environment)
         var journals: [String: JournalView] = [:]
+        for i in desired.indices where local.journal.sharedAcrossVMs {
+            if let holder = try await local.journal.holder(build: desired[i].name) {
+                desired[i].runningElsewhere = holder.vm.map { "VM \($0) (pid \(holder.pid))" } ?? holder.description
+            } else {
+                desired[i].takesOverDisks = true
+            }
+        }
         for i in desired.indices {
             let journal = Observer.view(of: try await local.journal.load(build: desired[i].name))
             (desired[i].generation, desired[i].freshRunReason) = RunContinuity.generation(

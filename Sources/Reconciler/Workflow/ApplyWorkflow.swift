@@ -93,7 +93,7 @@ public struct ApplyWorkflow: Sendable {
         }
     }
 
-    private func apply(in world: any WorkflowWorld) async throws -> ApplyOutcome {
+    func apply(in world: any WorkflowWorld) async throws -> ApplyOutcome {
         let manifest = self.manifest
         let snapshot = try await interruptible("observing Azure and this VM and planning", interrupts: interrupts) {
             try await world.plan(manifest)
@@ -124,7 +124,7 @@ public struct ApplyWorkflow: Sendable {
             journals: world.journals, events: events, interrupts: interrupts,
             parallelism: options.parallelism, crashAt: options.crashAt, crash: crash)
         let result = await scheduler.run(plan)
-        try await runs.recordPublished(snapshot.desired, result: result)
+        try await runs.recordOutcome(snapshot.desired, result: result, vm: snapshot.vm.id.name)
         if let artifact = options.artifact { try result.writeArtifact(to: artifact) }
         guard result.summary.outcome == .failed else { return .ran(result, afterFailure: nil) }
         return .ran(result, afterFailure: await afterFailure(result, in: world))

@@ -17,8 +17,10 @@ public protocol WorkflowWorld: Sendable {
 /// How a workflow reaches its world: the locks it takes before anything else, and the world
 /// it opens once it holds them (for `--emulator`, the embedded emulator starts only then).
 public protocol WorkflowSite: Sendable {
-    /// The store whose journal locks the workflow takes.
-    var lockStore: any JournalStore { get }
+    /// The store whose journal locks the workflow takes before it opens the world; nil when
+    /// the locks live in the world itself (remote state: leases in Azure Blob Storage, reached
+    /// through the world's connection), and are taken right after it opens.
+    var lockStore: (any JournalStore)? { get }
     /// Where the host-wide locks of the builds' mount paths live (`MountPathLock`).
     var mountLockDirectory: String { get }
     /// Opens the world, runs `body` in it, and closes it however `body` ends.
@@ -45,11 +47,28 @@ extension WorkflowSite {
         _ manifest: Manifest, purpose: String,
         _ body: (any WorkflowWorld) async throws -> T
     ) async throws -> T {
-        let locks = try await ApplyRun.lock(
-            manifest, journals: lockStore, purpose: purpose,
-            mountLocks: mountLockDirectory)
-        defer { for lock in locks { lock.release() } }
-        return try await withWorld(body)
+        let mountLocks = mountLockDirectory
+        guard let lockStore else {
+            return try await withWorld { world in
+                let locks = try await ApplyRun.lock(
+                    manifest, journals: world.journals, purpose: purpose, mountLocks: mountLocks)
+                return try await releasing(locks) { try await body(world) }
+            }
+        }
+        let locks = try await ApplyRun.lock(manifest, journals: lockStore, purpose: purpose, mountLocks: mountLocks)
+        return try await releasing(locks) { try await withWorld(body) }
+    }
+}
+
+/// Runs `body`, then releases `locks` (waiting for remote releases) however it ends.
+func releasing<T>(_ locks: [any JournalLockHandle], _ body: () async throws -> T) async throws -> T {
+    do {
+        let result = try await body()
+        for lock in locks { await lock.releaseNow() }
+        return result
+    } catch {
+        for lock in locks { await lock.releaseNow() }
+        throw error
     }
 }
 

@@ -39,28 +39,45 @@ struct ApplyCommand: AsyncParsableCommand {
     )
     var onError: OnErrorPolicy = .keep
 
+    @Option(
+        name: .customLong("builds-at-once"),
+        help: "With remote state (a fleet of builder VMs): how many builds this VM runs at the same time.")
+    var buildsAtOnce = 2
+
     var parallelism: Int { options.parallelism }
     var json: Bool { options.json }
+
+    func validate() throws {
+        if buildsAtOnce < 1 { throw ValidationError("--builds-at-once must be at least 1") }
+    }
 
     func run() async throws {
         let saved = SavedPlan.read(file)
         let manifest = try loadManifestOrExit(saved?.manifest ?? file)
         let outcome: ApplyOutcome
+        let fleet: FleetReport?
         do {
             // Fault injection for the crash matrix (docs/reliability.md); nil when unset.
             let crashAt = try CrashPoint.fromEnvironment(ProcessInfo.processInfo.environment)
             let removeCommand = ([shellQuote(manifest.file)] + target.commandLineFlags).joined(separator: " ")
-            let workflow = ApplyWorkflow(
-                manifest: manifest,
-                options: .init(
-                    parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact,
-                    onError: onError, removeCommand: "kiln destroy " + removeCommand),
-                site: CommandSite(target: target, manifest: manifest),
-                prompt: TerminalPrompt(command: "apply", options: options),
-                events: ApplyRenderer.make(
-                    json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
-                    environment: ProcessInfo.processInfo.environment))
-            outcome = try await workflow.run()
+            let applyOptions = ApplyWorkflow.Options(
+                parallelism: parallelism, savedPlan: saved, crashAt: crashAt, artifact: artifact,
+                onError: onError, removeCommand: "kiln destroy " + removeCommand)
+            let site = CommandSite(target: target, manifest: manifest)
+            let prompt = TerminalPrompt(command: "apply", options: options)
+            let events = ApplyRenderer.make(
+                json ? .jsonLines : .text, output: FileDescriptorOutput.standardOutput,
+                environment: ProcessInfo.processInfo.environment)
+            if manifest.state.azureBlob != nil, saved == nil {
+                let workflow = FleetApplyWorkflow(
+                    manifest: manifest, options: .init(apply: applyOptions, buildsAtOnce: buildsAtOnce),
+                    site: site, prompt: prompt, events: events)
+                (fleet, outcome) = (try await workflow.run(), .notApproved)
+            } else {
+                let workflow = ApplyWorkflow(
+                    manifest: manifest, options: applyOptions, site: site, prompt: prompt, events: events)
+                (fleet, outcome) = (nil, try await workflow.run())
+            }
         } catch let interrupted as WorkflowInterrupted {
             Stderr.write("kiln apply: \(interrupted)")
             throw ExitCode(130)
@@ -68,6 +85,7 @@ struct ApplyCommand: AsyncParsableCommand {
             Stderr.write("kiln apply: \(error)")
             throw ExitCode(1)
         }
+        if let fleet { try report(fleet) }
         switch outcome {
         case .stalePlan(let why):
             Stderr.write(
@@ -87,6 +105,42 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             if !result.succeeded { throw ExitCode(1) }
         }
+    }
+}
+
+extension ApplyCommand {
+    /// Prints the per-build report of this VM's part of a fleet apply; exits 0 when every
+    /// build succeeded (by whichever VM), else 1.
+    func report(_ report: FleetReport) throws {
+        if json {
+            FileDescriptorOutput.standardOutput.write(report.jsonLine)
+        } else {
+            FileDescriptorOutput.standardOutput.write(report.text)
+        }
+        throw report.succeeded ? ExitCode.success : ExitCode(1)
+    }
+}
+
+extension FleetReport {
+    /// `{"event": "fleet", "builds": [{"name", "result", "vm", "message"}]}` on one line.
+    var jsonLine: String {
+        struct Line: Encodable {
+            struct Item: Encodable {
+                var name: String
+                var result: String
+                var vm: String?
+                var message: String?
+            }
+            var event = "fleet"
+            var succeeded: Bool
+            var builds: [Item]
+        }
+        let line = Line(
+            succeeded: succeeded,
+            builds: builds.map { Line.Item(name: $0.name, result: $0.result.rawValue, vm: $0.vm, message: $0.message) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return ((try? encoder.encode(line)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}") + "\n"
     }
 }
 

@@ -71,7 +71,7 @@ private final class InMemoryWorld: WorkflowWorld, WorkflowSite {
     }
 
     var journals: any JournalStore { store }
-    var lockStore: any JournalStore { store }
+    var lockStore: (any JournalStore)? { store }
 
     func withWorld<T: Sendable>(_ body: (any WorkflowWorld) async throws -> T) async throws -> T {
         try await body(self)

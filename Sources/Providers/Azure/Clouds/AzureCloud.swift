@@ -17,6 +17,19 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     public var armAudience: String
     /// IMDS's base URL; the same link-local address in every real cloud.
     public var imds: URL
+    /// The Blob service (remote state), when it is not the cloud's usual
+    /// `<account>.blob.<suffix>` (the emulator's path-style URL).
+    public var blob: BlobServiceEndpoint?
+
+    /// The Blob service of this cloud: `blob`, or the well-known host suffix of its name.
+    public var blobService: BlobServiceEndpoint {
+        if let blob { return blob }
+        switch name {
+        case AzureCloud.china.name: return .hostStyle(suffix: "blob.core.chinacloudapi.cn")
+        case AzureCloud.usGovernment.name: return .hostStyle(suffix: "blob.core.usgovcloudapi.net")
+        default: return .azure
+        }
+    }
 
     public init(
         name: String, resourceManager: URL, authorityHost: URL, armAudience: String, imds: URL = AzureCloud.defaultIMDS
@@ -63,12 +76,16 @@ public struct AzureCloud: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Every endpoint at the emulator: ARM, login and IMDS may be separate listeners
     /// (as `endpoints.json` lists them) or one base URL for all three. The token audience
     /// defaults to the ARM URL itself, as the Azure SDKs do for a custom base URL.
-    public static func emulator(arm: URL, login: URL? = nil, imds: URL? = nil, audience: String? = nil) -> AzureCloud {
+    public static func emulator(
+        arm: URL, login: URL? = nil, imds: URL? = nil, blob: URL? = nil, audience: String? = nil
+    ) -> AzureCloud {
         var audience = audience ?? arm.absoluteString
         if !audience.hasSuffix("/") { audience += "/" }
-        return AzureCloud(
+        var cloud = AzureCloud(
             name: "KilnEmulator", resourceManager: arm, authorityHost: login ?? arm, armAudience: audience,
             imds: imds ?? arm)
+        cloud.blob = blob.map { .pathStyle(base: $0) }
+        return cloud
     }
 
     /// The OAuth2 scope for ARM tokens: the audience plus `/.default` (one slash).

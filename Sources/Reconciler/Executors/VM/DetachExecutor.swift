@@ -28,31 +28,30 @@ public struct DetachExecutor: ActionExecutor {
         // the operation ends); only one it found already out of the VM's list is waited for.
         if !detached {
             try await waitUntilReleased(
-                disk, action: action, timeout: d.build.timeouts.azureOperation.duration,
+                disk, by: env.vm.id, action: action, timeout: d.build.timeouts.azureOperation.duration,
                 clock: context.clock)
         }
         return .none
     }
 
-    /// Waits until the disk no longer names the builder VM as its owner. A detach that a
-    /// killed run started leaves the disk out of the VM's list (so `detach` above had
-    /// nothing to do) while Azure still finishes it; the deletion that follows must not
-    /// start before it has.
+    /// Waits until the disk no longer names `vm` as its owner. A detach that a killed run
+    /// started leaves the disk out of the VM's list (so `detach` above had nothing to do)
+    /// while Azure still finishes it; what follows must not start before it has.
     func waitUntilReleased(
-        _ disk: ResourceID, action: Action, timeout: Duration,
+        _ disk: ResourceID, by vm: ResourceID, action: Action, timeout: Duration,
         clock: any Clock<Duration>
     ) async throws {
         let elapsed = azureStopwatch(on: clock)
-        try await Waiting.for("Azure to release disk \(disk.name) from the builder VM") { note in
+        try await Waiting.for("Azure to release disk \(disk.name) from VM \(vm.name)") { note in
             while let owner = try await env.azure.disk(disk)?.managedBy, !owner.isEmpty,
-                (try? ResourceID(parsing: owner)) == env.vm.id
+                (try? ResourceID(parsing: owner)) == vm
             {
-                note.seen("managedBy still names \(env.vm.id.name)")
+                note.seen("managedBy still names \(vm.name)")
                 guard elapsed() < timeout else {
                     throw ExecutorError(
                         action: action.id,
                         message:
-                            "disk \(disk.name) still names the builder VM as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it"
+                            "disk \(disk.name) still names VM \(vm.name) as its owner \(timeout) after its detach; run kiln apply again once Azure has finished detaching it"
                     )
                 }
                 try await clock.sleep(for: .seconds(1))
