@@ -207,20 +207,15 @@ public actor BlobJournalStore: JournalStore {
     /// Makes the build's (empty) journal blob so that it can be leased; the container too
     /// when it is missing. Another VM making it at the same time is fine.
     private func create(build: String) async throws {
-        let blob = location.journalBlob(build: build)
-        let data = try FileJournalStore.encoder.encode(BuildJournal(build: build))
-        for attempt in 0..<2 {
-            do {
-                known[build] = (BuildJournal(build: build), try await client.put(location, blob: blob, data: data, condition: .absent))
-                return
-            } catch let error as BlobError where error.status == 409 || error.status == 412 {
-                _ = try await fetch(build: build)
-                return
-            } catch let error as BlobError where error.code == "ContainerNotFound" && attempt == 0 {
-                try await client.createContainer(location)
-            } catch {
-                throw JournalError.writeFailed(build: build, path: blobURL(build: build), reason: "\(error)")
-            }
+        let empty = BuildJournal(build: build)
+        do {
+            let etag = try await putCreatingContainer(
+                empty, data: try FileJournalStore.encoder.encode(empty), condition: .absent)
+            known[build] = (empty, etag)
+        } catch let error as BlobError where error.status == 409 || error.status == 412 {
+            _ = try await fetch(build: build)
+        } catch {
+            throw JournalError.writeFailed(build: build, path: blobURL(build: build), reason: "\(error)")
         }
     }
 
@@ -236,12 +231,14 @@ public actor BlobJournalStore: JournalStore {
         }
         let condition: BlobWriteCondition = known[build].map { .unchanged(etag: $0.etag) } ?? .absent
         do {
-            let etag = try await client.put(
-                location, blob: location.journalBlob(build: build), data: data, condition: condition,
-                leaseID: leases[build]?.id)
+            let etag = try await putCreatingContainer(journal, data: data, condition: condition)
             known[build] = (journal, etag)
         } catch let error as BlobError {
             switch (error.status, error.code) {
+            case (412, "ConditionNotMet"?) where leases[build] != nil:
+                // Under a lease only its holder writes: a changed blob means the lease was lost.
+                markLost(build, reason: "the journal changed under this kiln's lease: \(error)")
+                throw JournalError.leaseLost(build: build, blob: url, reason: "ConditionNotMet")
             case (412, "ConditionNotMet"?), (409, "BlobAlreadyExists"?):
                 known[build] = nil
                 throw JournalError.raced(build: build, blob: url)
@@ -251,6 +248,21 @@ public actor BlobJournalStore: JournalStore {
             default:
                 throw JournalError.writeFailed(build: build, path: url, reason: "\(error)")
             }
+        }
+    }
+
+    /// Puts the journal blob; a missing container is made first (once).
+    private func putCreatingContainer(_ journal: BuildJournal, data: Data, condition: BlobWriteCondition)
+        async throws -> String
+    {
+        let blob = location.journalBlob(build: journal.build)
+        do {
+            return try await client.put(
+                location, blob: blob, data: data, condition: condition, leaseID: leases[journal.build]?.id)
+        } catch let error as BlobError where error.code == "ContainerNotFound" {
+            try await client.createContainer(location)
+            return try await client.put(
+                location, blob: blob, data: data, condition: condition, leaseID: leases[journal.build]?.id)
         }
     }
 

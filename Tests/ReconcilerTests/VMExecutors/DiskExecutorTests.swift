@@ -82,9 +82,9 @@ import Testing
         let action = f.context(.detach, "os").action
         await #expect {
             try await DetachExecutor(env: f.env, role: .os)
-                .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
+                .waitUntilReleased(disk, by: f.env.vm.id, action: action, timeout: .seconds(30), clock: clock)
         } throws: { error in
-            "\(error)".contains("still names the builder VM as its owner")
+            "\(error)".contains("still names VM \(f.env.vm.id.name) as its owner")
         }
         #expect(clock.elapsed == .seconds(30))
         #expect(clock.sleeps == Array(repeating: .seconds(1), count: 30))
@@ -98,7 +98,7 @@ import Testing
         let clock = VirtualClock()
         let action = f.context(.detach, "os").action
         try await DetachExecutor(env: f.env, role: .os)
-            .waitUntilReleased(disk, action: action, timeout: .seconds(30), clock: clock)
+            .waitUntilReleased(disk, by: f.env.vm.id, action: action, timeout: .seconds(30), clock: clock)
         #expect(clock.sleeps.isEmpty)
     }
 }
