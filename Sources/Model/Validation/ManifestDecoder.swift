@@ -120,10 +120,9 @@ struct ManifestDecoder {
             .clientCertificate: [
                 ("clientId", out.clientId != nil), ("clientCertificatePath", out.clientCertificatePath != nil)
             ],
-            .federatedToken: [
-                ("clientId", out.clientId != nil),
-                ("federatedTokenFile or oidcRequestURL", out.federatedTokenFile != nil || out.oidcRequestURL != nil)
-            ]
+            // Without a file, the token is asked of the OIDC endpoint: oidcRequestURL, or GitHub
+            // Actions' $ACTIONS_ID_TOKEN_REQUEST_URL at run time.
+            .federatedToken: [("clientId", out.clientId != nil)],
         ]
         for (field, present) in needs[out.kind] ?? [] where !present {
             ctx.error(

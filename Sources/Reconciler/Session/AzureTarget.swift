@@ -33,6 +33,14 @@ public struct AzureTarget: Sendable {
         if let name = c.clientSecretEnv { env["AZURE_CLIENT_SECRET"] = environment[name] }
         if let path = c.clientCertificatePath { env["AZURE_CLIENT_CERTIFICATE_PATH"] = path }
         if let file = c.federatedTokenFile { env["AZURE_FEDERATED_TOKEN_FILE"] = file }
+        // Without a token file, the OIDC endpoint (GitHub Actions' by default) is asked for a
+        // fresh federated token whenever one is needed: its tokens live minutes, builds longer.
+        if c.kind == .federatedToken, c.federatedTokenFile == nil {
+            env[EnvironmentCredential.oidcRequestURLVariable] =
+                c.oidcRequestURL ?? environment["ACTIONS_ID_TOKEN_REQUEST_URL"]
+            env[EnvironmentCredential.oidcRequestTokenVariable] =
+                environment[c.oidcRequestTokenEnv ?? "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+        }
         let kind: AzureCredentialKind =
             switch c.kind {
             case .default: .default

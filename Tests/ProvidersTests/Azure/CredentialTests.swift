@@ -155,6 +155,49 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         #expect(form["client_id"] == "app-1")
     }
 
+    /// GitHub Actions: no token file; each access token is preceded by a fresh OIDC token
+    /// asked of the job's endpoint for Entra's exchange audience (they live minutes).
+    @Test func workloadIdentityAsksTheOIDCEndpointForEachAssertion() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "/_apis/oidc", json: (200, #"{"count":1,"value":"github.oidc.jwt"}"#, [:]))
+        await t.on(.post, "/oauth2/v2.0/token", json: (200, tokenJSON, [:]))
+        let env = [
+            "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1",
+            EnvironmentCredential.oidcRequestURLVariable: "https://pipelines.actions.test/_apis/oidc?api-version=2.0",
+            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer",
+        ]
+        let credential = EnvironmentCredential(environment: env, context: context(t), only: .federatedToken)
+        #expect(credential.form == .federatedToken)
+        _ = try await credential.token(for: "https://arm.test/.default")
+        _ = try await credential.token(for: "https://storage.azure.com/.default")
+        let asks = await t.requests(.get, containing: "/_apis/oidc")
+        #expect(asks.count == 2)
+        let ask = try #require(asks.first)
+        #expect(ask.headers["Authorization"] == "Bearer request-bearer")
+        let query = URLComponents(url: ask.url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+        #expect(query.contains(URLQueryItem(name: "audience", value: "api://AzureADTokenExchange")))
+        #expect(query.contains(URLQueryItem(name: "api-version", value: "2.0")))
+        let form = AzureFixtures.form(try #require(await t.requests(.post, containing: "/token").first))
+        #expect(form["client_assertion"] == "github.oidc.jwt")
+        #expect(form["client_id"] == "app-1")
+    }
+
+    @Test func anOIDCEndpointWithoutATokenIsAClearFailure() async throws {
+        let t = ScriptedHTTPTransport()
+        await t.on(.get, "/_apis/oidc", json: (403, #"{"message":"no id-token permission"}"#, [:]))
+        let env = [
+            "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1",
+            EnvironmentCredential.oidcRequestURLVariable: "https://pipelines.actions.test/_apis/oidc",
+            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer",
+        ]
+        await #expect {
+            _ = try await EnvironmentCredential(environment: env, context: context(t)).token(for: "s/.default")
+        } throws: { error in
+            "\(error)".contains("answered 403 without a token") && "\(error)".contains("id-token: write")
+                && !"\(error)".contains("request-bearer")
+        }
+    }
+
     @Test func managedIdentityAsksIMDSWithTheResourceAndClientID() async throws {
         let t = ScriptedHTTPTransport()
         await t.on(

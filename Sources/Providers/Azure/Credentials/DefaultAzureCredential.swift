@@ -127,15 +127,26 @@ public struct EnvironmentCredential: TokenCredential {
         if !hasIDs {
             form = nil
         } else if only == .federatedToken {
-            form = environment["AZURE_FEDERATED_TOKEN_FILE"].nonEmpty != nil ? .federatedToken : nil
+            form = Self.hasFederatedToken(environment) ? .federatedToken : nil
         } else if environment["AZURE_CLIENT_SECRET"].nonEmpty != nil {
             form = .clientSecret
         } else if environment["AZURE_CLIENT_CERTIFICATE_PATH"].nonEmpty != nil {
             form = .certificate
-        } else if environment["AZURE_FEDERATED_TOKEN_FILE"].nonEmpty != nil {
+        } else if Self.hasFederatedToken(environment) {
             form = .federatedToken
         }
         self.form = form
+    }
+
+    /// The OIDC token endpoint Kiln asks for federated tokens (the manifest's
+    /// `oidcRequestURL`), and the bearer token of that request.
+    public static let oidcRequestURLVariable = "KILN_OIDC_REQUEST_URL"
+    public static let oidcRequestTokenVariable = "KILN_OIDC_REQUEST_TOKEN"
+
+    static func hasFederatedToken(_ environment: [String: String]) -> Bool {
+        environment["AZURE_FEDERATED_TOKEN_FILE"].nonEmpty != nil
+            || (environment[oidcRequestURLVariable].nonEmpty != nil
+                && environment[oidcRequestTokenVariable].nonEmpty != nil)
     }
 
     public func token(for scope: String) async throws -> AzureAccessToken {
@@ -171,8 +182,18 @@ public struct EnvironmentCredential: TokenCredential {
                 throw error
             }
         case .federatedToken:
+            if let file = environment["AZURE_FEDERATED_TOKEN_FILE"].nonEmpty {
+                return WorkloadIdentityCredential(
+                    tenantID: tenant, clientID: client, tokenFile: file, context: context, authorityHost: authority)
+            }
+            guard let url = environment[Self.oidcRequestURLVariable].nonEmpty.flatMap(URL.init(string:)),
+                let token = environment[Self.oidcRequestTokenVariable].nonEmpty
+            else {
+                throw AzureCredentialError(
+                    kind: .failed, credential: name, reason: "\(Self.oidcRequestURLVariable) is not a URL")
+            }
             return WorkloadIdentityCredential(
-                tenantID: tenant, clientID: client, tokenFile: environment["AZURE_FEDERATED_TOKEN_FILE"]!,
+                tenantID: tenant, clientID: client, source: .oidcRequest(url: url, token: AzureSecret(token)),
                 context: context, authorityHost: authority)
         }
     }
