@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh                          # everything (about 15 minutes on 2 cores)
 #   BENCH_SCALE=0.2 scripts/bench.sh          # slower operations, less polling granularity
-#   BENCH_ONLY=critical,noop scripts/bench.sh # some of: critical economy resume noop parallel cost emulator packer
+#   BENCH_ONLY=critical,noop scripts/bench.sh # some of: critical economy resume noop parallel cost emulator fleet packer
 #   BENCH_RESUME_LIMIT=5 scripts/bench.sh     # SIGKILL only after the first 5 actions
 #   BENCH_CRITICAL_SCALES= scripts/bench.sh   # no second critical-path run (default: also at ×0.5)
 #   BENCH_MERGE=1 BENCH_ONLY=resume scripts/bench.sh  # re-measure one section, keep the others
@@ -22,7 +22,7 @@ SWIFT=${SWIFT:-swift}
 if [ "$(id -u)" != 0 ]; then echo "scripts/bench.sh: needs root (loop devices, mounts, chroot)"; exit 1; fi
 [ -x "$KILN" ] || { echo "scripts/bench.sh: $KILN is missing; run '$SWIFT build -c release' first (make bench does)"; exit 1; }
 command -v python3 >/dev/null || { echo "scripts/bench.sh: python3 is missing (apt-get install python3)"; exit 1; }
-only=${BENCH_ONLY:-critical,economy,resume,noop,parallel,cost,emulator,packer}
+only=${BENCH_ONLY:-critical,economy,resume,noop,parallel,cost,emulator,fleet,packer}
 if [[ ",$only," == *,packer,* ]]; then
     # Debian's packer (1.6.6 on bookworm) for the side-by-side; ip and unshare for its namespaces.
     command -v packer >/dev/null || apt-get install -y packer

@@ -31,6 +31,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer  # noqa: E402  (the Packer side-by-side, section `packer`)
+import fleet  # noqa: E402  (several builder VMs, section `fleet`)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # Build names all start with this, so mount paths (/mnt/kiln/<build>) never collide with
@@ -497,6 +498,8 @@ class Bench:
             # 16 builds at once attach 16 OS disks to the one builder VM: a size that takes
             # 32 data disks (Kiln reads the limit from the size name; the emulator enforces it).
             "builderVM": {"name": "kiln-builder", "resourceGroup": "kiln-rg", "size": "Standard_D16s_v5", "maxDataDisks": 32},
+            # The fleet section's builder VMs (VM 0 is the one every other section uses).
+            "builderVMCount": 3,
         }
         log(f"starting the emulator (latency ×{args.scale}) …")
         self.emu = Emulator(self.kiln, scratch, "emulator", config)
@@ -786,7 +789,7 @@ def main():
     run.add_argument("--kiln", default=os.path.join(REPO, ".build", "release", "kiln"))
     run.add_argument("--scratch", required=True)
     run.add_argument("--scale", type=float, default=0.1, help="factor on emulator/latency-realistic.json")
-    run.add_argument("--only", default="critical,economy,resume,noop,parallel,cost,emulator,packer")
+    run.add_argument("--only", default="critical,economy,resume,noop,parallel,cost,emulator,fleet,packer")
     run.add_argument("--critical-scales", default="", help="more latency factors for the critical-path figure, comma-separated")
     run.add_argument("--resume-limit", type=int, default=0, help="only the first N action boundaries (0: all)")
     run.add_argument("--get-seconds", type=float, default=3.0)
@@ -833,6 +836,8 @@ def main():
             bench.parallel()
         if "emulator" in only:
             bench.emulator_figures()
+        if "fleet" in only:
+            bench.results["fleet"] = fleet.run(sys.modules[__name__], bench, scratch)
     finally:
         unmount_bench()  # before the emulator detaches the devices under the mounts
         if bench:

@@ -113,6 +113,13 @@ def render(doc, notes=""):
         out += "8 builds ÷ 1 build: **%s** (target ≤ 1.5: %s); with `--parallelism 64`: %s.\n\n" % (
             par["ratio"], yes(par["ratio"] <= 1.5), par.get("ratioUnlimited"))
 
+    fl = r.get("fleet")
+    if fl:
+        out += "## Fleet (%s quick-start builds, remote state, `--builds-at-once %s`)\n\n" % (fl["builds"], fl["buildsAtOnce"])
+        out += table(["builder VMs", "wall s (until the last VM exits)", "builds run by each VM", "÷ 1 VM"],
+                     [[v["vms"], v["wallSeconds"], ", ".join(f"VM {k}: {n}" for k, n in sorted(v["buildsPerVM"].items())),
+                       fl.get(f"ratio{k}", 1.0)] for k, v in fl.items() if k.isdigit()])
+
     cost = r.get("cost")
     if cost:
         out += "## Cost of Kiln itself (quick-start apply)\n\n"
