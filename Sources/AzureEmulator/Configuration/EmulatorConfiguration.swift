@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Everything `kiln emulator serve --config FILE` can set. Every field has a default, so an
@@ -151,11 +152,17 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         guard index > 0 else { return builderVM }
         var vm = builderVM
         vm.name = "\(builderVM.name)-\(index)"
-        vm.identityClientID = Emulator.stableUUID(
-            "builder-vm-\(index)-client:\(builderVM.identityClientID.lowercased())")
-        vm.identityObjectID = Emulator.stableUUID(
-            "builder-vm-\(index)-object:\(builderVM.identityObjectID.lowercased())")
+        vm.identityClientID = Self.derivedUUID("builder-vm-\(index)-client:\(builderVM.identityClientID.lowercased())")
+        vm.identityObjectID = Self.derivedUUID("builder-vm-\(index)-object:\(builderVM.identityObjectID.lowercased())")
         return vm
+    }
+
+    /// A UUID-shaped id derived from `seed` (the first 16 bytes of its SHA-256).
+    static func derivedUUID(_ seed: String) -> String {
+        let hex = SHA256.hash(data: Data(seed.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let c = Array(hex)
+        return
+            "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
     }
 
     /// Every builder VM, VM 0 first.

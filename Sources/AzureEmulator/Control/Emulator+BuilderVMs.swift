@@ -56,10 +56,12 @@ extension Emulator {
         var crashed = state.crashedBuilderVMs ?? []
         crashed.insert(vm)
         state.crashedBuilderVMs = crashed
-        markDirty()
-        let outcome = await backend.crash(vm: vm)
+        // Forgotten before the backend is awaited, so that a detach arriving meanwhile (the
+        // actor is re-entered) finds no device to free rather than one half released.
         state.attachments.removeAll { $0.vm == vm }
         hiddenDeviceLUNs = hiddenDeviceLUNs.filter { $0.vm != vm }
+        markDirty()
+        let outcome = await backend.crash(vm: vm)
         for problem in outcome.problems {
             state.violations.append(Violation(time: Date(), message: "crash of builder VM \(vm): \(problem)"))
         }
