@@ -17,6 +17,11 @@ struct TargetOptions: ParsableArguments {
         completion: .file(extensions: ["json"]))
     var emulatorEndpoints: String?
 
+    @Option(
+        name: .customLong("emulator-vm"),
+        help: "With --emulator-endpoints: which of the emulator's builder VMs Kiln runs on (its IMDS and device root).")
+    var emulatorVM: Int = 0
+
     @Option(name: .customLong("state-dir"), help: "Where journals and the embedded emulator's state live.")
     var stateDirectory = ".kiln"
 
@@ -32,6 +37,10 @@ struct TargetOptions: ParsableArguments {
                 "--emulator and --emulator-endpoints are exclusive: one starts an emulator, the other uses a running one"
             )
         }
+        if emulatorVM != 0 && emulatorEndpoints == nil {
+            throw ValidationError("--emulator-vm needs --emulator-endpoints (the embedded emulator has one builder VM)")
+        }
+        if emulatorVM < 0 { throw ValidationError("--emulator-vm must be 0 or more (got \(emulatorVM))") }
     }
 }
 
@@ -83,7 +92,7 @@ func withSession<T: Sendable>(_ options: TargetOptions, manifest: Manifest, _ bo
         embedded = server
         target = try AzureTarget.emulator(endpointsFile: state.appendingPathComponent("endpoints.json").path)
     } else if let path = options.emulatorEndpoints {
-        target = try AzureTarget.emulator(endpointsFile: path)
+        target = try AzureTarget.emulator(endpointsFile: path, vm: options.emulatorVM)
         target.useManifestCredential(manifest.azure, environment: environment)
     } else {
         target = AzureTarget.azure(manifest.azure, environment: environment)

@@ -16,17 +16,17 @@ struct NoDeviceFaultTests {
             inner = InMemoryDiskBackend(deviceRoot: deviceRoot)
             directory = deviceRoot + "/disk/azure/scsi1"
         }
-        func attach(id: String, lun: Int) async throws -> AttachedDevice {
-            let device = try await inner.attach(id: id, lun: lun)
+        func attach(id: String, lun: Int, vm: Int) async throws -> AttachedDevice {
+            let device = try await inner.attach(id: id, lun: lun, vm: vm)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             symlink("/dev/null", "\(directory)/lun\(lun)-part1")
             symlink("/dev/null", "\(directory)/lun\(lun)")
             return device
         }
-        func detach(lun: Int) async throws -> DetachOutcome {
+        func detach(lun: Int, vm: Int) async throws -> DetachOutcome {
             unlink("\(directory)/lun\(lun)")
             unlink("\(directory)/lun\(lun)-part1")
-            return try await inner.detach(lun: lun)
+            return try await inner.detach(lun: lun, vm: vm)
         }
     }
 

@@ -63,7 +63,7 @@ struct RestartRecoveryTests {
             }
             #expect(released)
             #expect(await disks.blob(atLUN: 1) == nil)
-            #expect(await disks.attachedBlobs() == [0: stays])
+            #expect(await disks.attachedBlobs() == [BuilderLUN(vm: 0, lun: 0): stays])
             let inventory = try await second.send("GET", "/_emulator/inventory", auth: false)
             #expect(inventory.json?["violations"]?.arrayValue?.isEmpty ?? true)
         } catch {

@@ -153,7 +153,7 @@ extension Emulator {
                         lun: cur["lun"]?.intValue ?? -1))
             }
         }
-        let max = vmKey == builderVMKey ? config.builderVM.maxDataDisks : 64
+        let max = builderVMIndex(ofKey: vmKey).map { config.builderVM(at: $0).maxDataDisks } ?? 64
         let active = list.filter { $0["toBeDetached"]?.boolValue != true }.count
         if active > max {
             throw ARMError(

@@ -351,7 +351,7 @@ extension Emulator {
                 throw ARMError(409, "OperationNotAllowed", "Disk \(r.name) is attached to VM \(vm).")
             }
         case .virtualMachine:
-            if key == builderVMKey {
+            if builderVMIndex(ofKey: key) != nil {
                 throw ARMError(409, "OperationNotAllowed", "The emulator's builder VM '\(r.name)' cannot be deleted.")
             }
             if !(r.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).isEmpty {

@@ -2,23 +2,24 @@ import Foundation
 import Logging
 
 /// Virtual machines: GET, and data-disk attach/detach through PUT/PATCH (with ETag/If-Match)
-/// or `attachDetachDataDisks`. Attachments to the builder VM go through the disk backend
+/// or `attachDetachDataDisks`. Attachments to a builder VM go through the disk backend
 /// when the operation completes (a timer completes it even if nobody polls, as packer
 /// never polls the attach).
 extension Emulator {
-    static func builderVMBody(_ c: EmulatorConfiguration) -> JSON {
-        let vm = c.builderVM
+    static func builderVMBody(_ c: EmulatorConfiguration, vm index: Int = 0) -> JSON {
+        let vm = c.builderVM(at: index)
+        let id = c.builderVMID(at: index)
         let osDiskName = "\(vm.name)-osdisk"
         let rgBase = "/subscriptions/\(c.subscription)/resourceGroups/\(vm.resourceGroup)/providers"
         let first = c.platformImages.first
         var body: JSON = [
-            "id": .string(c.builderVMID), "name": .string(vm.name), "type": "Microsoft.Compute/virtualMachines",
+            "id": .string(id), "name": .string(vm.name), "type": "Microsoft.Compute/virtualMachines",
             "location": .string(c.location), "tags": [:], "etag": "\"1\"",
             "identity": [
                 "type": "SystemAssigned", "principalId": .string(vm.identityObjectID), "tenantId": .string(c.tenant)
             ],
             "properties": [
-                "vmId": .string(stableUUID(c.builderVMID.lowercased())),
+                "vmId": .string(stableUUID(id.lowercased())),
                 "hardwareProfile": ["vmSize": .string(vm.size)],
                 "storageProfile": [
                     "imageReference": [
@@ -284,7 +285,9 @@ extension Emulator {
     func completeVMDisks(vmKey: String, attach: [DiskSlot], detach: [DiskSlot], previous: JSON, failure: FailureInfo?)
         async -> FailureInfo?
     {
-        let isBuilder = vmKey == builderVMKey
+        // Only a live builder VM has devices; a crashed one keeps its disks in ARM only.
+        let builder = builderVMIndex(ofKey: vmKey)
+        let live = builder.map { !isCrashed($0) } ?? false
         guard let vmID = state.resources[vmKey]?.id else { return failure }
         if failure != nil {
             state.resources[vmKey]?.body.set(["properties", "storageProfile", "dataDisks"], previous)
@@ -295,18 +298,19 @@ extension Emulator {
         var failedKeys = Set<String>()
         let now = JSON.string(Timestamp.string(Date()))
         for slot in detach {
-            if isBuilder, let rec = state.attachments.first(where: { $0.diskKey == slot.diskKey }) {
+            if let builder, let rec = state.attachments.first(where: { $0.diskKey == slot.diskKey && $0.vm == builder })
+            {
                 do {
-                    hiddenDeviceLUNs.remove(rec.lun)
-                    let outcome = try await backend.detach(lun: rec.lun)
+                    hiddenDeviceLUNs.remove(rec.slot)
+                    let outcome = try await backend.detach(lun: rec.lun, vm: rec.vm)
                     if let v = outcome.violation {
                         state.violations.append(
-                            Violation(time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun): \(v)"))
+                            Violation(time: Date(), message: "detach of \(slot.diskID) from \(rec.slot): \(v)"))
                     }
                 } catch {
                     state.violations.append(
                         Violation(
-                            time: Date(), message: "detach of \(slot.diskID) from LUN \(rec.lun) failed: \(error)"))
+                            time: Date(), message: "detach of \(slot.diskID) from \(rec.slot) failed: \(error)"))
                 }
                 state.attachments.removeAll { $0.diskKey == slot.diskKey }
             }
@@ -318,12 +322,18 @@ extension Emulator {
             }
         }
         for slot in attach {
-            if isBuilder {
+            if let builder, live {
                 do {
-                    let device = try await backend.attach(id: slot.diskKey, lun: slot.lun)
-                    state.attachments.append(
-                        AttachmentRecord(lun: slot.lun, diskKey: slot.diskKey, diskID: slot.diskID, device: device))
-                    if hidesDevice(diskID: slot.diskID) { hideDevice(lun: slot.lun) }
+                    let device = try await backend.attach(id: slot.diskKey, lun: slot.lun, vm: builder)
+                    if isCrashed(builder) {
+                        // The VM died while its device was being made: a dead kernel keeps none.
+                        _ = try? await backend.detach(lun: slot.lun, vm: builder)
+                    } else {
+                        state.attachments.append(
+                            AttachmentRecord(
+                                vm: builder, lun: slot.lun, diskKey: slot.diskKey, diskID: slot.diskID, device: device))
+                        if hidesDevice(diskID: slot.diskID) { hideDevice(BuilderLUN(vm: builder, lun: slot.lun)) }
+                    }
                 } catch {
                     failed = FailureInfo(
                         code: "InternalExecutionError",
@@ -355,7 +365,7 @@ extension Emulator {
     }
 
     /// After a restart, reconciles the kernel with the persisted state: adopts (or makes
-    /// again) the devices of the disks the builder VM lists, keeps those of disks whose
+    /// again) the devices of the disks each live builder VM lists, keeps those of disks whose
     /// detach was in flight (the operation, completed when due, frees them), leaves those of
     /// attaches in flight to their completion, and frees every other device and link, so
     /// nothing is left that no disk owns.
@@ -363,38 +373,42 @@ extension Emulator {
         state.attachments.removeAll()
         let pending = pendingDiskOperations()
         let surviving = await backend.attachedBlobs()
-        var owned = Set<Int>()
-        for e in state.resources[builderVMKey]?.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? [] {
-            guard let id = e.at("managedDisk", "id")?.stringValue, let lun = e["lun"]?.intValue else { continue }
-            let key = Self.normalizeID(id)
-            guard pending.attaching[key] == nil, state.resources[key]?.body["managedBy"] != nil else { continue }
-            if await adoptAttachment(key, id: id, lun: lun) { owned.insert(lun) }
+        var owned = Set<BuilderLUN>()
+        for (vm, vmKey) in builderVMKeys.enumerated() where !isCrashed(vm) {
+            for e in state.resources[vmKey]?.body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? [] {
+                guard let id = e.at("managedDisk", "id")?.stringValue, let lun = e["lun"]?.intValue else { continue }
+                let key = Self.normalizeID(id)
+                guard pending.attaching[key] == nil, state.resources[key]?.body["managedBy"] != nil else { continue }
+                let slot = BuilderLUN(vm: vm, lun: lun)
+                if await adoptAttachment(key, id: id, at: slot) { owned.insert(slot) }
+            }
         }
-        for (lun, key) in surviving.sorted(by: { $0.key < $1.key }) where !owned.contains(lun) {
-            if pending.detaching.contains(key), let id = state.resources[key]?.id {
-                if await adoptAttachment(key, id: id, lun: lun) { owned.insert(lun) }
+        for (slot, key) in surviving.sorted(by: { $0.key < $1.key }) where !owned.contains(slot) {
+            if pending.detaching.contains(key), slot.vm < builderVMKeys.count, let id = state.resources[key]?.id {
+                if await adoptAttachment(key, id: id, at: slot) { owned.insert(slot) }
             } else if pending.attaching[key] != nil {
-                owned.insert(lun)  // its completion adopts the device
+                owned.insert(slot)  // its completion adopts the device
             } else {
                 logger.warning(
-                    "freeing a device no disk owns after a restart", metadata: ["lun": "\(lun)", "blob": "\(key)"])
-                _ = try? await backend.detach(lun: lun)
+                    "freeing a device no disk owns after a restart", metadata: ["slot": "\(slot)", "blob": "\(key)"])
+                _ = try? await backend.detach(lun: slot.lun, vm: slot.vm)
             }
         }
         await backend.freeUnrecorded()
         markDirty()
     }
 
-    /// Puts disk `key` back at `lun` (adopting its surviving device, or making one); false,
+    /// Puts disk `key` back at `slot` (adopting its surviving device, or making one); false,
     /// with a violation recorded, when the backend cannot.
-    private func adoptAttachment(_ key: String, id: String, lun: Int) async -> Bool {
+    private func adoptAttachment(_ key: String, id: String, at slot: BuilderLUN) async -> Bool {
         do {
-            let device = try await backend.attach(id: key, lun: lun)
-            state.attachments.append(AttachmentRecord(lun: lun, diskKey: key, diskID: id, device: device))
+            let device = try await backend.attach(id: key, lun: slot.lun, vm: slot.vm)
+            state.attachments.append(
+                AttachmentRecord(vm: slot.vm, lun: slot.lun, diskKey: key, diskID: id, device: device))
             return true
         } catch {
             state.violations.append(
-                Violation(time: Date(), message: "re-attaching \(id) at LUN \(lun) after a restart failed: \(error)"))
+                Violation(time: Date(), message: "re-attaching \(id) at \(slot) after a restart failed: \(error)"))
             return false
         }
     }

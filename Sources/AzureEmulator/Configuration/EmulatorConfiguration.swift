@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Everything `kiln emulator serve --config FILE` can set. Every field has a default, so an
@@ -14,7 +15,10 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var host: String = "127.0.0.1"
     /// 0 picks a free port.
     public var port: Int = 0
+    /// Builder VM 0; VMs 1…`builderVMCount`-1 are derived from it (see `builderVM(at:)`).
     public var builderVM: BuilderVM = BuilderVM()
+    /// How many builder VMs the emulator runs (`kiln emulator serve --builder-vms N`), at least 1.
+    public var builderVMCount: Int = 1
     /// Resource groups that exist from the start (the builder VM's is always added).
     public var resourceGroups: [String] = []
     /// When true, a PUT into a missing resource group creates it instead of answering 404.
@@ -61,6 +65,8 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
         builderVM = try c.decodeIfPresent(BuilderVM.self, forKey: .builderVM) ?? d.builderVM
+        builderVMCount = try c.decodeIfPresent(Int.self, forKey: .builderVMCount) ?? d.builderVMCount
+        try Self.checkBuilderVMCount(builderVMCount)
         resourceGroups = try c.decodeIfPresent([String].self, forKey: .resourceGroups) ?? d.resourceGroups
         createResourceGroupsOnDemand =
             try c.decodeIfPresent(Bool.self, forKey: .createResourceGroupsOnDemand) ?? d.createResourceGroupsOnDemand
@@ -94,7 +100,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         case subscription, subscriptionName, tenant, tenantDomain, location, host, port, builderVM, resourceGroups
         case createResourceGroupsOnDemand, clients, platformImages, latency, faults, tokenLifetimeSeconds
         case retryAfterSeconds, maxBodyBytes, deviceRoot, extraAPIVersions, tls, proxy, exchangeLog, pageSize
-        case busybox, diskEncryptionSets
+        case busybox, diskEncryptionSets, builderVMCount
     }
 
     /// Reads a JSON configuration file; errors name the file and the offending key.
@@ -119,10 +125,48 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         }
     }
 
-    /// The builder VM's ARM id.
-    public var builderVMID: String {
-        "/subscriptions/\(subscription)/resourceGroups/\(builderVM.resourceGroup)/providers/Microsoft.Compute/virtualMachines/\(builderVM.name)"
+    /// Builder VM 0's ARM id.
+    public var builderVMID: String { builderVMID(at: 0) }
+
+    /// Builder VM `index`'s ARM id.
+    public func builderVMID(at index: Int) -> String {
+        let vm = builderVM(at: index)
+        return
+            "/subscriptions/\(subscription)/resourceGroups/\(vm.resourceGroup)/providers/Microsoft.Compute/virtualMachines/\(vm.name)"
     }
+
+    /// The largest `builderVMCount` (each VM is a resource, a device root and an IMDS).
+    public static let maximumBuilderVMCount = 64
+
+    /// Throws unless `count` is between 1 and `maximumBuilderVMCount`.
+    public static func checkBuilderVMCount(_ count: Int) throws {
+        guard (1...maximumBuilderVMCount).contains(count) else {
+            throw ConfigurationError(
+                message: "builderVMCount must be between 1 and \(maximumBuilderVMCount) (got \(count))")
+        }
+    }
+
+    /// Builder VM `index`: VM 0 is `builderVM`; VM i ≥ 1 is a copy named `<name>-<i>` in the
+    /// same resource group, with its own managed identity (ids derived from VM 0's and `i`).
+    public func builderVM(at index: Int) -> BuilderVM {
+        guard index > 0 else { return builderVM }
+        var vm = builderVM
+        vm.name = "\(builderVM.name)-\(index)"
+        vm.identityClientID = Self.derivedUUID("builder-vm-\(index)-client:\(builderVM.identityClientID.lowercased())")
+        vm.identityObjectID = Self.derivedUUID("builder-vm-\(index)-object:\(builderVM.identityObjectID.lowercased())")
+        return vm
+    }
+
+    /// A UUID-shaped id derived from `seed` (the first 16 bytes of its SHA-256).
+    static func derivedUUID(_ seed: String) -> String {
+        let hex = SHA256.hash(data: Data(seed.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let c = Array(hex)
+        return
+            "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+    }
+
+    /// Every builder VM, VM 0 first.
+    public var builderVMs: [BuilderVM] { (0..<builderVMCount).map(builderVM(at:)) }
 }
 
 private func pathText(_ path: [any CodingKey]) -> String {
@@ -181,6 +225,12 @@ public struct BuilderVM: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, resourceGroup, size, zone, maxDataDisks, identityClientID, identityObjectID
+    }
+
+    /// Where builder VM `index` gets its `disk/azure/scsi1/lun<N>` links, given VM 0's device
+    /// root `base`: VM 0 uses `base`, VM i ≥ 1 the sibling `<base>-vm<i>` (`STATE/dev-vm2`).
+    public static func deviceRoot(ofVM index: Int, base: String) -> String {
+        index == 0 ? base : "\(base)-vm\(index)"
     }
 }
 

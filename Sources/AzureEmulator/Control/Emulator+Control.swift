@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// The emulator's own control surface under `/_emulator/` (not Azure's; no auth): inventory,
-/// request log, latency and faults at run time, reset.
+/// request log, latency and faults at run time, reset, builder VMs and their crashes.
 extension Emulator {
     func control(_ request: EmulatorRequest, _ lower: [String]) async throws(ARMError) -> EmulatorResponse {
         let what = lower.count > 1 ? lower[1] : ""
@@ -65,10 +65,12 @@ extension Emulator {
             return .json(200, ["offsetSeconds": .number(storageClockOffset)])
         case ("GET", "endpoints"):
             return .json(200, endpointsDocument ?? [:])
+        case (_, "builder-vms"):
+            return try await builderVMControl(request, lower)
         default:
             throw ARMError(
                 404, "NotFound",
-                "Unknown control path \(request.method) \(request.path); known: GET inventory, GET|DELETE requests, GET|PUT latency, GET|PUT|POST|DELETE faults, POST reset, GET endpoints."
+                "Unknown control path \(request.method) \(request.path); known: GET inventory, GET|DELETE requests, GET|PUT latency, GET|PUT|POST|DELETE faults, POST reset, GET endpoints, GET builder-vms, POST builder-vms/<i>/crash."
             )
         }
     }
@@ -110,9 +112,10 @@ extension Emulator {
             if let f = op.failure { o["error"] = ["code": .string(f.code), "message": .string(f.message)] }
             return o
         }
-        let devices: [JSON] = state.attachments.sorted { $0.lun < $1.lun }.map { a in
+        let devices: [JSON] = state.attachments.sorted { $0.slot < $1.slot }.map { a in
             [
-                "lun": JSON(a.lun), "diskId": .string(a.diskID), "loopDevice": .string(a.device.loopDevice),
+                "vm": JSON(a.vm), "lun": JSON(a.lun), "diskId": .string(a.diskID),
+                "loopDevice": .string(a.device.loopDevice),
                 "lunLink": .string(a.device.lunLink), "partitions": .array(a.device.partitions.map { .string($0) })
             ]
         }
@@ -126,7 +129,8 @@ extension Emulator {
                     ($0.stringValue ?? "") < ($1.stringValue ?? "")
                 }),
             "operations": .array(operations), "devices": .array(devices), "violations": .array(violations),
-            "builderVM": .string(config.builderVMID), "deviceRoot": .string(deviceRoot)
+            "builderVM": .string(config.builderVMID), "deviceRoot": .string(deviceRoot),
+            "builderVMs": builderVMsJSON()
         ]
     }
 

@@ -19,25 +19,38 @@ public protocol DiskBackend: Sendable {
     func sizeGB(id: String) async throws -> Int?
     /// Removes a blob; missing is not an error.
     func delete(id: String) async throws
-    /// Attaches the blob to the builder VM at `lun`: a loop device, its partitions, and
-    /// the `DEVROOT/disk/azure/scsi1/lun<N>` (+ `-part<K>`) links, partition links first.
-    func attach(id: String, lun: Int) async throws -> AttachedDevice
-    /// Detaches the blob at `lun`: links removed, partitions deleted, loop device freed.
-    /// Returns a violation text when the device was still mounted (EBUSY on O_EXCL open).
-    func detach(lun: Int) async throws -> DetachOutcome
+    /// Attaches the blob to builder VM `vm` at `lun`: a loop device, its partitions, and
+    /// the `disk/azure/scsi1/lun<N>` (+ `-part<K>`) links under that VM's device root
+    /// (`BuilderVM.deviceRoot(ofVM:base:)`), partition links first.
+    func attach(id: String, lun: Int, vm: Int) async throws -> AttachedDevice
+    /// Detaches the blob at `lun` of builder VM `vm`: links removed, partitions deleted, loop
+    /// device freed. Returns a violation text when the device was still mounted (EBUSY on
+    /// O_EXCL open).
+    func detach(lun: Int, vm: Int) async throws -> DetachOutcome
+    /// Builder VM `vm`'s OS dies: every mount of its devices (and every mount beneath those)
+    /// is unmounted lazily, deepest first, and its devices and links are released, as a dead
+    /// kernel would; nothing of the VM's is attached in the backend afterwards. Never throws:
+    /// what could not be done is in the outcome.
+    func crash(vm: Int) async -> CrashOutcome
     /// Detaches everything (emulator reset and shutdown).
     func detachAll() async
     /// Why the blob `id` is in use on the builder VM (attached, and its device or a
     /// partition mounted), or nil when it is not.
     func inUse(id: String) async -> String?
-    /// The blobs attached now, by LUN: after a restart, what survived of the last run.
-    func attachedBlobs() async -> [Int: String]
+    /// The blobs attached now, by VM and LUN: after a restart, what survived of the last run.
+    func attachedBlobs() async -> [BuilderLUN: String]
     /// Frees what no attachment accounts for: devices backed by this backend's blobs that
     /// no record names (a crash between making a device and recording it), stray links.
     func freeUnrecorded() async
 }
 
 extension DiskBackend {
+    /// Attaches the blob to builder VM 0 at `lun`.
+    public func attach(id: String, lun: Int) async throws -> AttachedDevice {
+        try await attach(id: id, lun: lun, vm: 0)
+    }
+    /// Detaches the blob at `lun` of builder VM 0.
+    public func detach(lun: Int) async throws -> DetachOutcome { try await detach(lun: lun, vm: 0) }
     /// Backends without devices never hold a blob in use.
     public func inUse(id: String) async -> String? { nil }
     /// Backends without devices have nothing outside their records.
@@ -87,6 +100,33 @@ public struct AttachedDevice: Sendable, Hashable, Codable {
         self.loopDevice = loopDevice
         self.lunLink = lunLink
         self.partitions = partitions
+    }
+}
+
+/// A LUN of one builder VM: where a disk is attached.
+public struct BuilderLUN: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var vm: Int
+    public var lun: Int
+    public init(vm: Int, lun: Int) {
+        self.vm = vm
+        self.lun = lun
+    }
+    public static func < (a: BuilderLUN, b: BuilderLUN) -> Bool { (a.vm, a.lun) < (b.vm, b.lun) }
+    public var description: String { vm == 0 ? "LUN \(lun)" : "LUN \(lun) of builder VM \(vm)" }
+}
+
+/// What a builder VM's crash did (`DiskBackend.crash(vm:)`).
+public struct CrashOutcome: Sendable, Hashable, Codable {
+    /// The mount points unmounted (lazily), deepest first.
+    public var unmounted: [String] = []
+    /// The loop devices released.
+    public var released: [String] = []
+    /// What could not be done (an unmount refused, a device still held open).
+    public var problems: [String] = []
+    public init(unmounted: [String] = [], released: [String] = [], problems: [String] = []) {
+        self.unmounted = unmounted
+        self.released = released
+        self.problems = problems
     }
 }
 

@@ -10,25 +10,27 @@ extension LoopDiskBackend {
     /// `partx -a` (the kernels here parse no partition tables themselves), then the
     /// `lun<N>-part<K>` links and last the `lun<N>` link, so that a client that sees
     /// `lun<N>` can use its partitions at once. On any failure everything done is undone.
-    public func attach(id: String, lun: Int) async throws -> AttachedDevice {
+    public func attach(id: String, lun: Int, vm: Int) async throws -> AttachedDevice {
         guard (0...63).contains(lun) else { throw DiskBackendError.invalidLun(lun: lun) }
+        let slot = BuilderLUN(vm: vm, lun: lun)
+        let links = links(vm: vm)
         // The same disk at the same LUN (an emulator restarting after a crash re-attaches what
         // its state says is attached): adopt the attachment that survived.
-        if let existing = attachments[lun], existing.id == id, lunsInProgress[lun] == nil,
+        if let existing = attachments[slot], existing.id == id, lunsInProgress[slot] == nil,
             LoopDeviceState.isBacked(existing.loopDevice, by: existing.file)
         {
             return AttachedDevice(
                 loopDevice: existing.loopDevice, lunLink: links.lunLink(lun),
                 partitions: existing.partitions.sorted { $0.key < $1.key }.map(\.value))
         }
-        if let other = attachments[lun]?.id ?? lunsInProgress[lun] {
+        if let other = attachments[slot]?.id ?? lunsInProgress[slot] {
             throw DiskBackendError.lunInUse(lun: lun, by: other)
         }
         try refuseIfAttached(id)
         let file = blobPath(id: id)
         guard FileManager.default.fileExists(atPath: file) else { throw DiskBackendError.blobNotFound(id: id) }
-        lunsInProgress[lun] = id
-        defer { lunsInProgress[lun] = nil }
+        lunsInProgress[slot] = id
+        defer { lunsInProgress[slot] = nil }
 
         let setup = try await DiskCommand.check("losetup", ["-P", "-f", "--show", file])
         let loop = setup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -38,22 +40,23 @@ extension LoopDiskBackend {
         }
         // Recorded at once, so that a crash from here on leaves a record to detach by.
         var record = LoopAttachmentRecord(
-            id: id, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
-        attachments[lun] = record
+            id: id, vm: vm, lun: lun, file: file, loopDevice: loop, partitions: [:], attachedAt: Date())
+        attachments[slot] = record
         do {
             try store.save(attachments)
             record.partitions = try await addPartitions(loop)
-            attachments[lun] = record
+            attachments[slot] = record
             try store.save(attachments)
             try placeLinks(record)
         } catch {
-            logger.warning("attach failed, undoing", metadata: ["id": "\(id)", "lun": "\(lun)", "error": "\(error)"])
+            logger.warning(
+                "attach failed, undoing", metadata: ["id": "\(id)", "slot": "\(slot)", "error": "\(error)"])
             _ = try? await release(record)
-            attachments[lun] = nil
+            attachments[slot] = nil
             try? store.save(attachments)
             throw error
         }
-        logger.info("attached disk", metadata: ["id": "\(id)", "lun": "\(lun)", "device": "\(loop)"])
+        logger.info("attached disk", metadata: ["id": "\(id)", "slot": "\(slot)", "device": "\(loop)"])
         return AttachedDevice(
             loopDevice: loop, lunLink: links.lunLink(lun),
             partitions: record.partitions.sorted { $0.key < $1.key }.map(\.value))
@@ -62,16 +65,17 @@ extension LoopDiskBackend {
     /// Detaches the disk at `lun`. When its loop device (or one of its partitions) is still
     /// mounted anywhere, the detach still happens (the kernel frees the device at the last
     /// unmount) and the outcome carries a violation text for the inventory.
-    public func detach(lun: Int) async throws -> DetachOutcome {
-        guard let record = attachments[lun] else { throw DiskBackendError.nothingAttached(lun: lun) }
-        if lunsInProgress[lun] != nil { throw DiskBackendError.lunInUse(lun: lun, by: record.id) }
-        lunsInProgress[lun] = record.id
-        defer { lunsInProgress[lun] = nil }
+    public func detach(lun: Int, vm: Int) async throws -> DetachOutcome {
+        let slot = BuilderLUN(vm: vm, lun: lun)
+        guard let record = attachments[slot] else { throw DiskBackendError.nothingAttached(lun: lun) }
+        if lunsInProgress[slot] != nil { throw DiskBackendError.lunInUse(lun: lun, by: record.id) }
+        lunsInProgress[slot] = record.id
+        defer { lunsInProgress[slot] = nil }
         let violation = try await release(record)
-        attachments[lun] = nil
+        attachments[slot] = nil
         try store.save(attachments)
         if let violation {
-            logger.warning("detach violation", metadata: ["lun": "\(lun)", "violation": "\(violation)"])
+            logger.warning("detach violation", metadata: ["slot": "\(slot)", "violation": "\(violation)"])
         }
         return DetachOutcome(violation: violation)
     }
@@ -88,7 +92,7 @@ extension LoopDiskBackend {
         return "an O_EXCL open of \(busy.joined(separator: ", ")) failed with EBUSY (still mounted?)"
     }
 
-    public func attachedBlobs() async -> [Int: String] {
+    public func attachedBlobs() async -> [BuilderLUN: String] {
         attachments.filter { lunsInProgress[$0.key] == nil }.mapValues(\.id)
     }
 
@@ -100,7 +104,7 @@ extension LoopDiskBackend {
             logger.warning("freeing unrecorded loop device", metadata: ["device": "\(device)", "file": "\(file)"])
             _ = try? await freeLoop(device, file: file)
         }
-        removeStrayLinks(keeping: Set(attachments.keys).union(lunsInProgress.keys))
+        Self.removeStrayLinks(deviceRoot: deviceRoot, keeping: Set(attachments.keys).union(lunsInProgress.keys))
     }
 
     /// Detaches everything; violations and errors are logged (see `detachAllOutcomes`).
@@ -112,13 +116,13 @@ extension LoopDiskBackend {
     /// backend's blob files (left by a crash between `losetup` and the record), and removes
     /// every LUN link not in use. Returns the outcome per LUN; a failed detach is reported
     /// as a violation text.
-    public func detachAllOutcomes() async -> [Int: DetachOutcome] {
-        var outcomes: [Int: DetachOutcome] = [:]
-        for lun in attachments.keys.sorted() where lunsInProgress[lun] == nil {
+    public func detachAllOutcomes() async -> [BuilderLUN: DetachOutcome] {
+        var outcomes: [BuilderLUN: DetachOutcome] = [:]
+        for slot in attachments.keys.sorted() where lunsInProgress[slot] == nil {
             do {
-                outcomes[lun] = try await detach(lun: lun)
+                outcomes[slot] = try await detach(lun: slot.lun, vm: slot.vm)
             } catch {
-                outcomes[lun] = DetachOutcome(violation: "detach of LUN \(lun) failed: \(error)")
+                outcomes[slot] = DetachOutcome(violation: "detach of \(slot) failed: \(error)")
             }
         }
         await freeUnrecorded()
@@ -129,7 +133,8 @@ extension LoopDiskBackend {
     /// whose loop device no longer backs their file, restores missing links of the others,
     /// removes stray links.
     public func reconcile() throws {
-        let kept = Self.reconciled(attachments.filter { lunsInProgress[$0.key] == nil }, links: links, logger: logger)
+        let kept = Self.reconciled(
+            attachments.filter { lunsInProgress[$0.key] == nil }, deviceRoot: deviceRoot, logger: logger)
         let inProgress = attachments.filter { lunsInProgress[$0.key] != nil }
         attachments = kept.merging(inProgress) { current, _ in current }
         try store.save(attachments)
@@ -160,6 +165,7 @@ extension LoopDiskBackend {
 
     /// Partition links first, then the LUN link.
     private func placeLinks(_ record: LoopAttachmentRecord) throws {
+        let links = links(vm: record.vm)
         for (number, device) in record.partitions.sorted(by: { $0.key < $1.key }) {
             try links.place(link: links.partitionLink(record.lun, number), target: device)
         }
@@ -168,7 +174,8 @@ extension LoopDiskBackend {
 
     /// Removes the links of `record` and frees its loop device if it still backs the
     /// record's file. Returns the violation text when the device was in use.
-    private func release(_ record: LoopAttachmentRecord) async throws -> String? {
+    func release(_ record: LoopAttachmentRecord) async throws -> String? {
+        let links = links(vm: record.vm)
         var violation: String?
         let ours = LoopDeviceState.isBacked(record.loopDevice, by: record.file)
         if ours {
@@ -176,7 +183,7 @@ extension LoopDiskBackend {
             let busy = LoopDeviceState.busyDevices(devices)
             if !busy.isEmpty {
                 violation =
-                    "disk '\(record.id)' at LUN \(record.lun) (\(record.loopDevice)) was detached while still in use: "
+                    "disk '\(record.id)' at \(record.slot) (\(record.loopDevice)) was detached while still in use: "
                     + "an O_EXCL open of \(busy.joined(separator: ", ")) failed with EBUSY (still mounted?)"
             }
         }
@@ -203,31 +210,41 @@ extension LoopDiskBackend {
         try await DiskCommand.check("losetup", ["-d", device])
     }
 
-    private func removeStrayLinks(keeping luns: Set<Int>) {
-        Self.removeStrayLinks(links: links, keeping: luns)
+    /// Removes every `lun<N>` / `lun<N>-part<K>` link, under the device root of every builder
+    /// VM that has one (`DEVROOT`, `DEVROOT-vm<i>`), whose VM and LUN are not in `slots`.
+    static func removeStrayLinks(deviceRoot: String, keeping slots: Set<BuilderLUN>) {
+        for vm in vmsWithDeviceRoots(deviceRoot: deviceRoot).union(slots.map(\.vm)) {
+            let links = DeviceLinks(deviceRoot: BuilderVM.deviceRoot(ofVM: vm, base: deviceRoot))
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: links.directory)) ?? []
+            for name in names where name.hasPrefix("lun") {
+                let digits = name.dropFirst(3).prefix { $0.isNumber }
+                if let lun = Int(digits), !slots.contains(BuilderLUN(vm: vm, lun: lun)) {
+                    links.remove(link: "\(links.directory)/\(name)")
+                }
+            }
+        }
     }
 
-    /// Removes every `lun<N>` / `lun<N>-part<K>` link whose N is not in `luns`.
-    static func removeStrayLinks(links: DeviceLinks, keeping luns: Set<Int>) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: links.directory)) ?? []
-        for name in names where name.hasPrefix("lun") {
-            let digits = name.dropFirst(3).prefix { $0.isNumber }
-            if let lun = Int(digits), !luns.contains(lun) { links.remove(link: "\(links.directory)/\(name)") }
-        }
+    /// VM 0 and every VM i whose device root `DEVROOT-vm<i>` exists next to `deviceRoot`.
+    static func vmsWithDeviceRoots(deviceRoot: String) -> Set<Int> {
+        let parent = (deviceRoot as NSString).deletingLastPathComponent
+        let prefix = (deviceRoot as NSString).lastPathComponent + "-vm"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        return Set(names.compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }).union([0])
     }
 
     /// The records whose loop device still backs their file, with their links restored;
     /// the links of dropped records and stray links are removed. Reads sysfs only.
     static func reconciled(
-        _ records: [Int: LoopAttachmentRecord], links: DeviceLinks, logger: Logger
-    ) -> [Int: LoopAttachmentRecord] {
-        var kept: [Int: LoopAttachmentRecord] = [:]
-        for (lun, record) in records {
+        _ records: [BuilderLUN: LoopAttachmentRecord], deviceRoot: String, logger: Logger
+    ) -> [BuilderLUN: LoopAttachmentRecord] {
+        var kept: [BuilderLUN: LoopAttachmentRecord] = [:]
+        for (slot, record) in records {
             guard LoopDeviceState.isBacked(record.loopDevice, by: record.file) else {
                 logger.info(
                     "dropping stale attachment record",
                     metadata: [
-                        "lun": "\(lun)", "id": "\(record.id)", "device": "\(record.loopDevice)"
+                        "slot": "\(slot)", "id": "\(record.id)", "device": "\(record.loopDevice)"
                     ])
                 continue
             }
@@ -235,10 +252,11 @@ extension LoopDiskBackend {
             current.partitions = Dictionary(
                 LoopDeviceState.partitions(of: record.loopDevice).map { ($0.number, $0.device) },
                 uniquingKeysWith: { first, _ in first })
-            kept[lun] = current
+            kept[slot] = current
         }
-        removeStrayLinks(links: links, keeping: Set(kept.keys))
+        removeStrayLinks(deviceRoot: deviceRoot, keeping: Set(kept.keys))
         for record in kept.values {
+            let links = DeviceLinks(deviceRoot: BuilderVM.deviceRoot(ofVM: record.vm, base: deviceRoot))
             // Replacing by rename keeps each wanted link present throughout.
             let wanted = Set(
                 record.partitions.keys.map { links.partitionLink(record.lun, $0) } + [links.lunLink(record.lun)])

@@ -34,18 +34,19 @@ public actor LoopDiskBackend: DiskBackend {
     let logger: Logger
     /// What the waits for device nodes sleep on.
     nonisolated let clock: any Clock<Duration>
-    /// The attachments, by LUN, mirrored to `store` after every change.
-    var attachments: [Int: LoopAttachmentRecord]
+    /// The attachments, by VM and LUN, mirrored to `store` after every change.
+    var attachments: [BuilderLUN: LoopAttachmentRecord]
     /// LUNs with an attach or detach in progress (the actor is re-entered at every await),
     /// with the blob id involved.
-    var lunsInProgress: [Int: String] = [:]
+    var lunsInProgress: [BuilderLUN: String] = [:]
 
     static let gibibyte: Int64 = 1 << 30
     static let maximumSizeGB = 32_767  // Azure's largest managed disk
 
     /// - Parameters:
     ///   - stateDirectory: holds `blobs/` and `attachments.json` (created when missing).
-    ///   - deviceRoot: the emulator's `/dev` stand-in, e.g. `STATE/dev`.
+    ///   - deviceRoot: the emulator's `/dev` stand-in for builder VM 0, e.g. `STATE/dev`;
+    ///     VM i's is `BuilderVM.deviceRoot(ofVM: i, base: deviceRoot)`.
     ///   - imageCacheDirectory: where platform images are built and cached.
     ///   - platformImageBytes: the size of each platform image disk (sparse).
     ///   - busybox: the busybox of each architecture for the platform images' userland.
@@ -66,7 +67,7 @@ public actor LoopDiskBackend: DiskBackend {
         let links = DeviceLinks(deviceRoot: LoopDeviceState.canonicalPath(deviceRoot))
         let store = AttachmentStore(path: state + "/attachments.json")
         let loaded = try store.load()
-        let kept = Self.reconciled(loaded, links: links, logger: logger)
+        let kept = Self.reconciled(loaded, deviceRoot: links.deviceRoot, logger: logger)
         if kept != loaded { try store.save(kept) }
         self.stateDirectory = state
         self.deviceRoot = links.deviceRoot
@@ -92,7 +93,12 @@ public actor LoopDiskBackend: DiskBackend {
 
     /// The current attachments (for the emulator's inventory).
     public func attachmentRecords() -> [LoopAttachmentRecord] {
-        attachments.values.sorted { $0.lun < $1.lun }
+        attachments.values.sorted { $0.slot < $1.slot }
+    }
+
+    /// The links of builder VM `vm`, under its device root.
+    nonisolated func links(vm: Int) -> DeviceLinks {
+        vm == 0 ? links : DeviceLinks(deviceRoot: BuilderVM.deviceRoot(ofVM: vm, base: deviceRoot))
     }
 
     // MARK: - Blobs
@@ -184,7 +190,7 @@ public actor LoopDiskBackend: DiskBackend {
 
     func refuseIfAttached(_ id: String) throws {
         if let lun = attachments.values.first(where: { $0.id == id })?.lun
-            ?? lunsInProgress.first(where: { $0.value == id })?.key
+            ?? lunsInProgress.first(where: { $0.value == id })?.key.lun
         {
             throw DiskBackendError.blobAttached(id: id, lun: lun)
         }

@@ -1,10 +1,30 @@
 import Foundation
 
-/// The Instance Metadata Service of the builder VM: instance metadata and managed-identity tokens.
+/// The Instance Metadata Service of each builder VM: instance metadata and managed-identity
+/// tokens. VM 0's is at `/metadata/...`, VM i's at `/_vm/<i>/metadata/...` (VM 0's there too).
 extension Emulator {
     func imdsError(_ status: Int, _ body: JSON) -> EmulatorResponse { .json(status, body) }
 
-    func imds(_ request: EmulatorRequest, _ lower: [String]) async -> EmulatorResponse {
+    /// `/_vm/<i>/metadata/...`: builder VM i's IMDS.
+    func builderVMIMDS(_ request: EmulatorRequest, _ lower: [String]) async -> EmulatorResponse {
+        guard lower.count >= 3, let vm = Int(lower[1]), lower[2] == "metadata" else {
+            return imdsError(404, ["error": "Not found"])
+        }
+        guard builderVMKeys.indices.contains(vm) else {
+            return imdsError(
+                404,
+                [
+                    "error": .string(
+                        "Not found: the emulator has \(builderVMKeys.count) builder VM(s), 0…\(builderVMKeys.count - 1)"
+                    )
+                ])
+        }
+        var inner = request
+        inner.path = "/" + request.segments.dropFirst(2).joined(separator: "/")
+        return await imds(inner, Array(lower.dropFirst(2)), vm: vm)
+    }
+
+    func imds(_ request: EmulatorRequest, _ lower: [String], vm index: Int) async -> EmulatorResponse {
         guard request.method == "GET" else {
             return imdsError(405, ["error": "Bad request. Only GET is supported."])
         }
@@ -25,9 +45,11 @@ extension Emulator {
                 ])
         }
         _ = v
-        if lower.starts(with: ["metadata", "identity", "oauth2", "token"]) { return managedIdentityToken(request) }
+        if lower.starts(with: ["metadata", "identity", "oauth2", "token"]) {
+            return managedIdentityToken(request, vm: index)
+        }
         if lower.starts(with: ["metadata", "instance"]) {
-            var doc: JSON = ["compute": imdsCompute(), "network": imdsNetwork()]
+            var doc: JSON = ["compute": imdsCompute(vm: index), "network": imdsNetwork(vm: index)]
             // Sub-paths select a node: /metadata/instance/compute/storageProfile/...
             var node: JSON? = doc
             for seg in request.segments.dropFirst(2) {
@@ -54,12 +76,12 @@ extension Emulator {
         return imdsError(404, ["error": "Not found"])
     }
 
-    func managedIdentityToken(_ request: EmulatorRequest) -> EmulatorResponse {
+    func managedIdentityToken(_ request: EmulatorRequest, vm index: Int) -> EmulatorResponse {
         guard let resource = request.query["resource"], !resource.isEmpty else {
             return imdsError(
                 400, ["error": "invalid_request", "error_description": "Required query variable 'resource' is missing"])
         }
-        let vm = config.builderVM
+        let vm = config.builderVM(at: index)
         if let cid = request.query["client_id"], cid.lowercased() != vm.identityClientID.lowercased() {
             return imdsError(400, ["error": "invalid_request", "error_description": "Identity not found"])
         }
@@ -93,9 +115,9 @@ extension Emulator {
     }
 
     /// The `compute` section; every primitive is a string, as IMDS writes them.
-    func imdsCompute() -> JSON {
-        let vm = config.builderVM
-        let body = state.resources[builderVMKey]?.body ?? Self.builderVMBody(config)
+    func imdsCompute(vm index: Int) -> JSON {
+        let vm = config.builderVM(at: index)
+        let body = state.resources[builderVMKeys[index]]?.body ?? Self.builderVMBody(config, vm: index)
         let dataDisks: [JSON] = (body.at("properties", "storageProfile", "dataDisks")?.arrayValue ?? []).map { d in
             [
                 "caching": .string(d["caching"]?.stringValue ?? "None"),
@@ -122,7 +144,7 @@ extension Emulator {
             "osType": "Linux", "placementGroupId": "", "plan": ["name": "", "product": "", "publisher": ""],
             "platformFaultDomain": "0", "platformUpdateDomain": "0", "priority": "", "provider": "Microsoft.Compute",
             "publicKeys": [], "publisher": .string(img["publisher"]?.stringValue ?? ""),
-            "resourceGroupName": .string(vm.resourceGroup), "resourceId": .string(config.builderVMID),
+            "resourceGroupName": .string(vm.resourceGroup), "resourceId": .string(config.builderVMID(at: index)),
             "securityProfile": ["secureBootEnabled": "false", "virtualTpmEnabled": "false"],
             "sku": .string(img["sku"]?.stringValue ?? ""),
             "storageProfile": [
@@ -151,15 +173,15 @@ extension Emulator {
         ]
     }
 
-    func imdsNetwork() -> JSON {
+    func imdsNetwork(vm index: Int) -> JSON {
         [
             "interface": [
                 [
                     "ipv4": [
-                        "ipAddress": [["privateIpAddress": "10.0.0.4", "publicIpAddress": ""]],
+                        "ipAddress": [["privateIpAddress": .string("10.0.0.\(4 + index)"), "publicIpAddress": ""]],
                         "subnet": [["address": "10.0.0.0", "prefix": "24"]]
                     ],
-                    "ipv6": ["ipAddress": []], "macAddress": "000D3A000001"
+                    "ipv6": ["ipAddress": []], "macAddress": .string(String(format: "000D3A%06X", 1 + index))
                 ]
             ]
         ]

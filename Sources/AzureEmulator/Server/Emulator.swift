@@ -13,7 +13,12 @@ actor Emulator {
     let apiVersions: APIVersionPolicy
     let signer: TokenSigner
     let certificates: [String: [ClientCertificate]]
+    /// Builder VM 0's device root.
     let deviceRoot: String
+    /// Every builder VM's device root, by index.
+    let deviceRoots: [String]
+    /// Every builder VM's resource key (lower-cased ARM id), by index.
+    let builderVMKeys: [String]
 
     var state: PersistentState
     var latency: LatencyModel
@@ -25,8 +30,8 @@ actor Emulator {
     /// Set by the server once it listens; used where no request is at hand.
     var listenBase = "http://127.0.0.1"
     var endpointsDocument: JSON?
-    /// LUNs of the builder VM whose device links a `noDevice` fault removed.
-    var hiddenDeviceLUNs: Set<Int> = []
+    /// LUNs of builder VMs whose device links a `noDevice` fault removed.
+    var hiddenDeviceLUNs: Set<BuilderLUN> = []
     /// Tokens whose signature was already checked → their claims (bounded).
     var verifiedTokens: [String: JSON] = [:]
     /// `aud + " " + host` → whether ARM accepts that audience (URL parsing is slow).
@@ -43,7 +48,10 @@ actor Emulator {
         store = StateStore(directory: stateDirectory)
         blobStore = try BlobStore(stateDirectory: stateDirectory)
         apiVersions = APIVersionPolicy(extra: configuration.extraAPIVersions)
-        deviceRoot = configuration.deviceRoot ?? stateDirectory.appendingPathComponent("dev").path
+        let root = configuration.deviceRoot ?? stateDirectory.appendingPathComponent("dev").path
+        deviceRoot = root
+        deviceRoots = (0..<configuration.builderVMCount).map { BuilderVM.deviceRoot(ofVM: $0, base: root) }
+        builderVMKeys = (0..<configuration.builderVMCount).map { configuration.builderVMID(at: $0).lowercased() }
         var certs: [String: [ClientCertificate]] = [:]
         for c in configuration.clients {
             certs[c.clientID.lowercased()] = try ClientCertificate.load(c.certificates, client: c.clientID)
@@ -65,17 +73,19 @@ actor Emulator {
         Self.seed(&state, configuration)
     }
 
-    /// Makes sure the resource groups and the builder VM exist.
+    /// Makes sure the resource groups and the builder VMs exist.
     static func seed(_ state: inout PersistentState, _ config: EmulatorConfiguration) {
         for rg in [config.builderVM.resourceGroup] + config.resourceGroups
         where state.resourceGroups[rg.lowercased()] == nil {
             state.resourceGroups[rg.lowercased()] = resourceGroupBody(
                 config: config, name: rg, location: config.location, tags: nil)
         }
-        let vmKey = config.builderVMID.lowercased()
-        if state.resources[vmKey] == nil {
-            state.resources[vmKey] = StoredResource(kind: .virtualMachine, body: builderVMBody(config))
-            state.vmETags[vmKey] = 1
+        for index in 0..<config.builderVMCount {
+            let vmKey = config.builderVMID(at: index).lowercased()
+            if state.resources[vmKey] == nil {
+                state.resources[vmKey] = StoredResource(kind: .virtualMachine, body: builderVMBody(config, vm: index))
+                state.vmETags[vmKey] = 1
+            }
         }
         seedDiskEncryptionSets(&state, config)
     }
@@ -90,7 +100,11 @@ actor Emulator {
         return rg
     }
 
-    var builderVMKey: String { config.builderVMID.lowercased() }
+    /// Builder VM 0's resource key.
+    var builderVMKey: String { builderVMKeys[0] }
+
+    /// The builder VM whose resource key is `vmKey`, or nil for any other VM.
+    func builderVMIndex(ofKey vmKey: String) -> Int? { builderVMKeys.firstIndex(of: vmKey) }
 
     // MARK: Entry point
 
@@ -170,7 +184,8 @@ actor Emulator {
                 return await blobService(hosted)
             }
             if lower == ["metadata", "endpoints"] { return try cloudMetadata(request) }
-            if lower.first == "metadata" { return await imds(request, lower) }
+            if lower.first == "metadata" { return await imds(request, lower, vm: 0) }
+            if lower.first == "_vm" { return await builderVMIMDS(request, lower) }
             if lower.first == "subscriptions" || lower.first == "tenants" || lower.first == "providers" {
                 try authenticate(request)
                 return try await arm(request, lower, failOperation: failOperation)
@@ -216,19 +231,19 @@ actor Emulator {
     }
 
     /// Removes the links of an attached disk, as if its device never appeared.
-    func hideDevice(lun: Int) {
-        let links = DeviceLinks(deviceRoot: deviceRoot)
-        for link in links.existingLinks(lun: lun) { links.remove(link: link) }
-        hiddenDeviceLUNs.insert(lun)
+    func hideDevice(_ slot: BuilderLUN) {
+        let links = DeviceLinks(deviceRoot: deviceRoots[slot.vm])
+        for link in links.existingLinks(lun: slot.lun) { links.remove(link: link) }
+        hiddenDeviceLUNs.insert(slot)
     }
 
     /// Once no `noDevice` rule is left, makes the hidden devices' links (partitions first,
     /// as udev does), for the disks still attached.
     func revealHiddenDevicesIfNoRuleLeft() {
         guard !faults.contains(where: { $0.kind == "noDevice" }) else { return }
-        let links = DeviceLinks(deviceRoot: deviceRoot)
-        for lun in hiddenDeviceLUNs.sorted() {
-            guard let rec = state.attachments.first(where: { $0.lun == lun }) else { continue }
+        for slot in hiddenDeviceLUNs.sorted() {
+            guard let rec = state.attachments.first(where: { $0.slot == slot }) else { continue }
+            let (links, lun) = (DeviceLinks(deviceRoot: deviceRoots[slot.vm]), slot.lun)
             do {
                 for partition in rec.device.partitions {
                     guard let n = partition.split(separator: "p").last.flatMap({ Int($0) }) else { continue }
@@ -237,7 +252,7 @@ actor Emulator {
                 try links.place(link: links.lunLink(lun), target: rec.device.loopDevice)
             } catch {
                 state.violations.append(
-                    Violation(time: Date(), message: "making the hidden device links of LUN \(lun) failed: \(error)"))
+                    Violation(time: Date(), message: "making the hidden device links of \(slot) failed: \(error)"))
             }
         }
         hiddenDeviceLUNs = []

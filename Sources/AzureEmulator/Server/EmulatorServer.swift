@@ -15,7 +15,7 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var login: String
     /// The same ARM and Entra endpoints over HTTPS (trust `caFile`), when TLS is on.
     public var https: String?
-    /// IMDS base URL (`http://169.254.169.254` equivalent).
+    /// IMDS base URL (`http://169.254.169.254` equivalent) of builder VM 0.
     public var imds: String
     /// Blob service base URL, path-style: `<blob>/<account>/<container>/<blob>` for any account.
     public var blob: String?
@@ -23,9 +23,12 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
     public var proxy: String?
     /// The CA certificate (PEM) to trust, when TLS is on.
     public var caFile: String?
-    /// Where `disk/azure/scsi1/lun<N>` links appear.
+    /// Where `disk/azure/scsi1/lun<N>` links of builder VM 0 appear.
     public var deviceRoot: String
+    /// Builder VM 0's ARM id.
     public var builderVMId: String
+    /// Every builder VM, VM 0 first (`--builder-vms N`); nil in files written before there were several.
+    public var builderVMs: [BuilderVMEndpoints]?
     public var subscriptionId: String
     public var tenantId: String
     public var location: String
@@ -40,6 +43,23 @@ public struct EmulatorEndpoints: Sendable, Codable, Equatable {
         public var clientId: String
         public var clientSecret: String?
     }
+
+    /// One builder VM: what Kiln running "on" it needs (`kiln … --emulator-vm INDEX`).
+    public struct BuilderVMEndpoints: Sendable, Codable, Equatable {
+        public var index: Int
+        /// Its ARM id.
+        public var id: String
+        public var name: String
+        /// Its IMDS base URL: `…/_vm/<index>` (VM 0: the server's base URL, as `imds`).
+        public var imds: String
+        /// Where its `disk/azure/scsi1/lun<N>` links appear.
+        public var deviceRoot: String
+        /// Its managed identity's client id (IMDS tokens).
+        public var identityClientId: String
+    }
+
+    /// Builder VM `vm`'s IMDS base URL on a server whose base URL is `base`.
+    public static func builderVMIMDS(base: String, vm: Int) -> String { vm == 0 ? base : "\(base)/_vm/\(vm)" }
 }
 
 /// What a disk backend factory gets to build a backend for `kiln emulator serve`.
@@ -91,9 +111,15 @@ public actor EmulatorServer {
         self.clock = clock
     }
 
-    /// The device root a configuration resolves to for a state directory.
+    /// The device root of builder VM 0 a configuration resolves to for a state directory.
     public static func deviceRoot(for configuration: EmulatorConfiguration, stateDirectory: URL) -> URL {
         configuration.deviceRoot.map { URL(fileURLWithPath: $0) } ?? stateDirectory.appendingPathComponent("dev")
+    }
+
+    /// The device root of every builder VM, by index.
+    public static func deviceRoots(for configuration: EmulatorConfiguration, stateDirectory: URL) -> [String] {
+        let base = deviceRoot(for: configuration, stateDirectory: stateDirectory).path
+        return (0..<configuration.builderVMCount).map { BuilderVM.deviceRoot(ofVM: $0, base: base) }
     }
 
     /// Starts listening. Throws when the state or configuration is unusable or the port is
@@ -168,11 +194,18 @@ public actor EmulatorServer {
         }
 
         let client = configuration.clients.first
+        let deviceRoots = Self.deviceRoots(for: configuration, stateDirectory: stateDirectory)
+        let builderVMs = deviceRoots.indices.map { i in
+            let vm = configuration.builderVM(at: i)
+            return EmulatorEndpoints.BuilderVMEndpoints(
+                index: i, id: configuration.builderVMID(at: i), name: vm.name,
+                imds: EmulatorEndpoints.builderVMIMDS(base: base, vm: i), deviceRoot: deviceRoots[i],
+                identityClientId: vm.identityClientID)
+        }
         let ep = EmulatorEndpoints(
             arm: base, login: base, https: secureBase, imds: base, blob: base + "/blob", proxy: proxyURL,
-            caFile: caFile,
-            deviceRoot: Self.deviceRoot(for: configuration, stateDirectory: stateDirectory).path,
-            builderVMId: configuration.builderVMID, subscriptionId: configuration.subscription,
+            caFile: caFile, deviceRoot: deviceRoots[0],
+            builderVMId: configuration.builderVMID, builderVMs: builderVMs, subscriptionId: configuration.subscription,
             tenantId: configuration.tenant,
             location: configuration.location, control: base + "/_emulator", stateDirectory: stateDirectory.path,
             credential: .init(

@@ -130,10 +130,31 @@ struct FailureInfo: Codable, Sendable {
 
 /// A data disk attached to the builder VM through the backend.
 struct AttachmentRecord: Codable, Sendable {
+    /// The builder VM (0 in states written before there were several).
+    var vm: Int = 0
     var lun: Int
     var diskKey: String
     var diskID: String
     var device: AttachedDevice
+
+    var slot: BuilderLUN { BuilderLUN(vm: vm, lun: lun) }
+
+    init(vm: Int, lun: Int, diskKey: String, diskID: String, device: AttachedDevice) {
+        self.vm = vm
+        self.lun = lun
+        self.diskKey = diskKey
+        self.diskID = diskID
+        self.device = device
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vm = try c.decodeIfPresent(Int.self, forKey: .vm) ?? 0
+        lun = try c.decode(Int.self, forKey: .lun)
+        diskKey = try c.decode(String.self, forKey: .diskKey)
+        diskID = try c.decode(String.self, forKey: .diskID)
+        device = try c.decode(AttachedDevice.self, forKey: .device)
+    }
 }
 
 /// Something a client did that real Azure would have punished or that corrupts data, e.g. a
@@ -159,6 +180,9 @@ struct PersistentState: Codable, Sendable {
     /// How many requests each rule of `faults` has matched so far.
     var faultHits: [Int]?
     var vmETags: [String: Int] = [:]
+    /// Builder VMs crashed through `/_emulator/builder-vms/<i>/crash` (nil: none): their disks
+    /// stay attached in ARM, without devices, until a reset.
+    var crashedBuilderVMs: Set<Int>?
 }
 
 /// Reads and writes the state file atomically (write to a temporary file, then rename).

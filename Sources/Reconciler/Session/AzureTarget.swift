@@ -58,13 +58,20 @@ public struct AzureTarget: Sendable {
             caFile: nil, deviceRoot: "/dev", isEmulator: false)
     }
 
-    /// A running emulator, from the `endpoints.json` it wrote.
-    public static func emulator(endpointsFile path: String) throws -> AzureTarget {
+    /// A running emulator, from the `endpoints.json` it wrote, as seen from its builder VM
+    /// `vm` (that VM's IMDS and device root; VM 0 by default). Throws `SessionError` when
+    /// the file is unreadable or the emulator has no builder VM `vm`.
+    public static func emulator(endpointsFile path: String, vm: Int = 0) throws -> AzureTarget {
         struct Endpoints: Decodable {
             struct Credential: Decodable {
                 var tenantId: String
                 var clientId: String
                 var clientSecret: String?
+            }
+            struct BuilderVM: Decodable {
+                var index: Int
+                var imds: String
+                var deviceRoot: String
             }
             var arm: String
             var login: String
@@ -72,6 +79,7 @@ public struct AzureTarget: Sendable {
             var blob: String?
             var caFile: String?
             var deviceRoot: String
+            var builderVMs: [BuilderVM]?
             var credential: Credential
         }
         let data: Data
@@ -83,7 +91,14 @@ public struct AzureTarget: Sendable {
         do { e = try JSONDecoder().decode(Endpoints.self, from: data) } catch {
             throw SessionError(message: "\(path) is not an emulator endpoints file: \(error)")
         }
-        guard let arm = URL(string: e.arm), let login = URL(string: e.login), let imds = URL(string: e.imds) else {
+        let vms = e.builderVMs ?? [Endpoints.BuilderVM(index: 0, imds: e.imds, deviceRoot: e.deviceRoot)]
+        guard let chosen = vms.first(where: { $0.index == vm }) else {
+            throw SessionError(
+                message:
+                    "--emulator-vm \(vm): the emulator of \(path) has \(vms.count) builder VM\(vms.count == 1 ? "" : "s") (0…\(vms.count - 1)); start it with 'kiln emulator serve --builder-vms N' for more"
+            )
+        }
+        guard let arm = URL(string: e.arm), let login = URL(string: e.login), let imds = URL(string: chosen.imds) else {
             throw SessionError(message: "\(path) has malformed URLs")
         }
         var env = ["AZURE_TENANT_ID": e.credential.tenantId, "AZURE_CLIENT_ID": e.credential.clientId]
@@ -91,7 +106,8 @@ public struct AzureTarget: Sendable {
         return AzureTarget(
             cloud: .emulator(arm: arm, login: login, imds: imds, blob: e.blob.flatMap(URL.init(string:))),
             customMetadataEndpoint: nil, credential: .environment,
-            environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: e.deviceRoot, isEmulator: true
+            environment: env, managedIdentityClientID: nil, caFile: e.caFile, deviceRoot: chosen.deviceRoot,
+            isEmulator: true
         )
     }
 }

@@ -38,7 +38,7 @@ struct EmulatorServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve ARM, Entra ID and IMDS on loopback until SIGINT or SIGTERM.",
         discussion:
-            "Writes STATE/endpoints.json (ARM, login and IMDS URLs, device root, builder VM id, a client credential) and prints it. See docs/emulator.md."
+            "Writes STATE/endpoints.json (ARM, login and IMDS URLs, device root, builder VM id, the builder VMs, a client credential) and prints it. See docs/emulator.md."
     )
 
     @Option(name: .customLong("state-dir"), help: "Directory for the emulator's state, disks and endpoints.json.")
@@ -53,16 +53,32 @@ struct EmulatorServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("devices"), help: "How attached disks are realised: loop (real loop devices) or memory.")
     var devices: EmulatorDevices = .loop
 
+    @Option(
+        name: .customLong("builder-vms"),
+        help:
+            "How many builder VMs to emulate (each with its own IMDS identity and device root); overrides builderVMCount."
+    )
+    var builderVMs: Int?
+
     @Flag(name: .customLong("no-tls"), help: "Serve plain HTTP only: no HTTPS listener, no generated CA, no proxy.")
     var noTLS = false
 
     @Flag(name: .customLong("no-proxy"), help: "Do not serve the HTTP proxy port.")
     var noProxy = false
 
+    func validate() throws {
+        if let builderVMs {
+            do { try EmulatorConfiguration.checkBuilderVMCount(builderVMs) } catch {
+                throw ValidationError("--builder-vms: \(error)")
+            }
+        }
+    }
+
     func run() async throws {
         var configuration = EmulatorConfiguration()
         if let config { configuration = try EmulatorConfiguration.load(contentsOf: URL(fileURLWithPath: config)) }
         if let port { configuration.port = port }
+        if let builderVMs { configuration.builderVMCount = builderVMs }
         if noTLS {
             configuration.tls = false
             configuration.proxy = false

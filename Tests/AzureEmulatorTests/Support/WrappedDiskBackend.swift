@@ -19,9 +19,12 @@ extension WrappedDiskBackend {
     func resize(id: String, sizeGB: Int) async throws { try await inner.resize(id: id, sizeGB: sizeGB) }
     func sizeGB(id: String) async throws -> Int? { try await inner.sizeGB(id: id) }
     func delete(id: String) async throws { try await inner.delete(id: id) }
-    func attach(id: String, lun: Int) async throws -> AttachedDevice { try await inner.attach(id: id, lun: lun) }
-    func detach(lun: Int) async throws -> DetachOutcome { try await inner.detach(lun: lun) }
+    func attach(id: String, lun: Int, vm: Int) async throws -> AttachedDevice {
+        try await inner.attach(id: id, lun: lun, vm: vm)
+    }
+    func detach(lun: Int, vm: Int) async throws -> DetachOutcome { try await inner.detach(lun: lun, vm: vm) }
+    func crash(vm: Int) async -> CrashOutcome { await inner.crash(vm: vm) }
     func detachAll() async { await inner.detachAll() }
     func inUse(id: String) async -> String? { await inner.inUse(id: id) }
-    func attachedBlobs() async -> [Int: String] { await inner.attachedBlobs() }
+    func attachedBlobs() async -> [BuilderLUN: String] { await inner.attachedBlobs() }
 }
