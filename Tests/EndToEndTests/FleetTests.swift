@@ -18,11 +18,8 @@ struct FleetTests {
             let world = try await EmulatedWorld("kiln-e2e-\(label)", configJSON: #"{"builderVMCount": \#(vms)}"#)
             try await body(world)
             await world.close(builds: [])
-            for vm in 0..<vms {
-                let root = TestHostPaths(for: world.dir.url.appendingPathComponent("vm\(vm)")).mountRoot
-                let mounts = await Leaks.mounts(under: root)
-                #expect(mounts.isEmpty, "mounts left on VM \(vm): \(mounts)")
-            }
+            let mounts = await Leaks.mounts(under: world.dir.hostPaths.mountRoot)
+            #expect(mounts.isEmpty, "mounts left: \(mounts)")
         }
     }
 
@@ -51,8 +48,10 @@ struct FleetTests {
         return text
     }
 
-    /// `kiln apply` on builder VM `vm`, in a directory of its own (its own mount root and
-    /// host locks, as a separate machine has).
+    /// `kiln apply` on builder VM `vm`, in a directory of its own with its own host locks (as
+    /// a separate machine has). The mount root is the world's for every VM, as `/mnt/kiln` is
+    /// on every real one: a build's mount path is part of its digest, so VMs that mounted
+    /// elsewhere would not be building the same thing.
     static func startApply(
         on vm: Int, in world: EmulatedWorld, manifest: String, extra: [String] = [],
         environment: [String: String] = [:]
@@ -60,6 +59,8 @@ struct FleetTests {
         let dir = world.dir.url.appendingPathComponent("vm\(vm)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment
+        env["KILN_MOUNT_ROOT"] = world.dir.hostPaths.mountRoot
+        env["KILN_RUN_DIR"] = dir.appendingPathComponent("run").path
         env.merge(environment) { _, new in new }
         return try BackgroundKiln(
             [
@@ -148,7 +149,7 @@ struct FleetTests {
         try await Self.withFleet("fleet-takeover", vms: 3) { world in
             // The first run of `slow`'s step hangs (VM 0 dies in it); the run that takes over
             // finds the mark the step left on the disk and goes on.
-            let hang = "[ -f /var/tmp/kiln-once ] || { touch /var/tmp/kiln-once; sync; sleep 600; }; echo NAME > /etc/role"
+            let hang = "[ -f /var/tmp/kiln-once ] || { touch /var/tmp/kiln-once; sync; sleep 300; }; echo NAME > /etc/role"
             try Self.manifest(["slow", "quick1", "quick2"], step: hang).write(
                 to: world.dir.url.appendingPathComponent("fleet.yaml"), atomically: true, encoding: .utf8)
             let lease = ["KILN_LEASE_SECONDS": "15"]

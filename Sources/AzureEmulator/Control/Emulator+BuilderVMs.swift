@@ -48,7 +48,8 @@ extension Emulator {
         }
     }
 
-    /// Builder VM `vm`'s OS dies: its mounts go (lazily, deepest first), its devices are
+    /// Builder VM `vm`'s OS dies: the processes working in its mounts are killed, its mounts
+    /// go (lazily, deepest first), its devices are
     /// released, and it is marked crashed, so nothing makes devices for it again (a restart
     /// included) until a reset. ARM still lists its disks as attached, as Azure does for a
     /// dead VM: another client detaches them by updating this VM's data disks.
@@ -70,6 +71,7 @@ extension Emulator {
             "index": JSON(vm), "id": .string(config.builderVMID(at: vm)),
             "unmounted": .array(outcome.unmounted.map { .string($0) }),
             "released": .array(outcome.released.map { .string($0) }),
+            "killed": .array(outcome.killed.map { JSON(Int($0)) }),
             "problems": .array(outcome.problems.map { .string($0) })
         ]
     }

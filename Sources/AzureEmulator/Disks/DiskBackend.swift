@@ -123,6 +123,8 @@ public struct CrashOutcome: Sendable, Hashable, Codable {
     public var released: [String] = []
     /// What could not be done (an unmount refused, a device still held open).
     public var problems: [String] = []
+    /// The processes killed because they worked in the VM's mounts.
+    public var killed: [Int32] = []
     public init(unmounted: [String] = [], released: [String] = [], problems: [String] = []) {
         self.unmounted = unmounted
         self.released = released

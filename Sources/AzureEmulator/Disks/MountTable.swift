@@ -116,3 +116,36 @@ struct MountTable: Sendable {
         return (unmounted, problems)
     }
 }
+
+extension MountTable {
+    /// A VM's death takes its processes with it: SIGKILLs every process whose root directory
+    /// or working directory is at or beneath one of `mountPoints` (a step running in a chroot
+    /// there), and waits up to `timeout` for them to go. Returns the pids killed.
+    static func killProcesses(under mountPoints: [String], timeout: Duration = .seconds(10)) async -> [Int32] {
+        guard !mountPoints.isEmpty else { return [] }
+        func inside(_ path: String) -> Bool {
+            mountPoints.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+        }
+        func victims() -> [Int32] {
+            let own = getpid()
+            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
+            return pids.filter { pid in
+                guard pid != own else { return false }
+                for link in ["root", "cwd"] {
+                    if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/\(link)"),
+                        inside(target)
+                    {
+                        return true
+                    }
+                }
+                return false
+            }
+        }
+        let killed = victims()
+        for pid in killed { kill(pid, SIGKILL) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !victims().isEmpty, clock.now < deadline { try? await clock.sleep(for: .milliseconds(50)) }
+        return killed
+    }
+}
