@@ -14,7 +14,8 @@ struct Kiln: AsyncParsableCommand {
             DestroyCommand.self,
             DriftCommand.self,
             GraphCommand.self,
-            EmulatorCommand.self
+            EmulatorCommand.self,
+            ImportCommand.self
         ]
     )
 }
