@@ -1,0 +1,146 @@
+import Foundation
+import Model
+import TestSupport
+import Testing
+
+/// Reading templates: HCL2 and JSON syntax, variables and references, located errors.
+@Suite struct PackerImportParser {
+    @Test func hclBlocksHeredocsCommentsListsAndMapsAreRead() throws {
+        let r = try importPacker(
+            chrootTemplate(
+                """
+                  # a comment
+                  mount_options = ["noatime", // another
+                    "nodiratime"]
+                  /* a block
+                     comment */
+                  os_disk_size_gb = 40
+                """,
+                provisioners: """
+                      provisioner "shell" {
+                        inline = [<<-EOT
+                          cd /etc
+                          echo "$${HOME}" > home
+                        EOT
+                        ]
+                        env = { A = "1", B = true }
+                      }
+                    """))
+        let yaml = try #require(r.manifest, "\(r.diagnostics)")
+        #expect(yaml.contains("- noatime\n"))
+        #expect(yaml.contains("- nodiratime\n"))
+        #expect(yaml.contains("sizeGB: 40"))
+        #expect(yaml.contains("cd /etc\n"))
+        #expect(yaml.contains("echo \"${HOME}\" > home"))
+        #expect(yaml.contains("A: '1'") || yaml.contains("A: \"1\""))
+        #expect(yaml.contains("B: 'true'"))
+    }
+
+    @Test func variablesTakeDefaultsThenFilesThenTheCommandLine() throws {
+        let text = """
+            variable "version" {
+              default = "1.0.0"
+            }
+            variable "size" {
+              type    = number
+              default = 30
+            }
+            locals { name = "img-${var.version}" }
+            source "azure-chroot" "web" {
+              source          = "Canonical:ubuntu-24_04-lts:server:latest"
+              os_disk_size_gb = var.size + 10
+              shared_image_destination {
+                resource_group = "rg"
+                gallery_name   = "g"
+                image_name     = local.name
+                image_version  = var.version
+              }
+            }
+            build { sources = ["source.azure-chroot.web"] }
+            """
+        let plain = try importPacker(text)
+        #expect(plain.manifest?.contains("imageDefinition: img-1.0.0") == true, "\(plain.diagnostics)")
+        #expect(plain.manifest?.contains("sizeGB: 40") == true)
+        let given = try importPacker(
+            text, vars: ["version=2.0.0"], varFiles: ["v.pkrvars.hcl": "version = \"1.5.0\"\nsize = 50\n"])
+        #expect(given.manifest?.contains("version: '2.0.0'") == true, "\(given.diagnostics)")
+        #expect(given.manifest?.contains("sizeGB: 60") == true)
+    }
+
+    @Test func aVariableWithoutValueIsAnErrorWhereItIsUsed() throws {
+        let r = try importPacker(
+            """
+            variable "rg" {}
+            source "azure-chroot" "web" {
+              source            = "Canonical:ubuntu-24_04-lts:server:latest"
+              image_resource_id = "/subscriptions/x/resourceGroups/${var.rg}/providers/Microsoft.Compute/images/a"
+            }
+            build { sources = ["source.azure-chroot.web"] }
+            """)
+        #expect(r.manifest == nil)
+        #expect(r.hasError(4, 58, containing: "var.rg has no value"), "\(r.firstError)")
+        #expect(r.firstError.contains("--var rg=VALUE"))
+    }
+
+    @Test func anUndeclaredCommandLineVariableIsRefused() throws {
+        let r = try importPacker(chrootTemplate(), vars: ["nope=1"])
+        #expect(r.firstError.contains("--var nope: the template declares no variable nope"))
+    }
+
+    @Test(arguments: [
+        ("source \"azure-chroot\" \"a\" {\n  source = \"x\n}\n", 2, 12, "the string is not closed"),
+        ("source \"azure-chroot\" \"a\" {\n  source \"x\"\n", 2, 13, "expected '=' or a block's '{' after source"),
+        ("}\n", 1, 1, "unexpected '}'"),
+        ("build {\n  sources = [\"a\" \"b\"]\n}\n", 2, 18, "expected ',' or ']'"),
+        ("locals {\n  a = 1 2\n}\n", 2, 9, "unexpected '2' after the value"),
+        ("/* never closed\n", 1, 1, "the comment is never closed"),
+        ("locals {\n  a = <<EOF\nline\n", 2, 7, "the heredoc is never closed"),
+        ("locals {\n  a = [for x in y: x]\n}\n", 2, 8, "for expressions are not supported"),
+        ("locals {\n  a = \"%{ if true }x%{ endif }\"\n}\n", 2, 8, "template directives")
+    ])
+    func hclSyntaxErrorsSayWhere(text: String, line: Int, column: Int, message: String) throws {
+        let r = try importPacker(text)
+        #expect(r.manifest == nil)
+        #expect(r.hasError(line, column, containing: message), "\(r.diagnostics)")
+        #expect(r.firstError.hasPrefix("t.pkr.hcl:\(line):\(column): error: "))
+    }
+
+    @Test(arguments: [
+        ("{\n  \"builders\": [{\"type\": \"azure-chroot\",}]\n}\n", 2, 40, "a trailing comma"),
+        ("{\n  \"builders\": [\n    {\"type\": \"azure-chroot\"\n  ]\n}\n", 4, 3, "expected ',' or '}'"),
+        ("{\"variables\": {\"a\": \"unclosed}}\n", 1, 21, "the string is not closed"),
+        ("{\"provisioners\": [{\"inline\": [\"x\"]}]}", 1, 19, "needs a \"type\""),
+        ("{\"builderz\": []}", 1, 2, "unknown top-level key \"builderz\"")
+    ])
+    func jsonSyntaxErrorsSayWhere(text: String, line: Int, column: Int, message: String) throws {
+        let r = try importPacker(text, name: "t.json")
+        #expect(r.manifest == nil)
+        #expect(r.hasError(line, column, containing: message), "\(r.diagnostics)")
+    }
+
+    @Test func jsonUserVariablesEnvAndBuildNameAreExpanded() throws {
+        let r = try importPacker(
+            """
+            {
+              "variables": {"rg": "images", "who": "{{env `USER_NAME`}}"},
+              "builders": [{
+                "type": "azure-chroot", "name": "web",
+                "source": "Canonical:ubuntu-24_04-lts:server:latest",
+                "image_resource_id": "/subscriptions/{{vm `subscription_id`}}/resourceGroups/{{user `rg`}}/providers/Microsoft.Compute/images/{{build_name}}"
+              }],
+              "provisioners": [{"type": "shell", "inline": ["echo {{user `who`}}"]}]
+            }
+            """, name: "t.json")
+        let yaml = try #require(r.manifest, "\(r.diagnostics)")
+        #expect(yaml.contains("resourceGroups/images/providers/Microsoft.Compute/images/web"))
+        #expect(yaml.contains("echo {{env \"USER_NAME\"}}"))
+    }
+
+    @Test func anUnknownJSONFunctionIsAnErrorAtItsPlace() throws {
+        let r = try importPacker(
+            """
+            {"builders": [{"type": "azure-chroot", "source": "{{split `a` `b` 0}}"}]}
+            """, name: "t.json")
+        #expect(r.hasError(1, 51, containing: "{{split `a` `b` 0}} is not supported"), "\(r.diagnostics)")
+    }
+}
