@@ -178,7 +178,7 @@ extension PackerImporter {
     }
 
     /// Whether an `execute_command` only runs the script (with sudo, sh or bash, its variables).
-    static func executeCommandOnlyRuns(_ command: String) -> Bool {
+    public static func executeCommandOnlyRuns(_ command: String) -> Bool {
         var text = command
         text = text.replacingOccurrences(of: #"\{\{\s*\.Path\s*\}\}"#, with: " PATH ", options: .regularExpression)
         text = text.replacingOccurrences(of: #"\{\{\s*\.Vars\s*\}\}"#, with: " ", options: .regularExpression)

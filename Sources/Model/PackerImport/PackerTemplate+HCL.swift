@@ -95,9 +95,9 @@ extension HCLScope {
         return out
     }
 
-    func field(_ e: HCLExpression) -> PackerField {
+    func field(_ e: HCLExpression, at location: SourceLocation) -> PackerField {
         let scope = self
-        return PackerField(at: e.location, environmentName: environmentName(of: e), variables: variableNames(in: e)) {
+        return PackerField(at: location, environmentName: environmentName(of: e), variables: variableNames(in: e)) {
             (ctx) throws(PackerImportError) in try scope.evaluate(e, ctx)
         }
     }
@@ -121,7 +121,7 @@ extension HCLScope {
     }
 
     func attributes(of body: HCLBody) -> [PackerAttribute] {
-        var out = body.attributes.map { PackerAttribute($0.name, field($0.value)) }
+        var out = body.attributes.map { PackerAttribute($0.name, field($0.value, at: $0.location)) }
         var order: [String] = []
         var byType: [String: [HCLBlock]] = [:]
         for b in body.blocks {
