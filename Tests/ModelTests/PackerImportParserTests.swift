@@ -144,3 +144,22 @@ import Testing
         #expect(r.hasError(1, 51, containing: "{{split `a` `b` 0}} is not supported"), "\(r.diagnostics)")
     }
 }
+
+/// Hostile templates get one located error each, never a crash or a hang.
+@Suite struct PackerImportHostileInput {
+    @Test(arguments: [
+        ("deep.pkr.hcl", "locals {\n  a = " + String(repeating: "[", count: 50_000) + "\n}\n"),
+        ("not.pkr.hcl", "locals {\n  a = " + String(repeating: "!", count: 50_000) + "true\n}\n"),
+        ("blocks.pkr.hcl", String(repeating: "a {\n", count: 50_000)),
+        ("deep.json", String(repeating: "[", count: 50_000)),
+        ("nul.pkr.hcl", "source \"azure-chroot\" \"a\" {\n  \u{0}\n}\n"),
+        ("empty.pkr.hcl", ""),
+        ("empty.json", "   \n")
+    ])
+    func getsOneLocatedError(name: String, text: String) throws {
+        let r = try importPacker(text, name: name)
+        #expect(r.manifest == nil)
+        let first = r.firstError
+        #expect(first.range(of: #"^\#(name):\d+:\d+: error: .+ — .+"#, options: .regularExpression) != nil, "\(first)")
+    }
+}

@@ -190,6 +190,9 @@ struct HCLParser {
         if let s = c.peek(), s == "!" || s == "-" {
             c.advance()
             try skip(newlines: newlines)
+            depth += 1
+            defer { depth -= 1 }
+            guard depth < Self.maxDepth else { throw c.error("the expression nests too deep", fix: "simplify it") }
             return HCLExpression(kind: .unary(String(s), try unary(newlines: newlines)), location: start)
         }
         var e = try primary()
