@@ -96,6 +96,49 @@ import Testing
         #expect(!r.diagnostics.contains { $0.description.contains("hunter2") })
     }
 
+    @Test func aSecretMixedWithAnEnvironmentValueIsStillRefused() throws {
+        let r = try importPacker(
+            """
+            variable "secret" {
+              default   = "literal-secret"
+              sensitive = true
+            }
+
+            """
+                + chrootTemplate(
+                    provisioners: """
+                          provisioner "shell" {
+                            inline = ["login ${var.secret}:${env("OTHER")}"]
+                          }
+                        """))
+        #expect(r.firstError.contains("inline of provisioner \"shell\" would copy a secret"), "\(r.diagnostics)")
+    }
+
+    @Test func aJSONSensitiveVariableIsNeverWrittenButItsEnvironmentVariableMayBe() throws {
+        let template = """
+            {
+              "variables": {"token": "literal-token-value", "from_env": "{{env `API_TOKEN`}}"},
+              "sensitive-variables": ["token", "from_env"],
+              "builders": [{
+                "type": "azure-chroot",
+                "source": "Canonical:ubuntu-24_04-lts:server:latest",
+                "image_resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/images/a"
+              }],
+              "provisioners": [{"type": "shell", "inline": ["curl -H {{user `PLACE`}} example.com"]}]
+            }
+            """
+        let literal = try importPacker(
+            template.replacingOccurrences(of: "PLACE", with: "token"), name: "t.json")
+        #expect(
+            literal.hasError(9, 38, containing: "inline of provisioner \"shell\" would copy a secret"),
+            "\(literal.diagnostics)")
+        #expect(!literal.diagnostics.contains { $0.description.contains("literal-token-value") })
+        let fromEnv = try importPacker(
+            template.replacingOccurrences(of: "PLACE", with: "from_env"), name: "t.json")
+        #expect(
+            fromEnv.manifest?.contains("curl -H {{env \"API_TOKEN\"}} example.com") == true, "\(fromEnv.diagnostics)")
+    }
+
     @Test func anUnsupportedProvisionerIsRefusedWithItsLineOrSkippedOnRequest() throws {
         let text = chrootTemplate(
             provisioners: """

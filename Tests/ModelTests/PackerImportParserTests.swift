@@ -88,34 +88,31 @@ import Testing
     }
 
     @Test(arguments: [
-        ("source \"azure-chroot\" \"a\" {\n  source = \"x\n}\n", 2, 12, "the string is not closed"),
-        ("source \"azure-chroot\" \"a\" {\n  source \"x\"\n", 2, 13, "expected '=' or a block's '{' after source"),
-        ("}\n", 1, 1, "unexpected '}'"),
-        ("build {\n  sources = [\"a\" \"b\"]\n}\n", 2, 18, "expected ',' or ']'"),
-        ("locals {\n  a = 1 2\n}\n", 2, 9, "unexpected '2' after the value"),
-        ("/* never closed\n", 1, 1, "the comment is never closed"),
-        ("locals {\n  a = <<EOF\nline\n", 2, 7, "the heredoc is never closed"),
-        ("locals {\n  a = [for x in y: x]\n}\n", 2, 8, "for expressions are not supported"),
-        ("locals {\n  a = \"%{ if true }x%{ endif }\"\n}\n", 2, 8, "template directives")
+        ("t.pkr.hcl", "source \"azure-chroot\" \"a\" {\n  source = \"x\n}\n", 2, 12, "the string is not closed"),
+        (
+            "t.pkr.hcl", "source \"azure-chroot\" \"a\" {\n  source \"x\"\n", 2, 13,
+            "expected '=' or a block's '{' after source"
+        ),
+        ("t.pkr.hcl", "}\n", 1, 1, "unexpected '}'"),
+        ("t.pkr.hcl", "build {\n  sources = [\"a\" \"b\"]\n}\n", 2, 18, "expected ',' or ']'"),
+        ("t.pkr.hcl", "locals {\n  a = 1 2\n}\n", 2, 9, "unexpected '2' after the value"),
+        ("t.pkr.hcl", "/* never closed\n", 1, 1, "the comment is never closed"),
+        ("t.pkr.hcl", "locals {\n  a = <<EOF\nline\n", 2, 7, "the heredoc is never closed"),
+        ("t.pkr.hcl", "locals {\n  a = [for x in y: x]\n}\n", 2, 8, "for expressions are not supported"),
+        ("t.pkr.hcl", "locals {\n  a = \"%{ if true }x%{ endif }\"\n}\n", 2, 8, "template directives"),
+        ("t.json", "{\n  \"builders\": [{\"type\": \"azure-chroot\",}]\n}\n", 2, 40, "a trailing comma"),
+        ("t.json", "{\n  \"builders\": [\n    {\"type\": \"azure-chroot\"\n  ]\n}\n", 4, 3, "expected ',' or '}'"),
+        ("t.json", "{\"variables\": {\"a\": \"unclosed}}\n", 1, 21, "the string is not closed"),
+        ("t.json", "{\"provisioners\": [{\"inline\": [\"x\"]}]}", 1, 19, "needs a \"type\""),
+        ("t.json", "{\"builderz\": []}", 1, 2, "unknown top-level key \"builderz\""),
+        ("t.pkr.hcl", "locals {\n  a = \"\\q\"\n}\n", 2, 9, "unknown escape in a string"),
+        ("t.json", "{\"a\": \"\\q\"}", 1, 9, "unknown escape in a string")
     ])
-    func hclSyntaxErrorsSayWhere(text: String, line: Int, column: Int, message: String) throws {
-        let r = try importPacker(text)
+    func syntaxErrorsSayWhere(name: String, text: String, line: Int, column: Int, message: String) throws {
+        let r = try importPacker(text, name: name)
         #expect(r.manifest == nil)
         #expect(r.hasError(line, column, containing: message), "\(r.diagnostics)")
-        #expect(r.firstError.hasPrefix("t.pkr.hcl:\(line):\(column): error: "))
-    }
-
-    @Test(arguments: [
-        ("{\n  \"builders\": [{\"type\": \"azure-chroot\",}]\n}\n", 2, 40, "a trailing comma"),
-        ("{\n  \"builders\": [\n    {\"type\": \"azure-chroot\"\n  ]\n}\n", 4, 3, "expected ',' or '}'"),
-        ("{\"variables\": {\"a\": \"unclosed}}\n", 1, 21, "the string is not closed"),
-        ("{\"provisioners\": [{\"inline\": [\"x\"]}]}", 1, 19, "needs a \"type\""),
-        ("{\"builderz\": []}", 1, 2, "unknown top-level key \"builderz\"")
-    ])
-    func jsonSyntaxErrorsSayWhere(text: String, line: Int, column: Int, message: String) throws {
-        let r = try importPacker(text, name: "t.json")
-        #expect(r.manifest == nil)
-        #expect(r.hasError(line, column, containing: message), "\(r.diagnostics)")
+        #expect(r.firstError.hasPrefix("\(name):\(line):\(column): error: "))
     }
 
     @Test func jsonUserVariablesEnvAndBuildNameAreExpanded() throws {

@@ -146,7 +146,9 @@ struct GoTemplateScope: Sendable {
                 let (text, d, sec) = try expand(value, at: locations[variable] ?? at, ctx, depth: depth + 1)
                 out += text
                 deferred = deferred || d
-                secret = secret || sec || sensitive.contains(variable) || ctx.secretVariables.contains(variable)
+                // A value read from the environment names where the secret is, not the secret.
+                let marked = sensitive.contains(variable) || ctx.secretVariables.contains(variable)
+                secret = secret || sec || (marked && !d)
             case "env" where a.words.count == 2:
                 out += "{{env \"\(a.words[1])\"}}"
                 deferred = true

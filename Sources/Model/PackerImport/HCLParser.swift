@@ -349,17 +349,8 @@ struct HCLParser {
                 break
             }
             if s == "\\" {
-                let escape = c.location
                 c.advance()
-                switch c.advance() {
-                case "n": text.append("\n")
-                case "r": text.append("\r")
-                case "t": text.append("\t")
-                case "\"": text.append("\"")
-                case "\\": text.append("\\")
-                case "u": text.append(try c.unicodeEscape(start: escape))
-                default: throw c.error("unknown escape in a string", fix: "escape a backslash as \\\\", at: escape)
-                }
+                text.append(try c.escape(TextCursor.commonEscapes))
                 continue
             }
             if try templateMark(into: &parts, text: &text) { continue }

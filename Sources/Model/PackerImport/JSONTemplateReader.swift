@@ -29,6 +29,7 @@ struct JSONNode: Sendable {
 /// line and column.
 enum JSONTemplateReader {
     static let maxDepth = 200
+    static let escapes = TextCursor.commonEscapes.merging(["/": "/", "b": "\u{8}", "f": "\u{C}"]) { a, _ in a }
 
     static func parse(_ text: String, file: String) throws(PackerImportError) -> JSONNode {
         var cursor = TextCursor(file: file, text: text)
@@ -152,19 +153,7 @@ enum JSONTemplateReader {
                 out.append(s)
                 continue
             }
-            let escape = c.location
-            switch c.advance() {
-            case "\"": out.append("\"")
-            case "\\": out.append("\\")
-            case "/": out.append("/")
-            case "b": out.append("\u{8}")
-            case "f": out.append("\u{C}")
-            case "n": out.append("\n")
-            case "r": out.append("\r")
-            case "t": out.append("\t")
-            case "u": out.append(try c.unicodeEscape(start: escape))
-            default: throw c.error("unknown escape in a string", fix: "escape a backslash as \\\\", at: escape)
-            }
+            out.append(try c.escape(Self.escapes))
         }
     }
 }

@@ -45,7 +45,7 @@ struct PackerFieldReader {
             let v = diagnostics.attempt({ () throws(PackerImportError) in try f.evaluate(context) })
         else { return nil }
         if v.isNull { return nil }
-        if v.secret && !v.deferred {
+        if v.holdsSecret {
             diagnostics.error(
                 f.location,
                 "\(key) of \(owner) would copy a secret (a sensitive variable, or one that sets a credential) into the manifest",

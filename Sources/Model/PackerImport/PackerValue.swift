@@ -5,8 +5,8 @@ import Foundation
 /// Strings may hold Kiln template actions that are decided when Kiln runs, never at import:
 /// `{{env "NAME"}}` (from Packer's `env("NAME")` or `{{env `NAME`}}`), `{{vm "key"}}` and
 /// `{{.Device}}`-style variables. `deferred` says a string holds an `env` action, so it cannot
-/// be compared or transformed at import time. `secret` says the value came from a sensitive
-/// variable or from one that sets a credential: it is never written into a manifest.
+/// be compared or transformed at import time. `secret` says the text holds a value of a
+/// sensitive variable or of one that sets a credential: it is never written into a manifest.
 public struct PackerValue: Sendable, Hashable {
     public indirect enum Kind: Sendable, Hashable {
         case string(String)
@@ -68,10 +68,26 @@ public struct PackerValue: Sendable, Hashable {
         return members.last { $0.key == key }?.value
     }
 
-    /// A copy marked secret when `secret` is true (secrecy only ever spreads).
+    /// A copy whose text is marked secret when `secret` is true (secrecy only ever spreads).
+    /// Text read from the environment when Kiln runs is never the secret itself, only the
+    /// name of where it is, so it stays unmarked.
     func tainted(_ secret: Bool) -> PackerValue {
+        guard secret else { return self }
         var v = self
-        v.secret = v.secret || secret
+        switch kind {
+        case .list(let items): v.kind = .list(items.map { $0.tainted(true) })
+        case .object(let members): v.kind = .object(members.map { Member($0.key, $0.value.tainted(true)) })
+        default: v.secret = v.secret || !v.deferred
+        }
         return v
+    }
+
+    /// Whether a part of the value is a secret's own text.
+    var holdsSecret: Bool {
+        switch kind {
+        case .list(let items): items.contains(where: \.holdsSecret)
+        case .object(let members): members.contains { $0.value.holdsSecret }
+        default: secret
+        }
     }
 }

@@ -60,6 +60,22 @@ struct TextCursor {
         PackerImportError(at: location ?? self.location, message, fix: fix)
     }
 
+    /// The escapes HCL and JSON strings share.
+    static let commonEscapes: [Unicode.Scalar: Unicode.Scalar] = [
+        "n": "\n", "r": "\r", "t": "\t", "\"": "\"", "\\": "\\"
+    ]
+
+    /// Reads the escape after a backslash (the cursor is past it): one of `simple`, or `\uXXXX`.
+    mutating func escape(_ simple: [Unicode.Scalar: Unicode.Scalar]) throws(PackerImportError) -> Unicode.Scalar {
+        let start = location
+        let c = advance()
+        if c == "u" { return try unicodeEscape(start: start) }
+        guard let c, let value = simple[c] else {
+            throw error("unknown escape in a string", fix: "escape a backslash as \\\\", at: start)
+        }
+        return value
+    }
+
     /// Reads the four hex digits of a `\uXXXX` escape (the cursor is after the `u`).
     mutating func unicodeEscape(start: SourceLocation) throws(PackerImportError) -> Unicode.Scalar {
         var value: UInt32 = 0
