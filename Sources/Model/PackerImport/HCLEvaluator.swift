@@ -94,7 +94,7 @@ struct HCLScope: Sendable {
             }
             return PackerValue(.object(out), at: at, secret: out.contains { $0.value.secret })
         case .unary(let op, let operand):
-            let v = try decided(try evaluate(operand, ctx, visiting: visiting), "!")
+            let v = try decided(try evaluate(operand, ctx, visiting: visiting), by: op)
             switch (op, v.kind) {
             case ("!", .bool(let b)): return PackerValue(.bool(!b), at: at, secret: v.secret)
             case ("-", .number(let n)): return PackerValue(.number(-n), at: at, secret: v.secret)
@@ -105,7 +105,7 @@ struct HCLScope: Sendable {
             return try binary(
                 op, try evaluate(l, ctx, visiting: visiting), try evaluate(r, ctx, visiting: visiting), at: at)
         case .conditional(let c, let yes, let no):
-            let condition = try decided(try evaluate(c, ctx, visiting: visiting), "?")
+            let condition = try decided(try evaluate(c, ctx, visiting: visiting), by: "? :")
             guard case .bool(let b) = condition.kind else {
                 throw PackerImportError(
                     at: c.location, "the condition is \(condition.typeName), not a bool", fix: "compare")
@@ -115,10 +115,11 @@ struct HCLScope: Sendable {
     }
 
     /// `v` unless it is read from the environment when Kiln runs, which import cannot decide on.
-    private func decided(_ v: PackerValue, _ what: String) throws(PackerImportError) -> PackerValue {
+    private func decided(_ v: PackerValue, by op: String) throws(PackerImportError) -> PackerValue {
         guard !v.deferred else {
             throw PackerImportError(
-                at: v.location, "this value comes from env(), which Kiln reads when it runs, not at import",
+                at: v.location,
+                "'\(op)' needs a value that comes from env(), which Kiln reads when it runs, not at import",
                 fix: "give the variable with --var NAME=VALUE so the import can decide")
         }
         return v
@@ -167,8 +168,8 @@ struct HCLScope: Sendable {
     private func binary(_ op: String, _ l: PackerValue, _ r: PackerValue, at: SourceLocation) throws(PackerImportError)
         -> PackerValue
     {
-        let l = try decided(l, op)
-        let r = try decided(r, op)
+        let l = try decided(l, by: op)
+        let r = try decided(r, by: op)
         let secret = l.secret || r.secret
         switch (op, l.kind, r.kind) {
         case ("==", _, _), ("!=", _, _):

@@ -6,8 +6,9 @@ final class ImportDiagnostics {
 
     var hasErrors: Bool { all.contains { $0.severity == .error } }
 
-    func add(_ d: Diagnostic) { all.append(d) }
-    func add(_ e: PackerImportError) { all += e.diagnostics }
+    /// Records `d` once (a source two builds use is read twice).
+    func add(_ d: Diagnostic) { if !all.contains(d) { all.append(d) } }
+    func add(_ e: PackerImportError) { e.diagnostics.forEach(add) }
     func error(_ at: SourceLocation, _ message: String, fix: String = "") {
         add(Diagnostic(.error, at: at, message, fix: fix))
     }
