@@ -76,6 +76,16 @@ import Testing
         #expect(r.stderr.isEmpty, "\(r.stderr)")
     }
 
+    @Test func docsImportShowsWhatTheImportPrints() async throws {
+        let dir = try manifestScratch("kiln-import")
+        let packer = dir.url.appendingPathComponent("manifests/packer")
+        let r = try await KilnBinary.run(["import", "packer", "managed-identity.pkr.hcl"], in: packer)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docs = try String(
+            contentsOf: Repository.root.appendingPathComponent("docs/import.md"), encoding: .utf8)
+        #expect(docs.contains("```yaml\n" + r.stdout + "```\n"), "docs/import.md's example is stale:\n\(r.stdout)")
+    }
+
     @Test func aRefusedTemplateWritesNothingAndExitsOne() async throws {
         let dir = try manifestScratch("kiln-import")
         let packer = dir.url.appendingPathComponent("manifests/packer")

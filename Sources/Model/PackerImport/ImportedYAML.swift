@@ -28,7 +28,7 @@ struct ImportedYAML {
     /// The text, and for each line that a template place produced, that place (1-based lines).
     static func render(_ root: [Entry], header: [String]) -> (text: String, origins: [Int: SourceLocation]) {
         var writer = Writer()
-        for c in header { writer.line("# \(c)", origin: nil) }
+        writer.comments(header, indent: 0)
         writer.map(root, indent: 0)
         return (writer.text, writer.origins)
     }

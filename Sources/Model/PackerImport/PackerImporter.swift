@@ -175,7 +175,7 @@ public struct PackerImporter {
         root.append(Entry(key: "builds", value: .list(builds)))
         var header = [
             "Imported from \(template.file) by kiln import packer.",
-            "The comments mark where Kiln's meaning differs from Packer's; docs/manifest.md maps every option."
+            "The comments mark where Kiln's meaning differs from Packer's (docs/import.md; docs/manifest.md maps every option)."
         ]
         header += skipped.map { "Skipped (--skip-unsupported): \($0)" }
         let (text, origins) = ImportedYAML.render(root, header: header)
