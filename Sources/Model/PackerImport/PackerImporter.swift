@@ -91,17 +91,6 @@ public struct PackerImporter {
         var builds: [ImportedYAML.Item] = []
         var azure: (entries: [Entry], text: String, source: String)?
         var buildNames: [String: SourceLocation] = [:]
-        var skipped: [String] = []
-        func unsupported(_ what: String, at location: SourceLocation, _ why: String) {
-            if options.skipUnsupported {
-                diagnostics.warning(location, "skipped \(what): \(why)")
-                skipped.append("\(what) at \(location): \(why)")
-            } else {
-                diagnostics.error(
-                    location, "\(what) cannot be imported: \(why)",
-                    fix: "remove it, or pass --skip-unsupported to leave it out of the manifest")
-            }
-        }
         let sources = Dictionary(
             template.sources.map { ("\($0.type).\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
         for build in template.builds {
@@ -146,19 +135,7 @@ public struct PackerImporter {
                 } else if azure == nil {
                     azure = (azureEntries, azureText, source.name)
                 }
-                var steps: [ImportedYAML.Item] = []
-                var stepNames: Set<String> = []
-                var notes: [String] = []
-                for p in build.provisioners where p.applies(toType: source.type, name: source.name) {
-                    switch provisionerSteps(p, context: context, names: &stepNames, index: steps.count + 1) {
-                    case .steps(let items): steps += items
-                    case .unsupported(let why):
-                        unsupported("provisioner \"\(p.type)\"", at: p.location, why)
-                        if options.skipUnsupported {
-                            notes.append("skipped (--skip-unsupported): provisioner \"\(p.type)\" at \(p.location)")
-                        }
-                    }
-                }
+                let (steps, notes) = provision(build.provisioners, for: source, context: context)
                 if let item = buildItem(name: name, reader, steps: steps, notes: notes, at: source.location) {
                     builds.append(item)
                 }
@@ -177,11 +154,44 @@ public struct PackerImporter {
             "Imported from \(template.file) by kiln import packer.",
             "The comments mark where Kiln's meaning differs from Packer's (docs/import.md; docs/manifest.md maps every option)."
         ]
-        header += skipped.map { "Skipped (--skip-unsupported): \($0)" }
+        header += diagnostics.skipped.map { "Skipped (--skip-unsupported): \($0)" }
         let (text, origins) = ImportedYAML.render(root, header: header)
         checkAsManifest(text, origins: origins)
         checkNoSecrets(in: text)
         return Result(manifest: diagnostics.hasErrors ? nil : text, diagnostics: diagnostics.all)
+    }
+
+    /// A part Kiln cannot carry out: an error, or with `skipUnsupported` a warning, and a
+    /// line in the manifest's header.
+    func unsupported(_ what: String, at location: SourceLocation, _ why: String) {
+        if options.skipUnsupported {
+            diagnostics.warning(location, "skipped \(what): \(why)")
+            diagnostics.skip("\(what) at \(location): \(why)")
+        } else {
+            diagnostics.error(
+                location, "\(what) cannot be imported: \(why)",
+                fix: "remove it, or pass --skip-unsupported to leave it out of the manifest")
+        }
+    }
+
+    /// The steps of the provisioners that run for `source`, and a note for each one skipped.
+    private func provision(_ provisioners: [PackerProvisioner], for source: PackerSource, context: PackerContext)
+        -> (steps: [ImportedYAML.Item], notes: [String])
+    {
+        var steps: [ImportedYAML.Item] = []
+        var names: Set<String> = []
+        var notes: [String] = []
+        for p in provisioners where p.applies(toType: source.type, name: source.name) {
+            switch provisionerSteps(p, context: context, names: &names, index: steps.count + 1) {
+            case .steps(let items): steps += items
+            case .unsupported(let why):
+                unsupported("provisioner \"\(p.type)\"", at: p.location, why)
+                if options.skipUnsupported {
+                    notes.append("skipped (--skip-unsupported): provisioner \"\(p.type)\" at \(p.location)")
+                }
+            }
+        }
+        return (steps, notes)
     }
 
     private func buildItem(
