@@ -296,3 +296,41 @@ import Testing
         #expect(gallery.excludeFromLatest)
     }
 }
+
+/// Every string the import writes reads back as the same string.
+@Suite struct PackerImportYAMLText {
+    static let awkward = [
+        "echo 'a: b'", "- dash", "#hash", "yes", "1.0", "0644", "x #y", "{a}", "[b]", "@at", "`tick`", "%p",
+        "tab\there", "trailing ", " leading", "quote\"d", "back\\slash", "é unicode", "null", "~", "a: ", "? q",
+        "it's", "!tag", "&anchor", "*alias", "|pipe", ">fold", "=", ""
+    ]
+
+    @Test func awkwardCommandsAndValuesReadBackUnchanged() throws {
+        let list = Self.awkward.filter { !$0.isEmpty }.map { text in
+            let escaped = text.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\t", with: "\\t")
+            return "\"" + escaped + "\""
+        }
+        let env = ["A = \"line1\\nline2\\n\"", "B = \"two\\n\\n\"", "C = \"no newline\\nend\"", "D = \"\\ttabbed\\n\""]
+        let (r, manifest) = try importAndLoad(
+            chrootTemplate(
+                provisioners: """
+                      provisioner "shell" {
+                        inline = [\(list.joined(separator: ", "))]
+                        env = {
+                          \(env.joined(separator: "\n      "))
+                        }
+                      }
+                      provisioner "shell" {
+                        inline = [\(list.joined(separator: ", ")), "cat <<EOF"]
+                      }
+                    """))
+        let steps = try #require(manifest?.builds.first?.provision, "\(r.diagnostics)")
+        let lines = Self.awkward.filter { !$0.isEmpty }
+        #expect(steps.first?.action == .shell(lines))
+        #expect(
+            steps.first?.env == ["A": "line1\nline2\n", "B": "two\n\n", "C": "no newline\nend", "D": "\ttabbed\n"])
+        // A heredoc makes the lines one script, written as a YAML block.
+        #expect(steps.last?.action == .shell([(["set -e"] + lines + ["cat <<EOF"]).joined(separator: "\n")]))
+    }
+}

@@ -270,7 +270,8 @@ struct HCLParser {
                 }
                 c.advance()
                 try skip(newlines: true)
-                members.append((key, try expression(newlines: true)))
+                // Inside braces a new line ends a member, as it ends an attribute.
+                members.append((key, try expression(newlines: false)))
                 try skip(newlines: false)
                 if c.peek() == "," || c.peek() == "\n" {
                     c.advance()
