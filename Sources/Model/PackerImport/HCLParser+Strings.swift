@@ -3,7 +3,7 @@ import Foundation
 /// Strings of the HCL2 subset: quoted strings with escapes and `${…}` interpolations, and heredocs.
 extension HCLParser {
     /// A quoted string: escapes, `${…}` interpolations, `$${` and `%%{` for the literal marks.
-    mutating func quoted(newlines: Bool) throws(PackerImportError) -> HCLExpression {
+    mutating func quoted() throws(PackerImportError) -> HCLExpression {
         let start = c.location
         c.advance()
         var parts: [HCLExpression.TemplatePart] = []

@@ -112,7 +112,7 @@ struct HCLParser {
             var labels: [String] = []
             while let t = c.peek(), t != "{" {
                 if t == "\"" {
-                    let label = try quoted(newlines: false)
+                    let label = try quoted()
                     guard case .string(let text) = label.kind else {
                         throw c.error(
                             "a block label cannot interpolate", fix: "write it as plain text", at: label.location)
@@ -226,7 +226,7 @@ struct HCLParser {
         guard let s = c.peek() else { throw c.error("the file ends where a value was expected", fix: "complete it") }
         switch s {
         case "\"":
-            return try quoted(newlines: false)
+            return try quoted()
         case "<" where c.peek(1) == "<":
             return try heredoc()
         case "[":
