@@ -15,7 +15,8 @@ struct Kiln: AsyncParsableCommand {
             DriftCommand.self,
             StatusCommand.self,
             GraphCommand.self,
-            EmulatorCommand.self
+            EmulatorCommand.self,
+            ImportCommand.self
         ]
     )
 }

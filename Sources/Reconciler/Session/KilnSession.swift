@@ -75,7 +75,12 @@ public struct KilnSession: Sendable {
     /// Observes the world (read-only) and plans the manifest against it.
     public func plan(_ manifest: Manifest) async throws -> Snapshot {
         let vm = try await builderVM()
-        let subscription = manifest.azure.subscription ?? vm.id.subscription
+        // Rendered as DesiredState renders it: `{{env "…"}}` and `{{vm "…"}}` are allowed here.
+        let subscription =
+            try manifest.azure.subscription.map {
+                try Template(parsing: $0, allowed: []).render(
+                    TemplateValues(vm: vm.templateValues, environment: environment), mode: .plain)
+            } ?? vm.id.subscription
         let versions = try await observer.resolveVersions(manifest, vm: vm, subscription: subscription)
         var galleryLatest: [String: String] = [:]
         for (build, definition) in try DesiredState.latestGallerySources(manifest, vm: vm, environment: environment) {

@@ -1,0 +1,3 @@
+#!/bin/sh
+set -e
+echo "hardening for ${ROLE:-none}"
