@@ -24,8 +24,11 @@ struct FleetTests {
     }
 
     /// `builds` builds from the platform image to a managed image each, with remote state;
-    /// `step` is each build's one provisioning command (`NAME` is the build's name).
-    static func manifest(_ builds: [String], step: String = "echo NAME > /etc/role") -> String {
+    /// `step` is each build's one provisioning command (`NAME` is the build's name), unless
+    /// `steps` gives the build its own.
+    static func manifest(
+        _ builds: [String], step: String = "echo NAME > /etc/role", steps: [String: String] = [:]
+    ) -> String {
         var text = """
             state:
               azureBlob: {account: kilnfleet, container: journals, prefix: e2e}
@@ -38,7 +41,7 @@ struct FleetTests {
                     source: {platformImage: 'Canonical:ubuntu-24_04-lts:server:latest'}
                     provision:
                       - name: role
-                        shell: ['\(step.replacingOccurrences(of: "NAME", with: name))']
+                        shell: ['\((steps[name] ?? step).replacingOccurrences(of: "NAME", with: name))']
                     outputs:
                       image:
                         id: /subscriptions/{{vm "subscription_id"}}/resourceGroups/{{vm "resource_group"}}/providers/Microsoft.Compute/images/\(name)
@@ -65,7 +68,7 @@ struct FleetTests {
         return try BackgroundKiln(
             [
                 "apply", "--emulator-endpoints", world.emulator.endpointsFile, "--emulator-vm", String(vm),
-                "--auto-approve", "--json",
+                "--auto-approve", "--json"
             ] + extra + [world.dir.url.appendingPathComponent(manifest).path],
             in: dir, environment: env)
     }
@@ -88,7 +91,8 @@ struct FleetTests {
     /// How many times the emulator served a PUT of `type`/`name` (an image, a disk).
     static func puts(_ world: EmulatedWorld, _ type: String, _ name: String) async throws -> Int {
         try await world.emulator.requests().filter {
-            $0.method == "PUT" && $0.path.split(separator: "?").first?.lowercased().hasSuffix("/\(type)/\(name)") == true
+            $0.method == "PUT"
+                && $0.path.split(separator: "?").first?.lowercased().hasSuffix("/\(type)/\(name)") == true
         }.count
     }
 
@@ -149,8 +153,9 @@ struct FleetTests {
         try await Self.withFleet("fleet-takeover", vms: 3) { world in
             // The first run of `slow`'s step hangs (VM 0 dies in it); the run that takes over
             // finds the mark the step left on the disk and goes on.
-            let hang = "[ -f /var/tmp/kiln-once ] || { touch /var/tmp/kiln-once; sync; sleep 300; }; echo NAME > /etc/role"
-            try Self.manifest(["slow", "quick1", "quick2"], step: hang).write(
+            let hang =
+                "[ -f /var/tmp/kiln-once ] || { touch /var/tmp/kiln-once; sync; sleep 300; }; echo NAME > /etc/role"
+            try Self.manifest(["slow", "quick1", "quick2"], steps: ["slow": hang]).write(
                 to: world.dir.url.appendingPathComponent("fleet.yaml"), atomically: true, encoding: .utf8)
             let lease = ["KILN_LEASE_SECONDS": "15"]
             let first = try Self.startApply(

@@ -1,8 +1,8 @@
 import AzureEmulator
 import Foundation
-import Synchronization
 import Model
 import Providers
+import Synchronization
 import TestSupport
 import Testing
 
@@ -37,7 +37,7 @@ struct BlobJournalStoreTests {
             blob: URL(string: endpoints.blob!)!)
         let env = [
             "AZURE_TENANT_ID": endpoints.credential.tenantId, "AZURE_CLIENT_ID": endpoints.credential.clientId,
-            "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? "",
+            "AZURE_CLIENT_SECRET": endpoints.credential.clientSecret ?? ""
         ]
         let connection = try AzureConnection(cloud: cloud, credential: .environment, environment: env)
         let client = BlobClient(
@@ -107,7 +107,8 @@ struct BlobJournalStoreTests {
             #expect(try await b.holder(build: "web") == nil)
             let taken = try await b.tryLock(build: "web", purpose: "kiln apply (build web)")
             try await b.append(Self.entry(2), build: "web")
-            #expect(try await b.load(build: "web").entries.map(\.actionID) == ["web/provision[s1]", "web/provision[s2]"])
+            #expect(
+                try await b.load(build: "web").entries.map(\.actionID) == ["web/provision[s1]", "web/provision[s2]"])
             await taken.releaseNow()
         }
     }

@@ -46,7 +46,7 @@ import Testing
         (["azureBlob: {container: journals}"], 2, "account"),
         (["azureBlob: {account: kilnstate, container: journals, lease: 30}"], 2, "lease"),
         (["local: true"], 2, "local"),
-        (["azureBlob: kilnstate"], 2, "azureBlob"),
+        (["azureBlob: kilnstate"], 2, "azureBlob")
     ])
     func mistakesAreErrorsAtTheirPlace(state: [String], line: Int, text: String) throws {
         let r = try loadManifest(manifest(state))

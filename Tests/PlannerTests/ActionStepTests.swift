@@ -5,7 +5,8 @@ import Testing
 @Suite struct ActionStepTests {
     /// One step of every kind, with the data that names it.
     static let everyStep: [ActionStep] = [
-        .resolveSource, .createDisk(.os), .takeOver(.os), .attach(.data(lun: 1)), .device(.data(lun: 12)), .preMount, .mount,
+        .resolveSource, .createDisk(.os), .takeOver(.os), .attach(.data(lun: 1)), .device(.data(lun: 12)), .preMount,
+        .mount,
         .postMount, .chrootMounts, .copyFiles, .provision(step: "install nginx"), .preUnmount, .restoreFiles, .unmount,
         .detach(.os), .image, .galleryDefinition, .galleryVersion, .updateGalleryVersion,
         .replicate(region: "West US 2"), .deleteSnapshot(.os), .deleteDisk(.data(lun: 3)),

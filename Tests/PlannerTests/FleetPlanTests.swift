@@ -13,9 +13,11 @@ import Testing
     func deadVMsRun(_ d: DesiredBuild) -> ObservedBuild {
         ObservedBuild(
             disks: [
-                .os: ObservedDisk(resource: ObservedResource(id: d.diskID(.os).description), attachedElsewhere: Self.other)
+                .os: ObservedDisk(
+                    resource: ObservedResource(id: d.diskID(.os).description), attachedElsewhere: Self.other)
             ],
-            journal: journal(d, done: ["create-disk[os]", "attach[os]", "pre-mount", "post-mount", "copy-files", "provision[motd]"]))
+            journal: journal(
+                d, done: ["create-disk[os]", "attach[os]", "pre-mount", "post-mount", "copy-files", "provision[motd]"]))
     }
 
     @Test func aDiskADeadVMLeftIsTakenOverAndTheRunContinues() throws {

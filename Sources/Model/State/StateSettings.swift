@@ -76,7 +76,8 @@ public struct BlobContainerName: CheckedName, Sendable, Hashable {
         value = text
     }
 
-    public static let rule = "3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit"
+    public static let rule =
+        "3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit"
 }
 
 /// A prefix of blob names: path segments of letters, digits, `.`, `_` and `-` joined by `/`.

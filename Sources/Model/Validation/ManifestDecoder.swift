@@ -122,7 +122,7 @@ struct ManifestDecoder {
             ],
             // Without a file, the token is asked of the OIDC endpoint: oidcRequestURL, or GitHub
             // Actions' $ACTIONS_ID_TOKEN_REQUEST_URL at run time.
-            .federatedToken: [("clientId", out.clientId != nil)],
+            .federatedToken: [("clientId", out.clientId != nil)]
         ]
         for (field, present) in needs[out.kind] ?? [] where !present {
             ctx.error(

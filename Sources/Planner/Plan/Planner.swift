@@ -87,7 +87,11 @@ struct BuildPlanner {
             let create = add(.createDisk(role), .create, d.diskID(role).description, resolve)
             var taken: [ActionID] = []
             if d.takesOverDisks, let vm = o.disks[role]?.attachedElsewhere {
-                taken = [add(.takeOver(role), .run, "\(d.diskName(role)) from VM \(vm.split(separator: "/").last.map(String.init) ?? vm)", [create])]
+                taken = [
+                    add(
+                        .takeOver(role), .run,
+                        "\(d.diskName(role)) from VM \(vm.split(separator: "/").last.map(String.init) ?? vm)", [create])
+                ]
             }
             let attach = add(.attach(role), .run, d.diskName(role), [create] + releases + taken)
             devices.append(add(.device(role), .wait, o.devices[role], [attach]))

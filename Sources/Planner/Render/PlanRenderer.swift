@@ -14,7 +14,9 @@ public enum PlanRenderer {
         }
         if plan.isEmpty {
             let others = plan.builds.contains { $0.runningElsewhere != nil }
-            return out + (others ? "No changes for this VM to make.\n" : "No changes. The published images match the manifest.\n")
+            return out
+                + (others
+                    ? "No changes for this VM to make.\n" : "No changes. The published images match the manifest.\n")
         }
         if !out.isEmpty { out += "\n" }
         if !plan.pending.isEmpty {

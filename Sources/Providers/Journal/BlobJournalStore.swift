@@ -133,7 +133,9 @@ public actor BlobJournalStore: JournalStore {
             do {
                 return try await tryLock(build: build, purpose: purpose)
             } catch JournalError.leaseHeld(let build, let blob, let holder) {
-                guard clock.now < deadline else { throw JournalError.leaseHeld(build: build, blob: blob, holder: holder) }
+                guard clock.now < deadline else {
+                    throw JournalError.leaseHeld(build: build, blob: blob, holder: holder)
+                }
                 try await clock.sleep(for: .seconds(2))
             }
         }

@@ -88,12 +88,15 @@ public actor FileJournalStore: JournalStore {
     public func holder(build: String) async throws -> FileLockHolder? {
         try validateJournalBuildName(build)
         guard FileManager.default.fileExists(atPath: lockPath(build: build)) else { return nil }
-        switch Result(catching: { () throws(FileLockError) in try FileLock.tryAcquire(path: lockPath(build: build), purpose: "kiln status") }) {
+        switch Result(catching: { () throws(FileLockError) in
+            try FileLock.tryAcquire(path: lockPath(build: build), purpose: "kiln status")
+        }) {
         case .success(let lock):
             lock.release()
             return nil
         case .failure(.held(_, let holder, _)):
-            return holder ?? FileLockHolder(pid: 0, host: "?", startedAt: Date(timeIntervalSince1970: 0), purpose: "unknown")
+            return holder
+                ?? FileLockHolder(pid: 0, host: "?", startedAt: Date(timeIntervalSince1970: 0), purpose: "unknown")
         case .failure(let error):
             throw Self.map(error, build: build)
         }

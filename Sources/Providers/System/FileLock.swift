@@ -33,7 +33,8 @@ public struct FileLockHolder: Codable, Sendable, Equatable, CustomStringConverti
     }
 
     public var description: String {
-        (vm.map { "VM \($0), " } ?? "") + "pid \(pid) on host \(host) (\(purpose)) since \(startedAt.formatted(.iso8601))"
+        (vm.map { "VM \($0), " } ?? "")
+            + "pid \(pid) on host \(host) (\(purpose)) since \(startedAt.formatted(.iso8601))"
     }
 }
 

@@ -59,7 +59,7 @@ public struct BuildStatus: Sendable, Equatable, Codable {
             + statuses.map { s in
                 [
                     s.build, s.state.rawValue, s.holder ?? "-", s.run ?? "-", s.lastAction ?? "-",
-                    s.lastActionAt.map { age(now.timeIntervalSince($0)) } ?? "-",
+                    s.lastActionAt.map { age(now.timeIntervalSince($0)) } ?? "-"
                 ]
             }
         let widths = header.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }

@@ -156,7 +156,8 @@ public struct FleetApplyWorkflow: Sendable {
             case .ran(let result, _):
                 let failure = result.failures.first.map { "\($0.action): \($0.message)" }
                 report = FleetReport.Build(
-                    name: build.name, result: result.succeeded ? .succeeded : result.interrupted ? .interrupted : .failed,
+                    name: build.name,
+                    result: result.succeeded ? .succeeded : result.interrupted ? .interrupted : .failed,
                     vm: nil, message: failure)
             case .conflicts:
                 report = FleetReport.Build(

@@ -164,7 +164,7 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         let env = [
             "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1",
             EnvironmentCredential.oidcRequestURLVariable: "https://pipelines.actions.test/_apis/oidc?api-version=2.0",
-            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer",
+            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer"
         ]
         let credential = EnvironmentCredential(environment: env, context: context(t), only: .federatedToken)
         #expect(credential.form == .federatedToken)
@@ -188,7 +188,7 @@ final class ScriptedCLIRunner: AzureCLIRunner {
         let env = [
             "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1",
             EnvironmentCredential.oidcRequestURLVariable: "https://pipelines.actions.test/_apis/oidc",
-            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer",
+            EnvironmentCredential.oidcRequestTokenVariable: "request-bearer"
         ]
         await #expect {
             _ = try await EnvironmentCredential(environment: env, context: context(t)).token(for: "s/.default")

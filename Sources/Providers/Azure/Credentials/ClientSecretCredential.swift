@@ -115,7 +115,8 @@ public struct WorkloadIdentityCredential: TokenCredential {
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
             throw AzureCredentialError(kind: .failed, credential: name, reason: "the OIDC request URL is malformed")
         }
-        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "audience", value: Self.exchangeAudience)]
+        components.queryItems =
+            (components.queryItems ?? []) + [URLQueryItem(name: "audience", value: Self.exchangeAudience)]
         let request = AzureHTTPRequest(
             method: .get, url: components.url ?? url,
             headers: ["Authorization": "Bearer \(token.exposedValue)", "Accept": "application/json"], body: nil,
@@ -127,7 +128,8 @@ public struct WorkloadIdentityCredential: TokenCredential {
                 clock: context.clock, logger: context.logger)
         } catch {
             throw AzureCredentialError(
-                kind: .failed, credential: name, reason: "the OIDC token request to \(url.endpointForDisplay) failed: \(error)")
+                kind: .failed, credential: name,
+                reason: "the OIDC token request to \(url.endpointForDisplay) failed: \(error)")
         }
         struct Answer: Decodable { var value: String }
         guard response.isSuccess, let answer = try? JSONDecoder().decode(Answer.self, from: response.body),

@@ -229,7 +229,8 @@ public struct BlobClient: Sendable {
     /// request id and time, which the error carries already).
     static func message(in body: Data) -> String? {
         guard let text = String(data: body, encoding: .utf8),
-            let start = text.range(of: "<Message>"), let end = text.range(of: "</Message>", range: start.upperBound..<text.endIndex)
+            let start = text.range(of: "<Message>"),
+            let end = text.range(of: "</Message>", range: start.upperBound..<text.endIndex)
         else { return nil }
         return text[start.upperBound..<end.lowerBound].split(separator: "\n").first.map(String.init)
     }
