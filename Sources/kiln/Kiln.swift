@@ -14,6 +14,7 @@ struct Kiln: AsyncParsableCommand {
             DestroyCommand.self,
             DriftCommand.self,
             GraphCommand.self,
+            SchemaCommand.self,
             EmulatorCommand.self
         ]
     )
