@@ -12,7 +12,8 @@ PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 q
 # downloaded and extracted here (the emulator's default `busybox.Arm64`).
 ARM64_BUSYBOX := /usr/local/lib/kiln/arm64/busybox
 
-.PHONY: all build test demo deps clean sdk-check bench robustness lint format
+.PHONY: all build test demo deps clean sdk-check bench robustness lint format install uninstall install-check \
+	schema-check
 
 all: build
 
@@ -81,6 +82,26 @@ bench: deps
 robustness: deps
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) KILN=$(KILN) KILN_ROBUSTNESS=full scripts/test-with-emulator.sh --filter RobustnessTests
+
+# `kiln schema` and the CI recipes (docs/ci) against pinned validators from PyPI; `make test`
+# also checks the schema against the robustness corpus (scripts/schema-check.sh).
+schema-check: build
+	KILN=$(KILN) scripts/schema-check.sh
+
+# A release build of kiln, its man pages, bash/zsh/fish completions and the manifest's JSON
+# Schema under $(DESTDIR)$(PREFIX); `kiln --version` names the commit (scripts/install.sh).
+# `make uninstall` removes exactly what the install listed in share/kiln/installed-files.
+PREFIX ?= /usr/local
+install:
+	SWIFT=$(SWIFT) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall
+
+# make install and make uninstall into a temporary DESTDIR, checking every file (a release
+# build: many minutes the first time, so not part of `make test`).
+install-check:
+	SWIFT=$(SWIFT) scripts/install-check.sh
 
 clean:
 	rm -rf .build
