@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `kiln schema` and the CI recipes, checked with real validators from PyPI (pinned, in a venv
 # under ~/.cache/kiln; the first run needs PyPI and fails without it):
-#   * the schema is valid draft 2020-12; every manifests/*.yaml validates against it;
+#   * the schema is valid draft 2020-12; every manifests/*.yaml and Tests/SchemaChecks/accepted/*.yaml
+#     validates against it and `kiln validate`;
 #   * with --corpus DIR (the robustness suite's broken manifests, which BadInput writes there
 #     when KILN_BAD_INPUT_CORPUS names it): whatever the schema rejects, `kiln validate` rejects;
 #   * docs/ci/*.yml against GitHub's and Azure Pipelines' schemas (check-jsonschema's bundled
@@ -26,7 +27,7 @@ work=$(mktemp -d /tmp/kiln-schema.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$KILN" schema >"$work/schema.json"
 "$venv/bin/python" Tests/SchemaChecks/schema_check.py --kiln "$KILN" --schema "$work/schema.json" \
-    --examples manifests ${corpus:+--corpus "$corpus"}
+    --examples manifests --examples Tests/SchemaChecks/accepted ${corpus:+--corpus "$corpus"}
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows docs/ci/github-actions.yml
 # Azure's schema has patterns that ECMA-262's unicode mode refuses, hence nonunicode.
 "$venv/bin/check-jsonschema" --builtin-schema vendor.azure-pipelines --regex-variant nonunicode \

@@ -5,7 +5,9 @@ is the number 644, `off` and `yes` are strings, no dates), then checked with a r
 validator (jsonschema, pinned in the script).
 
   * the schema itself is valid draft 2020-12;
-  * every manifest under manifests/ validates against it, and `kiln validate` accepts it;
+  * every manifest under manifests/ validates against it, and `kiln validate` accepts it; so does
+    each of Tests/SchemaChecks/accepted/ (values Kiln reads as text in forms an editor reads as
+    numbers or booleans, enum values in any case, null for optional keys);
   * on a corpus of broken manifests (the robustness suite's, written out by BadInput when
     KILN_BAD_INPUT_CORPUS names a directory), every manifest the schema rejects is rejected by
     `kiln validate` too. The figures (how many each rejects) are printed.
@@ -153,7 +155,7 @@ def check_examples(kiln, validator, directory):
             failures.append(f"{name}: {first_error(validator, data)}")
     verdicts = validate_verdicts(kiln, directory, names)
     failures += [f"{n}: kiln validate rejects it" for n in names if not verdicts[n]]
-    print(f"schema: {len(names)} example manifests, {len(names) - len(failures)} valid for both the schema and kiln validate")
+    print(f"schema: {directory}: {len(names)} manifests, {len(names) - len(failures)} valid for the schema and kiln validate")
     return failures
 
 
@@ -191,7 +193,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiln", required=True)
     parser.add_argument("--schema", required=True, help="the output of kiln schema")
-    parser.add_argument("--examples", required=True, help="the manifests directory")
+    parser.add_argument(
+        "--examples", required=True, action="append", help="a directory of manifests both must accept (repeatable)"
+    )
     parser.add_argument("--corpus", help="a directory of broken manifests (case*.yaml)")
     args = parser.parse_args()
     with open(args.schema) as f:
@@ -200,7 +204,9 @@ def main():
         raise SystemExit(f"the schema's $schema is {schema.get('$schema')!r}, not draft 2020-12")
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    failures = check_examples(os.path.abspath(args.kiln), validator, args.examples)
+    failures = []
+    for directory in args.examples:
+        failures += check_examples(os.path.abspath(args.kiln), validator, directory)
     if args.corpus:
         failures += check_corpus(os.path.abspath(args.kiln), validator, args.corpus)
     for failure in failures:

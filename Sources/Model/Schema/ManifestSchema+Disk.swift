@@ -4,28 +4,20 @@ extension ManifestSchema {
 
     static var disk: JSONSchema {
         let defaults = DiskSettings()
-        let dataDefaults = DataDisk(lun: 0)
+        let sizeGB = JSONSchema.integer(
+            "Grow the OS disk to this size in GiB (never shrinks); default: the source's size.", 1...32767)
+        let storageKeys = storage(
+            "The temporary OS disk's storage type.",
+            caching: "Host caching of the published image's OS disk and the gallery version.",
+            defaults.storageAccountType, defaults.cacheType)
         return .object(
             "The working OS disk and its data disks.",
-            [
-                .optional(
-                    "sizeGB",
-                    .integer(
-                        "Grow the OS disk to this size in GiB (never shrinks); default: the source's size.", 1...32767)),
-                .optional(
-                    "storageAccountType",
-                    .choice("The temporary disks' storage type.", StorageAccountType.self)
-                        .defaulting(defaults.storageAccountType)),
-                .optional(
-                    "cacheType",
-                    .choice("Host caching of the published image's OS disk and the gallery version.", CacheType.self)
-                        .defaulting(defaults.cacheType)),
+            [.optional("sizeGB", sizeGB)] + storageKeys + [
                 .optional(
                     "hyperVGeneration",
                     .choice("The image's generation; default: the source's (V1 for scratch).", HyperVGeneration.self)),
                 .optional(
-                    "zone",
-                    .text("Availability zone of the temporary disks (1, 2 or 3); default: the builder VM's.")),
+                    "zone", .text("Availability zone of the temporary disks (1, 2 or 3); default: the builder VM's.")),
                 .optional(
                     "securityType",
                     .choice(
@@ -35,44 +27,44 @@ extension ManifestSchema {
                     "diskEncryptionSetId",
                     .string("Disk encryption set (resource id, templates allowed) of the temporary disks.")),
                 .optional(
-                    "dataDisks",
-                    .list(
-                        "Data disks, each at its own LUN.",
-                        of: .object(
-                            "A data disk built and published beside the OS disk.",
-                            [
-                                .required("lun", .integer("The disk's LUN in the image, unique.", 0...63)),
-                                .optional(
-                                    "origin",
-                                    .choice(
-                                        "empty: a new disk of sizeGB; source: the gallery source's data disk at this LUN.",
-                                        DataDisk.Origin.self
-                                    ).defaulting(dataDefaults.origin)),
-                                .optional(
-                                    "sizeGB", .integer("Size in GiB (required when origin is empty).", 1...32767)),
-                                .optional(
-                                    "storageAccountType",
-                                    .choice("The disk's storage type.", StorageAccountType.self)
-                                        .defaulting(dataDefaults.storageAccountType)),
-                                .optional(
-                                    "cacheType",
-                                    .choice("The disk's host caching.", CacheType.self)
-                                        .defaulting(dataDefaults.cacheType)),
-                                .optional(
-                                    "mountPath",
-                                    .string(
-                                        "Where to mount it inside the image while provisioning (absolute, no '..').",
-                                        pattern: Patterns.absolutePath)),
-                                .optional(
-                                    "partition", partition("The partition to mount.").defaulting(.string("whole")))
-                            ]
-                        ).requiring([
-                            .when(
-                                .not(.having("origin", .spelled(DataDisk.Origin.source.rawValue))),
-                                then: .present("sizeGB"))
-                        ])
-                    ).defaulting(.array([])))
+                    "dataDisks", .list("Data disks, each at its own LUN.", of: dataDisk).defaulting(.array([])))
             ])
+    }
+
+    static var dataDisk: JSONSchema {
+        let defaults = DataDisk(lun: 0)
+        let origin = JSONSchema.choice(
+            "empty: a new disk of sizeGB; source: the gallery source's data disk at this LUN.", DataDisk.Origin.self)
+        let storageKeys = storage(
+            "The disk's storage type.", caching: "The disk's host caching.", defaults.storageAccountType,
+            defaults.cacheType)
+        return JSONSchema.object(
+            "A data disk built and published beside the OS disk.",
+            [
+                .required("lun", .integer("The disk's LUN in the image, unique.", 0...63)),
+                .optional("origin", origin.defaulting(defaults.origin)),
+                .optional("sizeGB", .integer("Size in GiB (required when origin is empty).", 1...32767))
+            ] + storageKeys + [
+                .optional(
+                    "mountPath",
+                    .string(
+                        "Where to mount it inside the image while provisioning (absolute, no '..').",
+                        pattern: Patterns.absolutePath)),
+                .optional("partition", partition("The partition to mount.").defaulting(.string("whole")))
+            ]
+        ).requiring([
+            .when(.not(.having("origin", .spelled(DataDisk.Origin.source.rawValue))), then: .present("sizeGB"))
+        ])
+    }
+
+    /// A disk's storageAccountType and cacheType, with their defaults.
+    static func storage(
+        _ description: String, caching: String, _ storage: StorageAccountType, _ cache: CacheType
+    ) -> [JSONSchema.Property] {
+        [
+            .optional("storageAccountType", .choice(description, StorageAccountType.self).defaulting(storage)),
+            .optional("cacheType", .choice(caching, CacheType.self).defaulting(cache))
+        ]
     }
 
     /// A partition number, or `whole` (also `0`) for the whole disk.
