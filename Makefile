@@ -6,7 +6,7 @@ KILN := .build/debug/kiln
 # Debian packages the tests and the emulator use (loop devices, partitions, filesystems,
 # the busybox userland of the emulator's platform images, the qemu-user-static interpreters
 # that run an Arm64 image's programs in a chroot on an x86-64 builder).
-PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 qemu-user-static
+PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 python3-venv qemu-user-static
 # The emulator's Arm64 platform image is an aarch64 busybox userland: the binary of Debian's
 # busybox-static:arm64, which cannot be installed beside the host's busybox-static, so it is
 # downloaded and extracted here (the emulator's default `busybox.Arm64`).

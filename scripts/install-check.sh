@@ -30,8 +30,18 @@ done
 check "kiln.1 is an mdoc page" grep -q '^\.Dt KILN 1' "$root/share/man/man1/kiln.1"
 check "the bash completion parses" bash -n "$root/share/bash-completion/completions/kiln"
 check "the bash completion defines _kiln" bash -c ". '$root/share/bash-completion/completions/kiln' && declare -F _kiln"
-if command -v zsh >/dev/null; then check "the zsh completion parses" zsh -n "$root/share/zsh/site-functions/_kiln"; fi
-if command -v fish >/dev/null; then check "the fish completion parses" fish -n "$root/share/fish/vendor_completions.d/kiln.fish"; fi
+for shell in zsh fish; do
+    file=$root/share/zsh/site-functions/_kiln
+    [ "$shell" = fish ] && file=$root/share/fish/vendor_completions.d/kiln.fish
+    if command -v "$shell" >/dev/null; then
+        check "the $shell completion parses" "$shell" -n "$file"
+    else
+        echo "install-check: skipped: the $shell completion's syntax (no $shell here; apt-get install $shell)"
+    fi
+done
+if command -v groff >/dev/null; then
+    check "kiln.apply.1 renders" bash -c "groff -mandoc -Tutf8 '$root/share/man/man1/kiln.apply.1' 2>&1 | grep -q -- --artifact"
+fi
 check "the installed schema is kiln schema's" cmp -s <("$root/bin/kiln" schema) "$root/share/kiln/manifest.schema.json"
 check "installed-files lists every installed file" \
     diff <(cd "$root" && find . -type f ! -name installed-files | sed 's|^\./||' | sort) <(sort "$root/share/kiln/installed-files")
