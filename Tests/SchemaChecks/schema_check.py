@@ -109,7 +109,10 @@ def load(path):
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        documents = list(yaml.load_all(raw.decode("utf-8"), Loader=Yaml12Loader))
+        # Kiln's parser (libyaml, through Yams) passes over a byte order mark inside the text as
+        # well as at its start (`    \ufeffsource:` is the key source); PyYAML only at the start.
+        text = raw.decode("utf-8").replace("\ufeff", "")
+        documents = list(yaml.load_all(text, Loader=Yaml12Loader))
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
         return "unreadable", type(error).__name__
     if len(documents) != 1:
