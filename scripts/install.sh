@@ -38,8 +38,9 @@ install_kiln() {
     bin="$("$SWIFT" build -c release --show-bin-path)/kiln"
     # The manual generator builds the package's products (release, already built above) and
     # runs each command-line tool's --experimental-dump-help: one page per command.
-    "$SWIFT" package plugin generate-manual --multi-page
     local pages=.build/plugins/GenerateManual/outputs/kiln
+    rm -rf "$pages" # no page of a command an older build had
+    "$SWIFT" package plugin generate-manual --multi-page
     compgen -G "$pages/kiln.1" >/dev/null || { echo "the manual generator wrote no $pages/kiln.1"; exit 1; }
 
     local staging
