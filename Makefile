@@ -6,13 +6,14 @@ KILN := .build/debug/kiln
 # Debian packages the tests and the emulator use (loop devices, partitions, filesystems,
 # the busybox userland of the emulator's platform images, the qemu-user-static interpreters
 # that run an Arm64 image's programs in a chroot on an x86-64 builder).
-PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 qemu-user-static
+PACKAGES := busybox-static fdisk e2fsprogs util-linux mount dosfstools python3 python3-venv qemu-user-static
 # The emulator's Arm64 platform image is an aarch64 busybox userland: the binary of Debian's
 # busybox-static:arm64, which cannot be installed beside the host's busybox-static, so it is
 # downloaded and extracted here (the emulator's default `busybox.Arm64`).
 ARM64_BUSYBOX := /usr/local/lib/kiln/arm64/busybox
 
-.PHONY: all build test demo deps clean sdk-check bench robustness lint format
+.PHONY: all build test demo deps clean sdk-check bench robustness lint format install uninstall install-check \
+	schema-check
 
 all: build
 
@@ -81,6 +82,26 @@ bench: deps
 robustness: deps
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) KILN=$(KILN) KILN_ROBUSTNESS=full scripts/test-with-emulator.sh --filter RobustnessTests
+
+# `kiln schema` and the CI recipes (docs/ci) against pinned validators from PyPI; `make test`
+# also checks the schema against the robustness corpus (scripts/schema-check.sh).
+schema-check: build
+	KILN=$(KILN) scripts/schema-check.sh
+
+# A release build of kiln, its man pages, bash/zsh/fish completions and the manifest's JSON
+# Schema under $(DESTDIR)$(PREFIX); `kiln --version` names the commit (scripts/install.sh).
+# `make uninstall` removes exactly what the install listed in share/kiln/installed-files.
+PREFIX ?= /usr/local
+install:
+	SWIFT=$(SWIFT) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall
+
+# make install and make uninstall into a temporary DESTDIR, checking every file (a release
+# build: many minutes the first time, so not part of `make test`).
+install-check:
+	SWIFT=$(SWIFT) scripts/install-check.sh
 
 clean:
 	rm -rf .build

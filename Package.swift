@@ -1,5 +1,12 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
+
+// The git commit `kiln --version` names: `make install` sets KILN_COMMIT; a plain `swift build`
+// has none and says `commit unknown`. Only the small C target below sees the define, so a new
+// commit rebuilds one file.
+let commit = ProcessInfo.processInfo.environment["KILN_COMMIT"]?
+    .filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -29,11 +36,17 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1")
     ],
     targets: [
+        // The build's git commit, for `kiln --version`.
+        .target(
+            name: "KilnBuildInfo",
+            cSettings: commit.map { [.define("KILN_COMMIT", to: "\"\($0)\"")] } ?? []
+        ),
         // Manifest types, YAML with source locations, validation, defaults, templates,
-        // resource ids and image URNs, content digests.
+        // resource ids and image URNs, content digests, the manifest's JSON Schema.
         .target(
             name: "Model",
             dependencies: [
+                "KilnBuildInfo",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto")
             ],

@@ -54,7 +54,14 @@ export KILN_EMULATOR_ENDPOINTS="$state/endpoints.json"
 export KILN_EXCHANGE_LOG_DIR="$state/exchanges"
 # One run of the whole suite (or what the arguments select): the end-to-end tests await the
 # processes they start, and mount and lock under their own scratch directories.
+# BadInput writes its corpus of broken manifests to KILN_BAD_INPUT_CORPUS for the schema check.
+export KILN_BAD_INPUT_CORPUS="$state/bad-input-corpus"
 "$SWIFT" test "$@"
+# `kiln schema` against the examples and that corpus (what the schema rejects, validate
+# rejects), and the CI recipes: always after the whole suite, after a filtered one if it ran BadInput.
+if [ $# -eq 0 ] || [ -d "$KILN_BAD_INPUT_CORPUS" ]; then
+    KILN="$KILN" scripts/schema-check.sh --corpus "$KILN_BAD_INPUT_CORPUS"
+fi
 # Azure's published API is the judge, not our emulator: the validator's own tests, then every
 # request Kiln sent and every answer the emulator gave, against the pinned specifications
 # (Tests/AzureSpecs). Operation-status URLs are in no specification; known-differences.json

@@ -6,7 +6,7 @@ struct Kiln: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Build Azure managed images and gallery image versions with the chroot method, as desired state.",
-        version: KilnVersion.current,
+        version: KilnVersion.description,
         subcommands: [
             ValidateCommand.self,
             PlanCommand.self,
@@ -15,6 +15,7 @@ struct Kiln: AsyncParsableCommand {
             DriftCommand.self,
             StatusCommand.self,
             GraphCommand.self,
+            SchemaCommand.self,
             EmulatorCommand.self,
             ImportCommand.self
         ]

@@ -59,6 +59,12 @@ import Testing
             }
         }
 
+        // scripts/schema-check.sh checks `kiln schema` against the same corpus.
+        if let export = ProcessInfo.processInfo.environment["KILN_BAD_INPUT_CORPUS"], !export.isEmpty {
+            try? FileManager.default.removeItem(atPath: export)
+            try FileManager.default.copyItem(
+                at: dir.url.appendingPathComponent("manifests"), to: URL(fileURLWithPath: export))
+        }
         print("bad input: seed \(Self.seed), \(tally.summary)")
         for (kind, counts) in tally.byKind.sorted(by: { $0.key < $1.key }) {
             print("bad input: \(kind): \(counts.cases) cases, \(counts.valid) valid, \(counts.invalid) invalid")

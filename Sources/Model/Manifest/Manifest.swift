@@ -145,14 +145,16 @@ public enum Source: Sendable, Hashable {
     /// An empty disk of `sizeGB`, partitioned and formatted by `mount.preMountCommands`.
     case scratch(sizeGB: Int)
 
-    public var kindName: String {
+    public var kind: SourceKind {
         switch self {
-        case .platformImage: "platformImage"
-        case .disk: "disk"
-        case .galleryImageVersion: "galleryImageVersion"
-        case .scratch: "scratch"
+        case .platformImage: .platformImage
+        case .disk: .disk
+        case .galleryImageVersion: .galleryImageVersion
+        case .scratch: .scratch
         }
     }
+
+    public var kindName: String { kind.rawValue }
 }
 
 extension Source: Codable {

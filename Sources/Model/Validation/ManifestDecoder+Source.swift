@@ -6,7 +6,7 @@ extension ManifestDecoder {
     // MARK: source
 
     func decodeSource(_ r: MappingReader) -> Located<Source>? {
-        let kinds = ["platformImage", "disk", "galleryImageVersion", "scratch"]
+        let kinds = SourceKind.allCases.map(\.rawValue)
         let present = kinds.filter { r.has($0) }
         var out: Source?
         if present.count > 1 {
