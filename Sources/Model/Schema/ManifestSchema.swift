@@ -13,6 +13,7 @@ public enum ManifestSchema {
             [
                 .optional("version", version),
                 .optional("azure", azure),
+                .optional("state", state),
                 .required(
                     "builds", .list("The builds; each name must be unique in the manifest.", of: build, minItems: 1))
             ])
@@ -25,6 +26,32 @@ public enum ManifestSchema {
         var s = JSONSchema.integer("The manifest format's version: 1.", 1...1)
         s.pattern = #"^\s*\+?0*1\s*$"#
         return s.defaulting(.integer(1))
+    }
+
+    // MARK: state
+
+    static var state: JSONSchema {
+        .object(
+            "Where the builds' journals and locks live; without it, the local state directory (--state-dir). With azureBlob, several builder VMs share the manifest (docs/fleet.md).",
+            [
+                .required(
+                    "azureBlob",
+                    .object(
+                        "Azure Blob Storage: each build's journal is the blob <prefix>/<build>.journal.json, locked with a blob lease.",
+                        [
+                            .required(
+                                "account",
+                                .text("The storage account: \(StorageAccountName.rule).", pattern: "^[a-z0-9]{3,24}$")),
+                            .required(
+                                "container",
+                                .text(
+                                    "The blob container (made on first use if missing): \(BlobContainerName.rule).",
+                                    pattern: "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")),
+                            .optional(
+                                "prefix",
+                                .text("A folder for this manifest's journals: \(BlobNamePrefix.rule)."))
+                        ]))
+            ])
     }
 
     // MARK: azure
@@ -71,13 +98,10 @@ public enum ManifestSchema {
         noSecret.types = [.null]
         noSecret.description =
             "Never: a secret is not written in a manifest. Put it in an environment variable and name it with clientSecretEnv."
-        var tokenSource = JSONSchema()
-        tokenSource.anyOf = [.present("federatedTokenFile"), .present("oidcRequestURL")]
         let kindRules = needs.map { kind, keys in
             JSONSchema.when(
                 .having("kind", .spelled(kind.rawValue)),
-                then: JSONSchema().requiring(
-                    keys.map(JSONSchema.present) + (kind == .federatedToken ? [tokenSource] : [])))
+                then: JSONSchema().requiring(keys.map(JSONSchema.present)))
         }
         return JSONSchema.object(
             "The credential Kiln gets tokens with. Secrets are named by environment variable, never written here.",
@@ -107,11 +131,13 @@ public enum ManifestSchema {
                 .optional("federatedTokenFile", .text("File with a federated token or a pre-signed client assertion.")),
                 .optional(
                     "oidcRequestURL",
-                    .string("GitHub-Actions-style OIDC token request URL.", pattern: Patterns.httpURL)),
+                    .string(
+                        "The OIDC endpoint asked for a fresh federated token (kind federatedToken without federatedTokenFile); default: $ACTIONS_ID_TOKEN_REQUEST_URL (GitHub Actions).",
+                        pattern: Patterns.httpURL)),
                 .optional(
                     "oidcRequestTokenEnv",
                     .text(
-                        "Name of the environment variable holding the OIDC request's bearer token.",
+                        "Name of the environment variable holding the OIDC request's bearer token; default ACTIONS_ID_TOKEN_REQUEST_TOKEN.",
                         pattern: Patterns.environmentName)),
                 .optional("clientSecret", noSecret)
             ]
