@@ -27,6 +27,45 @@ import Testing
         #expect(target.environment["AZURE_CLIENT_SECRET"] == "endpoints-secret")
     }
 
+    /// In a GitHub Actions job with `id-token: write`: Kiln asks the job's OIDC endpoint for
+    /// federated tokens itself, with `federatedToken` and with the default chain; a token file
+    /// named in the manifest wins.
+    @Test func githubActionsOIDCVariablesReachTheCredential() {
+        let github = [
+            "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.test/oidc?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "job-bearer", "AZURE_CLIENT_ID": "app", "AZURE_TENANT_ID": "t"
+        ]
+        for kind in [CredentialSettings.Kind.federatedToken, .default] {
+            var credential = CredentialSettings()
+            credential.kind = kind
+            credential.clientId = kind == .federatedToken ? "app" : nil
+            let target = AzureTarget.azure(AzureSettings(credential: credential), environment: github)
+            #expect(
+                target.environment[EnvironmentCredential.oidcRequestURLVariable]
+                    == github["ACTIONS_ID_TOKEN_REQUEST_URL"])
+            #expect(target.environment[EnvironmentCredential.oidcRequestTokenVariable] == "job-bearer")
+        }
+        var own = CredentialSettings()
+        own.kind = .federatedToken
+        own.clientId = "app"
+        own.oidcRequestURL = "https://oidc.example.test/token"
+        own.oidcRequestTokenEnv = "MY_OIDC_BEARER"
+        let custom = AzureTarget.azure(
+            AzureSettings(credential: own), environment: github.merging(["MY_OIDC_BEARER": "mine"]) { a, _ in a })
+        #expect(custom.environment[EnvironmentCredential.oidcRequestURLVariable] == "https://oidc.example.test/token")
+        #expect(custom.environment[EnvironmentCredential.oidcRequestTokenVariable] == "mine")
+        own.federatedTokenFile = "/var/run/token"
+        let file = AzureTarget.azure(AzureSettings(credential: own), environment: github)
+        #expect(file.environment[EnvironmentCredential.oidcRequestURLVariable] == nil)
+        #expect(file.environment["AZURE_FEDERATED_TOKEN_FILE"] == "/var/run/token")
+        // Managed identity never looks at GitHub's variables.
+        var managed = CredentialSettings()
+        managed.kind = .managedIdentity
+        #expect(
+            AzureTarget.azure(AzureSettings(credential: managed), environment: github)
+                .environment[EnvironmentCredential.oidcRequestURLVariable] == nil)
+    }
+
     @Test func theManifestsCertificateCredentialReplacesTheEndpointsFilesApp() throws {
         let (dir, file) = try endpoints()
         defer { dir.remove() }

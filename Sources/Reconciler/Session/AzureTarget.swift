@@ -33,13 +33,16 @@ public struct AzureTarget: Sendable {
         if let name = c.clientSecretEnv { env["AZURE_CLIENT_SECRET"] = environment[name] }
         if let path = c.clientCertificatePath { env["AZURE_CLIENT_CERTIFICATE_PATH"] = path }
         if let file = c.federatedTokenFile { env["AZURE_FEDERATED_TOKEN_FILE"] = file }
-        // Without a token file, the OIDC endpoint (GitHub Actions' by default) is asked for a
-        // fresh federated token whenever one is needed: its tokens live minutes, builds longer.
-        if c.kind == .federatedToken, c.federatedTokenFile == nil {
-            env[EnvironmentCredential.oidcRequestURLVariable] =
-                c.oidcRequestURL ?? environment["ACTIONS_ID_TOKEN_REQUEST_URL"]
-            env[EnvironmentCredential.oidcRequestTokenVariable] =
-                environment[c.oidcRequestTokenEnv ?? "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+        // Without a token file, an OIDC endpoint (GitHub Actions' by default, found by its
+        // variables) is asked for a fresh federated token whenever one is needed: its tokens
+        // live minutes, builds longer. The default chain uses it too, after a secret or a
+        // certificate in the environment.
+        if [.federatedToken, .default, .environment].contains(c.kind), c.federatedTokenFile == nil,
+            let url = c.oidcRequestURL ?? environment["ACTIONS_ID_TOKEN_REQUEST_URL"],
+            let token = environment[c.oidcRequestTokenEnv ?? "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+        {
+            env[EnvironmentCredential.oidcRequestURLVariable] = url
+            env[EnvironmentCredential.oidcRequestTokenVariable] = token
         }
         let kind: AzureCredentialKind =
             switch c.kind {
