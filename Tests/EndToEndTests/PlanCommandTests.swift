@@ -24,6 +24,24 @@ import Testing
         )
     }
 
+    /// The fleet example with remote state in the embedded emulator's Blob storage: plan reads
+    /// the (empty) remote journals, status shows every build pending, and nothing is written
+    /// to the local state directory's journals.
+    @Test func theFleetExamplePlansAndReportsItsStatusFromRemoteState() async throws {
+        let dir = try scratch()
+        let plan = try await KilnBinary.run(
+            ["plan", "--emulator", "--detailed-exitcode", "manifests/fleet.yaml"], in: dir.url)
+        #expect(plan.status == 2, "\(plan.stdout)\n\(plan.stderr)")
+        #expect(plan.stdout.contains("# fleet-web (digest") && plan.stdout.contains("# fleet-worker (digest"))
+        let status = try await KilnBinary.run(["status", "--emulator", "manifests/fleet.yaml"], in: dir.url)
+        #expect(status.status == 0, "\(status.stderr)")
+        let lines = status.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("BUILD") == true)
+        #expect(lines.filter { $0.contains(" pending ") }.count == 2, "\(status.stdout)")
+        let local = try FileManager.default.contentsOfDirectory(atPath: dir.url.appendingPathComponent(".kiln").path)
+        #expect(!local.contains { $0.hasSuffix(".journal.json") }, "\(local)")
+    }
+
     @Test func jsonAndSavedPlansCarryEveryAction() async throws {
         let dir = try scratch()
         let r = try await KilnBinary.run(
