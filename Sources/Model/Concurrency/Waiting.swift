@@ -9,7 +9,7 @@ import Synchronization
 /// `progress` event or a plain line). With nothing bound, a wait costs nothing extra.
 public enum Waiting {
     /// Where notes go; nil: nobody listens.
-    @TaskLocal public static var sink: (@Sendable (String) -> Void)?
+    @TaskLocal public static var sink: WaitSink?
 
     /// The first note comes after this long (a short wait says nothing) …
     public static let firstNoteAfter: Duration = .seconds(3)
@@ -28,12 +28,25 @@ public enum Waiting {
             var next = firstAfter
             while !Task.isCancelled {
                 do { try await Task.sleep(for: next) } catch { return }
-                sink(note.text())
+                sink.deliver(note.text())
                 next = every
             }
         }
         defer { ticker.cancel() }
         return try await body(note)
+    }
+}
+
+/// Where a wait's notes go (`Waiting.sink`). A class, not a bare closure: Swift 6.3.1's
+/// optimizer specialises `TaskLocal.withValue` for an optional function type with no type
+/// metadata, so a release build crashed in `swift_task_localValuePush` at the first action
+/// (found by `make bench`; debug builds were fine). A task-local holding a class reference
+/// does not take that path.
+public final class WaitSink: Sendable {
+    public let deliver: @Sendable (String) -> Void
+
+    public init(_ deliver: @escaping @Sendable (String) -> Void) {
+        self.deliver = deliver
     }
 }
 

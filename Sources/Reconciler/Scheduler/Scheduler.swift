@@ -208,9 +208,8 @@ public struct Scheduler: Sendable {
         let outcome: ActionOutcome
         do {
             // A wait inside the executor that lasts says so as the action's progress.
-            outcome = try await Waiting.$sink.withValue({ detail in
-                gate.emit(.progress(id, percent: nil, detail: detail))
-            }) {
+            let sink = WaitSink { detail in gate.emit(.progress(id, percent: nil, detail: detail)) }
+            outcome = try await Waiting.$sink.withValue(sink) {
                 try await executor.execute(action, context: context)
             }
         } catch is ActionInterrupted {

@@ -9,7 +9,7 @@ import Testing
 @Suite struct WaitingTests {
     @Test func aLastingWaitSaysWhatItWaitsForAndTheLastStateSeen() async throws {
         let notes = Mutex<[String]>([])
-        try await Waiting.$sink.withValue({ note in notes.withLock { $0.append(note) } }) {
+        try await Waiting.$sink.withValue(WaitSink { note in notes.withLock { $0.append(note) } }) {
             try await Waiting.for(
                 "the block device of LUN 3 to appear", firstAfter: .milliseconds(20), every: .milliseconds(20)
             ) {
@@ -35,7 +35,7 @@ import Testing
 
     @Test func notesStopWhenTheWaitEnds() async throws {
         let notes = Mutex(0)
-        try await Waiting.$sink.withValue({ _ in notes.withLock { $0 += 1 } }) {
+        try await Waiting.$sink.withValue(WaitSink { _ in notes.withLock { $0 += 1 } }) {
             try await Waiting.for("a short wait", firstAfter: .seconds(60)) { _ in }
         }
         try await Task.sleep(for: .milliseconds(50))

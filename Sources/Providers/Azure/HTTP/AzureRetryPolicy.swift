@@ -120,7 +120,7 @@ func sendWithRetries(
         }
         // A long pause is said at once: it is a wait like any other.
         if wait >= Waiting.firstNoteAfter, let sink = Waiting.sink {
-            sink(
+            sink.deliver(
                 "\(why) to \(request.method.rawValue) \(request.url.path); trying again in \(wait.secondsDouble) s (attempt \(attempt + 1) of \(policy.maxAttempts))"
             )
         }
