@@ -150,15 +150,6 @@ public actor BlobJournalStore: JournalStore {
             ?? FileLockHolder(pid: 0, host: "?", startedAt: Date(timeIntervalSince1970: 0), purpose: "unknown")
     }
 
-    /// Whether the build's lease is held and live, and its journal: what `kiln status` shows.
-    public func view(build: String) async throws -> (journal: BuildJournal, leased: Bool) {
-        guard let content = try await client.get(location, blob: location.journalBlob(build: build)) else {
-            return (BuildJournal(build: build), false)
-        }
-        let journal = try Self.decode(content.data, build: build, blob: blobURL(build: build))
-        return (journal, content.leaseState == "leased" || content.leaseState == "breaking")
-    }
-
     /// Ends the lease of `build` (if still held) and stops renewing it.
     func release(build: String) async {
         guard let held = leases.removeValue(forKey: build) else { return }
@@ -187,23 +178,9 @@ public actor BlobJournalStore: JournalStore {
         return read
     }
 
+    /// The journal in a blob; an empty blob (made to be leased) is an empty journal.
     private static func decode(_ data: Data, build: String, blob: String) throws -> BuildJournal {
-        if data.isEmpty { return BuildJournal(build: build) }
-        struct VersionProbe: Decodable { var version: Int }
-        let version: Int
-        do {
-            version = try FileJournalStore.decoder.decode(VersionProbe.self, from: data).version
-        } catch {
-            throw JournalError.unreadable(build: build, path: blob, reason: "not a Kiln journal (\(error))")
-        }
-        guard BuildJournal.readableVersions.contains(version) else {
-            throw JournalError.unsupportedVersion(build: build, path: blob, version: version)
-        }
-        do {
-            return try FileJournalStore.decoder.decode(BuildJournal.self, from: data)
-        } catch {
-            throw JournalError.unreadable(build: build, path: blob, reason: "\(error)")
-        }
+        data.isEmpty ? BuildJournal(build: build) : try FileJournalStore.decode(data, build: build, path: blob)
     }
 
     /// Makes the build's (empty) journal blob so that it can be leased; the container too

@@ -31,6 +31,12 @@ public actor FileJournalStore: JournalStore {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JournalError.unreadable(build: build, path: path, reason: "cannot open the file (permissions?)")
         }
+        return try Self.decode(data, build: build, path: path)
+    }
+
+    /// A journal from its bytes (a file's or a blob's): refuses what is not a Kiln journal and
+    /// a format version this Kiln does not read, naming `path`.
+    static func decode(_ data: Data, build: String, path: String) throws -> BuildJournal {
         struct VersionProbe: Decodable { var version: Int }
         let decoder = Self.decoder
         let version: Int
